@@ -1,0 +1,190 @@
+"""AggregateRoot and Repository: the layer generated code builds on.
+
+Aggregates are pure and synchronous (decide in handlers, evolve in ``apply``), so
+their tests need no event loop; the Repository is the async edge to store and bus.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, JsonValue
+
+from aether.event import ActorSnapshot, Event, EventStore, SnapshotStore
+from aether.eventbus import EventBroadcaster
+from aether.registry import EventPayload, EventRegistry
+
+logger = logging.getLogger(__name__)
+
+StateT = TypeVar("StateT", bound=BaseModel)
+
+
+class AggregateRoot(ABC, Generic[StateT]):
+    """An actor whose state is the fold of its events.
+
+    ``version`` is the version of the last stored event applied; events recorded
+    since then wait in ``pending_events`` until a Repository saves them.
+    """
+
+    def __init__(self, aggregate_id: str) -> None:
+        if not aggregate_id:
+            raise ValueError("an aggregate needs a non-empty id")
+        self.id = aggregate_id
+        self.version = 0
+        self.state: StateT = self.initial_state()
+        self._pending: list[EventPayload] = []
+
+    @classmethod
+    @abstractmethod
+    def initial_state(cls) -> StateT:
+        """The state before any event."""
+
+    @abstractmethod
+    def apply(self, event: EventPayload) -> None:
+        """Evolve ``self.state`` by one event. Must not fail for a stored event."""
+
+    def record(self, event: EventPayload) -> None:
+        """Apply a new event and queue it for saving (call from command handlers)."""
+        self.apply(event)
+        self._pending.append(event)
+
+    @property
+    def pending_events(self) -> tuple[EventPayload, ...]:
+        return tuple(self._pending)
+
+    def replay(self, event: EventPayload, version: int) -> None:
+        """Apply an already stored event (used when loading)."""
+        self.apply(event)
+        self.version = version
+
+    def mark_saved(self, version: int) -> None:
+        """Forget pending events once they are stored as versions up to ``version``."""
+        self._pending.clear()
+        self.version = version
+
+    def snapshot_state(self) -> dict[str, JsonValue]:
+        return self.state.model_dump(mode="json")
+
+    def restore(self, version: int, state: Mapping[str, JsonValue]) -> None:
+        """Start from a snapshot instead of replaying from the first event."""
+        self.state = type(self.state).model_validate(state)
+        self.version = version
+        self._pending.clear()
+
+
+# Any, not BaseModel: AggregateRoot is invariant in its state type.
+AggregateT = TypeVar("AggregateT", bound=AggregateRoot[Any])
+
+
+class Repository(Generic[AggregateT]):
+    """Loads aggregates from a store and saves their new events with optimistic concurrency.
+
+    - ``load`` starts from the latest snapshot (when a snapshot store is given) and
+      replays only later events.
+    - ``save`` appends all pending events atomically, expecting the version the
+      aggregate was loaded at; a concurrent writer makes it raise
+      ``VersionConflictError`` and nothing is written.
+    - Saved events are then published to ``bus`` under ``namespace`` (at most once,
+      in order); durable consumers should read the store instead.
+    - With ``snapshot_every=N`` a snapshot is saved whenever a save crosses a
+      multiple of N versions.
+    """
+
+    def __init__(
+        self,
+        store: EventStore,
+        factory: Callable[[str], AggregateT],
+        registry: EventRegistry,
+        *,
+        snapshot_store: SnapshotStore | None = None,
+        snapshot_every: int = 0,
+        bus: EventBroadcaster | None = None,
+        namespace: str = "",
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        if snapshot_every < 0:
+            raise ValueError(f"snapshot_every must be >= 0 (0 = never), got {snapshot_every}")
+        if snapshot_every and snapshot_store is None:
+            if not isinstance(store, SnapshotStore):
+                raise ValueError(
+                    "snapshot_every needs a snapshot store: pass snapshot_store=, or use a "
+                    "store that also implements SnapshotStore"
+                )
+            snapshot_store = store
+        self.store = store
+        self.factory = factory
+        self.registry = registry
+        self.snapshot_store = snapshot_store
+        self.snapshot_every = snapshot_every
+        self.bus = bus
+        self.namespace = namespace
+        self._clock = clock or _utc_now
+
+    async def load(self, aggregate_id: str) -> AggregateT:
+        """The aggregate as of its latest stored event (version 0 when it has none)."""
+        aggregate = self.factory(aggregate_id)
+        from_version = 0
+        if self.snapshot_store is not None:
+            snapshot = await self.snapshot_store.get_latest_snapshot(aggregate_id)
+            if snapshot is not None:
+                aggregate.restore(snapshot.version, snapshot.state)
+                from_version = snapshot.version + 1
+        for event in await self.store.get_events(aggregate_id, from_version):
+            aggregate.replay(self.registry.decode(event), event.version)
+        return aggregate
+
+    async def save(
+        self, aggregate: AggregateT, metadata: Mapping[str, str] | None = None
+    ) -> list[Event]:
+        """Store the aggregate's pending events; returns them as stored Events."""
+        pending = aggregate.pending_events
+        if not pending:
+            return []
+        now = self._clock()
+        events = [
+            self.registry.to_event(
+                payload, aggregate.id, aggregate.version + offset,
+                metadata=metadata, timestamp=now,
+            )
+            for offset, payload in enumerate(pending, start=1)
+        ]
+        await self.store.save_events(events)
+        previous = aggregate.version
+        aggregate.mark_saved(events[-1].version)
+        await self._snapshot_if_due(aggregate, previous)
+        await self._publish(events)
+        return events
+
+    async def _snapshot_if_due(self, aggregate: AggregateT, previous: int) -> None:
+        every = self.snapshot_every
+        if not every or self.snapshot_store is None:
+            return
+        if aggregate.version // every == previous // every:
+            return
+        snapshot = ActorSnapshot(
+            actor_id=aggregate.id, version=aggregate.version,
+            state=aggregate.snapshot_state(), timestamp=self._clock(),
+        )
+        try:
+            await self.snapshot_store.save_snapshot(snapshot)
+        except Exception:
+            # The events are stored; a missing snapshot only costs replay time later.
+            logger.exception("snapshot of %r at version %d failed", aggregate.id, aggregate.version)
+
+    async def _publish(self, events: list[Event]) -> None:
+        if self.bus is None:
+            return
+        for event in events:
+            try:
+                await self.bus.publish(self.namespace, event)
+            except Exception:
+                # Raising here would invite a retry of a save that already succeeded.
+                logger.exception("publishing event %r to the bus failed", event.id)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)

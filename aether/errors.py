@@ -1,0 +1,72 @@
+"""The one error hierarchy of the runtime: every failure a caller can act on is an AetherError."""
+
+from __future__ import annotations
+
+
+class AetherError(Exception):
+    """Root of every error Aether raises on purpose."""
+
+
+class InvalidEventError(AetherError):
+    """An event (or a batch of events) breaks a rule that holds before any storage is touched.
+
+    Deliberately not a ValueError: pydantic wraps ValueErrors raised in validators
+    into its own ValidationError, and this one must reach the caller as itself.
+    """
+
+
+class VersionConflictError(AetherError):
+    """Someone else wrote this actor first: reload, re-decide, retry.
+
+    ``current_version`` is the actor's latest stored version at the time of the
+    failed write, so a caller can tell how far behind it was.
+    """
+
+    def __init__(self, actor_id: str, current_version: int, attempted_version: int) -> None:
+        self.actor_id = actor_id
+        self.current_version = current_version
+        self.attempted_version = attempted_version
+        super().__init__(
+            f"version conflict for actor {actor_id!r}: attempted version {attempted_version}, "
+            f"but the latest stored version is {current_version}; "
+            f"reload the actor and retry with a version greater than {current_version}"
+        )
+
+    def __reduce__(self) -> tuple[type[VersionConflictError], tuple[str, int, int]]:
+        # Keeps the fields when the error crosses a process boundary (multiprocessing, pickle).
+        return (type(self), (self.actor_id, self.current_version, self.attempted_version))
+
+
+class UnknownEventTypeError(AetherError, LookupError):
+    """A stored event's type has no payload class registered to decode it."""
+
+    def __init__(self, event_type: str, known: list[str]) -> None:
+        self.event_type = event_type
+        hint = ", ".join(sorted(known)) if known else "none registered"
+        super().__init__(
+            f"no payload class registered for event type {event_type!r} (known: {hint}); "
+            f"register it with EventRegistry.register before loading"
+        )
+
+
+class EventDecodeError(AetherError, ValueError):
+    """Stored bytes or data could not be turned back into an event or payload."""
+
+
+class StoreUnavailableError(AetherError, ConnectionError):
+    """The backing infrastructure (NATS, JetStream) did not answer or refused the request."""
+
+
+class StoreConfigError(AetherError, ValueError):
+    """A store was configured in a way that cannot work, or clashes with what already exists."""
+
+
+class SubscriptionClosedError(AetherError):
+    """An operation was attempted on a closed subscription or bus."""
+
+
+class DomainError(AetherError):
+    """An aggregate rejected a command because it breaks a business rule.
+
+    Raised from command handlers; generated scenario tests expect it by class name.
+    """

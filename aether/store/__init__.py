@@ -1,0 +1,5 @@
+"""Event store backends: in-memory (embedded default) and NATS JetStream (production)."""
+
+from aether.store.memory import InMemoryEventStore
+
+__all__ = ["InMemoryEventStore"]

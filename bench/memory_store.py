@@ -1,0 +1,106 @@
+"""InMemoryEventStore vs the eventsourcing library's POPO aggregate recorder.
+
+Both sides get their records built before timing starts (ours: Event objects;
+theirs: StoredEvent objects), so the table compares the stores themselves:
+appending with a version check, and reading one actor's events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from uuid import uuid4
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.popo import POPOAggregateRecorder
+
+from aether import Event
+from aether.store import InMemoryEventStore
+from bench.table import Row, best_rate, best_rate_async, print_table
+
+ACTORS = 1_000
+EVENTS_PER_ACTOR = 50
+READ_ACTORS = 200
+
+
+def _ours_events() -> list[Event]:
+    now = datetime.now(UTC)
+    return [
+        Event(id=str(uuid4()), event_type="Happened", actor_id=f"actor-{a}", version=v,
+              data={"n": v}, timestamp=now)
+        for v in range(1, EVENTS_PER_ACTOR + 1)
+        for a in range(ACTORS)
+    ]
+
+
+def _their_events() -> list[StoredEvent]:
+    ids = [uuid4() for _ in range(ACTORS)]
+    return [
+        StoredEvent(originator_id=ids[a], originator_version=v, topic="bench:Happened",
+                    state=b'{"n": %d}' % v)
+        for v in range(1, EVENTS_PER_ACTOR + 1)
+        for a in range(ACTORS)
+    ]
+
+
+async def _measure() -> list[Row]:
+    ours_events = _ours_events()
+    their_events = _their_events()
+    total = len(ours_events)
+
+    stores: list[InMemoryEventStore] = []
+
+    async def ours_save() -> None:
+        store = InMemoryEventStore()
+        for event in ours_events:
+            await store.save_event(event)
+        stores.append(store)
+
+    recorders: list[POPOAggregateRecorder] = []
+
+    def their_save() -> None:
+        recorder = POPOAggregateRecorder()
+        for stored in their_events:
+            recorder.insert_events([stored])
+        recorders.append(recorder)
+
+    ours_save_rate = await best_rate_async(total, ours_save)
+    their_save_rate = best_rate(total, their_save)
+
+    store, recorder = stores[-1], recorders[-1]
+    actor_ids = [f"actor-{a}" for a in range(READ_ACTORS)]
+    originator_ids = [their_events[a].originator_id for a in range(READ_ACTORS)]
+
+    async def ours_read() -> None:
+        for actor_id in actor_ids:
+            await store.get_events(actor_id)
+
+    def their_read() -> None:
+        for originator_id in originator_ids:
+            recorder.select_events(originator_id)
+
+    async def ours_read_tail() -> None:
+        for actor_id in actor_ids:
+            await store.get_events(actor_id, EVENTS_PER_ACTOR - 4)
+
+    def their_read_tail() -> None:
+        for originator_id in originator_ids:
+            recorder.select_events(originator_id, gt=EVENTS_PER_ACTOR - 5)
+
+    return [
+        Row("save_event (one event per call)", ours_save_rate, their_save_rate),
+        Row(f"get_events ({EVENTS_PER_ACTOR} events per actor)",
+            await best_rate_async(READ_ACTORS, ours_read), best_rate(READ_ACTORS, their_read)),
+        Row("get_events from_version (last 5 events)",
+            await best_rate_async(READ_ACTORS, ours_read_tail),
+            best_rate(READ_ACTORS, their_read_tail)),
+    ]
+
+
+def main() -> None:
+    rows = asyncio.run(_measure())
+    print_table(
+        f"In-memory event store: {ACTORS:,} actors x {EVENTS_PER_ACTOR} events",
+        "eventsourcing POPOAggregateRecorder (insert_events / select_events), same run",
+        rows,
+    )

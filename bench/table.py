@@ -1,0 +1,57 @@
+"""Timing helpers and the table every benchmark prints."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Row:
+    operation: str
+    ours: float
+    baseline: float
+    unit: str = "ops/s"
+
+    @property
+    def ratio(self) -> float:
+        """How many times better ours is (rates: higher is better; seconds: lower is better)."""
+        if self.unit == "s":
+            return self.baseline / self.ours if self.ours else float("inf")
+        return self.ours / self.baseline if self.baseline else float("inf")
+
+
+def best_rate(operations: int, run: Callable[[], object], repeats: int = 5) -> float:
+    """Operations per second of the fastest of ``repeats`` runs (least disturbed by noise)."""
+    best = min(_timed(run) for _ in range(repeats))
+    return operations / best
+
+
+async def best_rate_async(
+    operations: int, run: Callable[[], Awaitable[object]], repeats: int = 5
+) -> float:
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        await run()
+        timings.append(time.perf_counter() - start)
+    return operations / min(timings)
+
+
+def _timed(run: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def print_table(title: str, baseline_name: str, rows: list[Row]) -> None:
+    print(f"\n{title}\nbaseline: {baseline_name}\n")
+    header = f"| {'operation':<44} | {'ours':>12} | {'baseline':>12} | {'unit':>5} | {'ratio':>6} |"
+    print(header)
+    print("|" + "|".join("-" * (len(part)) for part in header.split("|")[1:-1]) + "|")
+    for row in rows:
+        print(
+            f"| {row.operation:<44} | {row.ours:>12,.1f} | {row.baseline:>12,.1f} "
+            f"| {row.unit:>5} | {row.ratio:>5.2f}x |"
+        )

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+from aether import Event
+
+
+def make_event(actor_id: str, version: int, event_type: str = "Happened", **data: Any) -> Event:
+    return Event(
+        id=str(uuid4()),
+        event_type=event_type,
+        actor_id=actor_id,
+        version=version,
+        data=data or {"n": version},
+        timestamp=datetime.now(UTC),
+        metadata={"correlation_id": "c-1"},
+    )

