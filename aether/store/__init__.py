@@ -1,5 +1,6 @@
 """Event store backends: in-memory (embedded default) and NATS JetStream (production)."""
 
+from aether.store.jetstream import JetStreamConfig, JetStreamEventStore
 from aether.store.memory import InMemoryEventStore
 
-__all__ = ["InMemoryEventStore"]
+__all__ = ["InMemoryEventStore", "JetStreamConfig", "JetStreamEventStore"]

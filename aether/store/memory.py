@@ -14,6 +14,8 @@ class InMemoryEventStore:
 
     Each write checks and appends without awaiting in between, so it is atomic
     with respect to every other task on the event loop. Use one store per loop.
+    Saving again the event (or batch) that is already the actor's latest is a no-op,
+    so a caller may retry a save it is unsure about, as with JetStream.
     """
 
     def __init__(self) -> None:
@@ -22,19 +24,24 @@ class InMemoryEventStore:
         self._snapshots: dict[str, ActorSnapshot] = {}
 
     async def save_event(self, event: Event) -> None:
-        latest = self._latest(event.actor_id)
-        if event.version <= latest:
-            raise VersionConflictError(event.actor_id, latest, event.version)
-        self._append(event)
+        if self._admit(event.actor_id, event, event):
+            self._append(event)
 
     async def save_events(self, events: Sequence[Event]) -> None:
         actor_id = check_batch(events)
-        latest = self._latest(actor_id)
-        first = events[0].version
-        if first <= latest:
-            raise VersionConflictError(actor_id, latest, first)
-        for event in events:
-            self._append(event)
+        if self._admit(actor_id, events[0], events[-1]):
+            for event in events:
+                self._append(event)
+
+    def _admit(self, actor_id: str, first: Event, last: Event) -> bool:
+        """True when the write may go ahead, False when it is a retry that already landed."""
+        events = self._events.get(actor_id)
+        latest_version = events[-1].version if events else 0
+        if first.version > latest_version:
+            return True
+        if events and events[-1].id == last.id:
+            return False
+        raise VersionConflictError(actor_id, latest_version, first.version)
 
     async def get_events(self, actor_id: str, from_version: int = 0) -> list[Event]:
         events = self._events.get(actor_id)

@@ -108,6 +108,17 @@ class StoreConformance:
         assert stored.timestamp == stamp
         assert stored.timestamp.utcoffset() == timedelta(hours=2)
 
+    async def test_retrying_the_latest_save_is_a_no_op(self, store: Any) -> None:
+        event = make_event("a", 1)
+        await store.save_event(event)
+        await store.save_event(event)  # e.g. the first ack was lost
+        batch = [make_event("a", v) for v in (2, 3)]
+        await store.save_events(batch)
+        await store.save_events(batch)
+        assert [e.id for e in await store.get_events("a")] == [event.id] + [e.id for e in batch]
+        with pytest.raises(VersionConflictError):
+            await store.save_event(event)  # no longer the latest: a real conflict
+
     # ---- save_events ---------------------------------------------------------------
 
     async def test_save_events_appends_all(self, store: Any) -> None:

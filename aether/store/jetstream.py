@@ -1,0 +1,258 @@
+"""JetStreamEventStore: the production event store on NATS JetStream.
+
+Layout (see DESIGN.md "JetStream mapping" and naming.py):
+
+- events:    stream ``<stream_name>``, subject ``<stream_name>.events.<actor token>``
+- snapshots: stream ``<stream_name>_snapshots`` (one message per subject),
+             subject ``<stream_name>.snapshots.<actor token>``
+
+Each event is one message: the Event as JSON, ``Nats-Msg-Id`` = event id and an
+``Aether-Version`` header. Every append carries ``Nats-Expected-Last-Subject-Sequence``,
+so the server itself refuses a write racing another process; several events of one
+actor go in one atomic batch.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import NamedTuple, TypeVar
+from uuid import uuid4
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from pydantic import ValidationError
+
+from aether.errors import AetherError, EventDecodeError, StoreUnavailableError, VersionConflictError
+from aether.event import ActorSnapshot, Event, check_batch
+from aether.store import jsapi
+from aether.store.naming import check_header_value, encode_token, stream_name
+from aether.store.streams import JetStreamConfig, desired_stream, ensure_stream
+
+VERSION_HEADER = "Aether-Version"
+_RACE_LOST = (jsapi.ERR_WRONG_LAST_SEQUENCE, jsapi.ERR_BATCH_DUPLICATE_MSG_ID)
+
+__all__ = ["JetStreamConfig", "JetStreamEventStore"]
+
+
+class _Tip(NamedTuple):
+    """Where an actor's history ends: subject sequence, version, event id (0, 0, "" if empty)."""
+
+    sequence: int
+    version: int
+    event_id: str
+
+
+_EMPTY = _Tip(0, 0, "")
+
+
+class JetStreamEventStore:
+    """EventStore and SnapshotStore on JetStream; safe for many writers in many processes."""
+
+    def __init__(self, nc: Client, name: str, config: JetStreamConfig) -> None:
+        """Prefer ``await JetStreamEventStore.create(...)``, which also provisions streams."""
+        self._nc = nc
+        self._name = name
+        self._config = config
+        self._stream = stream_name(name, config.namespace)
+        self._snapshot_stream = f"{self._stream}_snapshots"
+        self._timeout = config.request_timeout
+        self._tips: OrderedDict[str, _Tip] = OrderedDict()
+
+    @classmethod
+    async def create(
+        cls, nc: Client, name: str, config: JetStreamConfig | None = None
+    ) -> JetStreamEventStore:
+        """Open the store, creating or reconciling its streams."""
+        store = cls(nc, name, config or JetStreamConfig())
+        js = nc.jetstream(timeout=store._timeout)
+        cfg = store._config
+        await ensure_stream(
+            js, desired_stream(store._stream, [f"{store._stream}.events.>"], cfg, "events"),
+            cfg.update_existing,
+        )
+        await ensure_stream(
+            js,
+            desired_stream(store._snapshot_stream, [f"{store._stream}.snapshots.>"], cfg,
+                           "snapshots", per_subject=1),
+            cfg.update_existing,
+        )
+        return store
+
+    @classmethod
+    async def create_with_namespace(
+        cls, nc: Client, name: str, namespace: str
+    ) -> JetStreamEventStore:
+        return await cls.create(nc, name, JetStreamConfig(namespace=namespace))
+
+    @property
+    def namespace(self) -> str:
+        return self._config.namespace
+
+    @property
+    def stream_name(self) -> str:
+        return self._stream
+
+    @property
+    def snapshot_stream_name(self) -> str:
+        return self._snapshot_stream
+
+    @property
+    def config(self) -> JetStreamConfig:
+        return self._config
+
+    def event_subject(self, actor_id: str) -> str:
+        return f"{self._stream}.events.{encode_token(actor_id)}"
+
+    def snapshot_subject(self, actor_id: str) -> str:
+        return f"{self._stream}.snapshots.{encode_token(actor_id)}"
+
+    # ---- writing ---------------------------------------------------------------------
+
+    async def save_event(self, event: Event) -> None:
+        await self._append(event.actor_id, [event])
+
+    async def save_events(self, events: Sequence[Event]) -> None:
+        actor_id = check_batch(events)
+        if len(events) > jsapi.MAX_ATOMIC_BATCH:
+            raise AetherError(
+                f"save_events takes at most {jsapi.MAX_ATOMIC_BATCH} events per call (the "
+                f"JetStream atomic batch limit), got {len(events)}: split the batch"
+            )
+        await self._append(actor_id, list(events))
+
+    async def _append(self, actor_id: str, events: list[Event]) -> None:
+        subject = self.event_subject(actor_id)
+        messages = [self._message(subject, event) for event in events]
+        first, last = events[0], events[-1]
+        tip = self._tips.get(actor_id) or await self._read_tip(subject)
+        attempts = 0
+        while True:
+            if first.version <= tip.version:
+                if tip.event_id == last.id:
+                    self._remember(actor_id, tip)
+                    return  # a retry of a write that already landed
+                self._tips.pop(actor_id, None)
+                raise VersionConflictError(actor_id, tip.version, first.version)
+            attempts += 1
+            try:
+                sequence = await self._publish(messages, tip.sequence)
+            except jsapi.PublishRejected as rejected:
+                if rejected.err_code not in _RACE_LOST:
+                    raise AetherError(f"saving events of actor {actor_id!r}: {rejected}") from None
+            except StoreUnavailableError:
+                # The ack may be lost while the write landed: look before trying again.
+                if attempts >= self._config.publish_attempts:
+                    raise
+            else:
+                self._remember(actor_id, _Tip(sequence, last.version, last.id))
+                return
+            tip = await self._read_tip(subject)
+
+    async def _publish(self, messages: list[jsapi.Outgoing], expected: int) -> int:
+        first = messages[0]
+        guarded = jsapi.Outgoing(
+            first.subject, first.payload,
+            {**first.headers, "Nats-Expected-Last-Subject-Sequence": str(expected)},
+        )
+        async with jsapi.reaching(f"publishing to stream {self._stream!r}"):
+            if len(messages) == 1:
+                ack = await jsapi.publish(self._nc, guarded, self._timeout)
+            else:
+                ack = await jsapi.publish_atomic(
+                    self._nc, uuid4().hex, [guarded, *messages[1:]], self._timeout
+                )
+        return int(ack["seq"])
+
+    @staticmethod
+    def _message(subject: str, event: Event) -> jsapi.Outgoing:
+        return jsapi.Outgoing(
+            subject,
+            event.model_dump_json().encode(),
+            {"Nats-Msg-Id": check_header_value("event id", event.id),
+             VERSION_HEADER: str(event.version)},
+        )
+
+    def _remember(self, actor_id: str, tip: _Tip) -> None:
+        if self._config.version_cache_size == 0:
+            return
+        self._tips[actor_id] = tip
+        self._tips.move_to_end(actor_id)
+        if len(self._tips) > self._config.version_cache_size:
+            self._tips.popitem(last=False)
+
+    # ---- reading ---------------------------------------------------------------------
+
+    async def get_latest_version(self, actor_id: str) -> int:
+        return (await self._read_tip(self.event_subject(actor_id))).version
+
+    async def get_events(self, actor_id: str, from_version: int = 0) -> list[Event]:
+        subject = self.event_subject(actor_id)
+        async with jsapi.reaching(f"reading actor {actor_id!r} from stream {self._stream!r}"):
+            messages = await jsapi.direct_get_subject(self._nc, self._stream, subject,
+                                                      self._timeout)
+        events = [_decode(Event, message) for message in messages]
+        return [event for event in events if event.version >= from_version]
+
+    async def _read_tip(self, subject: str) -> _Tip:
+        async with jsapi.reaching(f"reading the latest version on stream {self._stream!r}"):
+            message = await jsapi.direct_get_last(self._nc, self._stream, subject, self._timeout)
+        if message is None:
+            return _EMPTY
+        headers = message.headers or {}
+        version = headers.get(VERSION_HEADER)
+        return _Tip(
+            int(headers["Nats-Sequence"]),
+            int(version) if version is not None else _decode(Event, message).version,
+            headers.get("Nats-Msg-Id", ""),
+        )
+
+    # ---- snapshots -------------------------------------------------------------------
+
+    async def save_snapshot(self, snapshot: ActorSnapshot) -> None:
+        """Keep the newest snapshot per actor; an older one arriving late is ignored."""
+        subject = self.snapshot_subject(snapshot.actor_id)
+        payload = snapshot.model_dump_json().encode()
+        while True:
+            async with jsapi.reaching(f"reading a snapshot on {self._snapshot_stream!r}"):
+                current = await jsapi.direct_get_last(
+                    self._nc, self._snapshot_stream, subject, self._timeout
+                )
+            expected = 0
+            if current is not None:
+                if int((current.headers or {}).get(VERSION_HEADER, "0")) > snapshot.version:
+                    return
+                expected = int((current.headers or {})["Nats-Sequence"])
+            message = jsapi.Outgoing(subject, payload, {
+                VERSION_HEADER: str(snapshot.version),
+                "Nats-Expected-Last-Subject-Sequence": str(expected),
+            })
+            try:
+                async with jsapi.reaching(f"saving a snapshot on {self._snapshot_stream!r}"):
+                    await jsapi.publish(self._nc, message, self._timeout)
+                return
+            except jsapi.PublishRejected as rejected:
+                if rejected.err_code != jsapi.ERR_WRONG_LAST_SEQUENCE:
+                    raise AetherError(f"saving snapshot of {snapshot.actor_id!r}: {rejected}") \
+                        from None
+
+    async def get_latest_snapshot(self, actor_id: str) -> ActorSnapshot | None:
+        async with jsapi.reaching(f"reading a snapshot on {self._snapshot_stream!r}"):
+            message = await jsapi.direct_get_last(
+                self._nc, self._snapshot_stream, self.snapshot_subject(actor_id), self._timeout
+            )
+        return None if message is None else _decode(ActorSnapshot, message)
+
+
+_Record = TypeVar("_Record", Event, ActorSnapshot)
+
+
+def _decode(kind: type[_Record], message: Msg) -> _Record:
+    try:
+        return kind.model_validate_json(message.data)
+    except ValidationError as exc:
+        subject = (message.headers or {}).get("Nats-Subject")
+        raise EventDecodeError(
+            f"message on {subject!r} is not a valid {kind.__name__}: {exc}; "
+            f"was it written by something other than Aether?"
+        ) from exc

@@ -1,0 +1,139 @@
+"""JetStreamConfig and the provisioning of the streams behind a JetStreamEventStore."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+import nats.js.errors
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, StorageType, StreamConfig
+from pydantic import BaseModel, ConfigDict, Field
+
+from aether.errors import StoreConfigError
+from aether.store.jsapi import reaching
+
+OWNER_NAMESPACE = "aether.namespace"
+OWNER_ROLE = "aether.role"
+
+
+class JetStreamConfig(BaseModel):
+    """How a JetStreamEventStore lays out and protects its streams.
+
+    Defaults are safe for an event store: history never expires, never gets
+    discarded to make room, and individual messages cannot be deleted.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    namespace: str = ""
+    """Tenant or environment; prefixes stream and subjects (sanitized, see naming.py)."""
+    stream_retention: timedelta | None = None
+    """Maximum event age. None keeps events forever. When set, an actor whose events
+    have all expired reads as version 0 and its versions start again at 1."""
+    replica_count: int = Field(default=1, ge=1, le=5)
+    storage: Literal["file", "memory"] = "file"
+    max_bytes: int | None = Field(default=None, gt=0)
+    """Stream size cap. When reached, saves fail (discard new): history is never dropped."""
+    duplicate_window: timedelta = Field(default=timedelta(minutes=2), gt=timedelta(0))
+    """How long the server remembers event ids to drop a retried publish."""
+    request_timeout: float = Field(default=5.0, gt=0)
+    """Seconds to wait for any JetStream answer before raising StoreUnavailableError."""
+    publish_attempts: int = Field(default=3, ge=1)
+    """Tries per save when acks are lost; retries are safe thanks to event ids."""
+    update_existing: bool = True
+    """Update an existing stream whose settings differ (False: raise StoreConfigError)."""
+    version_cache_size: int = Field(default=10_000, ge=0)
+    """Actors whose last written position is remembered, saving a read per save."""
+
+
+def desired_stream(
+    name: str, subjects: list[str], config: JetStreamConfig, role: str, per_subject: int = -1
+) -> StreamConfig:
+    return StreamConfig(
+        name=name,
+        subjects=subjects,
+        storage=StorageType.FILE if config.storage == "file" else StorageType.MEMORY,
+        num_replicas=config.replica_count,
+        max_age=config.stream_retention.total_seconds() if config.stream_retention else 0,
+        max_bytes=config.max_bytes or -1,
+        discard=DiscardPolicy.NEW,
+        duplicate_window=config.duplicate_window.total_seconds(),
+        max_msgs_per_subject=per_subject,
+        allow_direct=True,
+        allow_atomic=True,
+        deny_delete=True,
+        deny_purge=True,
+        metadata={OWNER_NAMESPACE: config.namespace, OWNER_ROLE: role},
+    )
+
+
+_COMPARED = (
+    "subjects", "num_replicas", "max_age", "max_bytes", "discard", "duplicate_window",
+    "max_msgs_per_subject", "allow_direct", "allow_atomic", "deny_delete", "deny_purge",
+)
+
+
+async def ensure_stream(js: JetStreamContext, want: StreamConfig, update_existing: bool) -> None:
+    """Create the stream, or reconcile an existing one explicitly (never silently)."""
+    name = want.name or ""
+    async with reaching(f"looking up stream {name!r}"):
+        try:
+            info = await js.stream_info(name)
+        except nats.js.errors.NotFoundError:
+            await js.add_stream(want)
+            return
+    have = info.config
+    _check_owner(name, have, want)
+    if have.storage != want.storage:
+        raise StoreConfigError(
+            f"stream {name!r} exists with {_storage(have)} storage, the config asks for "
+            f"{_storage(want)}; JetStream cannot change storage in place: migrate the stream "
+            f"or use storage={_storage(have)!r}"
+        )
+    differences = [
+        f"{field}: {getattr(have, field)!r} -> {getattr(want, field)!r}"
+        for field in _COMPARED
+        if _normal(getattr(have, field)) != _normal(getattr(want, field))
+    ]
+    if not differences:
+        return
+    if not update_existing:
+        raise StoreConfigError(
+            f"stream {name!r} exists with other settings ({'; '.join(differences)}); "
+            f"pass update_existing=True to update it, or match its settings"
+        )
+    async with reaching(f"updating stream {name!r}"):
+        try:
+            await js.update_stream(want)
+        except nats.js.errors.BadRequestError as exc:
+            raise StoreConfigError(
+                f"stream {name!r} could not be updated ({'; '.join(differences)}): "
+                f"{exc.description}"
+            ) from exc
+
+
+def _check_owner(name: str, have: StreamConfig, want: StreamConfig) -> None:
+    have_meta = have.metadata or {}
+    want_meta = want.metadata or {}
+    for key in (OWNER_NAMESPACE, OWNER_ROLE):
+        if have_meta.get(key) != want_meta.get(key):
+            raise StoreConfigError(
+                f"stream {name!r} already belongs to {key.split('.')[1]} "
+                f"{have_meta.get(key)!r}, not {want_meta.get(key)!r}: two namespaces or stores "
+                f"map to the same stream name; choose a namespace or store name that differs "
+                f"after sanitizing (spaces, dots, * and > all become _)"
+            )
+
+
+def _normal(value: object) -> object:
+    # The server reports "unlimited" as -1 or 0 and durations as floats.
+    if value in (None, 0, -1, 0.0):
+        return None
+    if isinstance(value, list):
+        return sorted(value)
+    return value
+
+
+def _storage(config: StreamConfig) -> str:
+    return "memory" if config.storage == StorageType.MEMORY else "file"
