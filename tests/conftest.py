@@ -27,6 +27,14 @@ def private_nats_server(tmp_path: Path) -> Iterator[NatsServer]:
 
 
 @pytest.fixture
+def plain_nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    """A server with JetStream off, to check what users see when they forget `-js`."""
+    server = NatsServer(store_dir=tmp_path / "plain", name="plain", jetstream=False).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
     client = await nats.connect(nats_server.url, connect_timeout=5, max_reconnect_attempts=5)
     yield client

@@ -45,6 +45,7 @@ class NatsServer:
     store_dir: Path
     name: str = "aether-test"
     sync_always: bool = False
+    jetstream: bool = True
     port: int = field(default_factory=free_port)
     monitor_port: int = field(default_factory=free_port)
     cluster_port: int | None = None
@@ -66,12 +67,12 @@ class NatsServer:
             "host: 127.0.0.1",
             f"port: {self.port}",
             f"http_port: {self.monitor_port}",
-            "jetstream {",
-            f'  store_dir: "{self.store_dir / "js"}"',
         ]
-        if self.sync_always:
-            lines.append("  sync_interval: always")
-        lines.append("}")
+        if self.jetstream:
+            lines += ["jetstream {", f'  store_dir: "{self.store_dir / "js"}"']
+            if self.sync_always:
+                lines.append("  sync_interval: always")
+            lines.append("}")
         if self.cluster_port is not None:
             routes = ", ".join(f'"nats-route://127.0.0.1:{p}"' for p in self.routes)
             lines += [
@@ -98,9 +99,9 @@ class NatsServer:
             self.wait_ready()
         return self
 
-    def wait_ready(self, timeout: float = 20.0, jetstream: bool = True) -> None:
-        """Wait until the server answers health checks (JetStream included)."""
-        query = "?js-enabled-only=true" if jetstream else ""
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        """Wait until the server answers health checks (JetStream included when on)."""
+        query = "?js-enabled-only=true" if self.jetstream else ""
         deadline = time.monotonic() + timeout
         last = "no answer"
         while time.monotonic() < deadline:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import nats.errors
+import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
@@ -47,7 +48,7 @@ async def reaching(what: str) -> AsyncIterator[None]:
     """Turn NATS transport errors into StoreUnavailableError naming the operation."""
     try:
         yield
-    except nats.errors.NoRespondersError as exc:
+    except (nats.errors.NoRespondersError, nats.js.errors.ServiceUnavailableError) as exc:
         raise StoreUnavailableError(
             f"{what}: no JetStream responder; is JetStream enabled on the server "
             f"(nats-server -js) and does the stream still exist?"
