@@ -1,0 +1,189 @@
+"""Many processes, a killed server, a lost cluster node: no acknowledged event is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import time
+from collections import Counter
+from pathlib import Path
+from uuid import uuid4
+
+import nats
+import pytest
+from nats.aio.client import Client
+
+from aether import Event, StoreUnavailableError, VersionConflictError
+from aether.store import JetStreamConfig, JetStreamEventStore
+from tests.factories import make_event
+from tests.natsserver import NatsServer, start_cluster
+from tests.store import workers
+
+pytestmark = pytest.mark.slow
+
+
+def test_processes_racing_write_each_version_exactly_once(nats_server: NatsServer) -> None:
+    name = f"race{uuid4().hex[:8]}"
+    actors = ["hot-1", "hot.2", "hot *3"]
+    versions = 15
+    processes = 4
+
+    async def create() -> None:
+        nc = await nats.connect(nats_server.url)
+        await JetStreamEventStore.create(nc, name)
+        await nc.drain()
+
+    asyncio.run(create())
+    start_at = time.time() + 2.0
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        results = pool.starmap(
+            workers.race,
+            [(nats_server.url, name, w, actors, versions, start_at) for w in range(processes)],
+        )
+    won = Counter(pair for wins, _ in results for pair in wins)
+    lost = sum(lost for _, lost in results)
+    total = len(actors) * versions
+    assert sorted(won) == sorted((a, v) for a in actors for v in range(1, versions + 1))
+    assert set(won.values()) == {1}
+    assert lost == total * (processes - 1)
+
+    async def check() -> None:
+        nc = await nats.connect(nats_server.url)
+        store = await JetStreamEventStore.create(nc, name)
+        winners = {pair: w for w, (wins, _) in enumerate(results) for pair in wins}
+        for actor in actors:
+            events = await store.get_events(actor)
+            assert [e.version for e in events] == list(range(1, versions + 1))
+            assert [e.data["worker"] for e in events] == [
+                winners[(actor, e.version)] for e in events
+            ]
+        await nc.drain()
+
+    asyncio.run(check())
+
+
+class Acked(list[Event]):
+    """Acknowledged events, with a signal once there are ``threshold`` of them."""
+
+    def __init__(self, threshold: int) -> None:
+        super().__init__()
+        self.threshold = threshold
+        self.reached = asyncio.Event()
+
+    def add(self, event: Event) -> None:
+        self.append(event)
+        if len(self) >= self.threshold:
+            self.reached.set()
+
+
+async def _write_until_failure(store: JetStreamEventStore, actor: str, acked: Acked) -> None:
+    version = 0
+    while True:
+        version += 1
+        event = make_event(actor, version)
+        try:
+            await store.save_event(event)
+        except StoreUnavailableError:
+            return
+        acked.add(event)
+
+
+def _assert_all_there_once(acked: list[Event], stored: dict[str, list[Event]]) -> None:
+    for actor, events in stored.items():
+        versions = [e.version for e in events]
+        assert versions == sorted(set(versions)), f"{actor}: duplicated or unordered"
+        assert len({e.id for e in events}) == len(events)
+    stored_ids = {e.id for events in stored.values() for e in events}
+    missing = [e for e in acked if e.id not in stored_ids]
+    assert not missing, f"{len(missing)} acknowledged events lost, first {missing[0]}"
+
+
+async def test_kill_9_loses_no_acknowledged_event(private_nats_server: NatsServer) -> None:
+    server = private_nats_server  # sync_interval: always
+    nc = await nats.connect(server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    config = JetStreamConfig(request_timeout=1.0, publish_attempts=1)
+    store = await JetStreamEventStore.create(nc, "events", config)
+    actors = [f"acct-{i}" for i in range(4)]
+    acked = Acked(threshold=200)
+    writers = [asyncio.create_task(_write_until_failure(store, a, acked)) for a in actors]
+    await asyncio.wait_for(acked.reached.wait(), timeout=60)
+    server.kill()
+    await asyncio.wait_for(asyncio.gather(*writers), timeout=30)
+    with contextlib.suppress(ConnectionResetError):
+        await nc.close()
+
+    await asyncio.to_thread(server.start)
+    nc = await nats.connect(server.url)
+    store = await JetStreamEventStore.create(nc, "events", config)
+    stored = {actor: await store.get_events(actor) for actor in actors}
+    _assert_all_there_once(acked, stored)
+    # The store carries on where it stopped.
+    latest = await store.get_latest_version(actors[0])
+    await store.save_event(make_event(actors[0], latest + 1))
+    with pytest.raises(VersionConflictError):
+        await store.save_event(make_event(actors[0], latest + 1))
+    await nc.drain()
+
+
+async def _write_through_outages(store: JetStreamEventStore, actor: str, count: int,
+                                 acked: Acked) -> None:
+    for version in range(1, count + 1):
+        event = make_event(actor, version)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                await store.save_event(event)  # retrying the same event is safe
+                break
+            except StoreUnavailableError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+        acked.add(event)
+
+
+async def test_cluster_keeps_writing_when_a_node_stops(tmp_path: Path) -> None:
+    servers = await asyncio.to_thread(start_cluster, tmp_path, 3)
+    nc: Client | None = None
+    try:
+        nc = await nats.connect(servers=[s.url for s in servers], max_reconnect_attempts=-1,
+                                reconnect_time_wait=0.2)
+        store = await _create_when_cluster_ready(nc)
+        info = await nc.jetstream().stream_info(store.stream_name)
+        assert info.config.num_replicas == 3
+        leader = info.cluster.leader if info.cluster else None
+        victim = next(s for s in servers if s.name == leader)
+
+        actors = [f"order-{i}" for i in range(3)]
+        acked = Acked(threshold=90)
+        writers = [asyncio.create_task(_write_through_outages(store, a, 150, acked))
+                   for a in actors]
+        await asyncio.wait_for(acked.reached.wait(), timeout=60)
+        await asyncio.to_thread(victim.stop)
+        acked_at_stop = len(acked)
+        await asyncio.wait_for(asyncio.gather(*writers), timeout=180)
+        assert len(acked) == 450
+        assert len(acked) > acked_at_stop  # writes went on without the old leader
+
+        stored = {actor: await store.get_events(actor) for actor in actors}
+        _assert_all_there_once(acked, stored)
+        assert all(len(events) == 150 for events in stored.values())
+    finally:
+        if nc is not None:
+            with contextlib.suppress(Exception):
+                await nc.close()
+        for server in servers:
+            await asyncio.to_thread(server.stop)
+
+
+async def _create_when_cluster_ready(nc: Client) -> JetStreamEventStore:
+    # Right after start the cluster may still be electing its meta leader.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return await JetStreamEventStore.create(
+                nc, "orders", JetStreamConfig(replica_count=3, request_timeout=2.0))
+        except StoreUnavailableError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
