@@ -1,4 +1,4 @@
-"""`python -m bench NAME`: run one benchmark (or `all`) and print its table."""
+"""`python -m bench NAME [OPTIONS]`: run one benchmark (or `all`) and print its table."""
 
 from __future__ import annotations
 
@@ -7,19 +7,17 @@ import sys
 
 BENCHMARKS = {
     "memory": "bench.memory_store",
+    "jetstream": "bench.jetstream_store",
 }
 
 
 def main(argv: list[str]) -> int:
-    names = argv or ["all"]
-    if names == ["all"]:
-        names = list(BENCHMARKS)
-    unknown = [name for name in names if name not in BENCHMARKS]
-    if unknown:
-        print(f"unknown benchmark {unknown[0]!r}; choose from: all, {', '.join(BENCHMARKS)}")
+    name, options = (argv[0], argv[1:]) if argv else ("all", [])
+    if name != "all" and name not in BENCHMARKS:
+        print(f"unknown benchmark {name!r}; choose from: all, {', '.join(BENCHMARKS)}")
         return 2
-    for name in names:
-        importlib.import_module(BENCHMARKS[name]).main()
+    for chosen in BENCHMARKS if name == "all" else [name]:
+        importlib.import_module(BENCHMARKS[chosen]).main(options)
     return 0
 
 

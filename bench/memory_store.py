@@ -97,7 +97,7 @@ async def _measure() -> list[Row]:
     ]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     rows = asyncio.run(_measure())
     print_table(
         f"In-memory event store: {ACTORS:,} actors x {EVENTS_PER_ACTOR} events",

@@ -55,3 +55,24 @@ def print_table(title: str, baseline_name: str, rows: list[Row]) -> None:
             f"| {row.operation:<44} | {row.ours:>12,.1f} | {row.baseline:>12,.1f} "
             f"| {row.unit:>5} | {row.ratio:>5.2f}x |"
         )
+
+
+async def compare_async(
+    operations: int,
+    ours: Callable[[], Awaitable[object]],
+    baseline: Callable[[], Awaitable[object]],
+    repeats: int = 5,
+) -> tuple[float, float]:
+    """Rates of ours and the baseline, alternating runs so drift on a shared machine
+    hits both alike; each side keeps its fastest run."""
+    ours_best = baseline_best = float("inf")
+    for _ in range(repeats):
+        for run, is_ours in ((ours, True), (baseline, False)):
+            start = time.perf_counter()
+            await run()
+            elapsed = time.perf_counter() - start
+            if is_ours:
+                ours_best = min(ours_best, elapsed)
+            else:
+                baseline_best = min(baseline_best, elapsed)
+    return operations / ours_best, operations / baseline_best

@@ -7,7 +7,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 
-from tests.natsserver import NatsServer
+from aether.testing import NatsServer
 
 
 @pytest.fixture(scope="session")

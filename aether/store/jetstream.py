@@ -30,6 +30,7 @@ from aether.store.naming import check_header_value, encode_token, stream_name
 from aether.store.streams import JetStreamConfig, desired_stream, ensure_stream
 
 VERSION_HEADER = "Aether-Version"
+EXPECTED_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
 _RACE_LOST = (jsapi.ERR_WRONG_LAST_SEQUENCE, jsapi.ERR_BATCH_DUPLICATE_MSG_ID)
 
 __all__ = ["JetStreamConfig", "JetStreamEventStore"]
@@ -135,8 +136,9 @@ class JetStreamEventStore:
                 self._tips.pop(actor_id, None)
                 raise VersionConflictError(actor_id, tip.version, first.version)
             attempts += 1
+            messages[0].headers[EXPECTED_SEQUENCE] = str(tip.sequence)
             try:
-                sequence = await self._publish(messages, tip.sequence)
+                sequence = await self._publish(messages)
             except jsapi.PublishRejected as rejected:
                 if rejected.err_code not in _RACE_LOST:
                     raise AetherError(f"saving events of actor {actor_id!r}: {rejected}") from None
@@ -149,19 +151,17 @@ class JetStreamEventStore:
                 return
             tip = await self._read_tip(subject)
 
-    async def _publish(self, messages: list[jsapi.Outgoing], expected: int) -> int:
-        first = messages[0]
-        guarded = jsapi.Outgoing(
-            first.subject, first.payload,
-            {**first.headers, "Nats-Expected-Last-Subject-Sequence": str(expected)},
-        )
-        async with jsapi.reaching(f"publishing to stream {self._stream!r}"):
+    async def _publish(self, messages: list[jsapi.Outgoing]) -> int:
+        try:
             if len(messages) == 1:
-                ack = await jsapi.publish(self._nc, guarded, self._timeout)
+                message = messages[0]
+                reply = await self._nc.request(message.subject, message.payload,
+                                               timeout=self._timeout, headers=message.headers)
+                ack = jsapi.check_ack(reply)
             else:
-                ack = await jsapi.publish_atomic(
-                    self._nc, uuid4().hex, [guarded, *messages[1:]], self._timeout
-                )
+                ack = await jsapi.publish_atomic(self._nc, uuid4().hex, messages, self._timeout)
+        except jsapi.TRANSPORT_ERRORS as exc:
+            raise jsapi.unavailable(f"publishing to stream {self._stream!r}", exc) from exc
         return int(ack["seq"])
 
     @staticmethod
@@ -225,7 +225,7 @@ class JetStreamEventStore:
                 expected = int((current.headers or {})["Nats-Sequence"])
             message = jsapi.Outgoing(subject, payload, {
                 VERSION_HEADER: str(snapshot.version),
-                "Nats-Expected-Last-Subject-Sequence": str(expected),
+                EXPECTED_SEQUENCE: str(expected),
             })
             try:
                 async with jsapi.reaching(f"saving a snapshot on {self._snapshot_stream!r}"):

@@ -7,6 +7,7 @@ and turn transport failures into ``StoreUnavailableError``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -27,7 +28,7 @@ MAX_ATOMIC_BATCH = 1000
 DIRECT_BATCH = 1000
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Outgoing:
     subject: str
     payload: bytes
@@ -43,34 +44,40 @@ class PublishRejected(Exception):
         self.description = description
 
 
+TRANSPORT_ERRORS = (
+    nats.errors.NoRespondersError,
+    nats.js.errors.ServiceUnavailableError,
+    TimeoutError,  # nats.errors.TimeoutError is one too
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.StaleConnectionError,
+    nats.errors.OutboundBufferLimitError,
+)
+
+
+def unavailable(what: str, exc: BaseException) -> StoreUnavailableError:
+    """The StoreUnavailableError for a transport failure, saying what to check."""
+    if isinstance(exc, nats.errors.NoRespondersError | nats.js.errors.ServiceUnavailableError):
+        advice = ("no JetStream responder; is JetStream enabled on the server "
+                  "(nats-server -js) and does the stream still exist?")
+    elif isinstance(exc, TimeoutError):
+        advice = ("JetStream did not answer in time; check the server and the network, "
+                  "then retry (retrying a save is safe: event ids deduplicate)")
+    else:
+        advice = f"the NATS connection is not usable ({type(exc).__name__}); reconnect and retry"
+    return StoreUnavailableError(f"{what}: {advice}")
+
+
 @asynccontextmanager
 async def reaching(what: str) -> AsyncIterator[None]:
     """Turn NATS transport errors into StoreUnavailableError naming the operation."""
     try:
         yield
-    except (nats.errors.NoRespondersError, nats.js.errors.ServiceUnavailableError) as exc:
-        raise StoreUnavailableError(
-            f"{what}: no JetStream responder; is JetStream enabled on the server "
-            f"(nats-server -js) and does the stream still exist?"
-        ) from exc
-    except TimeoutError as exc:  # nats.errors.TimeoutError is one too
-        raise StoreUnavailableError(
-            f"{what}: JetStream did not answer in time; check the server and the network, "
-            f"then retry (retrying a save is safe: event ids deduplicate)"
-        ) from exc
-    except (
-        nats.errors.ConnectionClosedError,
-        nats.errors.ConnectionReconnectingError,
-        nats.errors.StaleConnectionError,
-        nats.errors.OutboundBufferLimitError,
-    ) as exc:
-        raise StoreUnavailableError(
-            f"{what}: the NATS connection is not usable ({type(exc).__name__}); "
-            f"reconnect and retry"
-        ) from exc
+    except TRANSPORT_ERRORS as exc:
+        raise unavailable(what, exc) from exc
 
 
-def _check_ack(reply: Msg) -> dict[str, Any]:
+def check_ack(reply: Msg) -> dict[str, Any]:
     if not reply.data and reply.headers and reply.headers.get("Status") == "503":
         raise nats.errors.NoRespondersError
     ack: dict[str, Any] = json.loads(reply.data)
@@ -85,7 +92,7 @@ async def publish(nc: Client, message: Outgoing, timeout: float) -> dict[str, An
     reply = await nc.request(
         message.subject, message.payload, timeout=timeout, headers=message.headers
     )
-    return _check_ack(reply)
+    return check_ack(reply)
 
 
 async def publish_atomic(
@@ -105,7 +112,7 @@ async def publish_atomic(
             reply = await nc.request(
                 message.subject, message.payload, timeout=timeout, headers=headers
             )
-            return _check_ack(reply)
+            return check_ack(reply)
         await nc.publish(message.subject, message.payload, headers=headers)
     raise ValueError("publish_atomic needs at least one message")
 
@@ -132,35 +139,45 @@ async def direct_get_subject(
     """Every message on ``subject`` from ``start_seq``, in order, via batched direct gets.
 
     The server walks its per-subject index, so the cost follows the subject's
-    message count, not the stream's size.
+    message count and the blocks holding it, not the stream's size.
     """
     messages: list[Msg] = []
     while True:
-        inbox = nc.new_inbox()
-        subscription = await nc.subscribe(inbox)
-        try:
-            request = {"next_by_subj": subject, "seq": start_seq, "batch": DIRECT_BATCH}
-            await nc.publish(f"{API}.DIRECT.GET.{stream}", json.dumps(request).encode(),
-                             reply=inbox)
-            pending = 0
-            while True:
-                reply = await subscription.next_msg(timeout=timeout)
-                headers = reply.headers or {}
-                status = headers.get("Status")
-                if status is None:
-                    messages.append(reply)
-                    continue
-                if status == "404":
-                    return messages
-                if status != "204":  # 204 = end of batch
-                    raise StoreUnavailableError(
-                        f"batch direct get on stream {stream!r} failed with status {status}: "
-                        f"{headers.get('Description', '')}"
-                    )
-                pending = int(headers.get("Nats-Num-Pending", "0"))
-                break
-        finally:
-            await subscription.unsubscribe()
-        if pending <= 0 or not messages:
+        end = await _direct_batch(nc, stream, subject, start_seq, timeout, messages)
+        if end is None:
+            return messages
+        status = end.get("Status")
+        if status != "204":  # 204 = end of batch
+            raise StoreUnavailableError(
+                f"batch direct get on stream {stream!r} failed with status {status}: "
+                f"{end.get('Description', '')}"
+            )
+        if int(end.get("Nats-Num-Pending", "0")) <= 0 or not messages:
             return messages
         start_seq = int(messages[-1].headers["Nats-Sequence"]) + 1  # type: ignore[index]
+
+
+async def _direct_batch(
+    nc: Client, stream: str, subject: str, start_seq: int, timeout: float, into: list[Msg]
+) -> dict[str, str] | None:
+    """One batch request; appends messages to ``into`` and returns the closing status
+    headers, or None when nothing (more) matches."""
+    finished: asyncio.Future[dict[str, str] | None] = asyncio.get_running_loop().create_future()
+
+    async def collect(message: Msg) -> None:
+        headers = message.headers or {}
+        status = headers.get("Status")
+        if status is None:
+            into.append(message)
+        elif not finished.done():
+            finished.set_result(None if status == "404" else headers)
+
+    inbox = nc.new_inbox()
+    # A callback, not next_msg(): one wait for the whole batch instead of one per message.
+    subscription = await nc.subscribe(inbox, cb=collect)
+    try:
+        request = {"next_by_subj": subject, "seq": start_seq, "batch": DIRECT_BATCH}
+        await nc.publish(f"{API}.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=inbox)
+        return await asyncio.wait_for(finished, timeout)
+    finally:
+        await subscription.unsubscribe()

@@ -20,6 +20,8 @@ import re
 from aether.errors import InvalidEventError, StoreConfigError
 
 _SAFE_TOKEN = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_ALL_SAFE = re.compile(r"[A-Za-z0-9_-]+")
+_UNFIT_FOR_HEADER = re.compile(r"[\x00-\x1f\x7f]|^\s|\s$")
 _STREAM_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _STORE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 MAX_STREAM_NAME = 255
@@ -48,9 +50,9 @@ def stream_name(name: str, namespace: str = "") -> str:
 
 def encode_token(actor_id: str) -> str:
     """One subject token that stands for exactly this actor id."""
-    raw = actor_id.encode("utf-8")
-    if all(byte in _SAFE_TOKEN for byte in raw):
+    if _ALL_SAFE.fullmatch(actor_id):
         return actor_id
+    raw = actor_id.encode("utf-8")
     return "".join(chr(byte) if byte in _SAFE_TOKEN else f"~{byte:02X}" for byte in raw)
 
 
@@ -72,6 +74,8 @@ def decode_token(token: str) -> str:
 def check_header_value(name: str, value: str) -> str:
     """Header values travel in the NATS protocol; CR, LF and other control characters
     would end the header early or forge new ones, so they are refused."""
+    if _UNFIT_FOR_HEADER.search(value) is None:
+        return value
     if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
         raise InvalidEventError(
             f"{name} {value!r} contains a control character (CR, LF, tab, ...), which cannot "

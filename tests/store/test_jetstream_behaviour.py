@@ -13,8 +13,8 @@ from nats.aio.client import Client
 
 from aether import InvalidEventError, StoreConfigError, StoreUnavailableError
 from aether.store import JetStreamConfig, JetStreamEventStore
+from aether.testing import NatsServer
 from tests.factories import make_event
-from tests.natsserver import NatsServer
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from nats.aio.client import Client
 
 from aether import Event, StoreUnavailableError, VersionConflictError
 from aether.store import JetStreamConfig, JetStreamEventStore
+from aether.testing import NatsServer, start_cluster
 from tests.factories import make_event
-from tests.natsserver import NatsServer, start_cluster
 from tests.store import workers
 
 pytestmark = pytest.mark.slow

