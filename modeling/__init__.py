@@ -1,0 +1,45 @@
+"""EventStorming models: load (YAML or Python), validate, graph and draw them."""
+
+from modeling.builder import ModelBuilder, field
+from modeling.loader import LoadedModel, load_model
+from modeling.source import Diagnostic, Location, ModelError
+from modeling.types import (
+    Actor,
+    Aggregate,
+    BoundedContext,
+    CommandDef,
+    EnumType,
+    EventDef,
+    ExternalSystem,
+    FieldSpec,
+    HotSpot,
+    Model,
+    Policy,
+    ReadModel,
+    Scenario,
+    ValueObject,
+)
+
+__all__ = [
+    "Actor",
+    "Aggregate",
+    "BoundedContext",
+    "CommandDef",
+    "Diagnostic",
+    "EnumType",
+    "EventDef",
+    "ExternalSystem",
+    "FieldSpec",
+    "HotSpot",
+    "LoadedModel",
+    "Location",
+    "Model",
+    "ModelBuilder",
+    "ModelError",
+    "Policy",
+    "ReadModel",
+    "Scenario",
+    "ValueObject",
+    "field",
+    "load_model",
+]

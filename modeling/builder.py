@@ -1,0 +1,182 @@
+"""The Python way to write a model: a small typed builder, no metaclasses.
+
+    from modeling.builder import ModelBuilder, field
+
+    model = ModelBuilder("orders")
+    sales = model.context("Sales")
+    sales.actor("Customer")
+    order = sales.aggregate("Order", state={"total": "decimal"})
+    order.command("PlaceOrder", actor="Customer", fields={"customer_id": "str"},
+                  emits=["OrderPlaced"])
+    order.event("OrderPlaced", fields={"customer_id": "str", "total": field("decimal")})
+
+A module that defines ``model`` (a ModelBuilder or a Model) can be passed to
+aether-gen like a YAML file. The builder records where each call was made, so
+errors point at the line that caused them.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import Any
+
+from pydantic import JsonValue
+
+from modeling.source import Location, Path, SourceMap
+
+FieldInput = str | dict[str, JsonValue]
+Fields = dict[str, FieldInput]
+Message = dict[str, dict[str, JsonValue] | None]
+
+_UNSET: Any = object()
+
+
+def field(type: str, *, default: JsonValue = _UNSET, description: str = "") -> dict[str, JsonValue]:
+    """A field with a default or a description (plain fields are just their type text)."""
+    spec: dict[str, JsonValue] = {"type": type}
+    if default is not _UNSET:
+        spec["default"] = default
+    if description:
+        spec["description"] = description
+    return spec
+
+
+def _caller(depth: int = 2) -> Location:
+    frame = sys._getframe(depth)
+    return Location(frame.f_code.co_filename, frame.f_lineno, 1)
+
+
+@dataclass
+class _Node:
+    data: dict[str, Any]
+    location: Location
+    children: dict[str, list[_Node]] = dataclass_field(default_factory=dict)
+
+    def child(self, key: str, node: _Node) -> None:
+        self.children.setdefault(key, []).append(node)
+
+    def emit(self, path: Path, source: SourceMap) -> dict[str, Any]:
+        source.values[path] = self.location
+        out = dict(self.data)
+        for key, nodes in self.children.items():
+            out[key] = [node.emit((*path, key, i), source) for i, node in enumerate(nodes)]
+        return out
+
+
+def _element(name: str, description: str, **rest: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": name}
+    if description:
+        data["description"] = description
+    data.update({key: value for key, value in rest.items() if value is not None})
+    return data
+
+
+class AggregateBuilder:
+    def __init__(self, node: _Node) -> None:
+        self._node = node
+
+    def command(self, name: str, *, actor: str | None = None, fields: Fields | None = None,
+                emits: list[str] | None = None, description: str = "") -> AggregateBuilder:
+        self._node.child("commands", _Node(
+            _element(name, description, actor=actor, fields=fields, emits=emits), _caller()))
+        return self
+
+    def event(self, name: str, *, fields: Fields | None = None, schema_version: int | None = None,
+              description: str = "") -> AggregateBuilder:
+        self._node.child("events", _Node(
+            _element(name, description, fields=fields, schema_version=schema_version),
+            _caller()))
+        return self
+
+    def scenario(self, name: str, *, when: Message, given: list[Message] | None = None,
+                 then: list[Message] | None = None, error: str | None = None) -> AggregateBuilder:
+        data: dict[str, Any] = {"name": name}
+        data.update({k: v for k, v in (("given", given), ("when", when), ("then", then),
+                                       ("error", error)) if v is not None})
+        self._node.child("scenarios", _Node(data, _caller()))
+        return self
+
+
+class ContextBuilder:
+    def __init__(self, node: _Node) -> None:
+        self._node = node
+
+    def _add(self, key: str, data: dict[str, Any]) -> _Node:
+        node = _Node(data, _caller(3))
+        self._node.child(key, node)
+        return node
+
+    def actor(self, name: str, *, description: str = "") -> ContextBuilder:
+        self._add("actors", _element(name, description))
+        return self
+
+    def value_object(self, name: str, *, fields: Fields, description: str = "") -> ContextBuilder:
+        self._add("value_objects", _element(name, description, fields=fields))
+        return self
+
+    def enum(self, name: str, values: list[str], *, description: str = "") -> ContextBuilder:
+        self._add("enums", _element(name, description, values=values))
+        return self
+
+    def aggregate(self, name: str, *, state: Fields | None = None,
+                  description: str = "") -> AggregateBuilder:
+        return AggregateBuilder(self._add("aggregates", _element(name, description, state=state)))
+
+    def event(self, name: str, *, fields: Fields | None = None, schema_version: int | None = None,
+              description: str = "") -> ContextBuilder:
+        """An event no aggregate owns (e.g. one an external system emits)."""
+        self._add("events", _element(name, description, fields=fields,
+                                     schema_version=schema_version))
+        return self
+
+    def policy(self, name: str, *, on: list[str], issues: list[str],
+               description: str = "") -> ContextBuilder:
+        self._add("policies", _element(name, description, on=on, issues=issues))
+        return self
+
+    def read_model(self, name: str, *, from_: list[str], fields: Fields | None = None,
+                   description: str = "") -> ContextBuilder:
+        data = _element(name, description)
+        data["from"] = from_
+        if fields is not None:
+            data["fields"] = fields
+        self._add("read_models", data)
+        return self
+
+    def external_system(self, name: str, *, emits: list[str] | None = None,
+                        receives: list[str] | None = None,
+                        description: str = "") -> ContextBuilder:
+        self._add("external_systems", _element(name, description, emits=emits,
+                                               receives=receives))
+        return self
+
+    def hot_spot(self, text: str, *, about: str | None = None) -> ContextBuilder:
+        data: dict[str, Any] = {"text": text}
+        if about is not None:
+            data["about"] = about
+        self._add("hot_spots", data)
+        return self
+
+
+class ModelBuilder:
+    """The root of a Python model; expose it as ``model`` in your module."""
+
+    def __init__(self, name: str, *, version: int = 1, description: str = "") -> None:
+        data: dict[str, Any] = {"model": name, "version": version}
+        if description:
+            data["description"] = description
+        self._node = _Node(data, _caller())
+
+    def context(self, name: str, *, description: str = "") -> ContextBuilder:
+        node = _Node(_element(name, description), _caller())
+        self._node.child("contexts", node)
+        return ContextBuilder(node)
+
+    def to_data(self, file: str) -> tuple[dict[str, Any], SourceMap]:
+        """The model as YAML-shaped data, and where each element was declared."""
+        source = SourceMap(file)
+        data = self._node.emit((), source)
+        source.values[("model",)] = self._node.location
+        return data, source

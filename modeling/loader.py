@@ -1,0 +1,102 @@
+"""load_model: a YAML file or a Python module -> a validated Model (or every error at once)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path as FilePath
+from typing import Any
+
+from modeling.builder import ModelBuilder
+from modeling.source import Diagnostic, Location, ModelError, SourceMap
+from modeling.structure import build_model
+from modeling.types import Model
+from modeling.validate import check_model
+from modeling.yaml_source import load_yaml
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: Model
+    source: SourceMap
+    warnings: list[Diagnostic]
+    path: FilePath
+
+
+def load_model(path: str | FilePath, strict: bool = False) -> LoadedModel:
+    """Load and validate; raises ModelError carrying every error (and, with ``strict``,
+    every warning too)."""
+    file = FilePath(path)
+    data, source, diagnostics = _read(file)
+    if any(d.severity == "error" for d in diagnostics):
+        raise ModelError(diagnostics)
+    model, structure = build_model(data, source)
+    if model is None:
+        raise ModelError(diagnostics + structure)
+    diagnostics += check_model(model, source)
+    failing = [d for d in diagnostics if d.severity == "error" or strict]
+    if failing:
+        raise ModelError(diagnostics)
+    return LoadedModel(model, source, sorted(diagnostics), file)
+
+
+def _read(file: FilePath) -> tuple[Any, SourceMap, list[Diagnostic]]:
+    name = str(file)
+    if not file.exists():
+        return None, SourceMap(name), [Diagnostic(
+            Location(name, 1, 1), "error", "no such file; check the path", "no-file")]
+    if file.suffix in YAML_SUFFIXES:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            return None, SourceMap(name), [Diagnostic(
+                Location(name, 1, 1), "error", f"cannot read the model: {exc}", "no-file")]
+        return load_yaml(text, name)
+    if file.suffix == ".py":
+        return _python_model(file)
+    return None, SourceMap(name), [Diagnostic(
+        Location(name, 1, 1), "error",
+        f"unknown model format {file.suffix!r}: use a .yaml/.yml file or a .py module "
+        f"that defines `model`", "format")]
+
+
+def _python_model(file: FilePath) -> tuple[Any, SourceMap, list[Diagnostic]]:
+    name = str(file)
+    module_name = f"_aether_model_{abs(hash(file.resolve()))}"
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's code: any failure becomes one located error
+        return None, SourceMap(name), [Diagnostic(
+            _raise_site(exc, file), "error",
+            f"the Python model raised {type(exc).__name__}: {exc}", "python-error")]
+    finally:
+        sys.modules.pop(module_name, None)
+    exposed = getattr(module, "model", None)
+    if isinstance(exposed, ModelBuilder):
+        data, source = exposed.to_data(name)
+        return data, source, []
+    if isinstance(exposed, Model):
+        return exposed.model_dump(by_alias=True, exclude_unset=True), SourceMap(name), []
+    return None, SourceMap(name), [Diagnostic(
+        Location(name, 1, 1), "error",
+        "the module defines no `model`; assign a modeling.builder.ModelBuilder (or a "
+        "modeling.Model) to a top-level name `model`", "no-model")]
+
+
+def _raise_site(exc: BaseException, file: FilePath) -> Location:
+    if isinstance(exc, SyntaxError) and exc.lineno is not None:
+        return Location(str(file), exc.lineno, exc.offset or 1)
+    target = file.resolve()
+    line = 1
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if FilePath(frame.filename).resolve() == target and frame.lineno is not None:
+            line = frame.lineno  # the innermost line of the model file
+    return Location(str(file), line, 1)

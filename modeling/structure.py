@@ -1,0 +1,141 @@
+"""Plain data -> a Model, with pydantic's structural errors turned into located diagnostics."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from modeling.source import Diagnostic, Path, SourceMap
+from modeling.types import Model
+
+
+def build_model(data: Any, source: SourceMap) -> tuple[Model | None, list[Diagnostic]]:
+    if not isinstance(data, dict):
+        return None, [Diagnostic(source.locate(()), "error",
+                                 "a model file is a mapping that starts with `model: <name>`",
+                                 "structure")]
+    try:
+        return Model.model_validate(data), []
+    except ValidationError as exc:
+        return None, [_diagnostic(error, data, source) for error in exc.errors()]
+
+
+def _diagnostic(error: Any, data: Any, source: SourceMap) -> Diagnostic:
+    path: Path = tuple(part for part in error["loc"] if not _is_validator_tag(part))
+    kind = error["type"]
+    where = describe(path, data)
+    if kind == "extra_forbidden":
+        key = str(path[-1])
+        allowed = _allowed_keys(path[:-1])
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(allowed)}"
+        return Diagnostic(source.locate(path, at_key=True), "error",
+                          f"unknown key {key!r} in {describe(path[:-1], data)}; {hint}",
+                          "unknown-key")
+    if kind == "missing":
+        return Diagnostic(source.locate(path[:-1]), "error",
+                          f"{describe(path[:-1], data)} needs a {path[-1]!r} key",
+                          "missing-key")
+    message = error["msg"]
+    if kind in ("string_type", "list_type", "dict_type", "int_type", "int_parsing",
+                "model_type"):
+        message = f"{message}, got {_kind_of(error.get('input'))}"
+    return Diagnostic(source.locate(path), "error", f"{where}: {message}", "structure")
+
+
+def _is_validator_tag(part: object) -> bool:
+    # pydantic inserts tags such as "function-before[...]" for annotated validators.
+    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
+
+
+def _kind_of(value: object) -> str:
+    if value is None:
+        return "nothing (null)"
+    names = {str: "text", int: "a number", float: "a number", bool: "true/false",
+             list: "a list", dict: "a mapping"}
+    return names.get(type(value), type(value).__name__)
+
+
+_SINGULAR = {
+    "contexts": "context", "actors": "actor", "value_objects": "value object",
+    "enums": "enum", "aggregates": "aggregate", "commands": "command", "events": "event",
+    "scenarios": "scenario", "policies": "policy", "read_models": "read model",
+    "external_systems": "external system", "hot_spots": "hot spot",
+}
+
+
+def describe(path: Path, data: Any) -> str:
+    """Name the element at ``path`` as a modeler would: "command 'PlaceOrder'",
+    "field 'sku' of value object 'OrderLine'"."""
+    named = "the model"
+    rest: list[str] = []
+    node = data
+    parent_key: str | int | None = None
+    for part in path:
+        node = _child(node, part)
+        if isinstance(part, int) and isinstance(node, dict) and isinstance(node.get("name"), str):
+            kind = _SINGULAR.get(str(parent_key), "element")
+            named, rest = f"{kind} {node['name']!r}", []
+        elif isinstance(part, int):
+            rest.append(f"item {part + 1}")
+        else:
+            rest.append(str(part))
+        parent_key = part
+    if not rest:
+        return named
+    if len(rest) >= 2 and rest[-2] in ("fields", "state"):
+        return f"field {rest[-1]!r} of {named}" + (" state" if rest[-2] == "state" else "")
+    return f"{'.'.join(rest)} of {named}"
+
+
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
+
+
+def _allowed_keys(path: Path) -> list[str]:
+    cls = _class_at(path)
+    if cls is None:
+        return []
+    return [field.alias or name for name, field in cls.model_fields.items()]
+
+
+def _class_at(path: Path) -> type[BaseModel] | None:
+    """The pydantic class describing the mapping at ``path`` (None if not a model)."""
+    current: Any = Model
+    for part in path:
+        current = _unwrap(current)
+        if isinstance(part, int):
+            args = typing.get_args(current)
+            current = args[0] if args else None
+        elif isinstance(current, type) and issubclass(current, BaseModel):
+            field = next((f for n, f in current.model_fields.items()
+                          if (f.alias or n) == part), None)
+            current = field.annotation if field else None
+        else:
+            args = typing.get_args(current)
+            current = args[-1] if args else None  # dict[str, X]: a key selects an X
+        if current is None:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            models = [a for a in members if isinstance(a, type) and issubclass(a, BaseModel)]
+            annotation = models[0] if models else members[0]
+        else:
+            return annotation

@@ -1,0 +1,157 @@
+"""The canonical form of an EventStorming model.
+
+YAML files and Python models both end up as these frozen pydantic objects, so the
+two forms of one model compare equal and compile to the same code. The shapes
+follow the YAML format (see docs/model-reference.md); shorthands such as
+``fields: {sku: str}`` or ``actors: [Customer]`` are normalized on the way in.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class FieldSpec(_Frozen):
+    """One field: a type expression, an optional default and a description."""
+
+    type: str = Field(description="str int float bool decimal datetime date uuid bytes, "
+                                  "list[T], dict[str, T], T | None, or a declared type")
+    default: JsonValue = Field(default=None, description="default value (JSON)")
+    description: str = ""
+
+    @property
+    def has_default(self) -> bool:
+        return "default" in self.model_fields_set
+
+
+def _field_shorthand(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {name: {"type": spec} if isinstance(spec, str) else spec
+                for name, spec in value.items()}
+    return value
+
+
+Fields = Annotated[
+    dict[str, FieldSpec],
+    BeforeValidator(_field_shorthand, json_schema_input_type=dict[str, str | FieldSpec]),
+]
+
+
+class Element(_Frozen):
+    name: str
+    description: str = ""
+
+
+def _name_shorthand(value: Any) -> Any:
+    return {"name": value} if isinstance(value, str) else value
+
+
+class Actor(Element):
+    """Someone who issues commands (written as a plain name or a mapping)."""
+
+
+ActorEntry = Annotated[Actor, BeforeValidator(_name_shorthand, json_schema_input_type=str | Actor)]
+
+
+class ValueObject(Element):
+    fields: Fields = Field(default_factory=dict)
+
+
+class EnumType(Element):
+    values: list[str]
+
+
+class EventDef(Element):
+    fields: Fields = Field(default_factory=dict)
+    schema_version: int = Field(default=1, ge=1)
+
+
+class CommandDef(Element):
+    actor: str | None = None
+    fields: Fields = Field(default_factory=dict)
+    emits: list[str] = Field(default_factory=list)
+
+
+Payload = dict[str, JsonValue]
+
+
+def _none_payloads(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {name: {} if payload is None else payload for name, payload in value.items()}
+    return value
+
+
+Message = Annotated[dict[str, Payload], BeforeValidator(_none_payloads)]
+"""One event or command in a scenario: ``{OrderPlaced: {customer_id: c1}}``."""
+
+
+class Scenario(_Frozen):
+    """Given these events, when this command, then these events (or this error)."""
+
+    name: str
+    given: list[Message] = Field(default_factory=list)
+    when: Message
+    then: list[Message] = Field(default_factory=list)
+    error: str | None = Field(
+        default=None, description="the command is rejected with a DomainError whose "
+                                  "message contains this text")
+
+
+class Aggregate(Element):
+    state: Fields = Field(default_factory=dict)
+    commands: list[CommandDef] = Field(default_factory=list)
+    events: list[EventDef] = Field(default_factory=list)
+    scenarios: list[Scenario] = Field(default_factory=list)
+
+
+class Policy(Element):
+    """Whenever one of ``on`` happens, issue ``issues``."""
+
+    on: list[str]
+    issues: list[str]
+
+
+class ReadModel(Element):
+    from_: list[str] = Field(alias="from")
+    fields: Fields = Field(default_factory=dict)
+
+
+class ExternalSystem(Element):
+    emits: list[str] = Field(default_factory=list)
+    receives: list[str] = Field(default_factory=list)
+
+
+class HotSpot(_Frozen):
+    """An open question, drawn on diagrams."""
+
+    text: str
+    about: str | None = Field(default=None, description="name of the element it concerns")
+
+
+class BoundedContext(Element):
+    actors: list[ActorEntry] = Field(default_factory=list)
+    value_objects: list[ValueObject] = Field(default_factory=list)
+    enums: list[EnumType] = Field(default_factory=list)
+    aggregates: list[Aggregate] = Field(default_factory=list)
+    events: list[EventDef] = Field(
+        default_factory=list,
+        description="events no aggregate owns, e.g. emitted by external systems")
+    policies: list[Policy] = Field(default_factory=list)
+    read_models: list[ReadModel] = Field(default_factory=list)
+    external_systems: list[ExternalSystem] = Field(default_factory=list)
+    hot_spots: list[HotSpot] = Field(default_factory=list)
+
+
+class Model(_Frozen):
+    """A whole EventStorming model."""
+
+    name: str = Field(alias="model")
+    version: int = Field(default=1, ge=1)
+    description: str = ""
+    contexts: list[BoundedContext] = Field(default_factory=list)

@@ -1,0 +1,103 @@
+"""YAML text -> plain data plus a SourceMap of where every key and value stands.
+
+Only PyYAML's safe composer runs (no object construction beyond plain scalars).
+YAML 1.1 quirks that surprise modelers are undone: ``on``/``off``/``yes``/``no``
+stay strings (so ``on: [OrderPlaced]`` means the key "on"), dates stay the text
+written, and duplicate keys are errors instead of silently overwriting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from modeling.source import Diagnostic, Location, Path, SourceMap
+
+
+def _location(file: str, mark: yaml.Mark | None) -> Location:
+    if mark is None:
+        return Location(file, 1, 1)
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+def load_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Diagnostic]]:
+    """Parse YAML; returns (data, source map, diagnostics). Data is None on syntax errors."""
+    source = SourceMap(file)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or "invalid YAML"
+        context = f" ({exc.context})" if exc.context else ""
+        return None, source, [Diagnostic(
+            _location(file, mark), "error",
+            f"YAML syntax: {problem}{context}; check indentation, quotes and colons",
+            "yaml-syntax",
+        )]
+    except yaml.YAMLError as exc:
+        return None, source, [Diagnostic(Location(file, 1, 1), "error", f"YAML: {exc}",
+                                         "yaml-syntax")]
+    if root is None:
+        return None, source, [Diagnostic(
+            Location(file, 1, 1), "error",
+            "the model file is empty; start with `model: <name>` and `contexts:`", "empty",
+        )]
+    converter = _Converter(file, source)
+    data = converter.convert(root, ())
+    return data, source, converter.diagnostics
+
+
+class _Converter:
+    def __init__(self, file: str, source: SourceMap) -> None:
+        self.file = file
+        self.source = source
+        self.diagnostics: list[Diagnostic] = []
+        self.constructor = SafeConstructor()
+
+    def convert(self, node: Node, path: Path) -> Any:
+        self.source.values[path] = _location(self.file, node.start_mark)
+        if isinstance(node, MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, SequenceNode):
+            return [self.convert(item, (*path, index)) for index, item in enumerate(node.value)]
+        assert isinstance(node, ScalarNode)
+        return self._scalar(node)
+
+    def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            where = _location(self.file, key_node.start_mark)
+            if not isinstance(key_node, ScalarNode):
+                self.diagnostics.append(Diagnostic(
+                    where, "error", "mapping keys must be plain names, not lists or mappings",
+                    "yaml-key"))
+                continue
+            key = str(key_node.value)
+            if key in result:
+                self.diagnostics.append(Diagnostic(
+                    where, "error",
+                    f"duplicate key {key!r}: the first one would be silently lost; "
+                    f"merge the two entries", "yaml-duplicate-key"))
+                continue
+            self.source.keys[(*path, key)] = where
+            result[key] = self.convert(value_node, (*path, key))
+        return result
+
+    def _scalar(self, node: ScalarNode) -> Any:
+        try:
+            value = self.constructor.construct_object(node)
+        except ConstructorError as exc:
+            self.diagnostics.append(Diagnostic(
+                _location(self.file, node.start_mark), "error",
+                f"unsupported YAML value ({exc.problem}); write plain text, numbers, "
+                f"lists and mappings", "yaml-tag"))
+            return None
+        if isinstance(value, bool) and node.value.lower() not in ("true", "false"):
+            return node.value  # YAML 1.1 reads on/off/yes/no as booleans; modelers mean words
+        if isinstance(value, dt.date | dt.datetime):
+            return node.value
+        return value
