@@ -20,6 +20,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from pathlib import Path as FilePath
 from typing import Any
 
 from pydantic import JsonValue
@@ -28,7 +29,8 @@ from modeling.source import Location, Path, SourceMap
 
 FieldInput = str | dict[str, JsonValue]
 Fields = dict[str, FieldInput]
-Message = dict[str, dict[str, JsonValue] | None]
+# Scenario payloads are checked against the model when it loads, so any values go here.
+Message = dict[str, dict[str, Any] | None]
 
 _UNSET: Any = object()
 
@@ -179,4 +181,9 @@ class ModelBuilder:
         source = SourceMap(file)
         data = self._node.emit((), source)
         source.values[("model",)] = self._node.location
+        # Report the model file as the user named it, not as Python resolved it.
+        target = FilePath(file).resolve()
+        for path, location in source.values.items():
+            if FilePath(location.file).resolve() == target:
+                source.values[path] = Location(file, location.line, location.column)
         return data, source

@@ -41,6 +41,10 @@ def _diagnostic(error: Any, data: Any, source: SourceMap) -> Diagnostic:
                           f"{describe(path[:-1], data)} needs a {path[-1]!r} key",
                           "missing-key")
     message = error["msg"]
+    if len(path) >= 2 and path[-2] in ("fields", "state") and kind in ("model_type", "dict_type"):
+        return Diagnostic(source.locate(path), "error",
+                          f"{where}: write a type such as str, or a mapping with type, default "
+                          f"and description, got {_kind_of(error.get('input'))}", "structure")
     if kind in ("string_type", "list_type", "dict_type", "int_type", "int_parsing",
                 "model_type"):
         message = f"{message}, got {_kind_of(error.get('input'))}"
@@ -80,6 +84,8 @@ def describe(path: Path, data: Any) -> str:
         if isinstance(part, int) and isinstance(node, dict) and isinstance(node.get("name"), str):
             kind = _SINGULAR.get(str(parent_key), "element")
             named, rest = f"{kind} {node['name']!r}", []
+        elif isinstance(part, int) and rest and rest[-1] == parent_key:
+            rest[-1] = f"{_SINGULAR.get(str(parent_key), 'item')} {part + 1}"
         elif isinstance(part, int):
             rest.append(f"item {part + 1}")
         else:
@@ -87,6 +93,8 @@ def describe(path: Path, data: Any) -> str:
         parent_key = part
     if not rest:
         return named
+    if named == "the model" and len(rest) == 1:
+        return f"`{rest[0]}`"
     if len(rest) >= 2 and rest[-2] in ("fields", "state"):
         return f"field {rest[-1]!r} of {named}" + (" state" if rest[-2] == "state" else "")
     return f"{'.'.join(rest)} of {named}"

@@ -128,7 +128,7 @@ class _Checker:
             for name, spec in fields.items():
                 field_path = (*path, name)
                 if not SNAKE.match(name) or keyword.iskeyword(name) or name in RESERVED_FIELDS:
-                    reserved = name in RESERVED_FIELDS
+                    reserved = name in RESERVED_FIELDS or keyword.iskeyword(name)
                     why = "is reserved" if reserved else "must be snake_case"
                     better = (_snake(name) or "value") + ("_" if reserved else "")
                     self.report(field_path, f"field name {name!r} of {owner} {why}; write "
@@ -160,7 +160,7 @@ class _Checker:
         entry = self.index.named(name, *kinds)
         if entry is None:
             candidates = self.index.names(*kinds)
-            self.report(path, f"{what} {name!r} is not declared"
+            self.report(path, f"{what} {name!r}, which is not declared"
                         f"{_did_you_mean(name, candidates)}", "unknown-reference")
         return entry
 
@@ -172,7 +172,7 @@ class _Checker:
                     path: Path = (*base, "aggregates", a, "commands", i)
                     if command.actor is not None:
                         self.resolve((*path, "actor"), command.actor,
-                                     f"actor of command {command.name}", "actor")
+                                     f"command {command.name} names actor", "actor")
                     own = [event.name for event in aggregate.events]
                     for e, event in enumerate(command.emits):
                         if event not in own:

@@ -17,6 +17,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from modeling.source import Diagnostic, Location, Path, SourceMap
 
+_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in (
+    "str", "int", "float", "bool", "null", "timestamp", "map", "seq"))
+
 
 def _location(file: str, mark: yaml.Mark | None) -> Location:
     if mark is None:
@@ -60,6 +63,12 @@ class _Converter:
 
     def convert(self, node: Node, path: Path) -> Any:
         self.source.values[path] = _location(self.file, node.start_mark)
+        if node.tag not in _PLAIN_TAGS:
+            self.diagnostics.append(Diagnostic(
+                _location(self.file, node.start_mark), "error",
+                f"unsupported YAML value (tag {node.tag}); write plain text, numbers, "
+                f"lists and mappings", "yaml-tag"))
+            return None
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):

@@ -1,0 +1,5 @@
+"""`python -m codegen` runs aether-gen."""
+
+from codegen.cli import main
+
+main()

@@ -1,0 +1,150 @@
+"""aether-gen: validate, draw and compile EventStorming models.
+
+Every user mistake ends as one line per problem (``file:line:col: error: ...`` for
+models) and a non-zero exit; never a traceback. Set AETHER_DEBUG=1 to see one for
+a bug in aether-gen itself.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar, cast
+
+import click
+
+from modeling import LoadedModel, ModelError, load_model
+from modeling.diagram import FORMATS, DiagramError, Format, render
+from modeling.export import json_schema, to_yaml
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_PROBLEMS = 1
+EXIT_INTERNAL = 2
+
+
+def fail(message: str, code: int = EXIT_PROBLEMS) -> NoReturn:
+    click.echo(f"aether-gen: error: {message}", err=True)
+    sys.exit(code)
+
+
+def friendly(command: F) -> F:
+    """Turn every failure into one line on stderr and an exit code."""
+
+    @wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ModelError as error:
+            for diagnostic in error.diagnostics:
+                click.echo(str(diagnostic), err=True)
+            sys.exit(EXIT_PROBLEMS)
+        except (DiagramError, OSError) as error:
+            fail(str(error))
+        except Exception as error:  # a bug in aether-gen, not the user's mistake
+            if os.environ.get("AETHER_DEBUG"):
+                raise
+            fail(f"internal error ({type(error).__name__}: {error}); rerun with "
+                 f"AETHER_DEBUG=1 and report the traceback", EXIT_INTERNAL)
+
+    return cast(F, run)
+
+
+def _load(model: Path, strict: bool = False) -> LoadedModel:
+    loaded = load_model(model, strict=strict)
+    for warning in loaded.warnings:
+        click.echo(str(warning), err=True)
+    return loaded
+
+
+model_argument = click.argument(
+    "model", type=click.Path(path_type=Path, dir_okay=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="aether", prog_name="aether-gen")
+def main() -> None:
+    """Validate, draw and compile EventStorming models for the Aether runtime."""
+
+
+@main.command()
+@model_argument
+@click.option("--strict", is_flag=True, help="Treat warnings (lints) as errors.")
+@friendly
+def validate(model: Path, strict: bool) -> None:
+    """Check MODEL (YAML or Python); print every problem as file:line:col."""
+    loaded = _load(model, strict)
+    counts = {
+        "contexts": len(loaded.model.contexts),
+        "aggregates": sum(len(c.aggregates) for c in loaded.model.contexts),
+        "policies": sum(len(c.policies) for c in loaded.model.contexts),
+    }
+    summary = ", ".join(f"{n} {what}" for what, n in counts.items())
+    warnings = f", {len(loaded.warnings)} warning(s)" if loaded.warnings else ""
+    click.echo(f"{model}: ok: model {loaded.model.name!r} ({summary}){warnings}")
+
+
+@main.command()
+@model_argument
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              required=True, help="File to write.")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS),
+              help="Output format (default: from the file suffix, else svg).")
+@click.option("--context", help="Draw one bounded context (and its direct neighbours).")
+@friendly
+def diagram(model: Path, output: Path, fmt: Format | None, context: str | None) -> None:
+    """Draw MODEL's event flow in EventStorming colours."""
+    chosen = fmt or _format_from_suffix(output)
+    loaded = _load(model)
+    try:
+        content = render(loaded.model, chosen, context)
+    except DiagramError as error:
+        if chosen in ("svg", "png") and "dot" in str(error):
+            fallback = output.with_suffix(".dot")
+            fallback.write_bytes(render(loaded.model, "dot", context))
+            fail(f"{error} (wrote the DOT source to {fallback} meanwhile)")
+        raise
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(content)
+    click.echo(f"wrote {output} ({chosen})")
+
+
+def _format_from_suffix(output: Path) -> Format:
+    suffix = output.suffix.lstrip(".").lower()
+    aliases: dict[str, Format] = {"svg": "svg", "png": "png", "dot": "dot", "gv": "dot",
+                                  "mmd": "mermaid", "mermaid": "mermaid"}
+    return aliases.get(suffix, "svg")
+
+
+@main.command()
+@model_argument
+@click.option("-f", "--format", "fmt", type=click.Choice(["yaml"]), default="yaml",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="File to write (default: standard output).")
+@friendly
+def export(model: Path, fmt: str, output: Path | None) -> None:
+    """Write MODEL (e.g. a Python model) in the YAML format."""
+    text = to_yaml(_load(model).model)
+    _write(text, output)
+
+
+@main.command()
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="File to write (default: standard output).")
+@friendly
+def schema(output: Path | None) -> None:
+    """Print the JSON Schema of the YAML model format (for editor completion)."""
+    _write(json_schema(), output)
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}", err=True)

@@ -1,0 +1,162 @@
+"""The model's event flow as a networkx graph, and questions asked of it.
+
+Nodes are ``"<kind>:<name>"`` with attributes ``kind``, ``name``, ``context`` and
+``label``. Edges follow EventStorming's reading order:
+
+    actor -> command -> aggregate -> event -> policy -> command
+    event -> read model;  external system -> event;  event -> external system
+    hot spot -> the element it is about
+
+An aggregate -> event edge remembers which commands emit the event (``commands``),
+so "what happens after command X" follows X's events only.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, TypeAlias
+
+import networkx as nx
+
+from modeling.types import Model
+
+if TYPE_CHECKING:
+    FlowGraph: TypeAlias = nx.DiGraph[str]
+else:  # networkx classes are not subscriptable at run time
+    FlowGraph = nx.DiGraph
+
+
+def node_id(kind: str, name: str) -> str:
+    return f"{kind}:{name}"
+
+
+def build_graph(model: Model) -> FlowGraph:
+    graph: FlowGraph = nx.DiGraph(name=model.name)
+
+    def node(kind: str, name: str, context: str, **attrs: object) -> str:
+        key = node_id(kind, name)
+        if key not in graph:
+            graph.add_node(key, kind=kind, name=name, context=context, label=name, **attrs)
+        return key
+
+    for context in model.contexts:
+        ctx = context.name
+        for actor in context.actors:
+            node("actor", actor.name, ctx)
+        for aggregate in context.aggregates:
+            agg = node("aggregate", aggregate.name, ctx)
+            for event in aggregate.events:
+                node("event", event.name, ctx)
+            for command in aggregate.commands:
+                cmd = node("command", command.name, ctx)
+                graph.add_edge(cmd, agg)
+                for event_name in command.emits:
+                    edge = (agg, node_id("event", event_name))
+                    if graph.has_edge(*edge):
+                        graph.edges[edge]["commands"].append(command.name)
+                    else:
+                        graph.add_edge(*edge, commands=[command.name])
+        for event in context.events:
+            node("event", event.name, ctx)
+        for policy in context.policies:
+            node("policy", policy.name, ctx)
+        for read_model in context.read_models:
+            node("read_model", read_model.name, ctx)
+        for system in context.external_systems:
+            node("external_system", system.name, ctx)
+    # Second pass: references may point into contexts declared later.
+    for context in model.contexts:
+        for aggregate in context.aggregates:
+            for command in aggregate.commands:
+                if command.actor:
+                    _link(graph, node_id("actor", command.actor), node_id("command", command.name))
+        for policy in context.policies:
+            for event_name in policy.on:
+                _link(graph, node_id("event", event_name), node_id("policy", policy.name))
+            for command_name in policy.issues:
+                _link(graph, node_id("policy", policy.name), node_id("command", command_name))
+        for read_model in context.read_models:
+            for event_name in read_model.from_:
+                _link(graph, node_id("event", event_name), node_id("read_model", read_model.name))
+        for system in context.external_systems:
+            for event_name in system.emits:
+                _link(graph, node_id("external_system", system.name), node_id("event", event_name))
+            for event_name in system.receives:
+                _link(graph, node_id("event", event_name), node_id("external_system", system.name))
+        for number, hot_spot in enumerate(context.hot_spots, start=1):
+            spot = node_id("hot_spot", f"{context.name}#{number}")
+            graph.add_node(spot, kind="hot_spot", name=spot, context=context.name,
+                           label=hot_spot.text)
+            if hot_spot.about:
+                target = next((n for n in graph if graph.nodes[n]["name"] == hot_spot.about
+                               and graph.nodes[n]["kind"] != "hot_spot"), None)
+                if target is not None:
+                    graph.add_edge(spot, target)
+    return graph
+
+
+def _link(graph: FlowGraph, source: str, target: str) -> None:
+    if source in graph and target in graph:
+        graph.add_edge(source, target)
+
+
+def happens_after(graph: FlowGraph, command: str) -> list[str]:
+    """Node ids set off by ``command``, in breadth-first order: its aggregate, the events
+    *it* emits (not its aggregate's other events), and everything those events set off."""
+    start = node_id("command", command)
+    if start not in graph:
+        raise KeyError(f"no command {command!r} in the model")
+    order: list[str] = []
+    seen = {start}
+    queue: deque[str] = deque([start])
+    while queue:
+        current = queue.popleft()
+        for nxt in _next_steps(graph, current):
+            if nxt not in seen:
+                seen.add(nxt)
+                order.append(nxt)
+                queue.append(nxt)
+    return order
+
+
+def _next_steps(graph: FlowGraph, current: str) -> list[str]:
+    if graph.nodes[current]["kind"] != "command":
+        return [n for n in graph.successors(current) if graph.nodes[n]["kind"] != "event"
+                or graph.nodes[current]["kind"] != "aggregate"]
+    name = graph.nodes[current]["name"]
+    steps: list[str] = []
+    for aggregate in graph.successors(current):
+        steps.append(aggregate)
+        steps += [event for event in graph.successors(aggregate)
+                  if name in graph.edges[aggregate, event].get("commands", ())]
+    return steps
+
+
+def leads_to(graph: FlowGraph, event: str) -> list[str]:
+    """Node ids from which ``event`` can come about: the commands that emit it (and their
+    aggregates), who issues those commands, and what sets those off, recursively."""
+    target = node_id("event", event)
+    if target not in graph:
+        raise KeyError(f"no event {event!r} in the model")
+    seen = {target}
+    queue: deque[str] = deque([target])
+    while queue:
+        current = queue.popleft()
+        for previous in _previous_steps(graph, current):
+            if previous not in seen:
+                seen.add(previous)
+                queue.append(previous)
+    seen.discard(target)
+    return sorted(seen)
+
+
+def _previous_steps(graph: FlowGraph, current: str) -> list[str]:
+    steps: list[str] = []
+    for previous in graph.predecessors(current):
+        if graph.nodes[previous]["kind"] == "aggregate":
+            steps.append(previous)
+            steps += [node_id("command", c) for c in graph.edges[previous, current]["commands"]]
+        elif graph.nodes[current]["kind"] != "aggregate" \
+                and graph.nodes[previous]["kind"] != "hot_spot":  # notes, not causes
+            steps.append(previous)
+    return steps

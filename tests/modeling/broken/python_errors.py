@@ -1,0 +1,7 @@
+from modeling import ModelBuilder
+
+model = ModelBuilder("shop")
+sales = model.context("Sales")
+order = sales.aggregate("Order")
+order.command("PlaceOrder", emits=["OrderPlaced"])
+order.event("order_placed")

@@ -1,0 +1,58 @@
+"""examples/orders/model.yaml, written with the Python builder: both must load equal."""
+
+from modeling import ModelBuilder, field
+
+model = ModelBuilder("orders", version=1, description="Orders from placement to delivery.")
+
+sales = model.context("Sales", description="Taking and tracking customer orders.")
+sales.actor("Customer")
+sales.value_object("OrderLine", fields={"sku": "str", "quantity": "int", "price": "decimal"})
+sales.enum("OrderStatus", ["new", "paid", "shipped", "cancelled"])
+order = sales.aggregate("Order", description="A customer's order.", state={
+    "status": field("OrderStatus", default="new"), "customer_id": "str", "total": "decimal"})
+order.command("PlaceOrder", actor="Customer",
+              fields={"customer_id": "str", "lines": "list[OrderLine]"}, emits=["OrderPlaced"])
+order.command("MarkOrderPaid", fields={"payment_id": "str", "amount": "decimal"},
+              emits=["OrderPaid"])
+order.command("CancelOrder", actor="Customer", fields={"reason": "str | None"},
+              emits=["OrderCancelled"])
+order.event("OrderPlaced",
+            fields={"customer_id": "str", "lines": "list[OrderLine]", "total": "decimal"})
+order.event("OrderPaid", fields={"payment_id": "str", "amount": "decimal"})
+order.event("OrderCancelled", fields={"reason": "str | None"})
+line = {"sku": "A-1", "quantity": 2, "price": "4.50"}
+order.scenario("placing an order",
+               when={"PlaceOrder": {"customer_id": "c1", "lines": [line]}},
+               then=[{"OrderPlaced": {"customer_id": "c1", "lines": [line], "total": "9.00"}}])
+order.scenario("a paid order cannot be cancelled",
+               given=[{"OrderPlaced": {"customer_id": "c1", "lines": [], "total": "0"}},
+                      {"OrderPaid": {"payment_id": "p1", "amount": "0"}}],
+               when={"CancelOrder": {"reason": "changed my mind"}},
+               error="already paid")
+sales.policy("MarkPaidWhenPaymentReceived",
+             description="Payment confirmations settle the order they belong to.",
+             on=["PaymentReceived"], issues=["MarkOrderPaid"])
+sales.read_model("OrderSummary", from_=["OrderPlaced", "OrderPaid", "OrderCancelled"],
+                 fields={"order_id": "str", "status": "OrderStatus", "total": "decimal"})
+sales.external_system("PaymentGateway", emits=["PaymentReceived"])
+sales.event("PaymentReceived", description="The payment provider confirmed a payment.",
+            fields={"order_id": "str", "payment_id": "str", "amount": "decimal"})
+sales.hot_spot("What happens to partially paid orders?", about="MarkPaidWhenPaymentReceived")
+
+shipping = model.context("Shipping", description="Getting paid orders to customers.")
+shipping.actor("Warehouse")
+shipment = shipping.aggregate("Shipment", state={
+    "order_id": "str", "shipped": "bool", "tracking_code": "str | None"})
+shipment.command("PrepareShipment", fields={"order_id": "str"}, emits=["ShipmentPrepared"])
+shipment.command("ShipParcel", actor="Warehouse", fields={"tracking_code": "str"},
+                 emits=["ParcelShipped"])
+shipment.event("ShipmentPrepared", fields={"order_id": "str"})
+shipment.event("ParcelShipped", fields={"tracking_code": "str", "shipped_at": "datetime"})
+shipment.scenario("shipping a prepared parcel",
+                  given=[{"ShipmentPrepared": {"order_id": "o1"}}],
+                  when={"ShipParcel": {"tracking_code": "TRK-1"}},
+                  then=[{"ParcelShipped": {"tracking_code": "TRK-1",
+                                           "shipped_at": "2026-01-31T12:00:00+00:00"}}])
+shipping.policy("PrepareShipmentWhenOrderPaid", on=["OrderPaid"], issues=["PrepareShipment"])
+shipping.read_model("ParcelTracking", from_=["ShipmentPrepared", "ParcelShipped"],
+                    fields={"order_id": "str", "tracking_code": "str | None"})
