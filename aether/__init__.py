@@ -1,6 +1,7 @@
 """Aether runtime: event store, event bus, aggregates and cluster primitives."""
 
 from aether.aggregate import AggregateRoot, Repository
+from aether.command import Command, Dispatch
 from aether.errors import (
     AetherError,
     DomainError,
@@ -14,12 +15,18 @@ from aether.errors import (
 )
 from aether.event import ActorSnapshot, Event, EventStore, SnapshotStore
 from aether.eventbus import EventBroadcaster, EventBus, OverflowPolicy, Subscription
+from aether.fieldtypes import JsonBytes
+from aether.reactions import Policy, ReadModel
 from aether.registry import EventPayload, EventRegistry
+from aether.router import CommandRouter
 
 __all__ = [
     "ActorSnapshot",
     "AetherError",
     "AggregateRoot",
+    "Command",
+    "CommandRouter",
+    "Dispatch",
     "DomainError",
     "Event",
     "EventBroadcaster",
@@ -29,7 +36,10 @@ __all__ = [
     "EventRegistry",
     "EventStore",
     "InvalidEventError",
+    "JsonBytes",
     "OverflowPolicy",
+    "Policy",
+    "ReadModel",
     "Repository",
     "SnapshotStore",
     "StoreConfigError",

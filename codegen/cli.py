@@ -7,6 +7,7 @@ a bug in aether-gen itself.
 
 from __future__ import annotations
 
+import keyword
 import os
 import sys
 from collections.abc import Callable
@@ -18,6 +19,9 @@ import click
 
 from modeling import LoadedModel, ModelError, load_model
 from modeling.diagram import FORMATS, DiagramError, Format, render
+from codegen.generator import generate as generate_files
+from codegen.writer import plan as plan_output
+from codegen.writer import write as write_output
 from modeling.export import json_schema, to_yaml
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -117,6 +121,48 @@ def _format_from_suffix(output: Path) -> Format:
     aliases: dict[str, Format] = {"svg": "svg", "png": "png", "dot": "dot", "gv": "dot",
                                   "mmd": "mermaid", "mermaid": "mermaid"}
     return aliases.get(suffix, "svg")
+
+
+@main.command()
+@model_argument
+@click.option("-o", "--output", type=click.Path(path_type=Path, file_okay=False),
+              required=True, help="Directory that receives the package.")
+@click.option("--package", help="Package name (default: the model name).")
+@click.option("--templates", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="Directory of templates overriding the built-in ones, file by file.")
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 1 listing missing, stale and orphaned files.")
+@friendly
+def generate(model: Path, output: Path, package: str | None, templates: Path | None,
+             check: bool) -> None:
+    """Compile MODEL into a typed Python package on the Aether runtime."""
+    loaded = _load(model)
+    name = package or loaded.model.name
+    if not name.isidentifier() or keyword.iskeyword(name) or name != name.lower():
+        fail(f"package name {name!r} is not a lowercase Python identifier; "
+             f"pass --package with one, e.g. --package {loaded.model.name}")
+    files = generate_files(loaded.model, name, templates)
+    if check:
+        result = plan_output(files, output)
+        problems = ([f"missing: {p}" for p in result.created] +
+                    [f"stale: {p}" for p in result.updated] +
+                    [f"orphaned: {p}" for p in result.removed])
+        for line in problems:
+            click.echo(f"{output / line.split(': ', 1)[1]}: {line.split(':', 1)[0]}", err=True)
+        if problems:
+            fail(f"{len(problems)} file(s) out of date; run aether-gen generate {model} "
+                 f"-o {output}")
+        click.echo(f"{output / name}: up to date")
+        return
+    result = write_output(files, output)
+    for path in result.created:
+        click.echo(f"created {output / path}")
+    for path in result.updated:
+        click.echo(f"updated {output / path}")
+    for path in result.removed:
+        click.echo(f"removed {output / path}")
+    click.echo(f"{output / name}: {len(result.created)} created, {len(result.updated)} "
+               f"updated, {len(result.removed)} removed, {len(result.kept)} stub(s) kept")
 
 
 @main.command()

@@ -1,0 +1,58 @@
+"""CommandRouter: send a command to an aggregate, load-handle-save with optimistic concurrency."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aether.aggregate import AggregateRoot, Repository
+from aether.command import Command, Dispatch
+from aether.errors import AetherError, VersionConflictError
+from aether.event import Event
+
+
+@dataclass(frozen=True)
+class _Route:
+    repository: Repository[Any]
+    handle: Callable[[AggregateRoot[Any], Command], None]
+
+
+class CommandRouter:
+    """Knows which aggregate handles which command type.
+
+    ``send`` loads the target aggregate, lets it decide, and saves the new events.
+    A VersionConflictError means another writer got there first; ``retries`` reruns
+    the whole load-decide-save that many times before giving up.
+    """
+
+    def __init__(self, retries: int = 3) -> None:
+        self._routes: dict[type[Command], _Route] = {}
+        self.retries = retries
+
+    def route(self, command_type: type[Command], repository: Repository[Any],
+              handle: Callable[[Any, Any], None]) -> None:
+        if command_type in self._routes:
+            raise ValueError(f"{command_type.__name__} already has a route")
+        self._routes[command_type] = _Route(repository, handle)
+
+    async def send(self, aggregate_id: str, command: Command,
+                   metadata: Mapping[str, str] | None = None) -> list[Event]:
+        route = self._routes.get(type(command))
+        if route is None:
+            raise AetherError(f"no aggregate handles {type(command).__name__}; route it with "
+                              f"CommandRouter.route (generated packages do this in make_router)")
+        attempt = 0
+        while True:
+            aggregate = await route.repository.load(aggregate_id)
+            route.handle(aggregate, command)
+            try:
+                return await route.repository.save(aggregate, metadata)
+            except VersionConflictError:
+                attempt += 1
+                if attempt > self.retries:
+                    raise
+
+    async def dispatch(self, dispatch: Dispatch[Command],
+                       metadata: Mapping[str, str] | None = None) -> list[Event]:
+        return await self.send(dispatch.aggregate_id, dispatch.command, metadata)
