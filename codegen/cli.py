@@ -17,11 +17,11 @@ from typing import Any, NoReturn, TypeVar, cast
 
 import click
 
-from modeling import LoadedModel, ModelError, load_model
-from modeling.diagram import FORMATS, DiagramError, Format, render
 from codegen.generator import generate as generate_files
 from codegen.writer import plan as plan_output
 from codegen.writer import write as write_output
+from modeling import LoadedModel, ModelError, load_model
+from modeling.diagram import FORMATS, DiagramError, Format, render
 from modeling.export import json_schema, to_yaml
 
 F = TypeVar("F", bound=Callable[..., Any])
