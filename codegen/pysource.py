@@ -51,13 +51,12 @@ def docstring(text: str, indent: int) -> str:
     pad = " " * indent
     if "\n" in body:
         body = body.replace("\n", "\n" + pad) + "\n" + pad
-    if body.endswith('"'):
-        body = body[:-1] + '\\"'
     return f'"""{body}"""'
 
 
 def _escape_doc(line: str) -> str:
-    line = line.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    # Every " is escaped, so no run of them can close the docstring, even at its end.
+    line = line.replace("\\", "\\\\").replace('"', '\\"')
     return "".join(char if char.isprintable() else f"\\u{ord(char):04x}" for char in line)
 
 

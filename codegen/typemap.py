@@ -119,11 +119,10 @@ def default_expression(spec: FieldSpec, expr: TypeExpr, types: Types, imports: I
         return _primitive_default(expr.name, value, imports)
     if isinstance(expr, Named) and expr.name in types.enums:
         return f"{expr.name}.{constant(str(value))}"
-    # Containers and value objects: built fresh for every instance from the JSON value.
-    imports.kit.update({"Field", "TypeAdapter"})
-    annotated = annotation(expr, imports, types_module)
-    return (f"Field(default_factory=lambda: TypeAdapter({annotated}).validate_python(\n"
-            f"{' ' * (indent + 4)}{literal(value, indent + 4)}\n{' ' * indent}))")
+    # Containers and value objects: pydantic validates (and copies) the JSON default.
+    imports.kit.add("Field")
+    return (f"Field(\n{' ' * (indent + 4)}default={literal(value, indent + 4)},\n"
+            f"{' ' * (indent + 4)}validate_default=True,\n{' ' * indent})")
 
 
 def _primitive_default(name: str, value: JsonValue, imports: Imports) -> str:
