@@ -8,6 +8,7 @@ import sys
 BENCHMARKS = {
     "memory": "bench.memory_store",
     "jetstream": "bench.jetstream_store",
+    "codegen": "bench.codegen_speed",
 }
 
 

@@ -50,9 +50,10 @@ def print_table(title: str, baseline_name: str, rows: list[Row]) -> None:
     header = f"| {'operation':<44} | {'ours':>12} | {'baseline':>12} | {'unit':>5} | {'ratio':>6} |"
     print(header)
     print("|" + "|".join("-" * (len(part)) for part in header.split("|")[1:-1]) + "|")
+    number = "{:>12,.3f}" if all(row.unit == "s" for row in rows) else "{:>12,.1f}"
     for row in rows:
         print(
-            f"| {row.operation:<44} | {row.ours:>12,.1f} | {row.baseline:>12,.1f} "
+            f"| {row.operation:<44} | {number.format(row.ours)} | {number.format(row.baseline)} "
             f"| {row.unit:>5} | {row.ratio:>5.2f}x |"
         )
 
