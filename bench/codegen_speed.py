@@ -17,6 +17,7 @@ from typing import Any
 
 import datamodel_code_generator as dcg
 import yaml
+from datamodel_code_generator.enums import DataModelType, InputFileType
 
 from bench.table import Row, print_table
 from codegen.generator import generate
@@ -98,9 +99,9 @@ def baseline(events: int, work: Path) -> float:
 
     def run(out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)
-        dcg.generate(schema, input_file_type=dcg.InputFileType.JsonSchema,
+        dcg.generate(schema, input_file_type=InputFileType.JsonSchema,
                      output=out / "models.py",
-                     output_model_type=dcg.DataModelType.PydanticV2BaseModel)
+                     output_model_type=DataModelType.PydanticV2BaseModel)
 
     return _best(run, work / f"theirs_{events}")
 
