@@ -4,14 +4,17 @@
 setup:
 	@bash scripts/setup.sh
 
+EXAMPLE ?= orders
 demo: setup
-	.venv/bin/python -m examples.runtime_tour
+	.venv/bin/python -m examples.run --example $(EXAMPLE) $(if $(JETSTREAM),--jetstream)
 
 lint: setup
 	.venv/bin/ruff check .
 
 typecheck: setup
-	.venv/bin/mypy --strict aether modeling codegen tests bench
+	.venv/bin/mypy --strict aether modeling codegen tests bench examples/run.py examples/runtime_tour.py
+	cd examples/orders/project && ../../../.venv/bin/mypy --strict --config-file ../../../pyproject.toml demo.py orders
+	cd examples/library/project && ../../../.venv/bin/mypy --strict --config-file ../../../pyproject.toml demo.py library
 
 unit: setup
 	.venv/bin/pytest

@@ -16,7 +16,7 @@ from aether.errors import (
 from aether.event import ActorSnapshot, Event, EventStore, SnapshotStore
 from aether.eventbus import EventBroadcaster, EventBus, OverflowPolicy, Subscription
 from aether.fieldtypes import JsonBytes
-from aether.reactions import Policy, ReadModel
+from aether.reactions import Policy, ReadModel, settle
 from aether.registry import EventPayload, EventRegistry
 from aether.router import CommandRouter
 
@@ -48,4 +48,5 @@ __all__ = [
     "SubscriptionClosedError",
     "UnknownEventTypeError",
     "VersionConflictError",
+    "settle",
 ]

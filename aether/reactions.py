@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from aether.command import Command, Dispatch
 from aether.event import CAUSATION_ID, CORRELATION_ID, Event
+from aether.eventbus import Subscription
 from aether.registry import EventPayload, EventRegistry
 from aether.router import CommandRouter
 
@@ -71,3 +72,23 @@ class ReadModel(ABC):
                 self.handle(envelope, registry)
             except Exception:
                 logger.exception("%s failed on event %s", type(self).__name__, envelope.id)
+
+
+async def settle(subscription: Subscription, registry: EventRegistry, router: CommandRouter,
+                 policies: Sequence[Policy] = (), read_models: Sequence[ReadModel] = (),
+                 ) -> list[tuple[Event, Policy]]:
+    """Feed every event waiting on ``subscription`` to the read models and policies, and
+    keep going while the commands they send produce more, until all is quiet.
+
+    For tests, demos and single-process apps with a local EventBus; long-running services
+    use ``run``. Returns which policy reacted to which event, in order.
+    """
+    reactions: list[tuple[Event, Policy]] = []
+    while subscription.pending:
+        envelope = await subscription.get(timeout=1)
+        for read_model in read_models:
+            read_model.handle(envelope, registry)
+        for policy in policies:
+            if await policy.handle(envelope, registry, router):
+                reactions.append((envelope, policy))
+    return reactions

@@ -14,9 +14,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,3 +165,15 @@ def start_cluster(base_dir: Path, size: int = 3, sync_always: bool = False) -> l
     for server in servers:
         server.wait_ready(timeout=30)
     return servers
+
+
+@contextlib.contextmanager
+def running_nats_server(sync_always: bool = True, name: str = "aether") -> Iterator[NatsServer]:
+    """A JetStream nats-server in a temporary store dir, stopped (and its data removed)
+    when the block ends. ``sync_always`` makes every acknowledged write durable."""
+    with tempfile.TemporaryDirectory(prefix="aether-nats-") as tmp:
+        server = NatsServer(store_dir=Path(tmp), name=name, sync_always=sync_always).start()
+        try:
+            yield server
+        finally:
+            server.stop()

@@ -44,15 +44,21 @@ shipping.actor("Warehouse")
 shipment = shipping.aggregate("Shipment", state={
     "order_id": "str", "shipped": "bool", "tracking_code": "str | None"})
 shipment.command("PrepareShipment", fields={"order_id": "str"}, emits=["ShipmentPrepared"])
-shipment.command("ShipParcel", actor="Warehouse", fields={"tracking_code": "str"},
+shipment.command("ShipParcel", actor="Warehouse",
+                 fields={"tracking_code": "str", "shipped_at": "datetime"},
                  emits=["ParcelShipped"])
 shipment.event("ShipmentPrepared", fields={"order_id": "str"})
 shipment.event("ParcelShipped", fields={"tracking_code": "str", "shipped_at": "datetime"})
 shipment.scenario("shipping a prepared parcel",
                   given=[{"ShipmentPrepared": {"order_id": "o1"}}],
-                  when={"ShipParcel": {"tracking_code": "TRK-1"}},
+                  when={"ShipParcel": {"tracking_code": "TRK-1",
+                                       "shipped_at": "2026-01-31T12:00:00+00:00"}},
                   then=[{"ParcelShipped": {"tracking_code": "TRK-1",
                                            "shipped_at": "2026-01-31T12:00:00+00:00"}}])
+shipment.scenario("a parcel ships only once prepared",
+                  when={"ShipParcel": {"tracking_code": "TRK-2",
+                                       "shipped_at": "2026-01-31T12:00:00+00:00"}},
+                  error="not prepared")
 shipping.policy("PrepareShipmentWhenOrderPaid", on=["OrderPaid"], issues=["PrepareShipment"])
 shipping.read_model("ParcelTracking", from_=["ShipmentPrepared", "ParcelShipped"],
                     fields={"order_id": "str", "tracking_code": "str | None"})

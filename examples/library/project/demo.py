@@ -1,0 +1,129 @@
+"""The library example, running: loans, a conflict, late fees by policy, a snapshot, views.
+
+    python examples/library/project/demo.py               # embedded in-memory store
+    python examples/library/project/demo.py --jetstream   # JetStream, on a nats-server it starts
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import date
+from decimal import Decimal
+
+import nats
+from library.aggregates.loan import Loan
+from library.aggregates.member_account import MemberAccount
+from library.app import make_policies, make_read_models, make_router
+from library.commands import BorrowBook, PayFees, ReturnBook
+from library.events import registry
+from library.read_models.balances import Balances
+from library.read_models.loans_by_member import LoansByMember
+
+from aether import (
+    DomainError,
+    Event,
+    EventBus,
+    EventStore,
+    Repository,
+    SnapshotStore,
+    VersionConflictError,
+    settle,
+)
+from aether.store import InMemoryEventStore, JetStreamConfig, JetStreamEventStore
+from aether.testing import running_nats_server
+
+NAMESPACE = "city-library"
+
+
+def show(events: list[Event]) -> None:
+    for event in events:
+        print(f"     {event.actor_id} v{event.version} {event.event_type} {event.data}")
+
+
+async def tour(store: EventStore, snapshots: SnapshotStore) -> None:
+    bus = EventBus()
+    inbox = bus.subscribe(NAMESPACE)
+    router = make_router(store, bus=bus, namespace=NAMESPACE, snapshot_store=snapshots,
+                         snapshot_every=2)
+    policies, read_models = make_policies(), make_read_models()
+
+    async def react() -> None:
+        for event, policy in await settle(inbox, registry, router, policies, read_models):
+            print(f"     policy {type(policy).__name__} reacted to {event.event_type}")
+
+    print("1. Ada borrows a book, due on 1 March")
+    show(await router.send("loan-1", BorrowBook(member_id="ada", isbn="978-0-14",
+                                                due=date(2026, 3, 1))))
+    await react()
+
+    print("2. A loan is opened once: borrowing on it again is refused")
+    try:
+        await router.send("loan-1", BorrowBook(member_id="bob", isbn="978-0-14",
+                                               due=date(2026, 3, 2)))
+    except DomainError as refused:
+        print(f"     DomainError: {refused}")
+
+    print("3. Two librarians take the book back at once: one wins, one conflicts")
+    loans = Repository(store, Loan, registry, bus=bus, namespace=NAMESPACE)
+    first, second = await loans.load("loan-1"), await loans.load("loan-1")
+    first.handle(ReturnBook(returned_on=date(2026, 3, 4)))
+    second.handle(ReturnBook(returned_on=date(2026, 3, 4)))
+    show(await loans.save(first))
+    try:
+        await loans.save(second)
+    except VersionConflictError as conflict:
+        print(f"     {conflict}")
+
+    print("4. It came back three days late: a policy charges the fee")
+    await react()
+    show(await store.get_events("account-ada"))
+
+    print("5. Paying more than owed is refused; paying what is owed works")
+    try:
+        await router.send("account-ada", PayFees(amount=Decimal("5.00")))
+    except DomainError as refused:
+        print(f"     DomainError: {refused}")
+    show(await router.send("account-ada", PayFees(amount=Decimal("1.50"))))
+    await react()
+
+    print("6. Loading from a snapshot (one every 2 versions)")
+    accounts = Repository(store, MemberAccount, registry)
+    snapshot = await snapshots.get_latest_snapshot("account-ada")
+    assert snapshot is not None
+    loaded = await accounts.load("account-ada")
+    print(f"     snapshot of account-ada at v{snapshot.version}: {snapshot.state}; loaded at "
+          f"v{loaded.version}, balance {loaded.state.balance}")
+
+    print("7. Read models, kept up to date from the bus")
+    for view in read_models:
+        if isinstance(view, LoansByMember | Balances):
+            for key, row in sorted(view.rows.items()):
+                print(f"     {type(view).__name__}[{key}] = {row.model_dump(mode='json')}")
+    bus.close()
+
+
+async def main_async(use_jetstream: bool) -> None:
+    if not use_jetstream:
+        print("Store: the embedded in-memory event store")
+        memory = InMemoryEventStore()
+        await tour(memory, memory)
+        return
+    with running_nats_server(name="library-demo") as server:
+        nc = await nats.connect(server.url)
+        store = await JetStreamEventStore.create(nc, "loans", JetStreamConfig(namespace=NAMESPACE))
+        print(f"Store: JetStream on {server.url}; namespace {store.namespace!r} -> stream "
+              f"{store.stream_name!r}, snapshots in {store.snapshot_stream_name!r}")
+        await tour(store, store)
+        await nc.drain()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="The library example, end to end.")
+    parser.add_argument("--jetstream", action="store_true",
+                        help="run on NATS JetStream (starts a local nats-server)")
+    asyncio.run(main_async(parser.parse_args().jetstream))
+
+
+if __name__ == "__main__":
+    main()

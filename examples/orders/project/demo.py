@@ -1,0 +1,137 @@
+"""The orders example, running: commands, events, a conflict, a snapshot, policies, views.
+
+    python examples/orders/project/demo.py               # embedded in-memory store
+    python examples/orders/project/demo.py --jetstream   # JetStream, on a nats-server it starts
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import nats
+from orders.aggregates.order import Order
+from orders.app import make_policies, make_read_models, make_router
+from orders.commands import CancelOrder, PlaceOrder, ShipParcel
+from orders.events import PaymentReceived, registry
+from orders.read_models.order_summary import OrderSummary
+from orders.read_models.parcel_tracking import ParcelTracking
+from orders.types import OrderLine
+
+from aether import (
+    DomainError,
+    Event,
+    EventBus,
+    EventStore,
+    Repository,
+    SnapshotStore,
+    VersionConflictError,
+    settle,
+)
+from aether.store import InMemoryEventStore, JetStreamConfig, JetStreamEventStore
+from aether.testing import running_nats_server
+
+NAMESPACE = "demo-shop"
+
+
+def show(events: list[Event]) -> None:
+    for event in events:
+        print(f"     {event.actor_id} v{event.version} {event.event_type} {event.data}")
+
+
+async def tour(store: EventStore, snapshots: SnapshotStore) -> None:
+    bus = EventBus()
+    inbox = bus.subscribe(NAMESPACE)
+    router = make_router(store, bus=bus, namespace=NAMESPACE, snapshot_store=snapshots,
+                         snapshot_every=2)
+    policies, read_models = make_policies(), make_read_models()
+
+    async def react() -> None:
+        for event, policy in await settle(inbox, registry, router, policies, read_models):
+            print(f"     policy {type(policy).__name__} reacted to {event.event_type}")
+
+    print("1. A customer places an order")
+    lines = [OrderLine(sku="TEA-1", quantity=2, price=Decimal("4.50")),
+             OrderLine(sku="MUG-2", quantity=1, price=Decimal("8.00"))]
+    show(await router.send("order-1", PlaceOrder(customer_id="ada", lines=lines)))
+    await react()
+
+    print("2. Two clerks cancel the same order at once: one wins, one conflicts")
+    orders = Repository(store, Order, registry, bus=bus, namespace=NAMESPACE)
+    first, second = await orders.load("order-1"), await orders.load("order-1")
+    first.handle(CancelOrder(reason="duplicate"))
+    second.handle(CancelOrder(reason="changed mind"))
+    show(await orders.save(first))
+    try:
+        await orders.save(second)
+    except VersionConflictError as conflict:
+        print(f"     {conflict}")
+    await react()
+
+    print("3. A rule refuses a command: cancelled orders cannot be cancelled again")
+    try:
+        await router.send("order-1", CancelOrder(reason=None))
+    except DomainError as refused:
+        print(f"     DomainError: {refused}")
+
+    print("4. The payment gateway reports a payment; policies take it from there")
+    show(await router.send("order-2", PlaceOrder(customer_id="bob", lines=lines)))
+    payment = registry.to_event(
+        PaymentReceived(order_id="order-2", payment_id="pay-9", amount=Decimal("17.00")),
+        "payment-pay-9", 1)
+    await store.save_event(payment)
+    await bus.publish(NAMESPACE, payment)
+    await react()
+    show(await store.get_events("order-2", from_version=2))
+    show(await store.get_events("shipment-order-2"))
+
+    print("5. The warehouse ships the parcel")
+    shipped_at = datetime(2026, 1, 31, 9, 30, tzinfo=UTC)
+    show(await router.send("shipment-order-2",
+                           ShipParcel(tracking_code="TRK-42", shipped_at=shipped_at)))
+    await react()
+
+    print("6. Loading from a snapshot (one every 2 versions) instead of replaying it all")
+    snapshot = await snapshots.get_latest_snapshot("order-2")
+    assert snapshot is not None
+    later = await store.get_events("order-2", from_version=snapshot.version + 1)
+    print(f"     snapshot of order-2 at v{snapshot.version}: {snapshot.state}; "
+          f"{len(later)} event(s) after it")
+    loaded = await orders.load("order-2")
+    print(f"     order-2 loaded at v{loaded.version}: status={loaded.state.status}, "
+          f"total={loaded.state.total}")
+
+    print("7. Read models, kept up to date from the bus")
+    for view in read_models:
+        if isinstance(view, OrderSummary | ParcelTracking):
+            for key, row in sorted(view.rows.items()):
+                print(f"     {type(view).__name__}[{key}] = {row.model_dump(mode='json')}")
+    bus.close()
+
+
+async def main_async(use_jetstream: bool) -> None:
+    if not use_jetstream:
+        print("Store: the embedded in-memory event store")
+        memory = InMemoryEventStore()
+        await tour(memory, memory)
+        return
+    with running_nats_server(name="orders-demo") as server:
+        nc = await nats.connect(server.url)
+        store = await JetStreamEventStore.create(nc, "orders", JetStreamConfig(namespace=NAMESPACE))
+        print(f"Store: JetStream on {server.url}; namespace {store.namespace!r} -> stream "
+              f"{store.stream_name!r}, snapshots in {store.snapshot_stream_name!r}")
+        await tour(store, store)
+        await nc.drain()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="The orders example, end to end.")
+    parser.add_argument("--jetstream", action="store_true",
+                        help="run on NATS JetStream (starts a local nats-server)")
+    asyncio.run(main_async(parser.parse_args().jetstream))
+
+
+if __name__ == "__main__":
+    main()
