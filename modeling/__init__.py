@@ -1,7 +1,7 @@
 """EventStorming models: load (YAML or Python), validate, graph and draw them."""
 
 from modeling.builder import ModelBuilder, field
-from modeling.loader import LoadedModel, load_model
+from modeling.loader import LoadedModel, load_builder, load_model
 from modeling.source import Diagnostic, Location, ModelError
 from modeling.types import (
     Actor,
@@ -41,5 +41,6 @@ __all__ = [
     "Scenario",
     "ValueObject",
     "field",
+    "load_builder",
     "load_model",
 ]

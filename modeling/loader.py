@@ -44,6 +44,19 @@ def load_model(path: str | FilePath, strict: bool = False) -> LoadedModel:
     return LoadedModel(model, source, sorted(diagnostics), file)
 
 
+def load_builder(builder: ModelBuilder, file: str = "<python model>",
+                 strict: bool = False) -> LoadedModel:
+    """Validate a model built in Python right here (no file to import)."""
+    data, source = builder.to_data(file)
+    model, structure = build_model(data, source)
+    if model is None:
+        raise ModelError(structure)
+    diagnostics = check_model(model, source)
+    if any(d.severity == "error" or strict for d in diagnostics):
+        raise ModelError(diagnostics)
+    return LoadedModel(model, source, diagnostics, FilePath(file))
+
+
 def _read(file: FilePath) -> tuple[Any, SourceMap, list[Diagnostic]]:
     name = str(file)
     if not file.exists():

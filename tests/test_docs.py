@@ -1,14 +1,21 @@
-"""Every ```python block in README.md and docs/*.md runs, so the docs cannot rot.
+"""Every code block in README.md and docs/*.md runs, so the docs cannot rot.
 
-Blocks of one file run in order in one namespace, with top-level ``await`` allowed.
-The NATS URL the docs use (nats://127.0.0.1:4222) is pointed at the test server.
-A block whose first line is ``# not run`` is skipped (for shell-dependent snippets).
+- ```python blocks of one file run in order in one namespace (top-level ``await``
+  allowed); the NATS URL the docs use (nats://127.0.0.1:4222) points at the test server.
+- ```yaml blocks that start with ``model:`` are loaded and validated as models.
+- ```sh blocks: each ``aether-gen ...`` line runs from the repository root and must
+  succeed (``make`` lines are what CI itself runs; ``python -m bench`` lines are
+  benchmarks, run by hand, never as tests).
+A block whose first line is ``# not run`` is shown only (an excerpt of a file that
+its own tests run).
 """
 
 from __future__ import annotations
 
 import ast
 import re
+import shlex
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -18,18 +25,19 @@ from typing import Any
 import pytest
 
 from aether.testing import NatsServer
+from modeling import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 DOCS_URL = "nats://127.0.0.1:4222"
 
 
-def python_blocks(path: Path) -> list[tuple[int, str]]:
+def blocks(path: Path, language: str) -> list[tuple[int, str]]:
     text = path.read_text()
+    pattern = re.compile(rf"^```{language}\n(.*?)^```", re.MULTILINE | re.DOTALL)
     return [
         (text.count("\n", 0, match.start()) + 2, match.group(1))
-        for match in BLOCK.finditer(text)
+        for match in pattern.finditer(text)
         if not match.group(1).startswith("# not run")
     ]
 
@@ -41,17 +49,45 @@ def compiled(path: Path, line: int, source: str) -> CodeType:
     return code
 
 
-@pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
-async def test_code_blocks_run(path: Path, nats_server: NatsServer) -> None:
+def ids(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+@pytest.mark.parametrize("path", DOCS, ids=ids)
+async def test_python_blocks_run(path: Path, nats_server: NatsServer) -> None:
     # A real module, so pydantic can resolve the annotations of classes the docs define.
-    module = types.ModuleType(f"docs_{path.stem}")
+    module = types.ModuleType(f"docs_{path.stem.replace('-', '_')}")
     sys.modules[module.__name__] = module
     namespace: dict[str, Any] = module.__dict__
     try:
-        for line, source in python_blocks(path):
+        for line, source in blocks(path, "python"):
             code = compiled(path, line, source.replace(DOCS_URL, nats_server.url))
             result = eval(code, namespace)
             if result is not None and hasattr(result, "__await__"):
                 await result
     finally:
         del sys.modules[module.__name__]
+
+
+@pytest.mark.parametrize("path", DOCS, ids=ids)
+def test_yaml_models_are_valid(path: Path, tmp_path: Path) -> None:
+    for line, source in blocks(path, "yaml"):
+        if not source.startswith("model:"):
+            continue
+        model = tmp_path / f"line{line}.yaml"
+        model.write_text(source)
+        load_model(model)  # raises ModelError, naming the line of the block's file
+
+
+@pytest.mark.parametrize("path", DOCS, ids=ids)
+def test_shell_commands_succeed(path: Path) -> None:
+    bin_dir = Path(sys.executable).parent
+    for line, source in blocks(path, "sh"):
+        for command in source.splitlines():
+            words = shlex.split(command, comments=True)
+            if not words or words[0] != "aether-gen":
+                continue
+            words[0] = str(bin_dir / words[0])
+            result = subprocess.run(words, cwd=ROOT, capture_output=True, text=True,
+                                    check=False, timeout=300)
+            assert result.returncode == 0, f"{path}:{line}: {command}\n{result.stderr}"
