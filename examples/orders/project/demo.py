@@ -11,7 +11,6 @@ import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import nats
 from orders.aggregates.order import Order
 from orders.app import make_policies, make_read_models, make_router
 from orders.commands import CancelOrder, PlaceOrder, ShipParcel
@@ -30,8 +29,7 @@ from aether import (
     VersionConflictError,
     settle,
 )
-from aether.store import InMemoryEventStore, JetStreamConfig, JetStreamEventStore
-from aether.testing import running_nats_server
+from aether.testing import describe_store, local_event_store
 
 NAMESPACE = "demo-shop"
 
@@ -112,18 +110,9 @@ async def tour(store: EventStore, snapshots: SnapshotStore) -> None:
 
 
 async def main_async(use_jetstream: bool) -> None:
-    if not use_jetstream:
-        print("Store: the embedded in-memory event store")
-        memory = InMemoryEventStore()
-        await tour(memory, memory)
-        return
-    with running_nats_server(name="orders-demo") as server:
-        nc = await nats.connect(server.url)
-        store = await JetStreamEventStore.create(nc, "orders", JetStreamConfig(namespace=NAMESPACE))
-        print(f"Store: JetStream on {server.url}; namespace {store.namespace!r} -> stream "
-              f"{store.stream_name!r}, snapshots in {store.snapshot_stream_name!r}")
+    async with local_event_store("orders", NAMESPACE, use_jetstream) as store:
+        print(f"Store: {describe_store(store)}")
         await tour(store, store)
-        await nc.drain()
 
 
 def main() -> None:
