@@ -6,8 +6,7 @@
 - ```sh blocks: each ``aether-gen ...`` line runs from the repository root and must
   succeed (``make`` lines are what CI itself runs; ``python -m bench`` lines are
   benchmarks, run by hand, never as tests).
-A block whose first line is ``# not run`` is shown only (an excerpt of a file that
-its own tests run).
+A block whose first line is ``# not run`` would be shown only; the docs have none.
 """
 
 from __future__ import annotations
