@@ -67,7 +67,11 @@ class LoanBase(AggregateRoot[LoanState]):
         elif isinstance(event, BookReturnedLate):
             self.state = self.apply_book_returned_late(event)
         else:
-            raise TypeError(f"{type(self).__name__} has no apply for {type(event).__name__}")
+            raise TypeError(
+                f"{type(self).__name__} {self.id!r} has no apply for {type(event).__name__}: "
+                "is this actor id shared with another aggregate type? Give each aggregate "
+                "instance an id of its own"
+            )
 
     @abstractmethod
     def handle_borrow_book(self, command: BorrowBook) -> None:
@@ -125,7 +129,11 @@ class MemberAccountBase(AggregateRoot[MemberAccountState]):
         elif isinstance(event, FeesPaid):
             self.state = self.apply_fees_paid(event)
         else:
-            raise TypeError(f"{type(self).__name__} has no apply for {type(event).__name__}")
+            raise TypeError(
+                f"{type(self).__name__} {self.id!r} has no apply for {type(event).__name__}: "
+                "is this actor id shared with another aggregate type? Give each aggregate "
+                "instance an id of its own"
+            )
 
     @abstractmethod
     def handle_charge_late_fee(self, command: ChargeLateFee) -> None:

@@ -73,7 +73,11 @@ class OrderBase(AggregateRoot[OrderState]):
         elif isinstance(event, OrderCancelled):
             self.state = self.apply_order_cancelled(event)
         else:
-            raise TypeError(f"{type(self).__name__} has no apply for {type(event).__name__}")
+            raise TypeError(
+                f"{type(self).__name__} {self.id!r} has no apply for {type(event).__name__}: "
+                "is this actor id shared with another aggregate type? Give each aggregate "
+                "instance an id of its own"
+            )
 
     @abstractmethod
     def handle_place_order(self, command: PlaceOrder) -> None:
@@ -133,7 +137,11 @@ class ShipmentBase(AggregateRoot[ShipmentState]):
         elif isinstance(event, ParcelShipped):
             self.state = self.apply_parcel_shipped(event)
         else:
-            raise TypeError(f"{type(self).__name__} has no apply for {type(event).__name__}")
+            raise TypeError(
+                f"{type(self).__name__} {self.id!r} has no apply for {type(event).__name__}: "
+                "is this actor id shared with another aggregate type? Give each aggregate "
+                "instance an id of its own"
+            )
 
     @abstractmethod
     def handle_prepare_shipment(self, command: PrepareShipment) -> None:
