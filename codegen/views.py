@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pydantic import JsonValue
+
 from codegen.pysource import call, constant, docstring, identifier, literal, snake
 from codegen.typemap import Imports, Types, annotation, default_expression, sample, zero_expression
 from modeling.typeexpr import Optional, TypeExpr, parse_type
@@ -216,10 +218,11 @@ def _state_fields(fields: dict[str, FieldSpec], types: Types,
     for name, spec in fields.items():
         expr = parse_type(spec.type)
         hint = annotation(expr, imports, TYPES)
+        start: str | None
         if spec.has_default:
             start = default_expression(spec, expr, types, imports, TYPES, 4)
         else:
-            start = zero_expression(expr, imports)  # type: ignore[assignment]
+            start = zero_expression(expr, imports)
             if start is None:  # no natural zero (a datetime, an enum...): absent until set
                 hint, start = f"{hint} | None", "None"
         views.append(FieldView(name, hint, start, spec.type, spec.description))
@@ -307,15 +310,15 @@ def _projection_method(event: str, read_model: str, row_fields: dict[str, FieldS
 
 
 def _scenario_view(aggregate: Aggregate, scenario: Scenario, taken: set[str]) -> ScenarioView:
-    def pairs(messages: list[dict[str, dict[str, object]]]) -> list[tuple[str, str]]:
-        return [(name, literal(payload, 8))  # type: ignore[arg-type]
+    def pairs(messages: list[dict[str, dict[str, JsonValue]]]) -> list[tuple[str, str]]:
+        return [(name, literal(payload, 8))
                 for message in messages for name, payload in message.items()]
 
     ((command, payload),) = scenario.when.items()
     return ScenarioView(
         identifier(f"{snake(aggregate.name)}_{scenario.name}", taken), scenario.name,
-        aggregate.name, pairs(scenario.given),  # type: ignore[arg-type]
-        (command, literal(payload, 8)), pairs(scenario.then),  # type: ignore[arg-type]
+        aggregate.name, pairs(scenario.given),
+        (command, literal(payload, 8)), pairs(scenario.then),
         literal(scenario.error) if scenario.error is not None else None)
 
 

@@ -7,6 +7,8 @@ import keyword
 import re
 from collections.abc import Iterable, Mapping
 
+from pydantic import JsonValue
+
 from modeling.index import Entry, Kind, ModelIndex, index_model
 from modeling.lints import lint_model
 from modeling.source import Diagnostic, Path, Severity, SourceMap
@@ -223,7 +225,7 @@ class _Checker:
                 self.check_message((*path, key, i), message, events, "event", aggregate)
         self.check_message((*path, "when"), scenario.when, commands, "command", aggregate)
 
-    def check_message(self, path: Path, message: Mapping[str, Mapping[str, object]],
+    def check_message(self, path: Path, message: Mapping[str, Mapping[str, JsonValue]],
                       known: Mapping[str, Mapping[str, FieldSpec]], kind: str,
                       aggregate: Aggregate) -> None:
         if len(message) != 1:
@@ -235,7 +237,7 @@ class _Checker:
             self.report(path, f"{name!r} is not a {kind} of aggregate {aggregate.name}"
                         f"{_did_you_mean(name, list(known))}", "unknown-reference", at_key=True)
             return
-        problem = payload_problem(payload, known[name], self.types, name)  # type: ignore[arg-type]
+        problem = payload_problem(payload, known[name], self.types, name)
         if problem:
             self.report((*path, name), problem, "bad-scenario")
 

@@ -154,7 +154,7 @@ async def direct_get_subject(
             )
         if int(end.get("Nats-Num-Pending", "0")) <= 0 or not messages:
             return messages
-        start_seq = int(messages[-1].headers["Nats-Sequence"]) + 1  # type: ignore[index]
+        start_seq = int((messages[-1].headers or {})["Nats-Sequence"]) + 1
 
 
 async def _direct_batch(

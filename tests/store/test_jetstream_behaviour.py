@@ -11,7 +11,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 
-from aether import InvalidEventError, StoreConfigError, StoreUnavailableError
+from aether import AetherError, InvalidEventError, StoreConfigError, StoreUnavailableError
 from aether.store import JetStreamConfig, JetStreamEventStore
 from aether.testing import NatsServer
 from tests.factories import make_event
@@ -192,3 +192,24 @@ async def test_stopped_server_raises_instead_of_hanging(private_nats_server: Nat
     # nats-py's close() trips over its own half-open reconnect socket here.
     with contextlib.suppress(ConnectionResetError):
         await client.close()
+
+
+async def test_reading_an_actor_longer_than_one_direct_get_batch(
+    nc: Client, cleanup: list[JetStreamEventStore]
+) -> None:
+    store = await open_store(nc, cleanup, f"ev{uuid4().hex[:8]}", storage="memory")
+    for start in range(1, 2501, 500):
+        await store.save_events([make_event("long", v) for v in range(start, start + 500)])
+        await store.save_event(make_event("other", start))  # interleaved with another actor
+    events = await store.get_events("long")
+    assert [e.version for e in events] == list(range(1, 2501))
+    assert [e.version for e in await store.get_events("long", 2400)] == list(range(2400, 2501))
+
+
+async def test_batches_over_the_atomic_limit_are_refused_before_sending(
+    nc: Client, cleanup: list[JetStreamEventStore]
+) -> None:
+    store = await open_store(nc, cleanup, f"ev{uuid4().hex[:8]}", storage="memory")
+    with pytest.raises(AetherError, match="at most 1000 events"):
+        await store.save_events([make_event("a", v) for v in range(1, 1002)])
+    assert await store.get_latest_version("a") == 0
