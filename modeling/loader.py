@@ -10,6 +10,7 @@ from pathlib import Path as FilePath
 from typing import Any
 
 from modeling.builder import ModelBuilder
+from modeling.repair import repair
 from modeling.source import Diagnostic, Location, ModelError, SourceMap
 from modeling.structure import build_model
 from modeling.types import Model
@@ -36,7 +37,7 @@ def load_model(path: str | FilePath, strict: bool = False) -> LoadedModel:
         raise ModelError(diagnostics)
     model, structure = build_model(data, source)
     if model is None:
-        raise ModelError(diagnostics + structure)
+        raise ModelError(diagnostics + structure + _errors_beyond_structure(data, source))
     diagnostics += check_model(model, source)
     failing = [d for d in diagnostics if d.severity == "error" or strict]
     if failing:
@@ -50,11 +51,21 @@ def load_builder(builder: ModelBuilder, file: str = "<python model>",
     data, source = builder.to_data(file)
     model, structure = build_model(data, source)
     if model is None:
-        raise ModelError(structure)
+        raise ModelError(structure + _errors_beyond_structure(data, source))
     diagnostics = check_model(model, source)
     if any(d.severity == "error" or strict for d in diagnostics):
         raise ModelError(diagnostics)
     return LoadedModel(model, source, diagnostics, FilePath(file))
+
+
+def _errors_beyond_structure(data: Any, source: SourceMap) -> list[Diagnostic]:
+    """With structural errors found, mend the data just enough to report the name,
+    reference and type errors of the rest too (lints wait until the structure is right:
+    they would mostly repeat what the structural errors already say)."""
+    mended, skipped = repair(data) if isinstance(data, dict) else (None, [])
+    if mended is None:
+        return []
+    return [d for d in check_model(mended, source, skipped) if d.severity == "error"]
 
 
 def _read(file: FilePath) -> tuple[Any, SourceMap, list[Diagnostic]]:

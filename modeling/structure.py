@@ -109,13 +109,13 @@ def _child(node: Any, part: str | int) -> Any:
 
 
 def _allowed_keys(path: Path) -> list[str]:
-    cls = _class_at(path)
+    cls = class_at(path)
     if cls is None:
         return []
     return [field.alias or name for name, field in cls.model_fields.items()]
 
 
-def _class_at(path: Path) -> type[BaseModel] | None:
+def class_at(path: Path) -> type[BaseModel] | None:
     """The pydantic class describing the mapping at ``path`` (None if not a model)."""
     current: Any = Model
     for part in path:

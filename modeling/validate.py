@@ -31,15 +31,18 @@ _KIND_WORD: dict[Kind, str] = {
 }
 
 
-def check_model(model: Model, source: SourceMap) -> list[Diagnostic]:
-    """Every error and warning of the model, in file order."""
-    return sorted(_Checker(model, source).run())
+def check_model(model: Model, source: SourceMap,
+                skip: Iterable[Path] = ()) -> list[Diagnostic]:
+    """Every error and warning of the model, in file order; nothing is reported at or
+    under the ``skip`` paths (parts already reported as structurally broken)."""
+    return sorted(_Checker(model, source, list(skip)).run())
 
 
 class _Checker:
-    def __init__(self, model: Model, source: SourceMap) -> None:
+    def __init__(self, model: Model, source: SourceMap, skip: list[Path]) -> None:
         self.model = model
         self.source = source
+        self.skip = skip
         self.index: ModelIndex = index_model(model)
         self.diagnostics: list[Diagnostic] = []
         value_objects = {vo.name: vo for c in model.contexts for vo in c.value_objects}
@@ -48,6 +51,8 @@ class _Checker:
 
     def report(self, path: Path, message: str, code: str, severity: Severity = "error",
                at_key: bool = False) -> None:
+        if any(path[:len(skipped)] == skipped for skipped in self.skip):
+            return
         self.diagnostics.append(
             Diagnostic(self.source.locate(path, at_key), severity, message, code))
 

@@ -165,3 +165,17 @@ contexts:
     (warning,) = load_model(model).warnings
     assert warning.code == "policy-cycle"
     assert "BumpAgain -> Bump -> Bumped -> BumpAgain" in warning.message
+
+
+def test_structure_and_semantic_errors_are_reported_in_one_run() -> None:
+    found = diagnostics_of("mixed.yaml")
+    assert [line.split(": error:")[0] for line in found] == [
+        "2:10", "8:24", "10:13", "12:20", "13:21", "14:13", "17:25", "19:9", "21:15"]
+    semantic = [found[3], found[4], found[6], found[8]]
+    assert "actor 'Custmer', which is not declared; did you mean 'Customer'?" in semantic[0]
+    assert "emits 'OrderPlacd'" in semantic[1]
+    assert "unknown type 'Lin'" in semantic[2]
+    assert "policy name 'notify_two' must be a PascalCase identifier" in semantic[3]
+    # Nothing is invented about the parts that were broken: no error about the nameless
+    # command, the missing `issues`, or `state`'s other field.
+    assert not any("__invalid__" in line for line in found)
