@@ -14,6 +14,7 @@ so "what happens after command X" follows X's events only.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias
 
 import networkx as nx
@@ -106,12 +107,17 @@ def happens_after(graph: FlowGraph, command: str) -> list[str]:
     start = node_id("command", command)
     if start not in graph:
         raise KeyError(f"no command {command!r} in the model")
+    return _reach(graph, start, _next_steps)
+
+
+def _reach(graph: FlowGraph, start: str,
+           steps: Callable[[FlowGraph, str], list[str]]) -> list[str]:
+    """Nodes reachable from ``start`` by ``steps``, breadth first, ``start`` excluded."""
     order: list[str] = []
     seen = {start}
     queue: deque[str] = deque([start])
     while queue:
-        current = queue.popleft()
-        for nxt in _next_steps(graph, current):
+        for nxt in steps(graph, queue.popleft()):
             if nxt not in seen:
                 seen.add(nxt)
                 order.append(nxt)
@@ -138,16 +144,7 @@ def leads_to(graph: FlowGraph, event: str) -> list[str]:
     target = node_id("event", event)
     if target not in graph:
         raise KeyError(f"no event {event!r} in the model")
-    seen = {target}
-    queue: deque[str] = deque([target])
-    while queue:
-        current = queue.popleft()
-        for previous in _previous_steps(graph, current):
-            if previous not in seen:
-                seen.add(previous)
-                queue.append(previous)
-    seen.discard(target)
-    return sorted(seen)
+    return sorted(_reach(graph, target, _previous_steps))
 
 
 def _previous_steps(graph: FlowGraph, current: str) -> list[str]:
