@@ -23,7 +23,13 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from pydantic import ValidationError
 
-from aether.errors import AetherError, EventDecodeError, StoreUnavailableError, VersionConflictError
+from aether.errors import (
+    AetherError,
+    EventDecodeError,
+    InvalidEventError,
+    StoreUnavailableError,
+    VersionConflictError,
+)
 from aether.event import ActorSnapshot, Event, check_batch
 from aether.store import jsapi
 from aether.store.naming import check_header_value, encode_token, stream_name
@@ -53,7 +59,6 @@ class JetStreamEventStore:
     def __init__(self, nc: Client, name: str, config: JetStreamConfig) -> None:
         """Prefer ``await JetStreamEventStore.create(...)``, which also provisions streams."""
         self._nc = nc
-        self._name = name
         self._config = config
         self._stream = stream_name(name, config.namespace)
         self._snapshot_stream = f"{self._stream}_snapshots"
@@ -116,7 +121,7 @@ class JetStreamEventStore:
     async def save_events(self, events: Sequence[Event]) -> None:
         actor_id = check_batch(events)
         if len(events) > jsapi.MAX_ATOMIC_BATCH:
-            raise AetherError(
+            raise InvalidEventError(
                 f"save_events takes at most {jsapi.MAX_ATOMIC_BATCH} events per call (the "
                 f"JetStream atomic batch limit), got {len(events)}: split the batch"
             )
@@ -154,10 +159,7 @@ class JetStreamEventStore:
     async def _publish(self, messages: list[jsapi.Outgoing]) -> int:
         try:
             if len(messages) == 1:
-                message = messages[0]
-                reply = await self._nc.request(message.subject, message.payload,
-                                               timeout=self._timeout, headers=message.headers)
-                ack = jsapi.check_ack(reply)
+                ack = await jsapi.publish(self._nc, messages[0], self._timeout)
             else:
                 ack = await jsapi.publish_atomic(self._nc, uuid4().hex, messages, self._timeout)
         except jsapi.TRANSPORT_ERRORS as exc:
@@ -191,8 +193,9 @@ class JetStreamEventStore:
         async with jsapi.reaching(f"reading actor {actor_id!r} from stream {self._stream!r}"):
             messages = await jsapi.direct_get_subject(self._nc, self._stream, subject,
                                                       self._timeout)
-        events = [_decode(Event, message) for message in messages]
-        return [event for event in events if event.version >= from_version]
+        # The version header says which events to skip, so those are never decoded.
+        return [_decode(Event, message) for message in messages
+                if _stored_version(message) >= from_version]
 
     async def _read_tip(self, subject: str) -> _Tip:
         async with jsapi.reaching(f"reading the latest version on stream {self._stream!r}"):
@@ -200,12 +203,8 @@ class JetStreamEventStore:
         if message is None:
             return _EMPTY
         headers = message.headers or {}
-        version = headers.get(VERSION_HEADER)
-        return _Tip(
-            int(headers["Nats-Sequence"]),
-            int(version) if version is not None else _decode(Event, message).version,
-            headers.get("Nats-Msg-Id", ""),
-        )
+        return _Tip(int(headers["Nats-Sequence"]), _stored_version(message),
+                    headers.get("Nats-Msg-Id", ""))
 
     # ---- snapshots -------------------------------------------------------------------
 
@@ -242,6 +241,12 @@ class JetStreamEventStore:
                 self._nc, self._snapshot_stream, self.snapshot_subject(actor_id), self._timeout
             )
         return None if message is None else _decode(ActorSnapshot, message)
+
+
+def _stored_version(message: Msg) -> int:
+    """The version an event message carries in its header; decoded only when absent."""
+    version = (message.headers or {}).get(VERSION_HEADER)
+    return int(version) if version is not None else _decode(Event, message).version
 
 
 _Record = TypeVar("_Record", Event, ActorSnapshot)
