@@ -16,13 +16,6 @@ from pydantic import JsonValue
 LINE = 99  # generated code stays within ruff's limit of 100
 
 
-def snake(name: str) -> str:
-    """PlaceOrder -> place_order, HTTPError -> http_error."""
-    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
-    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text)
-    return text.lower()
-
-
 def identifier(text: str, taken: set[str]) -> str:
     """A fresh snake_case identifier made from free text (scenario names -> test names)."""
     base = re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower() or "scenario"

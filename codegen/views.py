@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 from pydantic import JsonValue
 
-from codegen.pysource import call, constant, docstring, identifier, literal, snake
+from codegen.pysource import call, constant, docstring, identifier, literal
 from codegen.typemap import Imports, Types, annotation, default_expression, sample, zero_expression
+from modeling.names import snake_case as snake
 from modeling.typeexpr import Optional, TypeExpr, parse_type
 from modeling.types import Aggregate, EventDef, FieldSpec, Model, Scenario
 

@@ -15,14 +15,13 @@ so no error is invented about what was mended:
 from __future__ import annotations
 
 import copy
-import types
 import typing
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from modeling.source import Path
-from modeling.structure import class_at
+from modeling.structure import class_at, error_path, unwrap
 from modeling.types import Model
 
 MAX_ROUNDS = 20
@@ -55,8 +54,7 @@ def repair(data: dict[str, Any]) -> tuple[Model | None, list[Path]]:
 
 
 def _error_path(error: Any) -> tuple[Path, str]:
-    path = tuple(part for part in error["loc"]
-                 if not (isinstance(part, str) and ("[" in part or part.startswith("function-"))))
+    path = error_path(error)
     kind = str(error["type"])
     if kind == "missing":
         return path[:-1], kind  # the element that lacks the key is what is broken
@@ -111,16 +109,9 @@ def _placeholder(item_class: type[BaseModel], original: Any) -> dict[str, Any]:
         if not info.is_required():
             continue
         key = info.alias or name
-        base = typing.get_origin(_strip(info.annotation)) or _strip(info.annotation)
+        annotation = unwrap(info.annotation)
+        base = typing.get_origin(annotation) or annotation
         item[key] = [] if base is list else {} if base is dict else PLACEHOLDER
     if isinstance(original, dict) and isinstance(original.get("name"), str) and "name" in item:
         item["name"] = original["name"]
     return item
-
-
-def _strip(annotation: Any) -> Any:
-    while typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-    return annotation

@@ -25,7 +25,7 @@ def build_model(data: Any, source: SourceMap) -> tuple[Model | None, list[Diagno
 
 
 def _diagnostic(error: Any, data: Any, source: SourceMap) -> Diagnostic:
-    path: Path = tuple(part for part in error["loc"] if not _is_validator_tag(part))
+    path = error_path(error)
     kind = error["type"]
     where = describe(path, data)
     if kind == "extra_forbidden":
@@ -51,9 +51,11 @@ def _diagnostic(error: Any, data: Any, source: SourceMap) -> Diagnostic:
     return Diagnostic(source.locate(path), "error", f"{where}: {message}", "structure")
 
 
-def _is_validator_tag(part: object) -> bool:
-    # pydantic inserts tags such as "function-before[...]" for annotated validators.
-    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
+def error_path(error: Any) -> Path:
+    """The data path of a pydantic error, without the tags pydantic inserts for
+    annotated validators (such as "function-before[...]")."""
+    return tuple(part for part in error["loc"]
+                 if not (isinstance(part, str) and ("[" in part or part.startswith("function-"))))
 
 
 def _kind_of(value: object) -> str:
@@ -119,7 +121,7 @@ def class_at(path: Path) -> type[BaseModel] | None:
     """The pydantic class describing the mapping at ``path`` (None if not a model)."""
     current: Any = Model
     for part in path:
-        current = _unwrap(current)
+        current = unwrap(current)
         if isinstance(part, int):
             args = typing.get_args(current)
             current = args[0] if args else None
@@ -132,11 +134,12 @@ def class_at(path: Path) -> type[BaseModel] | None:
             current = args[-1] if args else None  # dict[str, X]: a key selects an X
         if current is None:
             return None
-    current = _unwrap(current)
+    current = unwrap(current)
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
-def _unwrap(annotation: Any) -> Any:
+def unwrap(annotation: Any) -> Any:
+    """The type inside Annotated[...] and optional unions (a model member preferred)."""
     while True:
         origin = typing.get_origin(annotation)
         if origin is typing.Annotated:

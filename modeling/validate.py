@@ -11,6 +11,7 @@ from pydantic import JsonValue
 
 from modeling.index import Entry, Kind, ModelIndex, index_model
 from modeling.lints import lint_model
+from modeling.names import snake_case
 from modeling.source import Diagnostic, Path, Severity, SourceMap
 from modeling.typeexpr import PRIMITIVES, TypeSyntaxError, named_types, parse_type
 from modeling.types import Aggregate, FieldSpec, Model, Scenario
@@ -265,6 +266,5 @@ def _pascal(name: str) -> str:
 
 
 def _snake(name: str) -> str:
-    text = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
-    text = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()
+    text = snake_case(name)
     return text if text[:1].isalpha() else f"x_{text}" if text else ""
