@@ -12,9 +12,9 @@ lint: setup
 	.venv/bin/ruff check .
 
 typecheck: setup
-	.venv/bin/mypy --strict aether modeling codegen tests bench examples/run.py examples/runtime_tour.py
-	cd examples/orders/project && ../../../.venv/bin/mypy --strict --config-file ../../../pyproject.toml demo.py orders
-	cd examples/library/project && ../../../.venv/bin/mypy --strict --config-file ../../../pyproject.toml demo.py library
+	.venv/bin/mypy --strict --explicit-package-bases aether modeling codegen tests bench examples/run.py examples/runtime_tour.py examples/demo_support.py
+	cd examples/orders/project && MYPYPATH=../.. ../../../.venv/bin/mypy --strict --config-file ../../../pyproject.toml demo.py orders
+	cd examples/library/project && MYPYPATH=../.. ../../../.venv/bin/mypy --strict --config-file ../../../pyproject.toml demo.py library
 
 unit: setup
 	.venv/bin/pytest

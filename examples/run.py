@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,9 +21,15 @@ EXAMPLES = {"orders": "model.yaml", "library": "model.py"}
 
 def step(title: str, command: list[str], cwd: Path | None = None) -> None:
     print(f"\n$ {' '.join(command)}", flush=True)
-    result = subprocess.run(command, cwd=cwd, check=False)
+    result = subprocess.run(command, cwd=cwd, check=False, env=demo_env())
     if result.returncode != 0:
         sys.exit(f"demo stopped: {title} failed (exit {result.returncode})")
+
+
+def demo_env() -> dict[str, str]:
+    """The environment for each step: the demos import demo_support from this folder."""
+    paths = [str(HERE), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 def main() -> None:

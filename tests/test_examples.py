@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from examples.run import demo_env
 from modeling import load_model
 from modeling.diagram import to_mermaid
 
@@ -17,7 +18,7 @@ EXAMPLES = {"orders": "model.yaml", "library": "model.py"}
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True,
-                          check=False, timeout=300)
+                          check=False, timeout=300, env=demo_env())
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from aether import ActorSnapshot, AetherError, Event, InvalidEventError, VersionConflictError
-from tests.factories import make_event
+from aether.testing import make_event
 
 
 def test_event_json_round_trip_is_exact() -> None:

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from aether import EventBus, OverflowPolicy, SubscriptionClosedError
-from tests.factories import make_event
+from aether.testing import make_event
 
 
 async def test_publish_reaches_only_that_namespace() -> None:

@@ -17,7 +17,7 @@ from aether import (
     VersionConflictError,
 )
 from aether.store import InMemoryEventStore
-from tests.factories import make_event
+from aether.testing import make_event
 from tests.runtime.accounts import Account, AccountOpened, MoneyDeposited, registry
 
 

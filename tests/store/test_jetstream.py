@@ -7,19 +7,13 @@ import pytest
 from nats.aio.client import Client
 
 from aether.store import JetStreamConfig, JetStreamEventStore
-from tests.store.conformance import StoreConformance
+from aether.testing.conformance import StoreConformance
 
 
 class TestJetStreamEventStore(StoreConformance):
     @pytest.fixture
-    async def store(self, nc: Client) -> AsyncIterator[JetStreamEventStore]:
-        store = await JetStreamEventStore.create(
-            nc, f"events_{uuid4().hex[:10]}", JetStreamConfig(storage="memory")
-        )
-        yield store
-        js = nc.jetstream()
-        await js.delete_stream(store.stream_name)
-        await js.delete_stream(store.snapshot_stream_name)
+    def store(self, jetstream_store: JetStreamEventStore) -> JetStreamEventStore:
+        return jetstream_store
 
 
 class TestNamespacedJetStreamEventStore(StoreConformance):

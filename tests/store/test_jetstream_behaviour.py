@@ -13,8 +13,7 @@ from nats.aio.client import Client
 
 from aether import AetherError, InvalidEventError, StoreConfigError, StoreUnavailableError
 from aether.store import JetStreamConfig, JetStreamEventStore
-from aether.testing import NatsServer
-from tests.factories import make_event
+from aether.testing import NatsServer, make_event
 
 
 @pytest.fixture

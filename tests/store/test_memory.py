@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 
 from aether.store import InMemoryEventStore
-from tests.store.conformance import StoreConformance
+from aether.testing.conformance import StoreConformance
 
 
 class TestInMemoryEventStore(StoreConformance):
     @pytest.fixture
-    def store(self) -> InMemoryEventStore:
-        return InMemoryEventStore()
+    def store(self, memory_store: InMemoryEventStore) -> InMemoryEventStore:
+        return memory_store

@@ -12,7 +12,7 @@ from aether.store.naming import (
     sanitize_namespace,
     stream_name,
 )
-from tests.store.conformance import ODD_ACTOR_IDS
+from aether.testing.conformance import ODD_ACTOR_IDS
 
 SUBJECT_TOKEN = re.compile(r"^[A-Za-z0-9_~-]+$")
 

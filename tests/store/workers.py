@@ -9,7 +9,7 @@ import nats
 
 from aether import VersionConflictError
 from aether.store import JetStreamEventStore
-from tests.factories import make_event
+from aether.testing import make_event
 
 
 def race(url: str, name: str, worker: int, actors: list[str], versions: int,

@@ -1,7 +1,9 @@
 """The library example, running: loans, a conflict, late fees by policy, a snapshot, views.
 
-    python examples/library/project/demo.py               # embedded in-memory store
-    python examples/library/project/demo.py --jetstream   # JetStream, on a nats-server it starts
+    python -m examples.run --example library               # embedded in-memory store
+    python -m examples.run --example library --jetstream   # JetStream, on a nats-server it starts
+
+(run by hand: PYTHONPATH=examples python examples/library/project/demo.py [--jetstream])
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 from datetime import date
 from decimal import Decimal
 
+from demo_support import describe_store, local_event_store
 from library.aggregates.loan import Loan
 from library.aggregates.member_account import MemberAccount
 from library.app import make_policies, make_read_models, make_router
@@ -29,7 +32,6 @@ from aether import (
     VersionConflictError,
     settle,
 )
-from aether.testing import describe_store, local_event_store
 
 NAMESPACE = "city-library"
 

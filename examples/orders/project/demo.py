@@ -1,7 +1,9 @@
 """The orders example, running: commands, events, a conflict, a snapshot, policies, views.
 
-    python examples/orders/project/demo.py               # embedded in-memory store
-    python examples/orders/project/demo.py --jetstream   # JetStream, on a nats-server it starts
+    python -m examples.run --example orders               # embedded in-memory store
+    python -m examples.run --example orders --jetstream   # JetStream, on a nats-server it starts
+
+(run by hand: PYTHONPATH=examples python examples/orders/project/demo.py [--jetstream])
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from demo_support import describe_store, local_event_store
 from orders.aggregates.order import Order
 from orders.app import make_policies, make_read_models, make_router
 from orders.commands import CancelOrder, PlaceOrder, ShipParcel
@@ -29,7 +32,6 @@ from aether import (
     VersionConflictError,
     settle,
 )
-from aether.testing import describe_store, local_event_store
 
 NAMESPACE = "demo-shop"
 

@@ -1,7 +1,14 @@
 """The store conformance suite: written once, subclassed by every backend's test module.
 
-A subclass provides an async ``store`` fixture returning a fresh, empty store that
-implements both EventStore and SnapshotStore.
+A subclass provides a ``store`` fixture (sync or async) returning a fresh, empty store that
+implements both EventStore and SnapshotStore::
+
+    from aether.testing.conformance import StoreConformance
+
+    class TestMyStore(StoreConformance):
+        @pytest.fixture
+        async def store(self) -> MyStore:
+            return await MyStore.open(...)
 """
 
 from __future__ import annotations
@@ -12,8 +19,9 @@ from typing import Any
 
 import pytest
 
-from aether import ActorSnapshot, InvalidEventError, VersionConflictError
-from tests.factories import make_event
+from aether.errors import InvalidEventError, VersionConflictError
+from aether.event import ActorSnapshot
+from aether.testing.factories import make_event
 
 ODD_ACTOR_IDS = [
     "order-123",

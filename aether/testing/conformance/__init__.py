@@ -1,0 +1,9 @@
+"""Conformance suites: one per protocol, written once, subclassed by every implementation.
+
+Each suite is a plain class of pytest tests; a subclass provides the fixture the suite names
+(``store`` for ``StoreConformance``) and inherits every test.
+"""
+
+from aether.testing.conformance.store import ODD_ACTOR_IDS, StoreConformance
+
+__all__ = ["ODD_ACTOR_IDS", "StoreConformance"]
