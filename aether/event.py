@@ -12,6 +12,8 @@ from aether.errors import InvalidEventError
 
 CORRELATION_ID = "correlation_id"
 CAUSATION_ID = "causation_id"
+COMMAND_ID = "command_id"
+"""Metadata key of the idempotency key of the command that produced an event."""
 
 
 class Event(BaseModel):

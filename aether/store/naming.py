@@ -11,6 +11,15 @@ The rules (see DESIGN.md "JetStream mapping"):
   ``-`` and ``_`` stay as they are, every other byte of its UTF-8 form becomes
   ``~XX`` (hex). ``~`` is itself escaped, so two ids never share a token and no id
   can reach into another actor's or namespace's subject.
+
+Limits, the same for every backend, bus and cluster (checked before anything is written, so a
+name that one backend accepts every backend accepts; see ``check_actor_id``/``check_namespace``):
+
+- an actor id is 1 to ``MAX_ACTOR_ID_BYTES`` bytes of UTF-8 (no lone surrogates); encoded, it
+  stays far below the NATS server's 4 KiB protocol control line, so no id can break the shared
+  connection;
+- a namespace is at most ``MAX_NAMESPACE_BYTES`` bytes of UTF-8, so every stream, bucket and
+  subject derived from it stays within NATS's limits.
 """
 
 from __future__ import annotations
@@ -25,6 +34,41 @@ _UNFIT_FOR_HEADER = re.compile(r"[\x00-\x1f\x7f]|^\s|\s$")
 _STREAM_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _STORE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 MAX_STREAM_NAME = 255
+MAX_ACTOR_ID_BYTES = 512
+MAX_NAMESPACE_BYTES = 64
+
+
+def utf8_size(text: str, what: str, error: type[Exception]) -> int:
+    """Bytes of ``text`` in UTF-8; text that has no UTF-8 form (lone surrogates) is refused."""
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise error(
+            f"{what} {text[:80]!r} contains a lone surrogate, which has no UTF-8 form: "
+            f"pass well-formed text"
+        ) from None
+
+
+def check_actor_id(actor_id: str) -> str:
+    """Refuse, with InvalidEventError, an actor id no backend can store."""
+    size = utf8_size(actor_id, "actor id", InvalidEventError)
+    if not 0 < size <= MAX_ACTOR_ID_BYTES:
+        raise InvalidEventError(
+            f"actor id of {size} bytes (UTF-8) is outside the limit of 1 to "
+            f"{MAX_ACTOR_ID_BYTES} bytes: {actor_id[:80]!r}; use a shorter id (e.g. a uuid)"
+        )
+    return actor_id
+
+
+def check_namespace(namespace: str) -> str:
+    """Refuse, with StoreConfigError, a namespace no store, bus or cluster can carry."""
+    size = utf8_size(namespace, "namespace", StoreConfigError)
+    if size > MAX_NAMESPACE_BYTES:
+        raise StoreConfigError(
+            f"namespace of {size} bytes (UTF-8) is over the limit of {MAX_NAMESPACE_BYTES} "
+            f"bytes: {namespace[:80]!r}; use a shorter namespace"
+        )
+    return namespace
 
 
 def sanitize_namespace(namespace: str) -> str:
