@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from codegen.catalog_site import KINDS, Link, Site
+from codegen.catalog_site import Link, Site
 from modeling.graph import build_graph
 from modeling.types import Aggregate, BoundedContext, FieldSpec, Model, Scenario
 
@@ -143,7 +143,7 @@ class _Builder:
             ("enum", "Enums", [e.name for e in context.enums]),
         ]
         for kind, title, names in members:
-            view.relate(f"has-{KINDS[kind][2]}", title, self.links(kind, names))
+            view.relate(f"has-{kind}", title, self.links(kind, names))
         view.hot_spots = [spot for spot in hot_spots if spot.context == view.link]
         for actor in context.actors:
             actor_page = page("actor", actor.name)
