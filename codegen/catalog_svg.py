@@ -55,25 +55,18 @@ class Diagram:
 def flow_diagram(model: Model, site: Site) -> Diagram | str:
     """The linked drawing, or a sentence saying why there is none."""
     try:
-        svg = _render(model)
-    except DiagramError as error:
-        return clean(str(error))
-    return _Writer(model, site).write(svg)
-
-
-def _render(model: Model) -> bytes:
-    try:
-        return render(model, "svg")
-    except (DiagramError, UnicodeError, ValueError):
+        return _Writer(model, site).write(render(model, "svg"))
+    except (DiagramError, UnicodeError, ValueError, ET.ParseError) as error:
         if shutil.which("dot") is None:
-            raise
-    # Text Graphviz cannot take as it is (NUL, HTML-like `<...>` labels, lone surrogates):
-    # draw it defanged. The pages show every text exactly; the drawing is a map.
+            return clean(str(error))
+    # Text Graphviz cannot take as it is (NUL, HTML-like `<...>` labels, lone surrogates,
+    # control characters it copies into invalid XML): draw it defanged. The pages show
+    # every text exactly; the drawing is a map.
     try:
-        data = _defang(model.model_dump(by_alias=True))
-        return render(Model.model_validate(data), "svg")
-    except (DiagramError, UnicodeError, ValueError) as error:
-        raise DiagramError(f"the flow diagram could not be drawn: {error}") from None
+        drawable = Model.model_validate(_defang(model.model_dump(by_alias=True)))
+        return _Writer(model, site).write(render(drawable, "svg"))
+    except (DiagramError, UnicodeError, ValueError, ET.ParseError) as error:
+        return clean(f"the flow diagram could not be drawn: {error}")
 
 
 def _defang(value: Any) -> Any:
