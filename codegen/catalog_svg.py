@@ -54,11 +54,15 @@ class Diagram:
 
 def flow_diagram(model: Model, site: Site) -> Diagram | str:
     """The linked drawing, or a sentence saying why there is none."""
-    try:
-        return _Writer(model, site).write(render(model, "svg"))
-    except (DiagramError, UnicodeError, ValueError, ET.ParseError) as error:
-        if shutil.which("dot") is None:
-            return clean(str(error))
+    graph = build_graph(model)
+    drawn = [model.name, *(str(graph.nodes[n][key]) for n in graph for key in ("label",
+                                                                              "context"))]
+    if all(_defang(text) == text for text in drawn):  # nothing Graphviz is known to choke on
+        try:
+            return _Writer(model, site).write(render(model, "svg"))
+        except (DiagramError, UnicodeError, ValueError, ET.ParseError) as error:
+            if shutil.which("dot") is None:
+                return clean(str(error))
     # Text Graphviz cannot take as it is (NUL, HTML-like `<...>` labels, lone surrogates,
     # control characters it copies into invalid XML): draw it defanged. The pages show
     # every text exactly; the drawing is a map.
@@ -71,8 +75,7 @@ def flow_diagram(model: Model, site: Site) -> Diagram | str:
 
 def _defang(value: Any) -> Any:
     if isinstance(value, str):
-        text = clean(value).replace("<", "\u2039").replace(">", "\u203a")
-        return text.replace("&", "+")
+        return clean(value).replace("<", "\u2039").replace(">", "\u203a")
     if isinstance(value, dict):
         return {key: _defang(item) for key, item in value.items()}
     if isinstance(value, list):
