@@ -210,6 +210,8 @@ class _Builder:
             emitters = [c.name for c in aggregate.commands if event.name in c.emits]
             event_page.relate("emitted-by", "Emitted by",
                               [view.link, *self.links("command", emitters)])
+            event_page.scenarios = [s for s in view.scenarios
+                                    if any(m.name == event.name for m in [*s.given, *s.then])]
         for command in aggregate.commands:
             command_page = self.page("command", command.name)
             command_page.description = command.description
