@@ -74,6 +74,9 @@ class Page:
     hot_spots: list[HotSpotView] = field(default_factory=list)
     search_text: list[str] = field(default_factory=list)  # field names etc. for search
 
+    def related(self, key: str) -> list[Link]:
+        return next((r.links for r in self.relations if r.key == key), [])
+
     def relate(self, key: str, title: str, links: Iterable[Link | None]) -> None:
         """Add links under ``title`` (merged into an existing relation of the same key)."""
         found = [link for link in links if link is not None]
