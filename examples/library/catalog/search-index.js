@@ -1,0 +1,154 @@
+window.AETHER_CATALOG_INDEX = [
+{
+"context": "Lending",
+"description": "",
+"href": "actors/librarian.html",
+"kind": "Actor",
+"name": "Librarian",
+"terms": ""
+},
+{
+"context": "Lending",
+"description": "",
+"href": "actors/member.html",
+"kind": "Actor",
+"name": "Member",
+"terms": ""
+},
+{
+"context": "Lending",
+"description": "One member borrowing one copy of a book.",
+"href": "aggregates/loan.html",
+"kind": "Aggregate",
+"name": "Loan",
+"terms": "member_id isbn due status returned"
+},
+{
+"context": "Fees",
+"description": "",
+"href": "aggregates/member-account.html",
+"kind": "Aggregate",
+"name": "MemberAccount",
+"terms": "balance charges"
+},
+{
+"context": "Lending",
+"description": "",
+"href": "commands/borrow-book.html",
+"kind": "Command",
+"name": "BorrowBook",
+"terms": "member_id isbn due"
+},
+{
+"context": "Fees",
+"description": "",
+"href": "commands/charge-late-fee.html",
+"kind": "Command",
+"name": "ChargeLateFee",
+"terms": "amount days_late"
+},
+{
+"context": "Fees",
+"description": "",
+"href": "commands/pay-fees.html",
+"kind": "Command",
+"name": "PayFees",
+"terms": "amount"
+},
+{
+"context": "Lending",
+"description": "Late returns also record how many days late the book came back.",
+"href": "commands/return-book.html",
+"kind": "Command",
+"name": "ReturnBook",
+"terms": "returned_on"
+},
+{
+"context": "Fees",
+"description": "What members owe.",
+"href": "contexts/fees.html",
+"kind": "Bounded context",
+"name": "Fees",
+"terms": ""
+},
+{
+"context": "Lending",
+"description": "Who has which book, until when.",
+"href": "contexts/lending.html",
+"kind": "Bounded context",
+"name": "Lending",
+"terms": ""
+},
+{
+"context": "Lending",
+"description": "",
+"href": "events/book-borrowed.html",
+"kind": "Event",
+"name": "BookBorrowed",
+"terms": "member_id isbn due"
+},
+{
+"context": "Lending",
+"description": "",
+"href": "events/book-returned-late.html",
+"kind": "Event",
+"name": "BookReturnedLate",
+"terms": "member_id days_late"
+},
+{
+"context": "Lending",
+"description": "",
+"href": "events/book-returned.html",
+"kind": "Event",
+"name": "BookReturned",
+"terms": "returned_on"
+},
+{
+"context": "Fees",
+"description": "",
+"href": "events/fees-paid.html",
+"kind": "Event",
+"name": "FeesPaid",
+"terms": "amount"
+},
+{
+"context": "Fees",
+"description": "",
+"href": "events/late-fee-charged.html",
+"kind": "Event",
+"name": "LateFeeCharged",
+"terms": "amount days_late"
+},
+{
+"context": "Fees",
+"description": "Fifty cents per day late, charged to the member's account.",
+"href": "policies/charge-late-returns.html",
+"kind": "Policy",
+"name": "ChargeLateReturns",
+"terms": ""
+},
+{
+"context": "Fees",
+"description": "",
+"href": "read-models/balances.html",
+"kind": "Read model",
+"name": "Balances",
+"terms": "balance"
+},
+{
+"context": "Lending",
+"description": "",
+"href": "read-models/loans-by-member.html",
+"kind": "Read model",
+"name": "LoansByMember",
+"terms": "member_id isbn due returned"
+},
+{
+"context": "Lending",
+"description": "",
+"href": "types/loan-status.html",
+"kind": "Enum",
+"name": "LoanStatus",
+"terms": "on_loan returned"
+}
+];
