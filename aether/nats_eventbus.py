@@ -203,9 +203,16 @@ class NATSEventBus:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         try:
-            await self._nc.flush(timeout=_WIRE_TIMEOUT)
+            await self._round_trip()
         except (NatsError, TimeoutError) as error:
             raise StoreUnavailableError(f"NATS did not answer a flush: {error}") from error
+
+    async def _round_trip(self) -> None:
+        # nats-py writes flush()'s PING straight to the socket, ahead of commands still in its
+        # buffer (our SUB or UNSUB): the first round trip lets the buffer go out, the second
+        # proves the server has processed it.
+        await self._nc.flush(timeout=_WIRE_TIMEOUT)
+        await self._nc.flush(timeout=_WIRE_TIMEOUT)
 
     async def close(self) -> None:
         """Close every subscription and its NATS subscription; later calls raise."""
@@ -232,7 +239,7 @@ class NATSEventBus:
             # nats-py queues up to 512k messages per subscription before it drops any; the
             # callback only decodes and buffers, and max_pending bounds each subscriber.
             nats_sub = await self._nc.subscribe(feed.subject, cb=on_message)
-            await self._nc.flush(timeout=_WIRE_TIMEOUT)
+            await self._round_trip()
         except (NatsError, TimeoutError) as error:
             self._drop_feed(feed)
             feed.ready.set_exception(StoreUnavailableError(

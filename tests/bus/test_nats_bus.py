@@ -30,6 +30,13 @@ from aether.testing.conformance.bus import marker, read_n, read_until
 Connect = Callable[..., Awaitable[Client]]
 
 
+async def round_trip(client: Client) -> None:
+    """The server has processed everything sent so far (nats-py's flush() sends its PING
+    ahead of buffered commands, so one round trip is not enough)."""
+    await client.flush()
+    await client.flush()
+
+
 @pytest.fixture
 def prefix() -> str:
     """A subject prefix of the test's own, so tests sharing the server never meet."""
@@ -106,7 +113,7 @@ async def test_events_travel_as_json_with_the_node_id_in_a_header(
     raw = await connect()
     seen: asyncio.Queue[Any] = asyncio.Queue()
     await raw.subscribe(f"{prefix}.>", cb=seen.put)
-    await raw.flush()
+    await round_trip(raw)
     event = make_event("order-1", 3, "OrderPlaced", total=12.5)
     for namespace, token in [("tenant-a", "tenant-a"), ("a.b", "a~2Eb"), ("a_b", "a_b"),
                              ("", "~"), ("*", "~2A"), ("été", "~C3~A9t~C3~A9")]:
@@ -137,7 +144,7 @@ async def test_foreign_messages_on_bus_subjects_are_dropped_and_counted(
     await raw.publish(f"{prefix}.a", valid.model_dump_json().encode())  # any client may
     end = marker()
     peer = NATSEventBus(await connect(), subject_prefix=prefix)
-    await raw.flush()
+    await round_trip(raw)
     await peer.publish("a", end)
     assert await read_until(sub, end) == [valid]
     assert await read_until(every, end) == [valid]
@@ -226,7 +233,7 @@ async def test_events_flow_again_after_a_server_restart(
     private_nats_server.stop()
     private_nats_server.start()
     await asyncio.wait_for(reconnected.wait(), 30)  # nats-py reconnects and re-subscribes
-    await receiver_nc.flush()  # its subscriptions are back on the server
+    await round_trip(receiver_nc)  # its subscriptions are back on the server
     after = [make_event("a", version) for version in range(2, 12)]
     for event in after:
         await sender.publish("live", event)
