@@ -7,6 +7,7 @@ import asyncio
 import json
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
@@ -18,14 +19,17 @@ from aether import (
     EventBroadcaster,
     InvalidEventError,
     NATSEventBus,
+    Repository,
     StoreConfigError,
     StoreUnavailableError,
 )
 from aether.event import Event
 from aether.nats_eventbus import INSTANCE_HEADER, NODE_HEADER, namespace_of_token
+from aether.store import InMemoryEventStore
 from aether.testing import NatsServer, make_event
 from aether.testing.conformance import ODD_NAMESPACES, BroadcasterConformance
 from aether.testing.conformance.bus import marker, read_n, read_until
+from tests.runtime.accounts import Account, registry
 
 Connect = Callable[..., Awaitable[Client]]
 
@@ -79,6 +83,22 @@ async def three_nodes(connect: Connect, prefix: str) -> list[NATSEventBus]:
 
 def test_nats_event_bus_is_an_event_broadcaster() -> None:
     assert issubclass(NATSEventBus, EventBroadcaster)
+
+
+async def test_a_repository_publishes_saved_events_to_other_nodes(
+    connect: Connect, prefix: str
+) -> None:
+    here = NATSEventBus(await connect(), subject_prefix=prefix)
+    there = NATSEventBus(await connect(), subject_prefix=prefix)
+    remote = await there.subscribe("bank")
+    repo = Repository(InMemoryEventStore(), Account, registry(), bus=here, namespace="bank")
+    account = await repo.load("acc-1")
+    account.open("ada")
+    account.deposit(Decimal(3))
+    saved = await repo.save(account, metadata={"correlation_id": "req-7"})
+    assert await read_n(remote, len(saved)) == saved
+    await here.close()
+    await there.close()
 
 
 async def test_three_nodes_each_get_every_event_once(connect: Connect, prefix: str) -> None:
