@@ -32,7 +32,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription as NatsSubscription
 from nats.errors import Error as NatsError
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from aether.errors import (
     AetherError,
@@ -65,6 +65,8 @@ DEFAULT_PREFIX = "aether.bus"
 EMPTY_NAMESPACE_TOKEN = "~"
 _PREFIX = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
 _WIRE_TIMEOUT = 5  # seconds for the server to confirm a subscribe or a flush
+_SUBJECT_CACHE = 4096  # namespaces whose subject a bus remembers (checking and encoding cost)
+_EVENT_JSON = TypeAdapter(Event)  # bytes in, bytes out: no str round trip per message
 
 
 def namespace_token(namespace: str) -> str:
@@ -120,7 +122,8 @@ class NATSEventBus:
         self.undecodable = 0
         """Messages on the bus's subjects that were not events (a foreign publisher); dropped."""
         self._nc = nc
-        self._instance = uuid4().hex
+        self._instance = uuid4().hex[:12]  # 48 random bits: headers are parsed per character
+        self._subjects: dict[str, str] = {}
         self._headers = {NODE_HEADER: self.node_id, INSTANCE_HEADER: self._instance}
         self._table = SubscriberTable()
         self._feeds: dict[str, _Feed] = {}
@@ -130,7 +133,13 @@ class NATSEventBus:
 
     def subject(self, namespace: str) -> str:
         """The NATS subject events of ``namespace`` travel on."""
-        return f"{self.subject_prefix}.{namespace_token(check_namespace(namespace))}"
+        subject = self._subjects.get(namespace)
+        if subject is None:
+            subject = f"{self.subject_prefix}.{namespace_token(check_namespace(namespace))}"
+            if len(self._subjects) >= _SUBJECT_CACHE:
+                self._subjects.clear()
+            self._subjects[namespace] = subject
+        return subject
 
     async def subscribe(
         self,
@@ -176,7 +185,7 @@ class NATSEventBus:
         (at most once: a bus is for live notifications, the store is the record)."""
         self._check_open()
         subject = self.subject(namespace)
-        payload = event.model_dump_json().encode()
+        payload = _EVENT_JSON.dump_json(event)
         if len(payload) > self._nc.max_payload:
             raise InvalidEventError(
                 f"event {event.id!r} is {len(payload)} bytes as JSON, over the NATS server's "
@@ -275,7 +284,7 @@ class NATSEventBus:
                 self._undecodable(message, "subject")
                 return
         try:
-            event = Event.model_validate_json(message.data)
+            event = _EVENT_JSON.validate_json(message.data)
         except (ValidationError, AetherError, ValueError):
             self._undecodable(message, "payload")
             return
