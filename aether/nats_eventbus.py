@@ -250,13 +250,15 @@ class NATSEventBus:
             nats_sub = await self._nc.subscribe(feed.subject, cb=on_message)
             await self._round_trip()
         except (NatsError, TimeoutError) as error:
-            self._drop_feed(feed)
-            feed.ready.set_exception(StoreUnavailableError(
+            self._fail(feed, StoreUnavailableError(
                 f"could not subscribe to {feed.subject!r} on NATS "
                 f"({type(error).__name__}: {error}): check the connection and retry"
             ))
-            feed.ready.exception()  # retrieved here: a feed nobody awaited is not an error
             return
+        except BaseException as error:  # never leave a subscriber waiting on `ready`
+            self._fail(feed, error if isinstance(error, Exception) else StoreUnavailableError(
+                f"subscribing to {feed.subject!r} was cancelled"))
+            raise
         feed.ready.set_result(nats_sub)
 
     async def _attach(self, subscription: Subscription, feed: _Feed) -> Subscription:
@@ -310,6 +312,11 @@ class NATSEventBus:
         if namespace not in self._table.exact and namespace in self._feeds:
             self._spawn(self._stop(self._feeds.pop(namespace)))
 
+    def _fail(self, feed: _Feed, error: Exception) -> None:
+        self._drop_feed(feed)
+        feed.ready.set_exception(error)
+        feed.ready.exception()  # retrieved here: a feed nobody awaited is not an error
+
     def _drop_feed(self, feed: _Feed) -> None:
         if feed.namespace is not None and self._feeds.get(feed.namespace) is feed:
             del self._feeds[feed.namespace]
@@ -319,7 +326,7 @@ class NATSEventBus:
     async def _stop(self, feed: _Feed) -> None:
         try:
             nats_sub = await asyncio.shield(feed.ready)
-        except AetherError:
+        except Exception:
             return  # it never subscribed
         with contextlib.suppress(NatsError):
             # Once the connection is closed there is nothing left to unsubscribe from.
