@@ -135,6 +135,8 @@ class Subscription:
         return self
 
     async def __anext__(self) -> Event:
+        if self._buffer:  # the common case for a busy subscription: no waiting machinery
+            return self._buffer.popleft()[1]
         item = await self._next()
         if item is None:
             raise StopAsyncIteration

@@ -192,8 +192,9 @@ class NATSEventBus:
                 f"max_payload of {self._nc.max_payload} bytes: publish a smaller event (or a "
                 f"reference to the data) or raise max_payload on the server"
             )
-        self._table.deliver_exact(namespace, event)
-        self._table.deliver_patterns(namespace, event)
+        if self._table.exact or self._table.patterns:
+            self._table.deliver_exact(namespace, event)
+            self._table.deliver_patterns(namespace, event)
         try:
             await self._nc.publish(subject, payload, headers=self._headers)
         except NatsError as error:
