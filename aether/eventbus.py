@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Protocol, runtime_checkable
 
-from aether.errors import StoreConfigError, SubscriptionClosedError
+from aether.errors import InvalidEventError, StoreConfigError, SubscriptionClosedError
 from aether.event import Event
 from aether.store.naming import MAX_NAMESPACE_BYTES, check_namespace, utf8_size
 
@@ -259,7 +259,7 @@ class EventBus:
     ) -> Subscription:
         self._check_open()
         subscription = Subscription(
-            check_namespace(namespace), event_types=event_types, max_pending=max_pending,
+            check_bus_namespace(namespace), event_types=event_types, max_pending=max_pending,
             overflow=overflow, on_close=self._table.remove,
         )
         self._table.add(subscription)
@@ -283,7 +283,8 @@ class EventBus:
 
     async def publish(self, namespace: str, event: Event) -> None:
         self._check_open()
-        check_namespace(namespace)
+        check_bus_namespace(namespace)
+        check_publishable(event)
         self._table.deliver_exact(namespace, event)
         self._table.deliver_patterns(namespace, event)
 
@@ -300,6 +301,22 @@ class EventBus:
     def _check_open(self) -> None:
         if self._closed:
             raise SubscriptionClosedError("the event bus is closed; create a new EventBus")
+
+
+def check_bus_namespace(namespace: str) -> str:
+    """The store's namespace rules (``check_namespace``), and a string at all."""
+    if not isinstance(namespace, str):
+        raise StoreConfigError(f"a namespace must be a string, got {namespace!r}")
+    return check_namespace(namespace)
+
+
+def check_publishable(event: Event) -> Event:
+    if not isinstance(event, Event):
+        raise InvalidEventError(
+            f"a bus publishes aether.Event objects, got {type(event).__name__}: build an Event "
+            f"(or save through a Repository, which publishes what it saved)"
+        )
+    return event
 
 
 def _event_type_filter(event_types: Iterable[str] | None) -> frozenset[str] | None:

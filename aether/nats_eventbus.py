@@ -47,11 +47,12 @@ from aether.eventbus import (
     OverflowPolicy,
     SubscriberTable,
     Subscription,
+    check_bus_namespace,
+    check_publishable,
 )
 from aether.store.naming import (
     MAX_NAMESPACE_BYTES,
     check_header_value,
-    check_namespace,
     decode_token,
     encode_token,
     utf8_size,
@@ -135,7 +136,8 @@ class NATSEventBus:
         """The NATS subject events of ``namespace`` travel on."""
         subject = self._subjects.get(namespace)
         if subject is None:
-            subject = f"{self.subject_prefix}.{namespace_token(check_namespace(namespace))}"
+            token = namespace_token(check_bus_namespace(namespace))
+            subject = f"{self.subject_prefix}.{token}"
             if len(self._subjects) >= _SUBJECT_CACHE:
                 self._subjects.clear()
             self._subjects[namespace] = subject
@@ -185,7 +187,7 @@ class NATSEventBus:
         (at most once: a bus is for live notifications, the store is the record)."""
         self._check_open()
         subject = self.subject(namespace)
-        payload = _EVENT_JSON.dump_json(event)
+        payload = _EVENT_JSON.dump_json(check_publishable(event))
         if len(payload) > self._nc.max_payload:
             raise InvalidEventError(
                 f"event {event.id!r} is {len(payload)} bytes as JSON, over the NATS server's "

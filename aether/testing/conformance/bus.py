@@ -33,7 +33,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aether.errors import StoreConfigError, SubscriptionClosedError
+from aether.errors import InvalidEventError, StoreConfigError, SubscriptionClosedError
 from aether.event import Event
 from aether.eventbus import OverflowPolicy, Subscription
 from aether.store.naming import MAX_NAMESPACE_BYTES
@@ -340,6 +340,19 @@ class BroadcasterConformance:
             await bus.subscribe("ns", **options)
         with pytest.raises(StoreConfigError):
             await bus.subscribe_pattern("*", **options)
+
+    async def test_what_is_not_a_namespace_or_an_event_is_refused(self, bus: Any) -> None:
+        for not_text in (None, 7, b"ns"):
+            with pytest.raises(StoreConfigError, match="namespace"):
+                await bus.subscribe(not_text)
+            with pytest.raises(StoreConfigError, match="namespace"):
+                await bus.publish(not_text, make_event("a", 1))
+            with pytest.raises(StoreConfigError, match="pattern"):
+                await bus.subscribe_pattern(not_text)
+        subscription = await bus.subscribe("ns")
+        with pytest.raises(InvalidEventError, match="Event"):
+            await bus.publish("ns", {"id": "e1"})
+        assert subscription.pending == 0
 
     async def test_overlong_patterns_are_refused(self, bus: Any) -> None:
         with pytest.raises(StoreConfigError, match="pattern"):
