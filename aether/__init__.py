@@ -16,6 +16,7 @@ from aether.errors import (
 from aether.event import ActorSnapshot, Event, EventStore, SnapshotStore
 from aether.eventbus import EventBroadcaster, EventBus, OverflowPolicy, Subscription
 from aether.fieldtypes import JsonBytes
+from aether.nats_eventbus import NATSEventBus
 from aether.reactions import Policy, ReadModel, settle
 from aether.registry import EventPayload, EventRegistry
 from aether.router import CommandRouter
@@ -37,6 +38,7 @@ __all__ = [
     "EventStore",
     "InvalidEventError",
     "JsonBytes",
+    "NATSEventBus",
     "OverflowPolicy",
     "Policy",
     "ReadModel",

@@ -16,8 +16,8 @@ class Row:
 
     @property
     def ratio(self) -> float:
-        """How many times better ours is (rates: higher is better; seconds: lower is better)."""
-        if self.unit == "s":
+        """How many times better ours is (rates: higher is better; durations: lower is better)."""
+        if self.unit in ("s", "ms", "us"):  # durations
             return self.baseline / self.ours if self.ours else float("inf")
         return self.ours / self.baseline if self.baseline else float("inf")
 

@@ -65,8 +65,8 @@ class Account(AggregateRoot[AccountState]):
 async def tour() -> None:
     store = InMemoryEventStore()
     bus = EventBus()
-    audit = bus.subscribe("bank")
-    other_tenant = bus.subscribe("insurance")
+    audit = await bus.subscribe("bank")
+    other_tenant = await bus.subscribe("insurance")
     registry = EventRegistry([AccountOpened, MoneyDeposited])
     accounts = Repository(
         store, Account, registry, snapshot_every=3, bus=bus, namespace="bank"
@@ -111,7 +111,7 @@ async def tour() -> None:
         event = await audit.get(timeout=1)
         print(f"   bank <- {event.actor_id} v{event.version} {event.event_type}")
     print(f"   insurance got {other_tenant.pending} events")
-    bus.close()
+    await bus.close()
 
 
 def main() -> None:

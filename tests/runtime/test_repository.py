@@ -106,7 +106,7 @@ async def test_domain_errors_record_nothing() -> None:
 
 async def test_saved_events_are_published_in_order() -> None:
     bus = EventBus()
-    subscription = bus.subscribe("bank")
+    subscription = await bus.subscribe("bank")
     repo = repository(InMemoryEventStore(), bus=bus, namespace="bank")
     account = await repo.load("acc-1")
     account.open("ada")

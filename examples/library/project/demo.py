@@ -43,7 +43,7 @@ def show(events: list[Event]) -> None:
 
 async def tour(store: EventStore, snapshots: SnapshotStore) -> None:
     bus = EventBus()
-    inbox = bus.subscribe(NAMESPACE)
+    inbox = await bus.subscribe(NAMESPACE)
     router = make_router(store, bus=bus, namespace=NAMESPACE, snapshot_store=snapshots,
                          snapshot_every=2)
     policies, read_models = make_policies(), make_read_models()
@@ -100,7 +100,7 @@ async def tour(store: EventStore, snapshots: SnapshotStore) -> None:
         if isinstance(view, LoansByMember | Balances):
             for key, row in sorted(view.rows.items()):
                 print(f"     {type(view).__name__}[{key}] = {row.model_dump(mode='json')}")
-    bus.close()
+    await bus.close()
 
 
 async def main_async(use_jetstream: bool) -> None:
