@@ -4,26 +4,94 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from aether.errors import InvalidEventError
+from aether.limits import (
+    MAX_JSON_INT,
+    check_actor_id,
+    check_event_id,
+    check_event_type,
+    check_json,
+    check_timestamp,
+    utf8_size,
+)
 
 CORRELATION_ID = "correlation_id"
 CAUSATION_ID = "causation_id"
 COMMAND_ID = "command_id"
 """Metadata key of the idempotency key of the command that produced an event."""
 
+STORED = "aether.stored"
+"""Validation context key: the record is read back from storage, so limits introduced after
+it was written do not make history unreadable (its shape and types are still checked)."""
 
-class Event(BaseModel):
+
+class _Record(BaseModel):
+    """Strict, frozen, and every refusal an InvalidEventError (see aether/limits.py)."""
+
+    # strict: no silent coercion (version=True or "3", int metadata) that a store would
+    # later read back as something else.
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _refuse_clearly(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            raise InvalidEventError(_describe(cls.__name__, exc)) from None
+
+
+def _describe(kind: str, exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False)[:3]:
+        where = ".".join(str(part) for part in error["loc"] if part not in ("list", "dict"))
+        got = type(error["input"]).__name__
+        problems.append(f"{kind}.{where}: {error['msg']} (got {got})")
+    more = f" and {exc.error_count() - 3} more" if exc.error_count() > 3 else ""
+    return "; ".join(problems) + more
+
+
+def _parse_timestamp(value: Any) -> Any:
+    # Stored JSON and JSON-like dicts carry ISO text; strict mode alone would refuse it in
+    # Python dicts, lax mode would also take numbers as Unix times. ISO text, nothing else.
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _from_storage(info: ValidationInfo) -> bool:
+    return isinstance(info.context, dict) and bool(info.context.get(STORED))
+
+
+def _check_version(kind: str, version: int) -> None:
+    if version > MAX_JSON_INT:
+        raise InvalidEventError(
+            f"{kind}.version must be at most {MAX_JSON_INT} (64 bits), got {version}"
+        )
+
+
+class Event(_Record):
     """One immutable fact about one actor, at one version.
 
     ``data`` holds JSON values only, so an event survives any store byte for byte.
     ``metadata`` carries string context such as correlation and causation ids.
+    Every limit (sizes, nesting, number ranges) is in aether/limits.py; an event that
+    breaks one raises InvalidEventError here, before any store sees it.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str
     event_type: str
@@ -33,13 +101,29 @@ class Event(BaseModel):
     timestamp: datetime
     metadata: dict[str, str] = Field(default_factory=dict)
 
+    # Runs on the raw input, before pydantic walks it recursively, so hostile nesting
+    # is a clear error rather than a RecursionError.
+    @field_validator("data", mode="before")
+    @classmethod
+    def _check_data(cls, data: Any, info: ValidationInfo) -> Any:
+        if not _from_storage(info):
+            check_json(data, "Event.data")
+        return data
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _parse_timestamp(cls, value: Any) -> Any:
+        return _parse_timestamp(value)
+
     @model_validator(mode="after")
-    def _check_rules(self) -> Event:
+    def _check_rules(self, info: ValidationInfo) -> Event:
         _require_text("Event", "id", self.id)
         _require_text("Event", "event_type", self.event_type)
         _require_text("Event", "actor_id", self.actor_id)
         _require_positive_version("Event", self.version)
         _require_aware("Event", self.timestamp)
+        if not _from_storage(info):
+            _check_event_limits(self)
         return self
 
     @property
@@ -51,22 +135,66 @@ class Event(BaseModel):
         return self.metadata.get(CAUSATION_ID)
 
 
-class ActorSnapshot(BaseModel):
+class ActorSnapshot(_Record):
     """An actor's state as of ``version``, so loading need not replay from the start."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     actor_id: str
     version: int
     state: dict[str, JsonValue] = Field(default_factory=dict)
     timestamp: datetime
 
+    @field_validator("state", mode="before")
+    @classmethod
+    def _check_state(cls, state: Any, info: ValidationInfo) -> Any:
+        if not _from_storage(info):
+            check_json(state, "ActorSnapshot.state")
+        return state
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _parse_timestamp(cls, value: Any) -> Any:
+        return _parse_timestamp(value)
+
     @model_validator(mode="after")
-    def _check_rules(self) -> ActorSnapshot:
+    def _check_rules(self, info: ValidationInfo) -> ActorSnapshot:
         _require_text("ActorSnapshot", "actor_id", self.actor_id)
         _require_positive_version("ActorSnapshot", self.version)
         _require_aware("ActorSnapshot", self.timestamp)
+        if not _from_storage(info):
+            _check_snapshot_limits(self)
         return self
+
+
+def check_storable(record: Event | ActorSnapshot) -> None:
+    """Check the limits again at a store's door.
+
+    ``model_copy(update=...)`` skips validation, so a store cannot take an Event's word
+    for it: an unchecked actor id would reach a subject and could break the connection.
+    The version rules stay the store's own (a version of 0 is a VersionConflictError).
+    """
+    if isinstance(record, Event):
+        _check_event_limits(record)
+        check_json(record.data, "Event.data")
+    else:
+        _check_snapshot_limits(record)
+        check_json(record.state, "ActorSnapshot.state")
+
+
+def _check_event_limits(event: Event) -> None:
+    check_event_id(event.id)
+    check_event_type(event.event_type)
+    check_actor_id(event.actor_id)
+    _check_version("Event", event.version)
+    check_timestamp("Event.timestamp", event.timestamp)
+    for key, value in event.metadata.items():
+        utf8_size(key, "Event.metadata key", InvalidEventError)
+        utf8_size(value, f"Event.metadata[{key[:40]!r}]", InvalidEventError)
+
+
+def _check_snapshot_limits(snapshot: ActorSnapshot) -> None:
+    check_actor_id(snapshot.actor_id)
+    _check_version("ActorSnapshot", snapshot.version)
+    check_timestamp("ActorSnapshot.timestamp", snapshot.timestamp)
 
 
 # InvalidEventError is not a ValueError, so pydantic lets it through unwrapped and
@@ -125,14 +253,21 @@ class SnapshotStore(Protocol):
 def check_batch(events: Sequence[Event]) -> str:
     """Check a batch for ``save_events`` and return its actor id.
 
-    A batch is one actor's events in strictly increasing version order; anything
-    else is a caller bug, reported before a backend is touched.
+    A batch is one actor's events in strictly increasing version order, each with an id
+    of its own; anything else is a caller bug, reported before a backend is touched.
     """
     if not events:
         raise InvalidEventError("save_events needs at least one event; got an empty batch")
     actor_id = events[0].actor_id
     previous = 0
+    ids: set[str] = set()
     for event in events:
+        if event.id in ids:
+            raise InvalidEventError(
+                f"save_events got the event id {event.id[:80]!r} twice in one batch: give "
+                f"every event an id of its own (str(uuid4()))"
+            )
+        ids.add(event.id)
         if event.actor_id != actor_id:
             raise InvalidEventError(
                 f"save_events takes events of one actor; got {actor_id!r} and "
