@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import (
@@ -70,7 +70,18 @@ def _describe(kind: str, exc: ValidationError) -> str:
 def _parse_timestamp(value: Any) -> Any:
     # Stored JSON and JSON-like dicts carry ISO text; strict mode alone would refuse it in
     # Python dicts, lax mode would also take numbers as Unix times. ISO text, nothing else.
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    # A zone (ZoneInfo) becomes its fixed offset at that instant, which is what JSON keeps:
+    # Python never finds a time in a DST fold or gap equal to one in another zone, so the
+    # zone itself would not read back equal.
+    if isinstance(value, datetime) and value.tzinfo is not None and not isinstance(
+        value.tzinfo, timezone
+    ):
+        offset = value.utcoffset()
+        if offset is not None:
+            return value.replace(tzinfo=timezone(offset), fold=0)
+    return value
 
 
 def _from_storage(info: ValidationInfo) -> bool:
