@@ -307,9 +307,8 @@ class StoreConformance:
             latest = await store.get_latest_version(actor_id)
         except InvalidEventError:
             return  # an id no store accepts (too long, lone surrogate)
-        batch = [make_event(actor_id, latest + offset, **payload) if payload
-                 else make_event(actor_id, latest + offset).model_copy(update={"data": {}})
-                 for offset, payload in enumerate(payloads, start=1)]
+        batch = [Event(**{**make_event(actor_id, latest + offset).model_dump(), "data": data})
+                 for offset, data in enumerate(payloads, start=1)]
         await store.save_events(batch)
         stored = await store.get_events(actor_id, latest + 1)
         assert len(stored) == len(batch)
