@@ -73,8 +73,11 @@ def _nested(depth: int) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("data", {"when": object()}, r"data\.when: input was not a valid JSON value"),
-        ("data", {"b": b"raw"}, "not a valid JSON value"),
+        ("data", {"when": object()}, r"object at Event\.data\['when'\] is not a JSON value"),
+        ("data", {"b": [b"raw"]}, r"bytes at Event\.data\['b'\]\[0\] is not a JSON value"),
+        ("data", {"t": (1, 2)}, "tuple at .* is not a JSON value"),
+        ("data", {"k": {1: "x"}}, r"key 1 \(int\) at Event\.data\['k'\] is not text"),
+        ("data", [1], "Input should be a valid dictionary"),
         ("version", 1.0, r"version: Input should be a valid integer \(got float\)"),
         ("version", True, r"version: Input should be a valid integer \(got bool\)"),
         ("version", "3", r"version: Input should be a valid integer \(got str\)"),

@@ -126,9 +126,13 @@ class StoreLimitsConformance:
             {"data": {"x": 10**4400}},
             {"metadata": {"k": "\udc00"}},
             {"timestamp": datetime(2026, 1, 1, tzinfo=timezone(timedelta(seconds=1)))},
+            {"data": {"pair": (1, 2)}},
+            {"data": {"k": {1: "one"}}},
+            {"data": {"when": datetime.now(UTC)}},
         ],
         ids=["long-id", "emoji-id", "surrogate-id", "header-injection", "long-event-id",
-             "long-type", "nan", "huge-int", "surrogate-metadata", "odd-offset"],
+             "long-type", "nan", "huge-int", "surrogate-metadata", "odd-offset", "tuple",
+             "int-key", "datetime-value"],
     )
     async def test_unchecked_events_are_refused_at_the_door(
         self, store: Any, update: dict[str, Any]
