@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 from pydantic import (
     BaseModel,
@@ -19,14 +19,13 @@ from pydantic import (
 )
 
 from aether.errors import InvalidEventError
+from aether.jsondata import FrozenDict, freeze_json, freeze_text_map
 from aether.limits import (
     MAX_JSON_INT,
     check_actor_id,
     check_event_id,
     check_event_type,
-    check_json,
     check_timestamp,
-    utf8_size,
 )
 
 CORRELATION_ID = "correlation_id"
@@ -40,7 +39,11 @@ it was written do not make history unreadable (its shape and types are still che
 
 
 class _Record(BaseModel):
-    """Strict, frozen, and every refusal an InvalidEventError (see aether/limits.py)."""
+    """Strict, deeply immutable, and every refusal an InvalidEventError.
+
+    The limits are in aether/limits.py; the JSON containers are FrozenDict/FrozenList
+    (aether/jsondata.py), so a store can hand out what it holds without copying.
+    """
 
     # strict: no silent coercion (version=True or "3", int metadata) that a store would
     # later read back as something else.
@@ -56,6 +59,13 @@ class _Record(BaseModel):
         except ValidationError as exc:
             raise InvalidEventError(_describe(cls.__name__, exc)) from None
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; with ``update``, validated like the constructor (pydantic's own
+        model_copy would not), so no Event can hold what a store would not read back."""
+        if not update:
+            return self  # immutable all the way down: a copy would be the same value
+        return self.model_validate({**self.__dict__, **update})
+
 
 def _describe(kind: str, exc: ValidationError) -> str:
     problems = []
@@ -64,7 +74,10 @@ def _describe(kind: str, exc: ValidationError) -> str:
         got = type(error["input"]).__name__
         problems.append(f"{kind}.{where}: {error['msg']} (got {got})")
     more = f" and {exc.error_count() - 3} more" if exc.error_count() > 3 else ""
-    return "; ".join(problems) + more
+    return "; ".join(problems) + more + (
+        f"; {kind} is strict and converts nothing: pass the declared types (int version, "
+        f"str ids and metadata, an aware datetime, JSON values in data)"
+    )
 
 
 def _parse_timestamp(value: Any) -> Any:
@@ -98,8 +111,8 @@ def _check_version(kind: str, version: int) -> None:
 class Event(_Record):
     """One immutable fact about one actor, at one version.
 
-    ``data`` holds JSON values only, so an event survives any store byte for byte.
-    ``metadata`` carries string context such as correlation and causation ids.
+    ``data`` holds JSON values only, so an event survives any store exactly; it and
+    ``metadata`` (string context such as correlation and causation ids) are frozen.
     Every limit (sizes, nesting, number ranges) is in aether/limits.py; an event that
     breaks one raises InvalidEventError here, before any store sees it.
     """
@@ -108,18 +121,26 @@ class Event(_Record):
     event_type: str
     actor_id: str
     version: int
-    data: dict[str, JsonValue] = Field(default_factory=dict)
+    data: dict[str, JsonValue] = Field(default_factory=FrozenDict)
     timestamp: datetime
-    metadata: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, str] = Field(default_factory=FrozenDict)  # type: ignore[arg-type]
 
-    # Runs on the raw input, before pydantic walks it recursively, so hostile nesting
-    # is a clear error rather than a RecursionError.
-    @field_validator("data", mode="before")
+    # freeze_json is the whole validation of data (pydantic's handler is not called): it
+    # walks the raw input iteratively, so hostile nesting is a clear error, not a
+    # RecursionError, and it builds the frozen copy in the same pass.
+    @field_validator("data", mode="wrap")
     @classmethod
-    def _check_data(cls, data: Any, info: ValidationInfo) -> Any:
-        if not _from_storage(info):
-            check_json(data, "Event.data")
-        return data
+    def _freeze_data(
+        cls, data: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> FrozenDict:
+        return freeze_json(data, "Event.data", check=not _from_storage(info))
+
+    @field_validator("metadata", mode="wrap")
+    @classmethod
+    def _freeze_metadata(
+        cls, metadata: Any, handler: ValidatorFunctionWrapHandler
+    ) -> FrozenDict:
+        return freeze_text_map(metadata, "Event.metadata")
 
     @field_validator("timestamp", mode="before")
     @classmethod
@@ -151,15 +172,15 @@ class ActorSnapshot(_Record):
 
     actor_id: str
     version: int
-    state: dict[str, JsonValue] = Field(default_factory=dict)
+    state: dict[str, JsonValue] = Field(default_factory=FrozenDict)
     timestamp: datetime
 
-    @field_validator("state", mode="before")
+    @field_validator("state", mode="wrap")
     @classmethod
-    def _check_state(cls, state: Any, info: ValidationInfo) -> Any:
-        if not _from_storage(info):
-            check_json(state, "ActorSnapshot.state")
-        return state
+    def _freeze_state(
+        cls, state: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> FrozenDict:
+        return freeze_json(state, "ActorSnapshot.state", check=not _from_storage(info))
 
     @field_validator("timestamp", mode="before")
     @classmethod
@@ -177,18 +198,16 @@ class ActorSnapshot(_Record):
 
 
 def check_storable(record: Event | ActorSnapshot) -> None:
-    """Check the limits again at a store's door.
-
-    ``model_copy(update=...)`` skips validation, so a store cannot take an Event's word
-    for it: an unchecked actor id would reach a subject and could break the connection.
-    The version rules stay the store's own (a version of 0 is a VersionConflictError).
-    """
+    """Check the limits again at a store's door, for a store that cannot afford to trust
+    its caller: ``model_construct`` skips validation, and an unchecked actor id would reach
+    a NATS subject. The version rules stay the store's own (version 0 is a conflict)."""
     if isinstance(record, Event):
         _check_event_limits(record)
-        check_json(record.data, "Event.data")
+        freeze_json(record.data, "Event.data")
+        freeze_text_map(record.metadata, "Event.metadata")
     else:
         _check_snapshot_limits(record)
-        check_json(record.state, "ActorSnapshot.state")
+        freeze_json(record.state, "ActorSnapshot.state")
 
 
 def _check_event_limits(event: Event) -> None:
@@ -197,9 +216,6 @@ def _check_event_limits(event: Event) -> None:
     check_actor_id(event.actor_id)
     _check_version("Event", event.version)
     check_timestamp("Event.timestamp", event.timestamp)
-    for key, value in event.metadata.items():
-        utf8_size(key, "Event.metadata key", InvalidEventError)
-        utf8_size(value, f"Event.metadata[{key[:40]!r}]", InvalidEventError)
 
 
 def _check_snapshot_limits(snapshot: ActorSnapshot) -> None:

@@ -30,9 +30,7 @@ included. The limits and their reasons (docs/runtime.md lists them for users):
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from aether.errors import InvalidEventError, StoreConfigError
@@ -147,85 +145,3 @@ def check_timestamp(what: str, timestamp: datetime) -> datetime:
             f"does not survive JSON: convert it with .astimezone(UTC)"
         )
     return timestamp
-
-
-_Path = tuple["_Path", object] | None
-"""Where a value sits: (parent path, key), built per value at the cost of one tuple."""
-
-
-def _render(where: str, path: _Path) -> str:
-    keys: list[object] = []
-    while path is not None:
-        path, key = path
-        keys.append(key)
-    return where + "".join(f"[{key!r:.40}]" for key in reversed(keys))
-
-
-_CONTAINERS = (dict, list)
-
-
-def check_json(value: object, where: str) -> None:
-    """Refuse JSON data that would not read back exactly: too deep, integers beyond 64
-    bits, non-finite floats, text without a UTF-8 form.
-
-    Iterative, so a hostile nesting depth costs a clear error, never a RecursionError.
-    Only containers go on the stack and paths are rendered only for an error: this runs
-    for every event made, so it is kept cheap.
-    """
-    if not isinstance(value, _CONTAINERS):
-        _check_scalar(value, where, None)
-        return
-    stack: list[tuple[dict[object, object] | list[object], int, _Path]] = [(value, 1, None)]
-    while stack:
-        container, depth, path = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            raise InvalidEventError(
-                f"{where} is nested deeper than {MAX_JSON_DEPTH} levels (at "
-                f"{_render(where, path)[:200]}): flatten it"
-            )
-        if isinstance(container, dict):
-            for key in container:
-                _check_key(key, where, path)
-            items: Iterable[tuple[object, object]] = container.items()
-        else:
-            items = enumerate(container)
-        for key, child in items:
-            if isinstance(child, _CONTAINERS):
-                stack.append((child, depth + 1, (path, key)))
-            elif child is not None and not isinstance(child, bool):
-                _check_scalar(child, where, (path, key))
-
-
-def _check_key(key: object, where: str, path: _Path) -> None:
-    if not isinstance(key, str):
-        raise InvalidEventError(
-            f"key {key!r:.40} ({type(key).__name__}) at {_render(where, path)} is not text: "
-            f"JSON keys are strings, so it would read back as another key"
-        )
-    if not key.isascii():
-        utf8_size(key, f"key at {_render(where, path)}", InvalidEventError)
-
-
-def _check_scalar(item: object, where: str, path: _Path) -> None:
-    if isinstance(item, str):
-        if not item.isascii():
-            utf8_size(item, f"text at {_render(where, path)}", InvalidEventError)
-    elif isinstance(item, bool):
-        return
-    elif isinstance(item, int):
-        if not MIN_JSON_INT <= item <= MAX_JSON_INT:
-            raise InvalidEventError(
-                f"integer at {_render(where, path)} is outside the 64-bit range "
-                f"{MIN_JSON_INT} .. {MAX_JSON_INT} that JSON keeps exact; store it as a string"
-            )
-    elif isinstance(item, float):
-        if not math.isfinite(item):
-            raise InvalidEventError(
-                f"{item} at {_render(where, path)} is not a finite number and has no JSON "
-                f"form (it would read back as null): store None or a string instead"
-            )
-    elif item is not None:
-        raise InvalidEventError(
-            f"{type(item).__name__} at {_render(where, path)} is not a JSON value: use "
-            f"dict, list, str, int, float, bool or None (e.g. model_dump(mode='json'))"
-        )

@@ -21,6 +21,7 @@ from aether import (
     ActorSnapshot,
     AetherError,
     DuplicateEventIdError,
+    Event,
     InvalidEventError,
     StoreConfigError,
     StoreUnavailableError,
@@ -29,6 +30,7 @@ from aether.limits import MAX_ACTOR_ID_BYTES, MAX_NAMESPACE_BYTES
 from aether.store import JetStreamConfig, JetStreamEventStore
 from aether.store.naming import MAX_STORE_NAME, MAX_STREAM_NAME
 from aether.testing import NatsServer, make_event, strategies
+from aether.testing.factories import unchecked
 
 
 @pytest.fixture
@@ -57,28 +59,33 @@ async def _stream_exists(nc: Client, name: str) -> bool:
 
 def _hostile_calls(store: JetStreamEventStore, nc: Client) -> list[Callable[[], Awaitable[Any]]]:
     first = make_event("victim", 1)
-    bypass = first.model_copy  # skips validation: the store must check for itself
+
+    def bypass(update: dict[str, Any]) -> Event:
+        return unchecked(first, **update)  # no validation: the store must check for itself
+
     now = datetime.now(UTC)
     deep: Any = 1
     for _ in range(200):
         deep = [deep]
     return [
-        lambda: store.save_event(bypass(update={"actor_id": "x" * 4000})),
-        lambda: store.save_event(bypass(update={"actor_id": "🙂" * 340})),
-        lambda: store.save_event(bypass(update={"actor_id": "\ud800"})),
-        lambda: store.save_event(bypass(update={"id": "e\r\nNats-Msg-Id: forged"})),
-        lambda: store.save_event(bypass(update={"id": "e" * 5000})),
-        lambda: store.save_event(bypass(update={"event_type": "T" * 5000})),
-        lambda: store.save_event(bypass(update={"data": {"x": float("nan")}})),
-        lambda: store.save_event(bypass(update={"data": {"x": 10**4400}})),
-        lambda: store.save_event(bypass(update={"data": {"deep": deep}})),
+        lambda: store.save_event(bypass({"actor_id": "x" * 4000})),
+        lambda: store.save_event(bypass({"actor_id": "🙂" * 340})),
+        lambda: store.save_event(bypass({"actor_id": "\ud800"})),
+        lambda: store.save_event(bypass({"id": "e\r\nNats-Msg-Id: forged"})),
+        lambda: store.save_event(bypass({"id": "e" * 5000})),
+        lambda: store.save_event(bypass({"event_type": "T" * 5000})),
+        lambda: store.save_event(bypass({"data": {"x": float("nan")}})),
+        lambda: store.save_event(bypass({"data": {"x": 10**4400}})),
+        lambda: store.save_event(bypass({"data": {"deep": deep}})),
         lambda: store.save_event(make_event("victim", 1, blob="x" * nc.max_payload)),
         lambda: store.save_event(make_event("victim", 1, blob="x" * 10 * nc.max_payload)),
-        lambda: store.save_events([make_event("victim", 1), bypass(update={"actor_id": "y"})]),
+        lambda: store.save_events([make_event("victim", 1), bypass({"actor_id": "y"})]),
         lambda: store.save_snapshot(ActorSnapshot(actor_id="victim", version=1, timestamp=now,
                                                   state={"blob": "x" * nc.max_payload})),
-        lambda: store.save_snapshot(ActorSnapshot(actor_id="victim", version=1, timestamp=now)
-                                    .model_copy(update={"actor_id": "z" * 5000})),
+        lambda: store.save_snapshot(unchecked(
+            ActorSnapshot(actor_id="victim", version=1, timestamp=now), actor_id="z" * 5000)),
+        lambda: store.save_event(bypass({"data": {"pair": (1, 2)}})),
+        lambda: store.save_event(bypass({"data": {"k": {1: "one"}}})),
         lambda: store.get_events("x" * 4000),
         lambda: store.get_latest_version("🙂" * 340),
         lambda: store.get_latest_version(""),
@@ -127,16 +134,38 @@ async def test_unvalidated_hostile_events_never_break_the_connection(
     # The same hostile fields as the conformance suite, but smuggled past Event's own
     # validation: the store's door checks alone must keep the connection alive.
     store = memory_backed_store
-    event = make_event("a", 1).model_copy(update={**fields, "id": uuid4().hex + fields["id"]})
+    event = unchecked(make_event("a", 1), **{**fields, "id": uuid4().hex + fields["id"]})
     try:
         latest = await store.get_latest_version(event.actor_id)
-        event = event.model_copy(update={"version": latest + 1})
+        event = unchecked(event, version=latest + 1)
         await store.save_event(event)
     except AetherError:
         pass
     else:
         assert await store.get_events(event.actor_id, event.version) == [event]
     assert own_nc.is_connected
+
+
+async def test_records_over_max_payload_are_refused_naming_both_sizes(nc: Client) -> None:
+    store = await JetStreamEventStore.create(nc, f"ev{uuid4().hex[:8]}")
+    try:
+        sizes = rf"takes [\d,]+ bytes .* max_payload of {nc.max_payload:,} bytes"
+        big = make_event("big", 1, blob="x" * nc.max_payload)
+        with pytest.raises(InvalidEventError, match=sizes):
+            await store.save_event(big)
+        with pytest.raises(InvalidEventError, match="max_payload"):
+            await store.save_events([make_event("big", 1), big.model_copy(update={"version": 2})])
+        snapshot = ActorSnapshot(actor_id="big", version=1, state={"blob": "x" * nc.max_payload},
+                                 timestamp=datetime.now(UTC))
+        with pytest.raises(InvalidEventError, match="max_payload"):
+            await store.save_snapshot(snapshot)
+        assert await store.get_latest_version("big") == 0
+        assert await store.get_latest_snapshot("big") is None
+        large = make_event("big", 1, blob="y" * (nc.max_payload // 2))  # well within
+        await store.save_event(large)
+        assert await store.get_events("big") == [large]
+    finally:
+        await _delete_streams(nc, store)
 
 
 async def test_the_longest_names_fit_every_nats_limit(own_nc: Client) -> None:

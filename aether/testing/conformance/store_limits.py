@@ -8,7 +8,8 @@ example count from the active hypothesis profile.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
@@ -18,12 +19,9 @@ from hypothesis import strategies as st
 
 from aether.errors import DuplicateEventIdError, InvalidEventError
 from aether.event import ActorSnapshot, Event
-from aether.limits import DEFAULT_MAX_PAYLOAD, MAX_ACTOR_ID_BYTES
+from aether.limits import MAX_ACTOR_ID_BYTES
 from aether.testing import strategies
 from aether.testing.factories import make_event
-
-_BIG = "x" * DEFAULT_MAX_PAYLOAD
-"""Text that makes any event or snapshot too large to store."""
 
 
 def typed(value: Any) -> Any:
@@ -113,40 +111,6 @@ class StoreLimitsConformance:
         assert stored is not None
         assert_reads_back_exactly(stored, snapshot)
 
-    @pytest.mark.parametrize(
-        "update",
-        [
-            {"actor_id": "x" * 5000},
-            {"actor_id": "🙂" * 340},
-            {"actor_id": "a\ud800"},
-            {"id": "x\r\nAether-Version: 99"},
-            {"id": "e" * 300},
-            {"event_type": "T" * 300},
-            {"data": {"x": float("nan")}},
-            {"data": {"x": 10**4400}},
-            {"metadata": {"k": "\udc00"}},
-            {"timestamp": datetime(2026, 1, 1, tzinfo=timezone(timedelta(seconds=1)))},
-            {"data": {"pair": (1, 2)}},
-            {"data": {"k": {1: "one"}}},
-            {"data": {"when": datetime.now(UTC)}},
-        ],
-        ids=["long-id", "emoji-id", "surrogate-id", "header-injection", "long-event-id",
-             "long-type", "nan", "huge-int", "surrogate-metadata", "odd-offset", "tuple",
-             "int-key", "datetime-value"],
-    )
-    async def test_unchecked_events_are_refused_at_the_door(
-        self, store: Any, update: dict[str, Any]
-    ) -> None:
-        # model_copy(update=...) skips validation; the store must not take it on trust.
-        good = make_event("door", 1)
-        bad = good.model_copy(update=update)
-        with pytest.raises(InvalidEventError):
-            await store.save_event(bad)
-        with pytest.raises(InvalidEventError):
-            await store.save_events([bad])
-        await store.save_event(good)  # the store still works
-        assert await store.get_events("door") == [good]
-
     @pytest.mark.parametrize("actor_id", ["", "x" * (MAX_ACTOR_ID_BYTES + 1), "a\ud800"])
     async def test_reading_an_id_no_store_accepts_is_refused(
         self, store: Any, actor_id: str
@@ -157,21 +121,6 @@ class StoreLimitsConformance:
             await store.get_events(actor_id)
         with pytest.raises(InvalidEventError, match="actor id"):
             await store.get_latest_snapshot(actor_id)
-
-    async def test_oversized_records_are_refused_naming_both_sizes(self, store: Any) -> None:
-        with pytest.raises(InvalidEventError, match=r"takes [\d,]+ bytes .* of [\d,]+ bytes"):
-            await store.save_event(make_event("big", 1, blob=_BIG))
-        with pytest.raises(InvalidEventError, match="bytes"):
-            await store.save_events([make_event("big", 1), make_event("big", 2, blob=_BIG)])
-        assert await store.get_latest_version("big") == 0
-        large = make_event("big", 1, blob="y" * (DEFAULT_MAX_PAYLOAD // 2))
-        await store.save_event(large)
-        assert await store.get_events("big") == [large]
-        snapshot = ActorSnapshot(actor_id="big", version=1, state={"blob": _BIG},
-                                 timestamp=datetime.now(UTC))
-        with pytest.raises(InvalidEventError, match="bytes"):
-            await store.save_snapshot(snapshot)
-        assert await store.get_latest_snapshot("big") is None
 
     # ---- event ids -----------------------------------------------------------------
 
@@ -207,27 +156,27 @@ class StoreLimitsConformance:
     async def test_stored_history_cannot_be_changed_through_events(self, store: Any) -> None:
         event = make_event("a", 1, lines=[{"qty": 1}], tags=["x"])
         await store.save_event(event)
-        lines = event.data["lines"]
-        assert isinstance(lines, list) and isinstance(lines[0], dict)
-        lines[0]["qty"] = 99
-        event.metadata["correlation_id"] = "forged"
         (read,) = await store.get_events("a")
-        assert read.data == {"lines": [{"qty": 1}], "tags": ["x"]}
-        assert read.metadata == {"correlation_id": "c-1"}
-        tags = read.data["tags"]
-        assert isinstance(tags, list)
-        tags.append("y")
-        assert (await store.get_events("a"))[0].data["tags"] == ["x"]
         snapshot = ActorSnapshot(actor_id="a", version=1, state={"items": [1]},
                                  timestamp=datetime.now(UTC))
         await store.save_snapshot(snapshot)
-        items = snapshot.state["items"]
-        assert isinstance(items, list)
-        items.append(2)
         loaded = await store.get_latest_snapshot("a")
-        assert loaded is not None and loaded.state == {"items": [1]}
-        loaded_items = loaded.state["items"]
-        assert isinstance(loaded_items, list)
-        loaded_items.append(3)
-        again = await store.get_latest_snapshot("a")
-        assert again is not None and again.state == {"items": [1]}
+        assert loaded is not None
+        lines, tags, items = event.data["lines"], read.data["tags"], loaded.state["items"]
+        assert isinstance(lines, list) and isinstance(tags, list) and isinstance(items, list)
+        line = lines[0]
+        assert isinstance(line, dict)
+        attempts: list[Callable[[], object]] = [
+            lambda: line.update(qty=99),
+            lambda: event.metadata.update(correlation_id="forged"),
+            lambda: tags.append("y"),
+            lambda: read.data.pop("tags"),
+            lambda: items.append(2),
+            lambda: loaded.state.clear(),
+        ]
+        for attempt in attempts:
+            with pytest.raises(TypeError, match="immutable"):
+                attempt()
+        assert (await store.get_events("a")) == [event]
+        assert (await store.get_events("a"))[0].data == {"lines": [{"qty": 1}], "tags": ["x"]}
+        assert await store.get_latest_snapshot("a") == snapshot
