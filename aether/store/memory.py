@@ -29,47 +29,43 @@ class InMemoryEventStore:
     def __init__(self, max_event_bytes: int | None = None) -> None:
         self._events: dict[str, list[Event]] = {}
         self._versions: dict[str, list[int]] = {}
-        self._ids: dict[str, tuple[str, int]] = {}
+        self._ids: dict[str, Event] = {}
         self._snapshots: dict[str, ActorSnapshot] = {}
         self._max_event_bytes = max_event_bytes
 
     async def save_event(self, event: Event) -> None:
-        self._check_size(event)
-        if self._admit(event.actor_id, (event,)):
+        if self._max_event_bytes is not None:
+            _check_size(event, self._max_event_bytes)
+        if self._admit(event.actor_id, event, event) and self._id_is_new(event):
             self._append(event)
 
     async def save_events(self, events: Sequence[Event]) -> None:
         actor_id = check_batch(events)
-        for event in events:
-            self._check_size(event)
-        if self._admit(actor_id, events):
+        if self._max_event_bytes is not None:
+            for event in events:
+                _check_size(event, self._max_event_bytes)
+        if self._admit(actor_id, events[0], events[-1]) and all(map(self._id_is_new, events)):
             for event in events:
                 self._append(event)
 
-    def _check_size(self, record: Event | ActorSnapshot) -> None:
-        if self._max_event_bytes is None:
-            return
-        what = (f"event {record.id[:80]!r}" if isinstance(record, Event)
-                else f"snapshot of actor {record.actor_id[:80]!r}")
-        check_stored_size(what, len(record.model_dump_json().encode()), self._max_event_bytes,
-                          "store's max_event_bytes")
-
-    def _admit(self, actor_id: str, batch: Sequence[Event]) -> bool:
+    def _admit(self, actor_id: str, first: Event, last: Event) -> bool:
         """True when the write may go ahead, False when it is a retry that already landed."""
         events = self._events.get(actor_id)
         latest_version = events[-1].version if events else 0
-        if batch[0].version <= latest_version:
-            if events and events[-1].id == batch[-1].id:
-                return False
-            raise VersionConflictError(actor_id, latest_version, batch[0].version)
-        for event in batch:
-            owner = self._ids.get(event.id)
-            if owner is not None:
-                raise DuplicateEventIdError(
-                    event.id, actor_id, event.version,
-                    f" (version {owner[1]} of actor {owner[0][:80]!r})",
-                )
-        return True
+        if first.version > latest_version:
+            return True
+        if events and events[-1].id == last.id:
+            return False
+        raise VersionConflictError(actor_id, latest_version, first.version)
+
+    def _id_is_new(self, event: Event) -> bool:
+        owner = self._ids.get(event.id)
+        if owner is None:
+            return True
+        raise DuplicateEventIdError(
+            event.id, event.actor_id, event.version,
+            f" (version {owner.version} of actor {owner.actor_id[:80]!r})",
+        )
 
     async def get_events(self, actor_id: str, from_version: int = 0) -> list[Event]:
         events = self._events.get(actor_id)
@@ -87,7 +83,8 @@ class InMemoryEventStore:
         return versions[-1]
 
     async def save_snapshot(self, snapshot: ActorSnapshot) -> None:
-        self._check_size(snapshot)
+        if self._max_event_bytes is not None:
+            _check_size(snapshot, self._max_event_bytes)
         current = self._snapshots.get(snapshot.actor_id)
         # An older snapshot arriving late must not replace a newer one.
         if current is None or snapshot.version >= current.version:
@@ -100,7 +97,7 @@ class InMemoryEventStore:
         return snapshot
 
     def _append(self, event: Event) -> None:
-        self._ids[event.id] = (event.actor_id, event.version)
+        self._ids[event.id] = event
         events = self._events.get(event.actor_id)
         if events is None:
             self._events[event.actor_id] = [event]
@@ -108,3 +105,10 @@ class InMemoryEventStore:
         else:
             events.append(event)
             self._versions[event.actor_id].append(event.version)
+
+
+def _check_size(record: Event | ActorSnapshot, limit: int) -> None:
+    what = (f"event {record.id[:80]!r}" if isinstance(record, Event)
+            else f"snapshot of actor {record.actor_id[:80]!r}")
+    check_stored_size(what, len(record.model_dump_json().encode()), limit,
+                      "store's max_event_bytes")

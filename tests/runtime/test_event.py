@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import pickle
 from datetime import UTC, datetime, timedelta, timezone
+from enum import IntEnum, StrEnum
 from typing import Any
 
 import pytest
@@ -184,3 +185,44 @@ def test_errors_name_their_fields_and_pickle() -> None:
     assert "order-9" in str(error) and "4" in str(error) and "3" in str(error)
     copy = pickle.loads(pickle.dumps(error))
     assert (copy.actor_id, copy.current_version, copy.attempted_version) == ("order-9", 4, 3)
+
+
+def test_events_are_immutable_all_the_way_down() -> None:
+    event = make_event("a", 1, lines=[{"sku": "x"}])
+    lines = event.data["lines"]
+    assert isinstance(lines, list) and isinstance(lines[0], dict)
+    for mutate in (lambda: lines.append(1), lambda: lines[0].update(sku="y"),
+                   lambda: event.data.clear(), lambda: event.metadata.pop("correlation_id")):
+        with pytest.raises(TypeError, match="immutable"):
+            mutate()
+    assert event.data == {"lines": [{"sku": "x"}]}
+    copy = event.model_dump()  # a plain, mutable copy for whoever needs one
+    copy["data"]["lines"].append(2)
+    assert type(copy["data"]) is dict and event.data == {"lines": [{"sku": "x"}]}
+
+
+def test_frozen_events_pickle_and_copy() -> None:
+    event = make_event("a", 1, lines=[{"sku": "x"}])
+    assert pickle.loads(pickle.dumps(event)) == event
+    assert event.model_copy(deep=True) == event
+
+
+def test_model_copy_with_an_update_is_validated() -> None:
+    event = make_event("a", 1)
+    assert event.model_copy(update={"version": 2}).version == 2
+    with pytest.raises(InvalidEventError, match="versions start at 1"):
+        event.model_copy(update={"version": 0})
+    with pytest.raises(InvalidEventError, match="not a finite number"):
+        event.model_copy(update={"data": {"x": float("nan")}})
+
+
+def test_enum_members_become_the_plain_values_json_reads_back() -> None:
+    class Colour(StrEnum):
+        RED = "red"
+
+    class Size(IntEnum):
+        BIG = 3
+
+    event = make_event("a", 1, colour=Colour.RED, size=Size.BIG)
+    assert [type(value) for value in event.data.values()] == [str, int]
+    assert Event.model_validate_json(event.model_dump_json()) == event
