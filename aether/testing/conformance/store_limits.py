@@ -151,6 +151,15 @@ class StoreLimitsConformance:
         assert await store.get_latest_version("a") == 1
         assert await store.get_latest_version("b") == 0
 
+    async def test_a_batch_repeating_an_event_id_is_refused_before_writing(
+        self, store: Any
+    ) -> None:
+        first = make_event("a", 1)
+        with pytest.raises(InvalidEventError, match="twice in one batch"):
+            await store.save_events([first, make_event("a", 2).model_copy(
+                update={"id": first.id})])
+        assert await store.get_latest_version("a") == 0
+
     # ---- immutability --------------------------------------------------------------
 
     async def test_stored_history_cannot_be_changed_through_events(self, store: Any) -> None:
