@@ -19,12 +19,13 @@ included. The limits and their reasons (docs/runtime.md lists them for users):
   64 bits (``MIN_JSON_INT`` .. ``MAX_JSON_INT``, what JSON consumers such as Go's keep
   exact; larger ones read back as other numbers or not at all), finite floats only (JSON
   has no NaN or infinity: they would read back as null).
-- text anywhere must have a UTF-8 form (no lone surrogates).
+- text anywhere must have a UTF-8 form (no lone surrogates); data and state hold JSON
+  values only (no tuples, no non-text keys), which aether/jsondata.py checks.
 - size: an event or snapshot is stored as its JSON plus NATS headers (counted as
-  ``HEADER_RESERVE`` bytes); that must fit the server's max_payload (JetStream) or the
-  store's ``max_event_bytes`` (in memory, ``DEFAULT_MAX_PAYLOAD`` like the NATS default).
-  Past it nats-py raises its own error, and a message over the limit by its headers makes the
-  server close the connection.
+  ``HEADER_RESERVE`` bytes); that must fit the server's max_payload (JetStream; the
+  in-memory store applies its ``max_event_bytes`` when given one). Past it nats-py raises
+  its own error, and a message over the limit by its headers makes the server close the
+  connection. This one limit is the server's, so it is not the same everywhere.
 - timestamps: timezone-aware, with an offset in whole minutes (JSON keeps ``+HH:MM``).
 """
 
@@ -41,7 +42,7 @@ MAX_EVENT_ID_BYTES = 256
 MAX_EVENT_TYPE_BYTES = 256
 MAX_JSON_DEPTH = 64
 DEFAULT_MAX_PAYLOAD = 1024 * 1024
-"""The NATS server's default max_payload, and the in-memory store's default event size limit."""
+"""The NATS server's default max_payload (1 MiB)."""
 HEADER_RESERVE = 1024
 """Bytes counted for the NATS headers of a stored event (id, version, sequence, batch)."""
 MAX_JSON_INT = 2**63 - 1
