@@ -5,6 +5,7 @@ from aether.command import Command, Dispatch
 from aether.errors import (
     AetherError,
     DomainError,
+    DuplicateEventIdError,
     EventDecodeError,
     InvalidEventError,
     StoreConfigError,
@@ -29,6 +30,7 @@ __all__ = [
     "CommandRouter",
     "Dispatch",
     "DomainError",
+    "DuplicateEventIdError",
     "Event",
     "EventBroadcaster",
     "EventBus",

@@ -37,6 +37,29 @@ class VersionConflictError(AetherError):
         return (type(self), (self.actor_id, self.current_version, self.attempted_version))
 
 
+class DuplicateEventIdError(AetherError):
+    """A different event already stored under this event id: nothing was written.
+
+    Event ids are the deduplication key (JetStream drops a second message with a known id),
+    so a reused id would silently lose the event; every store refuses it instead. Saving
+    the very same event again (a retry) is not an error.
+    """
+
+    def __init__(self, event_id: str, actor_id: str, version: int, detail: str = "") -> None:
+        self.event_id = event_id
+        self.actor_id = actor_id
+        self.version = version
+        self.detail = detail
+        super().__init__(
+            f"event id {event_id[:80]!r} (version {version} of actor {actor_id[:80]!r}) is "
+            f"already used by another stored event{detail}; nothing was written: give every "
+            f"event an id of its own (str(uuid4()))"
+        )
+
+    def __reduce__(self) -> tuple[type[DuplicateEventIdError], tuple[str, str, int, str]]:
+        return (type(self), (self.event_id, self.actor_id, self.version, self.detail))
+
+
 class UnknownEventTypeError(AetherError, LookupError):
     """A stored event's type has no payload class registered to decode it."""
 

@@ -2,44 +2,160 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any, Protocol, Self, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from aether.errors import InvalidEventError
+from aether.jsondata import FrozenDict, freeze_json, freeze_text_map
+from aether.limits import (
+    MAX_JSON_INT,
+    check_actor_id,
+    check_event_id,
+    check_event_type,
+    check_timestamp,
+)
 
 CORRELATION_ID = "correlation_id"
 CAUSATION_ID = "causation_id"
 COMMAND_ID = "command_id"
 """Metadata key of the idempotency key of the command that produced an event."""
 
+STORED = "aether.stored"
+"""Validation context key: the record is read back from storage, so limits introduced after
+it was written do not make history unreadable (its shape and types are still checked)."""
 
-class Event(BaseModel):
-    """One immutable fact about one actor, at one version.
 
-    ``data`` holds JSON values only, so an event survives any store byte for byte.
-    ``metadata`` carries string context such as correlation and causation ids.
+class _Record(BaseModel):
+    """Strict, deeply immutable, and every refusal an InvalidEventError.
+
+    The limits are in aether/limits.py; the JSON containers are FrozenDict/FrozenList
+    (aether/jsondata.py), so a store can hand out what it holds without copying.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # strict: no silent coercion (version=True or "3", int metadata) that a store would
+    # later read back as something else.
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _refuse_clearly(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            raise InvalidEventError(_describe(cls.__name__, exc)) from None
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; with ``update``, validated like the constructor (pydantic's own
+        model_copy would not), so no Event can hold what a store would not read back."""
+        if not update:
+            return self  # immutable all the way down: a copy would be the same value
+        return self.model_validate({**self.__dict__, **update})
+
+
+def _describe(kind: str, exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False)[:3]:
+        where = ".".join(str(part) for part in error["loc"] if part not in ("list", "dict"))
+        got = type(error["input"]).__name__
+        problems.append(f"{kind}.{where}: {error['msg']} (got {got})")
+    more = f" and {exc.error_count() - 3} more" if exc.error_count() > 3 else ""
+    return "; ".join(problems) + more + (
+        f"; {kind} is strict and converts nothing: pass the declared types (int version, "
+        f"str ids and metadata, an aware datetime, JSON values in data)"
+    )
+
+
+def _parse_timestamp(value: Any) -> Any:
+    # Stored JSON and JSON-like dicts carry ISO text; strict mode alone would refuse it in
+    # Python dicts, lax mode would also take numbers as Unix times. ISO text, nothing else.
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    # A zone (ZoneInfo) becomes its fixed offset at that instant, which is what JSON keeps:
+    # Python never finds a time in a DST fold or gap equal to one in another zone, so the
+    # zone itself would not read back equal.
+    if isinstance(value, datetime) and value.tzinfo is not None and not isinstance(
+        value.tzinfo, timezone
+    ):
+        offset = value.utcoffset()
+        if offset is not None:
+            return value.replace(tzinfo=timezone(offset), fold=0)
+    return value
+
+
+def _from_storage(info: ValidationInfo) -> bool:
+    return isinstance(info.context, dict) and bool(info.context.get(STORED))
+
+
+def _check_version(kind: str, version: int) -> None:
+    if version > MAX_JSON_INT:
+        raise InvalidEventError(
+            f"{kind}.version must be at most {MAX_JSON_INT} (64 bits), got {version}"
+        )
+
+
+class Event(_Record):
+    """One immutable fact about one actor, at one version.
+
+    ``data`` holds JSON values only, so an event survives any store exactly; it and
+    ``metadata`` (string context such as correlation and causation ids) are frozen.
+    Every limit (sizes, nesting, number ranges) is in aether/limits.py; an event that
+    breaks one raises InvalidEventError here, before any store sees it.
+    """
 
     id: str
     event_type: str
     actor_id: str
     version: int
-    data: dict[str, JsonValue] = Field(default_factory=dict)
+    data: dict[str, JsonValue] = Field(default_factory=FrozenDict)
     timestamp: datetime
-    metadata: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, str] = Field(default_factory=FrozenDict)  # type: ignore[arg-type]
+
+    # freeze_json is the whole validation of data (pydantic's handler is not called): it
+    # walks the raw input iteratively, so hostile nesting is a clear error, not a
+    # RecursionError, and it builds the frozen copy in the same pass.
+    @field_validator("data", mode="wrap")
+    @classmethod
+    def _freeze_data(
+        cls, data: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> FrozenDict:
+        return freeze_json(data, "Event.data", check=not _from_storage(info))
+
+    @field_validator("metadata", mode="wrap")
+    @classmethod
+    def _freeze_metadata(
+        cls, metadata: Any, handler: ValidatorFunctionWrapHandler
+    ) -> FrozenDict:
+        return freeze_text_map(metadata, "Event.metadata")
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _parse_timestamp(cls, value: Any) -> Any:
+        return _parse_timestamp(value)
 
     @model_validator(mode="after")
-    def _check_rules(self) -> Event:
+    def _check_rules(self, info: ValidationInfo) -> Event:
         _require_text("Event", "id", self.id)
         _require_text("Event", "event_type", self.event_type)
         _require_text("Event", "actor_id", self.actor_id)
         _require_positive_version("Event", self.version)
         _require_aware("Event", self.timestamp)
+        if not _from_storage(info):
+            _check_event_limits(self)
         return self
 
     @property
@@ -51,22 +167,61 @@ class Event(BaseModel):
         return self.metadata.get(CAUSATION_ID)
 
 
-class ActorSnapshot(BaseModel):
+class ActorSnapshot(_Record):
     """An actor's state as of ``version``, so loading need not replay from the start."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     actor_id: str
     version: int
-    state: dict[str, JsonValue] = Field(default_factory=dict)
+    state: dict[str, JsonValue] = Field(default_factory=FrozenDict)
     timestamp: datetime
 
+    @field_validator("state", mode="wrap")
+    @classmethod
+    def _freeze_state(
+        cls, state: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> FrozenDict:
+        return freeze_json(state, "ActorSnapshot.state", check=not _from_storage(info))
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _parse_timestamp(cls, value: Any) -> Any:
+        return _parse_timestamp(value)
+
     @model_validator(mode="after")
-    def _check_rules(self) -> ActorSnapshot:
+    def _check_rules(self, info: ValidationInfo) -> ActorSnapshot:
         _require_text("ActorSnapshot", "actor_id", self.actor_id)
         _require_positive_version("ActorSnapshot", self.version)
         _require_aware("ActorSnapshot", self.timestamp)
+        if not _from_storage(info):
+            _check_snapshot_limits(self)
         return self
+
+
+def check_storable(record: Event | ActorSnapshot) -> None:
+    """Check the limits again at a store's door, for a store that cannot afford to trust
+    its caller: ``model_construct`` skips validation, and an unchecked actor id would reach
+    a NATS subject. The version rules stay the store's own (version 0 is a conflict)."""
+    if isinstance(record, Event):
+        _check_event_limits(record)
+        freeze_json(record.data, "Event.data")
+        freeze_text_map(record.metadata, "Event.metadata")
+    else:
+        _check_snapshot_limits(record)
+        freeze_json(record.state, "ActorSnapshot.state")
+
+
+def _check_event_limits(event: Event) -> None:
+    check_event_id(event.id)
+    check_event_type(event.event_type)
+    check_actor_id(event.actor_id)
+    _check_version("Event", event.version)
+    check_timestamp("Event.timestamp", event.timestamp)
+
+
+def _check_snapshot_limits(snapshot: ActorSnapshot) -> None:
+    check_actor_id(snapshot.actor_id)
+    _check_version("ActorSnapshot", snapshot.version)
+    check_timestamp("ActorSnapshot.timestamp", snapshot.timestamp)
 
 
 # InvalidEventError is not a ValueError, so pydantic lets it through unwrapped and
@@ -125,14 +280,21 @@ class SnapshotStore(Protocol):
 def check_batch(events: Sequence[Event]) -> str:
     """Check a batch for ``save_events`` and return its actor id.
 
-    A batch is one actor's events in strictly increasing version order; anything
-    else is a caller bug, reported before a backend is touched.
+    A batch is one actor's events in strictly increasing version order, each with an id
+    of its own; anything else is a caller bug, reported before a backend is touched.
     """
     if not events:
         raise InvalidEventError("save_events needs at least one event; got an empty batch")
     actor_id = events[0].actor_id
     previous = 0
+    ids: set[str] = set()
     for event in events:
+        if event.id in ids:
+            raise InvalidEventError(
+                f"save_events got the event id {event.id[:80]!r} twice in one batch: give "
+                f"every event an id of its own (str(uuid4()))"
+            )
+        ids.add(event.id)
         if event.actor_id != actor_id:
             raise InvalidEventError(
                 f"save_events takes events of one actor; got {actor_id!r} and "

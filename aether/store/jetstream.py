@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from uuid import uuid4
 
 from nats.aio.client import Client
@@ -25,19 +25,22 @@ from pydantic import ValidationError
 
 from aether.errors import (
     AetherError,
+    DuplicateEventIdError,
     EventDecodeError,
     InvalidEventError,
     StoreUnavailableError,
     VersionConflictError,
 )
-from aether.event import ActorSnapshot, Event, check_batch
+from aether.event import STORED, ActorSnapshot, Event, check_batch, check_storable
+from aether.limits import check_actor_id, check_stored_size
 from aether.store import jsapi
-from aether.store.naming import check_header_value, encode_token, stream_name
+from aether.store.naming import encode_token, stream_name
 from aether.store.streams import JetStreamConfig, desired_stream, ensure_stream
 
 VERSION_HEADER = "Aether-Version"
 EXPECTED_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
 _RACE_LOST = (jsapi.ERR_WRONG_LAST_SEQUENCE, jsapi.ERR_BATCH_DUPLICATE_MSG_ID)
+_MAX_PAYLOAD = "NATS server's max_payload"
 
 __all__ = ["JetStreamConfig", "JetStreamEventStore"]
 
@@ -60,6 +63,7 @@ class JetStreamEventStore:
         """Prefer ``await JetStreamEventStore.create(...)``, which also provisions streams."""
         self._nc = nc
         self._config = config
+        # Both names are checked here, before create() provisions either stream.
         self._stream = stream_name(name, config.namespace)
         self._snapshot_stream = f"{self._stream}_snapshots"
         self._timeout = config.request_timeout
@@ -108,10 +112,11 @@ class JetStreamEventStore:
         return self._config
 
     def event_subject(self, actor_id: str) -> str:
-        return f"{self._stream}.events.{encode_token(actor_id)}"
+        # check_actor_id keeps every subject far below the server's control-line limit.
+        return f"{self._stream}.events.{encode_token(check_actor_id(actor_id))}"
 
     def snapshot_subject(self, actor_id: str) -> str:
-        return f"{self._stream}.snapshots.{encode_token(actor_id)}"
+        return f"{self._stream}.snapshots.{encode_token(check_actor_id(actor_id))}"
 
     # ---- writing ---------------------------------------------------------------------
 
@@ -129,7 +134,7 @@ class JetStreamEventStore:
 
     async def _append(self, actor_id: str, events: list[Event]) -> None:
         subject = self.event_subject(actor_id)
-        messages = [self._message(subject, event) for event in events]
+        messages = [self._message(subject, event) for event in events]  # checks every limit
         first, last = events[0], events[-1]
         tip = self._tips.get(actor_id) or await self._read_tip(subject)
         attempts = 0
@@ -143,36 +148,65 @@ class JetStreamEventStore:
             attempts += 1
             messages[0].headers[EXPECTED_SEQUENCE] = str(tip.sequence)
             try:
-                sequence = await self._publish(messages)
+                ack = await self._publish(messages)
             except jsapi.PublishRejected as rejected:
                 if rejected.err_code not in _RACE_LOST:
                     raise AetherError(f"saving events of actor {actor_id!r}: {rejected}") from None
+                duplicate_in_batch = rejected.err_code == jsapi.ERR_BATCH_DUPLICATE_MSG_ID
             except StoreUnavailableError:
-                # The ack may be lost while the write landed: look before trying again.
-                if attempts >= self._config.publish_attempts:
+                # The ack may be lost while the write landed: look before trying again. With
+                # the connection down, looking would only wait out a second timeout.
+                if attempts >= self._config.publish_attempts or not self._nc.is_connected:
                     raise
+                duplicate_in_batch = False
             else:
-                self._remember(actor_id, _Tip(sequence, last.version, last.id))
+                if ack.get("duplicate"):
+                    await self._accept_duplicate(int(ack["seq"]), last)
+                    self._tips.pop(actor_id, None)
+                    return
+                self._remember(actor_id, _Tip(int(ack["seq"]), last.version, last.id))
                 return
             tip = await self._read_tip(subject)
+            if duplicate_in_batch and first.version > tip.version:
+                # Not a lost race, not our own retry: an id of the batch is taken.
+                raise DuplicateEventIdError(
+                    first.id, actor_id, first.version,
+                    f" (or another id of this batch of {len(events)}: JetStream does not say "
+                    f"which)",
+                )
 
-    async def _publish(self, messages: list[jsapi.Outgoing]) -> int:
+    async def _publish(self, messages: list[jsapi.Outgoing]) -> dict[str, Any]:
         try:
             if len(messages) == 1:
-                ack = await jsapi.publish(self._nc, messages[0], self._timeout)
-            else:
-                ack = await jsapi.publish_atomic(self._nc, uuid4().hex, messages, self._timeout)
+                return await jsapi.publish(self._nc, messages[0], self._timeout)
+            return await jsapi.publish_atomic(self._nc, uuid4().hex, messages, self._timeout)
         except jsapi.TRANSPORT_ERRORS as exc:
             raise jsapi.unavailable(f"publishing to stream {self._stream!r}", exc) from exc
-        return int(ack["seq"])
 
-    @staticmethod
-    def _message(subject: str, event: Event) -> jsapi.Outgoing:
+    async def _accept_duplicate(self, sequence: int, event: Event) -> None:
+        """JetStream acked ``event`` as a duplicate of message ``sequence``: success only
+        when that message is this very event, else its id belongs to another event."""
+        async with jsapi.reaching(f"reading message {sequence} of stream {self._stream!r}"):
+            stored = await jsapi.direct_get_sequence(self._nc, self._stream, sequence,
+                                                     self._timeout)
+        try:
+            other = None if stored is None else _decode(Event, stored)
+        except EventDecodeError:
+            other = None
+        if other == event:
+            return
+        detail = "" if other is None else (
+            f" (version {other.version} of actor {other.actor_id[:80]!r})"
+        )
+        raise DuplicateEventIdError(event.id, event.actor_id, event.version, detail)
+
+    def _message(self, subject: str, event: Event) -> jsapi.Outgoing:
+        check_storable(event)
+        payload = event.model_dump_json().encode()
+        check_stored_size(f"event {event.id[:80]!r}", len(payload), self._nc.max_payload,
+                          _MAX_PAYLOAD)
         return jsapi.Outgoing(
-            subject,
-            event.model_dump_json().encode(),
-            {"Nats-Msg-Id": check_header_value("event id", event.id),
-             VERSION_HEADER: str(event.version)},
+            subject, payload, {"Nats-Msg-Id": event.id, VERSION_HEADER: str(event.version)}
         )
 
     def _remember(self, actor_id: str, tip: _Tip) -> None:
@@ -186,6 +220,7 @@ class JetStreamEventStore:
     # ---- reading ---------------------------------------------------------------------
 
     async def get_latest_version(self, actor_id: str) -> int:
+        """The actor's latest version (0 if none); an id no store accepts is refused."""
         return (await self._read_tip(self.event_subject(actor_id))).version
 
     async def get_events(self, actor_id: str, from_version: int = 0) -> list[Event]:
@@ -210,8 +245,11 @@ class JetStreamEventStore:
 
     async def save_snapshot(self, snapshot: ActorSnapshot) -> None:
         """Keep the newest snapshot per actor; an older one arriving late is ignored."""
+        check_storable(snapshot)
         subject = self.snapshot_subject(snapshot.actor_id)
         payload = snapshot.model_dump_json().encode()
+        check_stored_size(f"snapshot of actor {snapshot.actor_id[:80]!r}", len(payload),
+                          self._nc.max_payload, _MAX_PAYLOAD)
         while True:
             async with jsapi.reaching(f"reading a snapshot on {self._snapshot_stream!r}"):
                 current = await jsapi.direct_get_last(
@@ -253,9 +291,10 @@ _Record = TypeVar("_Record", Event, ActorSnapshot)
 
 
 def _decode(kind: type[_Record], message: Msg) -> _Record:
+    # STORED: limits added after an event was written must not make history unreadable.
     try:
-        return kind.model_validate_json(message.data)
-    except ValidationError as exc:
+        return kind.model_validate_json(message.data, context={STORED: True})
+    except (ValidationError, InvalidEventError) as exc:
         subject = (message.headers or {}).get("Nats-Subject")
         raise EventDecodeError(
             f"message on {subject!r} is not a valid {kind.__name__}: {exc}; "

@@ -133,6 +133,23 @@ async def direct_get_last(nc: Client, stream: str, subject: str, timeout: float)
     return reply
 
 
+async def direct_get_sequence(
+    nc: Client, stream: str, sequence: int, timeout: float
+) -> Msg | None:
+    """The message at ``sequence`` of ``stream``, or None when there is none."""
+    reply = await nc.request(f"{API}.DIRECT.GET.{stream}",
+                             json.dumps({"seq": sequence}).encode(), timeout=timeout)
+    headers = reply.headers or {}
+    if "Status" in headers and not reply.data:
+        if headers["Status"] == "404":
+            return None
+        raise StoreUnavailableError(
+            f"direct get of message {sequence} on stream {stream!r} failed with status "
+            f"{headers['Status']}: {headers.get('Description', '')}"
+        )
+    return reply
+
+
 async def direct_get_subject(
     nc: Client, stream: str, subject: str, timeout: float, start_seq: int = 1
 ) -> list[Msg]:

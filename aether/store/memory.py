@@ -5,8 +5,9 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 
-from aether.errors import VersionConflictError
+from aether.errors import DuplicateEventIdError, VersionConflictError
 from aether.event import ActorSnapshot, Event, check_batch
+from aether.limits import check_actor_id, check_stored_size
 
 
 class InMemoryEventStore:
@@ -16,20 +17,34 @@ class InMemoryEventStore:
     with respect to every other task on the event loop. Use one store per loop.
     Saving again the event (or batch) that is already the actor's latest is a no-op,
     so a caller may retry a save it is unsure about, as with JetStream.
+
+    Like JetStream it refuses a different event under an event id already stored
+    (DuplicateEventIdError). Events are deeply immutable (their data is frozen), so the
+    store keeps and hands out the events themselves and history cannot be rewritten.
+    ``max_event_bytes`` (default: no limit) refuses events and snapshots larger than that
+    as stored, to mirror a NATS server's max_payload (``aether.limits.DEFAULT_MAX_PAYLOAD``
+    is its default); it costs a JSON encoding per save.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_event_bytes: int | None = None) -> None:
         self._events: dict[str, list[Event]] = {}
         self._versions: dict[str, list[int]] = {}
+        self._ids: dict[str, Event] = {}
         self._snapshots: dict[str, ActorSnapshot] = {}
+        self._max_event_bytes = max_event_bytes
 
     async def save_event(self, event: Event) -> None:
-        if self._admit(event.actor_id, event, event):
+        if self._max_event_bytes is not None:
+            _check_size(event, self._max_event_bytes)
+        if self._admit(event.actor_id, event, event) and self._id_is_new(event):
             self._append(event)
 
     async def save_events(self, events: Sequence[Event]) -> None:
         actor_id = check_batch(events)
-        if self._admit(actor_id, events[0], events[-1]):
+        if self._max_event_bytes is not None:
+            for event in events:
+                _check_size(event, self._max_event_bytes)
+        if self._admit(actor_id, events[0], events[-1]) and all(map(self._id_is_new, events)):
             for event in events:
                 self._append(event)
 
@@ -43,30 +58,46 @@ class InMemoryEventStore:
             return False
         raise VersionConflictError(actor_id, latest_version, first.version)
 
+    def _id_is_new(self, event: Event) -> bool:
+        owner = self._ids.get(event.id)
+        if owner is None:
+            return True
+        raise DuplicateEventIdError(
+            event.id, event.actor_id, event.version,
+            f" (version {owner.version} of actor {owner.actor_id[:80]!r})",
+        )
+
     async def get_events(self, actor_id: str, from_version: int = 0) -> list[Event]:
         events = self._events.get(actor_id)
         if not events:
+            check_actor_id(actor_id)  # refused like every store refuses it
             return []
         start = bisect_left(self._versions[actor_id], from_version)
         return events[start:]
 
     async def get_latest_version(self, actor_id: str) -> int:
-        return self._latest(actor_id)
+        versions = self._versions.get(actor_id)
+        if not versions:
+            check_actor_id(actor_id)
+            return 0
+        return versions[-1]
 
     async def save_snapshot(self, snapshot: ActorSnapshot) -> None:
+        if self._max_event_bytes is not None:
+            _check_size(snapshot, self._max_event_bytes)
         current = self._snapshots.get(snapshot.actor_id)
         # An older snapshot arriving late must not replace a newer one.
         if current is None or snapshot.version >= current.version:
             self._snapshots[snapshot.actor_id] = snapshot
 
     async def get_latest_snapshot(self, actor_id: str) -> ActorSnapshot | None:
-        return self._snapshots.get(actor_id)
-
-    def _latest(self, actor_id: str) -> int:
-        versions = self._versions.get(actor_id)
-        return versions[-1] if versions else 0
+        snapshot = self._snapshots.get(actor_id)
+        if snapshot is None:
+            check_actor_id(actor_id)
+        return snapshot
 
     def _append(self, event: Event) -> None:
+        self._ids[event.id] = event
         events = self._events.get(event.actor_id)
         if events is None:
             self._events[event.actor_id] = [event]
@@ -74,3 +105,10 @@ class InMemoryEventStore:
         else:
             events.append(event)
             self._versions[event.actor_id].append(event.version)
+
+
+def _check_size(record: Event | ActorSnapshot, limit: int) -> None:
+    what = (f"event {record.id[:80]!r}" if isinstance(record, Event)
+            else f"snapshot of actor {record.actor_id[:80]!r}")
+    check_stored_size(what, len(record.model_dump_json().encode()), limit,
+                      "store's max_event_bytes")

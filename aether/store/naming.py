@@ -12,63 +12,52 @@ The rules (see DESIGN.md "JetStream mapping"):
   ``~XX`` (hex). ``~`` is itself escaped, so two ids never share a token and no id
   can reach into another actor's or namespace's subject.
 
-Limits, the same for every backend, bus and cluster (checked before anything is written, so a
-name that one backend accepts every backend accepts; see ``check_actor_id``/``check_namespace``):
-
-- an actor id is 1 to ``MAX_ACTOR_ID_BYTES`` bytes of UTF-8 (no lone surrogates); encoded, it
-  stays far below the NATS server's 4 KiB protocol control line, so no id can break the shared
-  connection;
-- a namespace is at most ``MAX_NAMESPACE_BYTES`` bytes of UTF-8, so every stream, bucket and
-  subject derived from it stays within NATS's limits.
+Limits, the same for every backend, bus and cluster, live in ``aether/limits.py`` (re-exported
+here, the module every name that reaches NATS goes through): an actor id is 1 to
+``MAX_ACTOR_ID_BYTES`` bytes of UTF-8, so its token keeps every subject far below the server's
+4 KiB protocol control line; a namespace is at most ``MAX_NAMESPACE_BYTES`` bytes; a store name
+is 1 to ``MAX_STORE_NAME`` characters, so ``<namespace>_<name>_snapshots`` stays within
+JetStream's ``MAX_STREAM_NAME``.
 """
 
 from __future__ import annotations
 
 import re
 
-from aether.errors import InvalidEventError, StoreConfigError
+from aether.errors import StoreConfigError
+from aether.limits import (
+    MAX_ACTOR_ID_BYTES,
+    MAX_NAMESPACE_BYTES,
+    check_actor_id,
+    check_header_value,
+    check_namespace,
+    utf8_size,
+)
+
+__all__ = [
+    "MAX_ACTOR_ID_BYTES",
+    "MAX_NAMESPACE_BYTES",
+    "MAX_STORE_NAME",
+    "MAX_STREAM_NAME",
+    "check_actor_id",
+    "check_header_value",
+    "check_namespace",
+    "decode_token",
+    "encode_token",
+    "sanitize_namespace",
+    "stream_name",
+    "utf8_size",
+]
 
 _SAFE_TOKEN = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 _ALL_SAFE = re.compile(r"[A-Za-z0-9_-]+")
-_UNFIT_FOR_HEADER = re.compile(r"[\x00-\x1f\x7f]|^\s|\s$")
 _STREAM_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-_STORE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 MAX_STREAM_NAME = 255
-MAX_ACTOR_ID_BYTES = 512
-MAX_NAMESPACE_BYTES = 64
-
-
-def utf8_size(text: str, what: str, error: type[Exception]) -> int:
-    """Bytes of ``text`` in UTF-8; text that has no UTF-8 form (lone surrogates) is refused."""
-    try:
-        return len(text.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise error(
-            f"{what} {text[:80]!r} contains a lone surrogate, which has no UTF-8 form: "
-            f"pass well-formed text"
-        ) from None
-
-
-def check_actor_id(actor_id: str) -> str:
-    """Refuse, with InvalidEventError, an actor id no backend can store."""
-    size = utf8_size(actor_id, "actor id", InvalidEventError)
-    if not 0 < size <= MAX_ACTOR_ID_BYTES:
-        raise InvalidEventError(
-            f"actor id of {size} bytes (UTF-8) is outside the limit of 1 to "
-            f"{MAX_ACTOR_ID_BYTES} bytes: {actor_id[:80]!r}; use a shorter id (e.g. a uuid)"
-        )
-    return actor_id
-
-
-def check_namespace(namespace: str) -> str:
-    """Refuse, with StoreConfigError, a namespace no store, bus or cluster can carry."""
-    size = utf8_size(namespace, "namespace", StoreConfigError)
-    if size > MAX_NAMESPACE_BYTES:
-        raise StoreConfigError(
-            f"namespace of {size} bytes (UTF-8) is over the limit of {MAX_NAMESPACE_BYTES} "
-            f"bytes: {namespace[:80]!r}; use a shorter namespace"
-        )
-    return namespace
+"""JetStream's limit on stream names (they are also directory names on the server)."""
+SUFFIX_RESERVE = len("_snapshots")
+"""Room kept for the longest suffix a store adds to its stream name."""
+MAX_STORE_NAME = MAX_STREAM_NAME - MAX_NAMESPACE_BYTES - 1 - SUFFIX_RESERVE
+_STORE_NAME = re.compile(rf"^[A-Za-z0-9_-]{{1,{MAX_STORE_NAME}}}$")
 
 
 def sanitize_namespace(namespace: str) -> str:
@@ -80,14 +69,16 @@ def stream_name(name: str, namespace: str = "") -> str:
     """``<sanitized namespace>_<name>``, or ``<name>`` without a namespace."""
     if not _STORE_NAME.match(name):
         raise StoreConfigError(
-            f"store name {name!r} is not usable as a JetStream stream name: use 1-200 "
-            f"characters from A-Z a-z 0-9 - _ (put tenant text in the namespace instead)"
+            f"store name {name[:80]!r} is not usable as a JetStream stream name: use 1-"
+            f"{MAX_STORE_NAME} characters from A-Z a-z 0-9 - _ (put tenant text in the "
+            f"namespace instead)"
         )
-    full = f"{sanitize_namespace(namespace)}_{name}" if namespace else name
-    if len(full) > MAX_STREAM_NAME:
+    full = f"{sanitize_namespace(check_namespace(namespace))}_{name}" if namespace else name
+    if len(full) > MAX_STREAM_NAME - SUFFIX_RESERVE:
         raise StoreConfigError(
-            f"stream name for namespace {namespace!r} would be {len(full)} characters; "
-            f"JetStream allows {MAX_STREAM_NAME}: use a shorter namespace"
+            f"stream name for namespace {namespace[:80]!r} would be {len(full)} characters; "
+            f"with its suffixes JetStream allows {MAX_STREAM_NAME - SUFFIX_RESERVE}: use a "
+            f"shorter namespace"
         )
     return full
 
@@ -113,21 +104,3 @@ def decode_token(token: str) -> str:
             out.append(ord(char))
             index += 1
     return out.decode("utf-8")
-
-
-def check_header_value(name: str, value: str) -> str:
-    """Header values travel in the NATS protocol; CR, LF and other control characters
-    would end the header early or forge new ones, so they are refused."""
-    if _UNFIT_FOR_HEADER.search(value) is None:
-        return value
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
-        raise InvalidEventError(
-            f"{name} {value!r} contains a control character (CR, LF, tab, ...), which cannot "
-            f"travel in a NATS header: use printable text"
-        )
-    if value != value.strip():
-        raise InvalidEventError(
-            f"{name} {value!r} has leading or trailing spaces, which NATS headers drop: "
-            f"strip it first"
-        )
-    return value

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, StorageType, StreamConfig
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from aether.errors import StoreConfigError
+from aether.errors import AetherError, StoreConfigError
+from aether.limits import check_namespace
 from aether.store.jsapi import reaching
 
 OWNER_NAMESPACE = "aether.namespace"
@@ -21,13 +22,25 @@ class JetStreamConfig(BaseModel):
     """How a JetStreamEventStore lays out and protects its streams.
 
     Defaults are safe for an event store: history never expires, never gets
-    discarded to make room, and individual messages cannot be deleted.
+    discarded to make room, and individual messages cannot be deleted. A config that
+    cannot work raises StoreConfigError when it is made, before any stream exists.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    if not TYPE_CHECKING:  # hidden from mypy, which keeps checking the fields' types
+
+        def __init__(self, **values: Any) -> None:
+            # pydantic wraps StoreConfigError (a ValueError) into its ValidationError;
+            # callers get the AetherError back, or one saying which setting is wrong.
+            try:
+                super().__init__(**values)
+            except ValidationError as exc:
+                raise _config_error(exc) from None
+
     namespace: str = ""
-    """Tenant or environment; prefixes stream and subjects (sanitized, see naming.py)."""
+    """Tenant or environment; prefixes stream and subjects (sanitized, see naming.py); at
+    most MAX_NAMESPACE_BYTES (64) bytes of UTF-8."""
     stream_retention: timedelta | None = None
     """Maximum event age. None keeps events forever. When set, an actor whose events
     have all expired reads as version 0 and its versions start again at 1."""
@@ -45,6 +58,23 @@ class JetStreamConfig(BaseModel):
     """Update an existing stream whose settings differ (False: raise StoreConfigError)."""
     version_cache_size: int = Field(default=10_000, ge=0)
     """Actors whose last written position is remembered, saving a read per save."""
+
+    @field_validator("namespace")
+    @classmethod
+    def _check_namespace(cls, namespace: str) -> str:
+        return check_namespace(namespace)
+
+
+def _config_error(exc: ValidationError) -> AetherError:
+    for error in exc.errors(include_url=False):
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, AetherError):
+            return cause
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+        for error in exc.errors(include_url=False)
+    )
+    return StoreConfigError(f"invalid JetStreamConfig: {problems}")
 
 
 def desired_stream(
@@ -81,8 +111,13 @@ async def ensure_stream(js: JetStreamContext, want: StreamConfig, update_existin
         try:
             info = await js.stream_info(name)
         except nats.js.errors.NotFoundError:
-            await js.add_stream(want)
-            return
+            try:
+                await js.add_stream(want)
+                return
+            except nats.js.errors.BadRequestError:
+                # Someone created it first (another process, another namespace that
+                # sanitizes alike): check what they made like any existing stream.
+                info = await js.stream_info(name)
     have = info.config
     _check_owner(name, have, want)
     if have.storage != want.storage:

@@ -15,8 +15,15 @@ class TestJetStreamEventStore(StoreConformance):
     def store(self, jetstream_store: JetStreamEventStore) -> JetStreamEventStore:
         return jetstream_store
 
+    @pytest.fixture(autouse=True)
+    async def connection_survives(self, nc: Client) -> AsyncIterator[None]:
+        # Every conformance test, the hostile ones included, must leave the shared
+        # connection usable for every other actor on it.
+        yield
+        assert nc.is_connected, "the test's input broke the shared NATS connection"
 
-class TestNamespacedJetStreamEventStore(StoreConformance):
+
+class TestNamespacedJetStreamEventStore(TestJetStreamEventStore):
     @pytest.fixture
     async def store(self, nc: Client) -> AsyncIterator[JetStreamEventStore]:
         store = await JetStreamEventStore.create(

@@ -14,6 +14,7 @@ from nats.aio.client import Client
 from aether import AetherError, InvalidEventError, StoreConfigError, StoreUnavailableError
 from aether.store import JetStreamConfig, JetStreamEventStore
 from aether.testing import NatsServer, make_event
+from aether.testing.factories import unchecked
 
 
 @pytest.fixture
@@ -88,7 +89,7 @@ async def test_event_ids_with_line_breaks_never_reach_the_wire(
     nc: Client, cleanup: list[JetStreamEventStore]
 ) -> None:
     store = await open_store(nc, cleanup, f"ev{uuid4().hex[:8]}")
-    event = make_event("a", 1).model_copy(update={"id": "x\r\nAether-Version: 99"})
+    event = unchecked(make_event("a", 1), id="x\r\nAether-Version: 99")
     with pytest.raises(InvalidEventError, match="control character"):
         await store.save_event(event)
     assert await store.get_latest_version("a") == 0

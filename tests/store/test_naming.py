@@ -5,7 +5,11 @@ import re
 import pytest
 
 from aether import InvalidEventError, StoreConfigError
+from aether.store import JetStreamConfig
 from aether.store.naming import (
+    MAX_NAMESPACE_BYTES,
+    MAX_STORE_NAME,
+    MAX_STREAM_NAME,
     check_header_value,
     decode_token,
     encode_token,
@@ -38,10 +42,33 @@ def test_sanitizing_keeps_allowed_characters() -> None:
     assert sanitize_namespace("Tenant_1-eu") == "Tenant_1-eu"
 
 
-@pytest.mark.parametrize("name", ["", "a.b", "a b", "*", "x" * 201])
+@pytest.mark.parametrize("name", ["", "a.b", "a b", "*", "x" * (MAX_STORE_NAME + 1)])
 def test_bad_store_names_are_refused_with_advice(name: str) -> None:
     with pytest.raises(StoreConfigError, match="namespace"):
         stream_name(name)
+
+
+def test_the_longest_names_leave_room_for_every_stream_suffix() -> None:
+    longest = stream_name("s" * MAX_STORE_NAME, "n" * MAX_NAMESPACE_BYTES)
+    assert len(f"{longest}_snapshots") == MAX_STREAM_NAME
+
+
+@pytest.mark.parametrize(
+    ("namespace", "message"),
+    [("n" * (MAX_NAMESPACE_BYTES + 1), "over the limit of 64 bytes"),
+     ("é" * 33, "namespace of 66 bytes"),
+     ("a\udc00", "lone surrogate")],
+)
+def test_namespaces_past_the_limit_are_refused(namespace: str, message: str) -> None:
+    with pytest.raises(StoreConfigError, match=message):
+        stream_name("events", namespace)
+    with pytest.raises(StoreConfigError, match=message):
+        JetStreamConfig(namespace=namespace)
+
+
+def test_config_mistakes_are_store_config_errors() -> None:
+    with pytest.raises(StoreConfigError, match="replica_count"):
+        JetStreamConfig(replica_count=9)
 
 
 def test_actor_tokens_are_safe_and_distinct() -> None:

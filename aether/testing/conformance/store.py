@@ -21,7 +21,9 @@ import pytest
 
 from aether.errors import InvalidEventError, VersionConflictError
 from aether.event import ActorSnapshot
-from aether.testing.factories import make_event
+from aether.limits import MAX_ACTOR_ID_BYTES
+from aether.testing.conformance.store_limits import StoreLimitsConformance
+from aether.testing.factories import make_event, unchecked
 
 ODD_ACTOR_IDS = [
     "order-123",
@@ -40,10 +42,10 @@ ODD_ACTOR_IDS = [
     "%2E",
     "~",
     "x" * 300,
+    "🙂" * (MAX_ACTOR_ID_BYTES // 4),  # the longest id: 512 bytes, each escaped in a subject
 ]
 
-
-class StoreConformance:
+class StoreConformance(StoreLimitsConformance):
     # ---- version rules -------------------------------------------------------------
 
     async def test_unknown_actor_has_version_zero_and_no_events(self, store: Any) -> None:
@@ -57,7 +59,7 @@ class StoreConformance:
         assert await store.get_latest_version("order-1") == 1
 
     async def test_first_version_zero_conflicts(self, store: Any) -> None:
-        bad = make_event("a", 1).model_copy(update={"version": 0})
+        bad = unchecked(make_event("a", 1), version=0)
         with pytest.raises(VersionConflictError) as caught:
             await store.save_event(bad)
         assert (caught.value.current_version, caught.value.attempted_version) == (0, 0)
@@ -233,4 +235,3 @@ class StoreConformance:
         events = await store.get_events("hot")
         assert [e.version for e in events] == [1, 2, 3]
         assert len({e.data["task"] for e in events}) == 1
-

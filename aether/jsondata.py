@@ -1,0 +1,172 @@
+"""JSON data as events and snapshots hold it: checked against the limits, deeply immutable.
+
+``freeze_json`` is the one validator of ``Event.data``, ``Event.metadata`` and
+``ActorSnapshot.state``: it refuses what would not read back exactly (see aether/limits.py)
+and returns ``FrozenDict``/``FrozenList`` copies. They are ``dict`` and ``list`` subclasses
+(equal to, serialized and validated like plain ones) whose mutating methods raise
+``TypeError``, so no one can rewrite stored history through an event they saved or read,
+and a store need not copy anything. ``model_dump()`` gives plain, mutable copies.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from pydantic import JsonValue
+
+from aether.errors import InvalidEventError
+from aether.limits import MAX_JSON_DEPTH, MAX_JSON_INT, MIN_JSON_INT, utf8_size
+
+
+def _refuse(self: object, *args: object, **kwargs: object) -> NoReturn:
+    raise TypeError(
+        f"{type(self).__name__} is immutable: events and snapshots are history; "
+        f"build new data (model_dump() gives a mutable copy)"
+    )
+
+
+class FrozenDict(dict[str, JsonValue]):
+    """A ``dict`` that cannot change after it is built."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse
+    __ior__ = _refuse
+
+    def __reduce__(self) -> tuple[type[FrozenDict], tuple[dict[str, JsonValue]]]:
+        return (type(self), (dict(self),))  # pickle and deepcopy rebuild, never mutate
+
+
+class FrozenList(list[JsonValue]):
+    """A ``list`` that cannot change after it is built."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = append = extend = insert = pop = remove = clear = _refuse
+    sort = reverse = __iadd__ = __imul__ = _refuse
+
+    def __reduce__(self) -> tuple[type[FrozenList], tuple[list[JsonValue]]]:
+        return (type(self), (list(self),))
+
+
+_Path = tuple["_Path", object] | None
+"""Where a value sits: (parent path, key), built per container at the cost of one tuple."""
+
+_fill_dict: Callable[[FrozenDict, str, JsonValue], None] = dict.__setitem__
+_fill_list: Callable[[FrozenList, JsonValue], None] = list.append
+
+
+def freeze_json(value: object, where: str, check: bool = True) -> FrozenDict:
+    """A frozen copy of the JSON mapping ``value``, refusing (InvalidEventError) anything
+    that is not JSON or, with ``check``, breaks a limit: nesting deeper than
+    MAX_JSON_DEPTH, integers beyond 64 bits, non-finite floats, lone surrogates.
+
+    Iterative, so hostile nesting costs a clear error, never a RecursionError; paths are
+    rendered only for an error. ``check=False`` is for data read back from storage, which
+    must stay readable whatever limits were added after it was written.
+    """
+    if not isinstance(value, dict):
+        raise InvalidEventError(
+            f"{where} must be a mapping of text to JSON values, got {type(value).__name__}"
+        )
+    root = FrozenDict()
+    stack: list[tuple[Any, FrozenDict | FrozenList, int, _Path]] = [(value, root, 1, None)]
+    while stack:
+        source, target, depth, path = stack.pop()
+        if check and depth > MAX_JSON_DEPTH:
+            raise InvalidEventError(
+                f"{where} is nested deeper than {MAX_JSON_DEPTH} levels (at "
+                f"{_render(where, path)[:200]}): flatten it"
+            )
+        if isinstance(target, FrozenDict):
+            for key, child in source.items():
+                text = _text(key, where, path)
+                _fill_dict(target, text, _copy(child, where, (path, text), depth, check, stack))
+        else:
+            for index, child in enumerate(source):
+                _fill_list(target, _copy(child, where, (path, index), depth, check, stack))
+    return root
+
+
+def _copy(
+    child: object,
+    where: str,
+    path: _Path,
+    depth: int,
+    check: bool,
+    stack: list[tuple[Any, FrozenDict | FrozenList, int, _Path]],
+) -> JsonValue:
+    """The frozen copy of ``child``: scalars now, containers empty and queued to fill."""
+    if isinstance(child, dict):
+        frozen_map = FrozenDict()
+        stack.append((child, frozen_map, depth + 1, path))
+        return frozen_map
+    if isinstance(child, list):
+        frozen_list = FrozenList()
+        stack.append((child, frozen_list, depth + 1, path))
+        return frozen_list
+    return _scalar(child, where, path, check)
+
+
+def freeze_text_map(value: object, where: str) -> FrozenDict:
+    """A frozen copy of a flat mapping of text to text (event metadata)."""
+    if not isinstance(value, dict):
+        raise InvalidEventError(f"{where} must be a mapping of text to text, got "
+                                f"{type(value).__name__}")
+    frozen = FrozenDict()
+    for key, text in value.items():
+        if not isinstance(text, str):
+            raise InvalidEventError(
+                f"{where}[{key!r:.40}] is {type(text).__name__}, not text: metadata values "
+                f"are strings (write str(value))"
+            )
+        _fill_dict(frozen, _text(key, where, None), _text(text, where, (None, key)))
+    return frozen
+
+
+def _text(value: object, where: str, path: _Path) -> str:
+    if type(value) is not str:
+        if not isinstance(value, str):
+            raise InvalidEventError(
+                f"key {value!r:.40} ({type(value).__name__}) at {_render(where, path)} is not "
+                f"text: JSON keys are strings, so it would read back as another key"
+            )
+        value = value[:]  # a str subclass (StrEnum) becomes the plain str JSON gives back
+    if not value.isascii():
+        utf8_size(value, f"text at {_render(where, path)}", InvalidEventError)
+    return value
+
+
+def _scalar(item: object, where: str, path: _Path, check: bool) -> JsonValue:
+    if item is None or isinstance(item, bool):
+        return item
+    if isinstance(item, str):
+        return _text(item, where, path)
+    if isinstance(item, int):
+        number = int(item)  # an IntEnum becomes the plain int JSON gives back
+        if check and not MIN_JSON_INT <= number <= MAX_JSON_INT:
+            raise InvalidEventError(
+                f"integer at {_render(where, path)} is outside the 64-bit range "
+                f"{MIN_JSON_INT} .. {MAX_JSON_INT} that JSON keeps exact; store it as a string"
+            )
+        return number
+    if isinstance(item, float):
+        real = float(item)
+        if not math.isfinite(real):
+            raise InvalidEventError(
+                f"{real} at {_render(where, path)} is not a finite number and has no JSON "
+                f"form (it would read back as null): store None or a string instead"
+            )
+        return real
+    raise InvalidEventError(
+        f"{type(item).__name__} at {_render(where, path)} is not a JSON value: use dict, list, "
+        f"str, int, float, bool or None (model_dump(mode='json') converts most things)"
+    )
+
+
+def _render(where: str, path: _Path) -> str:
+    keys: list[object] = []
+    while path is not None:
+        path, key = path
+        keys.append(key)
+    return where + "".join(f"[{key!r:.40}]" for key in reversed(keys))
