@@ -15,12 +15,13 @@ actor go in one atomic batch.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import NamedTuple, TypeVar
 from uuid import uuid4
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 
 from aether.errors import (
@@ -31,7 +32,9 @@ from aether.errors import (
     VersionConflictError,
 )
 from aether.event import ActorSnapshot, Event, check_batch
+from aether.feed import DEFAULT_BATCH, FeedItem, Follow, Signal, normal_types
 from aether.store import jsapi
+from aether.store.jetstream_feed import StreamFeed
 from aether.store.naming import check_header_value, encode_token, stream_name
 from aether.store.streams import JetStreamConfig, desired_stream, ensure_stream
 
@@ -64,6 +67,7 @@ class JetStreamEventStore:
         self._snapshot_stream = f"{self._stream}_snapshots"
         self._timeout = config.request_timeout
         self._tips: OrderedDict[str, _Tip] = OrderedDict()
+        self._feed = StreamFeed(nc, self._stream, self._timeout)
 
     @classmethod
     async def create(
@@ -241,6 +245,31 @@ class JetStreamEventStore:
                 self._nc, self._snapshot_stream, self.snapshot_subject(actor_id), self._timeout
             )
         return None if message is None else _decode(ActorSnapshot, message)
+
+    # ---- the feed (aether.feed.EventFeed; positions are stream sequences) ---------------
+
+    async def read_all(
+        self, after: int = 0, limit: int = DEFAULT_BATCH, *,
+        event_types: Collection[str] | None = None,
+    ) -> list[FeedItem]:
+        return (await self._feed.scan(after, limit, normal_types(event_types)))[0]
+
+    def follow(self, after: int = 0, *, event_types: Collection[str] | None = None) -> Follow:
+        signal = Signal()
+        hints: list[Subscription] = []
+
+        async def start_hints() -> None:
+            hints.append(await self._feed.wake_on_append(signal))
+
+        async def stop_hints() -> None:
+            for subscription in hints:
+                await subscription.unsubscribe()
+
+        return Follow(self._feed.scan, signal, after, event_types, on_start=start_hints,
+                      on_close=stop_hints)
+
+    async def last_position(self) -> int:
+        return await self._feed.last_position()
 
 
 def _stored_version(message: Msg) -> int:
