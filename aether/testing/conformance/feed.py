@@ -14,6 +14,8 @@ EventStore and EventFeed::
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 from typing import Any
 from uuid import uuid4
 
@@ -44,7 +46,7 @@ async def _take(feed: Any, count: int) -> list[tuple[int, Event]]:
 
 def _assert_increasing(pairs: list[tuple[int, Event]]) -> None:
     positions = [position for position, _ in pairs]
-    assert all(a < b for a, b in zip(positions, positions[1:], strict=False)), positions[:20]
+    assert all(a < b for a, b in itertools.pairwise(positions)), positions[:20]
 
 
 class FeedConformance:
@@ -134,10 +136,8 @@ class FeedConformance:
         got: list[Any] = []
 
         async def drain() -> None:
-            try:
+            with contextlib.suppress(StopAsyncIteration):
                 got.append(await waiting)
-            except StopAsyncIteration:
-                pass
             got.extend([pair async for pair in feed])
 
         await asyncio.wait_for(drain(), 10)
