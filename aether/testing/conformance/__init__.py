@@ -5,6 +5,7 @@ Each suite is a plain class of pytest tests; a subclass provides the fixture the
 """
 
 from aether.testing.conformance.feed import FeedConformance
+from aether.testing.conformance.sender import SenderConformance
 from aether.testing.conformance.store import ODD_ACTOR_IDS, StoreConformance
 
-__all__ = ["ODD_ACTOR_IDS", "FeedConformance", "StoreConformance"]
+__all__ = ["ODD_ACTOR_IDS", "FeedConformance", "SenderConformance", "StoreConformance"]
