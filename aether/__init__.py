@@ -1,6 +1,12 @@
 """Aether runtime: event store, event bus, aggregates and cluster primitives."""
 
 from aether.aggregate import AggregateRoot, Repository
+from aether.checkpoints import (
+    CheckpointStore,
+    InMemoryCheckpointStore,
+    JetStreamCheckpointStore,
+    ParkedEvent,
+)
 from aether.command import Command, CommandSender, Dispatch, InvalidCommandError
 from aether.errors import (
     AetherError,
@@ -17,15 +23,24 @@ from aether.event import COMMAND_ID, ActorSnapshot, Event, EventStore, SnapshotS
 from aether.eventbus import EventBroadcaster, EventBus, OverflowPolicy, Subscription
 from aether.feed import EventFeed, Follow
 from aether.fieldtypes import JsonBytes
-from aether.reactions import Policy, ReadModel, settle
+from aether.reactions import Outcome, Policy, ReadModel
 from aether.registry import EventPayload, EventRegistry
 from aether.router import CommandRouter
+from aether.runner import (
+    ReactionRunner,
+    Rejection,
+    RetryPolicy,
+    RunnerCounters,
+    RunnerHalted,
+    settle,
+)
 
 __all__ = [
     "COMMAND_ID",
     "ActorSnapshot",
     "AetherError",
     "AggregateRoot",
+    "CheckpointStore",
     "Command",
     "CommandRouter",
     "CommandSender",
@@ -40,13 +55,22 @@ __all__ = [
     "EventRegistry",
     "EventStore",
     "Follow",
+    "InMemoryCheckpointStore",
     "InvalidCommandError",
     "InvalidEventError",
+    "JetStreamCheckpointStore",
     "JsonBytes",
+    "Outcome",
     "OverflowPolicy",
+    "ParkedEvent",
     "Policy",
+    "ReactionRunner",
     "ReadModel",
+    "Rejection",
     "Repository",
+    "RetryPolicy",
+    "RunnerCounters",
+    "RunnerHalted",
     "SnapshotStore",
     "StoreConfigError",
     "StoreUnavailableError",
