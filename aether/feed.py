@@ -162,7 +162,7 @@ class Follow:
             if self._closed.is_set():
                 raise StopAsyncIteration
             woken = await _wait(flag, delay)
-            delay = 0.005 if woken else min(self._poll, delay * 4)
+            delay = 0.001 if woken else min(self._poll, delay * 4)
         return self._buffer.popleft()
 
     def pending(self) -> int:
@@ -172,8 +172,11 @@ class Follow:
 
 async def _wait(flag: asyncio.Event, timeout: float) -> bool:
     """True when woken, False when the timeout passed."""
+    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+    # arrives as the flag is set, leaving a stopped runner's task running.
     try:
-        await asyncio.wait_for(flag.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await flag.wait()
     except TimeoutError:
         return False
     return True

@@ -191,7 +191,8 @@ class ReactionRunner:
                 raise AetherError(f"reaction runner {self.name!r} is not running: start it")
             self._progress.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._progress.wait(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self._progress.wait()
 
     # ---- running -----------------------------------------------------------------------
 
