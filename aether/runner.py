@@ -141,6 +141,8 @@ class ReactionRunner:
         self.counters = RunnerCounters()
         self.rejections: deque[Rejection] = deque(maxlen=1000)
         self.error: BaseException | None = None
+        self.policies = tuple(policies)
+        self.read_models = tuple(read_models)
         self._checkpoints = checkpoints
         self._parking: CheckpointStore = checkpoints or InMemoryCheckpointStore()
         self._handlers = [
