@@ -159,6 +159,9 @@ def _percentile(samples: Sequence[float], fraction: float) -> float:
 
 
 def _latency_rows(label: str, ours: list[float], floor: list[float]) -> list[Row]:
+    print(f"  {label} reaction latency: p50 {statistics.median(ours) * 1000:.2f} ms, "
+          f"p99 {_percentile(ours, 0.99) * 1000:.2f} ms (one save: p50 "
+          f"{statistics.median(floor) * 1000:.3f} ms)")
     return [
         Row(f"{label}: reaction latency p50", statistics.median(ours), statistics.median(floor),
             "s"),

@@ -187,14 +187,26 @@ class FeedConformance:
         for first in range(1, BIG_FEED + 1, 1000):
             actor = f"bulk-{first % 7}"
             await store.save_events([make_event(actor, v) for v in range(first, first + 1000)])
-        pairs = await _page_through(store, 0, 1000)
-        assert len(pairs) == BIG_FEED
-        _assert_increasing(pairs)
-        seen = 0
-        async with store.follow() as feed:
+        # Page through the first half, follow from there through the rest and the tail.
+        half = await _page_through_until(store, BIG_FEED // 2)
+        seen = [position for position, _ in half]
+        async with store.follow(after=seen[-1]) as feed:
             async for position, _ in feed:
-                seen += 1
-                if position == pairs[-1][0]:
+                seen.append(position)
+                if len(seen) == BIG_FEED:
+                    await store.save_event(make_event("tail", 1))
+                if len(seen) == BIG_FEED + 1:
                     break
-        assert seen == BIG_FEED
-        assert await store.last_position() == pairs[-1][0]
+        assert len(seen) == len(set(seen)) == BIG_FEED + 1
+        assert seen == sorted(seen)
+        assert await store.last_position() == seen[-1]
+
+
+async def _page_through_until(store: Any, count: int) -> list[tuple[int, Event]]:
+    pairs: list[tuple[int, Event]] = []
+    while len(pairs) < count:
+        page = await store.read_all(after=pairs[-1][0] if pairs else 0, limit=1000)
+        assert 0 < len(page) <= 1000
+        pairs.extend(page)
+    _assert_increasing(pairs)
+    return pairs
