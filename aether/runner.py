@@ -11,7 +11,8 @@ the checkpoint, so this holds whichever node writes the commands' events.
 A handler that raises is retried with exponential backoff; after ``RetryPolicy.attempts``
 the event is parked (kept with its error in the checkpoint store, readable and
 replayable) and the runner goes on, or the runner halts, as configured. A DomainError from
-a policy's command is an outcome (``rejections``), not a failure.
+a policy's command is an outcome (``rejections``), not a failure. StoreUnavailableError
+(NATS down) is neither: the runner waits with backoff and resumes from its positions.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Literal
 
 from aether.checkpoints import CheckpointStore, InMemoryCheckpointStore, ParkedEvent
 from aether.command import CommandSender
-from aether.errors import AetherError
+from aether.errors import AetherError, StoreUnavailableError
 from aether.event import Event
 from aether.feed import DEFAULT_BATCH, EventFeed
 from aether.reactions import Outcome, Policy, ReadModel
@@ -210,7 +211,11 @@ class ReactionRunner:
         """Stop following and save the checkpoints reached."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
+            # On 3.11, asyncio.wait_for (used inside nats-py too) can swallow a cancellation
+            # that lands as its inner future completes: cancel until the task has ended.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=1.0)
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._flush()
@@ -261,17 +266,19 @@ class ReactionRunner:
         self._head = max(self._head, await self.store.last_position())
 
     async def _run(self) -> None:
+        outages = 0
         try:
-            async with self.store.follow(self.position, event_types=self._types) as feed:
-                async for position, event in feed:
-                    if not await self._process(position, event, None):
-                        break
-                    if feed.pending() == 0:
-                        # Caught up: nothing up to the feed's position is left to handle.
-                        self._advance_to(feed.position)
-                        await self._flush()
-                    elif self._since_flush >= self.checkpoint_every:
-                        await self._flush()
+            while True:
+                try:
+                    await self._follow()
+                    break  # halted
+                except StoreUnavailableError as exc:
+                    # The store, not a handler, failed: wait for it and resume from the
+                    # positions reached; nothing is parked for an outage.
+                    outages += 1
+                    logger.warning("reaction runner %r: store unavailable, retrying: %s",
+                                   self.name, exc)
+                    await asyncio.sleep(self.retry.delay(min(outages, 30)))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -280,6 +287,19 @@ class ReactionRunner:
         finally:
             self._progress.set()
         await self._flush()
+
+    async def _follow(self) -> None:
+        """Follow the feed from the handlers' positions; returns when halted."""
+        async with self.store.follow(self.position, event_types=self._types) as feed:
+            async for position, event in feed:
+                if not await self._process(position, event, None):
+                    return
+                if feed.pending() == 0:
+                    # Caught up: nothing up to the feed's position is left to handle.
+                    self._advance_to(feed.position)
+                    await self._flush()
+                elif self._since_flush >= self.checkpoint_every:
+                    await self._flush()
 
     def _advance_to(self, position: int) -> None:
         self._head = max(self._head, position)
@@ -315,6 +335,8 @@ class ReactionRunner:
             try:
                 await self._deliver(handler, position, event, reactions)
                 return
+            except StoreUnavailableError:
+                raise  # an outage, not this handler's fault: _run waits and resumes
             except Exception as exc:
                 if attempt < self.retry.attempts:
                     self.counters.retried += 1

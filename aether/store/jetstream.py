@@ -14,11 +14,13 @@ actor go in one atomic batch.
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from typing import NamedTuple, TypeVar
 from uuid import uuid4
 
+import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -263,7 +265,9 @@ class JetStreamEventStore:
 
         async def stop_hints() -> None:
             for subscription in hints:
-                await subscription.unsubscribe()
+                # A connection that is gone has dropped the subscription already.
+                with contextlib.suppress(*jsapi.TRANSPORT_ERRORS, nats.errors.Error):
+                    await subscription.unsubscribe()
 
         return Follow(self._feed.scan, signal, after, event_types, on_start=start_hints,
                       on_close=stop_hints)

@@ -104,7 +104,9 @@ class StreamFeed:
                 request = {"next_by_subj": self._subjects, "seq": start, "batch": count}
                 await self._nc.publish(f"{jsapi.API}.DIRECT.GET.{self._stream}",
                                        json.dumps(request).encode(), reply=inbox)
-                end = await asyncio.wait_for(finished, self._timeout)
+                # asyncio.timeout: wait_for on 3.11 can swallow a cancellation.
+                async with asyncio.timeout(self._timeout):
+                    end = await finished
             finally:
                 await subscription.unsubscribe()
         if end is None:

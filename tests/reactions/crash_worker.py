@@ -33,18 +33,29 @@ async def make_runner(url: str, name: str) -> tuple[ReactionRunner, CountsView]:
     return runner, view
 
 
+async def report_progress(runner: ReactionRunner) -> None:
+    """On stderr, for the test's failure message should the final run hang."""
+    while True:
+        await asyncio.sleep(10)
+        print(f"position {runner.position} of {await runner.store.last_position()}, "
+              f"running {runner.running}, error {runner.error!r}, {runner.counters}",
+              file=sys.stderr, flush=True)
+
+
 async def main(url: str, name: str, mode: str) -> None:
     runner, view = await make_runner(url, name)
     print("ready", flush=True)
     await runner.start()
     if mode == "forever":
         await asyncio.Event().wait()
+    reporter = asyncio.create_task(report_progress(runner))
     # Until quiet: the policy's commands add events, which the runner then reads too.
     while True:
         await runner.wait_caught_up()
         if runner.position == await runner.store.last_position():
             break
     await runner.stop()
+    reporter.cancel()
     print(json.dumps({"counts": view.counts, "ticks": view.ticks,
                       "processed": runner.counters.processed}), flush=True)
 
