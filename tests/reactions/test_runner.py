@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, ClassVar
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from nats.aio.client import Client
 
 from aether import (
@@ -259,3 +261,26 @@ async def test_runner_on_jetstream_checkpoints_and_parks_in_the_bucket(
                            checkpoints=checkpoint_bucket)
     await again.settle()
     assert await counts(store, ["a", "b", "poison"]) == {"a": 2, "b": 1, "poison": 1}
+
+
+@given(plan=st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(0, 100)),
+                     min_size=1, max_size=20))
+async def test_crashing_anywhere_before_a_checkpoint_never_doubles_an_effect(
+    plan: list[tuple[str, int]],
+) -> None:
+    """Each step ticks a counter, settles, then 'crashes': the policy's checkpoint falls back
+    to a random earlier position, as if it had never been saved. Effects stay exactly once."""
+    store = InMemoryEventStore()
+    router = make_counter_router(store, snapshot_store=store, snapshot_every=2)
+    checkpoints = InMemoryCheckpointStore()
+    for counter, rewind in plan:
+        await tick(store, [counter])
+        runner = ReactionRunner("r", store, registry, router, policies=[IncrementOnTick()],
+                                checkpoints=checkpoints)
+        await runner.settle()
+        reached = await checkpoints.load("r", "IncrementOnTick")
+        await checkpoints.save("r", "IncrementOnTick", reached * rewind // 100)
+    await ReactionRunner("r", store, registry, router, policies=[IncrementOnTick()],
+                         checkpoints=checkpoints).settle()
+    ticks = [counter for counter, _ in plan]
+    assert await counts(store, "abc") == {name: ticks.count(name) for name in "abc"}

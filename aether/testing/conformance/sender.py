@@ -25,6 +25,8 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aether.command import CommandSender, Dispatch, InvalidCommandError
 from aether.errors import DomainError
@@ -118,3 +120,20 @@ class SenderConformance:
             await sender.send(counter, Increment(), {COMMAND_ID: bad_id})
         assert await store.get_events(counter) == []
 
+
+    # The sender and store outlive examples: each example uses counters of its own.
+    @settings(suppress_health_check=[HealthCheck.differing_executors, HealthCheck.too_slow,
+                                     HealthCheck.function_scoped_fixture])
+    @given(sends=st.lists(st.tuples(st.integers(0, 2), st.sampled_from(["x", "y", "z", None])),
+                          min_size=1, max_size=15))
+    async def test_each_counter_counts_its_distinct_command_ids(
+        self, sender: Any, store: Any, sends: list[tuple[int, str | None]]
+    ) -> None:
+        run = uuid4().hex[:8]
+        for counter, command_id in sends:
+            metadata = {COMMAND_ID: command_id} if command_id else None
+            await sender.send(f"{run}-{counter}", Increment(), metadata)
+        for counter in range(3):
+            mine = [command_id for c, command_id in sends if c == counter]
+            expected = len({i for i in mine if i}) + mine.count(None)
+            assert await _count(store, f"{run}-{counter}") == expected
