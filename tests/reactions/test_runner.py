@@ -284,3 +284,21 @@ async def test_crashing_anywhere_before_a_checkpoint_never_doubles_an_effect(
                          checkpoints=checkpoints).settle()
     ticks = [counter for counter, _ in plan]
     assert await counts(store, "abc") == {name: ticks.count(name) for name in "abc"}
+
+
+async def test_a_durable_read_model_resumes_from_its_checkpoint(store: InMemoryEventStore) -> None:
+    class StoredCounts(CountsView):
+        durable = True  # pretend its state lives in a database beside the checkpoint
+
+    checkpoints = InMemoryCheckpointStore()
+    router = make_counter_router(store)
+    await tick(store, ["a", "b"])
+    first = StoredCounts()
+    await ReactionRunner("r", store, registry, router, read_models=[first],
+                         checkpoints=checkpoints).settle()
+    assert await checkpoints.load("r", "StoredCounts") == 2
+    await tick(store, ["c"])
+    second = StoredCounts()  # a new process: only events after the checkpoint arrive
+    await ReactionRunner("r", store, registry, router, read_models=[second],
+                         checkpoints=checkpoints).settle()
+    assert (first.ticks, second.ticks) == (2, 1)
