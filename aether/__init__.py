@@ -1,7 +1,13 @@
 """Aether runtime: event store, event bus, aggregates and cluster primitives."""
 
 from aether.aggregate import AggregateRoot, Repository
-from aether.command import Command, Dispatch
+from aether.checkpoints import (
+    CheckpointStore,
+    InMemoryCheckpointStore,
+    JetStreamCheckpointStore,
+    ParkedEvent,
+)
+from aether.command import Command, CommandSender, Dispatch, InvalidCommandError
 from aether.errors import (
     AetherError,
     DomainError,
@@ -14,20 +20,32 @@ from aether.errors import (
     UnknownEventTypeError,
     VersionConflictError,
 )
-from aether.event import ActorSnapshot, Event, EventStore, SnapshotStore
+from aether.event import COMMAND_ID, ActorSnapshot, Event, EventStore, SnapshotStore
 from aether.eventbus import EventBroadcaster, EventBus, OverflowPolicy, Subscription
+from aether.feed import EventFeed, Follow
 from aether.fieldtypes import JsonBytes
 from aether.nats_eventbus import NATSEventBus
-from aether.reactions import Policy, ReadModel, settle
+from aether.reactions import Outcome, Policy, ReadModel
 from aether.registry import EventPayload, EventRegistry
 from aether.router import CommandRouter
+from aether.runner import (
+    ReactionRunner,
+    Rejection,
+    RetryPolicy,
+    RunnerCounters,
+    RunnerHalted,
+    settle,
+)
 
 __all__ = [
+    "COMMAND_ID",
     "ActorSnapshot",
     "AetherError",
     "AggregateRoot",
+    "CheckpointStore",
     "Command",
     "CommandRouter",
+    "CommandSender",
     "Dispatch",
     "DomainError",
     "DuplicateEventIdError",
@@ -35,16 +53,28 @@ __all__ = [
     "EventBroadcaster",
     "EventBus",
     "EventDecodeError",
+    "EventFeed",
     "EventPayload",
     "EventRegistry",
     "EventStore",
+    "Follow",
+    "InMemoryCheckpointStore",
+    "InvalidCommandError",
     "InvalidEventError",
+    "JetStreamCheckpointStore",
     "JsonBytes",
     "NATSEventBus",
+    "Outcome",
     "OverflowPolicy",
+    "ParkedEvent",
     "Policy",
+    "ReactionRunner",
     "ReadModel",
+    "Rejection",
     "Repository",
+    "RetryPolicy",
+    "RunnerCounters",
+    "RunnerHalted",
     "SnapshotStore",
     "StoreConfigError",
     "StoreUnavailableError",

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, JsonValue
 
-from aether.event import ActorSnapshot, Event, EventStore, SnapshotStore
+from aether.errors import VersionConflictError
+from aether.event import COMMAND_ID, ActorSnapshot, Event, EventStore, SnapshotStore
 from aether.eventbus import EventBroadcaster
 from aether.registry import EventPayload, EventRegistry
 
@@ -22,13 +24,23 @@ logger = logging.getLogger(__name__)
 
 StateT = TypeVar("StateT", bound=BaseModel)
 
+SNAPSHOT_COMMANDS = "$aether_commands"
+"""Key of the remembered command ids in a snapshot's state (no model field can take it:
+it is not an identifier)."""
+
 
 class AggregateRoot(ABC, Generic[StateT]):
     """An actor whose state is the fold of its events.
 
     ``version`` is the version of the last stored event applied; events recorded
     since then wait in ``pending_events`` until a Repository saves them.
+
+    It also remembers the ids of the last ``remembered_commands`` commands that produced
+    its events (read from their metadata when loading, carried in snapshots), so a
+    command sent again is answered with its earlier events instead of running twice.
     """
+
+    remembered_commands: ClassVar[int] = 1000
 
     def __init__(self, aggregate_id: str) -> None:
         if not aggregate_id:
@@ -37,6 +49,7 @@ class AggregateRoot(ABC, Generic[StateT]):
         self.version = 0
         self.state: StateT = self.initial_state()
         self._pending: list[EventPayload] = []
+        self._commands: OrderedDict[str, tuple[int, int]] = OrderedDict()
 
     @classmethod
     @abstractmethod
@@ -66,6 +79,30 @@ class AggregateRoot(ABC, Generic[StateT]):
         self._pending.clear()
         self.version = version
 
+    def note_command(self, command_id: str, version: int) -> None:
+        """Remember that the command ``command_id`` produced the event at ``version``."""
+        first, _ = self._commands.get(command_id, (version, version))
+        self._commands[command_id] = (first, version)
+        self._commands.move_to_end(command_id)
+        while len(self._commands) > self.remembered_commands:
+            self._commands.popitem(last=False)
+
+    def command_versions(self, command_id: str) -> tuple[int, int] | None:
+        """The first and last version the command produced, or None if not remembered."""
+        return self._commands.get(command_id)
+
+    def remembered_command_ids(self) -> dict[str, JsonValue]:
+        """Command id -> [first, last] version, oldest first: what a snapshot carries."""
+        return {command_id: [first, last] for command_id, (first, last) in self._commands.items()}
+
+    def remember_command_ids(self, remembered: Mapping[str, JsonValue]) -> None:
+        for command_id, span in remembered.items():
+            if isinstance(span, list) and len(span) == 2:
+                first, last = span
+                if isinstance(first, int) and isinstance(last, int):
+                    self.note_command(command_id, first)
+                    self.note_command(command_id, last)
+
     def snapshot_state(self) -> dict[str, JsonValue]:
         return self.state.model_dump(mode="json")
 
@@ -92,6 +129,9 @@ class Repository(Generic[AggregateT]):
       in order); durable consumers should read the store instead.
     - With ``snapshot_every=N`` a snapshot is saved whenever a save crosses a
       multiple of N versions.
+    - ``execute`` runs one command exactly once per command id: metadata carrying
+      ``COMMAND_ID`` is stored on the produced events, and a command whose id the
+      aggregate already recorded is answered with those events (``recorded``).
     """
 
     def __init__(
@@ -131,11 +171,60 @@ class Repository(Generic[AggregateT]):
         if self.snapshot_store is not None:
             snapshot = await self.snapshot_store.get_latest_snapshot(aggregate_id)
             if snapshot is not None:
-                aggregate.restore(snapshot.version, snapshot.state)
+                state = dict(snapshot.state)
+                remembered = state.pop(SNAPSHOT_COMMANDS, None)
+                aggregate.restore(snapshot.version, state)
+                if isinstance(remembered, dict):
+                    aggregate.remember_command_ids(remembered)
                 from_version = snapshot.version + 1
         for event in await self.store.get_events(aggregate_id, from_version):
             aggregate.replay(self.registry.decode(event), event.version)
+            command_id = event.metadata.get(COMMAND_ID)
+            if command_id:
+                aggregate.note_command(command_id, event.version)
         return aggregate
+
+    async def recorded(self, aggregate: AggregateT, command_id: str) -> list[Event] | None:
+        """The events the command ``command_id`` produced on this aggregate, or None when
+        the aggregate has not recorded it (never sent, rejected, or produced nothing)."""
+        span = aggregate.command_versions(command_id)
+        if span is None:
+            return None
+        first, last = span
+        events = await self.store.get_events(aggregate.id, first)
+        return [event for event in events
+                if event.version <= last and event.metadata.get(COMMAND_ID) == command_id]
+
+    async def execute(
+        self,
+        aggregate_id: str,
+        decide: Callable[[AggregateT], None],
+        metadata: Mapping[str, str] | None = None,
+        *,
+        retries: int = 3,
+    ) -> list[Event]:
+        """Load, decide, save; once per command id.
+
+        When ``metadata`` carries ``COMMAND_ID`` and the aggregate already recorded it,
+        returns the events it produced then, without deciding again. A
+        VersionConflictError reruns the whole cycle up to ``retries`` times: a duplicate
+        that won the race is then found recorded.
+        """
+        command_id = (metadata or {}).get(COMMAND_ID)
+        attempt = 0
+        while True:
+            aggregate = await self.load(aggregate_id)
+            if command_id:
+                earlier = await self.recorded(aggregate, command_id)
+                if earlier is not None:
+                    return earlier
+            decide(aggregate)
+            try:
+                return await self.save(aggregate, metadata)
+            except VersionConflictError:
+                attempt += 1
+                if attempt > retries:
+                    raise
 
     async def save(
         self, aggregate: AggregateT, metadata: Mapping[str, str] | None = None
@@ -155,6 +244,10 @@ class Repository(Generic[AggregateT]):
         await self.store.save_events(events)
         previous = aggregate.version
         aggregate.mark_saved(events[-1].version)
+        command_id = (metadata or {}).get(COMMAND_ID)
+        if command_id:
+            for event in events:
+                aggregate.note_command(command_id, event.version)
         await self._snapshot_if_due(aggregate, previous)
         await self._publish(events)
         return events
@@ -165,9 +258,13 @@ class Repository(Generic[AggregateT]):
             return
         if aggregate.version // every == previous // every:
             return
+        state = aggregate.snapshot_state()
+        remembered = aggregate.remembered_command_ids()
+        if remembered:
+            state = {**state, SNAPSHOT_COMMANDS: remembered}
         snapshot = ActorSnapshot(
-            actor_id=aggregate.id, version=aggregate.version,
-            state=aggregate.snapshot_state(), timestamp=self._clock(),
+            actor_id=aggregate.id, version=aggregate.version, state=state,
+            timestamp=self._clock(),
         )
         try:
             await self.snapshot_store.save_snapshot(snapshot)

@@ -8,27 +8,33 @@ whether a project counts aether as first- or third-party.
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from aether.aggregate import AggregateRoot, Repository
-from aether.command import Command, Dispatch
+from aether.checkpoints import CheckpointStore
+from aether.command import Command, CommandSender, Dispatch
 from aether.errors import DomainError
 from aether.event import Event, EventStore, SnapshotStore
 from aether.eventbus import EventBroadcaster, EventBus
+from aether.feed import EventFeed
 from aether.fieldtypes import JsonBytes
 from aether.reactions import Policy, ReadModel
 from aether.registry import EventPayload, EventRegistry
 from aether.router import CommandRouter
+from aether.runner import ReactionRunner, RetryPolicy
 from aether.store.memory import InMemoryEventStore
 
 __all__ = [
     "AggregateRoot",
     "BaseModel",
+    "CheckpointStore",
     "Command",
     "CommandRouter",
+    "CommandSender",
     "ConfigDict",
     "Dispatch",
     "DomainError",
     "Event",
     "EventBroadcaster",
     "EventBus",
+    "EventFeed",
     "EventPayload",
     "EventRegistry",
     "EventStore",
@@ -36,8 +42,10 @@ __all__ = [
     "InMemoryEventStore",
     "JsonBytes",
     "Policy",
+    "ReactionRunner",
     "ReadModel",
     "Repository",
+    "RetryPolicy",
     "SnapshotStore",
     "TypeAdapter",
 ]

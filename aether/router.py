@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aether.aggregate import AggregateRoot, Repository
-from aether.command import Command, Dispatch
-from aether.errors import AetherError, VersionConflictError
+from aether.command import Command, Dispatch, with_command_id
+from aether.errors import AetherError
 from aether.event import Event
 
 
@@ -24,6 +24,10 @@ class CommandRouter:
     ``send`` loads the target aggregate, lets it decide, and saves the new events.
     A VersionConflictError means another writer got there first; ``retries`` reruns
     the whole load-decide-save that many times before giving up.
+
+    Every command carries a command id in its metadata (``COMMAND_ID``; generated when
+    not given), stored on the events it produces: sending the same id again returns
+    those events and changes nothing. This is the ``CommandSender`` protocol.
     """
 
     def __init__(self, retries: int = 3) -> None:
@@ -42,16 +46,10 @@ class CommandRouter:
         if route is None:
             raise AetherError(f"no aggregate handles {type(command).__name__}; route it with "
                               f"CommandRouter.route (generated packages do this in make_router)")
-        attempt = 0
-        while True:
-            aggregate = await route.repository.load(aggregate_id)
-            route.handle(aggregate, command)
-            try:
-                return await route.repository.save(aggregate, metadata)
-            except VersionConflictError:
-                attempt += 1
-                if attempt > self.retries:
-                    raise
+        return await route.repository.execute(
+            aggregate_id, lambda aggregate: route.handle(aggregate, command),
+            with_command_id(metadata), retries=self.retries,
+        )
 
     async def dispatch(self, dispatch: Dispatch[Command],
                        metadata: Mapping[str, str] | None = None) -> list[Event]:

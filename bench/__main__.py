@@ -10,6 +10,7 @@ BENCHMARKS = {
     "jetstream": "bench.jetstream_store",
     "codegen": "bench.codegen_speed",
     "bus": "bench.bus",
+    "reactions": "bench.reactions",
 }
 
 

@@ -108,11 +108,12 @@ def _add_module_imports(view: PackageView) -> None:
     view.imports["init"] = init.lines()
 
     app = Imports()
-    app.kit.update({"CommandRouter", "EventBroadcaster", "EventStore", "Policy", "ReadModel",
-                    "SnapshotStore"})
+    app.kit.update({"CheckpointStore", "CommandRouter", "CommandSender", "EventBroadcaster",
+                    "EventFeed", "EventStore", "Policy", "ReactionRunner", "ReadModel",
+                    "RetryPolicy", "SnapshotStore"})
+    app.add_local(".events", "registry")
     if view.aggregates:
         app.kit.add("Repository")
-        app.add_local(".events", "registry")
     for agg in view.aggregates:
         app.add_local(f".aggregates.{agg.module}", agg.name)
         for command in agg.command_names:

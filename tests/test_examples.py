@@ -59,6 +59,7 @@ def test_orders_demo_shows_each_step() -> None:
     assert "shipment-order-2 v2 ParcelShipped" in out
     assert "snapshot of order-2 at v2" in out
     assert "OrderSummary[order-2] = {'order_id': 'order-2', 'status': 'paid'" in out
+    assert "runner caught up at position 8 (lag 0): 8 events handled, 0 parked" in out
 
 
 def test_library_demo_on_jetstream_names_its_stream() -> None:

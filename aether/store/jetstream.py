@@ -14,14 +14,16 @@ actor go in one atomic batch.
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
-from collections.abc import Sequence
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Collection, Sequence
+from typing import Any, NamedTuple
 from uuid import uuid4
 
+import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from pydantic import ValidationError
+from nats.aio.subscription import Subscription
 
 from aether.errors import (
     AetherError,
@@ -31,10 +33,13 @@ from aether.errors import (
     StoreUnavailableError,
     VersionConflictError,
 )
-from aether.event import STORED, ActorSnapshot, Event, check_batch, check_storable
+from aether.event import ActorSnapshot, Event, check_batch, check_storable
+from aether.feed import DEFAULT_BATCH, FeedItem, Follow, Signal, normal_types
 from aether.limits import check_actor_id, check_stored_size
 from aether.store import jsapi
+from aether.store.jetstream_feed import StreamFeed
 from aether.store.naming import encode_token, stream_name
+from aether.store.stored import decode_message
 from aether.store.streams import JetStreamConfig, desired_stream, ensure_stream
 
 VERSION_HEADER = "Aether-Version"
@@ -68,6 +73,7 @@ class JetStreamEventStore:
         self._snapshot_stream = f"{self._stream}_snapshots"
         self._timeout = config.request_timeout
         self._tips: OrderedDict[str, _Tip] = OrderedDict()
+        self._feed = StreamFeed(nc, self._stream, self._timeout)
 
     @classmethod
     async def create(
@@ -190,7 +196,7 @@ class JetStreamEventStore:
             stored = await jsapi.direct_get_sequence(self._nc, self._stream, sequence,
                                                      self._timeout)
         try:
-            other = None if stored is None else _decode(Event, stored)
+            other = None if stored is None else decode_message(Event, stored)
         except EventDecodeError:
             other = None
         if other == event:
@@ -229,7 +235,7 @@ class JetStreamEventStore:
             messages = await jsapi.direct_get_subject(self._nc, self._stream, subject,
                                                       self._timeout)
         # The version header says which events to skip, so those are never decoded.
-        return [_decode(Event, message) for message in messages
+        return [decode_message(Event, message) for message in messages
                 if _stored_version(message) >= from_version]
 
     async def _read_tip(self, subject: str) -> _Tip:
@@ -278,25 +284,37 @@ class JetStreamEventStore:
             message = await jsapi.direct_get_last(
                 self._nc, self._snapshot_stream, self.snapshot_subject(actor_id), self._timeout
             )
-        return None if message is None else _decode(ActorSnapshot, message)
+        return None if message is None else decode_message(ActorSnapshot, message)
+
+    # ---- the feed (aether.feed.EventFeed; positions are stream sequences) ---------------
+
+    async def read_all(
+        self, after: int = 0, limit: int = DEFAULT_BATCH, *,
+        event_types: Collection[str] | None = None,
+    ) -> list[FeedItem]:
+        return (await self._feed.scan(after, limit, normal_types(event_types)))[0]
+
+    def follow(self, after: int = 0, *, event_types: Collection[str] | None = None) -> Follow:
+        signal = Signal()
+        hints: list[Subscription] = []
+
+        async def start_hints() -> None:
+            hints.append(await self._feed.wake_on_append(signal))
+
+        async def stop_hints() -> None:
+            for subscription in hints:
+                # A connection that is gone has dropped the subscription already.
+                with contextlib.suppress(*jsapi.TRANSPORT_ERRORS, nats.errors.Error):
+                    await subscription.unsubscribe()
+
+        return Follow(self._feed.scan, signal, after, event_types, on_start=start_hints,
+                      on_close=stop_hints)
+
+    async def last_position(self) -> int:
+        return await self._feed.last_position()
 
 
 def _stored_version(message: Msg) -> int:
     """The version an event message carries in its header; decoded only when absent."""
     version = (message.headers or {}).get(VERSION_HEADER)
-    return int(version) if version is not None else _decode(Event, message).version
-
-
-_Record = TypeVar("_Record", Event, ActorSnapshot)
-
-
-def _decode(kind: type[_Record], message: Msg) -> _Record:
-    # STORED: limits added after an event was written must not make history unreadable.
-    try:
-        return kind.model_validate_json(message.data, context={STORED: True})
-    except (ValidationError, InvalidEventError) as exc:
-        subject = (message.headers or {}).get("Nats-Subject")
-        raise EventDecodeError(
-            f"message on {subject!r} is not a valid {kind.__name__}: {exc}; "
-            f"was it written by something other than Aether?"
-        ) from exc
+    return int(version) if version is not None else decode_message(Event, message).version

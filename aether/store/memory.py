@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from aether.errors import DuplicateEventIdError, VersionConflictError
 from aether.event import ActorSnapshot, Event, check_batch
+from aether.feed import DEFAULT_BATCH, FeedItem, Follow, Signal, normal_types
 from aether.limits import check_actor_id, check_stored_size
 
 
@@ -32,12 +33,16 @@ class InMemoryEventStore:
         self._ids: dict[str, Event] = {}
         self._snapshots: dict[str, ActorSnapshot] = {}
         self._max_event_bytes = max_event_bytes
+        # The feed: every event in append order; an event's position is its index + 1.
+        self._log: list[Event] = []
+        self._appended = Signal()
 
     async def save_event(self, event: Event) -> None:
         if self._max_event_bytes is not None:
             _check_size(event, self._max_event_bytes)
         if self._admit(event.actor_id, event, event) and self._id_is_new(event):
             self._append(event)
+            self._appended.notify()
 
     async def save_events(self, events: Sequence[Event]) -> None:
         actor_id = check_batch(events)
@@ -47,6 +52,7 @@ class InMemoryEventStore:
         if self._admit(actor_id, events[0], events[-1]) and all(map(self._id_is_new, events)):
             for event in events:
                 self._append(event)
+            self._appended.notify()
 
     def _admit(self, actor_id: str, first: Event, last: Event) -> bool:
         """True when the write may go ahead, False when it is a retry that already landed."""
@@ -105,6 +111,42 @@ class InMemoryEventStore:
         else:
             events.append(event)
             self._versions[event.actor_id].append(event.version)
+        self._log.append(event)
+
+    # ---- the feed (aether.feed.EventFeed) ------------------------------------------------
+
+    async def read_all(
+        self, after: int = 0, limit: int = DEFAULT_BATCH, *,
+        event_types: Collection[str] | None = None,
+    ) -> list[FeedItem]:
+        return self._scan_log(after, limit, normal_types(event_types))[0]
+
+    def follow(self, after: int = 0, *, event_types: Collection[str] | None = None) -> Follow:
+        async def scan(after: int, limit: int, event_types: frozenset[str] | None,
+                       ) -> tuple[list[FeedItem], int]:
+            return self._scan_log(after, limit, event_types)
+
+        return Follow(scan, self._appended, after, event_types)
+
+    async def last_position(self) -> int:
+        return len(self._log)
+
+    def _scan_log(self, after: int, limit: int, types: frozenset[str] | None,
+                  ) -> tuple[list[FeedItem], int]:
+        if after < 0 or limit < 1:
+            raise ValueError(f"read_all needs after >= 0 and limit >= 1, got {after}, {limit}")
+        if types is None:
+            chunk = self._log[after:after + limit]
+            return list(enumerate(chunk, start=after + 1)), after + len(chunk)
+        found: list[FeedItem] = []
+        position = after
+        for position in range(after + 1, len(self._log) + 1):
+            event = self._log[position - 1]
+            if event.event_type in types:
+                found.append((position, event))
+                if len(found) == limit:
+                    break
+        return found, max(position, after)
 
 
 def _check_size(record: Event | ActorSnapshot, limit: int) -> None:

@@ -6,6 +6,17 @@ inherits every test.
 """
 
 from aether.testing.conformance.bus import ODD_NAMESPACES, BroadcasterConformance
+from aether.testing.conformance.checkpoints import CheckpointConformance
+from aether.testing.conformance.feed import FeedConformance
+from aether.testing.conformance.sender import SenderConformance
 from aether.testing.conformance.store import ODD_ACTOR_IDS, StoreConformance
 
-__all__ = ["ODD_ACTOR_IDS", "ODD_NAMESPACES", "BroadcasterConformance", "StoreConformance"]
+__all__ = [
+    "ODD_ACTOR_IDS",
+    "ODD_NAMESPACES",
+    "BroadcasterConformance",
+    "CheckpointConformance",
+    "FeedConformance",
+    "SenderConformance",
+    "StoreConformance",
+]

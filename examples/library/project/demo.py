@@ -23,17 +23,24 @@ from library.read_models.balances import Balances
 from library.read_models.loans_by_member import LoansByMember
 
 from aether import (
+    ActorSnapshot,
     DomainError,
     Event,
     EventBus,
-    EventStore,
     Repository,
     SnapshotStore,
     VersionConflictError,
     settle,
 )
+from aether.aggregate import SNAPSHOT_COMMANDS
+from aether.store import InMemoryEventStore, JetStreamEventStore
 
 NAMESPACE = "city-library"
+
+
+def state_of(snapshot: ActorSnapshot) -> dict[str, object]:
+    """The aggregate's state in a snapshot, without the command ids the runtime keeps there."""
+    return {key: value for key, value in snapshot.state.items() if key != SNAPSHOT_COMMANDS}
 
 
 def show(events: list[Event]) -> None:
@@ -41,15 +48,15 @@ def show(events: list[Event]) -> None:
         print(f"     {event.actor_id} v{event.version} {event.event_type} {event.data}")
 
 
-async def tour(store: EventStore, snapshots: SnapshotStore) -> None:
+async def tour(store: InMemoryEventStore | JetStreamEventStore, snapshots: SnapshotStore,
+               ) -> None:
     bus = EventBus()
-    inbox = await bus.subscribe(NAMESPACE)
     router = make_router(store, bus=bus, namespace=NAMESPACE, snapshot_store=snapshots,
                          snapshot_every=2)
     policies, read_models = make_policies(), make_read_models()
 
     async def react() -> None:
-        for event, policy in await settle(inbox, registry, router, policies, read_models):
+        for event, policy in await settle(store, registry, router, policies, read_models):
             print(f"     policy {type(policy).__name__} reacted to {event.event_type}")
 
     print("1. Ada borrows a book, due on 1 March")
@@ -92,10 +99,10 @@ async def tour(store: EventStore, snapshots: SnapshotStore) -> None:
     snapshot = await snapshots.get_latest_snapshot("account-ada")
     assert snapshot is not None
     loaded = await accounts.load("account-ada")
-    print(f"     snapshot of account-ada at v{snapshot.version}: {snapshot.state}; loaded at "
+    print(f"     snapshot of account-ada at v{snapshot.version}: {state_of(snapshot)}; loaded at "
           f"v{loaded.version}, balance {loaded.state.balance}")
 
-    print("7. Read models, kept up to date from the bus")
+    print("7. Read models, kept up to date from the store's feed")
     for view in read_models:
         if isinstance(view, LoansByMember | Balances):
             for key, row in sorted(view.rows.items()):

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from demo_support import describe_store, local_event_store
 from orders.aggregates.order import Order
-from orders.app import make_policies, make_read_models, make_router
+from orders.app import make_policies, make_reaction_runner, make_read_models, make_router
 from orders.commands import CancelOrder, PlaceOrder, ShipParcel
 from orders.events import PaymentReceived, registry
 from orders.read_models.order_summary import OrderSummary
@@ -23,17 +23,25 @@ from orders.read_models.parcel_tracking import ParcelTracking
 from orders.types import OrderLine
 
 from aether import (
+    ActorSnapshot,
     DomainError,
     Event,
     EventBus,
-    EventStore,
+    InMemoryCheckpointStore,
     Repository,
     SnapshotStore,
     VersionConflictError,
     settle,
 )
+from aether.aggregate import SNAPSHOT_COMMANDS
+from aether.store import InMemoryEventStore, JetStreamEventStore
 
 NAMESPACE = "demo-shop"
+
+
+def state_of(snapshot: ActorSnapshot) -> dict[str, object]:
+    """The aggregate's state in a snapshot, without the command ids the runtime keeps there."""
+    return {key: value for key, value in snapshot.state.items() if key != SNAPSHOT_COMMANDS}
 
 
 def show(events: list[Event]) -> None:
@@ -41,15 +49,15 @@ def show(events: list[Event]) -> None:
         print(f"     {event.actor_id} v{event.version} {event.event_type} {event.data}")
 
 
-async def tour(store: EventStore, snapshots: SnapshotStore) -> None:
+async def tour(store: InMemoryEventStore | JetStreamEventStore, snapshots: SnapshotStore,
+               ) -> None:
     bus = EventBus()
-    inbox = await bus.subscribe(NAMESPACE)
     router = make_router(store, bus=bus, namespace=NAMESPACE, snapshot_store=snapshots,
                          snapshot_every=2)
     policies, read_models = make_policies(), make_read_models()
 
     async def react() -> None:
-        for event, policy in await settle(inbox, registry, router, policies, read_models):
+        for event, policy in await settle(store, registry, router, policies, read_models):
             print(f"     policy {type(policy).__name__} reacted to {event.event_type}")
 
     print("1. A customer places an order")
@@ -82,7 +90,6 @@ async def tour(store: EventStore, snapshots: SnapshotStore) -> None:
         PaymentReceived(order_id="order-2", payment_id="pay-9", amount=Decimal("17.00")),
         "payment-pay-9", 1)
     await store.save_event(payment)
-    await bus.publish(NAMESPACE, payment)
     await react()
     show(await store.get_events("order-2", from_version=2))
     show(await store.get_events("shipment-order-2"))
@@ -97,17 +104,27 @@ async def tour(store: EventStore, snapshots: SnapshotStore) -> None:
     snapshot = await snapshots.get_latest_snapshot("order-2")
     assert snapshot is not None
     later = await store.get_events("order-2", from_version=snapshot.version + 1)
-    print(f"     snapshot of order-2 at v{snapshot.version}: {snapshot.state}; "
+    print(f"     snapshot of order-2 at v{snapshot.version}: {state_of(snapshot)}; "
           f"{len(later)} event(s) after it")
     loaded = await orders.load("order-2")
     print(f"     order-2 loaded at v{loaded.version}: status={loaded.state.status}, "
           f"total={loaded.state.total}")
 
-    print("7. Read models, kept up to date from the bus")
+    print("7. Read models, kept up to date from the store's feed")
     for view in read_models:
         if isinstance(view, OrderSummary | ParcelTracking):
             for key, row in sorted(view.rows.items()):
                 print(f"     {type(view).__name__}[{key}] = {row.model_dump(mode='json')}")
+
+    print("8. In production a ReactionRunner follows the feed and keeps checkpoints")
+    runner = make_reaction_runner(store, router, InMemoryCheckpointStore(), name="orders-demo")
+    await runner.start()
+    await runner.wait_caught_up()
+    await router.send("order-3", PlaceOrder(customer_id="cy", lines=lines))
+    await runner.wait_caught_up()
+    await runner.stop()
+    print(f"     runner caught up at position {runner.position} (lag {runner.lag}): "
+          f"{runner.counters.processed} events handled, {runner.counters.parked} parked")
     await bus.close()
 
 

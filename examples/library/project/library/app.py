@@ -3,12 +3,17 @@
 """Wiring of library: which aggregate handles which command, and the reactors."""
 
 from aether.kit import (
+    CheckpointStore,
     CommandRouter,
+    CommandSender,
     EventBroadcaster,
+    EventFeed,
     EventStore,
     Policy,
+    ReactionRunner,
     ReadModel,
     Repository,
+    RetryPolicy,
     SnapshotStore,
 )
 
@@ -54,3 +59,21 @@ def make_policies() -> list[Policy]:
 def make_read_models() -> list[ReadModel]:
     """One instance of every read model of the model."""
     return [LoansByMember(), Balances()]
+
+
+def make_reaction_runner(
+    store: EventFeed,
+    sender: CommandSender,
+    checkpoints: CheckpointStore | None = None,
+    *,
+    name: str = "library",
+    retry: RetryPolicy | None = None,
+) -> ReactionRunner:
+    """A ReactionRunner driving every policy and read model of the model from the store's
+    feed; ``await runner.start()``. In production pass durable ``checkpoints`` (e.g.
+    ``await JetStreamCheckpointStore.for_store(nc, store)``) so a restart resumes where it
+    stopped; policies' commands go through ``sender`` (e.g. ``make_router(store)``)."""
+    return ReactionRunner(
+        name, store, registry, sender, policies=make_policies(),
+        read_models=make_read_models(), checkpoints=checkpoints, retry=retry,
+    )

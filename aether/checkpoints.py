@@ -1,0 +1,172 @@
+"""Where reaction runners keep their place in the feed, and the events they parked.
+
+A checkpoint is the feed position up to which one handler (a policy or a durable read
+model) of one runner has done its work. A parked event is one a handler kept failing on:
+kept with its error so it can be read, fixed and replayed, while the runner goes on.
+
+- ``InMemoryCheckpointStore``: for tests and single-process apps.
+- ``JetStreamCheckpointStore``: a KV bucket beside the event store, namespaced like it
+  (``<store stream name>_checkpoints``), so tenants never share positions. Keys are the
+  runner and handler names encoded with ``naming.encode_token`` (lossless, safe for any
+  text); the bucket is read and written with direct gets and plain publishes, because
+  nats-py's KV helpers refuse the ``~`` that encoding uses.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from nats.aio.client import Client
+from nats.js.api import KeyValueConfig, StorageType
+from pydantic import BaseModel, ConfigDict
+
+from aether.errors import AetherError, StoreConfigError
+from aether.event import Event
+from aether.store import jsapi
+from aether.store.jetstream import JetStreamEventStore
+from aether.store.naming import encode_token
+
+KV_OPERATION = "KV-Operation"
+
+
+class ParkedEvent(BaseModel):
+    """An event a handler failed on ``attempts`` times, with the last error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    runner: str
+    handler: str
+    position: int
+    event: Event
+    error: str
+    attempts: int
+    parked_at: datetime
+
+
+@runtime_checkable
+class CheckpointStore(Protocol):
+    async def load(self, runner: str, handler: str) -> int:
+        """The saved position, 0 when none was saved."""
+        ...
+
+    async def save(self, runner: str, handler: str, position: int) -> None: ...
+
+    async def park(self, parked: ParkedEvent) -> None: ...
+
+    async def parked(self, runner: str) -> list[ParkedEvent]:
+        """The runner's parked events, ordered by handler, then position."""
+        ...
+
+    async def unpark(self, parked: ParkedEvent) -> None:
+        """Forget a parked event (after a successful replay, or by decision)."""
+        ...
+
+
+class InMemoryCheckpointStore:
+    def __init__(self) -> None:
+        self._positions: dict[tuple[str, str], int] = {}
+        self._parked: dict[tuple[str, str, int], ParkedEvent] = {}
+
+    async def load(self, runner: str, handler: str) -> int:
+        return self._positions.get((runner, handler), 0)
+
+    async def save(self, runner: str, handler: str, position: int) -> None:
+        self._positions[(runner, handler)] = position
+
+    async def park(self, parked: ParkedEvent) -> None:
+        self._parked[(parked.runner, parked.handler, parked.position)] = parked
+
+    async def parked(self, runner: str) -> list[ParkedEvent]:
+        return [self._parked[key] for key in sorted(self._parked) if key[0] == runner]
+
+    async def unpark(self, parked: ParkedEvent) -> None:
+        self._parked.pop((parked.runner, parked.handler, parked.position), None)
+
+
+class JetStreamCheckpointStore:
+    """Checkpoints and parked events in a JetStream KV bucket."""
+
+    def __init__(self, nc: Client, bucket: str, timeout: float = 5.0) -> None:
+        """Prefer ``await JetStreamCheckpointStore.create(...)`` or ``for_store``."""
+        self._nc = nc
+        self.bucket = bucket
+        self._stream = f"KV_{bucket}"
+        self._prefix = f"$KV.{bucket}"
+        self._timeout = timeout
+
+    @classmethod
+    async def create(cls, nc: Client, bucket: str, *, storage: str = "file",
+                     replicas: int = 1, timeout: float = 5.0) -> JetStreamCheckpointStore:
+        """Open the bucket, creating it when missing."""
+        store = cls(nc, bucket, timeout)
+        js = nc.jetstream(timeout=timeout)
+        config = KeyValueConfig(
+            bucket=bucket, history=1, replicas=replicas, direct=True,
+            storage=StorageType.MEMORY if storage == "memory" else StorageType.FILE,
+        )
+        async with jsapi.reaching(f"creating checkpoint bucket {bucket!r}"):
+            try:
+                await js.create_key_value(config)
+            except Exception as exc:  # nats-py raises several kinds for a bad bucket config
+                if isinstance(exc, jsapi.TRANSPORT_ERRORS):
+                    raise
+                raise StoreConfigError(
+                    f"checkpoint bucket {bucket!r} could not be created: {exc}"
+                ) from exc
+        return store
+
+    @classmethod
+    async def for_store(cls, nc: Client, store: JetStreamEventStore) -> JetStreamCheckpointStore:
+        """The bucket that belongs to a JetStreamEventStore: ``<stream name>_checkpoints``,
+        on the same storage and replicas, so it is namespaced like the store."""
+        config = store.config
+        return await cls.create(nc, f"{store.stream_name}_checkpoints", storage=config.storage,
+                                replicas=config.replica_count, timeout=config.request_timeout)
+
+    def _position_subject(self, runner: str, handler: str) -> str:
+        return f"{self._prefix}.position.{encode_token(runner)}.{encode_token(handler)}"
+
+    def _parked_subject(self, runner: str, handler: str, position: int) -> str:
+        return (f"{self._prefix}.parked.{encode_token(runner)}.{encode_token(handler)}."
+                f"{position}")
+
+    async def load(self, runner: str, handler: str) -> int:
+        async with jsapi.reaching(f"reading a checkpoint from bucket {self.bucket!r}"):
+            message = await jsapi.direct_get_last(
+                self._nc, self._stream, self._position_subject(runner, handler), self._timeout
+            )
+        if message is None or (message.headers or {}).get(KV_OPERATION):
+            return 0
+        return int(message.data)
+
+    async def save(self, runner: str, handler: str, position: int) -> None:
+        await self._put(self._position_subject(runner, handler), str(position).encode(), {})
+
+    async def park(self, parked: ParkedEvent) -> None:
+        subject = self._parked_subject(parked.runner, parked.handler, parked.position)
+        await self._put(subject, parked.model_dump_json().encode(), {})
+
+    async def parked(self, runner: str) -> list[ParkedEvent]:
+        async with jsapi.reaching(f"reading parked events from bucket {self.bucket!r}"):
+            messages = await jsapi.direct_get_subject(
+                self._nc, self._stream, f"{self._prefix}.parked.{encode_token(runner)}.>",
+                self._timeout,
+            )
+        found = [ParkedEvent.model_validate_json(message.data) for message in messages
+                 if not (message.headers or {}).get(KV_OPERATION)]
+        return sorted(found, key=lambda parked: (parked.handler, parked.position))
+
+    async def unpark(self, parked: ParkedEvent) -> None:
+        subject = self._parked_subject(parked.runner, parked.handler, parked.position)
+        # A KV purge: the rollup replaces the record with one small marker.
+        await self._put(subject, b"", {KV_OPERATION: "PURGE", "Nats-Rollup": "sub"})
+
+    async def _put(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        try:
+            async with jsapi.reaching(f"writing to checkpoint bucket {self.bucket!r}"):
+                await jsapi.publish(self._nc, jsapi.Outgoing(subject, payload, headers),
+                                    self._timeout)
+        except jsapi.PublishRejected as rejected:
+            raise AetherError(f"checkpoint bucket {self.bucket!r} refused a write: {rejected}") \
+                from None

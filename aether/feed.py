@@ -1,0 +1,182 @@
+"""The feed: one global, ordered read of every event a store holds.
+
+Positions are what the store orders by (the memory store's log index, the JetStream
+stream sequence): strictly increasing, gaps allowed. A reader that has handled every
+event up to position P resumes with ``after=P`` and misses nothing, which is what the
+reaction runner's checkpoints rely on.
+
+``Follow`` is shared by every backend: it catches up by reading in batches, then waits
+for the backend's wake-up hint (an in-process signal, or a core NATS message on the
+stream's subjects) and reads again. The hint only says "look"; the read decides, so a
+lost hint costs at most one poll interval, never an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Collection
+from types import TracebackType
+from typing import Protocol, runtime_checkable
+
+from aether.event import Event
+
+FeedItem = tuple[int, Event]
+
+DEFAULT_BATCH = 1000
+POLL_INTERVAL = 1.0
+"""Seconds a caught-up follower waits for a hint before reading anyway."""
+
+
+@runtime_checkable
+class EventFeed(Protocol):
+    """The global read every store offers beside its per-actor reads (``EventStore``)."""
+
+    async def read_all(
+        self, after: int = 0, limit: int = DEFAULT_BATCH, *,
+        event_types: Collection[str] | None = None,
+    ) -> list[FeedItem]:
+        """Up to ``limit`` (position, event) pairs with position > ``after``, ascending;
+        only events of ``event_types`` when given. Empty means nothing more (yet)."""
+        ...
+
+    def follow(
+        self, after: int = 0, *, event_types: Collection[str] | None = None
+    ) -> Follow:
+        """Every pair after ``after``: catch up, then tail new events until closed."""
+        ...
+
+    async def last_position(self) -> int:
+        """The position of the newest event (0 when empty): what a follower's lag counts to."""
+        ...
+
+
+class Scan(Protocol):
+    """One backend read for a follower: the matching pairs after ``after`` and the last
+    position examined (beyond the last match when filtered events were skipped)."""
+
+    def __call__(
+        self, after: int, limit: int, event_types: frozenset[str] | None
+    ) -> Awaitable[tuple[list[FeedItem], int]]: ...
+
+
+class Signal:
+    """Wakes waiting followers when something may have been appended."""
+
+    def __init__(self) -> None:
+        self._armed: list[asyncio.Event] = []
+
+    def arm(self) -> asyncio.Event:
+        """Take this before reading, so an append during the read still wakes the reader."""
+        flag = asyncio.Event()
+        self._armed.append(flag)
+        return flag
+
+    def notify(self) -> None:
+        armed, self._armed = self._armed, []
+        for flag in armed:
+            flag.set()
+
+
+def normal_types(event_types: Collection[str] | None) -> frozenset[str] | None:
+    return None if event_types is None else frozenset(event_types)
+
+
+class Follow:
+    """An async iterator of (position, event): catches up, then tails, until ``close()``.
+
+    Use ``async with store.follow(after) as feed: async for position, event in feed``.
+    """
+
+    def __init__(
+        self,
+        scan: Scan,
+        signal: Signal,
+        after: int = 0,
+        event_types: Collection[str] | None = None,
+        *,
+        batch: int = DEFAULT_BATCH,
+        on_start: Callable[[], Awaitable[None]] | None = None,
+        on_close: Callable[[], Awaitable[None]] | None = None,
+        poll_interval: float = POLL_INTERVAL,
+    ) -> None:
+        if after < 0:
+            raise ValueError(f"after must be a position >= 0, got {after}")
+        self._scan = scan
+        self._signal = signal
+        self._after = after
+        self._types = normal_types(event_types)
+        self._batch = batch
+        self._on_start = on_start
+        self._on_close = on_close
+        self._poll = poll_interval
+        self._buffer: deque[FeedItem] = deque()
+        self._closed = asyncio.Event()
+
+    @property
+    def position(self) -> int:
+        """The last position read from the store (delivered or skipped by the filter)."""
+        return self._after
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    async def close(self) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._signal.notify()
+        if self._on_close is not None:
+            await self._on_close()
+
+    async def __aenter__(self) -> Follow:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __aiter__(self) -> Follow:
+        return self
+
+    async def __anext__(self) -> FeedItem:
+        # A hint that finds nothing means the store announced an append a moment before
+        # showing it (a core NATS message races the stream's write): look again soon,
+        # backing off to the poll interval.
+        if self._on_start is not None:
+            start, self._on_start = self._on_start, None
+            await start()
+        delay = self._poll
+        while not self._buffer:
+            if self._closed.is_set():
+                raise StopAsyncIteration
+            flag = self._signal.arm()
+            pairs, scanned = await self._scan(self._after, self._batch, self._types)
+            self._after = max(self._after, scanned)
+            if pairs:
+                self._buffer.extend(pairs)
+                break
+            if self._closed.is_set():
+                raise StopAsyncIteration
+            woken = await _wait(flag, delay)
+            delay = 0.001 if woken else min(self._poll, delay * 4)
+        return self._buffer.popleft()
+
+    def pending(self) -> int:
+        """Pairs already read from the store and not yet delivered."""
+        return len(self._buffer)
+
+
+async def _wait(flag: asyncio.Event, timeout: float) -> bool:
+    """True when woken, False when the timeout passed."""
+    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+    # arrives as the flag is set, leaving a stopped runner's task running.
+    try:
+        async with asyncio.timeout(timeout):
+            await flag.wait()
+    except TimeoutError:
+        return False
+    return True

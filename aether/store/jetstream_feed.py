@@ -1,0 +1,121 @@
+"""The feed of a JetStream event store: positions are the events stream's sequences.
+
+Reads are batched direct gets over the whole stream (``next_by_subj`` = every event
+subject): one request returns up to a thousand messages, served from the stream's
+blocks without creating a consumer (bench/reactions.py compares this with a raw
+ordered consumer). A follower that has caught up listens to the stream's subjects
+as plain core NATS messages, so a write anywhere wakes it; the message is only a hint
+and the next direct get reads what the stream actually stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from aether.errors import StoreUnavailableError
+from aether.event import Event
+from aether.feed import FeedItem, Signal
+from aether.store import jsapi
+from aether.store.stored import decode_message
+
+_PER_REQUEST = jsapi.DIRECT_BATCH
+
+
+class StreamFeed:
+    """Reads the events stream of one store in sequence order."""
+
+    def __init__(self, nc: Client, stream: str, timeout: float) -> None:
+        self._nc = nc
+        self._stream = stream
+        self._subjects = f"{stream}.events.>"
+        self._timeout = timeout
+
+    async def scan(
+        self, after: int, limit: int, event_types: frozenset[str] | None
+    ) -> tuple[list[FeedItem], int]:
+        """Up to ``limit`` matching pairs after ``after``, and the last sequence examined.
+
+        Filtered reads keep going past non-matching batches until something matches or
+        the stream ends, so an empty answer always means "nothing more yet".
+        """
+        if after < 0 or limit < 1:
+            raise ValueError(f"read_all needs after >= 0 and limit >= 1, got {after}, {limit}")
+        found: list[FeedItem] = []
+        scanned = after
+        while len(found) < limit:
+            want = _PER_REQUEST if event_types is not None else min(limit - len(found),
+                                                                      _PER_REQUEST)
+            messages, more = await self._batch(scanned + 1, want)
+            for message in messages:
+                sequence = int((message.headers or {})["Nats-Sequence"])
+                event = decode_message(Event, message)
+                if event_types is None or event.event_type in event_types:
+                    found.append((sequence, event))
+                scanned = sequence
+                if len(found) == limit:
+                    break
+            if not more or not messages or (found and event_types is not None):
+                break
+        return found, scanned
+
+    async def last_position(self) -> int:
+        async with jsapi.reaching(f"reading the state of stream {self._stream!r}"):
+            reply = await self._nc.request(f"{jsapi.API}.STREAM.INFO.{self._stream}", b"",
+                                           timeout=self._timeout)
+        info = json.loads(reply.data)
+        if "error" in info:
+            raise StoreUnavailableError(
+                f"stream {self._stream!r} info failed: {info['error'].get('description')}"
+            )
+        return int(info["state"]["last_seq"])
+
+    async def wake_on_append(self, signal: Signal) -> Subscription:
+        """A core subscription to the stream's subjects that notifies ``signal``."""
+
+        async def hint(_: Msg) -> None:
+            signal.notify()
+
+        return await self._nc.subscribe(self._subjects, cb=hint)
+
+    async def _batch(self, start: int, count: int) -> tuple[list[Msg], bool]:
+        """Messages from sequence ``start`` (at most ``count``), and whether more remain."""
+        messages: list[Msg] = []
+        finished: asyncio.Future[dict[str, str] | None] = (
+            asyncio.get_running_loop().create_future()
+        )
+
+        async def collect(message: Msg) -> None:
+            headers = message.headers or {}
+            status = headers.get("Status")
+            if status is None:
+                messages.append(message)
+            elif not finished.done():
+                finished.set_result(None if status == "404" else headers)
+
+        inbox = self._nc.new_inbox()
+        async with jsapi.reaching(f"reading the feed of stream {self._stream!r}"):
+            subscription = await self._nc.subscribe(inbox, cb=collect)
+            try:
+                request = {"next_by_subj": self._subjects, "seq": start, "batch": count}
+                await self._nc.publish(f"{jsapi.API}.DIRECT.GET.{self._stream}",
+                                       json.dumps(request).encode(), reply=inbox)
+                # asyncio.timeout: wait_for on 3.11 can swallow a cancellation.
+                async with asyncio.timeout(self._timeout):
+                    end = await finished
+            finally:
+                await subscription.unsubscribe()
+        if end is None:
+            return messages, False
+        status = end.get("Status")
+        if status != "204":  # 204 = end of batch
+            raise StoreUnavailableError(
+                f"reading the feed of stream {self._stream!r} failed with status {status}: "
+                f"{end.get('Description', '')}"
+            )
+        return messages, int(end.get("Nats-Num-Pending", "0")) > 0
+

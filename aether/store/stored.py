@@ -1,0 +1,26 @@
+"""Decoding what a JetStream store wrote back into events and snapshots, for every reader
+(per-actor reads, snapshots and the feed) alike."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from nats.aio.msg import Msg
+from pydantic import ValidationError
+
+from aether.errors import EventDecodeError, InvalidEventError
+from aether.event import STORED, ActorSnapshot, Event
+
+Record = TypeVar("Record", Event, ActorSnapshot)
+
+
+def decode_message(kind: type[Record], message: Msg) -> Record:
+    # STORED: limits added after an event was written must not make history unreadable.
+    try:
+        return kind.model_validate_json(message.data, context={STORED: True})
+    except (ValidationError, InvalidEventError) as exc:
+        subject = (message.headers or {}).get("Nats-Subject")
+        raise EventDecodeError(
+            f"message on {subject!r} is not a valid {kind.__name__}: {exc}; "
+            f"was it written by something other than Aether?"
+        ) from exc
