@@ -66,7 +66,7 @@ async def reaching(what: str) -> AsyncIterator[None]:
     try:
         yield
     except jsapi.TRANSPORT_ERRORS as exc:
-        raise ClusterUnavailableError(f"{what}: {jsapi.unavailable(what, exc)}") from exc
+        raise ClusterUnavailableError(str(jsapi.unavailable(what, exc))) from exc
 
 
 class ClusterBucket:
@@ -123,8 +123,9 @@ class ClusterBucket:
             async with reaching(what):
                 yield
         except ClusterUnavailableError as exc:
-            if isinstance(exc.__cause__, nats.errors.NoRespondersError
-                          | nats.js.errors.ServiceUnavailableError):
+            # Nobody answers the JetStream API at all: it is off. (A 503 answer means it is
+            # on but busy, e.g. a new server cluster still electing: that is retried.)
+            if isinstance(exc.__cause__, nats.errors.NoRespondersError):
                 raise ClusterConfigError(
                     f"{what}: the server has no JetStream; the cluster keeps its state in a "
                     f"JetStream KV bucket: start nats-server with JetStream on (-js)"

@@ -7,7 +7,9 @@ poll. Nothing else is needed: NATS is the only infrastructure.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from dataclasses import dataclass
 
 import nats.errors
@@ -16,7 +18,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from aether.cluster.discovery import NodeDiscovery
-from aether.cluster.errors import ClusterConfigError
+from aether.cluster.errors import ClusterConfigError, ClusterUnavailableError
 from aether.cluster.hashring import DEFAULT_VNODES
 from aether.cluster.kv import ClusterBucket, nudge_subject
 from aether.cluster.leader import LeaderElection
@@ -73,7 +75,8 @@ class ClusterManager:
     def __init__(self, nc: Client, node_id: str, cluster: str, shard_count: int = 1024,
                  lease_ttl: float = 5.0, *, heartbeat_interval: float | None = None,
                  member_timeout: float | None = None, request_timeout: float | None = None,
-                 vnodes: int = DEFAULT_VNODES, replicas: int = 1) -> None:
+                 vnodes: int = DEFAULT_VNODES, replicas: int = 1,
+                 start_timeout: float = 30.0) -> None:
         if not node_id or len(node_id.encode("utf-8")) > MAX_NODE_ID:
             raise ClusterConfigError(
                 f"node id {node_id[:40]!r} must be 1 to {MAX_NODE_ID} bytes of UTF-8")
@@ -87,6 +90,7 @@ class ClusterManager:
         self.node_id = node_id
         self.cluster = cluster
         self.replicas = replicas
+        self.start_timeout = start_timeout
         self.bucket = ClusterBucket(nc, cluster, self.timing.request_timeout)
         self.discovery = NodeDiscovery(self.bucket, node_id, self.timing.heartbeat_interval,
                                        self.timing.member_timeout)
@@ -104,8 +108,18 @@ class ClusterManager:
     async def start(self) -> None:
         """Join the cluster: create or check its bucket and settings, announce this node,
         then campaign and follow the shard table in the background."""
-        await self.bucket.ensure(self.replicas)
-        await self.shards.check_settings()
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            try:
+                await self.bucket.ensure(self.replicas)
+                await self.shards.check_settings()
+                break
+            except ClusterUnavailableError:
+                # A bucket just created at R3 answers once its replicas have elected a
+                # leader; a new server cluster once it has a meta leader.
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(self.timing.heartbeat_interval)
         self._subscription = await self.nc.subscribe(
             nudge_subject(self.cluster), cb=self._nudged)
         await self.discovery.start()

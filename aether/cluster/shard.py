@@ -55,6 +55,8 @@ class ShardManager:
         self.listeners: Listeners[ShardChange] = Listeners([])
         self.table: ShardTable | None = None
         self._revision = 0
+        self._stored_version = 0
+        self._stored_current = True
         self._owned: frozenset[int] = frozenset()
         self._since: dict[int, int] = {}
         self._ring = ConsistentHashRing(vnodes=vnodes)
@@ -140,22 +142,29 @@ class ShardManager:
     async def _read(self) -> None:
         entry, revision = await self.bucket.read(TABLE_KEY)
         self._revision = revision
-        if entry is None:
-            return
+        table = self._valid(entry.value, revision) if entry is not None else None
+        # The stored value is not the table we hold (stale, foreign or unreadable): the
+        # leader replaces it, so nodes starting now do not pick it up.
+        self._stored_version = table.version if table is not None else 0
+        self._stored_current = entry is None or table == self.table
+        if table is not None and (self.table is None or (table.epoch, table.version) > (
+                self.table.epoch, self.table.version)):
+            self.table = table
+            self._stored_current = True
+
+    def _valid(self, value: bytes, revision: int) -> ShardTable | None:
         try:
-            table = ShardTable.model_validate_json(entry.value)
+            table = ShardTable.model_validate_json(value)
         except ValidationError:
             log.error("cluster %r: unreadable shard table at revision %d ignored",
                       self.bucket.cluster, revision)
-            return
+            return None
         if len(table.owners) != self.shard_count or any(
-                i >= len(table.nodes) for i in table.owners):
+                not -1 <= i < len(table.nodes) for i in table.owners):
             log.error("cluster %r: shard table version %d does not fit %d shards; ignored",
                       self.bucket.cluster, table.version, self.shard_count)
-            return
-        if self.table is None or (table.epoch, table.version) > (
-                self.table.epoch, self.table.version):
-            self.table = table
+            return None
+        return table
 
     async def _place(self) -> None:
         epoch = self.election.epoch
@@ -167,9 +176,11 @@ class ShardManager:
             self._ring = ConsistentHashRing(nodes, vnodes=self.vnodes)
         previous = current.owner_list() if current else [None] * self.shard_count
         owners = place(previous, nodes, self._ring)
-        if current is not None and owners == previous and current.epoch == epoch:
+        if (current is not None and owners == previous and current.epoch == epoch
+                and self._stored_current):
             return
-        table = ShardTable.build(version=(current.version if current else 0) + 1,
+        version = max(current.version if current else 0, self._stored_version) + 1
+        table = ShardTable.build(version=version,
                                  epoch=epoch, leader=self.node_id, owners=owners)
         if not self.election.is_leader():
             return  # checked again right before writing: the lease may have run out
