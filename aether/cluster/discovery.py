@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from aether.cluster.errors import ClusterError
 from aether.cluster.kv import CasFailed, ClusterBucket, Entry
+from aether.cluster.loops import finish, nap
 from aether.cluster.types import Listeners, Member, MembershipChange
 from aether.store.naming import encode_token
 
@@ -50,6 +51,7 @@ class NodeDiscovery:
         self._seen: dict[str, tuple[Entry, Member, float]] = {}
         self._members: tuple[Member, ...] = ()
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     def members(self) -> list[Member]:
@@ -75,11 +77,10 @@ class NodeDiscovery:
 
     async def stop(self) -> None:
         """Leave at once: delete our key, so peers need not wait for the timeout."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._stopping = True
+        self._wake.set()
+        await finish(self._task, grace=2 * self.bucket.timeout)
+        self._task = None
         self._alive_until = 0.0
         if not self._superseded and self._revision:
             with contextlib.suppress(CasFailed, ClusterError):
@@ -88,16 +89,18 @@ class NodeDiscovery:
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.heartbeat_interval)
-            self._wake.clear()
+            await nap(self._wake, self.heartbeat_interval)
+            if self._stopping:
+                return
             try:
                 if not self._superseded:
                     await self._heartbeat()
                 await self._refresh()
             except ClusterError as exc:
                 log.warning("node %s: %s", self.me.node_id, exc)
-                await self._update(time.monotonic())  # silent peers still time out
+            except Exception:  # a bug must not silence the loop: that would fail the node
+                log.exception("node %s: unexpected error in the cluster loop", self.me.node_id)
+            await self._update(time.monotonic())  # silent peers time out even without NATS
 
     async def _heartbeat(self) -> None:
         sent = time.monotonic()

@@ -66,7 +66,14 @@ async def reaching(what: str) -> AsyncIterator[None]:
     try:
         yield
     except jsapi.TRANSPORT_ERRORS as exc:
-        raise ClusterUnavailableError(str(jsapi.unavailable(what, exc))) from exc
+        if isinstance(exc, nats.errors.NoRespondersError | nats.js.errors.ServiceUnavailableError):
+            advice = ("no JetStream responder: is JetStream on (nats-server -js), and has the "
+                      "cluster's KV bucket finished starting (replicas electing a leader)?")
+        elif isinstance(exc, TimeoutError):
+            advice = "NATS did not answer in time: check the server and the network"
+        else:
+            advice = f"the NATS connection is not usable ({type(exc).__name__})"
+        raise ClusterUnavailableError(f"{what}: {advice}; the node retries") from exc
 
 
 class ClusterBucket:
@@ -123,14 +130,24 @@ class ClusterBucket:
             async with reaching(what):
                 yield
         except ClusterUnavailableError as exc:
-            # Nobody answers the JetStream API at all: it is off. (A 503 answer means it is
-            # on but busy, e.g. a new server cluster still electing: that is retried.)
-            if isinstance(exc.__cause__, nats.errors.NoRespondersError):
+            if isinstance(exc.__cause__, nats.errors.NoRespondersError
+                          | nats.js.errors.ServiceUnavailableError) and await self._js_off():
                 raise ClusterConfigError(
                     f"{what}: the server has no JetStream; the cluster keeps its state in a "
                     f"JetStream KV bucket: start nats-server with JetStream on (-js)"
                 ) from exc
             raise
+
+    async def _js_off(self) -> bool:
+        # nats-py reports both "nobody serves the JetStream API" (JetStream off) and "the
+        # API answered 503" (on, but e.g. a new server cluster still electing) alike.
+        try:
+            await self.nc.request(f"{jsapi.API}.INFO", b"", timeout=self.timeout)
+        except nats.errors.NoRespondersError:
+            return True
+        except jsapi.TRANSPORT_ERRORS:
+            return False
+        return False
 
     async def read(self, key: str) -> tuple[Entry | None, int]:
         """The key's live entry (None when absent, deleted or expired) and its last
@@ -165,7 +182,8 @@ class ClusterBucket:
                 request = {"multi_last": [f"{self.subject(prefix)}.>"], "batch": 10_000}
                 await self.nc.publish(f"{jsapi.API}.DIRECT.GET.{self.stream}",
                                       json.dumps(request).encode(), reply=inbox)
-                await asyncio.wait_for(done, self.timeout)
+                async with asyncio.timeout(self.timeout):
+                    await done
             finally:
                 await subscription.unsubscribe()
         return entries

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from aether.cluster.errors import ClusterError
 from aether.cluster.kv import CasFailed, ClusterBucket, Entry
+from aether.cluster.loops import finish, nap
 from aether.cluster.types import LeadershipChange, LeaseRecord, Listeners, Member
 
 log = logging.getLogger("aether.cluster")
@@ -52,6 +53,7 @@ class LeaderElection:
         self._revision = 0
         self._observed: tuple[int, float] = (0, 0.0)
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     def is_leader(self) -> bool:
@@ -72,11 +74,10 @@ class LeaderElection:
 
     async def stop(self) -> None:
         """Resign: delete the lease so a successor need not wait for it to run out."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._stopping = True
+        self._wake.set()
+        await finish(self._task, grace=2 * self.bucket.timeout)
+        self._task = None
         if self._leading:
             revision, still_valid = self._revision, self.is_leader()
             await self._lose("stopping")
@@ -87,13 +88,15 @@ class LeaderElection:
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.renew_interval)
-            self._wake.clear()
+            await nap(self._wake, self.renew_interval)
+            if self._stopping:
+                return
             try:
                 await self._step()
             except ClusterError as exc:
                 log.warning("node %s: %s", self.me.node_id, exc)
+            except Exception:  # a bug must not silence the loop: that would fail the node
+                log.exception("node %s: unexpected error in the cluster loop", self.me.node_id)
             if self._leading and time.monotonic() >= self._deadline:
                 await self._lose("could not renew the lease in time")
 

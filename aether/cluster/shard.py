@@ -15,7 +15,6 @@ once it cannot heartbeat it owns nothing, before anyone else reassigns its shard
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from pydantic import ValidationError
@@ -25,6 +24,7 @@ from aether.cluster.errors import ClusterError, ShardCountMismatchError
 from aether.cluster.hashring import ConsistentHashRing, stable_hash
 from aether.cluster.kv import CasFailed, ClusterBucket
 from aether.cluster.leader import LeaderElection
+from aether.cluster.loops import finish, nap
 from aether.cluster.placement import place
 from aether.cluster.types import ClusterSettings, Listeners, ShardChange, ShardTable
 
@@ -61,6 +61,7 @@ class ShardManager:
         self._since: dict[int, int] = {}
         self._ring = ConsistentHashRing(vnodes=vnodes)
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     # -- queries ------------------------------------------------------------------
@@ -110,11 +111,10 @@ class ShardManager:
         self._task = asyncio.create_task(self._run(), name=f"shards-{self.node_id}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._stopping = True
+        self._wake.set()
+        await finish(self._task, grace=2 * self.bucket.timeout)
+        self._task = None
         await self._report(stopping=True)
 
     def wake(self) -> None:
@@ -124,14 +124,16 @@ class ShardManager:
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
-            self._wake.clear()
+            await nap(self._wake, self.interval)
+            if self._stopping:
+                return
             try:
                 await self._step()
             except ClusterError as exc:
                 log.warning("node %s: %s", self.node_id, exc)
-                await self._report()
+            except Exception:  # a bug must not silence the loop: that would fail the node
+                log.exception("node %s: unexpected error in the cluster loop", self.node_id)
+            await self._report()  # shards lapse with the membership lease, NATS or not
 
     async def _step(self) -> None:
         await self._read()

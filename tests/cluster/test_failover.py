@@ -13,7 +13,9 @@ from uuid import uuid4
 
 import nats
 import pytest
+from nats.aio.client import Client
 
+from aether.cluster.kv import bucket_name
 from aether.testing import NatsServer, start_cluster
 from tests.cluster.fleet import (
     Fleet,
@@ -41,7 +43,7 @@ async def fleet_of(urls: str, tmp_path: Path, size: int,
         fleet.close()
 
 
-async def _converge(nc: nats.NATS, fleet: Fleet, timeout: float) -> None:
+async def _converge(nc: Client, fleet: Fleet, timeout: float) -> None:
     status = await eventually(lambda: converged(nc, fleet), timeout,
                               f"shard table converged on {sorted(fleet.nodes)}")
     counts = status.shards_per_node()
@@ -121,7 +123,7 @@ async def test_losing_one_of_three_servers_does_not_stop_election_or_placement(
     try:
         async with fleet_of(urls, tmp_path, 3, replicas=3) as fleet:
             await _converge(nc, fleet, STARTUP)
-            info = await nc.jetstream().stream_info(f"KV_{(await _bucket(nc, fleet))}")
+            info = await nc.jetstream().stream_info(f"KV_{bucket_name(fleet.cluster)}")
             assert info.config.num_replicas == 3
             victim = next(s for s in servers if info.cluster and s.name == info.cluster.leader)
             await asyncio.to_thread(victim.stop)
@@ -137,8 +139,3 @@ async def test_losing_one_of_three_servers_does_not_stop_election_or_placement(
             await nc.close()
         for server in servers:
             await asyncio.to_thread(server.stop)
-
-
-async def _bucket(nc: nats.NATS, fleet: Fleet) -> str:
-    from aether.cluster.kv import bucket_name
-    return bucket_name(fleet.cluster)
