@@ -37,12 +37,17 @@ def status(server: str, cluster: str, as_json: bool) -> None:
 
 
 async def _read(server: str, cluster: str) -> ClusterStatus:
-    nc = await nats.connect(server, connect_timeout=3, max_reconnect_attempts=0,
-                            allow_reconnect=False)
+    # One quick retry and a silent error callback: a CLI reports, it does not reconnect.
+    nc = await nats.connect(server, connect_timeout=3, max_reconnect_attempts=1,
+                            reconnect_time_wait=0.1, error_cb=_quiet)
     try:
         return await read_status(nc, cluster)
     finally:
         await nc.close()
+
+
+async def _quiet(error: Exception) -> None:
+    pass
 
 
 def _as_json(result: ClusterStatus) -> dict[str, object]:
