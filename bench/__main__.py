@@ -9,6 +9,7 @@ BENCHMARKS = {
     "memory": "bench.memory_store",
     "jetstream": "bench.jetstream_store",
     "codegen": "bench.codegen_speed",
+    "cluster": "bench.cluster",
 }
 
 
