@@ -23,14 +23,17 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from uuid import uuid4
 
 import nats
-from uhashring import HashRing
+from nats.aio.client import Client
+from uhashring import HashRing  # type: ignore[import-untyped]  # ships no types
 
 from aether.cluster import (
     ClusterManager,
+    ClusterStatus,
     ClusterUnavailableError,
     ConsistentHashRing,
     UnknownClusterError,
@@ -136,7 +139,7 @@ async def _failover(runs: int, lease_ttl: float) -> list[Row]:
     ]
 
 
-async def _one_failover(nc: nats.NATS, url: str, lease_ttl: float) -> tuple[float, float]:
+async def _one_failover(nc: Client, url: str, lease_ttl: float) -> tuple[float, float]:
     cluster = f"bench-{uuid4().hex[:6]}"
     ids = ["n0", "n1", "n2"]
     processes = {node: _spawn(url, cluster, node, lease_ttl) for node in ids}
@@ -164,8 +167,8 @@ def _spawn(url: str, cluster: str, node: str, lease_ttl: float) -> subprocess.Po
                              str(lease_ttl)], cwd=ROOT)
 
 
-async def _until(nc: nats.NATS, cluster: str, check, timeout: float,  # type: ignore[no-untyped-def]
-                 poll: float = 0.1):
+async def _until(nc: Client, cluster: str, check: Callable[[ClusterStatus], bool],
+                 timeout: float, poll: float = 0.1) -> ClusterStatus:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
