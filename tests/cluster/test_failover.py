@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from uuid import uuid4
@@ -46,7 +47,8 @@ async def fleet_of(urls: str, tmp_path: Path, size: int,
 async def _converge(nc: Client, fleet: Fleet, timeout: float) -> None:
     status = await eventually(lambda: converged(nc, fleet), timeout,
                               f"shard table converged on {sorted(fleet.nodes)}")
-    counts = status.shards_per_node()
+    counts = Counter(status.table.owner_list())
+    assert set(counts) == set(fleet.nodes)
     assert max(counts.values()) - min(counts.values()) <= 1, counts
     leader = await eventually(fleet.leader, LIVENESS, "exactly one node believes it leads")
     assert status.leader is not None and leader.node_id == status.leader.node_id

@@ -178,7 +178,7 @@ async def test_a_leader_that_cannot_renew_steps_down_by_itself(
 
 async def test_heartbeats_keep_going_under_a_busy_cooperative_load(
         nats_server: NatsServer) -> None:
-    async with running(nats_server.url, _name(), ["busy"], lease_ttl=2.0) as (manager,):
+    async with running(nats_server.url, _name(), ["busy"], lease_ttl=3.0) as (manager,):
         await eventually(lambda: manager.is_leader() and manager.my_shards(), 20, "leads")
         changes: list[object] = []
         manager.on_leadership(changes.append)
@@ -186,7 +186,7 @@ async def test_heartbeats_keep_going_under_a_busy_cooperative_load(
         manager.on_shards(changes.append)
 
         async def work() -> None:
-            until = time.monotonic() + 3 * 2.0
+            until = time.monotonic() + 2 * 3.0  # two leases: heartbeats had to happen
             while time.monotonic() < until:
                 deadline = time.perf_counter() + 0.005
                 while time.perf_counter() < deadline:
