@@ -64,11 +64,27 @@ def _load(model: Path, strict: bool = False) -> LoadedModel:
     return loaded
 
 
-model_argument = click.argument(
-    "model", type=click.Path(path_type=Path, dir_okay=False))
+# Any path: a missing file or a directory is the loader's located error (exit 1), not a
+# click usage error.
+model_argument = click.argument("model", type=click.Path(path_type=Path))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Usage mistakes (a bad option, a missing argument) exit 1 like every other user
+    mistake; exit 2 stays reserved for aether-gen's own bugs."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(EXIT_PROBLEMS)
+        except click.Abort:
+            fail("aborted")
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="aether", prog_name="aether-gen")
 def main() -> None:
     """Validate, draw and compile EventStorming models for the Aether runtime."""
