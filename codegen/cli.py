@@ -7,7 +7,6 @@ a bug in aether-gen itself.
 
 from __future__ import annotations
 
-import keyword
 import os
 import sys
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from codegen.writer import write as write_output
 from modeling import LoadedModel, ModelError, load_model
 from modeling.diagram import FORMATS, DiagramError, Format, render
 from modeling.export import json_schema, to_yaml
+from modeling.name_checks import package_name_problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,6 +48,9 @@ def friendly(command: F) -> F:
             sys.exit(EXIT_PROBLEMS)
         except (DiagramError, OSError) as error:
             fail(str(error))
+        except (RecursionError, MemoryError) as error:  # bounded by validate; never silent
+            fail(f"internal error ({type(error).__name__}); rerun with AETHER_DEBUG=1 and "
+                 f"report the model that caused it", EXIT_INTERNAL)
         except Exception as error:  # a bug in aether-gen, not the user's mistake
             if os.environ.get("AETHER_DEBUG"):
                 raise
@@ -154,9 +157,9 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
     """Compile MODEL into a typed Python package on the Aether runtime."""
     loaded = _load(model)
     name = package or loaded.model.name
-    if not name.isidentifier() or keyword.iskeyword(name) or name != name.lower():
-        fail(f"package name {name!r} is not a lowercase Python identifier; "
-             f"pass --package with one, e.g. --package {loaded.model.name}")
+    problem = package_name_problem(name)
+    if problem:
+        fail(f"{problem}; pass --package with one, e.g. --package {loaded.model.name}")
     files = generate_files(loaded.model, name, templates)
     if check:
         result = plan_output(files, output)

@@ -196,7 +196,7 @@ def test_custom_templates_override_file_by_file(tmp_path: Path) -> None:
     package = tmp_path / "out" / "orders"
     assert (package / "policies" / "__init__.py").read_text().endswith(
         '"""Policies, the house way."""\n')
-    assert "class OrderPlaced(EventPayload)" in (package / "events.py").read_text()
+    assert "class OrderPlaced(kit.EventPayload)" in (package / "events.py").read_text()
 
 
 def test_bad_package_name_is_one_line(tmp_path: Path) -> None:

@@ -2,15 +2,7 @@
 # this file is rewritten on every run; put your code in the stubs.
 """Wiring of library: which aggregate handles which command, and the reactors."""
 
-from aether.kit import (
-    CommandRouter,
-    EventBroadcaster,
-    EventStore,
-    Policy,
-    ReadModel,
-    Repository,
-    SnapshotStore,
-)
+from aether import kit
 
 from .aggregates.loan import Loan
 from .aggregates.member_account import MemberAccount
@@ -22,35 +14,45 @@ from .read_models.loans_by_member import LoansByMember
 
 
 def make_router(
-    store: EventStore,
+    store: kit.EventStore,
     *,
-    bus: EventBroadcaster | None = None,
+    bus: kit.EventBroadcaster | None = None,
     namespace: str = "",
-    snapshot_store: SnapshotStore | None = None,
+    snapshot_store: kit.SnapshotStore | None = None,
     snapshot_every: int = 0,
-) -> CommandRouter:
+) -> kit.CommandRouter:
     """A CommandRouter that sends every command of the model to its aggregate."""
-    router = CommandRouter()
-    loan_repository = Repository(
-        store, Loan, registry, bus=bus, namespace=namespace,
-        snapshot_store=snapshot_store, snapshot_every=snapshot_every,
+    router = kit.CommandRouter()
+    loan_repository = kit.Repository(
+        store,
+        Loan,
+        registry,
+        bus=bus,
+        namespace=namespace,
+        snapshot_store=snapshot_store,
+        snapshot_every=snapshot_every,
     )
     router.route(BorrowBook, loan_repository, Loan.handle)
     router.route(ReturnBook, loan_repository, Loan.handle)
-    member_account_repository = Repository(
-        store, MemberAccount, registry, bus=bus, namespace=namespace,
-        snapshot_store=snapshot_store, snapshot_every=snapshot_every,
+    member_account_repository = kit.Repository(
+        store,
+        MemberAccount,
+        registry,
+        bus=bus,
+        namespace=namespace,
+        snapshot_store=snapshot_store,
+        snapshot_every=snapshot_every,
     )
     router.route(ChargeLateFee, member_account_repository, MemberAccount.handle)
     router.route(PayFees, member_account_repository, MemberAccount.handle)
     return router
 
 
-def make_policies() -> list[Policy]:
+def make_policies() -> list[kit.Policy]:
     """One instance of every policy of the model."""
     return [ChargeLateReturns()]
 
 
-def make_read_models() -> list[ReadModel]:
+def make_read_models() -> list[kit.ReadModel]:
     """One instance of every read model of the model."""
     return [LoansByMember(), Balances()]
