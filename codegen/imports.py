@@ -13,6 +13,7 @@ that uses it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -50,7 +51,8 @@ class Imports:
         """Import blocks in isort order: standard library, aether, the package itself."""
         blocks: list[str] = []
         if self.modules:
-            blocks.append("\n".join(f"import {module}" for module in sorted(self.modules)))
+            blocks.append("\n".join(f"import {module}"
+                                     for module in sorted(self.modules, key=natural)))
         if self.kit:
             blocks.append("from aether import kit")
         if self.local:
@@ -61,14 +63,24 @@ class Imports:
         return blocks
 
 
-def _relative_key(module: str) -> tuple[int, str]:
+Natural = tuple[tuple[int, int | str], ...]
+
+
+def natural(text: str) -> Natural:
+    """Ruff's isort compares names naturally: Happened2 before Happened10."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part)
+                 for part in re.split(r"(\d+)", text) if part)
+
+
+def _relative_key(module: str) -> tuple[int, Natural, Natural]:
     # isort puts deeper relative imports (..x) before shallower ones (.x).
     dots = len(module) - len(module.lstrip("."))
-    return (-dots, module.lstrip("."))
+    name = module.lstrip(".")
+    return (-dots, natural(name.lower()), natural(name))
 
 
-def member_order(name: str) -> tuple[int, str]:
-    """isort's order-by-type: CONSTANTS, then Classes, then everything else."""
-    if name.isupper() and len(name) > 1:
-        return (0, name)
-    return (1, name) if name[:1].isupper() else (2, name)
+def member_order(name: str) -> tuple[int, Natural, Natural]:
+    """isort's order-by-type: CONSTANTS, then Classes, then everything else; each
+    compared case-insensitively first, naturally."""
+    kind = 0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2
+    return (kind, natural(name.lower()), natural(name))

@@ -3,7 +3,7 @@
 Everything model text can reach in generated code passes through here, so no
 description, default or scenario value can end a string early or add code. Layout is
 left to ``ruff format`` (see formatting.py); what it cannot break, a long string, is
-written here as short pieces in parentheses, so every line fits.
+written here as adjacent short pieces, so every line fits.
 
 Text is kept readable but ASCII-safe: printable ASCII and the Latin-1/Latin Extended-A
 letters stay as written; everything else (control characters, lone surrogates, and the
@@ -99,8 +99,8 @@ def _wrap(paragraph: str, width: int) -> list[str]:
 
 
 def string(text: str) -> str:
-    """A string literal holding ``text`` exactly; long text becomes parenthesized pieces
-    of at most PIECE characters (Python joins adjacent literals)."""
+    """A string literal holding ``text`` exactly; long text becomes adjacent pieces of at
+    most PIECE characters (Python joins adjacent literals)."""
     return _pieces([_escaped(char) for char in text], '"', "")
 
 
@@ -115,7 +115,9 @@ def _pieces(escaped: list[str], quote: str, prefix: str) -> str:
         if len(current) >= PIECE or at_space or index == len(escaped) - 1:
             parts.append(f"{prefix}{quote}{current}{quote}")
             current = ""
-    return "(" + " ".join(parts) + ")"
+    # No parentheses of our own: ruff format joins the pieces when they fit and puts them
+    # one per line, adding parentheses where the syntax needs them, when they do not.
+    return " ".join(parts)
 
 
 def bytes_literal(data: bytes) -> str:

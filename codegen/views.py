@@ -137,7 +137,9 @@ def _bases_imports(bases: Imports, aggregates: list[AggregateView],
                    policies: list[ReactionView], read_models: list[ReactionView]) -> None:
     if aggregates or policies or read_models:
         bases.kit = True
-        bases.modules.add("abc")
+    if any(r.methods for r in [*policies, *read_models]) or \
+            any(a.commands or a.events for a in aggregates):
+        bases.modules.add("abc")  # @abc.abstractmethod
     if policies:
         bases.modules.add("collections.abc")
     if policies or read_models:
@@ -171,9 +173,10 @@ def _init_imports(view: PackageView) -> Imports:
 
 def _app_imports(view: PackageView) -> Imports:
     app = Imports(kit=True)
-    if view.aggregates:
+    routed = [agg for agg in view.aggregates if agg.command_names]  # what make_router uses
+    if routed:
         app.add_local(".events", "registry")
-    for agg in view.aggregates:
+    for agg in routed:
         app.add_local(f".aggregates.{agg.module}", agg.name)
         for command in agg.command_names:
             app.add_local(".commands", command)

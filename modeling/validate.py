@@ -21,6 +21,9 @@ from modeling.typeexpr import PRIMITIVES, TypeSyntaxError, named_types, parse_ty
 from modeling.types import Aggregate, FieldSpec, Model, Scenario
 from modeling.values import DeclaredTypes, payload_problem, unending_value_objects, value_problem
 
+MAX_ISSUED = 64
+"""Most commands one policy may issue."""
+
 
 def check_model(model: Model, source: SourceMap,
                 skip: Iterable[Path] = ()) -> list[Diagnostic]:
@@ -165,6 +168,11 @@ class _Checker:
                 for e, event in enumerate(policy.on):
                     self.resolve((*path, "on", e), event,
                                  f"policy {short(policy.name)} reacts to event", "event")
+                if len(policy.issues) > MAX_ISSUED:
+                    self.report((*path, "issues"), f"policy {short(policy.name)} issues "
+                                f"{len(policy.issues)} commands; a policy issues at most "
+                                f"{MAX_ISSUED} (its methods return their union): split it",
+                                "too-many")
                 for k, issued in enumerate(policy.issues):
                     self.resolve((*path, "issues", k), issued,
                                  f"policy {short(policy.name)} issues command", "command")
