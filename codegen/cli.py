@@ -16,6 +16,7 @@ from typing import Any, NoReturn, TypeVar, cast
 
 import click
 
+from codegen.formatting import FormatError
 from codegen.generator import generate as generate_files
 from codegen.writer import plan as plan_output
 from codegen.writer import write as write_output
@@ -160,7 +161,12 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
     problem = package_name_problem(name)
     if problem:
         fail(f"{problem}; pass --package with one, e.g. --package {loaded.model.name}")
-    files = generate_files(loaded.model, name, templates)
+    try:
+        files = generate_files(loaded.model, name, templates)
+    except FormatError as error:
+        if templates is None:
+            raise  # the built-in templates made invalid Python: a bug, exit 2
+        fail(f"{error}; check your templates in {templates}")
     if check:
         result = plan_output(files, output)
         problems = ([f"missing: {p}" for p in result.created] +

@@ -40,7 +40,7 @@ def format_sources(sources: dict[str, str]) -> dict[str, str]:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
         result = subprocess.run(
-            [ruff_binary(), "format", "--isolated", "--no-cache", "--quiet",
+            [ruff_binary(), "format", "--isolated", "--no-cache",
              "--line-length", str(LINE_LENGTH), "--target-version", "py311", "."],
             cwd=root, capture_output=True, text=True, check=False)
         if result.returncode != 0:

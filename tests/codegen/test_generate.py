@@ -236,3 +236,15 @@ def test_installed_wheel_finds_its_templates(tmp_path: Path) -> None:
                          cwd=work, capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     assert (work / "out" / "orders" / "events.py").exists()
+
+
+def test_a_custom_template_that_makes_invalid_python_is_a_user_error(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "app.py.j2").write_text('{% include "_header.j2" %}\ndef broken(:\n')
+    result = aether_gen("generate", ORDERS_YAML, "-o", tmp_path / "out", "--templates",
+                        templates)
+    assert result.returncode == 1
+    assert "Failed to parse orders/app.py:3:12" in result.stderr
+    assert result.stderr.rstrip().endswith(f"check your templates in {templates}")
+    assert not (tmp_path / "out").exists()
