@@ -79,8 +79,17 @@ def _relative_key(module: str) -> tuple[int, Natural, Natural]:
     return (-dots, natural(name.lower()), natural(name))
 
 
+def _kind(name: str) -> int:
+    return 0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2
+
+
+def export_order(name: str) -> tuple[int, Natural]:
+    """Ruff's RUF022 order of ``__all__``: by the same kinds, then naturally, case
+    sensitive (unlike import members)."""
+    return (_kind(name), natural(name))
+
+
 def member_order(name: str) -> tuple[int, Natural, Natural]:
     """isort's order-by-type: CONSTANTS, then Classes, then everything else; each
     compared case-insensitively first, naturally."""
-    kind = 0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2
-    return (kind, natural(name.lower()), natural(name))
+    return (_kind(name), natural(name.lower()), natural(name))

@@ -67,11 +67,13 @@ def docstring(text: str, indent: int) -> str:
     lines: list[str] = []
     for paragraph in text.strip().splitlines() or [""]:
         lines += _wrap(paragraph.strip(), width) or [""]
-    body = "\n".join(lines)
     pad = " " * indent
-    if "\n" in body:
-        body = body.replace("\n", "\n" + pad) + "\n" + pad
-    return f'"""{body}"""'
+    if len(lines) == 1:
+        return f'"""{lines[0]}"""'
+    # Blank lines stay empty (no trailing spaces): ruff format leaves docstrings that
+    # start with a backslash escape as they are.
+    body = "\n".join(f"{pad}{line}" if line and n else line for n, line in enumerate(lines))
+    return f'"""{body}\n{pad}"""'
 
 
 def _wrap(paragraph: str, width: int) -> list[str]:

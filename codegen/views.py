@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from codegen.imports import Imports, member_order
+from codegen.imports import Imports, export_order
 from codegen.members import (
     AggregateView,
     ClassView,
@@ -167,7 +167,7 @@ def _init_imports(view: PackageView) -> Imports:
         for name in names:
             init.add_local(module, name)
             exports.append(name)
-    view.exports = sorted(exports, key=member_order)
+    view.exports = sorted(exports, key=export_order)
     return init
 
 

@@ -52,7 +52,8 @@ PASCAL_OK = [*(word.capitalize() for word in [*keyword.kwlist, *keyword.softkwli
                if word not in ("_", "True", "False", "None")), *KIT,
              "HTTPServer", "PlaceOrder", "OrderState", "OrderBase", "OrderRow", "Order",
              "EXAMPLES", "Test", "X", "A" * 48, "Str", "Int", "List", "Self", "Typing",
-             "Registry", "Print", "Len", "Happened10", "Happened2"]
+             "Registry", "Print", "Len", "Happened10", "Happened2", "ShipParcel",
+             "ShipmentPrepared", "HTTP", "Ab", "AB", "Http2"]
 PASCAL_BAD = ["True", "None", "B" * 49, "Order\n", "\u00d6rd\u00e9r", "Order'", 'Or"der',
               "Or{der}", "\uff2frder", "order", "HttpServer", "PlaceORDER"]
 FIELDS_OK = ["id", "state", "version", "name", "type", "match", "case", "x", "a" * 48,
