@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 from modeling.index import Entry, Kind, ModelIndex
 from modeling.names import (
+    AMBIGUOUS,
     DERIVED_SUFFIXES,
     MAX_NAME_LENGTH,
     PASCAL,
@@ -85,6 +86,10 @@ def element_name_problems(index: ModelIndex,
         if long:
             yield path, long, "bad-name"
             continue
+        if entry.name in AMBIGUOUS:
+            yield (path, f"{what} {shown(entry.name)} reads like a digit; write a longer "
+                   f"name", "bad-name")
+            continue
         if not PASCAL.fullmatch(entry.name) or keyword.iskeyword(entry.name):
             yield (path, f"{what} {shown(entry.name)} must be a PascalCase identifier; write "
                    f"{shown(pascal_identifier(entry.name))}", "bad-name")
@@ -127,6 +132,9 @@ def enum_value_problems(model: Model) -> Iterator[Problem]:
                     yield (path, f"{what} must be an ASCII identifier that starts with a "
                            f"letter (the member is its upper case, and Python's enum reserves "
                            f"names that start with _); write {shown(better)}", "bad-name")
+                elif value.upper() in AMBIGUOUS:
+                    yield (path, f"{what} becomes the member {value.upper()}, which reads "
+                           f"like a digit; write a longer value", "bad-name")
                 elif value.upper() in members:
                     other = members[value.upper()]
                     same = "repeats" if other == value else f"and {other!r} both become member"
@@ -148,6 +156,7 @@ def field_name_problem(name: str, owner: str) -> str | None:
     if not is_reserved_field(name):
         return None
     why = ("a Python keyword" if keyword.iskeyword(name) else
+           "it reads like the digit 1" if name in AMBIGUOUS else
            "generated code needs it" if name in {"self", "cls"} or (name.islower() and
            name in _MODULE_FIELDS) else "pydantic or aether defines it on generated classes")
     better = name.removeprefix("model_") or "value"

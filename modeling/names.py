@@ -44,6 +44,10 @@ RESERVED_FIELDS = frozenset(
        "decimal", "kit", "typing", "abc", "enum", "collections", "asyncio", "pydantic"}
 )
 
+# Names ruff rejects as classes, attributes and enum members (E741/E742: they look like
+# the digits 1 and 0).
+AMBIGUOUS = frozenset({"l", "I", "O"})
+
 # Classes bases.py defines for an element, by element kind.
 DERIVED_SUFFIXES: dict[str, tuple[str, ...]] = {
     "aggregate": ("State", "Base"), "policy": ("Base",), "read_model": ("Row", "Base"),
@@ -65,7 +69,8 @@ def module_name(name: str) -> str:
 
 
 def is_reserved_field(name: str) -> bool:
-    return name in RESERVED_FIELDS or name.startswith("model_") or keyword.iskeyword(name)
+    return (name in RESERVED_FIELDS or name in AMBIGUOUS or name.startswith("model_")
+            or keyword.iskeyword(name))
 
 
 def shown(text: str, limit: int = 60) -> str:

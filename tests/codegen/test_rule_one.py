@@ -54,19 +54,19 @@ PASCAL_OK = [*(word.capitalize() for word in [*keyword.kwlist, *keyword.softkwli
              "EXAMPLES", "Test", "X", "A" * 48, "Str", "Int", "List", "Self", "Typing",
              "Registry", "Print", "Len", "Happened10", "Happened2", "ShipParcel",
              "ShipmentPrepared", "HTTP", "Ab", "AB", "Http2"]
-PASCAL_BAD = ["True", "None", "B" * 49, "Order\n", "\u00d6rd\u00e9r", "Order'", 'Or"der',
+PASCAL_BAD = ["I", "O", "True", "None", "B" * 49, "Order\n", "\u00d6rd\u00e9r", "Order'", 'Or"der',
               "Or{der}", "\uff2frder", "order", "HttpServer", "PlaceORDER"]
 FIELDS_OK = ["id", "state", "version", "name", "type", "match", "case", "x", "a" * 48,
              "print", "registry", "examples", "aggregate", "command", "expected", "error",
              "store", "rows", "event", "envelope", "json_", "total", "x1", "list_", "router"]
-FIELDS_BAD = ["model_config", "model_dump", "json", "copy", "schema", "validate",
+FIELDS_BAD = ["l", "model_config", "model_dump", "json", "copy", "schema", "validate",
               "construct", "model_fields", "command_type", "event_type", "schema_version",
               "self", "cls", "kit", "typing", "decimal", "date", "class", "async", "b" * 49,
               "camelCase", "with space", "\u00fcn\u00efcode", "_x"]
 MODEL_NAMES_BAD = ["typing", "enum", "decimal", "abc", "asyncio", "json", "aether",
                    "pydantic", "os", "tests", "class", "x" * 49, "My Shop", "kit"]
 ENUM_OK = ["a", "b", "none", "true", "match", "mro", "name", "value", "Upper", "b_", "x" * 48]
-ENUM_BAD = ["A", "\u00df", "SS", "_x_", "_ignore_", "__x", "x" * 49]
+ENUM_BAD = ["o", "i", "A", "\u00df", "SS", "_x_", "_ignore_", "__x", "x" * 49]
 # Quotes, braces, escapes, newlines, NUL, look-alikes (Cyrillic a, curly quote, fullwidth
 # O), an emoji, a line separator, and any other character.
 _TRICKY = [*"\"'{}\\\n\t\0<>`$#%;()", "\u0430", "\u2019", "\uff2f", "\U0001f680", "\u00df",
