@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from modeling.index import Entry, Kind, ModelIndex
 from modeling.names import (
     AMBIGUOUS,
+    BUILTIN_CLASSES,
     DERIVED_SUFFIXES,
     MAX_NAME_LENGTH,
     PASCAL,
@@ -85,6 +86,12 @@ def element_name_problems(index: ModelIndex,
         long = _too_long(what, entry.name)
         if long:
             yield path, long, "bad-name"
+            continue
+        if entry.name in BUILTIN_CLASSES:
+            yield (path, f"{what} {shown(entry.name)} is a Python builtin, which generated "
+                   f"code (and yours) needs; write a name of your domain, e.g. "
+                   f"{shown(entry.name + 'Event' if entry.kind == 'event' else 'My' + entry.name)}",
+                   "reserved-name")
             continue
         if entry.name in AMBIGUOUS:
             yield (path, f"{what} {shown(entry.name)} reads like a digit; write a longer "

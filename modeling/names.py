@@ -11,6 +11,7 @@ class names (``<Aggregate>State`` ...) a model element must not take.
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import re
 import sys
@@ -43,6 +44,10 @@ RESERVED_FIELDS = frozenset(
     | {"str", "int", "float", "bool", "bytes", "list", "dict", "date", "datetime", "uuid",
        "decimal", "kit", "typing", "abc", "enum", "collections", "asyncio", "pydantic"}
 )
+
+# Python's own PascalCase names (TypeError, NotImplementedError, Exception...): generated
+# code raises some of them, and a model class of that name would stand in their place.
+BUILTIN_CLASSES = frozenset(name for name in dir(builtins) if name[:1].isupper())
 
 # Names ruff rejects as classes, attributes and enum members (E741/E742: they look like
 # the digits 1 and 0).

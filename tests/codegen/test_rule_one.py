@@ -54,7 +54,8 @@ PASCAL_OK = [*(word.capitalize() for word in [*keyword.kwlist, *keyword.softkwli
              "EXAMPLES", "Test", "X", "A" * 48, "Str", "Int", "List", "Self", "Typing",
              "Registry", "Print", "Len", "Happened10", "Happened2", "ShipParcel",
              "ShipmentPrepared", "HTTP", "Ab", "AB", "Http2"]
-PASCAL_BAD = ["I", "O", "True", "None", "B" * 49, "Order\n", "\u00d6rd\u00e9r", "Order'", 'Or"der',
+PASCAL_BAD = ["I", "O", "TypeError", "NotImplementedError", "AssertionError", "True", "None",
+              "B" * 49, "Order\n", "\u00d6rd\u00e9r", "Order'", 'Or"der',
               "Or{der}", "\uff2frder", "order", "HttpServer", "PlaceORDER"]
 FIELDS_OK = ["id", "state", "version", "name", "type", "match", "case", "x", "a" * 48,
              "print", "registry", "examples", "aggregate", "command", "expected", "error",
