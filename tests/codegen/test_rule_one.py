@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 MYPY_SAMPLE = 4  # generated packages checked with mypy --strict (one run for all)
 
-for name, examples in (("bounded", 20), ("deep", 400)):
+for name, examples in (("bounded", 25), ("deep", 2000)):
     settings.register_profile(
         f"aether-rule-one-{name}", max_examples=examples, deadline=None, derandomize=False,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
