@@ -64,7 +64,7 @@ class AggregateView:
     command_names: list[str]
     event_names: list[str]
     stub_imports: list[str]
-    repository: str  # its variable in app.py (build_views numbers long ones)
+    repository: str  # its variable in app.py
     actor_id: str  # literal of a sample actor id, for generated tests
     event_types: str  # literal tuple of its event type names
 
@@ -132,7 +132,8 @@ def _stub_imports(kit: bool, modules: set[str], local: dict[str, list[str]]) -> 
     return imports.lines()
 
 
-def aggregate_view(aggregate: Aggregate, types: Types, imports: Imports) -> AggregateView:
+def aggregate_view(aggregate: Aggregate, number: int, types: Types,
+                   imports: Imports) -> AggregateView:
     state = ClassView(f"{aggregate.name}State",
                       docstring(f"The state of one {aggregate.name}.", 4),
                       state_fields(aggregate.state, types, imports))
@@ -165,7 +166,9 @@ def aggregate_view(aggregate: Aggregate, types: Types, imports: Imports) -> Aggr
         aggregate.name, module,
         docstring(aggregate.description or f"The {aggregate.name} aggregate.", 4),
         state, commands, appliers, command_names, event_names, stub,
-        f"{module}_repository", string(f"{module}-1"), _tuple(event_names))
+        # `<module>_repository = kit.Repository(` must fit in a line: long names get a number.
+        f"{module}_repository" if len(module) <= 29 else f"repository_{number}",
+        string(f"{module}-1"), _tuple(event_names))
 
 
 def _handler_body(command: CommandDef, emitted: list[EventDef]) -> list[str]:

@@ -89,10 +89,8 @@ def build_views(model: Model, package: str) -> PackageView:
         imports["commands"].modules.add("typing")
 
     imports["bases"] = bases = Imports()
-    aggregates = [aggregate_view(a, types, bases) for c in contexts for a in c.aggregates]
-    for number, aggregate in enumerate(aggregates, start=1):
-        if len(aggregate.repository) > 40:  # keep `<name> = kit.Repository(` within a line
-            aggregate.repository = f"repository_{number}"
+    aggregates = [aggregate_view(a, number, types, bases) for number, a in enumerate(
+        (a for c in contexts for a in c.aggregates), start=1)]
     event_fields = {e.name: e.fields for c in contexts
                     for e in [*(e for a in c.aggregates for e in a.events), *c.events]}
     commands_by_name = {cmd.name: (cmd, a) for c in contexts for a in c.aggregates
