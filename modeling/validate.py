@@ -19,7 +19,13 @@ from modeling.names import short, shown
 from modeling.source import Diagnostic, Path, Severity, SourceMap
 from modeling.typeexpr import PRIMITIVES, TypeSyntaxError, named_types, parse_type
 from modeling.types import Aggregate, FieldSpec, Model, Scenario
-from modeling.values import DeclaredTypes, payload_problem, unending_value_objects, value_problem
+from modeling.values import (
+    MAX_NESTING,
+    DeclaredTypes,
+    payload_problem,
+    value_object_nesting,
+    value_problem,
+)
 
 MAX_ISSUED = 64
 """Most commands one policy may issue."""
@@ -98,7 +104,7 @@ class _Checker:
 
     def check_fields(self) -> None:
         declared = sorted(set(self.types.value_objects) | set(self.types.enums))
-        unending = unending_value_objects(self.types)
+        unending, nesting = value_object_nesting(self.types)
         for path, owner, fields in self.field_groups():
             for name, spec in fields.items():
                 field_path = (*path, name)
@@ -115,6 +121,12 @@ class _Checker:
                                 f"{shown(field)} with no way to end (no value could ever be "
                                 f"written): make the field optional (`T | None`), a list, or "
                                 f"give it a default", "unending-type", at_key=True)
+                elif nesting.get(vo.name, 0) > MAX_NESTING:
+                    self.report(("contexts", c, "value_objects", i, "name"),
+                                f"value object {short(vo.name)} requires value objects "
+                                f"{nesting[vo.name]} deep; at most {MAX_NESTING}: make some "
+                                f"of those fields optional or give them defaults",
+                                "too-deep")
 
     def check_field_type(self, path: Path, owner: str, name: str, spec: FieldSpec,
                          declared: list[str]) -> None:

@@ -182,28 +182,41 @@ def _parses(parse: Callable[[], object], value: JsonValue,
     return True
 
 
-def unending_value_objects(types: DeclaredTypes) -> dict[str, str]:
-    """Value objects no finite value can fill (``Node`` requiring a ``Node``), each with
-    a required field that makes it so. Optional, list and dict fields, and fields with a
-    default, always end; a value object ends when all its required fields do."""
-    ends: set[str] = set()
+MAX_NESTING = 16
+"""Deepest chain of value objects that require one another (A needs a B needs a C...)."""
 
-    def field_ends(spec: FieldSpec) -> bool:
-        try:
-            expr = parse_type(spec.type)
-        except ValueError:
-            return True  # reported where the field is declared
-        if spec.has_default or not isinstance(expr, Named):
-            return True
-        return expr.name in ends or expr.name not in types.value_objects
 
-    changed = True
-    while changed:
-        changed = False
-        for name, value_object in types.value_objects.items():
-            if name not in ends and all(map(field_ends, value_object.fields.values())):
-                ends.add(name)
-                changed = True
-    return {name: next(field for field, spec in value_object.fields.items()
-                       if not field_ends(spec))
-            for name, value_object in types.value_objects.items() if name not in ends}
+def value_object_nesting(types: DeclaredTypes) -> tuple[dict[str, str], dict[str, int]]:
+    """(unending, depth). ``unending``: value objects no finite value can fill (``Node``
+    requiring a ``Node``), each with a required field that makes it so; ``depth``: for the
+    others, how deep their required value objects nest. Optional, list and dict fields
+    and fields with a default always end; a value object ends when all its required
+    fields do. Linear in the model (a topological order), never recursive."""
+    needs: dict[str, list[tuple[str, str]]] = {}  # value object -> (field, value object)
+    for name, value_object in types.value_objects.items():
+        needs[name] = []
+        for field, spec in value_object.fields.items():
+            try:
+                expr = parse_type(spec.type)
+            except ValueError:
+                continue  # reported where the field is declared
+            if not spec.has_default and isinstance(expr, Named) \
+                    and expr.name in types.value_objects:
+                needs[name].append((field, expr.name))
+    waiting = {name: len({other for _, other in pairs}) for name, pairs in needs.items()}
+    needed_by: dict[str, set[str]] = {}
+    for name, pairs in needs.items():
+        for _, other in pairs:
+            needed_by.setdefault(other, set()).add(name)
+    depth: dict[str, int] = {}
+    ready = [name for name, count in waiting.items() if count == 0]
+    while ready:
+        name = ready.pop()
+        depth[name] = 1 + max((depth[other] for _, other in needs[name]), default=0)
+        for user in sorted(needed_by.get(name, ())):
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                ready.append(user)
+    unending = {name: next(field for field, other in pairs if other not in depth)
+                for name, pairs in needs.items() if name not in depth}
+    return unending, depth

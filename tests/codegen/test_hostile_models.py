@@ -125,6 +125,10 @@ REFUSED: dict[str, tuple[dict[str, Any] | str, str]] = {
     "nan decimal default": (with_default("decimal", "NaN"), "is not a valid decimal"),
     "self-requiring value object": (with_value_object("Node", {"next": "Node"}),
                                     "requires itself through field 'next'"),
+    "value objects requiring each other 2,000 deep": ({**base_model(), "contexts": [
+        {"name": "Chain", "value_objects": [
+            {"name": f"Link{i}", "fields": {"next": f"Link{i + 1}"} if i < 1999 else {}}
+            for i in range(2000)]}]}, "requires value objects 17 deep; at most 16"),
     "900-deep type": (base_model(state={"x": "list[" * 900 + "int" + "]" * 900}),
                       "deeper than 6 levels"),
 }
