@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar, runtime_checkable
 
 from pydantic import (
     BaseModel,
@@ -17,6 +18,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import from_json
 
 from aether.errors import InvalidEventError
 from aether.jsondata import FrozenDict, freeze_json, freeze_text_map
@@ -27,6 +29,7 @@ from aether.limits import (
     check_event_type,
     check_timestamp,
 )
+from aether.records import fill_event, fill_snapshot
 
 CORRELATION_ID = "correlation_id"
 CAUSATION_ID = "causation_id"
@@ -49,6 +52,25 @@ class _Record(BaseModel):
     # later read back as something else.
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
+    # The record's JSON once encoded (aether.records.encode): a slot, so it is not a field,
+    # takes no part in equality and is not pickled or copied.
+    __slots__ = ("_aether_json",)
+    if TYPE_CHECKING:
+        _aether_json: bytes | None
+
+    if not TYPE_CHECKING:  # hidden from mypy, which keeps checking the fields' types
+
+        def __init__(self, /, **fields: Any) -> None:
+            # aether/records.py builds the common case (exact built-in types within the
+            # limits) without pydantic's per-field machinery; anything else, and every
+            # refusal, goes through pydantic's validation below, which decides alone.
+            if not _fill(self, fields):
+                super().__init__(**fields)
+
+        # pydantic validates model_validate/validate_json input itself and calls this
+        # __init__ only for the constructor (as it does for BaseModel.__init__).
+        __init__.__pydantic_base_init__ = True
+
     @model_validator(mode="wrap")
     @classmethod
     def _refuse_clearly(
@@ -64,7 +86,16 @@ class _Record(BaseModel):
         model_copy would not), so no Event can hold what a store would not read back."""
         if not update:
             return self  # immutable all the way down: a copy would be the same value
-        return self.model_validate({**self.__dict__, **update})
+        return type(self)(**{**self.__dict__, **update})
+
+
+def _fill(record: _Record, fields: dict[str, Any]) -> bool:
+    kind = type(record)
+    if kind is Event:
+        return fill_event(record, fields, check=True)
+    if kind is ActorSnapshot:
+        return fill_snapshot(record, fields, check=True)
+    return False  # a subclass may declare more: pydantic validates it
 
 
 def _describe(kind: str, exc: ValidationError) -> str:
@@ -156,6 +187,7 @@ class Event(_Record):
         _require_aware("Event", self.timestamp)
         if not _from_storage(info):
             _check_event_limits(self)
+        object.__setattr__(self, "_aether_json", None)
         return self
 
     @property
@@ -194,7 +226,47 @@ class ActorSnapshot(_Record):
         _require_aware("ActorSnapshot", self.timestamp)
         if not _from_storage(info):
             _check_snapshot_limits(self)
+        object.__setattr__(self, "_aether_json", None)
         return self
+
+
+_RecordT = TypeVar("_RecordT", Event, ActorSnapshot)
+
+
+def decode_record(kind: type[_RecordT], raw: bytes, *, stored: bool) -> _RecordT:
+    """The Event or ActorSnapshot whose JSON is ``raw``, as ``kind.model_validate_json``
+    gives it (with the STORED context when ``stored``), raising what that raises.
+
+    The common case is parsed once (pydantic_core's parser, the one model_validate_json
+    uses) and checked by aether/records.py; anything it does not accept is left to
+    model_validate_json, which decides alone."""
+    try:
+        fields = from_json(raw)
+    except ValueError:
+        fields = None
+    if type(fields) is dict:
+        stamp = fields.get("timestamp")
+        if type(stamp) is str:
+            with contextlib.suppress(ValueError):
+                fields["timestamp"] = datetime.fromisoformat(stamp)  # as _parse_timestamp
+        record = object.__new__(kind)
+        fill = fill_event if kind is Event else fill_snapshot
+        if fill(record, fields, not stored):
+            return record
+    return kind.model_validate_json(raw, context={STORED: True} if stored else None)
+
+
+def encode_record(record: Event | ActorSnapshot) -> bytes:
+    """``record.model_dump_json()`` as UTF-8 bytes, encoded once per record: a record built
+    by validation is immutable, so its JSON is kept (a store and a bus share it)."""
+    try:
+        cached: bytes | None = record._aether_json
+    except AttributeError:  # not built by validation (model_construct, unpickled): no cache
+        return type(record).__pydantic_serializer__.to_json(record)
+    if cached is None:
+        cached = type(record).__pydantic_serializer__.to_json(record)
+        object.__setattr__(record, "_aether_json", cached)
+    return cached
 
 
 def check_storable(record: Event | ActorSnapshot) -> None:

@@ -10,6 +10,8 @@ BENCHMARKS = {
     "jetstream": "bench.jetstream_store",
     "codegen": "bench.codegen_speed",
     "bus": "bench.bus",
+    "app": "bench.app",
+    "concurrency": "bench.concurrency",
 }
 
 

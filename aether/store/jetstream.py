@@ -31,7 +31,14 @@ from aether.errors import (
     StoreUnavailableError,
     VersionConflictError,
 )
-from aether.event import STORED, ActorSnapshot, Event, check_batch, check_storable
+from aether.event import (
+    ActorSnapshot,
+    Event,
+    check_batch,
+    check_storable,
+    decode_record,
+    encode_record,
+)
 from aether.limits import check_actor_id, check_stored_size
 from aether.store import jsapi
 from aether.store.naming import encode_token, stream_name
@@ -202,7 +209,7 @@ class JetStreamEventStore:
 
     def _message(self, subject: str, event: Event) -> jsapi.Outgoing:
         check_storable(event)
-        payload = event.model_dump_json().encode()
+        payload = encode_record(event)
         check_stored_size(f"event {event.id[:80]!r}", len(payload), self._nc.max_payload,
                           _MAX_PAYLOAD)
         return jsapi.Outgoing(
@@ -247,7 +254,7 @@ class JetStreamEventStore:
         """Keep the newest snapshot per actor; an older one arriving late is ignored."""
         check_storable(snapshot)
         subject = self.snapshot_subject(snapshot.actor_id)
-        payload = snapshot.model_dump_json().encode()
+        payload = encode_record(snapshot)
         check_stored_size(f"snapshot of actor {snapshot.actor_id[:80]!r}", len(payload),
                           self._nc.max_payload, _MAX_PAYLOAD)
         while True:
@@ -291,9 +298,9 @@ _Record = TypeVar("_Record", Event, ActorSnapshot)
 
 
 def _decode(kind: type[_Record], message: Msg) -> _Record:
-    # STORED: limits added after an event was written must not make history unreadable.
+    # stored: limits added after an event was written must not make history unreadable.
     try:
-        return kind.model_validate_json(message.data, context={STORED: True})
+        return decode_record(kind, message.data, stored=True)
     except (ValidationError, InvalidEventError) as exc:
         subject = (message.headers or {}).get("Nats-Subject")
         raise EventDecodeError(

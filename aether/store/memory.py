@@ -6,7 +6,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 
 from aether.errors import DuplicateEventIdError, VersionConflictError
-from aether.event import ActorSnapshot, Event, check_batch
+from aether.event import ActorSnapshot, Event, check_batch, encode_record
 from aether.limits import check_actor_id, check_stored_size
 
 
@@ -110,5 +110,4 @@ class InMemoryEventStore:
 def _check_size(record: Event | ActorSnapshot, limit: int) -> None:
     what = (f"event {record.id[:80]!r}" if isinstance(record, Event)
             else f"snapshot of actor {record.actor_id[:80]!r}")
-    check_stored_size(what, len(record.model_dump_json().encode()), limit,
-                      "store's max_event_bytes")
+    check_stored_size(what, len(encode_record(record)), limit, "store's max_event_bytes")

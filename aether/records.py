@@ -1,0 +1,122 @@
+"""Building Events and ActorSnapshots without pydantic's per-field machinery.
+
+pydantic's validation of an Event calls five Python validators and builds a ValidationInfo
+for each; with the limits added by the hardening that cost more than the append itself.
+``fill_event`` and ``fill_snapshot`` do the same checks in one pass for the common case:
+every field of its exact built-in type (str, int, an aware datetime whose zone is a fixed
+``timezone``, dict data), nothing extra, nothing missing, every limit kept. They return
+False for anything else, and for every refusal, and the caller then runs pydantic's
+validation, which decides alone: so the constructor, the stores and the bus accept and
+refuse exactly what they did, and every error message stays the one pydantic's path gives.
+
+``check=False`` is for records read back from storage (aether.event.STORED): the shape and
+types are still checked, the limits are not, so history written before a limit existed
+stays readable.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from aether.errors import InvalidEventError
+from aether.jsondata import FrozenDict, freeze_json, freeze_text_map
+from aether.limits import (
+    MAX_JSON_INT,
+    check_actor_id,
+    check_event_id,
+    check_event_type,
+    check_timestamp,
+)
+
+_EVENT_FIELDS = frozenset(
+    {"id", "event_type", "actor_id", "version", "data", "timestamp", "metadata"}
+)
+_SNAPSHOT_FIELDS = frozenset({"actor_id", "version", "state", "timestamp"})
+_ABSENT: Any = object()
+_set = object.__setattr__
+
+
+def _fixed_zone(timestamp: object) -> bool:
+    # ZoneInfo zones are turned into fixed offsets by pydantic's path (_parse_timestamp).
+    return type(timestamp) is datetime and type(timestamp.tzinfo) is timezone
+
+
+def fill_event(event: Any, fields: dict[str, Any], check: bool) -> bool:
+    """Fill the fresh, empty Event ``event`` from ``fields`` and return True, or return False
+    (``event`` untouched) when pydantic's validation must decide."""
+    if not fields.keys() <= _EVENT_FIELDS:
+        return False
+    event_id = fields.get("id")
+    event_type = fields.get("event_type")
+    actor_id = fields.get("actor_id")
+    version = fields.get("version")
+    timestamp = fields.get("timestamp")
+    if (type(event_id) is not str or type(event_type) is not str or type(actor_id) is not str
+            or type(version) is not int or not _fixed_zone(timestamp)):
+        return False
+    data = fields.get("data", _ABSENT)
+    metadata = fields.get("metadata", _ABSENT)
+    try:
+        if check:
+            check_event_id(event_id)
+            check_event_type(event_type)
+            check_actor_id(actor_id)
+            check_timestamp("Event.timestamp", timestamp)  # type: ignore[arg-type]
+            if version > MAX_JSON_INT:
+                return False
+        elif not (event_id and event_type and actor_id):
+            return False
+        if version <= 0:
+            return False
+        data = FrozenDict() if data is _ABSENT else freeze_json(data, "Event.data", check)
+        metadata = (FrozenDict() if metadata is _ABSENT
+                    else freeze_text_map(metadata, "Event.metadata"))
+    except InvalidEventError:
+        return False
+    _set(event, "__dict__", {
+        "id": event_id, "event_type": event_type, "actor_id": actor_id, "version": version,
+        "data": data, "timestamp": timestamp, "metadata": metadata,
+    })
+    _finish(event, fields)
+    return True
+
+
+def fill_snapshot(snapshot: Any, fields: dict[str, Any], check: bool) -> bool:
+    """fill_event for an ActorSnapshot."""
+    if not fields.keys() <= _SNAPSHOT_FIELDS:
+        return False
+    actor_id = fields.get("actor_id")
+    version = fields.get("version")
+    timestamp = fields.get("timestamp")
+    if type(actor_id) is not str or type(version) is not int or not _fixed_zone(timestamp):
+        return False
+    state = fields.get("state", _ABSENT)
+    try:
+        if check:
+            check_actor_id(actor_id)
+            check_timestamp("ActorSnapshot.timestamp", timestamp)  # type: ignore[arg-type]
+            if version > MAX_JSON_INT:
+                return False
+        elif not actor_id:
+            return False
+        if version <= 0:
+            return False
+        state = FrozenDict() if state is _ABSENT else freeze_json(
+            state, "ActorSnapshot.state", check)
+    except InvalidEventError:
+        return False
+    _set(snapshot, "__dict__", {
+        "actor_id": actor_id, "version": version, "state": state, "timestamp": timestamp,
+    })
+    _finish(snapshot, fields)
+    return True
+
+
+def _finish(record: Any, fields: dict[str, Any]) -> None:
+    # What pydantic's own construction sets besides the fields (no extra, no private
+    # attributes), and the empty JSON cache slot.
+    _set(record, "__pydantic_fields_set__", set(fields))
+    _set(record, "__pydantic_extra__", None)
+    _set(record, "__pydantic_private__", None)
+    _set(record, "_aether_json", None)
