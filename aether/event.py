@@ -52,11 +52,15 @@ class _Record(BaseModel):
     # later read back as something else.
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    # The record's JSON once encoded (aether.records.encode): a slot, so it is not a field,
-    # takes no part in equality and is not pickled or copied.
-    __slots__ = ("_aether_json",)
+    # Slots, so they are no fields, take no part in equality and are not pickled or copied;
+    # set only by validation (aether/records.py or the validators below):
+    # _aether_json: the record's JSON once encoded (encode_record);
+    # _aether_checked: every limit was checked (not read back under STORED), so a store
+    # need not check again (check_storable).
+    __slots__ = ("_aether_checked", "_aether_json")
     if TYPE_CHECKING:
         _aether_json: bytes | None
+        _aether_checked: bool
 
     if not TYPE_CHECKING:  # hidden from mypy, which keeps checking the fields' types
 
@@ -185,9 +189,10 @@ class Event(_Record):
         _require_text("Event", "actor_id", self.actor_id)
         _require_positive_version("Event", self.version)
         _require_aware("Event", self.timestamp)
-        if not _from_storage(info):
+        checked = not _from_storage(info)
+        if checked:
             _check_event_limits(self)
-        object.__setattr__(self, "_aether_json", None)
+        _mark_validated(self, checked)
         return self
 
     @property
@@ -224,9 +229,10 @@ class ActorSnapshot(_Record):
         _require_text("ActorSnapshot", "actor_id", self.actor_id)
         _require_positive_version("ActorSnapshot", self.version)
         _require_aware("ActorSnapshot", self.timestamp)
-        if not _from_storage(info):
+        checked = not _from_storage(info)
+        if checked:
             _check_snapshot_limits(self)
-        object.__setattr__(self, "_aether_json", None)
+        _mark_validated(self, checked)
         return self
 
 
@@ -272,7 +278,13 @@ def encode_record(record: Event | ActorSnapshot) -> bytes:
 def check_storable(record: Event | ActorSnapshot) -> None:
     """Check the limits again at a store's door, for a store that cannot afford to trust
     its caller: ``model_construct`` skips validation, and an unchecked actor id would reach
-    a NATS subject. The version rules stay the store's own (version 0 is a conflict)."""
+    a NATS subject. A record whose limits its own validation checked (it is immutable) is
+    not walked again. The version rules stay the store's own (version 0 is a conflict)."""
+    try:
+        if record._aether_checked:
+            return
+    except AttributeError:  # model_construct'ed or unpickled: validation never saw it
+        pass
     if isinstance(record, Event):
         _check_event_limits(record)
         freeze_json(record.data, "Event.data")
@@ -280,6 +292,11 @@ def check_storable(record: Event | ActorSnapshot) -> None:
     else:
         _check_snapshot_limits(record)
         freeze_json(record.state, "ActorSnapshot.state")
+
+
+def _mark_validated(record: _Record, checked: bool) -> None:
+    object.__setattr__(record, "_aether_json", None)
+    object.__setattr__(record, "_aether_checked", checked)
 
 
 def _check_event_limits(event: Event) -> None:

@@ -78,7 +78,7 @@ def fill_event(event: Any, fields: dict[str, Any], check: bool) -> bool:
         "id": event_id, "event_type": event_type, "actor_id": actor_id, "version": version,
         "data": data, "timestamp": timestamp, "metadata": metadata,
     })
-    _finish(event, fields)
+    _finish(event, fields, check)
     return True
 
 
@@ -109,14 +109,15 @@ def fill_snapshot(snapshot: Any, fields: dict[str, Any], check: bool) -> bool:
     _set(snapshot, "__dict__", {
         "actor_id": actor_id, "version": version, "state": state, "timestamp": timestamp,
     })
-    _finish(snapshot, fields)
+    _finish(snapshot, fields, check)
     return True
 
 
-def _finish(record: Any, fields: dict[str, Any]) -> None:
+def _finish(record: Any, fields: dict[str, Any], checked: bool) -> None:
     # What pydantic's own construction sets besides the fields (no extra, no private
-    # attributes), and the empty JSON cache slot.
+    # attributes), and the slots validation sets (see aether.event._Record).
     _set(record, "__pydantic_fields_set__", set(fields))
     _set(record, "__pydantic_extra__", None)
     _set(record, "__pydantic_private__", None)
     _set(record, "_aether_json", None)
+    _set(record, "_aether_checked", checked)

@@ -232,21 +232,29 @@ class JetStreamEventStore:
 
     async def get_events(self, actor_id: str, from_version: int = 0) -> list[Event]:
         subject = self.event_subject(actor_id)
-        async with jsapi.reaching(f"reading actor {actor_id!r} from stream {self._stream!r}"):
+        # try/except, not jsapi.reaching: on the load path a context manager and a message
+        # built up front cost more than the rest of the read's own work.
+        try:
             messages = await jsapi.direct_get_subject(self._nc, self._stream, subject,
                                                       self._timeout)
+        except jsapi.TRANSPORT_ERRORS as exc:
+            raise jsapi.unavailable(
+                f"reading actor {actor_id!r} from stream {self._stream!r}", exc) from exc
+        # Where the history ends now: the next save of this actor (a command's, typically)
+        # needs no read of its own. A stale position costs a refused publish and a read,
+        # never a wrong write: the server checks the expected sequence.
+        self._remember(actor_id, _tip_of(messages[-1]) if messages else _EMPTY)
         # The version header says which events to skip, so those are never decoded.
         return [_decode(Event, message) for message in messages
                 if _stored_version(message) >= from_version]
 
     async def _read_tip(self, subject: str) -> _Tip:
-        async with jsapi.reaching(f"reading the latest version on stream {self._stream!r}"):
+        try:
             message = await jsapi.direct_get_last(self._nc, self._stream, subject, self._timeout)
-        if message is None:
-            return _EMPTY
-        headers = message.headers or {}
-        return _Tip(int(headers["Nats-Sequence"]), _stored_version(message),
-                    headers.get("Nats-Msg-Id", ""))
+        except jsapi.TRANSPORT_ERRORS as exc:
+            raise jsapi.unavailable(
+                f"reading the latest version on stream {self._stream!r}", exc) from exc
+        return _EMPTY if message is None else _tip_of(message)
 
     # ---- snapshots -------------------------------------------------------------------
 
@@ -286,6 +294,12 @@ class JetStreamEventStore:
                 self._nc, self._snapshot_stream, self.snapshot_subject(actor_id), self._timeout
             )
         return None if message is None else _decode(ActorSnapshot, message)
+
+
+def _tip_of(message: Msg) -> _Tip:
+    headers = message.headers or {}
+    return _Tip(int(headers["Nats-Sequence"]), _stored_version(message),
+                headers.get("Nats-Msg-Id", ""))
 
 
 def _stored_version(message: Msg) -> int:
