@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar, runtime_checkable
 
@@ -68,7 +68,8 @@ class _Record(BaseModel):
             # aether/records.py builds the common case (exact built-in types within the
             # limits) without pydantic's per-field machinery; anything else, and every
             # refusal, goes through pydantic's validation below, which decides alone.
-            if not _fill(self, fields):
+            fill = _FILLERS.get(type(self))  # a subclass may declare more: pydantic
+            if fill is None or not fill(self, fields, True):
                 super().__init__(**fields)
 
         # pydantic validates model_validate/validate_json input itself and calls this
@@ -91,15 +92,6 @@ class _Record(BaseModel):
         if not update:
             return self  # immutable all the way down: a copy would be the same value
         return type(self)(**{**self.__dict__, **update})
-
-
-def _fill(record: _Record, fields: dict[str, Any]) -> bool:
-    kind = type(record)
-    if kind is Event:
-        return fill_event(record, fields, check=True)
-    if kind is ActorSnapshot:
-        return fill_snapshot(record, fields, check=True)
-    return False  # a subclass may declare more: pydantic validates it
 
 
 def _describe(kind: str, exc: ValidationError) -> str:
@@ -273,6 +265,11 @@ def encode_record(record: Event | ActorSnapshot) -> bytes:
         cached = type(record).__pydantic_serializer__.to_json(record)
         object.__setattr__(record, "_aether_json", cached)
     return cached
+
+
+_FILLERS: dict[type[_Record], Callable[[_Record, dict[str, Any], bool], bool]] = {
+    Event: fill_event, ActorSnapshot: fill_snapshot,
+}
 
 
 def check_storable(record: Event | ActorSnapshot) -> None:

@@ -22,10 +22,11 @@ from typing import Any
 from aether.errors import InvalidEventError
 from aether.jsondata import FrozenDict, freeze_json, freeze_text_map
 from aether.limits import (
+    MAX_ACTOR_ID_BYTES,
+    MAX_EVENT_ID_BYTES,
+    MAX_EVENT_TYPE_BYTES,
     MAX_JSON_INT,
     check_actor_id,
-    check_event_id,
-    check_event_type,
     check_timestamp,
 )
 
@@ -35,6 +36,19 @@ _EVENT_FIELDS = frozenset(
 _SNAPSHOT_FIELDS = frozenset({"actor_id", "version", "state", "timestamp"})
 _ABSENT: Any = object()
 _set = object.__setattr__
+# Shared, so a record costs no allocation for them (fewer objects for the garbage collector
+# to track): both are immutable, like the records that hold them.
+_NOTHING = FrozenDict()
+_DICTS = (dict, FrozenDict)
+# pydantic only reads the set of fields given (a frozen record never adds to it), so
+# records given the same fields share one frozenset, looked up by which optional fields
+# were given (every required one was, or the record is not built here).
+_EVENT_GIVEN = {
+    (data, metadata): _EVENT_FIELDS.difference(
+        [name for name, given in (("data", data), ("metadata", metadata)) if not given])
+    for data in (False, True) for metadata in (False, True)
+}
+_SNAPSHOT_GIVEN = {True: _SNAPSHOT_FIELDS, False: _SNAPSHOT_FIELDS - {"state"}}
 
 
 def _fixed_zone(timestamp: object) -> bool:
@@ -59,27 +73,37 @@ def fill_event(event: Any, fields: dict[str, Any], check: bool) -> bool:
     metadata = fields.get("metadata", _ABSENT)
     try:
         if check:
-            check_event_id(event_id)
-            check_event_type(event_type)
-            check_actor_id(actor_id)
-            check_timestamp("Event.timestamp", timestamp)  # type: ignore[arg-type]
-            if version > MAX_JSON_INT:
+            if not (_header_text(event_id, MAX_EVENT_ID_BYTES)
+                    and _header_text(event_type, MAX_EVENT_TYPE_BYTES)
+                    and ((actor_id.isascii() and 0 < len(actor_id) <= MAX_ACTOR_ID_BYTES)
+                         or check_actor_id(actor_id))
+                    and version <= MAX_JSON_INT):
                 return False
+            check_timestamp("Event.timestamp", timestamp)  # type: ignore[arg-type]
         elif not (event_id and event_type and actor_id):
             return False
         if version <= 0:
             return False
-        data = FrozenDict() if data is _ABSENT else freeze_json(data, "Event.data", check)
-        metadata = (FrozenDict() if metadata is _ABSENT
-                    else freeze_text_map(metadata, "Event.metadata"))
+        data = _NOTHING if data is _ABSENT else freeze_json(data, "Event.data", check)
+        if metadata is _ABSENT or (type(metadata) in _DICTS and not metadata):
+            metadata = _NOTHING
+        else:
+            metadata = freeze_text_map(metadata, "Event.metadata")
     except InvalidEventError:
         return False
     _set(event, "__dict__", {
         "id": event_id, "event_type": event_type, "actor_id": actor_id, "version": version,
         "data": data, "timestamp": timestamp, "metadata": metadata,
     })
-    _finish(event, fields, check)
+    _finish(event, _EVENT_GIVEN["data" in fields, "metadata" in fields], check)
     return True
+
+
+def _header_text(text: str, limit: int) -> bool:
+    """True for printable ASCII within ``limit`` bytes without edge spaces: what
+    aether.limits.check_event_id accepts, in its common case (the rest goes to pydantic)."""
+    return (text.isascii() and 0 < len(text) <= limit and text.isprintable()
+            and text[0] != " " and text[-1] != " ")
 
 
 def fill_snapshot(snapshot: Any, fields: dict[str, Any], check: bool) -> bool:
@@ -102,21 +126,21 @@ def fill_snapshot(snapshot: Any, fields: dict[str, Any], check: bool) -> bool:
             return False
         if version <= 0:
             return False
-        state = FrozenDict() if state is _ABSENT else freeze_json(
+        state = _NOTHING if state is _ABSENT else freeze_json(
             state, "ActorSnapshot.state", check)
     except InvalidEventError:
         return False
     _set(snapshot, "__dict__", {
         "actor_id": actor_id, "version": version, "state": state, "timestamp": timestamp,
     })
-    _finish(snapshot, fields, check)
+    _finish(snapshot, _SNAPSHOT_GIVEN["state" in fields], check)
     return True
 
 
-def _finish(record: Any, fields: dict[str, Any], checked: bool) -> None:
+def _finish(record: Any, given: frozenset[str], checked: bool) -> None:
     # What pydantic's own construction sets besides the fields (no extra, no private
     # attributes), and the slots validation sets (see aether.event._Record).
-    _set(record, "__pydantic_fields_set__", set(fields))
+    _set(record, "__pydantic_fields_set__", given)
     _set(record, "__pydantic_extra__", None)
     _set(record, "__pydantic_private__", None)
     _set(record, "_aether_json", None)

@@ -21,7 +21,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import pstats
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -43,7 +45,7 @@ from examples.orders.project.orders.types import OrderLine
 
 ORDERS = 2_000
 EVENTS = 20_000
-REPEATS = 5
+REPEATS = 7
 LINES = [{"sku": "A-1", "quantity": 2, "price": "4.50"}, {"sku": "B-7", "quantity": 1,
                                                            "price": "12.00"}]
 
@@ -80,19 +82,23 @@ def _place_order() -> PlaceOrder:
                                                 for line in LINES])
 
 
-async def _timed_best(
-    prepare: Callable[[], Any], run: Callable[[Any], Awaitable[None]], operations: int
-) -> float:
-    """Operations per second of the fastest of REPEATS runs, each on a freshly prepared
-    state that is not timed."""
-    loop = asyncio.get_running_loop()
-    best = float("inf")
+async def _compare(
+    ours: tuple[Callable[[], Any], Callable[[Any], Awaitable[None]]],
+    theirs: tuple[Callable[[], Any], Callable[[Any], Awaitable[None]]],
+    operations: int,
+) -> tuple[float, float]:
+    """Operations per second of ours and theirs: runs alternate so drift on a shared machine
+    hits both alike, each on a freshly prepared state that is not timed; each side keeps
+    its fastest run."""
+    best = [float("inf"), float("inf")]
     for _ in range(REPEATS):
-        state = prepare()
-        start = loop.time()
-        await run(state)
-        best = min(best, loop.time() - start)
-    return operations / best
+        for side, (prepare, run) in enumerate((ours, theirs)):
+            state = prepare()
+            gc.collect()  # each run starts from the same heap, not the last run's garbage
+            start = time.perf_counter()
+            await run(state)
+            best[side] = min(best[side], time.perf_counter() - start)
+    return operations / best[0], operations / best[1]
 
 
 # ---- a new order ---------------------------------------------------------------------
@@ -173,28 +179,17 @@ async def _placed_router() -> CommandRouter:
 
 
 async def _measure() -> list[Row]:
-    async def _ours_pay_fresh(_: None) -> None:
-        await ours_pay(routers.pop())
-
-    routers: list[CommandRouter] = []
-    rows = []
-    rows.append(Row(
-        "new order (1 command -> 1 event)",
-        await _timed_best(lambda: make_router(InMemoryEventStore()), ours_new_orders, ORDERS),
-        await _timed_best(Application[UUID], theirs_new_orders, ORDERS),
-    ))
-    routers = [await _placed_router() for _ in range(REPEATS)]
-    rows.append(Row(
-        "load + command + save, existing order",
-        await _timed_best(lambda: None, _ours_pay_fresh, ORDERS),
-        await _timed_best(theirs_placed, theirs_pay, ORDERS),
-    ))
-    rows.append(Row(
-        "Event build + append (one per call)",
-        await _timed_best(ours_build_prepared, ours_build_append, EVENTS),
-        await _timed_best(theirs_build_prepared, theirs_build_append, EVENTS),
-    ))
-    return rows
+    placed = [await _placed_router() for _ in range(REPEATS)]
+    return [
+        Row("new order (1 command -> 1 event)", *await _compare(
+            (lambda: make_router(InMemoryEventStore()), ours_new_orders),
+            (Application[UUID], theirs_new_orders), ORDERS)),
+        Row("load + command + save, existing order", *await _compare(
+            (placed.pop, ours_pay), (theirs_placed, theirs_pay), ORDERS)),
+        Row("Event build + append (one per call)", *await _compare(
+            (ours_build_prepared, ours_build_append),
+            (theirs_build_prepared, theirs_build_append), EVENTS)),
+    ]
 
 
 async def _profile() -> None:

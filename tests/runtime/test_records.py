@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aether import ActorSnapshot, Event, InvalidEventError
-from aether.event import STORED, decode_record, encode_record
+from aether.event import STORED, check_storable, decode_record, encode_record
 from aether.jsondata import FrozenDict, FrozenList
 from aether.testing import make_event, strategies
 from aether.testing.conformance.store_limits import typed
@@ -159,3 +159,11 @@ def test_json_is_encoded_once_and_is_exactly_pydantic_s() -> None:
     snapshot = ActorSnapshot(actor_id="a", version=1, state={"x": [1]},
                              timestamp=datetime.now(UTC))
     assert encode_record(snapshot) == snapshot.model_dump_json().encode()
+
+
+def test_a_store_still_checks_what_was_read_back_past_today_s_limits() -> None:
+    raw = json.dumps(_json_of({"data": {"big": 2**70}})).encode()
+    old = decode_record(Event, raw, stored=True)
+    with pytest.raises(InvalidEventError, match="64-bit"):
+        check_storable(old)  # saving it anew must meet today's limits
+    check_storable(make_event("a", 1))  # checked when it was built
