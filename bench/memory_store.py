@@ -16,7 +16,7 @@ from eventsourcing.popo import POPOAggregateRecorder
 
 from aether import Event
 from aether.store import InMemoryEventStore
-from bench.table import Row, best_rate, best_rate_async, print_table
+from bench.table import Row, best_rate, best_rate_async, compare_async, print_table
 
 ACTORS = 1_000
 EVENTS_PER_ACTOR = 50
@@ -64,8 +64,10 @@ async def _measure() -> list[Row]:
             recorder.insert_events([stored])
         recorders.append(recorder)
 
-    ours_save_rate = await best_rate_async(total, ours_save)
-    their_save_rate = best_rate(total, their_save)
+    async def their_save_async() -> None:
+        their_save()
+
+    ours_save_rate, their_save_rate = await compare_async(total, ours_save, their_save_async)
 
     store, recorder = stores[-1], recorders[-1]
     actor_ids = [f"actor-{a}" for a in range(READ_ACTORS)]

@@ -36,7 +36,13 @@ class InMemoryEventStore:
     async def save_event(self, event: Event) -> None:
         if self._max_event_bytes is not None:
             _check_size(event, self._max_event_bytes)
-        if self._admit(event.actor_id, event, event) and self._id_is_new(event):
+        events = self._events.get(event.actor_id)
+        if events and event.version > events[-1].version and event.id not in self._ids:
+            # The common case, decided inline: a new event after the actor's latest.
+            self._ids[event.id] = event
+            events.append(event)
+            self._versions[event.actor_id].append(event.version)
+        elif self._admit(event.actor_id, event, event) and self._id_is_new(event):
             self._append(event)
 
     async def save_events(self, events: Sequence[Event]) -> None:
