@@ -39,7 +39,7 @@ from aether.event import (
     decode_record,
     encode_record,
 )
-from aether.limits import check_actor_id, check_stored_size
+from aether.limits import HEADER_RESERVE, check_actor_id, check_stored_size
 from aether.store import jsapi
 from aether.store.naming import encode_token, stream_name
 from aether.store.streams import JetStreamConfig, desired_stream, ensure_stream
@@ -210,8 +210,9 @@ class JetStreamEventStore:
     def _message(self, subject: str, event: Event) -> jsapi.Outgoing:
         check_storable(event)
         payload = encode_record(event)
-        check_stored_size(f"event {event.id[:80]!r}", len(payload), self._nc.max_payload,
-                          _MAX_PAYLOAD)
+        if len(payload) + HEADER_RESERVE > self._nc.max_payload:  # name it only to refuse
+            check_stored_size(f"event {event.id[:80]!r}", len(payload), self._nc.max_payload,
+                              _MAX_PAYLOAD)
         return jsapi.Outgoing(
             subject, payload, {"Nats-Msg-Id": event.id, VERSION_HEADER: str(event.version)}
         )
