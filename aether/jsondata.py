@@ -81,45 +81,57 @@ _UNSURE = _Unsure()
 
 
 # The quick walk: plain JSON of exact built-in types within the limits, the common case.
-# It recurses (bounded by MAX_JSON_DEPTH) and keeps no path; anything else raises _Unsure
-# and the exact walk below decides, so both accept and refuse exactly the same data.
+# It copies each container in one C call, then checks its items inline and replaces the
+# nested containers by their frozen copies; it recurses (bounded by MAX_JSON_DEPTH) and
+# keeps no path. Anything else raises _Unsure and the exact walk below decides, so both
+# accept and refuse exactly the same data.
 def _quick_dict(source: dict[Any, Any], depth: int, check: bool) -> FrozenDict:
-    frozen = FrozenDict()
+    frozen = FrozenDict(source)
     for key, child in source.items():
         if type(key) is not str or not (key.isascii() or _encodes(key)):
             raise _UNSURE
-        _fill_dict(frozen, key, _quick(child, depth, check))
+        if not _scalar_ok(child, check):
+            _fill_dict(frozen, key, _quick_container(child, depth, check))
     return frozen
 
 
 def _quick_list(source: list[Any], depth: int, check: bool) -> FrozenList:
-    frozen = FrozenList()
-    for child in source:
-        _fill_list(frozen, _quick(child, depth, check))
+    frozen = FrozenList(source)
+    for index, child in enumerate(source):
+        if not _scalar_ok(child, check):
+            _set_list(frozen, index, _quick_container(child, depth, check))
     return frozen
 
 
-def _quick(child: Any, depth: int, check: bool) -> JsonValue:
+def _scalar_ok(child: Any, check: bool) -> bool:
+    """True for a JSON scalar kept as it is; False for a container; _Unsure otherwise."""
     kind = type(child)
     if kind is str:
         if child.isascii() or _encodes(child):
-            return child  # type: ignore[no-any-return]
+            return True
     elif kind is int:
         if not check or MIN_JSON_INT <= child <= MAX_JSON_INT:
-            return child  # type: ignore[no-any-return]
+            return True
     elif kind is float:
         if _isfinite(child):
-            return child  # type: ignore[no-any-return]
+            return True
     elif child is None or kind is bool:
-        return child  # type: ignore[no-any-return]
-    elif depth < MAX_JSON_DEPTH:
-        if kind is dict or kind is FrozenDict:
-            return _quick_dict(child, depth + 1, check)
-        if kind is list or kind is FrozenList:
-            return _quick_list(child, depth + 1, check)
+        return True
+    elif kind in _CONTAINERS:
+        return False
     raise _UNSURE
 
 
+def _quick_container(child: Any, depth: int, check: bool) -> JsonValue:
+    if depth >= MAX_JSON_DEPTH:
+        raise _UNSURE  # the exact walk says where (or, unchecked, walks on iteratively)
+    if type(child) is dict or type(child) is FrozenDict:
+        return _quick_dict(child, depth + 1, check)
+    return _quick_list(child, depth + 1, check)
+
+
+_CONTAINERS = frozenset({dict, FrozenDict, list, FrozenList})
+_set_list: Callable[[FrozenList, int, JsonValue], None] = list.__setitem__
 _isfinite = math.isfinite
 
 
