@@ -242,13 +242,13 @@ def decode_record(kind: type[_RecordT], raw: bytes, *, stored: bool) -> _RecordT
         fields = from_json(raw)
     except ValueError:
         fields = None
-    if type(fields) is dict:
+    fill = _FILLERS.get(kind)  # a subclass may declare more: pydantic
+    if fill is not None and type(fields) is dict:
         stamp = fields.get("timestamp")
         if type(stamp) is str:
             with contextlib.suppress(ValueError):
                 fields["timestamp"] = datetime.fromisoformat(stamp)  # as _parse_timestamp
         record = object.__new__(kind)
-        fill = fill_event if kind is Event else fill_snapshot
         if fill(record, fields, not stored):
             return record
     return kind.model_validate_json(raw, context={STORED: True} if stored else None)

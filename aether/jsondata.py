@@ -77,9 +77,6 @@ class _Unsure(Exception):
     subclass to convert (StrEnum, IntEnum), nesting at the depth limit."""
 
 
-_UNSURE = _Unsure()
-
-
 # The quick walk: plain JSON of exact built-in types within the limits, the common case.
 # It copies each container in one C call, then checks its items inline and replaces the
 # nested containers by their frozen copies; it recurses (bounded by MAX_JSON_DEPTH) and
@@ -89,7 +86,7 @@ def _quick_dict(source: dict[Any, Any], depth: int, check: bool) -> FrozenDict:
     frozen = FrozenDict(source)
     for key, child in source.items():
         if type(key) is not str or not (key.isascii() or _encodes(key)):
-            raise _UNSURE
+            raise _Unsure
         if not _scalar_ok(child, check):
             _fill_dict(frozen, key, _quick_container(child, depth, check))
     return frozen
@@ -119,12 +116,12 @@ def _scalar_ok(child: Any, check: bool) -> bool:
         return True
     elif kind in _CONTAINERS:
         return False
-    raise _UNSURE
+    raise _Unsure
 
 
 def _quick_container(child: Any, depth: int, check: bool) -> JsonValue:
     if depth >= MAX_JSON_DEPTH:
-        raise _UNSURE  # the exact walk says where (or, unchecked, walks on iteratively)
+        raise _Unsure  # the exact walk says where (or, unchecked, walks on iteratively)
     if type(child) is dict or type(child) is FrozenDict:
         return _quick_dict(child, depth + 1, check)
     return _quick_list(child, depth + 1, check)
@@ -194,7 +191,7 @@ def _copy(
 
 def freeze_text_map(value: object, where: str) -> FrozenDict:
     """A frozen copy of a flat mapping of text to text (event metadata)."""
-    if not value and (type(value) is dict or type(value) is FrozenDict):
+    if (type(value) is dict or type(value) is FrozenDict) and not value:
         return FrozenDict()
     if not isinstance(value, dict):
         raise InvalidEventError(f"{where} must be a mapping of text to text, got "
