@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar, runtime_checkable
 
 from pydantic import (
     BaseModel,
@@ -17,6 +18,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import from_json
 
 from aether.errors import InvalidEventError
 from aether.jsondata import FrozenDict, freeze_json, freeze_text_map
@@ -27,6 +29,7 @@ from aether.limits import (
     check_event_type,
     check_timestamp,
 )
+from aether.records import fill_event, fill_snapshot
 
 CORRELATION_ID = "correlation_id"
 CAUSATION_ID = "causation_id"
@@ -49,6 +52,30 @@ class _Record(BaseModel):
     # later read back as something else.
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
+    # Slots, so they are no fields, take no part in equality and are not pickled or copied;
+    # set only by validation (aether/records.py or the validators below):
+    # _aether_json: the record's JSON once encoded (encode_record);
+    # _aether_checked: every limit was checked (not read back under STORED), so a store
+    # need not check again (check_storable).
+    __slots__ = ("_aether_checked", "_aether_json")
+    if TYPE_CHECKING:
+        _aether_json: bytes | None
+        _aether_checked: bool
+
+    if not TYPE_CHECKING:  # hidden from mypy, which keeps checking the fields' types
+
+        def __init__(self, /, **fields: Any) -> None:
+            # aether/records.py builds the common case (exact built-in types within the
+            # limits) without pydantic's per-field machinery; anything else, and every
+            # refusal, goes through pydantic's validation below, which decides alone.
+            fill = _FILLERS.get(type(self))  # a subclass may declare more: pydantic
+            if fill is None or not fill(self, fields, True):
+                super().__init__(**fields)
+
+        # pydantic validates model_validate/validate_json input itself and calls this
+        # __init__ only for the constructor (as it does for BaseModel.__init__).
+        __init__.__pydantic_base_init__ = True
+
     @model_validator(mode="wrap")
     @classmethod
     def _refuse_clearly(
@@ -64,7 +91,7 @@ class _Record(BaseModel):
         model_copy would not), so no Event can hold what a store would not read back."""
         if not update:
             return self  # immutable all the way down: a copy would be the same value
-        return self.model_validate({**self.__dict__, **update})
+        return type(self)(**{**self.__dict__, **update})
 
 
 def _describe(kind: str, exc: ValidationError) -> str:
@@ -154,8 +181,10 @@ class Event(_Record):
         _require_text("Event", "actor_id", self.actor_id)
         _require_positive_version("Event", self.version)
         _require_aware("Event", self.timestamp)
-        if not _from_storage(info):
+        checked = not _from_storage(info)
+        if checked:
             _check_event_limits(self)
+        _mark_validated(self, checked)
         return self
 
     @property
@@ -192,15 +221,67 @@ class ActorSnapshot(_Record):
         _require_text("ActorSnapshot", "actor_id", self.actor_id)
         _require_positive_version("ActorSnapshot", self.version)
         _require_aware("ActorSnapshot", self.timestamp)
-        if not _from_storage(info):
+        checked = not _from_storage(info)
+        if checked:
             _check_snapshot_limits(self)
+        _mark_validated(self, checked)
         return self
+
+
+_RecordT = TypeVar("_RecordT", Event, ActorSnapshot)
+
+
+def decode_record(kind: type[_RecordT], raw: bytes, *, stored: bool) -> _RecordT:
+    """The Event or ActorSnapshot whose JSON is ``raw``, as ``kind.model_validate_json``
+    gives it (with the STORED context when ``stored``), raising what that raises.
+
+    The common case is parsed once (pydantic_core's parser, the one model_validate_json
+    uses) and checked by aether/records.py; anything it does not accept is left to
+    model_validate_json, which decides alone."""
+    try:
+        fields = from_json(raw)
+    except ValueError:
+        fields = None
+    fill = _FILLERS.get(kind)  # a subclass may declare more: pydantic
+    if fill is not None and type(fields) is dict:
+        stamp = fields.get("timestamp")
+        if type(stamp) is str:
+            with contextlib.suppress(ValueError):
+                fields["timestamp"] = datetime.fromisoformat(stamp)  # as _parse_timestamp
+        record = object.__new__(kind)
+        if fill(record, fields, not stored):
+            return record
+    return kind.model_validate_json(raw, context={STORED: True} if stored else None)
+
+
+def encode_record(record: Event | ActorSnapshot) -> bytes:
+    """``record.model_dump_json()`` as UTF-8 bytes, encoded once per record: a record built
+    by validation is immutable, so its JSON is kept (a store and a bus share it)."""
+    try:
+        cached: bytes | None = record._aether_json
+    except AttributeError:  # not built by validation (model_construct, unpickled): no cache
+        return type(record).__pydantic_serializer__.to_json(record)
+    if cached is None:
+        cached = type(record).__pydantic_serializer__.to_json(record)
+        object.__setattr__(record, "_aether_json", cached)
+    return cached
+
+
+_FILLERS: dict[type[_Record], Callable[[_Record, dict[str, Any], bool], bool]] = {
+    Event: fill_event, ActorSnapshot: fill_snapshot,
+}
 
 
 def check_storable(record: Event | ActorSnapshot) -> None:
     """Check the limits again at a store's door, for a store that cannot afford to trust
     its caller: ``model_construct`` skips validation, and an unchecked actor id would reach
-    a NATS subject. The version rules stay the store's own (version 0 is a conflict)."""
+    a NATS subject. A record whose limits its own validation checked (it is immutable) is
+    not walked again. The version rules stay the store's own (version 0 is a conflict)."""
+    try:
+        if record._aether_checked:
+            return
+    except AttributeError:  # model_construct'ed or unpickled: validation never saw it
+        pass
     if isinstance(record, Event):
         _check_event_limits(record)
         freeze_json(record.data, "Event.data")
@@ -208,6 +289,11 @@ def check_storable(record: Event | ActorSnapshot) -> None:
     else:
         _check_snapshot_limits(record)
         freeze_json(record.state, "ActorSnapshot.state")
+
+
+def _mark_validated(record: _Record, checked: bool) -> None:
+    object.__setattr__(record, "_aether_json", None)
+    object.__setattr__(record, "_aether_checked", checked)
 
 
 def _check_event_limits(event: Event) -> None:

@@ -61,9 +61,90 @@ def freeze_json(value: object, where: str, check: bool = True) -> FrozenDict:
     that is not JSON or, with ``check``, breaks a limit: nesting deeper than
     MAX_JSON_DEPTH, integers beyond 64 bits, non-finite floats, lone surrogates.
 
+    ``check=False`` is for data read back from storage, which must stay readable whatever
+    limits were added after it was written.
+    """
+    if type(value) is dict or type(value) is FrozenDict:
+        try:
+            return _quick_dict(value, 1, check)
+        except _Unsure:
+            pass
+    return _freeze_exactly(value, where, check)
+
+
+class _Unsure(Exception):
+    """The quick walk met something it leaves to the exact one: an error to describe, a
+    subclass to convert (StrEnum, IntEnum), nesting at the depth limit."""
+
+
+# The quick walk: plain JSON of exact built-in types within the limits, the common case.
+# It copies each container in one C call, then checks its items inline and replaces the
+# nested containers by their frozen copies; it recurses (bounded by MAX_JSON_DEPTH) and
+# keeps no path. Anything else raises _Unsure and the exact walk below decides, so both
+# accept and refuse exactly the same data.
+def _quick_dict(source: dict[Any, Any], depth: int, check: bool) -> FrozenDict:
+    frozen = FrozenDict(source)
+    for key, child in source.items():
+        if type(key) is not str or not (key.isascii() or _encodes(key)):
+            raise _Unsure
+        if not _scalar_ok(child, check):
+            _fill_dict(frozen, key, _quick_container(child, depth, check))
+    return frozen
+
+
+def _quick_list(source: list[Any], depth: int, check: bool) -> FrozenList:
+    frozen = FrozenList(source)
+    for index, child in enumerate(source):
+        if not _scalar_ok(child, check):
+            _set_list(frozen, index, _quick_container(child, depth, check))
+    return frozen
+
+
+def _scalar_ok(child: Any, check: bool) -> bool:
+    """True for a JSON scalar kept as it is; False for a container; _Unsure otherwise."""
+    kind = type(child)
+    if kind is str:
+        if child.isascii() or _encodes(child):
+            return True
+    elif kind is int:
+        if not check or MIN_JSON_INT <= child <= MAX_JSON_INT:
+            return True
+    elif kind is float:
+        if _isfinite(child):
+            return True
+    elif child is None or kind is bool:
+        return True
+    elif kind in _CONTAINERS:
+        return False
+    raise _Unsure
+
+
+def _quick_container(child: Any, depth: int, check: bool) -> JsonValue:
+    if depth >= MAX_JSON_DEPTH:
+        raise _Unsure  # the exact walk says where (or, unchecked, walks on iteratively)
+    if type(child) is dict or type(child) is FrozenDict:
+        return _quick_dict(child, depth + 1, check)
+    return _quick_list(child, depth + 1, check)
+
+
+_CONTAINERS = frozenset({dict, FrozenDict, list, FrozenList})
+_set_list: Callable[[FrozenList, int, JsonValue], None] = list.__setitem__
+_isfinite = math.isfinite
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False  # a lone surrogate
+    return True
+
+
+def _freeze_exactly(value: object, where: str, check: bool) -> FrozenDict:
+    """freeze_json, deciding every case and naming where a problem is.
+
     Iterative, so hostile nesting costs a clear error, never a RecursionError; paths are
-    rendered only for an error. ``check=False`` is for data read back from storage, which
-    must stay readable whatever limits were added after it was written.
+    rendered only for an error.
     """
     if not isinstance(value, dict):
         raise InvalidEventError(
@@ -110,6 +191,8 @@ def _copy(
 
 def freeze_text_map(value: object, where: str) -> FrozenDict:
     """A frozen copy of a flat mapping of text to text (event metadata)."""
+    if (type(value) is dict or type(value) is FrozenDict) and not value:
+        return FrozenDict()
     if not isinstance(value, dict):
         raise InvalidEventError(f"{where} must be a mapping of text to text, got "
                                 f"{type(value).__name__}")

@@ -12,6 +12,8 @@ BENCHMARKS = {
     "bus": "bench.bus",
     "reactions": "bench.reactions",
     "cluster": "bench.cluster",
+    "app": "bench.app",
+    "concurrency": "bench.concurrency",
 }
 
 

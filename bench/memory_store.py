@@ -16,7 +16,7 @@ from eventsourcing.popo import POPOAggregateRecorder
 
 from aether import Event
 from aether.store import InMemoryEventStore
-from bench.table import Row, best_rate, best_rate_async, print_table
+from bench.table import Row, compare_async, print_table
 
 ACTORS = 1_000
 EVENTS_PER_ACTOR = 50
@@ -64,8 +64,10 @@ async def _measure() -> list[Row]:
             recorder.insert_events([stored])
         recorders.append(recorder)
 
-    ours_save_rate = await best_rate_async(total, ours_save)
-    their_save_rate = best_rate(total, their_save)
+    async def their_save_async() -> None:
+        their_save()
+
+    ours_save_rate, their_save_rate = await compare_async(total, ours_save, their_save_async)
 
     store, recorder = stores[-1], recorders[-1]
     actor_ids = [f"actor-{a}" for a in range(READ_ACTORS)]
@@ -87,13 +89,18 @@ async def _measure() -> list[Row]:
         for originator_id in originator_ids:
             recorder.select_events(originator_id, gt=EVENTS_PER_ACTOR - 5)
 
+    async def their_read_async() -> None:
+        their_read()
+
+    async def their_read_tail_async() -> None:
+        their_read_tail()
+
     return [
         Row("save_event (one event per call)", ours_save_rate, their_save_rate),
         Row(f"get_events ({EVENTS_PER_ACTOR} events per actor)",
-            await best_rate_async(READ_ACTORS, ours_read), best_rate(READ_ACTORS, their_read)),
+            *await compare_async(READ_ACTORS, ours_read, their_read_async)),
         Row("get_events from_version (last 5 events)",
-            await best_rate_async(READ_ACTORS, ours_read_tail),
-            best_rate(READ_ACTORS, their_read_tail)),
+            *await compare_async(READ_ACTORS, ours_read_tail, their_read_tail_async)),
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ async def compare_async(
     ours_best = baseline_best = float("inf")
     for _ in range(repeats):
         for run, is_ours in ((ours, True), (baseline, False)):
+            gc.collect()  # each run starts from a collected heap, not the other's garbage
             start = time.perf_counter()
             await run()
             elapsed = time.perf_counter() - start

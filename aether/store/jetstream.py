@@ -33,9 +33,15 @@ from aether.errors import (
     StoreUnavailableError,
     VersionConflictError,
 )
-from aether.event import ActorSnapshot, Event, check_batch, check_storable
+from aether.event import (
+    ActorSnapshot,
+    Event,
+    check_batch,
+    check_storable,
+    encode_record,
+)
 from aether.feed import DEFAULT_BATCH, FeedItem, Follow, Signal, normal_types
-from aether.limits import check_actor_id, check_stored_size
+from aether.limits import HEADER_RESERVE, check_actor_id, check_stored_size
 from aether.store import jsapi
 from aether.store.jetstream_feed import StreamFeed
 from aether.store.naming import encode_token, stream_name
@@ -208,9 +214,10 @@ class JetStreamEventStore:
 
     def _message(self, subject: str, event: Event) -> jsapi.Outgoing:
         check_storable(event)
-        payload = event.model_dump_json().encode()
-        check_stored_size(f"event {event.id[:80]!r}", len(payload), self._nc.max_payload,
-                          _MAX_PAYLOAD)
+        payload = encode_record(event)
+        if len(payload) + HEADER_RESERVE > self._nc.max_payload:  # name it only to refuse
+            check_stored_size(f"event {event.id[:80]!r}", len(payload), self._nc.max_payload,
+                              _MAX_PAYLOAD)
         return jsapi.Outgoing(
             subject, payload, {"Nats-Msg-Id": event.id, VERSION_HEADER: str(event.version)}
         )
@@ -231,21 +238,29 @@ class JetStreamEventStore:
 
     async def get_events(self, actor_id: str, from_version: int = 0) -> list[Event]:
         subject = self.event_subject(actor_id)
-        async with jsapi.reaching(f"reading actor {actor_id!r} from stream {self._stream!r}"):
+        # try/except, not jsapi.reaching: on the load path a context manager and a message
+        # built up front cost more than the rest of the read's own work.
+        try:
             messages = await jsapi.direct_get_subject(self._nc, self._stream, subject,
                                                       self._timeout)
+        except jsapi.TRANSPORT_ERRORS as exc:
+            raise jsapi.unavailable(
+                f"reading actor {actor_id!r} from stream {self._stream!r}", exc) from exc
+        # Where the history ends now: the next save of this actor (a command's, typically)
+        # needs no read of its own. A stale position costs a refused publish and a read,
+        # never a wrong write: the server checks the expected sequence.
+        self._remember(actor_id, _tip_of(messages[-1]) if messages else _EMPTY)
         # The version header says which events to skip, so those are never decoded.
         return [decode_message(Event, message) for message in messages
                 if _stored_version(message) >= from_version]
 
     async def _read_tip(self, subject: str) -> _Tip:
-        async with jsapi.reaching(f"reading the latest version on stream {self._stream!r}"):
+        try:
             message = await jsapi.direct_get_last(self._nc, self._stream, subject, self._timeout)
-        if message is None:
-            return _EMPTY
-        headers = message.headers or {}
-        return _Tip(int(headers["Nats-Sequence"]), _stored_version(message),
-                    headers.get("Nats-Msg-Id", ""))
+        except jsapi.TRANSPORT_ERRORS as exc:
+            raise jsapi.unavailable(
+                f"reading the latest version on stream {self._stream!r}", exc) from exc
+        return _EMPTY if message is None else _tip_of(message)
 
     # ---- snapshots -------------------------------------------------------------------
 
@@ -253,7 +268,7 @@ class JetStreamEventStore:
         """Keep the newest snapshot per actor; an older one arriving late is ignored."""
         check_storable(snapshot)
         subject = self.snapshot_subject(snapshot.actor_id)
-        payload = snapshot.model_dump_json().encode()
+        payload = encode_record(snapshot)
         check_stored_size(f"snapshot of actor {snapshot.actor_id[:80]!r}", len(payload),
                           self._nc.max_payload, _MAX_PAYLOAD)
         while True:
@@ -312,6 +327,12 @@ class JetStreamEventStore:
 
     async def last_position(self) -> int:
         return await self._feed.last_position()
+
+
+def _tip_of(message: Msg) -> _Tip:
+    headers = message.headers or {}
+    return _Tip(int(headers["Nats-Sequence"]), _stored_version(message),
+                headers.get("Nats-Msg-Id", ""))
 
 
 def _stored_version(message: Msg) -> int:

@@ -8,11 +8,13 @@ and turn transport failures into ``StoreUnavailableError``.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import nats.errors
 import nats.js.errors
@@ -179,23 +181,77 @@ async def _direct_batch(
 ) -> dict[str, str] | None:
     """One batch request; appends messages to ``into`` and returns the closing status
     headers, or None when nothing (more) matches."""
-    finished: asyncio.Future[dict[str, str] | None] = asyncio.get_running_loop().create_future()
+    inbox = _BatchInbox.of(nc)
+    token, finished = await inbox.expect(nc, into)
+    try:
+        request = {"next_by_subj": subject, "seq": start_seq, "batch": DIRECT_BATCH}
+        await nc.publish(f"{API}.DIRECT.GET.{stream}", json.dumps(request).encode(),
+                         reply=f"{inbox.prefix}.{token}")
+        async with asyncio.timeout(timeout):  # cheaper than wait_for: no task, no waiter
+            return await finished
+    finally:
+        inbox.forget(token)
 
-    async def collect(message: Msg) -> None:
+
+class _Batch(NamedTuple):
+    into: list[Msg]
+    finished: asyncio.Future[dict[str, str] | None]
+
+
+class _BatchInbox:
+    """One wildcard inbox subscription per connection for every batched direct get, as
+    nats-py's request muxer has for single replies (it has none for replies in several
+    messages): no subscribe, unsubscribe and subscription task per read."""
+
+    def __init__(self, nc: Client) -> None:
+        self.prefix = nc.new_inbox()
+        self._waiting: dict[str, _Batch] = {}
+        self._subscribed: asyncio.Future[None] | None = None
+        self._next = itertools.count()
+
+    @classmethod
+    def of(cls, nc: Client) -> _BatchInbox:
+        inbox = _INBOXES.get(nc)
+        if inbox is None:
+            inbox = _INBOXES[nc] = cls(nc)
+        return inbox
+
+    async def expect(
+        self, nc: Client, into: list[Msg]
+    ) -> tuple[str, asyncio.Future[dict[str, str] | None]]:
+        """A token to reply to and the future that the batch's closing status resolves."""
+        loop = asyncio.get_running_loop()
+        if self._subscribed is None:
+            self._subscribed = loop.create_future()
+            try:
+                await nc.subscribe(f"{self.prefix}.*", cb=self._route)
+            except BaseException as error:
+                self._subscribed.set_exception(error)
+                self._subscribed.exception()  # retrieved: the next caller retries
+                self._subscribed = None
+                raise
+            self._subscribed.set_result(None)
+        else:
+            await asyncio.shield(self._subscribed)
+        token = str(next(self._next))
+        batch = _Batch(into, loop.create_future())
+        self._waiting[token] = batch
+        return token, batch.finished
+
+    def forget(self, token: str) -> None:
+        self._waiting.pop(token, None)
+
+    async def _route(self, message: Msg) -> None:
+        batch = self._waiting.get(message.subject[len(self.prefix) + 1:])
+        if batch is None or batch.finished.done():
+            return  # a reply after its read gave up
         headers = message.headers or {}
         status = headers.get("Status")
         if status is None:
-            into.append(message)
-        elif not finished.done():
-            finished.set_result(None if status == "404" else headers)
+            batch.into.append(message)
+        else:
+            batch.finished.set_result(None if status == "404" else headers)
 
-    inbox = nc.new_inbox()
-    # A callback, not next_msg(): one wait for the whole batch instead of one per message.
-    subscription = await nc.subscribe(inbox, cb=collect)
-    try:
-        request = {"next_by_subj": subject, "seq": start_seq, "batch": DIRECT_BATCH}
-        await nc.publish(f"{API}.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=inbox)
-        async with asyncio.timeout(timeout):  # not wait_for: it can swallow a cancel on 3.11
-            return await finished
-    finally:
-        await subscription.unsubscribe()
+
+# Weak keys: an inbox holds no reference to its connection, so both go when it does.
+_INBOXES: weakref.WeakKeyDictionary[Client, _BatchInbox] = weakref.WeakKeyDictionary()

@@ -6,7 +6,7 @@ from bisect import bisect_left
 from collections.abc import Collection, Sequence
 
 from aether.errors import DuplicateEventIdError, VersionConflictError
-from aether.event import ActorSnapshot, Event, check_batch
+from aether.event import ActorSnapshot, Event, check_batch, encode_record
 from aether.feed import DEFAULT_BATCH, FeedItem, Follow, Signal, normal_types
 from aether.limits import check_actor_id, check_stored_size
 
@@ -40,9 +40,18 @@ class InMemoryEventStore:
     async def save_event(self, event: Event) -> None:
         if self._max_event_bytes is not None:
             _check_size(event, self._max_event_bytes)
-        if self._admit(event.actor_id, event, event) and self._id_is_new(event):
+        events = self._events.get(event.actor_id)
+        if events and event.version > events[-1].version and event.id not in self._ids:
+            # The common case, decided inline: a new event after the actor's latest.
+            self._ids[event.id] = event
+            events.append(event)
+            self._versions[event.actor_id].append(event.version)
+            self._log.append(event)
+        elif self._admit(event.actor_id, event, event) and self._id_is_new(event):
             self._append(event)
-            self._appended.notify()
+        else:
+            return
+        self._appended.notify()
 
     async def save_events(self, events: Sequence[Event]) -> None:
         actor_id = check_batch(events)
@@ -152,5 +161,4 @@ class InMemoryEventStore:
 def _check_size(record: Event | ActorSnapshot, limit: int) -> None:
     what = (f"event {record.id[:80]!r}" if isinstance(record, Event)
             else f"snapshot of actor {record.actor_id[:80]!r}")
-    check_stored_size(what, len(record.model_dump_json().encode()), limit,
-                      "store's max_event_bytes")
+    check_stored_size(what, len(encode_record(record)), limit, "store's max_event_bytes")

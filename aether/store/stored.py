@@ -9,15 +9,15 @@ from nats.aio.msg import Msg
 from pydantic import ValidationError
 
 from aether.errors import EventDecodeError, InvalidEventError
-from aether.event import STORED, ActorSnapshot, Event
+from aether.event import ActorSnapshot, Event, decode_record
 
 Record = TypeVar("Record", Event, ActorSnapshot)
 
 
 def decode_message(kind: type[Record], message: Msg) -> Record:
-    # STORED: limits added after an event was written must not make history unreadable.
+    # stored: limits added after an event was written must not make history unreadable.
     try:
-        return kind.model_validate_json(message.data, context={STORED: True})
+        return decode_record(kind, message.data, stored=True)
     except (ValidationError, InvalidEventError) as exc:
         subject = (message.headers or {}).get("Nats-Subject")
         raise EventDecodeError(

@@ -57,7 +57,8 @@ class JetStreamConfig(BaseModel):
     update_existing: bool = True
     """Update an existing stream whose settings differ (False: raise StoreConfigError)."""
     version_cache_size: int = Field(default=10_000, ge=0)
-    """Actors whose last written position is remembered, saving a read per save."""
+    """Actors whose last known position (after a save or a read) is remembered, saving a read
+    per save."""
 
     @field_validator("namespace")
     @classmethod

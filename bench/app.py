@@ -1,0 +1,268 @@
+"""What a command costs end to end on the in-memory store, against the eventsourcing library.
+
+Ours: the orders example's generated package (examples/orders), its ``make_router`` on an
+``InMemoryEventStore``: command validation, load, decide, ``Event`` built through the
+registry, append. Theirs: ``eventsourcing``'s ``Application`` (its default POPO recorder)
+with an ``Aggregate`` that makes the same decisions on the same data. Rows:
+
+- a new order: one command, one event (ours ``router.send(id, PlaceOrder(...))``; theirs
+  ``app.save(Order.place(...))``);
+- load + command + save of an existing order (ours ``router.send(id, MarkOrderPaid(...))``;
+  theirs ``app.repository.get``, ``order.mark_paid``, ``app.save``);
+- building an event and appending it (ours the public ``Event(...)`` and
+  ``store.save_event``; theirs ``StoredEvent(...)`` and ``POPOAggregateRecorder.insert_events``).
+
+Every run starts from a fresh store on both sides; ``--profile`` prints a cProfile summary
+of ours instead of the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import pstats
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.popo import POPOAggregateRecorder
+
+from aether import Event
+from aether.event import STORED, decode_record, encode_record
+from aether.router import CommandRouter
+from aether.store import InMemoryEventStore
+from bench.table import Row, print_table
+from examples.orders.project.orders.app import make_router
+from examples.orders.project.orders.commands import MarkOrderPaid, PlaceOrder
+from examples.orders.project.orders.types import OrderLine
+
+ORDERS = 2_000
+EVENTS = 20_000
+REPEATS = 7
+LINES = [{"sku": "A-1", "quantity": 2, "price": "4.50"}, {"sku": "B-7", "quantity": 1,
+                                                           "price": "12.00"}]
+
+
+class EsOrder(Aggregate):
+    """The orders example's Order as an eventsourcing aggregate: same decisions, same data."""
+
+    @event("OrderPlaced")
+    def __init__(self, customer_id: str, lines: list[dict[str, Any]], total: Decimal) -> None:
+        self.customer_id = customer_id
+        self.lines = lines
+        self.total = total
+        self.status = "new"
+
+    @classmethod
+    def place(cls, customer_id: str, lines: list[dict[str, Any]]) -> EsOrder:
+        total = sum((Decimal(line["price"]) * line["quantity"] for line in lines), Decimal(0))
+        return cls(customer_id=customer_id, lines=lines, total=total)
+
+    def mark_paid(self, payment_id: str, amount: Decimal) -> None:
+        if self.status == "cancelled":
+            raise ValueError(f"order {self.id} is cancelled; refund payment {payment_id}")
+        if self.status == "new":
+            self._paid(payment_id=payment_id, amount=amount)
+
+    @event("OrderPaid")
+    def _paid(self, payment_id: str, amount: Decimal) -> None:
+        self.status = "paid"
+
+
+def _place_order() -> PlaceOrder:
+    # Built from plain data inside the timed loop, as a command arriving from outside is.
+    return PlaceOrder(customer_id="c-1", lines=[OrderLine.model_validate(line)
+                                                for line in LINES])
+
+
+async def _compare(
+    ours: tuple[Callable[[], Any], Callable[[Any], Awaitable[None]]],
+    theirs: tuple[Callable[[], Any], Callable[[Any], Awaitable[None]]],
+    operations: int,
+) -> tuple[float, float]:
+    """Operations per second of ours and theirs: runs alternate so drift on a shared machine
+    hits both alike, each on a freshly prepared state that is not timed; each side keeps
+    its fastest run."""
+    best = [float("inf"), float("inf")]
+    for _ in range(REPEATS):
+        for side, (prepare, run) in enumerate((ours, theirs)):
+            state = prepare()
+            gc.collect()  # each run starts from the same heap, not the last run's garbage
+            start = time.perf_counter()
+            await run(state)
+            best[side] = min(best[side], time.perf_counter() - start)
+    return operations / best[0], operations / best[1]
+
+
+# ---- a new order ---------------------------------------------------------------------
+
+async def ours_new_orders(router: CommandRouter) -> None:
+    for index in range(ORDERS):
+        await router.send(f"order-{index}", _place_order())
+
+
+async def theirs_new_orders(app: Application[UUID]) -> None:
+    for _ in range(ORDERS):
+        app.save(EsOrder.place("c-1", [dict(line) for line in LINES]))
+
+
+# ---- load + command + save on an existing order --------------------------------------
+
+async def ours_pay(router: CommandRouter) -> None:
+    for index in range(ORDERS):
+        await router.send(f"order-{index}", MarkOrderPaid(payment_id=f"p-{index}",
+                                                          amount=Decimal("21.00")))
+
+
+def theirs_placed() -> tuple[Application[UUID], list[UUID]]:
+    app: Application[UUID] = Application()
+    orders = [EsOrder.place("c-1", [dict(line) for line in LINES]) for _ in range(ORDERS)]
+    app.save(*orders)
+    return app, [order.id for order in orders]
+
+
+async def theirs_pay(state: tuple[Application[UUID], list[UUID]]) -> None:
+    app, ids = state
+    for index, order_id in enumerate(ids):
+        order: EsOrder = app.repository.get(order_id)
+        order.mark_paid(f"p-{index}", Decimal("21.00"))
+        app.save(order)
+
+
+# ---- building an event and appending it ----------------------------------------------
+
+ACTORS = 1_000
+
+
+def ours_build_prepared() -> tuple[InMemoryEventStore, list[str], list[str]]:
+    # Identifiers are made before the clock starts on both sides (theirs: originator UUIDs).
+    return (InMemoryEventStore(), [str(uuid4()) for _ in range(EVENTS)],
+            [f"actor-{index}" for index in range(ACTORS)])
+
+
+async def ours_build_append(state: tuple[InMemoryEventStore, list[str], list[str]]) -> None:
+    store, event_ids, actor_ids = state
+    now = datetime.now(UTC)
+    for index in range(EVENTS):
+        await store.save_event(Event(
+            id=event_ids[index], event_type="Happened", actor_id=actor_ids[index % ACTORS],
+            version=index // ACTORS + 1, data={"n": index}, timestamp=now,
+        ))
+
+
+def theirs_build_prepared() -> tuple[POPOAggregateRecorder, list[UUID]]:
+    return POPOAggregateRecorder(), [uuid4() for _ in range(ACTORS)]
+
+
+async def theirs_build_append(state: tuple[POPOAggregateRecorder, list[UUID]]) -> None:
+    recorder, ids = state
+    for index in range(EVENTS):
+        recorder.insert_events([StoredEvent(
+            originator_id=ids[index % ACTORS], originator_version=index // ACTORS + 1,
+            topic="bench:Happened", state=b'{"n": %d}' % index,
+        )])
+
+
+# ---- the table -----------------------------------------------------------------------
+
+async def _placed_router() -> CommandRouter:
+    router = make_router(InMemoryEventStore())
+    await ours_new_orders(router)
+    return router
+
+
+async def _measure() -> list[Row]:
+    placed = [await _placed_router() for _ in range(REPEATS)]
+    return [
+        Row("new order (1 command -> 1 event)", *await _compare(
+            (lambda: make_router(InMemoryEventStore()), ours_new_orders),
+            (Application[UUID], theirs_new_orders), ORDERS)),
+        Row("load + command + save, existing order", *await _compare(
+            (placed.pop, ours_pay), (theirs_placed, theirs_pay), ORDERS)),
+        Row("Event build + append (one per call)", *await _compare(
+            (ours_build_prepared, ours_build_append),
+            (theirs_build_prepared, theirs_build_append), EVENTS)),
+    ]
+
+
+def _per_event_rows() -> list[Row]:
+    """One event's own costs: the checked pass (aether/records.py, decode_record, the JSON
+    kept by encode_record) against pydantic's validation and serialization alone, the path
+    every event took before (and still takes for anything unusual)."""
+    fields: dict[str, Any] = {
+        "id": str(uuid4()), "event_type": "OrderPlaced", "actor_id": "order-1", "version": 1,
+        "data": {"customer_id": "c-1", "lines": LINES, "total": "21.00"},
+        "timestamp": datetime.now(UTC),
+        "metadata": {"schema_version": "1", "correlation_id": str(uuid4())},
+    }
+    event = Event(**fields)
+    raw = event.model_dump_json().encode()
+    encode_record(event)
+    count = 20_000
+
+    def rates(ours: Callable[[], object], theirs: Callable[[], object]) -> tuple[float, float]:
+        best = [float("inf"), float("inf")]
+        for _ in range(REPEATS):
+            for side, run in enumerate((ours, theirs)):
+                gc.collect()
+                start = time.perf_counter()
+                for _ in range(count):
+                    run()
+                best[side] = min(best[side], time.perf_counter() - start)
+        return count / best[0], count / best[1]
+
+    pairs: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
+        ("build an Event (constructor)", lambda: Event(**fields),
+         lambda: Event.model_validate(fields)),
+        ("decode a stored event (load path)",
+         lambda: decode_record(Event, raw, stored=True),
+         lambda: Event.model_validate_json(raw, context={STORED: True})),
+        ("decode a received event (bus, every limit)",
+         lambda: decode_record(Event, raw, stored=False),
+         lambda: Event.model_validate_json(raw)),
+        ("encode an event the store encoded (bus)", lambda: encode_record(event),
+         lambda: event.model_dump_json().encode()),
+    ]
+    return [Row(name, *rates(ours, theirs)) for name, ours, theirs in pairs]
+
+
+async def _profile() -> None:
+    profile = cProfile.Profile()
+    for _ in range(3):
+        router = make_router(InMemoryEventStore())
+        profile.enable()
+        await ours_new_orders(router)
+        await ours_pay(router)
+        await ours_build_append(ours_build_prepared())
+        profile.disable()
+    pstats.Stats(profile).sort_stats("tottime").print_stats(30)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench app")
+    parser.add_argument("--profile", action="store_true",
+                        help="print a cProfile summary of ours instead of the table")
+    args = parser.parse_args(argv or [])
+    if args.profile:
+        asyncio.run(_profile())
+        return
+    rows = asyncio.run(_measure())
+    print_table(
+        f"A command end to end, in-memory store ({ORDERS:,} orders, {EVENTS:,} events)",
+        "eventsourcing Application + Aggregate on its POPO recorder; StoredEvent + "
+        "POPOAggregateRecorder.insert_events, same run",
+        rows,
+    )
+    print_table(
+        "One event's own costs (an OrderPlaced with two lines and two metadata entries)",
+        "the same event through pydantic's validation / serialization alone, same run",
+        _per_event_rows(),
+    )

@@ -1,0 +1,169 @@
+"""The quick paths (aether/records.py, decode_record, encode_record) accept, refuse and
+build exactly what pydantic's validation does: same records, same types, same errors."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aether import ActorSnapshot, Event, InvalidEventError
+from aether.event import STORED, check_storable, decode_record, encode_record
+from aether.jsondata import FrozenDict, FrozenList
+from aether.testing import make_event, strategies
+from aether.testing.conformance.store_limits import typed
+
+# Not the constructor: model_validate runs pydantic's validation alone.
+_versions = st.one_of(st.integers(-2, 2**64), st.sampled_from([True, 1.0, "3", None, 2**63]))
+
+
+def _outcome(build: Any) -> tuple[str, Any]:
+    """What building gives: the record with every value's type, or the error's text."""
+    try:
+        record = build()
+    except InvalidEventError as error:
+        return "refused", str(error)
+    return "built", (record, typed(record.model_dump()), record.model_fields_set)
+
+
+def _assert_same(quick: tuple[str, Any], exact: tuple[str, Any]) -> None:
+    assert quick[0] == exact[0], (quick, exact)
+    assert quick[1] == exact[1]
+
+
+def _immutable(value: Any) -> bool:
+    if isinstance(value, dict):
+        return type(value) is FrozenDict and all(map(_immutable, value.values()))
+    if isinstance(value, list):
+        return type(value) is FrozenList and all(map(_immutable, value))
+    return True
+
+
+@settings(deadline=None)
+@given(fields=strategies.hostile_event_fields(), version=_versions,
+       drop=st.sampled_from([None, "data", "metadata", "id", "timestamp"]),
+       extra=st.booleans())
+def test_the_constructor_decides_like_pydantic_validation(
+    fields: dict[str, Any], version: Any, drop: str | None, extra: bool
+) -> None:
+    fields = {**fields, "version": version}
+    if drop is not None:
+        del fields[drop]
+    if extra:
+        fields["extra"] = 1
+    quick = _outcome(lambda: Event(**fields))
+    _assert_same(quick, _outcome(lambda: Event.model_validate(fields)))
+    if quick[0] == "built":
+        event = quick[1][0]
+        assert _immutable(event.data) and _immutable(event.metadata)
+
+
+@settings(deadline=None)
+@given(actor_id=strategies.actor_ids, state=strategies.hostile_data, version=_versions,
+       timestamp=strategies.hostile_timestamps)
+def test_snapshots_are_decided_like_pydantic_validation(
+    actor_id: str, state: dict[str, Any], version: Any, timestamp: datetime
+) -> None:
+    fields = {"actor_id": actor_id, "version": version, "state": state, "timestamp": timestamp}
+    quick = _outcome(lambda: ActorSnapshot(**fields))
+    _assert_same(quick, _outcome(lambda: ActorSnapshot.model_validate(fields)))
+
+
+def _json_of(fields: dict[str, Any]) -> dict[str, Any]:
+    event = make_event("a", 1)
+    return {**json.loads(event.model_dump_json()), **fields}
+
+
+_tweaks = st.one_of(
+    st.just({}),
+    st.fixed_dictionaries({"version": _versions}),
+    st.fixed_dictionaries({"timestamp": st.sampled_from([
+        "2026-01-01T00:00:00", "2026-01-01T00:00:00+00:00:30", "yesterday", 0, None,
+        "2026-01-01T00:00:00.5-05:00", "2026-01-01T00:00:00Z"])}),
+    st.fixed_dictionaries({"data": strategies.hostile_data}),
+    st.fixed_dictionaries({"metadata": st.dictionaries(strategies.hostile_text, st.one_of(
+        strategies.hostile_text, st.integers()), max_size=2)}),
+    st.fixed_dictionaries({"actor_id": strategies.actor_ids, "id": strategies.hostile_text}),
+    st.fixed_dictionaries({"data": st.just({"big": 2**70}), "version": st.just(2**63)}),
+    st.fixed_dictionaries({"extra": st.just(1)}),
+)
+
+
+@settings(deadline=None)
+@given(tweak=_tweaks, drop=st.sampled_from([None, "data", "metadata", "event_type"]),
+       stored=st.booleans())
+def test_decoding_decides_like_model_validate_json(
+    tweak: dict[str, Any], drop: str | None, stored: bool
+) -> None:
+    document = _json_of(tweak)
+    if drop is not None:
+        document.pop(drop, None)
+    try:
+        raw = json.dumps(document, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    except (TypeError, ValueError, RecursionError):
+        return  # not JSON (json.dumps gives up on 3,000 levels)
+    context = {STORED: True} if stored else None
+    quick = _decode_outcome(lambda: decode_record(Event, raw, stored=stored))
+    _assert_same(quick, _decode_outcome(lambda: Event.model_validate_json(raw, context=context)))
+
+
+def _decode_outcome(build: Any) -> tuple[str, Any]:
+    try:
+        record = build()
+    except Exception as error:  # pydantic's ValidationError or InvalidEventError
+        return type(error).__name__, str(error)
+    return "built", (record, typed(record.model_dump()))
+
+
+@pytest.mark.parametrize("raw", [b"", b"[]", b"{", b"\xff", b'{"id": NaN}', b"null"])
+def test_undecodable_bytes_get_pydantic_s_own_errors(raw: bytes) -> None:
+    quick = _decode_outcome(lambda: decode_record(Event, raw, stored=True))
+    assert quick[0] != "built"
+    assert quick == _decode_outcome(lambda: Event.model_validate_json(raw, context={STORED: 1}))
+
+
+def test_stored_history_past_today_s_limits_still_decodes() -> None:
+    raw = json.dumps(_json_of({"data": {"big": 2**70}})).encode()
+    assert decode_record(Event, raw, stored=True).data == {"big": 2**70}
+    with pytest.raises(InvalidEventError, match="64-bit"):
+        decode_record(Event, raw, stored=False)
+
+
+def test_zoned_and_text_timestamps_take_pydantic_s_path_and_agree() -> None:
+    fields = make_event("a", 1).model_dump()
+    for stamp in (datetime(2026, 3, 29, 2, 30, tzinfo=ZoneInfo("Europe/Paris")),
+                  "2026-01-02T03:04:05+01:00",
+                  datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=5, minutes=30)))):
+        fields["timestamp"] = stamp
+        assert Event(**fields) == Event.model_validate(fields)
+
+
+def test_json_is_encoded_once_and_is_exactly_pydantic_s() -> None:
+    event = make_event("a", 1, lines=[{"sku": "ü", "n": 1.5}])
+    first = encode_record(event)
+    assert first == event.model_dump_json().encode()
+    assert encode_record(event) is first
+    # The cache is no field: equality, pickling and copies ignore it.
+    assert event == make_event("a", 1).model_copy(update={
+        "id": event.id, "timestamp": event.timestamp, "data": event.data})
+    again = pickle.loads(pickle.dumps(event))
+    assert again == event and encode_record(again) == first
+    unchecked = Event.model_construct(**event.__dict__)
+    assert encode_record(unchecked) == first
+    snapshot = ActorSnapshot(actor_id="a", version=1, state={"x": [1]},
+                             timestamp=datetime.now(UTC))
+    assert encode_record(snapshot) == snapshot.model_dump_json().encode()
+
+
+def test_a_store_still_checks_what_was_read_back_past_today_s_limits() -> None:
+    raw = json.dumps(_json_of({"data": {"big": 2**70}})).encode()
+    old = decode_record(Event, raw, stored=True)
+    with pytest.raises(InvalidEventError, match="64-bit"):
+        check_storable(old)  # saving it anew must meet today's limits
+    check_storable(make_event("a", 1))  # checked when it was built
