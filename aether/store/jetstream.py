@@ -78,6 +78,11 @@ class JetStreamEventStore:
         self._stream = stream_name(name, config.namespace)
         self._snapshot_stream = f"{self._stream}_snapshots"
         self._timeout = config.request_timeout
+        # The highest stream sequence this store has written or read. Reads ask replicas for
+        # at least this much of the stream, so a lagging follower of a replicated stream can
+        # never show this store an older history than it has seen (read-your-writes and
+        # monotonic reads per store, ADR-53's min_last_seq).
+        self._seen = 0
         self._tips: OrderedDict[str, _Tip] = OrderedDict()
         self._feed = StreamFeed(nc, self._stream, self._timeout)
 
@@ -164,6 +169,7 @@ class JetStreamEventStore:
             except jsapi.PublishRejected as rejected:
                 if rejected.err_code not in _RACE_LOST:
                     raise AetherError(f"saving events of actor {actor_id!r}: {rejected}") from None
+                self._observe(_wrong_last_sequence(rejected.description))
                 duplicate_in_batch = rejected.err_code == jsapi.ERR_BATCH_DUPLICATE_MSG_ID
             except StoreUnavailableError:
                 # The ack may be lost while the write landed: look before trying again. With
@@ -176,6 +182,7 @@ class JetStreamEventStore:
                     await self._accept_duplicate(int(ack["seq"]), last)
                     self._tips.pop(actor_id, None)
                     return
+                self._observe(int(ack["seq"]))
                 self._remember(actor_id, _Tip(int(ack["seq"]), last.version, last.id))
                 return
             tip = await self._read_tip(subject)
@@ -222,6 +229,10 @@ class JetStreamEventStore:
             subject, payload, {"Nats-Msg-Id": event.id, VERSION_HEADER: str(event.version)}
         )
 
+    def _observe(self, sequence: int) -> None:
+        if sequence > self._seen:
+            self._seen = sequence
+
     def _remember(self, actor_id: str, tip: _Tip) -> None:
         if self._config.version_cache_size == 0:
             return
@@ -242,10 +253,12 @@ class JetStreamEventStore:
         # built up front cost more than the rest of the read's own work.
         try:
             messages = await jsapi.direct_get_subject(self._nc, self._stream, subject,
-                                                      self._timeout)
+                                                      self._timeout, min_last_seq=self._seen)
         except jsapi.TRANSPORT_ERRORS as exc:
             raise jsapi.unavailable(
                 f"reading actor {actor_id!r} from stream {self._stream!r}", exc) from exc
+        if messages:
+            self._observe(_tip_of(messages[-1]).sequence)
         # Where the history ends now: the next save of this actor (a command's, typically)
         # needs no read of its own. A stale position costs a refused publish and a read,
         # never a wrong write: the server checks the expected sequence.
@@ -256,11 +269,16 @@ class JetStreamEventStore:
 
     async def _read_tip(self, subject: str) -> _Tip:
         try:
-            message = await jsapi.direct_get_last(self._nc, self._stream, subject, self._timeout)
+            message = await jsapi.direct_get_last(self._nc, self._stream, subject, self._timeout,
+                                                  min_last_seq=self._seen)
         except jsapi.TRANSPORT_ERRORS as exc:
             raise jsapi.unavailable(
                 f"reading the latest version on stream {self._stream!r}", exc) from exc
-        return _EMPTY if message is None else _tip_of(message)
+        if message is None:
+            return _EMPTY
+        tip = _tip_of(message)
+        self._observe(tip.sequence)
+        return tip
 
     # ---- snapshots -------------------------------------------------------------------
 
@@ -327,6 +345,13 @@ class JetStreamEventStore:
 
     async def last_position(self) -> int:
         return await self._feed.last_position()
+
+
+def _wrong_last_sequence(description: str) -> int:
+    """The stream position a refused append saw ("wrong last sequence: 42"), or 0: reading
+    at least that far shows the write that won the race."""
+    _, _, tail = description.rpartition(":")
+    return int(tail) if tail.strip().isdigit() else 0
 
 
 def _tip_of(message: Msg) -> _Tip:

@@ -119,9 +119,20 @@ async def publish_atomic(
     raise ValueError("publish_atomic needs at least one message")
 
 
-async def direct_get_last(nc: Client, stream: str, subject: str, timeout: float) -> Msg | None:
-    """The last message on ``subject`` (one request, no scan), or None."""
-    reply = await nc.request(f"{API}.DIRECT.GET.{stream}.{subject}", b"", timeout=timeout)
+def _at_least(min_last_seq: int) -> bytes:
+    """The request body that makes a replica answer only once it holds the stream up to
+    ``min_last_seq`` (server 2.12+, ADR-53): a follower behind that redirects to the leader.
+    Without it a lagging follower may answer a direct get with an older view."""
+    return json.dumps({"min_last_seq": min_last_seq}).encode() if min_last_seq > 0 else b""
+
+
+async def direct_get_last(
+    nc: Client, stream: str, subject: str, timeout: float, min_last_seq: int = 0
+) -> Msg | None:
+    """The last message on ``subject`` (one request, no scan), or None; with
+    ``min_last_seq``, as of a stream that holds at least that sequence."""
+    reply = await nc.request(f"{API}.DIRECT.GET.{stream}.{subject}", _at_least(min_last_seq),
+                             timeout=timeout)
     if reply.headers and "Status" in reply.headers and not reply.data:
         status = reply.headers["Status"]
         if status == "404":
@@ -153,16 +164,19 @@ async def direct_get_sequence(
 
 
 async def direct_get_subject(
-    nc: Client, stream: str, subject: str, timeout: float, start_seq: int = 1
+    nc: Client, stream: str, subject: str, timeout: float, start_seq: int = 1,
+    min_last_seq: int = 0,
 ) -> list[Msg]:
-    """Every message on ``subject`` from ``start_seq``, in order, via batched direct gets.
+    """Every message on ``subject`` from ``start_seq``, in order, via batched direct gets
+    (with ``min_last_seq``: as of a stream holding at least that sequence).
 
     The server walks its per-subject index, so the cost follows the subject's
     message count and the blocks holding it, not the stream's size.
     """
     messages: list[Msg] = []
     while True:
-        end = await _direct_batch(nc, stream, subject, start_seq, timeout, messages)
+        end = await _direct_batch(nc, stream, subject, start_seq, timeout, messages,
+                                  min_last_seq)
         if end is None:
             return messages
         status = end.get("Status")
@@ -177,7 +191,8 @@ async def direct_get_subject(
 
 
 async def _direct_batch(
-    nc: Client, stream: str, subject: str, start_seq: int, timeout: float, into: list[Msg]
+    nc: Client, stream: str, subject: str, start_seq: int, timeout: float, into: list[Msg],
+    min_last_seq: int = 0,
 ) -> dict[str, str] | None:
     """One batch request; appends messages to ``into`` and returns the closing status
     headers, or None when nothing (more) matches."""
@@ -185,6 +200,8 @@ async def _direct_batch(
     token, finished = await inbox.expect(nc, into)
     try:
         request = {"next_by_subj": subject, "seq": start_seq, "batch": DIRECT_BATCH}
+        if min_last_seq > 0:
+            request["min_last_seq"] = min_last_seq
         await nc.publish(f"{API}.DIRECT.GET.{stream}", json.dumps(request).encode(),
                          reply=f"{inbox.prefix}.{token}")
         async with asyncio.timeout(timeout):  # cheaper than wait_for: no task, no waiter

@@ -186,3 +186,40 @@ async def _create_when_cluster_ready(nc: Client) -> JetStreamEventStore:
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.5)
+
+
+@pytest.mark.slow
+async def test_a_replicated_store_reads_its_own_writes(tmp_path: Path) -> None:
+    # Direct gets are answered by any replica, and a follower may lag the write the leader
+    # just acknowledged; the store asks for at least what it has seen (min_last_seq), so a
+    # read right after a save always shows that save.
+    servers = await asyncio.to_thread(start_cluster, tmp_path, 3)
+    nc: Client | None = None
+    try:
+        admin = await nats.connect(servers=[s.url for s in servers])
+        store = await _create_when_cluster_ready(admin)
+        info = await admin.jetstream().stream_info(store.stream_name)
+        leader = info.cluster.leader if info.cluster else None
+        await admin.close()
+        # Connected to a follower only, so direct gets are served by a replica that may lag
+        # the quorum that acknowledged the write.
+        follower = next(s for s in servers if s.name != leader)
+        nc = await nats.connect(follower.url)
+        store = await JetStreamEventStore.create(
+            nc, "orders", JetStreamConfig(replica_count=3, request_timeout=2.0))
+        stale = []
+        for version in range(1, 301):
+            actor = f"order-{version % 7}"
+            latest = await store.get_latest_version(actor)
+            await store.save_event(make_event(actor, latest + 1))
+            if await store.get_latest_version(actor) != latest + 1:
+                stale.append(("latest", actor, latest + 1))
+            if len(await store.get_events(actor)) != latest + 1:
+                stale.append(("events", actor, latest + 1))
+        assert stale == []
+    finally:
+        if nc is not None:
+            with contextlib.suppress(Exception):
+                await nc.close()
+        for server in servers:
+            await asyncio.to_thread(server.stop)
