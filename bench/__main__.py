@@ -11,6 +11,7 @@ BENCHMARKS = {
     "codegen": "bench.codegen_speed",
     "bus": "bench.bus",
     "reactions": "bench.reactions",
+    "cluster": "bench.cluster",
 }
 
 

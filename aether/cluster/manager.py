@@ -1,0 +1,201 @@
+"""ClusterManager: discovery, election and shard placement of one node, composed.
+
+All state lives in one JetStream KV bucket per cluster (see kv.py and docs/cluster.md);
+a core-NATS subject carries nudges so peers re-read at once instead of at their next
+poll. Nothing else is needed: NATS is the only infrastructure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+
+import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from aether.cluster.discovery import NodeDiscovery
+from aether.cluster.errors import ClusterConfigError, ClusterUnavailableError
+from aether.cluster.hashring import DEFAULT_VNODES
+from aether.cluster.kv import ClusterBucket, nudge_subject
+from aether.cluster.leader import LeaderElection
+from aether.cluster.shard import ShardManager
+from aether.cluster.types import (
+    Callback,
+    LeadershipChange,
+    Member,
+    MembershipChange,
+    ShardChange,
+    ShardTable,
+)
+
+MAX_NODE_ID = 128
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How often a node talks to NATS and how long silence lasts before it counts as failure."""
+
+    lease_ttl: float
+    heartbeat_interval: float
+    member_timeout: float
+    request_timeout: float
+
+    @classmethod
+    def derive(cls, lease_ttl: float, heartbeat_interval: float | None,
+               member_timeout: float | None, request_timeout: float | None) -> Timing:
+        if lease_ttl <= 0:
+            raise ClusterConfigError(f"lease_ttl must be positive, got {lease_ttl}")
+        timing = cls(
+            lease_ttl=lease_ttl,
+            heartbeat_interval=heartbeat_interval or lease_ttl / 5,
+            member_timeout=member_timeout or lease_ttl,
+            request_timeout=request_timeout or min(2.0, lease_ttl / 3),
+        )
+        if not 0 < timing.heartbeat_interval <= timing.member_timeout / 2:
+            raise ClusterConfigError(
+                f"heartbeat_interval {timing.heartbeat_interval}s must be positive and at most "
+                f"half of member_timeout {timing.member_timeout}s, or one late heartbeat "
+                f"makes a healthy node look dead"
+            )
+        return timing
+
+
+class ClusterManager:
+    """One node of a cluster: membership, leadership and the shards it owns.
+
+    ``cluster`` is a namespace (the same concept as a store's or a bus's): any text,
+    carried losslessly in keys and subjects. ``shard_count`` is fixed when the first
+    node founds the cluster; a node that asks for another one is refused.
+    """
+
+    def __init__(self, nc: Client, node_id: str, cluster: str, shard_count: int = 1024,
+                 lease_ttl: float = 5.0, *, heartbeat_interval: float | None = None,
+                 member_timeout: float | None = None, request_timeout: float | None = None,
+                 vnodes: int = DEFAULT_VNODES, replicas: int = 1,
+                 start_timeout: float = 30.0) -> None:
+        if not node_id or len(node_id.encode("utf-8")) > MAX_NODE_ID:
+            raise ClusterConfigError(
+                f"node id {node_id[:40]!r} must be 1 to {MAX_NODE_ID} bytes of UTF-8")
+        if shard_count < 1:
+            raise ClusterConfigError(f"shard_count must be at least 1, got {shard_count}")
+        if not 1 <= replicas <= 5:
+            raise ClusterConfigError(f"replicas must be 1 to 5, got {replicas}")
+        self.timing = Timing.derive(lease_ttl, heartbeat_interval, member_timeout,
+                                    request_timeout)
+        self.nc = nc
+        self.node_id = node_id
+        self.cluster = cluster
+        self.replicas = replicas
+        self.start_timeout = start_timeout
+        self.bucket = ClusterBucket(nc, cluster, self.timing.request_timeout)
+        self.discovery = NodeDiscovery(self.bucket, node_id, self.timing.heartbeat_interval,
+                                       self.timing.member_timeout)
+        self.election = LeaderElection(self.bucket, self.discovery.me, lease_ttl,
+                                       renew_interval=lease_ttl / 4)
+        self.shards = ShardManager(self.bucket, node_id, shard_count, self.discovery,
+                                   self.election, self.timing.heartbeat_interval, vnodes)
+        self.discovery.listeners.add(lambda _: self.shards.wake())
+        self.election.listeners.add(lambda _: self.shards.wake())
+        self._subscription: Subscription | None = None
+        self._started = False
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Join the cluster: create or check its bucket and settings, announce this node,
+        then campaign and follow the shard table in the background."""
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            try:
+                await self.bucket.ensure(self.replicas)
+                await self.shards.check_settings()
+                break
+            except ClusterUnavailableError:
+                # A bucket just created at R3 answers once its replicas have elected a
+                # leader; a new server cluster once it has a meta leader.
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(self.timing.heartbeat_interval)
+        self._subscription = await self.nc.subscribe(
+            nudge_subject(self.cluster), cb=self._nudged)
+        await self.discovery.start()
+        await self.election.start()
+        await self.shards.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        """Leave gracefully: give up shards and leadership, then membership, at once."""
+        await self.shards.stop()
+        await self.election.stop()
+        await self.discovery.stop()
+        if self._subscription is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await self._subscription.unsubscribe()
+            self._subscription = None
+        self._started = False
+
+    async def _nudged(self, message: Msg) -> None:
+        what = message.data
+        if what == b"members":
+            self.discovery.wake()
+        elif what == b"leader":
+            self.election.wake()
+        self.shards.wake()
+
+    # -- queries ------------------------------------------------------------------
+
+    @property
+    def me(self) -> Member:
+        return self.discovery.me
+
+    def is_leader(self) -> bool:
+        return self.election.is_leader()
+
+    @property
+    def epoch(self) -> int:
+        """The latest leader term this node has seen (its own while it leads)."""
+        return self.election.epoch
+
+    @property
+    def leader_id(self) -> str | None:
+        return self.election.leader_id
+
+    def members(self) -> list[Member]:
+        return self.discovery.members()
+
+    def shard_of(self, actor_id: str) -> int:
+        return self.shards.shard_of(actor_id)
+
+    def owner_of(self, actor_id: str) -> str | None:
+        return self.shards.owner_of(actor_id)
+
+    def my_shards(self) -> frozenset[int]:
+        return self.shards.my_shards()
+
+    def owns(self, shard: int, version: int | None = None) -> bool:
+        """Does this node own ``shard`` right now (and, given the ``version`` of the
+        ShardChange that handed it over, without a break since)?"""
+        return self.shards.owns(shard, version)
+
+    @property
+    def table(self) -> ShardTable | None:
+        return self.shards.table
+
+    @property
+    def table_version(self) -> int:
+        return self.shards.table_version
+
+    # -- callbacks ----------------------------------------------------------------
+
+    def on_leadership(self, callback: Callback[LeadershipChange]) -> None:
+        self.election.listeners.add(callback)
+
+    def on_members(self, callback: Callback[MembershipChange]) -> None:
+        self.discovery.listeners.add(callback)
+
+    def on_shards(self, callback: Callback[ShardChange]) -> None:
+        self.shards.listeners.add(callback)

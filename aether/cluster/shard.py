@@ -1,0 +1,215 @@
+"""ShardManager: actor id -> shard by the stable hash; shard -> node by the leader's table.
+
+Routing and placement stay apart: ``shard_of`` is pure arithmetic every process agrees
+on, ``owner_of`` reads the latest shard table. The table lives under the ``shards`` key;
+only the leader writes it, by compare-and-swap on the key's revision, with a version one
+greater than the table it replaces and its own epoch. Every node polls it (and re-reads
+on a nudge) and adopts a table only if its ``(epoch, version)`` is greater than the one it
+holds, so a stale leader's table is ignored; a leader that finds a table of a newer
+epoch stops writing.
+
+A node's shards are only its own while its membership lease holds (see discovery.py):
+once it cannot heartbeat it owns nothing, before anyone else reassigns its shards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from pydantic import ValidationError
+
+from aether.cluster.discovery import NodeDiscovery
+from aether.cluster.errors import ClusterError, ShardCountMismatchError
+from aether.cluster.hashring import ConsistentHashRing, stable_hash
+from aether.cluster.kv import CasFailed, ClusterBucket
+from aether.cluster.leader import LeaderElection
+from aether.cluster.loops import finish, nap
+from aether.cluster.placement import place
+from aether.cluster.types import ClusterSettings, Listeners, ShardChange, ShardTable
+
+log = logging.getLogger("aether.cluster")
+
+TABLE_KEY = "shards"
+SETTINGS_KEY = "settings"
+
+
+def shard_for(actor_id: str, shard_count: int) -> int:
+    """``stable_hash(actor_id) % shard_count``: the same in every process."""
+    return stable_hash(actor_id) % shard_count
+
+
+class ShardManager:
+    def __init__(self, bucket: ClusterBucket, node_id: str, shard_count: int,
+                 discovery: NodeDiscovery, election: LeaderElection, interval: float,
+                 vnodes: int) -> None:
+        if shard_count < 1:
+            raise ValueError(f"shard_count must be at least 1, got {shard_count}")
+        self.bucket = bucket
+        self.node_id = node_id
+        self.shard_count = shard_count
+        self.discovery = discovery
+        self.election = election
+        self.interval = interval
+        self.vnodes = vnodes
+        self.listeners: Listeners[ShardChange] = Listeners([])
+        self.table: ShardTable | None = None
+        self._revision = 0
+        self._stored_version = 0
+        self._stored_current = True
+        self._owned: frozenset[int] = frozenset()
+        self._since: dict[int, int] = {}
+        self._ring = ConsistentHashRing(vnodes=vnodes)
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    # -- queries ------------------------------------------------------------------
+
+    def shard_of(self, actor_id: str) -> int:
+        return shard_for(actor_id, self.shard_count)
+
+    def owner_of(self, actor_id: str) -> str | None:
+        return None if self.table is None else self.table.owner(self.shard_of(actor_id))
+
+    def my_shards(self) -> frozenset[int]:
+        return self._owned if self.discovery.alive() else frozenset()
+
+    def owns(self, shard: int, version: int | None = None) -> bool:
+        """True if this node owns ``shard`` right now and, when ``version`` is given, has
+        owned it without a break since the table of that version gave it the shard."""
+        if shard not in self.my_shards():
+            return False
+        return version is None or self._since.get(shard) == version
+
+    @property
+    def table_version(self) -> int:
+        return 0 if self.table is None else self.table.version
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def check_settings(self) -> None:
+        """Found the cluster with our shard count, or check ours against it."""
+        wanted = ClusterSettings(shard_count=self.shard_count)
+        while True:
+            entry, revision = await self.bucket.read(SETTINGS_KEY)
+            if entry is None:
+                try:
+                    await self.bucket.write(SETTINGS_KEY, wanted.model_dump_json().encode(),
+                                            expect=revision)
+                    return
+                except CasFailed:
+                    continue  # another node founded it just now: check against theirs
+            have = ClusterSettings.model_validate_json(entry.value)
+            if have.shard_count != self.shard_count:
+                raise ShardCountMismatchError(self.bucket.cluster, have.shard_count,
+                                              self.shard_count)
+            return
+
+    async def start(self) -> None:
+        await self._step()
+        self._task = asyncio.create_task(self._run(), name=f"shards-{self.node_id}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        await finish(self._task, grace=2 * self.bucket.timeout)
+        self._task = None
+        await self._report(stopping=True)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- the loop -----------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            await nap(self._wake, self.interval)
+            if self._stopping:
+                return
+            try:
+                await self._step()
+            except ClusterError as exc:
+                log.warning("node %s: %s", self.node_id, exc)
+            except Exception:  # a bug must not silence the loop: that would fail the node
+                log.exception("node %s: unexpected error in the cluster loop", self.node_id)
+            await self._report()  # shards lapse with the membership lease, NATS or not
+
+    async def _step(self) -> None:
+        await self._read()
+        if self.election.is_leader():
+            await self._place()
+        await self._report()
+
+    async def _read(self) -> None:
+        entry, revision = await self.bucket.read(TABLE_KEY)
+        self._revision = revision
+        table = self._valid(entry.value, revision) if entry is not None else None
+        # The stored value is not the table we hold (stale, foreign or unreadable): the
+        # leader replaces it, so nodes starting now do not pick it up.
+        self._stored_version = table.version if table is not None else 0
+        self._stored_current = entry is None or table == self.table
+        if table is not None and (self.table is None or (table.epoch, table.version) > (
+                self.table.epoch, self.table.version)):
+            self.table = table
+            self._stored_current = True
+
+    def _valid(self, value: bytes, revision: int) -> ShardTable | None:
+        try:
+            table = ShardTable.model_validate_json(value)
+        except ValidationError:
+            log.error("cluster %r: unreadable shard table at revision %d ignored",
+                      self.bucket.cluster, revision)
+            return None
+        if len(table.owners) != self.shard_count or any(
+                not -1 <= i < len(table.nodes) for i in table.owners):
+            log.error("cluster %r: shard table version %d does not fit %d shards; ignored",
+                      self.bucket.cluster, table.version, self.shard_count)
+            return None
+        return table
+
+    async def _place(self) -> None:
+        epoch = self.election.epoch
+        current = self.table
+        if current is not None and current.epoch > epoch:
+            return  # a newer leader has written: we are stale, whatever our lease says
+        nodes = [m.node_id for m in self.discovery.members()]
+        if self._ring.nodes != frozenset(nodes):
+            self._ring = ConsistentHashRing(nodes, vnodes=self.vnodes)
+        previous = current.owner_list() if current else [None] * self.shard_count
+        owners = place(previous, nodes, self._ring)
+        if (current is not None and owners == previous and current.epoch == epoch
+                and self._stored_current):
+            return
+        version = max(current.version if current else 0, self._stored_version) + 1
+        table = ShardTable.build(version=version,
+                                 epoch=epoch, leader=self.node_id, owners=owners)
+        if not self.election.is_leader():
+            return  # checked again right before writing: the lease may have run out
+        try:
+            self._revision = await self.bucket.write(
+                TABLE_KEY, table.model_dump_json().encode(), expect=self._revision)
+        except CasFailed:
+            return  # the table moved on; read it next round
+        self.table = table
+        log.info("cluster %r: shard table version %d (epoch %d) on %d nodes",
+                 self.bucket.cluster, table.version, epoch, len(table.nodes))
+        await self.bucket.nudge(TABLE_KEY)
+
+    async def _report(self, stopping: bool = False) -> None:
+        """Fire on_shards when this node's shards differ from those last reported."""
+        owned: frozenset[int] = frozenset()
+        if self.table is not None and self.discovery.alive() and not stopping:
+            owned = self.table.shards_of(self.node_id)
+        if owned == self._owned:
+            return
+        version = self.table_version
+        epoch = 0 if self.table is None else self.table.epoch
+        gained, lost = owned - self._owned, self._owned - owned
+        for shard in lost:
+            self._since.pop(shard, None)
+        for shard in gained:
+            self._since[shard] = version
+        self._owned = owned
+        await self.listeners.fire(ShardChange(version, epoch, frozenset(gained),
+                                              frozenset(lost), owned))

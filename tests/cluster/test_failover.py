@@ -1,0 +1,143 @@
+"""Nodes in separate OS processes: stopped, killed with SIGKILL, paused with SIGSTOP, and a
+nats-server cluster losing a server. Safety is asserted (one valid leader at a time, one
+owner per shard agreed by all); liveness with generous bounds (10 x the lease TTL)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from uuid import uuid4
+
+import nats
+import pytest
+from nats.aio.client import Client
+
+from aether.cluster.kv import bucket_name
+from aether.testing import NatsServer, start_cluster
+from tests.cluster.fleet import (
+    Fleet,
+    assert_one_leader_at_a_time,
+    converged,
+    eventually,
+)
+
+pytestmark = pytest.mark.slow
+
+TTL = 2.0
+LIVENESS = 10 * TTL
+STARTUP = 60.0  # interpreters starting on a loaded machine
+
+
+@contextlib.asynccontextmanager
+async def fleet_of(urls: str, tmp_path: Path, size: int,
+                   replicas: int = 1) -> AsyncIterator[Fleet]:
+    fleet = Fleet(urls, f"fail {uuid4().hex[:6]}", tmp_path, lease_ttl=TTL, replicas=replicas)
+    try:
+        for i in range(size):
+            fleet.spawn(f"node-{i}")
+        yield fleet
+    finally:
+        fleet.close()
+
+
+async def _converge(nc: Client, fleet: Fleet, timeout: float) -> None:
+    status = await eventually(lambda: converged(nc, fleet), timeout,
+                              f"shard table converged on {sorted(fleet.nodes)}")
+    counts = Counter(status.table.owner_list())
+    assert set(counts) == set(fleet.nodes)
+    assert max(counts.values()) - min(counts.values()) <= 1, counts
+    leader = await eventually(fleet.leader, LIVENESS, "exactly one node believes it leads")
+    assert status.leader is not None and leader.node_id == status.leader.node_id
+
+
+@pytest.mark.parametrize("size", [3, 5])
+async def test_leader_stopped_then_killed_leaves_one_leader_and_one_owner_per_shard(
+        nats_server: NatsServer, tmp_path: Path, size: int) -> None:
+    nc = await nats.connect(nats_server.url)
+    async with fleet_of(nats_server.url, tmp_path, size) as fleet:
+        await _converge(nc, fleet, STARTUP)
+
+        stopped = fleet.leader()
+        assert stopped is not None
+        await asyncio.to_thread(stopped.stop)  # graceful: resigns and leaves at once
+        fleet.retire(stopped.node_id)
+        await _converge(nc, fleet, LIVENESS)
+
+        killed = fleet.leader()
+        assert killed is not None
+        await asyncio.to_thread(killed.kill)  # SIGKILL: no goodbye
+        fleet.retire(killed.node_id)
+        await _converge(nc, fleet, LIVENESS)
+
+    spans = assert_one_leader_at_a_time(fleet.all_lines())
+    leaders = [node for _, node, _, _ in spans]
+    assert stopped.node_id in leaders and killed.node_id in leaders
+    assert len(set(leaders)) >= 3
+    await nc.drain()
+
+
+async def test_paused_leader_loses_the_lease_and_never_acts_on_its_old_epoch(
+        nats_server: NatsServer, tmp_path: Path) -> None:
+    nc = await nats.connect(nats_server.url)
+    async with fleet_of(nats_server.url, tmp_path, 3) as fleet:
+        await _converge(nc, fleet, STARTUP)
+        paused = fleet.leader()
+        assert paused is not None
+        old_epoch = paused.last_state()["epoch"]  # type: ignore[index]
+        paused_at = time.time()
+        paused.pause()
+        others = Fleet(fleet.urls, fleet.cluster, tmp_path)
+        others.nodes = {k: v for k, v in fleet.nodes.items() if v is not paused}
+        successor = await eventually(others.leader, LIVENESS, "a new leader while paused")
+        await eventually(lambda: converged(nc, others), LIVENESS,
+                         "shards moved off the paused node")
+        paused.resume()
+
+        def rejoined() -> bool:
+            state = paused.last_state()
+            return state is not None and not state["leader"] and state["epoch"] > old_epoch
+        await eventually(rejoined, LIVENESS, "the resumed node follows the new epoch")
+        await _converge(nc, fleet, LIVENESS)
+        assert fleet.leader() is successor
+
+    lines = fleet.all_lines()
+    assert_one_leader_at_a_time(lines)
+    after_pause = [line for line in paused.lines()
+                   if line["kind"] == "state" and line["t"] >= paused_at]
+    assert after_pause and not any(
+        line["leader"] and line["epoch"] == old_epoch for line in after_pause)
+    # The table written while it was paused never carried the old epoch.
+    status = await converged(nc, fleet)
+    assert status is not None and status.table is not None and status.table.epoch > old_epoch
+    await nc.drain()
+
+
+async def test_losing_one_of_three_servers_does_not_stop_election_or_placement(
+        tmp_path: Path) -> None:
+    servers = await asyncio.to_thread(start_cluster, tmp_path / "nats", 3)
+    urls = ",".join(s.url for s in servers)
+    nc = await nats.connect(servers=urls.split(","), max_reconnect_attempts=-1,
+                            reconnect_time_wait=0.2)
+    try:
+        async with fleet_of(urls, tmp_path, 3, replicas=3) as fleet:
+            await _converge(nc, fleet, STARTUP)
+            info = await nc.jetstream().stream_info(f"KV_{bucket_name(fleet.cluster)}")
+            assert info.config.num_replicas == 3
+            victim = next(s for s in servers if info.cluster and s.name == info.cluster.leader)
+            await asyncio.to_thread(victim.stop)
+
+            killed = fleet.leader()
+            assert killed is not None
+            await asyncio.to_thread(killed.kill)
+            fleet.retire(killed.node_id)
+            await _converge(nc, fleet, 3 * LIVENESS)
+        assert_one_leader_at_a_time(fleet.all_lines())
+    finally:
+        with contextlib.suppress(Exception):
+            await nc.close()
+        for server in servers:
+            await asyncio.to_thread(server.stop)
