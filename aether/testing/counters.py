@@ -13,7 +13,7 @@ from typing import ClassVar
 from pydantic import BaseModel
 
 from aether.aggregate import AggregateRoot, Repository
-from aether.command import Command, Dispatch
+from aether.command import Command, CommandRegistry, Dispatch
 from aether.errors import DomainError
 from aether.event import Event, EventStore, SnapshotStore
 from aether.reactions import Policy, ReadModel
@@ -42,6 +42,10 @@ class Increment(Command):
 class Refuse(Command):
     command_type: ClassVar[str] = "Refuse"
     reason: str
+
+
+commands = CommandRegistry([Increment, Refuse])
+"""How a node decodes the counters' commands sent over the wire (cluster router)."""
 
 
 class CounterState(BaseModel):
