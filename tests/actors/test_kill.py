@@ -54,7 +54,7 @@ async def test_a_node_killed_mid_stream_loses_and_doubles_nothing(
         plan = [(f"k-{i % COUNTERS}", f"cmd-{i}") for i in range(COMMANDS)]
         failed: list[tuple[str, str, AetherError]] = []
         done = 0
-        joined = asyncio.Event()
+        joined, third, half = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
         async def worker(jobs: list[tuple[int, str, str]]) -> None:
             nonlocal done
@@ -67,14 +67,16 @@ async def test_a_node_killed_mid_stream_loses_and_doubles_nothing(
                 except AetherError as exc:  # a clear error the client saw
                     failed.append((counter, command_id, exc))
                 done += 1
+                if done == COMMANDS // 3:
+                    third.set()
+                if done == COMMANDS // 2:
+                    half.set()
 
         async def chaos() -> None:
-            while done < COMMANDS // 3:
-                await asyncio.sleep(0.01)
+            await third.wait()
             processes[0].kill()  # SIGKILL: no goodbye; its shards lapse with its lease
             await asyncio.to_thread(processes[0].wait)
-            while done < COMMANDS // 2:
-                await asyncio.sleep(0.01)
+            await half.wait()
             processes.append(await asyncio.to_thread(_start, url, cluster, "n4", stream))
             while True:
                 table = (await read_status(nc, cluster)).table
