@@ -100,7 +100,8 @@ def _add_module_imports(view: PackageView) -> None:
     for module, names in ((".types", [e.name for e in view.enums] +
                            [v.name for v in view.value_objects]),
                           (".events", [e.name for e in view.events] + ["registry"]),
-                          (".commands", [c.name for c in view.commands])):
+                          (".commands", [c.name for c in view.commands]
+                           + ["command_registry"])):
         for name in names:
             init.add_local(module, name)
             exports.append(name)
@@ -108,10 +109,12 @@ def _add_module_imports(view: PackageView) -> None:
     view.imports["init"] = init.lines()
 
     app = Imports()
-    app.kit.update({"CheckpointStore", "CommandRouter", "CommandSender", "EventBroadcaster",
-                    "EventFeed", "EventStore", "Policy", "ReactionRunner", "ReadModel",
-                    "RetryPolicy", "SnapshotStore"})
+    app.kit.update({"ActorHost", "CheckpointStore", "ClusterManager", "ClusterRouter",
+                    "CommandRouter", "CommandSender", "EventBroadcaster", "EventFeed",
+                    "EventStore", "Policy", "ReactionRunner", "ReadModel", "RetryPolicy",
+                    "SnapshotStore"})
     app.add_local(".events", "registry")
+    app.add_local(".commands", "command_registry")
     if view.aggregates:
         app.kit.add("Repository")
     for agg in view.aggregates:

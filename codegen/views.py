@@ -133,7 +133,7 @@ def build_views(model: Model, package: str) -> PackageView:
     commands = [ClassView(cmd.name, docstring(cmd.description or f"{cmd.name} command.", 4),
                           _fields(cmd.fields, types, imports["commands"], TYPES))
                 for c in contexts for a in c.aggregates for cmd in a.commands]
-    imports["commands"].kit.add("Command")
+    imports["commands"].kit.update({"Command", "CommandRegistry"})
     if commands:
         imports["commands"].stdlib.add(("typing", "ClassVar"))
     aggregates = [_aggregate_view(a, types, imports["bases"]) for c in contexts

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import ClassVar
 
-from aether.kit import Command
+from aether.kit import Command, CommandRegistry
 
 
 class BorrowBook(Command):
@@ -42,3 +42,12 @@ class PayFees(Command):
     command_type: ClassVar[str] = "PayFees"
 
     amount: Decimal
+
+
+command_registry = CommandRegistry([
+    BorrowBook,
+    ReturnBook,
+    ChargeLateFee,
+    PayFees,
+])
+"""Command type name -> class: how an ActorHost decodes commands sent over NATS."""

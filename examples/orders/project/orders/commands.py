@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar
 
-from aether.kit import Command
+from aether.kit import Command, CommandRegistry
 
 from .types import OrderLine
 
@@ -52,3 +52,13 @@ class ShipParcel(Command):
 
     tracking_code: str
     shipped_at: datetime
+
+
+command_registry = CommandRegistry([
+    PlaceOrder,
+    MarkOrderPaid,
+    CancelOrder,
+    PrepareShipment,
+    ShipParcel,
+])
+"""Command type name -> class: how an ActorHost decodes commands sent over NATS."""
