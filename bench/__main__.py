@@ -12,6 +12,7 @@ BENCHMARKS = {
     "bus": "bench.bus",
     "reactions": "bench.reactions",
     "cluster": "bench.cluster",
+    "actors": "bench.actors",
 }
 
 
