@@ -115,7 +115,10 @@ class Subscription:
 
     async def get_with_namespace(self, timeout: float | None = None) -> tuple[str, Event]:
         """The next event and the namespace it was published to (useful with patterns)."""
-        item = await asyncio.wait_for(self._next(), timeout)
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # arrives as the read completes, and the caller's task would not stop.
+        async with asyncio.timeout(timeout):
+            item = await self._next()
         if item is None:
             raise SubscriptionClosedError(f"subscription to {self._target()} is closed")
         return item

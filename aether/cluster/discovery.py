@@ -119,8 +119,11 @@ class NodeDiscovery:
                 self._superseded = True
                 return
             # Our key expired (we were silent too long) or an older process holds it.
-            self._revision = await self.bucket.write(
-                self._key, value, expect=revision, ttl=self.member_timeout)
+            try:
+                self._revision = await self.bucket.write(
+                    self._key, value, expect=revision, ttl=self.member_timeout)
+            except CasFailed:
+                return  # raced with the other process: sort it out next heartbeat
         self._alive_until = sent + self.member_timeout * SAFETY
 
     async def _refresh(self) -> None:

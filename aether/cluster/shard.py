@@ -137,7 +137,9 @@ class ShardManager:
 
     async def _step(self) -> None:
         await self._read()
-        if self.election.is_leader():
+        # A leader whose own membership lapsed has a view it cannot trust (it may be the
+        # one cut off): it places nothing until it is a member again.
+        if self.election.is_leader() and self.discovery.alive():
             await self._place()
         await self._report()
 

@@ -195,6 +195,7 @@ async def _direct_batch(
     try:
         request = {"next_by_subj": subject, "seq": start_seq, "batch": DIRECT_BATCH}
         await nc.publish(f"{API}.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=inbox)
-        return await asyncio.wait_for(finished, timeout)
+        async with asyncio.timeout(timeout):  # not wait_for: it can swallow a cancel on 3.11
+            return await finished
     finally:
         await subscription.unsubscribe()

@@ -10,7 +10,7 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from aether.errors import AetherError, StoreConfigError
+from aether.errors import AetherError, StoreConfigError, StoreUnavailableError
 from aether.limits import check_namespace
 from aether.store.jsapi import reaching
 
@@ -114,7 +114,11 @@ async def ensure_stream(js: JetStreamContext, want: StreamConfig, update_existin
             try:
                 await js.add_stream(want)
                 return
-            except nats.js.errors.BadRequestError:
+            except nats.js.errors.ServiceUnavailableError:
+                raise  # no JetStream answering: `reaching` reports it
+            except nats.js.errors.APIError as exc:
+                if exc.err_code != ERR_STREAM_NAME_IN_USE:
+                    raise _refused(name, want, exc) from exc
                 # Someone created it first (another process, another namespace that
                 # sanitizes alike): check what they made like any existing stream.
                 info = await js.stream_info(name)
@@ -146,6 +150,22 @@ async def ensure_stream(js: JetStreamContext, want: StreamConfig, update_existin
                 f"stream {name!r} could not be updated ({'; '.join(differences)}): "
                 f"{exc.description}"
             ) from exc
+
+
+ERR_STREAM_NAME_IN_USE = 10058
+ERR_NO_SUITABLE_PEERS = 10005
+
+
+def _refused(name: str, want: StreamConfig, exc: nats.js.errors.APIError) -> AetherError:
+    """The server would not create the stream: a placement problem may pass (a cluster still
+    forming), anything else is the config's."""
+    if exc.err_code == ERR_NO_SUITABLE_PEERS:
+        return StoreUnavailableError(
+            f"JetStream could not place stream {name!r} with {want.num_replicas} replica(s): "
+            f"{exc.description}; start enough JetStream servers (or lower replica_count) and "
+            f"retry"
+        )
+    return StoreConfigError(f"JetStream refused to create stream {name!r}: {exc.description}")
 
 
 def _check_owner(name: str, have: StreamConfig, want: StreamConfig) -> None:

@@ -262,3 +262,18 @@ async def test_unknown_cluster_and_bad_settings_are_clear_errors(
         ClusterManager(nc, "a", cluster="shop", shard_count=0)
     with pytest.raises(ClusterConfigError, match="heartbeat_interval"):
         ClusterManager(nc, "a", cluster="shop", lease_ttl=1.0, heartbeat_interval=0.9)
+
+
+async def test_junk_in_the_bucket_is_never_trusted(nats_server: NatsServer) -> None:
+    cluster = _name()
+    nc = await nats.connect(nats_server.url)
+    bucket = ClusterBucket(nc, cluster, 2.0)
+    await bucket.ensure(replicas=1)
+    await bucket.write("members.mallory", b'{"node_id": "alice", "incarnation": 1}', expect=0)
+    await bucket.write("members.junk", b"\xff not json", expect=0)
+    await bucket.write("leader", b"[]", expect=0)  # an unreadable lease: taken over after TTL
+    async with running(nats_server.url, cluster, ["a", "b"]) as managers:
+        await eventually(lambda: _agreed(managers), LIVENESS, "agreed despite the junk")
+        await eventually(lambda: sum(m.is_leader() for m in managers) == 1, LIVENESS, "a leader")
+        assert [m.node_id for m in managers[0].members()] == ["a", "b"]
+    await nc.drain()

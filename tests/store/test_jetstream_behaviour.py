@@ -213,3 +213,13 @@ async def test_batches_over_the_atomic_limit_are_refused_before_sending(
     with pytest.raises(AetherError, match="at most 1000 events"):
         await store.save_events([make_event("a", v) for v in range(1, 1002)])
     assert await store.get_latest_version("a") == 0
+
+
+async def test_a_stream_the_server_cannot_create_is_refused_as_an_aether_error(nc: Client) -> None:
+    # One server cannot hold three replicas: the server's refusal reaches the caller as a
+    # StoreConfigError carrying its reason, not as a raw nats-py error.
+    with pytest.raises(StoreConfigError, match="refused to create stream") as caught:
+        await JetStreamEventStore.create(
+            nc, f"r3_{uuid4().hex[:8]}", JetStreamConfig(replica_count=3, storage="memory")
+        )
+    assert "replicas" in str(caught.value).lower()
