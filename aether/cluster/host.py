@@ -56,6 +56,10 @@ from aether.router import CommandRouter, Route
 
 log = logging.getLogger("aether.cluster")
 
+CONTROL, RELEASE = "Aether-Control", "release"
+"""A request with this header on a shard's subject asks its current listener to let go."""
+RELEASED, HELD = b"released", b"held"
+
 SERVED_BY = "aether_served_by"
 SERVED_AT = "aether_served_at"
 
@@ -85,7 +89,7 @@ class ActorHost:
     def __init__(self, manager: ClusterManager, router: CommandRouter,
                  commands: CommandRegistry, *, max_actors: int = 10_000,
                  passivate_after: float = 300.0, drain_timeout: float = 10.0,
-                 retries: int = 3) -> None:
+                 retries: int = 3, handover_timeout: float | None = None) -> None:
         if max_actors < 1:
             raise ValueError(f"max_actors must be at least 1, got {max_actors}")
         self.manager = manager
@@ -95,10 +99,13 @@ class ActorHost:
         self.passivate_after = passivate_after
         self.drain_timeout = drain_timeout
         self.retries = retries
+        self.handover_timeout = handover_timeout or 2 * manager.timing.member_timeout
         self.counters = HostCounters()
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-        self._serving: dict[int, Subscription] = {}
+        self._subscriptions: dict[int, Subscription] = {}
+        self._accepting: set[int] = set()
+        self._taking: dict[int, asyncio.Task[None]] = {}
         self._drained = asyncio.Condition()
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
@@ -110,7 +117,7 @@ class ActorHost:
 
     def serves(self, shard: int) -> bool:
         """True while this host takes commands for ``shard`` (it owns it and listens)."""
-        return shard in self._serving and shard in self.manager.my_shards()
+        return shard in self._accepting and shard in self.manager.my_shards()
 
     def cached_actors(self) -> list[str]:
         return list(self._cache)
@@ -124,7 +131,7 @@ class ActorHost:
             return
         self._started = True
         self.manager.on_shards(self._on_shards)
-        await self._gain(self.manager.my_shards())
+        self._gain(self.manager.my_shards())
         self._sweeper = asyncio.create_task(self._sweep(), name=f"host-{self.node_id}")
 
     async def stop(self) -> None:
@@ -135,7 +142,7 @@ class ActorHost:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
             self._sweeper = None
-        await self._lose(frozenset(self._serving))
+        await self._lose(frozenset(self._subscriptions) | frozenset(self._taking))
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=self.drain_timeout)
         self._cache.clear()
@@ -143,24 +150,58 @@ class ActorHost:
     async def _on_shards(self, change: ShardChange) -> None:
         if not self._started:
             return
-        await self._lose(change.lost | (frozenset(self._serving) - change.owned))
-        await self._gain(change.owned)
+        held = frozenset(self._subscriptions) | frozenset(self._taking)
+        await self._lose(change.lost | (held - change.owned))
+        self._gain(change.owned)
 
-    async def _gain(self, shards: frozenset[int]) -> None:
-        for shard in sorted(shards - frozenset(self._serving)):
-            self._serving[shard] = await self.manager.nc.subscribe(
-                shard_subject(self.manager.cluster, shard), queue=QUEUE_GROUP, cb=self._arrived)
+    def _gain(self, shards: frozenset[int]) -> None:
+        # Taking a shard waits for its old owner to let go, in the background: the shard
+        # manager's loop (which called us) must not stall on a slow or dead old owner.
+        for shard in sorted(shards - frozenset(self._subscriptions) - frozenset(self._taking)):
+            self._taking[shard] = asyncio.create_task(self._take(shard))
+
+    async def _take(self, shard: int) -> None:
+        """Ask whoever still listens on the shard's subject to release it, then listen."""
+        subject = shard_subject(self.manager.cluster, shard)
+        deadline = time.monotonic() + self.handover_timeout
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    reply = await self.manager.nc.request(
+                        subject, b"", timeout=self.manager.timing.request_timeout,
+                        headers={CONTROL: RELEASE})
+                except nats.errors.NoRespondersError:
+                    break  # nobody listens: the shard is free
+                except (nats.errors.TimeoutError, TimeoutError):
+                    continue
+                if reply.data == RELEASED:
+                    break
+                await asyncio.sleep(self.manager.timing.heartbeat_interval)
+            else:
+                log.warning("node %s: shard %d not released in %.1fs; serving it anyway (the "
+                            "store's concurrency check protects it)", self.node_id, shard,
+                            self.handover_timeout)
+            if shard in self.manager.my_shards():
+                self._subscriptions[shard] = await self.manager.nc.subscribe(
+                    subject, queue=QUEUE_GROUP, cb=self._arrived)
+                self._accepting.add(shard)
+        except nats.errors.Error as exc:
+            log.warning("node %s: could not take shard %d: %s", self.node_id, shard, exc)
+        finally:
+            self._taking.pop(shard, None)
 
     async def _lose(self, shards: frozenset[int]) -> None:
-        """Stop listening, wait for the shards' in-flight commands, drop their aggregates:
-        all before this returns, and so before the shard manager reports the next change."""
-        lost = [shard for shard in shards if shard in self._serving]
+        """Refuse new commands, wait for those in flight, drop the shards' aggregates, then
+        stop listening: all before this returns, so before the shard manager reports the
+        next change and before a new owner's release request finds the shard free."""
+        for shard in shards:
+            task = self._taking.pop(shard, None)
+            if task is not None:
+                task.cancel()
+        lost = [shard for shard in shards if shard in self._subscriptions]
         if not lost:
             return
-        for shard in lost:
-            subscription = self._serving.pop(shard)
-            with contextlib.suppress(nats.errors.Error):
-                await subscription.unsubscribe()
+        self._accepting.difference_update(lost)
         inflight = self.counters.inflight
 
         def drained() -> bool:
@@ -172,6 +213,23 @@ class ActorHost:
         gone = set(lost)
         for actor_id in [a for a, c in self._cache.items() if c.shard in gone]:
             del self._cache[actor_id]
+        for shard in lost:
+            subscription = self._subscriptions.pop(shard)
+            with contextlib.suppress(nats.errors.Error):
+                await subscription.unsubscribe()
+        async with self._drained:
+            self._drained.notify_all()  # release requests waiting on these shards
+
+    async def _release(self, shard: int) -> bytes:
+        """A new owner asks for ``shard``: answer once we stopped listening (our table agrees
+        and the shard is drained), or say we still hold it and let the requester ask again."""
+        if shard in self._accepting:
+            self.manager.shards.wake()  # read the table now rather than at the next poll
+        async with self._drained:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait_for(
+                    lambda: shard not in self._subscriptions), self.handover_timeout / 2)
+        return HELD if shard in self._subscriptions else RELEASED
 
     async def _sweep(self) -> None:
         """Passivate aggregates idle for ``passivate_after`` seconds."""
@@ -287,7 +345,11 @@ class ActorHost:
         if not message.reply:
             return  # a publish, not a request: nobody to answer
         try:
-            reply = await self._serve(message.data)
+            if message.headers and message.headers.get(CONTROL) == RELEASE:
+                shard = int(message.subject.rsplit(".", 1)[1])
+                reply = await self._release(shard)
+            else:
+                reply = await self._serve(message.data)
         except Exception:  # a bug must never take the host down: answer and log
             log.exception("node %s: serving a command failed", self.node_id)
             reply = encode_error(FAILED, AetherError("internal error on the owning node"))
