@@ -12,7 +12,9 @@ actor, through the routes of a CommandRouter (generated ``make_router``):
   concurrency is the last line of defence: a stale copy costs a VersionConflictError, after
   which the aggregate is reloaded and the command decided again;
 - when the shard table takes a shard away, the host stops taking its commands, waits for
-  those in flight (up to ``drain_timeout``), then drops its cached aggregates.
+  those in flight (up to ``drain_timeout``), drops its cached aggregates, then stops
+  listening; a host given a shard first asks the shard's current listener to release it
+  (see ``_take``), so the old owner has let go before the new one serves.
 
 Every event a host writes carries ``SERVED_BY`` (node id) and ``SERVED_AT`` (shard table
 version) in its metadata, so anyone can check which node served which command in which table.

@@ -20,8 +20,10 @@ from collections.abc import Mapping
 import nats.errors
 from nats.aio.client import Client
 
+from aether.cluster.errors import ClusterUnavailableError
 from aether.cluster.host import ActorHost
 from aether.cluster.shard import shard_for
+from aether.cluster.status import read_status
 from aether.cluster.wire import (
     MOVED,
     CommandTimeoutError,
@@ -62,6 +64,18 @@ class ClusterRouter:
         manager = host.manager
         return cls(manager.nc, manager.cluster, host.commands,
                    shard_count=manager.shards.shard_count, host=host, timeout=timeout,
+                   attempt_timeout=attempt_timeout)
+
+    @classmethod
+    async def connect(cls, nc: Client, cluster: str, commands: CommandRegistry, *,
+                      timeout: float = 10.0, attempt_timeout: float = 2.0) -> ClusterRouter:
+        """The router of a process that runs no node (a client, a script): the shard count
+        is read from the cluster's settings. UnknownClusterError if no node ever started."""
+        settings = (await read_status(nc, cluster)).settings
+        if settings is None:
+            raise ClusterUnavailableError(
+                f"cluster {cluster!r} has no settings yet: start one of its nodes first")
+        return cls(nc, cluster, commands, shard_count=settings.shard_count, timeout=timeout,
                    attempt_timeout=attempt_timeout)
 
     async def send(self, actor_id: str, command: Command,

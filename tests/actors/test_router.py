@@ -85,3 +85,20 @@ async def test_send_command_without_a_declared_identity_says_what_to_do(
             await router.send_command(Increment())
     finally:
         await nc.drain()
+
+
+async def test_a_client_reads_the_shard_count_from_the_cluster(
+        nats_server: NatsServer, jetstream_store: JetStreamEventStore) -> None:
+    from aether.cluster import UnknownClusterError
+
+    cluster = cluster_name()
+    nc = await nats.connect(nats_server.url)
+    try:
+        with pytest.raises(UnknownClusterError):
+            await ClusterRouter.connect(nc, cluster_name(), commands)
+        async with nodes(nats_server.url, cluster, ["a"], jetstream_store):
+            client = await ClusterRouter.connect(nc, cluster, commands)
+            assert client.shard_count == SHARDS
+            assert (await client.send("c-9", Increment()))[0].metadata["aether_served_by"] == "a"
+    finally:
+        await nc.drain()

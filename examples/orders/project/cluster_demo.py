@@ -60,10 +60,10 @@ def served(events: list[Event]) -> str:
 
 async def client(url: str, processes: dict[str, subprocess.Popen[bytes]]) -> None:
     nc = await nats.connect(url)
-    sender = ClusterRouter(nc, CLUSTER, command_registry, shard_count=SHARDS, timeout=20)
     line = [OrderLine(sku="TEA-1", quantity=1, price=Decimal("4.50"))]
     while len((await read_status(nc, CLUSTER)).shards_per_node()) < len(processes):  # noqa: ASYNC110 (polls KV)
         await asyncio.sleep(0.1)
+    sender = await ClusterRouter.connect(nc, CLUSTER, command_registry, timeout=20)
     shares = (await read_status(nc, CLUSTER)).shards_per_node()
     print(f"1. Three nodes share {SHARDS} shards: {shares}")
     tally: Counter[str] = Counter()
