@@ -38,7 +38,8 @@ def test_a_registered_command_round_trips_through_json() -> None:
 
 
 def test_unknown_and_ill_fitting_commands_are_refused_clearly() -> None:
-    with pytest.raises(UnknownCommandTypeError, match=r"'Nope'.*known: Increment, Refuse"):
+    with pytest.raises(UnknownCommandTypeError,
+                       match=r"'Nope'.*known: Increment, IncrementCounter, Refuse"):
         commands.decode("Nope", {})
     with pytest.raises(InvalidCommandError, match="Refuse command does not fit"):
         commands.decode("Refuse", {"reason": 3, "extra": 1})
