@@ -7,7 +7,6 @@ a bug in aether-gen itself.
 
 from __future__ import annotations
 
-import keyword
 import os
 import sys
 from collections.abc import Callable
@@ -17,12 +16,14 @@ from typing import Any, NoReturn, TypeVar, cast
 
 import click
 
+from codegen.formatting import FormatError
 from codegen.generator import generate as generate_files
 from codegen.writer import plan as plan_output
 from codegen.writer import write as write_output
 from modeling import LoadedModel, ModelError, load_model
 from modeling.diagram import FORMATS, DiagramError, Format, render
 from modeling.export import json_schema, to_yaml
+from modeling.name_checks import package_name_problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,6 +49,9 @@ def friendly(command: F) -> F:
             sys.exit(EXIT_PROBLEMS)
         except (DiagramError, OSError) as error:
             fail(str(error))
+        except (RecursionError, MemoryError) as error:  # bounded by validate; never silent
+            fail(f"internal error ({type(error).__name__}); rerun with AETHER_DEBUG=1 and "
+                 f"report the model that caused it", EXIT_INTERNAL)
         except Exception as error:  # a bug in aether-gen, not the user's mistake
             if os.environ.get("AETHER_DEBUG"):
                 raise
@@ -64,11 +68,27 @@ def _load(model: Path, strict: bool = False) -> LoadedModel:
     return loaded
 
 
-model_argument = click.argument(
-    "model", type=click.Path(path_type=Path, dir_okay=False))
+# Any path: a missing file or a directory is the loader's located error (exit 1), not a
+# click usage error.
+model_argument = click.argument("model", type=click.Path(path_type=Path))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Usage mistakes (a bad option, a missing argument) exit 1 like every other user
+    mistake; exit 2 stays reserved for aether-gen's own bugs."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(EXIT_PROBLEMS)
+        except click.Abort:
+            fail("aborted")
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="aether", prog_name="aether-gen")
 def main() -> None:
     """Validate, draw and compile EventStorming models for the Aether runtime."""
@@ -138,10 +158,15 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
     """Compile MODEL into a typed Python package on the Aether runtime."""
     loaded = _load(model)
     name = package or loaded.model.name
-    if not name.isidentifier() or keyword.iskeyword(name) or name != name.lower():
-        fail(f"package name {name!r} is not a lowercase Python identifier; "
-             f"pass --package with one, e.g. --package {loaded.model.name}")
-    files = generate_files(loaded.model, name, templates)
+    problem = package_name_problem(name)
+    if problem:
+        fail(f"{problem}; pass --package with one, e.g. --package {loaded.model.name}")
+    try:
+        files = generate_files(loaded.model, name, templates)
+    except FormatError as error:
+        if templates is None:
+            raise  # the built-in templates made invalid Python: a bug, exit 2
+        fail(f"{error}; check your templates in {templates}")
     if check:
         result = plan_output(files, output)
         problems = ([f"missing: {p}" for p in result.created] +

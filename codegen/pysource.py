@@ -1,24 +1,37 @@
 """Safe bits of Python source: names, string literals, docstrings, JSON literals.
 
 Everything model text can reach in generated code passes through here, so no
-description, default or scenario value can end a string early or add code.
+description, default or scenario value can end a string early or add code. Layout is
+left to ``ruff format`` (see formatting.py); what it cannot break, a long string, is
+written here as adjacent short pieces, so every line fits.
+
+Text is kept readable but ASCII-safe: printable ASCII and the Latin-1/Latin Extended-A
+letters stay as written; everything else (control characters, lone surrogates, and the
+look-alike characters ruff's RUF001/RUF002 reject, such as a Cyrillic a (U+0430) or a curly
+quote) becomes a ``\\u`` escape, so the value is exact and the file passes ruff.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import textwrap
 from typing import Any
 
 from pydantic import JsonValue
 
-LINE = 99  # generated code stays within ruff's limit of 100
+LINE = 100
+PIECE = 40  # longest piece of a long string literal (indentation can reach ~50 columns)
+TEST_NAME = 60  # longest scenario part of a generated test name
+
+# Letters ruff does not flag as confusable (measured); others are escaped.
+_KEPT = frozenset(chr(code) for code in range(0xC0, 0x180)) - {"\u00d7", "\u0131", "\u017f"}
 
 
-def identifier(text: str, taken: set[str]) -> str:
-    """A fresh snake_case identifier made from free text (scenario names -> test names)."""
+def identifier(text: str, taken: set[str], limit: int = TEST_NAME) -> str:
+    """A fresh snake_case identifier made from free text (scenario names -> test names),
+    at most ``limit`` characters before its numeric suffix."""
     base = re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower() or "scenario"
+    base = base[:limit].rstrip("_")
     if base[0].isdigit():
         base = f"n{base}"
     candidate, number = base, 2
@@ -28,86 +41,121 @@ def identifier(text: str, taken: set[str]) -> str:
     return candidate
 
 
-def constant(name: str) -> str:
-    """An enum member name from its value: paid -> PAID."""
-    return name.upper()
+def constant(value: str) -> str:
+    """An enum member name from its value: paid -> PAID (validate keeps these unique)."""
+    return value.upper()
+
+
+def _escaped(char: str, quote: str = '"') -> str:
+    if char == "\\" or char == quote:
+        return "\\" + char
+    if (" " <= char <= "~") or char in _KEPT:
+        return char
+    if char == "\n":
+        return "\\n"
+    if char == "\t":
+        return "\\t"
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 \
+        else f"\\U{code:08x}"
 
 
 def docstring(text: str, indent: int) -> str:
-    """A triple-quoted docstring holding ``text`` exactly, wrapped to fit the line limit."""
+    """A triple-quoted docstring holding ``text``, wrapped to fit the line limit once
+    escaped, placed at column ``indent``."""
     width = max(20, LINE - indent - 6)
     lines: list[str] = []
     for paragraph in text.strip().splitlines() or [""]:
-        lines += textwrap.wrap(paragraph, width, break_long_words=True,
-                               break_on_hyphens=False) or [""]
-    body = "\n".join(_escape_doc(line) for line in lines)
+        lines += _wrap(paragraph.strip(), width) or [""]
     pad = " " * indent
-    if "\n" in body:
-        body = body.replace("\n", "\n" + pad) + "\n" + pad
-    return f'"""{body}"""'
+    if len(lines) == 1:
+        return f'"""{lines[0]}"""'
+    # Blank lines stay empty (no trailing spaces): ruff format leaves docstrings that
+    # start with a backslash escape as they are.
+    body = "\n".join(f"{pad}{line}" if line and n else line for n, line in enumerate(lines))
+    return f'"""{body}\n{pad}"""'
 
 
-def _escape_doc(line: str) -> str:
-    # Every " is escaped, so no run of them can close the docstring, even at its end.
-    line = line.replace("\\", "\\\\").replace('"', '\\"')
-    return "".join(char if char.isprintable() else f"\\u{ord(char):04x}" for char in line)
+def _wrap(paragraph: str, width: int) -> list[str]:
+    """Greedy word wrap measured on the escaped text; a word longer than a line is cut
+    between escapes, never inside one."""
+    lines: list[str] = []
+    current = ""
+    for word in paragraph.split():
+        pieces = [_escaped(char) for char in word]
+        escaped = "".join(pieces)
+        if current and len(current) + 1 + len(escaped) <= width:
+            current += " " + escaped
+            continue
+        if current:
+            lines.append(current)
+        current = ""
+        for piece in pieces:
+            if len(current) + len(piece) > width:
+                lines.append(current)
+                current = ""
+            current += piece
+    if current:
+        lines.append(current)
+    return lines
 
 
 def string(text: str) -> str:
-    """A one-line string literal (repr escapes quotes, backslashes, control characters)."""
-    return repr(text)
+    """A string literal holding ``text`` exactly; long text becomes adjacent pieces of at
+    most PIECE characters (Python joins adjacent literals)."""
+    return _pieces([_escaped(char) for char in text], '"', "")
 
 
-def literal(value: JsonValue, indent: int = 0) -> str:
-    """A Python literal for a JSON value, wrapped to fit the line limit when placed at
-    column ``indent``."""
+def _pieces(escaped: list[str], quote: str, prefix: str) -> str:
+    if sum(map(len, escaped)) <= PIECE:
+        return f"{prefix}{quote}{''.join(escaped)}{quote}"
+    parts: list[str] = []
+    current = ""
+    for index, piece in enumerate(escaped):
+        current += piece
+        at_space = piece == " " and len(current) >= PIECE // 2
+        if len(current) >= PIECE or at_space or index == len(escaped) - 1:
+            parts.append(f"{prefix}{quote}{current}{quote}")
+            current = ""
+    # No parentheses of our own: ruff format joins the pieces when they fit and puts them
+    # one per line, adding parentheses where the syntax needs them, when they do not.
+    return " ".join(parts)
+
+
+def bytes_literal(data: bytes) -> str:
+    return _pieces([_escaped(chr(byte)) if byte < 0x80 else f"\\x{byte:02x}" for byte in data],
+                   '"', "b")
+
+
+def literal(value: JsonValue) -> str:
+    """A Python literal for a JSON value (ruff format lays it out)."""
     _check_finite(value)
-    return _literal(value, indent)
+    return _literal(value)
 
 
-def _literal(value: Any, indent: int, column: int | None = None) -> str:
-    """``indent``: the indentation of the line the literal starts on; ``column``: where
-    on that line it starts (defaults to ``indent``)."""
-    start = indent if column is None else column
-    flat = repr(value)
-    if start + len(flat) <= LINE - 2:  # room for a trailing comma or bracket
-        return flat
-    inner = " " * (indent + 4)
+def _literal(value: Any) -> str:
     if isinstance(value, str):
-        room = max(10, LINE - indent - 8)
-        chunks, current = [], ""
-        for char in value:
-            if len(repr(current + char)) > room:
-                chunks.append(current)
-                current = ""
-            current += char
-        chunks.append(current)
-        return "(\n" + "".join(f"{inner}{chunk!r}\n" for chunk in chunks) + " " * indent + ")"
+        return string(value)
     if isinstance(value, list):
-        items = "".join(f"{inner}{_literal(item, indent + 4)},\n" for item in value)
-        return "[\n" + items + " " * indent + "]"
+        return "[" + ", ".join(_literal(item) for item in value) + "]"
     if isinstance(value, dict):
-        items = "".join(
-            f"{inner}{key!r}: {_literal(item, indent + 4, indent + 6 + len(repr(key)))},\n"
-            for key, item in value.items())
-        return "{\n" + items + " " * indent + "}"
-    return flat
+        return "{" + ", ".join(f"{string(str(key))}: {_literal(item)}"
+                               for key, item in value.items()) + "}"
+    return repr(value)  # None, bool, int, float
 
 
 def _check_finite(value: Any) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{value!r} has no JSON form; use a finite number")
-    if isinstance(value, list):
-        for item in value:
-            _check_finite(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _check_finite(item)
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"{item!r} has no JSON form; use a finite number")
+        if isinstance(item, list):
+            stack += item
+        elif isinstance(item, dict):
+            stack += item.values()
 
 
-def call(head: str, args: list[str], tail: str, indent: int) -> list[str]:
-    """``head(arg, ...)tail`` on one line when it fits, else one argument per line."""
-    flat = f"{head}({', '.join(args)}){tail}"
-    if indent + len(flat) <= LINE or not args:
-        return [flat]
-    return [f"{head}(", *(f"    {arg}," for arg in args), f"){tail}"]
+def call(head: str, args: list[str], tail: str) -> str:
+    """``head(arg, ...)tail`` (ruff format wraps it when long)."""
+    return f"{head}({', '.join(args)}){tail}"

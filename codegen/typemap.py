@@ -1,22 +1,25 @@
-"""Model field types -> Python annotations, defaults and sample values for generated code."""
+"""Model field types -> Python annotations, defaults and sample values for generated code.
+
+Each function returns ``Code``: the text and the imports it needs, nothing else changes.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pydantic import JsonValue
 
-from codegen.pysource import constant, literal
+from codegen.imports import Code
+from codegen.pysource import bytes_literal, constant, literal, string
 from modeling.typeexpr import DictOf, ListOf, Named, Optional, Primitive, TypeExpr, parse_type
 from modeling.types import EnumType, FieldSpec, ValueObject
 
-_ANNOTATIONS = {
-    "str": "str", "int": "int", "float": "float", "bool": "bool", "decimal": "Decimal",
-    "datetime": "datetime", "date": "date", "uuid": "UUID", "bytes": "JsonBytes",
-}
-_STDLIB_IMPORTS = {
-    "decimal": ("decimal", "Decimal"), "datetime": ("datetime", "datetime"),
-    "date": ("datetime", "date"), "uuid": ("uuid", "UUID"),
+# name -> (annotation, the standard-library module it needs or "kit", or None)
+_PRIMITIVES: dict[str, tuple[str, str | None]] = {
+    "str": ("str", None), "int": ("int", None), "float": ("float", None),
+    "bool": ("bool", None), "decimal": ("decimal.Decimal", "decimal"),
+    "datetime": ("datetime.datetime", "datetime"), "date": ("datetime.date", "datetime"),
+    "uuid": ("uuid.UUID", "uuid"), "bytes": ("kit.JsonBytes", "kit"),
 }
 _SAMPLES: dict[str, JsonValue] = {
     "str": "text", "int": 1, "float": 1.5, "bool": True, "decimal": "12.50",
@@ -24,60 +27,11 @@ _SAMPLES: dict[str, JsonValue] = {
     "uuid": "00000000-0000-4000-8000-000000000001", "bytes": "AAEC/w==",
 }
 # State fields start at these values when the model gives no default.
-_ZEROS = {"str": '""', "int": "0", "float": "0.0", "bool": "False", "decimal": "Decimal(0)",
-          "bytes": 'b""'}
-
-
-@dataclass
-class Imports:
-    """What one generated module needs: stdlib names, aether.kit names, local types."""
-
-    stdlib: set[tuple[str, str]] = field(default_factory=set)
-    plain: set[str] = field(default_factory=set)  # `import asyncio`
-    kit: set[str] = field(default_factory=set)
-    local: dict[str, set[str]] = field(default_factory=dict)
-
-    def add_local(self, module: str, name: str) -> None:
-        self.local.setdefault(module, set()).add(name)
-
-    def lines(self) -> list[str]:
-        """Import statements in ruff/isort order (stdlib, aether, relative)."""
-        blocks: list[list[str]] = []
-        modules: dict[str, set[str]] = {}
-        for module, name in self.stdlib:
-            modules.setdefault(module, set()).add(name)
-        if modules or self.plain:
-            # isort order: plain `import x` lines first, then `from x import y`.
-            blocks.append([f"import {module}" for module in sorted(self.plain)] +
-                          [_from(module, names) for module, names in sorted(modules.items())])
-        if self.kit:
-            blocks.append([_from("aether.kit", self.kit)])
-        if self.local:
-            blocks.append([_from(module, names) for module, names in
-                           sorted(self.local.items(), key=lambda item: _relative_key(item[0]))])
-        return ["\n".join(block) for block in blocks]
-
-
-def _relative_key(module: str) -> tuple[int, str]:
-    # isort puts deeper relative imports (..x) before shallower ones (.x).
-    dots = len(module) - len(module.lstrip("."))
-    return (-dots, module.lstrip("."))
-
-
-def member_order(name: str) -> tuple[int, str]:
-    """isort's order-by-type: CONSTANTS, then Classes, then everything else."""
-    if name.isupper() and len(name) > 1:
-        return (0, name)
-    return (1, name) if name[:1].isupper() else (2, name)
-
-
-def _from(module: str, names: set[str]) -> str:
-    ordered = sorted(names, key=member_order)
-    line = f"from {module} import {', '.join(ordered)}"
-    if len(line) <= 100:
-        return line
-    inner = "".join(f"    {name},\n" for name in ordered)
-    return f"from {module} import (\n{inner})"
+_ZEROS: dict[str, Code] = {
+    "str": Code('""'), "int": Code("0"), "float": Code("0.0"), "bool": Code("False"),
+    "decimal": Code("decimal.Decimal(0)", frozenset({"decimal"})), "bytes": Code('b""'),
+}
+SAMPLE_DEPTH = 4
 
 
 @dataclass(frozen=True)
@@ -88,91 +42,95 @@ class Types:
     enums: dict[str, EnumType]
 
 
-def annotation(expr: TypeExpr, imports: Imports, types_module: str | None) -> str:
+def _needs(module: str | None, text: str) -> Code:
+    if module == "kit":
+        return Code(text, kit=True)
+    return Code(text, frozenset({module}) if module else frozenset())
+
+
+def _join(text: str, *parts: Code) -> Code:
+    return Code(text, frozenset().union(*(p.modules for p in parts)),
+                any(p.kit for p in parts), frozenset().union(*(p.types for p in parts)))
+
+
+def annotation(expr: TypeExpr) -> Code:
     if isinstance(expr, Primitive):
-        if expr.name in _STDLIB_IMPORTS:
-            imports.stdlib.add(_STDLIB_IMPORTS[expr.name])
-        if expr.name == "bytes":
-            imports.kit.add("JsonBytes")
-        return _ANNOTATIONS[expr.name]
+        text, module = _PRIMITIVES[expr.name]
+        return _needs(module, text)
     if isinstance(expr, ListOf):
-        return f"list[{annotation(expr.item, imports, types_module)}]"
+        item = annotation(expr.item)
+        return _join(f"list[{item.text}]", item)
     if isinstance(expr, DictOf):
-        return f"dict[str, {annotation(expr.value, imports, types_module)}]"
+        value = annotation(expr.value)
+        return _join(f"dict[str, {value.text}]", value)
     if isinstance(expr, Optional):
-        return f"{annotation(expr.inner, imports, types_module)} | None"
+        inner = annotation(expr.inner)
+        return _join(f"{inner.text} | None", inner)
     assert isinstance(expr, Named)
-    if types_module is not None:
-        imports.add_local(types_module, expr.name)
-    return expr.name
+    return Code(expr.name, types=frozenset({expr.name}))
 
 
-def default_expression(spec: FieldSpec, expr: TypeExpr, types: Types, imports: Imports,
-                       types_module: str | None, indent: int) -> str:
+def default_expression(spec: FieldSpec, expr: TypeExpr, types: Types) -> Code:
     """Python source for a declared default, typed exactly (no validation needed)."""
     value = spec.default
     if value is None:
-        return "None"
+        return Code("None")
     if isinstance(expr, Optional):
         expr = expr.inner
     if isinstance(expr, Primitive):
-        return _primitive_default(expr.name, value, imports)
+        return _primitive_default(expr.name, value)
     if isinstance(expr, Named) and expr.name in types.enums:
-        return f"{expr.name}.{constant(str(value))}"
+        return Code(f"{expr.name}.{constant(str(value))}", types=frozenset({expr.name}))
     # Containers and value objects: pydantic validates (and copies) the JSON default.
-    imports.kit.add("Field")
-    return (f"Field(\n{' ' * (indent + 4)}default={literal(value, indent + 4)},\n"
-            f"{' ' * (indent + 4)}validate_default=True,\n{' ' * indent})")
+    return Code(f"kit.Field(default={literal(value)}, validate_default=True)", kit=True)
 
 
-def _primitive_default(name: str, value: JsonValue, imports: Imports) -> str:
+def _primitive_default(name: str, value: JsonValue) -> Code:
+    text = str(value)
     if name == "decimal":
-        imports.stdlib.add(("decimal", "Decimal"))
-        return f"Decimal({str(value)!r})"
+        return Code(f"decimal.Decimal({string(text)})", frozenset({"decimal"}))
     if name == "datetime":
-        imports.stdlib.add(("datetime", "datetime"))
-        return f"datetime.fromisoformat({str(value)!r})"
+        return Code(f"datetime.datetime.fromisoformat({string(text)})", frozenset({"datetime"}))
     if name == "date":
-        imports.stdlib.add(("datetime", "date"))
-        return f"date.fromisoformat({str(value)!r})"
+        return Code(f"datetime.date.fromisoformat({string(text)})", frozenset({"datetime"}))
     if name == "uuid":
-        imports.stdlib.add(("uuid", "UUID"))
-        return f"UUID({str(value)!r})"
+        return Code(f"uuid.UUID({string(text)})", frozenset({"uuid"}))
     if name == "bytes":
-        return f"{str(value).encode()!r}"
+        return Code(bytes_literal(text.encode()))
     if name == "float" and isinstance(value, int):
-        return repr(float(value))
-    return literal(value)
+        return Code(repr(float(value)))
+    return Code(literal(value))
 
 
-def zero_expression(expr: TypeExpr, imports: Imports) -> str | None:
+def zero_expression(expr: TypeExpr) -> Code | None:
     """The value a state field starts at when the model gives none (None: make it Optional)."""
     if isinstance(expr, Optional):
-        return "None"
+        return Code("None")
     if isinstance(expr, Primitive) and expr.name in _ZEROS:
-        if expr.name == "decimal":
-            imports.stdlib.add(("decimal", "Decimal"))
         return _ZEROS[expr.name]
     if isinstance(expr, ListOf | DictOf):
-        imports.kit.add("Field")
-        return f"Field(default_factory={'list' if isinstance(expr, ListOf) else 'dict'})"
+        factory = "list" if isinstance(expr, ListOf) else "dict"
+        return Code(f"kit.Field(default_factory={factory})", kit=True)
     return None
 
 
 def sample(expr: TypeExpr, types: Types, depth: int = 0) -> JsonValue:
-    """A JSON value that fits ``expr``, for generated round-trip tests."""
+    """A JSON value that fits ``expr``, for generated round-trip tests. Below
+    SAMPLE_DEPTH only what a value needs is filled (no optional parts, empty lists), which
+    ends for every value object validate accepts (it refuses ones that require
+    themselves)."""
+    deep = depth >= SAMPLE_DEPTH
     if isinstance(expr, Optional):
-        return sample(expr.inner, types, depth)
+        return None if deep else sample(expr.inner, types, depth)
     if isinstance(expr, Primitive):
         return _SAMPLES[expr.name]
     if isinstance(expr, ListOf):
-        return [sample(expr.item, types, depth + 1)] if depth < 4 else []
+        return [] if deep else [sample(expr.item, types, depth + 1)]
     if isinstance(expr, DictOf):
-        return {"key": sample(expr.value, types, depth + 1)} if depth < 4 else {}
+        return {} if deep else {"key": sample(expr.value, types, depth + 1)}
     assert isinstance(expr, Named)
     if expr.name in types.enums:
         return types.enums[expr.name].values[0]
     fields = types.value_objects[expr.name].fields
     return {name: sample(parse_type(spec.type), types, depth + 1)
-            for name, spec in fields.items()
-            if not (depth >= 4 and (spec.has_default or spec.type.endswith("None")))}
+            for name, spec in fields.items() if not (deep and spec.has_default)}

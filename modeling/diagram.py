@@ -81,13 +81,14 @@ def to_dot(model: Model, context: str | None = None) -> str:
     ids = {node: f"n{number}" for number, node in enumerate(graph.nodes, start=1)}
     dot = graphviz.Digraph(model.name, graph_attr={
         "rankdir": "LR", "fontname": "Helvetica", "nodesep": "0.35", "ranksep": "0.7",
-        "newrank": "true", "label": model.name, "labelloc": "t", "fontsize": "18",
+        "newrank": "true", "label": dot_text(model.name), "labelloc": "t", "fontsize": "18",
     }, node_attr={"fontname": "Helvetica", "style": "filled", "penwidth": "0",
                   "margin": "0.15,0.08"}, edge_attr={"color": "#555555", "arrowsize": "0.7"})
     for number, name in enumerate(_contexts(graph)):
         focus = context is None or name == context
         with dot.subgraph(name=f"cluster_{number}") as cluster:
-            cluster.attr(label=name, style="rounded,dashed" if focus else "rounded,dotted",
+            cluster.attr(label=dot_text(name),
+                         style="rounded,dashed" if focus else "rounded,dotted",
                          color="#868e96", fontsize="14", fontname="Helvetica-Bold")
             for node, data in graph.nodes(data=True):
                 if data["context"] == name:
@@ -101,8 +102,7 @@ def to_dot(model: Model, context: str | None = None) -> str:
 def _dot_node_attrs(kind: str, label: str) -> dict[str, str]:
     style = STYLES[kind]
     attrs = {
-        # graphviz.escape keeps backslashes in user text from becoming DOT escapes.
-        "label": "\\n".join(graphviz.escape(line) for line in _wrap(label)),
+        "label": dot_text(label),
         "fillcolor": style.fill, "fontsize": str(style.font_size), "shape": style.shape,
         "fontcolor": style.font_color,
     }
@@ -113,6 +113,16 @@ def _dot_node_attrs(kind: str, label: str) -> dict[str, str]:
     if kind == "aggregate":
         attrs.update(height="0.8", width="1.4")
     return attrs
+
+
+def dot_text(text: str) -> str:
+    """Text that stays text inside a DOT label, whatever the model says: unprintable
+    characters (NUL, lone surrogates) dropped, backslashes kept from becoming DOT escapes
+    (graphviz.escape), and the whole marked nohtml so text written as ``<...>`` is never
+    read as an HTML label (whose attributes could add links or scripts to an SVG)."""
+    lines = ["".join(char for char in line if char.isprintable()) for line in _wrap(text)]
+    marked: str = graphviz.nohtml("\\n".join(graphviz.escape(line) for line in lines))
+    return marked
 
 
 def render(model: Model, fmt: Format, context: str | None = None) -> bytes:

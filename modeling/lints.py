@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import networkx as nx
 
 from modeling.index import ModelIndex
+from modeling.names import short
 from modeling.source import Path
 from modeling.types import Model
 
@@ -27,8 +28,8 @@ def _unemitted_events(model: Model, index: ModelIndex) -> Iterator[Lint]:
     for entry in index.entries:
         if entry.kind == "event" and entry.name not in emitted:
             yield ((*entry.path, "name"),
-                   f"event {entry.name} is never emitted: add it to a command's `emits` or an "
-                   f"external system's `emits`", "event-not-emitted")
+                   f"event {short(entry.name)} is never emitted: add it to a command's `emits` "
+                   f"or an external system's `emits`", "event-not-emitted")
 
 
 def _unissued_commands(model: Model, index: ModelIndex) -> Iterator[Lint]:
@@ -39,7 +40,7 @@ def _unissued_commands(model: Model, index: ModelIndex) -> Iterator[Lint]:
         command, _ = index.commands[entry.name]
         if command.actor is None:
             yield ((*entry.path, "name"),
-                   f"command {entry.name} has no actor and no policy issues it: give it an "
+                   f"command {short(entry.name)} has no actor and no policy issues it: give it an "
                    f"`actor` or let a policy `issues` it", "command-not-issued")
 
 
@@ -48,7 +49,8 @@ def _aggregates_without_commands(model: Model) -> Iterator[Lint]:
         for a, aggregate in enumerate(context.aggregates):
             if not aggregate.commands:
                 yield (("contexts", c, "aggregates", a, "name"),
-                       f"aggregate {aggregate.name} has no commands, so nothing can change it",
+                       f"aggregate {short(aggregate.name)} has no commands, so nothing can "
+                       f"change it",
                        "aggregate-without-commands")
 
 

@@ -10,6 +10,7 @@ from pathlib import Path as FilePath
 from typing import Any
 
 from modeling.builder import ModelBuilder
+from modeling.names import shown
 from modeling.repair import repair
 from modeling.source import Diagnostic, Location, ModelError, SourceMap
 from modeling.structure import build_model
@@ -73,6 +74,10 @@ def _read(file: FilePath) -> tuple[Any, SourceMap, list[Diagnostic]]:
     if not file.exists():
         return None, SourceMap(name), [Diagnostic(
             Location(name, 1, 1), "error", "no such file; check the path", "no-file")]
+    if file.is_dir():
+        return None, SourceMap(name), [Diagnostic(
+            Location(name, 1, 1), "error", "this is a directory; pass the model file in it "
+            "(a .yaml/.yml file or a .py module)", "no-file")]
     if file.suffix in YAML_SUFFIXES:
         try:
             text = file.read_text(encoding="utf-8")
@@ -97,22 +102,31 @@ def _python_model(file: FilePath) -> tuple[Any, SourceMap, list[Diagnostic]]:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # the user's code: any failure becomes one located error
+        exposed = getattr(module, "model", None)
+        if isinstance(exposed, ModelBuilder):
+            data, source = exposed.to_data(name)
+            return data, source, []
+        if isinstance(exposed, Model):
+            return exposed.model_dump(by_alias=True, exclude_unset=True), SourceMap(name), []
+    # The user's code: every way it can end (an exception, sys.exit(0), KeyboardInterrupt,
+    # a bare BaseException) becomes one located error, never a silent exit or a traceback.
+    except BaseException as exc:
         return None, SourceMap(name), [Diagnostic(
-            _raise_site(exc, file), "error",
-            f"the Python model raised {type(exc).__name__}: {exc}", "python-error")]
+            _raise_site(exc, file), "error", _ended(exc), "python-error")]
     finally:
         sys.modules.pop(module_name, None)
-    exposed = getattr(module, "model", None)
-    if isinstance(exposed, ModelBuilder):
-        data, source = exposed.to_data(name)
-        return data, source, []
-    if isinstance(exposed, Model):
-        return exposed.model_dump(by_alias=True, exclude_unset=True), SourceMap(name), []
     return None, SourceMap(name), [Diagnostic(
         Location(name, 1, 1), "error",
         "the module defines no `model`; assign a modeling.builder.ModelBuilder (or a "
         "modeling.Model) to a top-level name `model`", "no-model")]
+
+
+def _ended(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return (f"the Python model called sys.exit({exc.code!r}) while loading; a model "
+                f"module only defines `model`: remove the exit")
+    text = str(exc) if len(str(exc)) <= 300 else shown(str(exc), 300)
+    return f"the Python model raised {type(exc).__name__}" + (f": {text}" if text else "")
 
 
 def _raise_site(exc: BaseException, file: FilePath) -> Location:

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from modeling.names import shown
 from modeling.source import Diagnostic, Path, SourceMap
 from modeling.types import Model
 
@@ -32,13 +33,14 @@ def _diagnostic(error: Any, data: Any, source: SourceMap) -> Diagnostic:
         key = str(path[-1])
         allowed = _allowed_keys(path[:-1])
         close = difflib.get_close_matches(key, allowed, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(allowed)}"
+        hint = (f"did you mean {shown(close[0])}?" if close
+                else f"allowed: {', '.join(allowed)}")
         return Diagnostic(source.locate(path, at_key=True), "error",
-                          f"unknown key {key!r} in {describe(path[:-1], data)}; {hint}",
+                          f"unknown key {shown(key)} in {describe(path[:-1], data)}; {hint}",
                           "unknown-key")
     if kind == "missing":
         return Diagnostic(source.locate(path[:-1]), "error",
-                          f"{describe(path[:-1], data)} needs a {path[-1]!r} key",
+                          f"{describe(path[:-1], data)} needs a {shown(str(path[-1]))} key",
                           "missing-key")
     message = error["msg"]
     if len(path) >= 2 and path[-2] in ("fields", "state") and kind in ("model_type", "dict_type"):
@@ -85,7 +87,7 @@ def describe(path: Path, data: Any) -> str:
         node = _child(node, part)
         if isinstance(part, int) and isinstance(node, dict) and isinstance(node.get("name"), str):
             kind = _SINGULAR.get(str(parent_key), "element")
-            named, rest = f"{kind} {node['name']!r}", []
+            named, rest = f"{kind} {shown(node['name'])}", []
         elif isinstance(part, int) and rest and rest[-1] == parent_key:
             rest[-1] = f"{_SINGULAR.get(str(parent_key), 'item')} {part + 1}"
         elif isinstance(part, int):
@@ -98,7 +100,8 @@ def describe(path: Path, data: Any) -> str:
     if named == "the model" and len(rest) == 1:
         return f"`{rest[0]}`"
     if len(rest) >= 2 and rest[-2] in ("fields", "state"):
-        return f"field {rest[-1]!r} of {named}" + (" state" if rest[-2] == "state" else "")
+        return (f"field {shown(rest[-1])} of {named}"
+                + (" state" if rest[-2] == "state" else ""))
     return f"{'.'.join(rest)} of {named}"
 
 

@@ -13,6 +13,12 @@ import re
 from dataclasses import dataclass
 from typing import Final, Union
 
+from modeling.names import shown
+
+MAX_TYPE_DEPTH: Final = 6
+"""Deepest nesting of list[...] and dict[...] in one type (generated annotations must fit
+on a line)."""
+
 PRIMITIVES: Final = ("str", "int", "float", "bool", "decimal", "datetime", "date", "uuid", "bytes")
 
 
@@ -83,7 +89,8 @@ def parse_type(text: str) -> TypeExpr:
     expr = parser.optional()
     if parser.index < len(tokens):
         token, offset = tokens[parser.index]
-        raise TypeSyntaxError(text, offset, f"unexpected {token!r} in type {text!r}: {_HINT}")
+        raise TypeSyntaxError(text, offset,
+                              f"unexpected {shown(token)} in type {shown(text)}: {_HINT}")
     return expr
 
 
@@ -105,6 +112,7 @@ class _Parser:
         self.text = text
         self.tokens = tokens
         self.index = 0
+        self.depth = 0
 
     def peek(self) -> str | None:
         return self.tokens[self.index][0] if self.index < len(self.tokens) else None
@@ -113,14 +121,14 @@ class _Parser:
         if self.index >= len(self.tokens):
             raise TypeSyntaxError(
                 self.text, len(self.text),
-                f"type {self.text!r} ends early" + (f", expected {expected!r}" if expected else "")
-                + f": {_HINT}",
+                f"type {shown(self.text)} ends early"
+                + (f", expected {expected!r}" if expected else "") + f": {_HINT}",
             )
         token, offset = self.tokens[self.index]
         if expected is not None and token != expected:
             raise TypeSyntaxError(
-                self.text, offset, f"expected {expected!r} but found {token!r} in type "
-                f"{self.text!r}: {_HINT}",
+                self.text, offset, f"expected {expected!r} but found {shown(token)} in type "
+                f"{shown(self.text)}: {_HINT}",
             )
         self.index += 1
         return token
@@ -138,15 +146,23 @@ class _Parser:
     def single(self) -> TypeExpr:
         offset = self.tokens[self.index][1] if self.index < len(self.tokens) else len(self.text)
         token = self.take()
+        if token in ("list[", "dict["):
+            self.depth += 1
+            if self.depth > MAX_TYPE_DEPTH:
+                raise TypeSyntaxError(self.text, offset, f"type nests list[...] and dict[...] "
+                                      f"deeper than {MAX_TYPE_DEPTH} levels: declare a value "
+                                      f"object for the inner part")
         if token == "list[":
             item = self.optional()
             self.take("]")
+            self.depth -= 1
             return ListOf(item)
         if token == "dict[":
             self.take("str")
             self.take(",")
             value = self.optional()
             self.take("]")
+            self.depth -= 1
             return DictOf(value)
         if token in PRIMITIVES:
             return Primitive(token)
@@ -155,5 +171,5 @@ class _Parser:
                                   "None alone is not a field type: write T | None")
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", token):
             return Named(token)
-        raise TypeSyntaxError(self.text, offset, f"unexpected {token!r} in type "
-                              f"{self.text!r}: {_HINT}")
+        raise TypeSyntaxError(self.text, offset, f"unexpected {shown(token)} in type "
+                              f"{shown(self.text)}: {_HINT}")

@@ -3,14 +3,59 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 
 from pydantic import JsonValue
 
+from modeling.names import shown
 from modeling.typeexpr import DictOf, ListOf, Named, Optional, Primitive, TypeExpr, parse_type
 from modeling.types import EnumType, FieldSpec, ValueObject
+
+MAX_INT = 2**53 - 1
+"""Integers in defaults and scenarios stay within what every JSON reader keeps exact."""
+MAX_DEPTH = 32
+"""Deepest nesting of lists and mappings in a default or scenario value."""
+MAX_DECIMAL_TEXT = 64
+
+
+def json_problem(value: object) -> str | None:
+    """None when ``value`` is JSON that generated code and every event store keep exactly:
+    finite floats, integers within +-MAX_INT, text that encodes as UTF-8, nesting within
+    MAX_DEPTH. Iterative, so hostile depth cannot exhaust the stack."""
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"values nest deeper than {MAX_DEPTH} levels; flatten the value"
+        if isinstance(item, bool) or item is None:
+            continue
+        if isinstance(item, float) and not math.isfinite(item):
+            return f"{item!r} has no JSON form; write a finite number"
+        if isinstance(item, int) and not -MAX_INT <= item <= MAX_INT:
+            return (f"integer out of range: integers stay within +-{MAX_INT} (2**53 - 1) so "
+                    f"every JSON reader keeps them exact; use a decimal (written as text) for "
+                    f"bigger numbers")
+        if isinstance(item, str) and not _encodes(item):
+            return "text with a lone surrogate cannot be encoded as UTF-8; remove it"
+        if isinstance(item, list):
+            stack += [(child, depth + 1) for child in item]
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if not _encodes(str(key)):
+                    return "a key with a lone surrogate cannot be encoded as UTF-8; remove it"
+                stack.append((child, depth + 1))
+    return None
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class DeclaredTypes:
@@ -24,8 +69,12 @@ class DeclaredTypes:
 
 def value_problem(value: JsonValue, expr: TypeExpr, types: DeclaredTypes) -> str | None:
     """None when ``value`` fits ``expr``, else what is wrong."""
+    return json_problem(value) or _value_problem(value, expr, types)
+
+
+def _value_problem(value: JsonValue, expr: TypeExpr, types: DeclaredTypes) -> str | None:
     if isinstance(expr, Optional):
-        return None if value is None else value_problem(value, expr.inner, types)
+        return None if value is None else _value_problem(value, expr.inner, types)
     if value is None:
         return f"null does not fit {expr}; make the type `{expr} | None` or give a value"
     if isinstance(expr, Primitive):
@@ -34,7 +83,7 @@ def value_problem(value: JsonValue, expr: TypeExpr, types: DeclaredTypes) -> str
         if not isinstance(value, list):
             return f"expected a list for {expr}"
         for index, item in enumerate(value):
-            problem = value_problem(item, expr.item, types)
+            problem = _value_problem(item, expr.item, types)
             if problem:
                 return f"item {index + 1}: {problem}"
         return None
@@ -42,7 +91,7 @@ def value_problem(value: JsonValue, expr: TypeExpr, types: DeclaredTypes) -> str
         if not isinstance(value, dict):
             return f"expected a mapping for {expr}"
         for key, item in value.items():
-            problem = value_problem(item, expr.value, types)
+            problem = _value_problem(item, expr.value, types)
             if problem:
                 return f"key {key!r}: {problem}"
         return None
@@ -50,22 +99,28 @@ def value_problem(value: JsonValue, expr: TypeExpr, types: DeclaredTypes) -> str
     if expr.name in types.enums:
         allowed = types.enums[expr.name].values
         if value not in allowed:
-            return f"{value!r} is not a {expr.name}; use one of {', '.join(allowed)}"
+            return f"{shown(str(value))} is not a {expr.name}; use one of {', '.join(allowed)}"
         return None
     value_object = types.value_objects.get(expr.name)
     if value_object is None:
         return None  # the unknown type itself is reported elsewhere
     if not isinstance(value, dict):
         return f"expected a mapping of {expr.name}'s fields"
-    return payload_problem(value, value_object.fields, types, expr.name)
+    return _payload_problem(value, value_object.fields, types, expr.name)
 
 
 def payload_problem(payload: Mapping[str, JsonValue], fields: Mapping[str, FieldSpec],
                     types: DeclaredTypes, owner: str) -> str | None:
+    """None when a scenario payload fits the fields of ``owner``, else what is wrong."""
+    return json_problem(dict(payload)) or _payload_problem(payload, fields, types, owner)
+
+
+def _payload_problem(payload: Mapping[str, JsonValue], fields: Mapping[str, FieldSpec],
+                     types: DeclaredTypes, owner: str) -> str | None:
     unknown = [key for key in payload if key not in fields]
     if unknown:
         known = ", ".join(fields) or "none"
-        return f"{owner} has no field {unknown[0]!r} (fields: {known})"
+        return f"{owner} has no field {shown(unknown[0])} (fields: {known})"
     for name, spec in fields.items():
         try:
             expr = parse_type(spec.type)
@@ -75,7 +130,7 @@ def payload_problem(payload: Mapping[str, JsonValue], fields: Mapping[str, Field
             if not spec.has_default and not isinstance(expr, Optional):
                 return f"{owner} needs a value for field {name!r} ({spec.type})"
             continue
-        problem = value_problem(payload[name], expr, types)
+        problem = _value_problem(payload[name], expr, types)
         if problem:
             return f"field {name!r} of {owner}: {problem}"
     return None
@@ -92,7 +147,8 @@ def _primitive_problem(value: JsonValue, name: str) -> str | None:
     elif name == "float":
         ok = isinstance(value, int | float) and not isinstance(value, bool)
     elif name == "decimal":
-        ok = _parses(lambda: Decimal(str(value)), value, (InvalidOperation,))
+        ok = len(str(value)) <= MAX_DECIMAL_TEXT and _parses(
+            lambda: Decimal(str(value)).is_finite() or _not_finite(), value, (InvalidOperation,))
     elif name == "datetime":
         ok = isinstance(value, str) and _parses(lambda: dt.datetime.fromisoformat(str(value)),
                                                 value, (ValueError,))
@@ -107,7 +163,12 @@ def _primitive_problem(value: JsonValue, name: str) -> str | None:
     examples = {"datetime": '"2026-01-31T12:00:00+00:00"', "date": '"2026-01-31"',
                 "uuid": '"5f0c…" (a UUID)', "decimal": '"12.50"', "bytes": "text"}
     hint = f" such as {examples[name]}" if name in examples else ""
-    return f"{value!r} is not a valid {name}; write a {name}{hint}"
+    return f"{shown(str(value)) if isinstance(value, str) else shown(repr(value))} is not a " \
+        f"valid {name}; write a {name}{hint}"
+
+
+def _not_finite() -> bool:
+    raise InvalidOperation("not finite")
 
 
 def _parses(parse: Callable[[], object], value: JsonValue,
@@ -119,3 +180,43 @@ def _parses(parse: Callable[[], object], value: JsonValue,
     except errors:
         return False
     return True
+
+
+MAX_NESTING = 16
+"""Deepest chain of value objects that require one another (A needs a B needs a C...)."""
+
+
+def value_object_nesting(types: DeclaredTypes) -> tuple[dict[str, str], dict[str, int]]:
+    """(unending, depth). ``unending``: value objects no finite value can fill (``Node``
+    requiring a ``Node``), each with a required field that makes it so; ``depth``: for the
+    others, how deep their required value objects nest. Optional, list and dict fields
+    and fields with a default always end; a value object ends when all its required
+    fields do. Linear in the model (a topological order), never recursive."""
+    needs: dict[str, list[tuple[str, str]]] = {}  # value object -> (field, value object)
+    for name, value_object in types.value_objects.items():
+        needs[name] = []
+        for field, spec in value_object.fields.items():
+            try:
+                expr = parse_type(spec.type)
+            except ValueError:
+                continue  # reported where the field is declared
+            if not spec.has_default and isinstance(expr, Named) \
+                    and expr.name in types.value_objects:
+                needs[name].append((field, expr.name))
+    waiting = {name: len({other for _, other in pairs}) for name, pairs in needs.items()}
+    needed_by: dict[str, set[str]] = {}
+    for name, pairs in needs.items():
+        for _, other in pairs:
+            needed_by.setdefault(other, set()).add(name)
+    depth: dict[str, int] = {}
+    ready = [name for name, count in waiting.items() if count == 0]
+    while ready:
+        name = ready.pop()
+        depth[name] = 1 + max((depth[other] for _, other in needs[name]), default=0)
+        for user in sorted(needed_by.get(name, ())):
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                ready.append(user)
+    unending = {name: next(field for field, other in pairs if other not in depth)
+                for name, pairs in needs.items() if name not in depth}
+    return unending, depth

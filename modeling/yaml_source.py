@@ -4,6 +4,11 @@ Only PyYAML's safe composer runs (no object construction beyond plain scalars).
 YAML 1.1 quirks that surprise modelers are undone: ``on``/``off``/``yes``/``no``
 stay strings (so ``on: [OrderPlaced]`` means the key "on"), dates stay the text
 written, and duplicate keys are errors instead of silently overwriting.
+
+Hostile files are bounded: nesting deeper than MAX_DEPTH is refused before anything
+recursive runs (PyYAML's event parser is iterative, its composer is not), and aliases
+may not refer to themselves or expand to more than MAX_VALUES values (a 351-byte
+"billion laughs" file would otherwise take all memory).
 """
 
 from __future__ import annotations
@@ -13,15 +18,21 @@ from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.events import MappingEndEvent, MappingStartEvent, SequenceEndEvent, SequenceStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from modeling.source import Diagnostic, Location, Path, SourceMap
+
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists in a model file (models need about 15)."""
+MAX_VALUES = 200_000
+"""Most values a model file may hold once its aliases are expanded."""
 
 _PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in (
     "str", "int", "float", "bool", "null", "timestamp", "map", "seq"))
 
 
-def _location(file: str, mark: yaml.Mark | None) -> Location:
+def _location(file: str, mark: Any) -> Location:
     if mark is None:
         return Location(file, 1, 1)
     return Location(file, mark.line + 1, mark.column + 1)
@@ -31,6 +42,9 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Diagnostic]]:
     """Parse YAML; returns (data, source map, diagnostics). Data is None on syntax errors."""
     source = SourceMap(file)
     try:
+        too_deep = _too_deep(text, file)
+        if too_deep is not None:
+            return None, source, [too_deep]
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -50,8 +64,32 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Diagnostic]]:
             "the model file is empty; start with `model: <name>` and `contexts:`", "empty",
         )]
     converter = _Converter(file, source)
-    data = converter.convert(root, ())
+    try:
+        data = converter.convert(root, ())
+    except _Unbounded as exc:
+        return None, SourceMap(file), [exc.diagnostic]
     return data, source, converter.diagnostics
+
+
+def _too_deep(text: str, file: str) -> Diagnostic | None:
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, MappingStartEvent | SequenceStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return Diagnostic(_location(file, event.start_mark), "error",
+                                  f"mappings and lists nest deeper than {MAX_DEPTH} levels "
+                                  f"here; a model needs far fewer: flatten this value",
+                                  "yaml-too-deep")
+        elif isinstance(event, MappingEndEvent | SequenceEndEvent):
+            depth -= 1
+    return None
+
+
+class _Unbounded(Exception):
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
 
 
 class _Converter:
@@ -60,9 +98,29 @@ class _Converter:
         self.source = source
         self.diagnostics: list[Diagnostic] = []
         self.constructor = SafeConstructor()
+        self.values = 0
+        self.open: set[int] = set()  # nodes being converted: an alias back to one is a loop
 
     def convert(self, node: Node, path: Path) -> Any:
-        self.source.values[path] = _location(self.file, node.start_mark)
+        where = _location(self.file, node.start_mark)
+        self.values += 1
+        if self.values > MAX_VALUES or len(path) > 2 * MAX_DEPTH:
+            raise _Unbounded(Diagnostic(
+                where, "error", f"aliases expand this file beyond {MAX_VALUES} values (or "
+                f"{2 * MAX_DEPTH} levels); write the repeated parts out, or alias less",
+                "yaml-alias-bomb"))
+        if id(node) in self.open:
+            raise _Unbounded(Diagnostic(
+                where, "error", "this alias refers to a value that contains it, which would "
+                "never end; write the value out instead", "yaml-recursive-alias"))
+        self.open.add(id(node))
+        try:
+            return self._convert(node, path, where)
+        finally:
+            self.open.discard(id(node))
+
+    def _convert(self, node: Node, path: Path, where: Location) -> Any:
+        self.source.values[path] = where
         if node.tag not in _PLAIN_TAGS:
             self.diagnostics.append(Diagnostic(
                 _location(self.file, node.start_mark), "error",
@@ -104,6 +162,12 @@ class _Converter:
                 _location(self.file, node.start_mark), "error",
                 f"unsupported YAML value ({exc.problem}); write plain text, numbers, "
                 f"lists and mappings", "yaml-tag"))
+            return None
+        except ValueError:  # e.g. an integer of more digits than Python converts
+            self.diagnostics.append(Diagnostic(
+                _location(self.file, node.start_mark), "error",
+                f"number of {len(node.value)} characters is too large; integers stay within "
+                f"2**53 - 1: write a decimal as text instead", "yaml-number"))
             return None
         if isinstance(value, bool) and node.value.lower() not in ("true", "false"):
             return node.value  # YAML 1.1 reads on/off/yes/no as booleans; modelers mean words

@@ -196,7 +196,7 @@ def test_custom_templates_override_file_by_file(tmp_path: Path) -> None:
     package = tmp_path / "out" / "orders"
     assert (package / "policies" / "__init__.py").read_text().endswith(
         '"""Policies, the house way."""\n')
-    assert "class OrderPlaced(EventPayload)" in (package / "events.py").read_text()
+    assert "class OrderPlaced(kit.EventPayload)" in (package / "events.py").read_text()
 
 
 def test_bad_package_name_is_one_line(tmp_path: Path) -> None:
@@ -236,3 +236,15 @@ def test_installed_wheel_finds_its_templates(tmp_path: Path) -> None:
                          cwd=work, capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     assert (work / "out" / "orders" / "events.py").exists()
+
+
+def test_a_custom_template_that_makes_invalid_python_is_a_user_error(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "app.py.j2").write_text('{% include "_header.j2" %}\ndef broken(:\n')
+    result = aether_gen("generate", ORDERS_YAML, "-o", tmp_path / "out", "--templates",
+                        templates)
+    assert result.returncode == 1
+    assert "Failed to parse orders/app.py:3:12" in result.stderr
+    assert result.stderr.rstrip().endswith(f"check your templates in {templates}")
+    assert not (tmp_path / "out").exists()

@@ -102,3 +102,27 @@ def test_without_dot_svg_fails_with_advice_but_dot_and_mermaid_work(tmp_path: Pa
                                 capture_output=True, text=True, check=False)
         assert result.returncode == 0, result.stderr
     assert shutil.which("dot") is not None  # the rest of the suite renders for real
+
+
+@pytest.mark.parametrize("text", [
+    '<<TABLE HREF="javascript:alert(1)"><TR><TD>x</TD></TR></TABLE>>',
+    '<<B>bold</B>>',
+    "<script>alert(1)</script>",
+    "a NUL \0 and a lone surrogate \ud800 and a backslash \\",
+])
+def test_hot_spot_text_never_becomes_markup(tmp_path: Path, text: str) -> None:
+    """Text written as <...> was once passed to Graphviz as an HTML label (an SVG with a
+    javascript: link came out), and NUL made rendering fail: every text stays text."""
+    source = tmp_path / "m.yaml"
+    source.write_text(
+        "model: m\ncontexts:\n  - name: C\n    hot_spots:\n      - text: PLACEHOLDER\n")
+    loaded = load_model(source).model
+    context = loaded.contexts[0].model_copy(update={
+        "hot_spots": [loaded.contexts[0].hot_spots[0].model_copy(update={"text": text})]})
+    hostile = loaded.model_copy(update={"contexts": [context]})
+    dot = to_dot(hostile)
+    assert "label=<" not in dot  # HTML labels start with <
+    svg = render(hostile, "svg").decode()
+    assert "<a " not in svg and "xlink:href" not in svg and "<b>" not in svg.lower()
+    assert "<script" not in svg
+    assert "\0" not in svg and "\0" not in to_mermaid(hostile)

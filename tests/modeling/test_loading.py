@@ -73,7 +73,8 @@ def test_bad_names_say_what_to_write() -> None:
         "write 'PlaceOrder'",
         "8:22: error: field name 'CustomerId' of command place_order must be snake_case; "
         "write 'customer_id'",
-        "8:39: error: field name 'class' of command place_order is reserved; write 'class_'",
+        "8:39: error: field name 'class' of command place_order is reserved (a Python keyword); "
+        "write 'class_'",
         "12:19: error: event name 'OrderPlaced' is already used by the event at line 11; "
         "names are unique across the model (they become classes of one package)",
     ]

@@ -7,228 +7,232 @@ event in the model adds an abstract method here, so a stub that lacks it fails t
 checking until you write it.
 """
 
-from abc import abstractmethod
-from collections.abc import Sequence
-from datetime import date
-from decimal import Decimal
-from typing import ClassVar
+import abc
+import collections.abc
+import datetime
+import decimal
+import typing
 
-from aether.kit import (
-    AggregateRoot,
-    BaseModel,
-    Command,
-    ConfigDict,
-    Dispatch,
-    Event,
-    EventPayload,
-    Policy,
-    ReadModel,
-)
+from aether import kit
 
 from .commands import BorrowBook, ChargeLateFee, PayFees, ReturnBook
 from .events import BookBorrowed, BookReturned, BookReturnedLate, FeesPaid, LateFeeCharged
 from .types import LoanStatus
 
 
-class LoanState(BaseModel):
+class LoanState(kit.BaseModel):
     """The state of one Loan."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = kit.ConfigDict(frozen=True)
 
     member_id: str = ""
     isbn: str = ""
-    due: date | None = None
+    due: datetime.date | None = None
     status: LoanStatus = LoanStatus.ON_LOAN
     returned: bool = False
 
 
-class LoanBase(AggregateRoot[LoanState]):
+class LoanBase(kit.AggregateRoot[LoanState]):
     """One member borrowing one copy of a book."""
 
     @classmethod
     def initial_state(cls) -> LoanState:
         return LoanState()
 
-    def handle(self, command: Command) -> None:
+    def handle(self, command: kit.Command) -> None:
         """Decide on one command by calling its handler."""
-        if isinstance(command, BorrowBook):
-            self.handle_borrow_book(command)
-        elif isinstance(command, ReturnBook):
-            self.handle_return_book(command)
-        else:
-            raise TypeError(f"{type(self).__name__} does not handle {type(command).__name__}")
+        match command:
+            case BorrowBook():
+                self.handle_borrow_book(command)
+            case ReturnBook():
+                self.handle_return_book(command)
+            case _:
+                raise TypeError(f"{type(self).__name__} does not handle {type(command).__name__}")
 
-    def apply(self, event: EventPayload) -> None:
+    def apply(self, event: kit.EventPayload) -> None:
         """Evolve the state by one event."""
-        if isinstance(event, BookBorrowed):
-            self.state = self.apply_book_borrowed(event)
-        elif isinstance(event, BookReturned):
-            self.state = self.apply_book_returned(event)
-        elif isinstance(event, BookReturnedLate):
-            self.state = self.apply_book_returned_late(event)
-        else:
-            raise TypeError(
-                f"{type(self).__name__} {self.id!r} has no apply for {type(event).__name__}: "
-                "is this actor id shared with another aggregate type? Give each aggregate "
-                "instance an id of its own"
-            )
+        match event:
+            case BookBorrowed():
+                self.state = self.apply_book_borrowed(event)
+            case BookReturned():
+                self.state = self.apply_book_returned(event)
+            case BookReturnedLate():
+                self.state = self.apply_book_returned_late(event)
+            case _:
+                raise TypeError(
+                    f"{type(self).__name__} {self.id!r} has no apply for {type(event).__name__}: "
+                    "is this actor id shared with another aggregate type? Give each aggregate "
+                    "instance an id of its own"
+                )
 
-    @abstractmethod
+    @abc.abstractmethod
     def handle_borrow_book(self, command: BorrowBook) -> None:
         """Record the events it leads to (BookBorrowed) or raise DomainError."""
 
-    @abstractmethod
+    @abc.abstractmethod
     def handle_return_book(self, command: ReturnBook) -> None:
         """Late returns also record how many days late the book came back.
 
         Record the events it leads to (BookReturned, BookReturnedLate) or raise DomainError.
         """
 
-    @abstractmethod
+    @abc.abstractmethod
     def apply_book_borrowed(self, event: BookBorrowed) -> LoanState:
         """The state after BookBorrowed."""
 
-    @abstractmethod
+    @abc.abstractmethod
     def apply_book_returned(self, event: BookReturned) -> LoanState:
         """The state after BookReturned."""
 
-    @abstractmethod
+    @abc.abstractmethod
     def apply_book_returned_late(self, event: BookReturnedLate) -> LoanState:
         """The state after BookReturnedLate."""
 
 
-class MemberAccountState(BaseModel):
+class MemberAccountState(kit.BaseModel):
     """The state of one MemberAccount."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = kit.ConfigDict(frozen=True)
 
-    balance: Decimal = Decimal(0)
+    balance: decimal.Decimal = decimal.Decimal(0)
     charges: int = 0
 
 
-class MemberAccountBase(AggregateRoot[MemberAccountState]):
+class MemberAccountBase(kit.AggregateRoot[MemberAccountState]):
     """The MemberAccount aggregate."""
 
     @classmethod
     def initial_state(cls) -> MemberAccountState:
         return MemberAccountState()
 
-    def handle(self, command: Command) -> None:
+    def handle(self, command: kit.Command) -> None:
         """Decide on one command by calling its handler."""
-        if isinstance(command, ChargeLateFee):
-            self.handle_charge_late_fee(command)
-        elif isinstance(command, PayFees):
-            self.handle_pay_fees(command)
-        else:
-            raise TypeError(f"{type(self).__name__} does not handle {type(command).__name__}")
+        match command:
+            case ChargeLateFee():
+                self.handle_charge_late_fee(command)
+            case PayFees():
+                self.handle_pay_fees(command)
+            case _:
+                raise TypeError(f"{type(self).__name__} does not handle {type(command).__name__}")
 
-    def apply(self, event: EventPayload) -> None:
+    def apply(self, event: kit.EventPayload) -> None:
         """Evolve the state by one event."""
-        if isinstance(event, LateFeeCharged):
-            self.state = self.apply_late_fee_charged(event)
-        elif isinstance(event, FeesPaid):
-            self.state = self.apply_fees_paid(event)
-        else:
-            raise TypeError(
-                f"{type(self).__name__} {self.id!r} has no apply for {type(event).__name__}: "
-                "is this actor id shared with another aggregate type? Give each aggregate "
-                "instance an id of its own"
-            )
+        match event:
+            case LateFeeCharged():
+                self.state = self.apply_late_fee_charged(event)
+            case FeesPaid():
+                self.state = self.apply_fees_paid(event)
+            case _:
+                raise TypeError(
+                    f"{type(self).__name__} {self.id!r} has no apply for {type(event).__name__}: "
+                    "is this actor id shared with another aggregate type? Give each aggregate "
+                    "instance an id of its own"
+                )
 
-    @abstractmethod
+    @abc.abstractmethod
     def handle_charge_late_fee(self, command: ChargeLateFee) -> None:
         """Record the events it leads to (LateFeeCharged) or raise DomainError."""
 
-    @abstractmethod
+    @abc.abstractmethod
     def handle_pay_fees(self, command: PayFees) -> None:
         """Record the events it leads to (FeesPaid) or raise DomainError."""
 
-    @abstractmethod
+    @abc.abstractmethod
     def apply_late_fee_charged(self, event: LateFeeCharged) -> MemberAccountState:
         """The state after LateFeeCharged."""
 
-    @abstractmethod
+    @abc.abstractmethod
     def apply_fees_paid(self, event: FeesPaid) -> MemberAccountState:
         """The state after FeesPaid."""
 
 
-class ChargeLateReturnsBase(Policy):
+class ChargeLateReturnsBase(kit.Policy):
     """Fifty cents per day late, charged to the member's account."""
 
-    reacts_to: ClassVar[tuple[str, ...]] = ('BookReturnedLate',)
+    reacts_to: typing.ClassVar[tuple[str, ...]] = ("BookReturnedLate",)
 
-    def react(self, event: EventPayload, envelope: Event) -> Sequence[Dispatch[Command]]:
-        if isinstance(event, BookReturnedLate):
-            return self.on_book_returned_late(event, envelope)
-        return []
+    def react(
+        self, event: kit.EventPayload, envelope: kit.Event
+    ) -> collections.abc.Sequence[kit.Dispatch[kit.Command]]:
+        match event:
+            case BookReturnedLate():
+                return self.on_book_returned_late(event, envelope)
+            case _:
+                return []
 
-    @abstractmethod
+    @abc.abstractmethod
     def on_book_returned_late(
-        self, event: BookReturnedLate, envelope: Event
-    ) -> Sequence[Dispatch[ChargeLateFee]]:
+        self, event: BookReturnedLate, envelope: kit.Event
+    ) -> collections.abc.Sequence[kit.Dispatch[ChargeLateFee]]:
         """The commands to send when BookReturnedLate happens."""
 
 
-class LoansByMemberRow(BaseModel):
+class LoansByMemberRow(kit.BaseModel):
     """One entry of LoansByMember."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = kit.ConfigDict(frozen=True)
 
     member_id: str = ""
     isbn: str = ""
-    due: date | None = None
+    due: datetime.date | None = None
     returned: bool = False
 
 
-class LoansByMemberBase(ReadModel):
+class LoansByMemberBase(kit.ReadModel):
     """Read model LoansByMember."""
 
-    reads: ClassVar[tuple[str, ...]] = ('BookBorrowed', 'BookReturned')
+    reads: typing.ClassVar[tuple[str, ...]] = ("BookBorrowed", "BookReturned")
 
     def __init__(self) -> None:
         self.rows: dict[str, LoansByMemberRow] = {}
 
-    def project(self, event: EventPayload, envelope: Event) -> None:
-        if isinstance(event, BookBorrowed):
-            self.on_book_borrowed(event, envelope)
-        elif isinstance(event, BookReturned):
-            self.on_book_returned(event, envelope)
+    def project(self, event: kit.EventPayload, envelope: kit.Event) -> None:
+        match event:
+            case BookBorrowed():
+                self.on_book_borrowed(event, envelope)
+            case BookReturned():
+                self.on_book_returned(event, envelope)
+            case _:
+                pass
 
-    @abstractmethod
-    def on_book_borrowed(self, event: BookBorrowed, envelope: Event) -> None:
+    @abc.abstractmethod
+    def on_book_borrowed(self, event: BookBorrowed, envelope: kit.Event) -> None:
         """Update the view for BookBorrowed."""
 
-    @abstractmethod
-    def on_book_returned(self, event: BookReturned, envelope: Event) -> None:
+    @abc.abstractmethod
+    def on_book_returned(self, event: BookReturned, envelope: kit.Event) -> None:
         """Update the view for BookReturned."""
 
 
-class BalancesRow(BaseModel):
+class BalancesRow(kit.BaseModel):
     """One entry of Balances."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = kit.ConfigDict(frozen=True)
 
-    balance: Decimal = Decimal(0)
+    balance: decimal.Decimal = decimal.Decimal(0)
 
 
-class BalancesBase(ReadModel):
+class BalancesBase(kit.ReadModel):
     """Read model Balances."""
 
-    reads: ClassVar[tuple[str, ...]] = ('LateFeeCharged', 'FeesPaid')
+    reads: typing.ClassVar[tuple[str, ...]] = ("LateFeeCharged", "FeesPaid")
 
     def __init__(self) -> None:
         self.rows: dict[str, BalancesRow] = {}
 
-    def project(self, event: EventPayload, envelope: Event) -> None:
-        if isinstance(event, LateFeeCharged):
-            self.on_late_fee_charged(event, envelope)
-        elif isinstance(event, FeesPaid):
-            self.on_fees_paid(event, envelope)
+    def project(self, event: kit.EventPayload, envelope: kit.Event) -> None:
+        match event:
+            case LateFeeCharged():
+                self.on_late_fee_charged(event, envelope)
+            case FeesPaid():
+                self.on_fees_paid(event, envelope)
+            case _:
+                pass
 
-    @abstractmethod
-    def on_late_fee_charged(self, event: LateFeeCharged, envelope: Event) -> None:
+    @abc.abstractmethod
+    def on_late_fee_charged(self, event: LateFeeCharged, envelope: kit.Event) -> None:
         """Update the view for LateFeeCharged."""
 
-    @abstractmethod
-    def on_fees_paid(self, event: FeesPaid, envelope: Event) -> None:
+    @abc.abstractmethod
+    def on_fees_paid(self, event: FeesPaid, envelope: kit.Event) -> None:
         """Update the view for FeesPaid."""

@@ -2,52 +2,54 @@
 # this file is rewritten on every run; put your code in the stubs.
 """Commands of library: what actors and policies ask aggregates to do."""
 
-from datetime import date
-from decimal import Decimal
-from typing import ClassVar
+import datetime
+import decimal
+import typing
 
-from aether.kit import Command, CommandRegistry
+from aether import kit
 
 
-class BorrowBook(Command):
+class BorrowBook(kit.Command):
     """BorrowBook command."""
 
-    command_type: ClassVar[str] = "BorrowBook"
+    command_type: typing.ClassVar[str] = "BorrowBook"
 
     member_id: str
     isbn: str
-    due: date
+    due: datetime.date
 
 
-class ReturnBook(Command):
+class ReturnBook(kit.Command):
     """Late returns also record how many days late the book came back."""
 
-    command_type: ClassVar[str] = "ReturnBook"
+    command_type: typing.ClassVar[str] = "ReturnBook"
 
-    returned_on: date
+    returned_on: datetime.date
 
 
-class ChargeLateFee(Command):
+class ChargeLateFee(kit.Command):
     """ChargeLateFee command."""
 
-    command_type: ClassVar[str] = "ChargeLateFee"
+    command_type: typing.ClassVar[str] = "ChargeLateFee"
 
-    amount: Decimal
+    amount: decimal.Decimal
     days_late: int
 
 
-class PayFees(Command):
+class PayFees(kit.Command):
     """PayFees command."""
 
-    command_type: ClassVar[str] = "PayFees"
+    command_type: typing.ClassVar[str] = "PayFees"
 
-    amount: Decimal
+    amount: decimal.Decimal
 
 
-command_registry = CommandRegistry([
-    BorrowBook,
-    ReturnBook,
-    ChargeLateFee,
-    PayFees,
-])
+command_registry = kit.CommandRegistry(
+    [
+        BorrowBook,
+        ReturnBook,
+        ChargeLateFee,
+        PayFees,
+    ]
+)
 """Command type name -> class: how an ActorHost decodes commands sent over NATS."""

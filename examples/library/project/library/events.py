@@ -2,67 +2,69 @@
 # this file is rewritten on every run; put your code in the stubs.
 """Events of library: what happened, as typed payloads."""
 
-from datetime import date
-from decimal import Decimal
-from typing import ClassVar
+import datetime
+import decimal
+import typing
 
-from aether.kit import EventPayload, EventRegistry
+from aether import kit
 
 
-class BookBorrowed(EventPayload):
+class BookBorrowed(kit.EventPayload):
     """BookBorrowed event."""
 
-    event_type: ClassVar[str] = "BookBorrowed"
-    schema_version: ClassVar[int] = 1
+    event_type: typing.ClassVar[str] = "BookBorrowed"
+    schema_version: typing.ClassVar[int] = 1
 
     member_id: str
     isbn: str
-    due: date
+    due: datetime.date
 
 
-class BookReturned(EventPayload):
+class BookReturned(kit.EventPayload):
     """BookReturned event."""
 
-    event_type: ClassVar[str] = "BookReturned"
-    schema_version: ClassVar[int] = 1
+    event_type: typing.ClassVar[str] = "BookReturned"
+    schema_version: typing.ClassVar[int] = 1
 
-    returned_on: date
+    returned_on: datetime.date
 
 
-class BookReturnedLate(EventPayload):
+class BookReturnedLate(kit.EventPayload):
     """BookReturnedLate event."""
 
-    event_type: ClassVar[str] = "BookReturnedLate"
-    schema_version: ClassVar[int] = 1
+    event_type: typing.ClassVar[str] = "BookReturnedLate"
+    schema_version: typing.ClassVar[int] = 1
 
     member_id: str
     days_late: int
 
 
-class LateFeeCharged(EventPayload):
+class LateFeeCharged(kit.EventPayload):
     """LateFeeCharged event."""
 
-    event_type: ClassVar[str] = "LateFeeCharged"
-    schema_version: ClassVar[int] = 1
+    event_type: typing.ClassVar[str] = "LateFeeCharged"
+    schema_version: typing.ClassVar[int] = 1
 
-    amount: Decimal
+    amount: decimal.Decimal
     days_late: int
 
 
-class FeesPaid(EventPayload):
+class FeesPaid(kit.EventPayload):
     """FeesPaid event."""
 
-    event_type: ClassVar[str] = "FeesPaid"
-    schema_version: ClassVar[int] = 1
+    event_type: typing.ClassVar[str] = "FeesPaid"
+    schema_version: typing.ClassVar[int] = 1
 
-    amount: Decimal
+    amount: decimal.Decimal
 
 
-registry = EventRegistry([
-    BookBorrowed,
-    BookReturned,
-    BookReturnedLate,
-    LateFeeCharged,
-    FeesPaid,
-])
+registry = kit.EventRegistry(
+    [
+        BookBorrowed,
+        BookReturned,
+        BookReturnedLate,
+        LateFeeCharged,
+        FeesPaid,
+    ]
+)
 """Every event type of the model, for decoding stored events."""

@@ -2,11 +2,11 @@
 # this file is rewritten on every run; put your code in the stubs.
 """Value objects and enums of library."""
 
-from enum import StrEnum
+import enum
 
 
-class LoanStatus(StrEnum):
+class LoanStatus(enum.StrEnum):
     """LoanStatus values."""
 
-    ON_LOAN = 'on_loan'
-    RETURNED = 'returned'
+    ON_LOAN = "on_loan"
+    RETURNED = "returned"

@@ -2,23 +2,7 @@
 # this file is rewritten on every run; put your code in the stubs.
 """Wiring of orders: which aggregate handles which command, and the reactors."""
 
-from aether.kit import (
-    ActorHost,
-    CheckpointStore,
-    ClusterManager,
-    ClusterRouter,
-    CommandRouter,
-    CommandSender,
-    EventBroadcaster,
-    EventFeed,
-    EventStore,
-    Policy,
-    ReactionRunner,
-    ReadModel,
-    Repository,
-    RetryPolicy,
-    SnapshotStore,
-)
+from aether import kit
 
 from .aggregates.order import Order
 from .aggregates.shipment import Shipment
@@ -38,25 +22,35 @@ from .read_models.parcel_tracking import ParcelTracking
 
 
 def make_router(
-    store: EventStore,
+    store: kit.EventStore,
     *,
-    bus: EventBroadcaster | None = None,
+    bus: kit.EventBroadcaster | None = None,
     namespace: str = "",
-    snapshot_store: SnapshotStore | None = None,
+    snapshot_store: kit.SnapshotStore | None = None,
     snapshot_every: int = 0,
-) -> CommandRouter:
+) -> kit.CommandRouter:
     """A CommandRouter that sends every command of the model to its aggregate."""
-    router = CommandRouter()
-    order_repository = Repository(
-        store, Order, registry, bus=bus, namespace=namespace,
-        snapshot_store=snapshot_store, snapshot_every=snapshot_every,
+    router = kit.CommandRouter()
+    order_repository = kit.Repository(
+        store,
+        Order,
+        registry,
+        bus=bus,
+        namespace=namespace,
+        snapshot_store=snapshot_store,
+        snapshot_every=snapshot_every,
     )
     router.route(PlaceOrder, order_repository, Order.handle)
     router.route(MarkOrderPaid, order_repository, Order.handle)
     router.route(CancelOrder, order_repository, Order.handle)
-    shipment_repository = Repository(
-        store, Shipment, registry, bus=bus, namespace=namespace,
-        snapshot_store=snapshot_store, snapshot_every=snapshot_every,
+    shipment_repository = kit.Repository(
+        store,
+        Shipment,
+        registry,
+        bus=bus,
+        namespace=namespace,
+        snapshot_store=snapshot_store,
+        snapshot_every=snapshot_every,
     )
     router.route(PrepareShipment, shipment_repository, Shipment.handle)
     router.route(ShipParcel, shipment_repository, Shipment.handle)
@@ -64,55 +58,68 @@ def make_router(
 
 
 def make_host(
-    store: EventStore,
-    manager: ClusterManager,
+    store: kit.EventStore,
+    manager: kit.ClusterManager,
     *,
-    bus: EventBroadcaster | None = None,
+    bus: kit.EventBroadcaster | None = None,
     namespace: str = "",
-    snapshot_store: SnapshotStore | None = None,
+    snapshot_store: kit.SnapshotStore | None = None,
     snapshot_every: int = 0,
     max_actors: int = 10_000,
     passivate_after: float = 300.0,
-) -> ActorHost:
+) -> kit.ActorHost:
     """An ActorHost serving this node's shards of every aggregate of the model (start the
     manager and ``await host.start()``); aggregates stay cached, bounded by ``max_actors``."""
-    return ActorHost(
+    return kit.ActorHost(
         manager,
-        make_router(store, bus=bus, namespace=namespace, snapshot_store=snapshot_store,
-                    snapshot_every=snapshot_every),
-        command_registry, max_actors=max_actors, passivate_after=passivate_after,
+        make_router(
+            store,
+            bus=bus,
+            namespace=namespace,
+            snapshot_store=snapshot_store,
+            snapshot_every=snapshot_every,
+        ),
+        command_registry,
+        max_actors=max_actors,
+        passivate_after=passivate_after,
     )
 
 
-def make_sender(host: ActorHost, *, timeout: float = 10.0) -> ClusterRouter:
+def make_sender(host: kit.ActorHost, *, timeout: float = 10.0) -> kit.ClusterRouter:
     """A CommandSender reaching every aggregate of the cluster: commands for this node's
     shards run in process, the others go to their owner over NATS."""
-    return ClusterRouter.for_host(host, timeout=timeout)
+    return kit.ClusterRouter.for_host(host, timeout=timeout)
 
 
-def make_policies() -> list[Policy]:
+def make_policies() -> list[kit.Policy]:
     """One instance of every policy of the model."""
     return [MarkPaidWhenPaymentReceived(), PrepareShipmentWhenOrderPaid()]
 
 
-def make_read_models() -> list[ReadModel]:
+def make_read_models() -> list[kit.ReadModel]:
     """One instance of every read model of the model."""
     return [OrderSummary(), ParcelTracking()]
 
 
 def make_reaction_runner(
-    store: EventFeed,
-    sender: CommandSender,
-    checkpoints: CheckpointStore | None = None,
+    store: kit.EventFeed,
+    sender: kit.CommandSender,
+    checkpoints: kit.CheckpointStore | None = None,
     *,
     name: str = "orders",
-    retry: RetryPolicy | None = None,
-) -> ReactionRunner:
+    retry: kit.RetryPolicy | None = None,
+) -> kit.ReactionRunner:
     """A ReactionRunner driving every policy and read model of the model from the store's
     feed; ``await runner.start()``. In production pass durable ``checkpoints`` (e.g.
     ``await JetStreamCheckpointStore.for_store(nc, store)``) so a restart resumes where it
     stopped; policies' commands go through ``sender`` (e.g. ``make_router(store)``)."""
-    return ReactionRunner(
-        name, store, registry, sender, policies=make_policies(),
-        read_models=make_read_models(), checkpoints=checkpoints, retry=retry,
+    return kit.ReactionRunner(
+        name,
+        store,
+        registry,
+        sender,
+        policies=make_policies(),
+        read_models=make_read_models(),
+        checkpoints=checkpoints,
+        retry=retry,
     )

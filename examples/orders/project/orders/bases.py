@@ -7,22 +7,12 @@ event in the model adds an abstract method here, so a stub that lacks it fails t
 checking until you write it.
 """
 
-from abc import abstractmethod
-from collections.abc import Sequence
-from decimal import Decimal
-from typing import ClassVar
+import abc
+import collections.abc
+import decimal
+import typing
 
-from aether.kit import (
-    AggregateRoot,
-    BaseModel,
-    Command,
-    ConfigDict,
-    Dispatch,
-    Event,
-    EventPayload,
-    Policy,
-    ReadModel,
-)
+from aether import kit
 
 from .commands import CancelOrder, MarkOrderPaid, PlaceOrder, PrepareShipment, ShipParcel
 from .events import (
@@ -36,230 +26,248 @@ from .events import (
 from .types import OrderStatus
 
 
-class OrderState(BaseModel):
+class OrderState(kit.BaseModel):
     """The state of one Order."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = kit.ConfigDict(frozen=True)
 
     status: OrderStatus = OrderStatus.NEW
     customer_id: str = ""
-    total: Decimal = Decimal(0)
+    total: decimal.Decimal = decimal.Decimal(0)
 
 
-class OrderBase(AggregateRoot[OrderState]):
+class OrderBase(kit.AggregateRoot[OrderState]):
     """A customer's order."""
 
     @classmethod
     def initial_state(cls) -> OrderState:
         return OrderState()
 
-    def handle(self, command: Command) -> None:
+    def handle(self, command: kit.Command) -> None:
         """Decide on one command by calling its handler."""
-        if isinstance(command, PlaceOrder):
-            self.handle_place_order(command)
-        elif isinstance(command, MarkOrderPaid):
-            self.handle_mark_order_paid(command)
-        elif isinstance(command, CancelOrder):
-            self.handle_cancel_order(command)
-        else:
-            raise TypeError(f"{type(self).__name__} does not handle {type(command).__name__}")
+        match command:
+            case PlaceOrder():
+                self.handle_place_order(command)
+            case MarkOrderPaid():
+                self.handle_mark_order_paid(command)
+            case CancelOrder():
+                self.handle_cancel_order(command)
+            case _:
+                raise TypeError(f"{type(self).__name__} does not handle {type(command).__name__}")
 
-    def apply(self, event: EventPayload) -> None:
+    def apply(self, event: kit.EventPayload) -> None:
         """Evolve the state by one event."""
-        if isinstance(event, OrderPlaced):
-            self.state = self.apply_order_placed(event)
-        elif isinstance(event, OrderPaid):
-            self.state = self.apply_order_paid(event)
-        elif isinstance(event, OrderCancelled):
-            self.state = self.apply_order_cancelled(event)
-        else:
-            raise TypeError(
-                f"{type(self).__name__} {self.id!r} has no apply for {type(event).__name__}: "
-                "is this actor id shared with another aggregate type? Give each aggregate "
-                "instance an id of its own"
-            )
+        match event:
+            case OrderPlaced():
+                self.state = self.apply_order_placed(event)
+            case OrderPaid():
+                self.state = self.apply_order_paid(event)
+            case OrderCancelled():
+                self.state = self.apply_order_cancelled(event)
+            case _:
+                raise TypeError(
+                    f"{type(self).__name__} {self.id!r} has no apply for {type(event).__name__}: "
+                    "is this actor id shared with another aggregate type? Give each aggregate "
+                    "instance an id of its own"
+                )
 
-    @abstractmethod
+    @abc.abstractmethod
     def handle_place_order(self, command: PlaceOrder) -> None:
         """Record the events it leads to (OrderPlaced) or raise DomainError."""
 
-    @abstractmethod
+    @abc.abstractmethod
     def handle_mark_order_paid(self, command: MarkOrderPaid) -> None:
         """Record the events it leads to (OrderPaid) or raise DomainError."""
 
-    @abstractmethod
+    @abc.abstractmethod
     def handle_cancel_order(self, command: CancelOrder) -> None:
         """Record the events it leads to (OrderCancelled) or raise DomainError."""
 
-    @abstractmethod
+    @abc.abstractmethod
     def apply_order_placed(self, event: OrderPlaced) -> OrderState:
         """The state after OrderPlaced."""
 
-    @abstractmethod
+    @abc.abstractmethod
     def apply_order_paid(self, event: OrderPaid) -> OrderState:
         """The state after OrderPaid."""
 
-    @abstractmethod
+    @abc.abstractmethod
     def apply_order_cancelled(self, event: OrderCancelled) -> OrderState:
         """The state after OrderCancelled."""
 
 
-class ShipmentState(BaseModel):
+class ShipmentState(kit.BaseModel):
     """The state of one Shipment."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = kit.ConfigDict(frozen=True)
 
     order_id: str = ""
     shipped: bool = False
     tracking_code: str | None = None
 
 
-class ShipmentBase(AggregateRoot[ShipmentState]):
+class ShipmentBase(kit.AggregateRoot[ShipmentState]):
     """The Shipment aggregate."""
 
     @classmethod
     def initial_state(cls) -> ShipmentState:
         return ShipmentState()
 
-    def handle(self, command: Command) -> None:
+    def handle(self, command: kit.Command) -> None:
         """Decide on one command by calling its handler."""
-        if isinstance(command, PrepareShipment):
-            self.handle_prepare_shipment(command)
-        elif isinstance(command, ShipParcel):
-            self.handle_ship_parcel(command)
-        else:
-            raise TypeError(f"{type(self).__name__} does not handle {type(command).__name__}")
+        match command:
+            case PrepareShipment():
+                self.handle_prepare_shipment(command)
+            case ShipParcel():
+                self.handle_ship_parcel(command)
+            case _:
+                raise TypeError(f"{type(self).__name__} does not handle {type(command).__name__}")
 
-    def apply(self, event: EventPayload) -> None:
+    def apply(self, event: kit.EventPayload) -> None:
         """Evolve the state by one event."""
-        if isinstance(event, ShipmentPrepared):
-            self.state = self.apply_shipment_prepared(event)
-        elif isinstance(event, ParcelShipped):
-            self.state = self.apply_parcel_shipped(event)
-        else:
-            raise TypeError(
-                f"{type(self).__name__} {self.id!r} has no apply for {type(event).__name__}: "
-                "is this actor id shared with another aggregate type? Give each aggregate "
-                "instance an id of its own"
-            )
+        match event:
+            case ShipmentPrepared():
+                self.state = self.apply_shipment_prepared(event)
+            case ParcelShipped():
+                self.state = self.apply_parcel_shipped(event)
+            case _:
+                raise TypeError(
+                    f"{type(self).__name__} {self.id!r} has no apply for {type(event).__name__}: "
+                    "is this actor id shared with another aggregate type? Give each aggregate "
+                    "instance an id of its own"
+                )
 
-    @abstractmethod
+    @abc.abstractmethod
     def handle_prepare_shipment(self, command: PrepareShipment) -> None:
         """Record the events it leads to (ShipmentPrepared) or raise DomainError."""
 
-    @abstractmethod
+    @abc.abstractmethod
     def handle_ship_parcel(self, command: ShipParcel) -> None:
         """Record the events it leads to (ParcelShipped) or raise DomainError."""
 
-    @abstractmethod
+    @abc.abstractmethod
     def apply_shipment_prepared(self, event: ShipmentPrepared) -> ShipmentState:
         """The state after ShipmentPrepared."""
 
-    @abstractmethod
+    @abc.abstractmethod
     def apply_parcel_shipped(self, event: ParcelShipped) -> ShipmentState:
         """The state after ParcelShipped."""
 
 
-class MarkPaidWhenPaymentReceivedBase(Policy):
+class MarkPaidWhenPaymentReceivedBase(kit.Policy):
     """Payment confirmations settle the order they belong to."""
 
-    reacts_to: ClassVar[tuple[str, ...]] = ('PaymentReceived',)
+    reacts_to: typing.ClassVar[tuple[str, ...]] = ("PaymentReceived",)
 
-    def react(self, event: EventPayload, envelope: Event) -> Sequence[Dispatch[Command]]:
-        if isinstance(event, PaymentReceived):
-            return self.on_payment_received(event, envelope)
-        return []
+    def react(
+        self, event: kit.EventPayload, envelope: kit.Event
+    ) -> collections.abc.Sequence[kit.Dispatch[kit.Command]]:
+        match event:
+            case PaymentReceived():
+                return self.on_payment_received(event, envelope)
+            case _:
+                return []
 
-    @abstractmethod
+    @abc.abstractmethod
     def on_payment_received(
-        self, event: PaymentReceived, envelope: Event
-    ) -> Sequence[Dispatch[MarkOrderPaid]]:
+        self, event: PaymentReceived, envelope: kit.Event
+    ) -> collections.abc.Sequence[kit.Dispatch[MarkOrderPaid]]:
         """The commands to send when PaymentReceived happens."""
 
 
-class PrepareShipmentWhenOrderPaidBase(Policy):
+class PrepareShipmentWhenOrderPaidBase(kit.Policy):
     """Policy PrepareShipmentWhenOrderPaid."""
 
-    reacts_to: ClassVar[tuple[str, ...]] = ('OrderPaid',)
+    reacts_to: typing.ClassVar[tuple[str, ...]] = ("OrderPaid",)
 
-    def react(self, event: EventPayload, envelope: Event) -> Sequence[Dispatch[Command]]:
-        if isinstance(event, OrderPaid):
-            return self.on_order_paid(event, envelope)
-        return []
+    def react(
+        self, event: kit.EventPayload, envelope: kit.Event
+    ) -> collections.abc.Sequence[kit.Dispatch[kit.Command]]:
+        match event:
+            case OrderPaid():
+                return self.on_order_paid(event, envelope)
+            case _:
+                return []
 
-    @abstractmethod
+    @abc.abstractmethod
     def on_order_paid(
-        self, event: OrderPaid, envelope: Event
-    ) -> Sequence[Dispatch[PrepareShipment]]:
+        self, event: OrderPaid, envelope: kit.Event
+    ) -> collections.abc.Sequence[kit.Dispatch[PrepareShipment]]:
         """The commands to send when OrderPaid happens."""
 
 
-class OrderSummaryRow(BaseModel):
+class OrderSummaryRow(kit.BaseModel):
     """One entry of OrderSummary."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = kit.ConfigDict(frozen=True)
 
     order_id: str = ""
     status: OrderStatus | None = None
-    total: Decimal = Decimal(0)
+    total: decimal.Decimal = decimal.Decimal(0)
 
 
-class OrderSummaryBase(ReadModel):
+class OrderSummaryBase(kit.ReadModel):
     """Read model OrderSummary."""
 
-    reads: ClassVar[tuple[str, ...]] = ('OrderPlaced', 'OrderPaid', 'OrderCancelled')
+    reads: typing.ClassVar[tuple[str, ...]] = ("OrderPlaced", "OrderPaid", "OrderCancelled")
 
     def __init__(self) -> None:
         self.rows: dict[str, OrderSummaryRow] = {}
 
-    def project(self, event: EventPayload, envelope: Event) -> None:
-        if isinstance(event, OrderPlaced):
-            self.on_order_placed(event, envelope)
-        elif isinstance(event, OrderPaid):
-            self.on_order_paid(event, envelope)
-        elif isinstance(event, OrderCancelled):
-            self.on_order_cancelled(event, envelope)
+    def project(self, event: kit.EventPayload, envelope: kit.Event) -> None:
+        match event:
+            case OrderPlaced():
+                self.on_order_placed(event, envelope)
+            case OrderPaid():
+                self.on_order_paid(event, envelope)
+            case OrderCancelled():
+                self.on_order_cancelled(event, envelope)
+            case _:
+                pass
 
-    @abstractmethod
-    def on_order_placed(self, event: OrderPlaced, envelope: Event) -> None:
+    @abc.abstractmethod
+    def on_order_placed(self, event: OrderPlaced, envelope: kit.Event) -> None:
         """Update the view for OrderPlaced."""
 
-    @abstractmethod
-    def on_order_paid(self, event: OrderPaid, envelope: Event) -> None:
+    @abc.abstractmethod
+    def on_order_paid(self, event: OrderPaid, envelope: kit.Event) -> None:
         """Update the view for OrderPaid."""
 
-    @abstractmethod
-    def on_order_cancelled(self, event: OrderCancelled, envelope: Event) -> None:
+    @abc.abstractmethod
+    def on_order_cancelled(self, event: OrderCancelled, envelope: kit.Event) -> None:
         """Update the view for OrderCancelled."""
 
 
-class ParcelTrackingRow(BaseModel):
+class ParcelTrackingRow(kit.BaseModel):
     """One entry of ParcelTracking."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = kit.ConfigDict(frozen=True)
 
     order_id: str = ""
     tracking_code: str | None = None
 
 
-class ParcelTrackingBase(ReadModel):
+class ParcelTrackingBase(kit.ReadModel):
     """Read model ParcelTracking."""
 
-    reads: ClassVar[tuple[str, ...]] = ('ShipmentPrepared', 'ParcelShipped')
+    reads: typing.ClassVar[tuple[str, ...]] = ("ShipmentPrepared", "ParcelShipped")
 
     def __init__(self) -> None:
         self.rows: dict[str, ParcelTrackingRow] = {}
 
-    def project(self, event: EventPayload, envelope: Event) -> None:
-        if isinstance(event, ShipmentPrepared):
-            self.on_shipment_prepared(event, envelope)
-        elif isinstance(event, ParcelShipped):
-            self.on_parcel_shipped(event, envelope)
+    def project(self, event: kit.EventPayload, envelope: kit.Event) -> None:
+        match event:
+            case ShipmentPrepared():
+                self.on_shipment_prepared(event, envelope)
+            case ParcelShipped():
+                self.on_parcel_shipped(event, envelope)
+            case _:
+                pass
 
-    @abstractmethod
-    def on_shipment_prepared(self, event: ShipmentPrepared, envelope: Event) -> None:
+    @abc.abstractmethod
+    def on_shipment_prepared(self, event: ShipmentPrepared, envelope: kit.Event) -> None:
         """Update the view for ShipmentPrepared."""
 
-    @abstractmethod
-    def on_parcel_shipped(self, event: ParcelShipped, envelope: Event) -> None:
+    @abc.abstractmethod
+    def on_parcel_shipped(self, event: ParcelShipped, envelope: kit.Event) -> None:
         """Update the view for ParcelShipped."""

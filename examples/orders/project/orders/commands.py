@@ -2,63 +2,65 @@
 # this file is rewritten on every run; put your code in the stubs.
 """Commands of orders: what actors and policies ask aggregates to do."""
 
-from datetime import datetime
-from decimal import Decimal
-from typing import ClassVar
+import datetime
+import decimal
+import typing
 
-from aether.kit import Command, CommandRegistry
+from aether import kit
 
 from .types import OrderLine
 
 
-class PlaceOrder(Command):
+class PlaceOrder(kit.Command):
     """PlaceOrder command."""
 
-    command_type: ClassVar[str] = "PlaceOrder"
+    command_type: typing.ClassVar[str] = "PlaceOrder"
 
     customer_id: str
     lines: list[OrderLine]
 
 
-class MarkOrderPaid(Command):
+class MarkOrderPaid(kit.Command):
     """MarkOrderPaid command."""
 
-    command_type: ClassVar[str] = "MarkOrderPaid"
+    command_type: typing.ClassVar[str] = "MarkOrderPaid"
 
     payment_id: str
-    amount: Decimal
+    amount: decimal.Decimal
 
 
-class CancelOrder(Command):
+class CancelOrder(kit.Command):
     """CancelOrder command."""
 
-    command_type: ClassVar[str] = "CancelOrder"
+    command_type: typing.ClassVar[str] = "CancelOrder"
 
     reason: str | None
 
 
-class PrepareShipment(Command):
+class PrepareShipment(kit.Command):
     """PrepareShipment command."""
 
-    command_type: ClassVar[str] = "PrepareShipment"
+    command_type: typing.ClassVar[str] = "PrepareShipment"
 
     order_id: str
 
 
-class ShipParcel(Command):
+class ShipParcel(kit.Command):
     """ShipParcel command."""
 
-    command_type: ClassVar[str] = "ShipParcel"
+    command_type: typing.ClassVar[str] = "ShipParcel"
 
     tracking_code: str
-    shipped_at: datetime
+    shipped_at: datetime.datetime
 
 
-command_registry = CommandRegistry([
-    PlaceOrder,
-    MarkOrderPaid,
-    CancelOrder,
-    PrepareShipment,
-    ShipParcel,
-])
+command_registry = kit.CommandRegistry(
+    [
+        PlaceOrder,
+        MarkOrderPaid,
+        CancelOrder,
+        PrepareShipment,
+        ShipParcel,
+    ]
+)
 """Command type name -> class: how an ActorHost decodes commands sent over NATS."""

@@ -2,81 +2,83 @@
 # this file is rewritten on every run; put your code in the stubs.
 """Events of orders: what happened, as typed payloads."""
 
-from datetime import datetime
-from decimal import Decimal
-from typing import ClassVar
+import datetime
+import decimal
+import typing
 
-from aether.kit import EventPayload, EventRegistry
+from aether import kit
 
 from .types import OrderLine
 
 
-class OrderPlaced(EventPayload):
+class OrderPlaced(kit.EventPayload):
     """OrderPlaced event."""
 
-    event_type: ClassVar[str] = "OrderPlaced"
-    schema_version: ClassVar[int] = 1
+    event_type: typing.ClassVar[str] = "OrderPlaced"
+    schema_version: typing.ClassVar[int] = 1
 
     customer_id: str
     lines: list[OrderLine]
-    total: Decimal
+    total: decimal.Decimal
 
 
-class OrderPaid(EventPayload):
+class OrderPaid(kit.EventPayload):
     """OrderPaid event."""
 
-    event_type: ClassVar[str] = "OrderPaid"
-    schema_version: ClassVar[int] = 1
+    event_type: typing.ClassVar[str] = "OrderPaid"
+    schema_version: typing.ClassVar[int] = 1
 
     payment_id: str
-    amount: Decimal
+    amount: decimal.Decimal
 
 
-class OrderCancelled(EventPayload):
+class OrderCancelled(kit.EventPayload):
     """OrderCancelled event."""
 
-    event_type: ClassVar[str] = "OrderCancelled"
-    schema_version: ClassVar[int] = 1
+    event_type: typing.ClassVar[str] = "OrderCancelled"
+    schema_version: typing.ClassVar[int] = 1
 
     reason: str | None
 
 
-class ShipmentPrepared(EventPayload):
-    """ShipmentPrepared event."""
-
-    event_type: ClassVar[str] = "ShipmentPrepared"
-    schema_version: ClassVar[int] = 1
-
-    order_id: str
-
-
-class ParcelShipped(EventPayload):
-    """ParcelShipped event."""
-
-    event_type: ClassVar[str] = "ParcelShipped"
-    schema_version: ClassVar[int] = 1
-
-    tracking_code: str
-    shipped_at: datetime
-
-
-class PaymentReceived(EventPayload):
+class PaymentReceived(kit.EventPayload):
     """The payment provider confirmed a payment."""
 
-    event_type: ClassVar[str] = "PaymentReceived"
-    schema_version: ClassVar[int] = 1
+    event_type: typing.ClassVar[str] = "PaymentReceived"
+    schema_version: typing.ClassVar[int] = 1
 
     order_id: str
     payment_id: str
-    amount: Decimal
+    amount: decimal.Decimal
 
 
-registry = EventRegistry([
-    OrderPlaced,
-    OrderPaid,
-    OrderCancelled,
-    ShipmentPrepared,
-    ParcelShipped,
-    PaymentReceived,
-])
+class ShipmentPrepared(kit.EventPayload):
+    """ShipmentPrepared event."""
+
+    event_type: typing.ClassVar[str] = "ShipmentPrepared"
+    schema_version: typing.ClassVar[int] = 1
+
+    order_id: str
+
+
+class ParcelShipped(kit.EventPayload):
+    """ParcelShipped event."""
+
+    event_type: typing.ClassVar[str] = "ParcelShipped"
+    schema_version: typing.ClassVar[int] = 1
+
+    tracking_code: str
+    shipped_at: datetime.datetime
+
+
+registry = kit.EventRegistry(
+    [
+        OrderPlaced,
+        OrderPaid,
+        OrderCancelled,
+        PaymentReceived,
+        ShipmentPrepared,
+        ParcelShipped,
+    ]
+)
 """Every event type of the model, for decoding stored events."""

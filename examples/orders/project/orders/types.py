@@ -2,26 +2,26 @@
 # this file is rewritten on every run; put your code in the stubs.
 """Value objects and enums of orders."""
 
-from decimal import Decimal
-from enum import StrEnum
+import decimal
+import enum
 
-from aether.kit import BaseModel, ConfigDict
+from aether import kit
 
 
-class OrderStatus(StrEnum):
+class OrderStatus(enum.StrEnum):
     """OrderStatus values."""
 
-    NEW = 'new'
-    PAID = 'paid'
-    SHIPPED = 'shipped'
-    CANCELLED = 'cancelled'
+    NEW = "new"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
 
 
-class OrderLine(BaseModel):
+class OrderLine(kit.BaseModel):
     """OrderLine value."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = kit.ConfigDict(frozen=True, extra="forbid")
 
     sku: str
     quantity: int
-    price: Decimal
+    price: decimal.Decimal

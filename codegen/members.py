@@ -1,0 +1,267 @@
+"""Views of the model's classes and of the stubs: fields, aggregates, policies, read
+models and scenarios, each with the text templates place and the imports it needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import JsonValue
+
+from codegen.imports import Imports
+from codegen.pysource import call, docstring, identifier, literal, string
+from codegen.typemap import Types, annotation, default_expression, zero_expression
+from modeling.names import module_name, snake_case
+from modeling.typeexpr import Optional, parse_type
+from modeling.types import Aggregate, CommandDef, EventDef, FieldSpec, Policy, ReadModel, Scenario
+
+
+@dataclass
+class FieldView:
+    name: str
+    annotation: str
+    default: str | None  # Python source, or None when required
+    type_text: str
+    description: str = ""
+
+
+@dataclass
+class ClassView:
+    name: str
+    doc: str
+    fields: list[FieldView]
+
+
+@dataclass
+class EnumView:
+    name: str
+    doc: str
+    members: list[tuple[str, str]]  # (CONSTANT, literal)
+
+
+@dataclass
+class EventView(ClassView):
+    schema_version: int = 1
+    sample: str = ""
+
+
+@dataclass
+class MethodView:
+    name: str
+    target: str  # command or event class
+    doc: str
+    body: list[str] = field(default_factory=list)  # stub body lines
+    returns: str = ""
+
+
+@dataclass
+class AggregateView:
+    name: str
+    module: str
+    doc: str
+    state: ClassView
+    commands: list[MethodView]
+    events: list[MethodView]
+    command_names: list[str]
+    event_names: list[str]
+    stub_imports: list[str]
+    repository: str  # its variable in app.py
+    actor_id: str  # literal of a sample actor id, for generated tests
+    event_types: str  # literal tuple of its event type names
+
+
+@dataclass
+class ReactionView:
+    name: str
+    module: str
+    doc: str
+    reads: list[str]
+    methods: list[MethodView]
+    stub_imports: list[str]
+    reads_literal: str
+    issues: list[str] = field(default_factory=list)  # policies: the commands they may issue
+    row: ClassView | None = None  # read models: one row of the view
+
+
+@dataclass
+class ScenarioView:
+    test_name: str
+    doc: str
+    aggregate: str
+    actor_id: str
+    given: list[tuple[str, str]]  # (event class, payload literal)
+    when: tuple[str, str]
+    then: list[tuple[str, str]]
+    error: str | None
+
+
+def class_fields(fields: dict[str, FieldSpec], types: Types, imports: Imports,
+                 types_module: str | None = ".types") -> list[FieldView]:
+    views = []
+    for name, spec in fields.items():
+        expr = parse_type(spec.type)
+        default = (imports.use(default_expression(spec, expr, types), types_module)
+                   if spec.has_default else None)
+        views.append(FieldView(name, imports.use(annotation(expr), types_module), default,
+                               spec.type, spec.description))
+    # Python needs fields without defaults first; keep the model's order otherwise.
+    return sorted(views, key=lambda view: view.default is not None)
+
+
+def state_fields(fields: dict[str, FieldSpec], types: Types,
+                 imports: Imports) -> list[FieldView]:
+    """State and read-model rows start empty: every field gets a starting value."""
+    views = []
+    for name, spec in fields.items():
+        expr = parse_type(spec.type)
+        hint = imports.use(annotation(expr))
+        start = default_expression(spec, expr, types) if spec.has_default else \
+            zero_expression(expr)
+        if start is None:  # no natural zero (a datetime, an enum...): absent until set
+            hint, text = f"{hint} | None", "None"
+        else:
+            text = imports.use(start)
+        views.append(FieldView(name, hint, text, spec.type, spec.description))
+    return views
+
+
+def _stub_imports(kit: bool, modules: set[str], local: dict[str, list[str]]) -> list[str]:
+    imports = Imports(modules=modules, kit=kit)
+    for module, names in local.items():
+        for name in names:
+            imports.add_local(module, name)
+    return imports.lines()
+
+
+def aggregate_view(aggregate: Aggregate, number: int, types: Types,
+                   imports: Imports) -> AggregateView:
+    state = ClassView(f"{aggregate.name}State",
+                      docstring(f"The state of one {aggregate.name}.", 4),
+                      state_fields(aggregate.state, types, imports))
+    state_types = {f.name: f.type_text for f in state.fields}
+    events = {event.name: event for event in aggregate.events}
+    commands = []
+    for command in aggregate.commands:
+        emits = ", ".join(command.emits) or "nothing"
+        doc = (command.description + "\n\n" if command.description else "") + \
+            f"Record the events it leads to ({emits}) or raise DomainError."
+        body = _handler_body(command, [events[e] for e in command.emits if e in events])
+        commands.append(MethodView(f"handle_{snake_case(command.name)}", command.name,
+                                   docstring(doc, 8), body))
+    appliers = []
+    for event in aggregate.events:
+        shared = [name for name, spec in event.fields.items()
+                  if state_types.get(name) in (spec.type, f"{spec.type} | None")]
+        body = [_copy_with("return self.state", shared, "event") if shared else
+                "return self.state"]
+        appliers.append(MethodView(f"apply_{snake_case(event.name)}", event.name,
+                                   docstring(f"The state after {event.name}.", 8), body,
+                                   returns=state.name))
+    module = module_name(aggregate.name)
+    command_names = [c.name for c in aggregate.commands]
+    event_names = [e.name for e in aggregate.events]
+    bases = [f"{aggregate.name}Base", *([state.name] if event_names else [])]
+    stub = _stub_imports(False, set(), {"..bases": bases, "..commands": command_names,
+                                        "..events": event_names})
+    return AggregateView(
+        aggregate.name, module,
+        docstring(aggregate.description or f"The {aggregate.name} aggregate.", 4),
+        state, commands, appliers, command_names, event_names, stub,
+        # `<module>_repository = kit.Repository(` must fit in a line: long names get a number.
+        f"{module}_repository" if len(module) <= 29 else f"repository_{number}",
+        string(f"{module}-1"), _tuple(event_names))
+
+
+def _handler_body(command: CommandDef, emitted: list[EventDef]) -> list[str]:
+    fields = command.fields
+    if len(emitted) == 1:
+        event = emitted[0]
+        required = [n for n, spec in event.fields.items()
+                    if not spec.has_default and not _optional(spec.type)]
+        if all(n in fields and fields[n].type == event.fields[n].type for n in required):
+            args = [f"{n}=command.{n}" for n, spec in event.fields.items()
+                    if n in fields and fields[n].type == spec.type]
+            return [call(f"self.record({event.name}", args, ")")]
+    return ['raise NotImplementedError(',
+            '    "decide here: check self.state, then self.record(...) the events, "',
+            '    "or raise DomainError"',
+            ")"]
+
+
+def policy_view(policy: Policy, event_fields: dict[str, dict[str, FieldSpec]],
+                commands: dict[str, tuple[CommandDef, Aggregate]]) -> ReactionView:
+    methods = []
+    for event in policy.on:
+        fields = event_fields[event]
+        body = ["# return [kit.Dispatch(<aggregate id>, <command>(...))] for each command",
+                "return []"]
+        for issued in policy.issues:
+            command, owner = commands[issued]
+            target_id = f"{snake_case(owner.name)}_id"
+            needed = command.fields
+            if target_id in fields and all(
+                    n in fields and fields[n].type == spec.type
+                    for n, spec in needed.items() if not spec.has_default):
+                args = [f"{n}=event.{n}" for n in needed if n in fields]
+                body = [call(f"return [kit.Dispatch(event.{target_id}, {issued}", args, ")]")]
+                break
+        methods.append(MethodView(f"on_{snake_case(event)}", event,
+                                  docstring(f"The commands to send when {event} happens.", 8),
+                                  body, returns=" | ".join(policy.issues)))
+    stub = _stub_imports(True, {"collections.abc"}, {
+        "..bases": [f"{policy.name}Base"], "..commands": policy.issues, "..events": policy.on})
+    return ReactionView(policy.name, module_name(policy.name),
+                        docstring(policy.description or f"Policy {policy.name}.", 4),
+                        policy.on, methods, stub, _tuple(policy.on), issues=policy.issues)
+
+
+def read_model_view(read_model: ReadModel, event_fields: dict[str, dict[str, FieldSpec]],
+                    types: Types, imports: Imports) -> ReactionView:
+    name, row_fields = read_model.name, read_model.fields
+    methods = []
+    for event in read_model.from_:
+        fields = event_fields[event]
+        shared = [n for n, spec in fields.items() if n in row_fields
+                  and row_fields[n].type in (spec.type, f"{spec.type} | None")]
+        body = [f"row = self.rows.get(envelope.actor_id, {name}Row())",
+                _copy_with("self.rows[envelope.actor_id] = row", shared, "event")]
+        methods.append(MethodView(f"on_{snake_case(event)}", event,
+                                  docstring(f"Update the view for {event}.", 8), body))
+    stub = _stub_imports(True, set(), {"..bases": [f"{name}Base", f"{name}Row"],
+                                       "..events": read_model.from_})
+    row = ClassView(f"{name}Row", docstring(f"One entry of {name}.", 4),
+                    state_fields(row_fields, types, imports))
+    return ReactionView(name, module_name(name),
+                        docstring(read_model.description or f"Read model {name}.", 4),
+                        read_model.from_, methods, stub, _tuple(read_model.from_), row=row)
+
+
+def scenario_view(aggregate: Aggregate, scenario: Scenario, taken: set[str]) -> ScenarioView:
+    def pairs(messages: list[dict[str, dict[str, JsonValue]]]) -> list[tuple[str, str]]:
+        return [(name, literal(payload))
+                for message in messages for name, payload in message.items()]
+
+    ((command, payload),) = scenario.when.items()
+    return ScenarioView(
+        identifier(f"{snake_case(aggregate.name)}_{scenario.name}", taken),
+        docstring(scenario.name, 4), aggregate.name,
+        string(f"{module_name(aggregate.name)}-1"), pairs(scenario.given),
+        (command, literal(payload)), pairs(scenario.then),
+        string(scenario.error) if scenario.error is not None else None)
+
+
+def _tuple(names: list[str]) -> str:
+    if not names:
+        return "()"
+    if len(names) == 1:
+        return f"({string(names[0])},)"
+    return "(" + ", ".join(string(name) for name in names) + ")"
+
+
+def _copy_with(head: str, names: list[str], source: str) -> str:
+    """``head.model_copy(update={...})`` taking ``names`` from ``source``."""
+    items = ", ".join(f"{string(name)}: {source}.{name}" for name in names)
+    return f"{head}.model_copy(update={{{items}}})"
+
+
+def _optional(type_text: str) -> bool:
+    return isinstance(parse_type(type_text), Optional)
