@@ -6,14 +6,14 @@ setup:
 
 EXAMPLE ?= orders
 demo: setup
-	.venv/bin/python -m examples.run --example $(EXAMPLE) $(if $(JETSTREAM),--jetstream)
+	.venv/bin/python -m examples.run --example $(EXAMPLE) $(if $(JETSTREAM),--jetstream) $(if $(CLUSTER),--cluster)
 
 lint: setup
 	.venv/bin/ruff check .
 
 typecheck: setup
 	.venv/bin/mypy --strict --explicit-package-bases aether modeling codegen tests bench examples/run.py examples/runtime_tour.py examples/demo_support.py
-	cd examples/orders/project && MYPYPATH=../.. ../../../.venv/bin/mypy --strict --config-file ../../../pyproject.toml demo.py orders
+	cd examples/orders/project && MYPYPATH=../.. ../../../.venv/bin/mypy --strict --config-file ../../../pyproject.toml demo.py cluster_demo.py orders
 	cd examples/library/project && MYPYPATH=../.. ../../../.venv/bin/mypy --strict --config-file ../../../pyproject.toml demo.py library
 
 unit: setup

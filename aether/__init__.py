@@ -7,7 +7,17 @@ from aether.checkpoints import (
     JetStreamCheckpointStore,
     ParkedEvent,
 )
-from aether.command import Command, CommandSender, Dispatch, InvalidCommandError
+from aether.cluster.host import ActorHost
+from aether.cluster.routing import ClusterRouter
+from aether.cluster.wire import CommandTimeoutError, RemoteCommandError, ShardMovedError
+from aether.command import (
+    Command,
+    CommandRegistry,
+    CommandSender,
+    Dispatch,
+    InvalidCommandError,
+    UnknownCommandTypeError,
+)
 from aether.errors import (
     AetherError,
     DomainError,
@@ -39,13 +49,17 @@ from aether.runner import (
 
 __all__ = [
     "COMMAND_ID",
+    "ActorHost",
     "ActorSnapshot",
     "AetherError",
     "AggregateRoot",
     "CheckpointStore",
+    "ClusterRouter",
     "Command",
+    "CommandRegistry",
     "CommandRouter",
     "CommandSender",
+    "CommandTimeoutError",
     "Dispatch",
     "DomainError",
     "DuplicateEventIdError",
@@ -71,15 +85,18 @@ __all__ = [
     "ReactionRunner",
     "ReadModel",
     "Rejection",
+    "RemoteCommandError",
     "Repository",
     "RetryPolicy",
     "RunnerCounters",
     "RunnerHalted",
+    "ShardMovedError",
     "SnapshotStore",
     "StoreConfigError",
     "StoreUnavailableError",
     "Subscription",
     "SubscriptionClosedError",
+    "UnknownCommandTypeError",
     "UnknownEventTypeError",
     "VersionConflictError",
     "settle",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 from uuid import uuid4
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from aether.errors import AetherError
 from aether.event import COMMAND_ID, Event
@@ -23,6 +23,16 @@ class Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     command_type: ClassVar[str]
+
+    def target_actor_id(self) -> str:
+        """The actor id of the aggregate this command is for, so ``send_command`` can route
+        it without a separate id. Generated commands of an aggregate that declares an id
+        field override this (``<aggregate_snake>-<value>``); the base class knows none."""
+        raise InvalidCommandError(
+            f"{type(self).__name__}'s aggregate declares no identity, so the command does not "
+            f"know its target: use send(actor_id, command), or declare the aggregate's id field "
+            f"in the model"
+        )
 
 
 CommandT = TypeVar("CommandT", bound=Command, covariant=True)
@@ -40,6 +50,23 @@ class InvalidCommandError(AetherError):
     """A command cannot be sent as given (e.g. a malformed command id)."""
 
 
+class UnknownCommandTypeError(InvalidCommandError, LookupError):
+    """A command type name has no command class registered to decode it."""
+
+    def __init__(self, command_type: str, known: list[str]) -> None:
+        self.command_type = command_type
+        self.known = known
+        hint = ", ".join(sorted(known)) if known else "none registered"
+        super().__init__(
+            f"no command class registered for command type {command_type[:80]!r} (known: "
+            f"{hint}); register it in the CommandRegistry the host decodes with (generated "
+            f"packages: commands.command_registry)"
+        )
+
+    def __reduce__(self) -> tuple[type[UnknownCommandTypeError], tuple[str, list[str]]]:
+        return (type(self), (self.command_type, self.known))
+
+
 @runtime_checkable
 class CommandSender(Protocol):
     """Anything that delivers a command to its aggregate and returns the events it produced.
@@ -55,6 +82,75 @@ class CommandSender(Protocol):
 
     async def dispatch(self, dispatch: Dispatch[Command],
                        metadata: Mapping[str, str] | None = None) -> list[Event]: ...
+
+    async def send_command(self, command: Command,
+                           metadata: Mapping[str, str] | None = None) -> list[Event]:
+        """``send(command.target_actor_id(), command, metadata)``: for commands whose
+        aggregate declares its identity."""
+        ...
+
+
+CommandTypeT = TypeVar("CommandTypeT", bound="type[Command]")
+
+
+class CommandRegistry:
+    """Command type name <-> command class: how a node decodes a command sent as JSON.
+
+    The wire carries ``command_type`` and the command's JSON fields, never an import path,
+    so renaming a class changes only the registry (the same rule as ``EventRegistry``).
+    """
+
+    def __init__(self, command_types: Iterable[type[Command]] = ()) -> None:
+        self._types: dict[str, type[Command]] = {}
+        for command_type in command_types:
+            self.register(command_type)
+
+    def register(self, command_class: CommandTypeT) -> CommandTypeT:
+        """Register a command class under its ``command_type``; usable as a decorator."""
+        name = getattr(command_class, "command_type", None)
+        if not isinstance(name, str) or not name:
+            raise TypeError(
+                f"{command_class.__name__} has no command_type: declare "
+                f"`command_type: ClassVar[str] = \"{command_class.__name__}\"` on the class"
+            )
+        existing = self._types.get(name)
+        if existing is not None and existing is not command_class:
+            raise ValueError(
+                f"command type {name!r} is already registered to {existing.__qualname__}; "
+                f"each command type maps to exactly one class"
+            )
+        self._types[name] = command_class
+        return command_class
+
+    def __contains__(self, command_type: object) -> bool:
+        return command_type in self._types
+
+    @property
+    def command_types(self) -> list[str]:
+        return sorted(self._types)
+
+    def encode(self, command: Command) -> dict[str, Any]:
+        """``{"command_type": ..., "data": {...}}``, JSON-ready; the type must be registered."""
+        registered = self._types.get(command.command_type)
+        if registered is not type(command):
+            raise UnknownCommandTypeError(command.command_type, list(self._types))
+        return {"command_type": command.command_type, "data": command.model_dump(mode="json")}
+
+    def decode(self, command_type: object, data: object) -> Command:
+        """The typed command, or InvalidCommandError saying what does not fit."""
+        if not isinstance(command_type, str):
+            raise InvalidCommandError(
+                f"a command needs a command_type string, got {type(command_type).__name__}")
+        command_class = self._types.get(command_type)
+        if command_class is None:
+            raise UnknownCommandTypeError(command_type, list(self._types))
+        try:
+            return command_class.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidCommandError(
+                f"the data of a {command_type} command does not fit its fields: "
+                f"{exc.errors(include_url=False)}"[:2000]
+            ) from None
 
 
 def new_command_id() -> str:

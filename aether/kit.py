@@ -9,7 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from aether.aggregate import AggregateRoot, Repository
 from aether.checkpoints import CheckpointStore
-from aether.command import Command, CommandSender, Dispatch
+from aether.cluster.host import ActorHost
+from aether.cluster.manager import ClusterManager
+from aether.cluster.routing import ClusterRouter
+from aether.command import Command, CommandRegistry, CommandSender, Dispatch
 from aether.errors import DomainError
 from aether.event import Event, EventStore, SnapshotStore
 from aether.eventbus import EventBroadcaster, EventBus
@@ -22,10 +25,14 @@ from aether.runner import ReactionRunner, RetryPolicy
 from aether.store.memory import InMemoryEventStore
 
 __all__ = [
+    "ActorHost",
     "AggregateRoot",
     "BaseModel",
     "CheckpointStore",
+    "ClusterManager",
+    "ClusterRouter",
     "Command",
+    "CommandRegistry",
     "CommandRouter",
     "CommandSender",
     "ConfigDict",

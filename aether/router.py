@@ -13,7 +13,9 @@ from aether.event import Event
 
 
 @dataclass(frozen=True)
-class _Route:
+class Route:
+    """Where one command type goes: the repository of its aggregate and the handler."""
+
     repository: Repository[Any]
     handle: Callable[[AggregateRoot[Any], Command], None]
 
@@ -31,21 +33,30 @@ class CommandRouter:
     """
 
     def __init__(self, retries: int = 3) -> None:
-        self._routes: dict[type[Command], _Route] = {}
+        self._routes: dict[type[Command], Route] = {}
         self.retries = retries
 
     def route(self, command_type: type[Command], repository: Repository[Any],
               handle: Callable[[Any, Any], None]) -> None:
         if command_type in self._routes:
             raise ValueError(f"{command_type.__name__} already has a route")
-        self._routes[command_type] = _Route(repository, handle)
+        self._routes[command_type] = Route(repository, handle)
+
+    def route_for(self, command_type: type[Command]) -> Route:
+        """The route of a command type (the actor host executes through it)."""
+        route = self._routes.get(command_type)
+        if route is None:
+            raise AetherError(f"no aggregate handles {command_type.__name__}; route it with "
+                              f"CommandRouter.route (generated packages do this in make_router)")
+        return route
+
+    @property
+    def command_types(self) -> list[type[Command]]:
+        return list(self._routes)
 
     async def send(self, aggregate_id: str, command: Command,
                    metadata: Mapping[str, str] | None = None) -> list[Event]:
-        route = self._routes.get(type(command))
-        if route is None:
-            raise AetherError(f"no aggregate handles {type(command).__name__}; route it with "
-                              f"CommandRouter.route (generated packages do this in make_router)")
+        route = self.route_for(type(command))
         return await route.repository.execute(
             aggregate_id, lambda aggregate: route.handle(aggregate, command),
             with_command_id(metadata), retries=self.retries,
@@ -54,3 +65,7 @@ class CommandRouter:
     async def dispatch(self, dispatch: Dispatch[Command],
                        metadata: Mapping[str, str] | None = None) -> list[Event]:
         return await self.send(dispatch.aggregate_id, dispatch.command, metadata)
+
+    async def send_command(self, command: Command,
+                           metadata: Mapping[str, str] | None = None) -> list[Event]:
+        return await self.send(command.target_actor_id(), command, metadata)

@@ -14,6 +14,7 @@ BENCHMARKS = {
     "cluster": "bench.cluster",
     "app": "bench.app",
     "concurrency": "bench.concurrency",
+    "actors": "bench.actors",
 }
 
 

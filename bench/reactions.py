@@ -76,6 +76,10 @@ class Timed:
                        metadata: Mapping[str, str] | None = None) -> list[Event]:
         return await self.send(dispatch.aggregate_id, dispatch.command, metadata)
 
+    async def send_command(self, command: Command,
+                           metadata: Mapping[str, str] | None = None) -> list[Event]:
+        return await self.send(command.target_actor_id(), command, metadata)
+
 
 def _ticks(total: int) -> list[list[Event]]:
     """``total`` Ticked events over 100 clock actors, in batches of up to 1,000."""

@@ -80,7 +80,7 @@ def build_views(model: Model, package: str) -> PackageView:
     if events:
         imports["events"].modules.add("typing")
 
-    imports["commands"] = Imports()
+    imports["commands"] = Imports(kit=True)  # the command registry, even of no commands
     commands = [ClassView(cmd.name, docstring(cmd.description or f"{cmd.name} command.", 4),
                           class_fields(cmd.fields, types, imports["commands"]))
                 for c in contexts for a in c.aggregates for cmd in a.commands]
@@ -161,7 +161,8 @@ def _init_imports(view: PackageView) -> Imports:
     for module, names in ((".types", [e.name for e in view.enums] +
                            [v.name for v in view.value_objects]),
                           (".events", [e.name for e in view.events] + ["registry"]),
-                          (".commands", [c.name for c in view.commands])):
+                          (".commands", [c.name for c in view.commands]
+                           + ["command_registry"])):
         for name in names:
             init.add_local(module, name)
             exports.append(name)
@@ -173,6 +174,7 @@ def _app_imports(view: PackageView) -> Imports:
     app = Imports(kit=True)
     routed = [agg for agg in view.aggregates if agg.command_names]  # what make_router uses
     app.add_local(".events", "registry")  # make_reaction_runner decodes with it
+    app.add_local(".commands", "command_registry")  # make_host decodes commands with it
     for agg in routed:
         app.add_local(f".aggregates.{agg.module}", agg.name)
         for command in agg.command_names:

@@ -3,8 +3,9 @@
     python -m examples.run                      # the orders example, in-memory store
     python -m examples.run --example library    # the library example (a Python model)
     python -m examples.run --jetstream          # the demo on JetStream (starts nats-server)
+    python -m examples.run --cluster            # orders on 3 node processes, one killed
 
-``make demo`` runs this; EXAMPLE=library and JETSTREAM=1 choose the same options.
+``make demo`` runs this; EXAMPLE=library, JETSTREAM=1 and CLUSTER=1 choose the same options.
 """
 
 from __future__ import annotations
@@ -37,7 +38,12 @@ def main() -> None:
     parser.add_argument("--example", choices=sorted(EXAMPLES), default="orders")
     parser.add_argument("--jetstream", action="store_true",
                         help="run the demo on NATS JetStream (starts a local nats-server)")
+    parser.add_argument("--cluster", action="store_true",
+                        help="run the example's multi-node demo: three node processes on a "
+                             "nats-server it starts, one killed mid-way (orders only)")
     args = parser.parse_args()
+    if args.cluster and not (HERE / args.example / "project" / "cluster_demo.py").exists():
+        parser.error(f"the {args.example} example has no cluster demo: use --example orders")
     root = HERE / args.example
     model = str(root / EXAMPLES[args.example])
     gen = [sys.executable, "-m", "codegen"]
@@ -54,8 +60,11 @@ def main() -> None:
     step("generate", [*gen, "generate", model, "-o", str(project)])
     step("generated tests", [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                              args.example], cwd=project)
-    step("demo", [sys.executable, str(project / "demo.py"),
-                  *(["--jetstream"] if args.jetstream else [])])
+    if args.cluster:
+        step("cluster demo", [sys.executable, str(project / "cluster_demo.py")])
+    else:
+        step("demo", [sys.executable, str(project / "demo.py"),
+                      *(["--jetstream"] if args.jetstream else [])])
     print("\nThe examples' catalogs (open them in a browser, straight from disk):")
     for uri in catalogs:
         print(f"  {uri}")

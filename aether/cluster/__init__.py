@@ -10,9 +10,11 @@ from aether.cluster.errors import (
     UnknownClusterError,
 )
 from aether.cluster.hashring import DEFAULT_VNODES, ConsistentHashRing, stable_hash
+from aether.cluster.host import ActorHost
 from aether.cluster.leader import LeaderElection
 from aether.cluster.manager import ClusterManager
 from aether.cluster.placement import place
+from aether.cluster.routing import ClusterRouter
 from aether.cluster.shard import ShardManager, shard_for
 from aether.cluster.status import ClusterStatus, read_status
 from aether.cluster.types import (
@@ -25,9 +27,11 @@ from aether.cluster.types import (
 
 __all__ = [
     "DEFAULT_VNODES",
+    "ActorHost",
     "ClusterConfigError",
     "ClusterError",
     "ClusterManager",
+    "ClusterRouter",
     "ClusterStatus",
     "ClusterUnavailableError",
     "ConsistentHashRing",

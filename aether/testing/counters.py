@@ -13,7 +13,7 @@ from typing import ClassVar
 from pydantic import BaseModel
 
 from aether.aggregate import AggregateRoot, Repository
-from aether.command import Command, Dispatch
+from aether.command import Command, CommandRegistry, Dispatch
 from aether.errors import DomainError
 from aether.event import Event, EventStore, SnapshotStore
 from aether.reactions import Policy, ReadModel
@@ -39,9 +39,24 @@ class Increment(Command):
     by: int = 1
 
 
+class IncrementCounter(Increment):
+    """An increment that knows its target, as generated commands of an aggregate that
+    declares its id field do: ``send_command`` needs no separate actor id."""
+
+    command_type: ClassVar[str] = "IncrementCounter"
+    counter: str
+
+    def target_actor_id(self) -> str:
+        return f"counter-{self.counter}"
+
+
 class Refuse(Command):
     command_type: ClassVar[str] = "Refuse"
     reason: str
+
+
+commands = CommandRegistry([Increment, IncrementCounter, Refuse])
+"""How a node decodes the counters' commands sent over the wire (cluster router)."""
 
 
 class CounterState(BaseModel):
@@ -70,11 +85,12 @@ class Counter(AggregateRoot[CounterState]):
 
 def make_counter_router(store: EventStore, *, snapshot_store: SnapshotStore | None = None,
                         snapshot_every: int = 0) -> CommandRouter:
-    """A CommandRouter for ``Increment`` and ``Refuse`` on Counter aggregates."""
+    """A CommandRouter for ``Increment``, ``IncrementCounter`` and ``Refuse`` on Counters."""
     router = CommandRouter()
     repository = Repository(store, Counter, registry, snapshot_store=snapshot_store,
                             snapshot_every=snapshot_every)
     router.route(Increment, repository, Counter.handle)
+    router.route(IncrementCounter, repository, Counter.handle)
     router.route(Refuse, repository, Counter.handle)
     return router
 

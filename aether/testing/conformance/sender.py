@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from aether.command import CommandSender, Dispatch, InvalidCommandError
 from aether.errors import DomainError
 from aether.event import COMMAND_ID, CORRELATION_ID
-from aether.testing.counters import Increment, Refuse, registry
+from aether.testing.counters import Increment, IncrementCounter, Refuse, registry
 
 
 async def _count(store: Any, counter: str) -> int:
@@ -75,6 +75,18 @@ class SenderConformance:
         two = await sender.send(counter, Increment())
         assert one[0].metadata[COMMAND_ID] != two[0].metadata[COMMAND_ID]
         assert await _count(store, counter) == 2
+
+    async def test_send_command_routes_to_the_commands_own_target(
+        self, sender: Any, store: Any
+    ) -> None:
+        key = uuid4().hex[:8]
+        events = await sender.send_command(IncrementCounter(counter=key, by=4),
+                                           {COMMAND_ID: "own-1"})
+        assert [(e.actor_id, e.data) for e in events] == [(f"counter-{key}", {"by": 4})]
+        assert await sender.send_command(IncrementCounter(counter=key, by=4),
+                                         {COMMAND_ID: "own-1"}) == events
+        with pytest.raises(InvalidCommandError, match=r"send\(actor_id, command\)"):
+            await sender.send_command(Increment())
 
     async def test_dispatch_carries_metadata(self, sender: Any, store: Any) -> None:
         counter = _name()

@@ -2,7 +2,7 @@
 # this file is rewritten on every run; put your code in the stubs.
 """A lending library: loans, returns and late fees."""
 
-from .commands import BorrowBook, ChargeLateFee, PayFees, ReturnBook
+from .commands import BorrowBook, ChargeLateFee, PayFees, ReturnBook, command_registry
 from .events import BookBorrowed, BookReturned, BookReturnedLate, FeesPaid, LateFeeCharged, registry
 from .types import LoanStatus
 
@@ -17,5 +17,6 @@ __all__ = [
     "LoanStatus",
     "PayFees",
     "ReturnBook",
+    "command_registry",
     "registry",
 ]

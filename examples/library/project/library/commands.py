@@ -42,3 +42,14 @@ class PayFees(kit.Command):
     command_type: typing.ClassVar[str] = "PayFees"
 
     amount: decimal.Decimal
+
+
+command_registry = kit.CommandRegistry(
+    [
+        BorrowBook,
+        ReturnBook,
+        ChargeLateFee,
+        PayFees,
+    ]
+)
+"""Command type name -> class: how an ActorHost decodes commands sent over NATS."""

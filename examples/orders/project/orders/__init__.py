@@ -2,7 +2,14 @@
 # this file is rewritten on every run; put your code in the stubs.
 """Orders from placement to delivery."""
 
-from .commands import CancelOrder, MarkOrderPaid, PlaceOrder, PrepareShipment, ShipParcel
+from .commands import (
+    CancelOrder,
+    MarkOrderPaid,
+    PlaceOrder,
+    PrepareShipment,
+    ShipParcel,
+    command_registry,
+)
 from .events import (
     OrderCancelled,
     OrderPaid,
@@ -28,5 +35,6 @@ __all__ = [
     "PrepareShipment",
     "ShipParcel",
     "ShipmentPrepared",
+    "command_registry",
     "registry",
 ]

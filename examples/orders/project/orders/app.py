@@ -6,7 +6,14 @@ from aether import kit
 
 from .aggregates.order import Order
 from .aggregates.shipment import Shipment
-from .commands import CancelOrder, MarkOrderPaid, PlaceOrder, PrepareShipment, ShipParcel
+from .commands import (
+    CancelOrder,
+    MarkOrderPaid,
+    PlaceOrder,
+    PrepareShipment,
+    ShipParcel,
+    command_registry,
+)
 from .events import registry
 from .policies.mark_paid_when_payment_received import MarkPaidWhenPaymentReceived
 from .policies.prepare_shipment_when_order_paid import PrepareShipmentWhenOrderPaid
@@ -48,6 +55,40 @@ def make_router(
     router.route(PrepareShipment, shipment_repository, Shipment.handle)
     router.route(ShipParcel, shipment_repository, Shipment.handle)
     return router
+
+
+def make_host(
+    store: kit.EventStore,
+    manager: kit.ClusterManager,
+    *,
+    bus: kit.EventBroadcaster | None = None,
+    namespace: str = "",
+    snapshot_store: kit.SnapshotStore | None = None,
+    snapshot_every: int = 0,
+    max_actors: int = 10_000,
+    passivate_after: float = 300.0,
+) -> kit.ActorHost:
+    """An ActorHost serving this node's shards of every aggregate of the model (start the
+    manager and ``await host.start()``); aggregates stay cached, bounded by ``max_actors``."""
+    return kit.ActorHost(
+        manager,
+        make_router(
+            store,
+            bus=bus,
+            namespace=namespace,
+            snapshot_store=snapshot_store,
+            snapshot_every=snapshot_every,
+        ),
+        command_registry,
+        max_actors=max_actors,
+        passivate_after=passivate_after,
+    )
+
+
+def make_sender(host: kit.ActorHost, *, timeout: float = 10.0) -> kit.ClusterRouter:
+    """A CommandSender reaching every aggregate of the cluster: commands for this node's
+    shards run in process, the others go to their owner over NATS."""
+    return kit.ClusterRouter.for_host(host, timeout=timeout)
 
 
 def make_policies() -> list[kit.Policy]:

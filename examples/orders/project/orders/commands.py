@@ -52,3 +52,15 @@ class ShipParcel(kit.Command):
 
     tracking_code: str
     shipped_at: datetime.datetime
+
+
+command_registry = kit.CommandRegistry(
+    [
+        PlaceOrder,
+        MarkOrderPaid,
+        CancelOrder,
+        PrepareShipment,
+        ShipParcel,
+    ]
+)
+"""Command type name -> class: how an ActorHost decodes commands sent over NATS."""

@@ -1,0 +1,380 @@
+"""ActorHost: serves the commands of the shards this node owns, keeping hot aggregates in memory.
+
+One host runs beside each node's ClusterManager. For every shard the node owns it subscribes
+to the shard's subject (wire.py) and executes the commands that arrive, one at a time per
+actor, through the routes of a CommandRouter (generated ``make_router``):
+
+- an aggregate is loaded (snapshot + later events) on its first command, then kept in a
+  bounded LRU cache; one idle for ``passivate_after`` seconds, or pushed out by
+  ``max_actors`` newer ones, is dropped and reloaded when next needed;
+- a repeated command id is answered with the events it produced (``Repository.recorded``);
+- ownership is checked on arrival and again right before saving; the store's optimistic
+  concurrency is the last line of defence: a stale copy costs a VersionConflictError, after
+  which the aggregate is reloaded and the command decided again;
+- when the shard table takes a shard away, the host stops taking its commands, waits for
+  those in flight (up to ``drain_timeout``), drops its cached aggregates, then stops
+  listening; a host given a shard first asks the shard's current listener to release it
+  (see ``_take``), so the old owner has let go before the new one serves.
+
+Every event a host writes carries ``SERVED_BY`` (node id) and ``SERVED_AT`` (shard table
+version) in its metadata, so anyone can check which node served which command in which table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import nats.errors
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from aether.aggregate import AggregateRoot, Repository
+from aether.cluster.manager import ClusterManager
+from aether.cluster.types import ShardChange
+from aether.cluster.wire import (
+    DOMAIN,
+    FAILED,
+    INVALID,
+    MOVED,
+    QUEUE_GROUP,
+    ShardMovedError,
+    decode_request,
+    encode_error,
+    encode_events,
+    shard_subject,
+)
+from aether.command import Command, CommandRegistry, InvalidCommandError, with_command_id
+from aether.errors import AetherError, DomainError, InvalidEventError, VersionConflictError
+from aether.event import COMMAND_ID, Event
+from aether.limits import check_actor_id
+from aether.router import CommandRouter, Route
+
+log = logging.getLogger("aether.cluster")
+
+CONTROL, RELEASE = "Aether-Control", "release"
+"""A request with this header on a shard's subject asks its current listener to let go."""
+RELEASED, HELD = b"released", b"held"
+
+SERVED_BY = "aether_served_by"
+SERVED_AT = "aether_served_at"
+
+
+@dataclass
+class _Cached:
+    aggregate: AggregateRoot[Any]
+    repository: Repository[Any]
+    shard: int
+    used: float
+
+
+@dataclass
+class HostCounters:
+    served: int = 0
+    loaded: int = 0
+    passivated: int = 0
+    conflicts: int = 0
+    refused_moved: int = 0
+    bad_requests: int = 0
+    inflight: dict[int, int] = field(default_factory=dict)
+
+
+class ActorHost:
+    """Serves the commands of this node's shards (see the module docstring)."""
+
+    def __init__(self, manager: ClusterManager, router: CommandRouter,
+                 commands: CommandRegistry, *, max_actors: int = 10_000,
+                 passivate_after: float = 300.0, drain_timeout: float = 10.0,
+                 retries: int = 3, handover_timeout: float | None = None) -> None:
+        if max_actors < 1:
+            raise ValueError(f"max_actors must be at least 1, got {max_actors}")
+        self.manager = manager
+        self.router = router
+        self.commands = commands
+        self.max_actors = max_actors
+        self.passivate_after = passivate_after
+        self.drain_timeout = drain_timeout
+        self.retries = retries
+        self.handover_timeout = handover_timeout or 2 * manager.timing.member_timeout
+        self.counters = HostCounters()
+        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._subscriptions: dict[int, Subscription] = {}
+        self._accepting: set[int] = set()
+        self._taking: dict[int, asyncio.Task[None]] = {}
+        self._drained = asyncio.Condition()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        self._started = False
+
+    @property
+    def node_id(self) -> str:
+        return self.manager.node_id
+
+    def serves(self, shard: int) -> bool:
+        """True while this host takes commands for ``shard`` (it owns it and listens)."""
+        return shard in self._accepting and shard in self.manager.my_shards()
+
+    def cached_actors(self) -> list[str]:
+        return list(self._cache)
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Serve the node's shards now and follow the shard table from here on (start the
+        manager first, or after: either order works)."""
+        if self._started:
+            return
+        self._started = True
+        self.manager.on_shards(self._on_shards)
+        self._gain(self.manager.my_shards())
+        self._sweeper = asyncio.create_task(self._sweep(), name=f"host-{self.node_id}")
+
+    async def stop(self) -> None:
+        """Stop taking commands, finish those in flight, drop every cached aggregate."""
+        self._started = False
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        await self._lose(frozenset(self._subscriptions) | frozenset(self._taking))
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=self.drain_timeout)
+        self._cache.clear()
+
+    async def _on_shards(self, change: ShardChange) -> None:
+        if not self._started:
+            return
+        held = frozenset(self._subscriptions) | frozenset(self._taking)
+        await self._lose(change.lost | (held - change.owned))
+        self._gain(change.owned)
+
+    def _gain(self, shards: frozenset[int]) -> None:
+        # Taking a shard waits for its old owner to let go, in the background: the shard
+        # manager's loop (which called us) must not stall on a slow or dead old owner.
+        for shard in sorted(shards - frozenset(self._subscriptions) - frozenset(self._taking)):
+            self._taking[shard] = asyncio.create_task(self._take(shard))
+
+    async def _take(self, shard: int) -> None:
+        """Ask whoever still listens on the shard's subject to release it, then listen."""
+        subject = shard_subject(self.manager.cluster, shard)
+        deadline = time.monotonic() + self.handover_timeout
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    reply = await self.manager.nc.request(
+                        subject, b"", timeout=self.manager.timing.request_timeout,
+                        headers={CONTROL: RELEASE})
+                except nats.errors.NoRespondersError:
+                    break  # nobody listens: the shard is free
+                except (nats.errors.TimeoutError, TimeoutError):
+                    continue
+                if reply.data == RELEASED:
+                    break
+                await asyncio.sleep(self.manager.timing.heartbeat_interval)
+            else:
+                log.warning("node %s: shard %d not released in %.1fs; serving it anyway (the "
+                            "store's concurrency check protects it)", self.node_id, shard,
+                            self.handover_timeout)
+            if shard in self.manager.my_shards():
+                self._subscriptions[shard] = await self.manager.nc.subscribe(
+                    subject, queue=QUEUE_GROUP, cb=self._arrived)
+                self._accepting.add(shard)
+        except nats.errors.Error as exc:
+            log.warning("node %s: could not take shard %d: %s", self.node_id, shard, exc)
+        finally:
+            self._taking.pop(shard, None)
+
+    async def _lose(self, shards: frozenset[int]) -> None:
+        """Refuse new commands, wait for those in flight, drop the shards' aggregates, then
+        stop listening: all before this returns, so before the shard manager reports the
+        next change and before a new owner's release request finds the shard free."""
+        for shard in shards:
+            task = self._taking.pop(shard, None)
+            if task is not None:
+                task.cancel()
+        lost = [shard for shard in shards if shard in self._subscriptions]
+        if not lost:
+            return
+        self._accepting.difference_update(lost)
+        inflight = self.counters.inflight
+
+        def drained() -> bool:
+            return all(inflight.get(shard, 0) == 0 for shard in lost)
+
+        async with self._drained:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait_for(drained), self.drain_timeout)
+        gone = set(lost)
+        for actor_id in [a for a, c in self._cache.items() if c.shard in gone]:
+            del self._cache[actor_id]
+        for shard in lost:
+            subscription = self._subscriptions.pop(shard)
+            with contextlib.suppress(nats.errors.Error):
+                await subscription.unsubscribe()
+        async with self._drained:
+            self._drained.notify_all()  # release requests waiting on these shards
+
+    async def _release(self, shard: int) -> bytes:
+        """A new owner asks for ``shard``: answer once we stopped listening (our table agrees
+        and the shard is drained), or say we still hold it and let the requester ask again."""
+        if shard in self._accepting:
+            self.manager.shards.wake()  # read the table now rather than at the next poll
+        async with self._drained:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait_for(
+                    lambda: shard not in self._subscriptions), self.handover_timeout / 2)
+        return HELD if shard in self._subscriptions else RELEASED
+
+    async def _sweep(self) -> None:
+        """Passivate aggregates idle for ``passivate_after`` seconds."""
+        while True:
+            await asyncio.sleep(max(self.passivate_after / 4, 0.05))
+            horizon = time.monotonic() - self.passivate_after
+            for actor_id in [a for a, c in self._cache.items() if c.used < horizon]:
+                if actor_id not in self._locks:  # never under a running command
+                    del self._cache[actor_id]
+                    self.counters.passivated += 1
+
+    # -- executing ----------------------------------------------------------------
+
+    async def execute(self, actor_id: str, command: Command,
+                      metadata: Mapping[str, str] | None = None) -> list[Event]:
+        """Run one command here, once per command id; ShardMovedError if this node does not
+        serve the actor's shard (a ClusterRouter retries it where the shard went)."""
+        check_actor_id(actor_id)
+        shard = self.manager.shard_of(actor_id)
+        if not self.serves(shard):
+            self.counters.refused_moved += 1
+            raise ShardMovedError(actor_id, shard, self.node_id)
+        route = self.router.route_for(type(command))
+        meta = with_command_id(metadata)
+        inflight = self.counters.inflight
+        inflight[shard] = inflight.get(shard, 0) + 1
+        try:
+            async with self._actor_lock(actor_id):
+                return await self._run(actor_id, shard, route, command, meta)
+        finally:
+            inflight[shard] -= 1
+            if not inflight[shard]:
+                del inflight[shard]
+                async with self._drained:
+                    self._drained.notify_all()
+
+    @contextlib.asynccontextmanager
+    async def _actor_lock(self, actor_id: str) -> Any:
+        lock, users = self._locks.get(actor_id) or (asyncio.Lock(), 0)
+        self._locks[actor_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[actor_id]
+            if users == 1:
+                del self._locks[actor_id]
+            else:
+                self._locks[actor_id] = (lock, users - 1)
+
+    async def _run(self, actor_id: str, shard: int, route: Route, command: Command,
+                   meta: dict[str, str]) -> list[Event]:
+        attempt = 0
+        while True:
+            cached = await self._aggregate(actor_id, shard, route.repository)
+            aggregate = cached.aggregate
+            earlier = await route.repository.recorded(aggregate, meta[COMMAND_ID])
+            if earlier is not None:
+                return earlier
+            try:
+                route.handle(aggregate, command)
+            except BaseException:
+                if aggregate.pending_events:  # half-decided: the copy no longer matches
+                    self._cache.pop(actor_id, None)
+                raise
+            if not self.serves(shard):  # fenced: the table moved on while we decided
+                self._cache.pop(actor_id, None)
+                self.counters.refused_moved += 1
+                raise ShardMovedError(actor_id, shard, self.node_id)
+            stamped = {**meta, SERVED_BY: self.node_id,
+                       SERVED_AT: str(self.manager.table_version)}
+            try:
+                events = await route.repository.save(aggregate, stamped)
+            except VersionConflictError:
+                # Another writer (a stale or a new owner): our copy is behind. Reload.
+                self._cache.pop(actor_id, None)
+                self.counters.conflicts += 1
+                attempt += 1
+                if attempt > self.retries:
+                    raise
+                continue
+            except BaseException:
+                self._cache.pop(actor_id, None)
+                raise
+            self.counters.served += 1
+            return events
+
+    async def _aggregate(self, actor_id: str, shard: int,
+                         repository: Repository[Any]) -> _Cached:
+        cached = self._cache.get(actor_id)
+        if cached is None or cached.repository is not repository:
+            aggregate = await repository.load(actor_id)
+            self.counters.loaded += 1
+            cached = _Cached(aggregate, repository, shard, time.monotonic())
+            self._cache[actor_id] = cached
+            while len(self._cache) > self.max_actors:
+                self._cache.popitem(last=False)
+                self.counters.passivated += 1
+        else:
+            cached.used = time.monotonic()
+            self._cache.move_to_end(actor_id)
+        return cached
+
+    # -- the wire -----------------------------------------------------------------
+
+    async def _arrived(self, message: Msg) -> None:
+        # One task per request: a slow aggregate must not hold up the rest of its shard.
+        task = asyncio.create_task(self._answer(message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, message: Msg) -> None:
+        if not message.reply:
+            return  # a publish, not a request: nobody to answer
+        try:
+            if message.headers and message.headers.get(CONTROL) == RELEASE:
+                shard = int(message.subject.rsplit(".", 1)[1])
+                reply = await self._release(shard)
+            else:
+                reply = await self._serve(message.data)
+        except Exception:  # a bug must never take the host down: answer and log
+            log.exception("node %s: serving a command failed", self.node_id)
+            reply = encode_error(FAILED, AetherError("internal error on the owning node"))
+        with contextlib.suppress(nats.errors.Error):
+            await message.respond(reply)
+
+    async def _serve(self, payload: bytes) -> bytes:
+        try:
+            actor_id, shard, command_type, data, metadata = decode_request(payload)
+            command = self.commands.decode(command_type, data)
+            check_actor_id(actor_id)
+            if shard != self.manager.shard_of(actor_id):
+                raise InvalidCommandError(
+                    f"the request puts actor {actor_id[:80]!r} in shard {shard}, this cluster "
+                    f"in shard {self.manager.shard_of(actor_id)}: the sender's shard_count "
+                    f"differs from the cluster's ({self.manager.shards.shard_count})")
+            return encode_events(await self.execute(actor_id, command, metadata))
+        except DomainError as exc:
+            return encode_error(DOMAIN, exc)
+        except ShardMovedError as exc:
+            return encode_error(MOVED, exc)
+        except (InvalidCommandError, InvalidEventError) as exc:
+            self.counters.bad_requests += 1
+            return encode_error(INVALID, exc)
+        except AetherError as exc:
+            return encode_error(FAILED, exc)

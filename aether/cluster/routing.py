@@ -1,0 +1,125 @@
+"""ClusterRouter: a CommandSender that delivers each command to the node owning its actor.
+
+The router hashes the actor id to its shard (the cluster's stable hash and shard count) and
+sends the command as a NATS request on the shard's subject (wire.py); whoever owns the shard
+answers. A shard this process's own ActorHost serves runs in process, with no network hop.
+
+While a shard moves (its old owner answers "moved", or nobody listens yet), and when an
+attempt gets no answer within ``attempt_timeout``, the router tries again with the *same*
+command id until ``timeout``: the owner executes a command id at most once and answers a
+repeat with the original events, so a retry never doubles an effect. When ``timeout`` runs
+out it raises CommandTimeoutError naming the command id, to resend later just as safely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+
+import nats.errors
+from nats.aio.client import Client
+
+from aether.cluster.errors import ClusterUnavailableError
+from aether.cluster.host import ActorHost
+from aether.cluster.shard import shard_for
+from aether.cluster.status import read_status
+from aether.cluster.wire import (
+    MOVED,
+    CommandTimeoutError,
+    RemoteCommandError,
+    ShardMovedError,
+    decode_reply,
+    encode_request,
+    shard_subject,
+)
+from aether.command import Command, CommandRegistry, Dispatch, with_command_id
+from aether.event import COMMAND_ID, Event
+from aether.limits import check_actor_id
+
+
+class ClusterRouter:
+    """Sends commands to their owners across the cluster (see the module docstring)."""
+
+    def __init__(self, nc: Client, cluster: str, commands: CommandRegistry, *,
+                 shard_count: int, host: ActorHost | None = None, timeout: float = 10.0,
+                 attempt_timeout: float = 2.0) -> None:
+        if shard_count < 1:
+            raise ValueError(f"shard_count must be at least 1, got {shard_count}")
+        if timeout <= 0 or attempt_timeout <= 0:
+            raise ValueError("timeout and attempt_timeout must be positive")
+        self.nc = nc
+        self.cluster = cluster
+        self.commands = commands
+        self.shard_count = shard_count
+        self.host = host
+        self.timeout = timeout
+        self.attempt_timeout = attempt_timeout
+
+    @classmethod
+    def for_host(cls, host: ActorHost, *, timeout: float = 10.0,
+                 attempt_timeout: float = 2.0) -> ClusterRouter:
+        """The router of a node: same connection, cluster, shard count and commands as its
+        host, and the host's shards served in process."""
+        manager = host.manager
+        return cls(manager.nc, manager.cluster, host.commands,
+                   shard_count=manager.shards.shard_count, host=host, timeout=timeout,
+                   attempt_timeout=attempt_timeout)
+
+    @classmethod
+    async def connect(cls, nc: Client, cluster: str, commands: CommandRegistry, *,
+                      timeout: float = 10.0, attempt_timeout: float = 2.0) -> ClusterRouter:
+        """The router of a process that runs no node (a client, a script): the shard count
+        is read from the cluster's settings. UnknownClusterError if no node ever started."""
+        settings = (await read_status(nc, cluster)).settings
+        if settings is None:
+            raise ClusterUnavailableError(
+                f"cluster {cluster!r} has no settings yet: start one of its nodes first")
+        return cls(nc, cluster, commands, shard_count=settings.shard_count, timeout=timeout,
+                   attempt_timeout=attempt_timeout)
+
+    async def send(self, actor_id: str, command: Command,
+                   metadata: Mapping[str, str] | None = None) -> list[Event]:
+        check_actor_id(actor_id)
+        meta = with_command_id(metadata)
+        encoded = self.commands.encode(command)
+        shard = shard_for(actor_id, self.shard_count)
+        payload = encode_request(actor_id, shard, encoded, meta)
+        subject = shard_subject(self.cluster, shard)
+        deadline = time.monotonic() + self.timeout
+        delay = 0.01
+        while True:
+            if self.host is not None and self.host.serves(shard):
+                try:
+                    return await self.host.execute(actor_id, command, meta)
+                except ShardMovedError:
+                    reason = "the shard moved away from this node"
+            else:
+                remaining = deadline - time.monotonic()
+                try:
+                    reply = await self.nc.request(
+                        subject, payload, timeout=max(0.001, min(self.attempt_timeout, remaining)))
+                except nats.errors.NoRespondersError:
+                    reason = "no node serves the shard yet"
+                except (nats.errors.TimeoutError, TimeoutError):
+                    reason = "the owner did not answer in time"
+                else:
+                    result = decode_reply(reply.data)
+                    if not isinstance(result, RemoteCommandError):
+                        return result
+                    if result.kind != MOVED:
+                        raise result
+                    reason = "the shard is moving"
+            if time.monotonic() + delay >= deadline:
+                raise CommandTimeoutError(actor_id, shard, meta[COMMAND_ID], self.timeout,
+                                          reason)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+    async def dispatch(self, dispatch: Dispatch[Command],
+                       metadata: Mapping[str, str] | None = None) -> list[Event]:
+        return await self.send(dispatch.aggregate_id, dispatch.command, metadata)
+
+    async def send_command(self, command: Command,
+                           metadata: Mapping[str, str] | None = None) -> list[Event]:
+        return await self.send(command.target_actor_id(), command, metadata)

@@ -1,0 +1,122 @@
+"""The actor host: hostile requests get an error reply and never stop it; aggregates stay
+cached and are passivated; a shard that moves is drained and its commands are retried."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import nats
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from nats.aio.client import Client
+
+from aether.cluster import ClusterRouter
+from aether.cluster.host import SERVED_AT, SERVED_BY
+from aether.cluster.wire import shard_subject
+from aether.event import COMMAND_ID
+from aether.store import InMemoryEventStore, JetStreamEventStore
+from aether.testing import NatsServer
+from aether.testing.counters import Increment, commands
+from tests.actors.cluster import SHARDS, LocalNode, agreed, cluster_name, nodes, wait_for
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                     lambda inner: st.lists(inner, max_size=4)
+                     | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
+_requests = st.one_of(
+    st.binary(max_size=200),
+    _json.map(lambda v: json.dumps(v).encode()),
+    st.fixed_dictionaries({
+        "format": st.sampled_from([1, 2, "1"]),
+        "actor_id": st.one_of(st.text(max_size=30), st.integers(), st.just("x" * 5000)),
+        "shard": st.one_of(st.integers(-5, 40), st.text(max_size=3)),
+        "command_type": st.sampled_from(["Increment", "Refuse", "Nope", ""]),
+        "data": st.one_of(_json, st.just({"by": "many"}), st.just({"by": 1, "extra": 2})),
+        "metadata": st.one_of(_json, st.just({COMMAND_ID: ""})),
+    }).map(lambda v: json.dumps(v).encode()),
+)
+
+
+@pytest.fixture
+async def node(nats_server: NatsServer) -> AsyncIterator[tuple[LocalNode, Client]]:
+    async with nodes(nats_server.url, cluster_name(), ["a"], InMemoryEventStore()) as [one]:
+        nc = await nats.connect(nats_server.url)
+        yield one, nc
+        await nc.drain()
+
+
+# The node outlives the examples: each example is one more request to the same host.
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payload=_requests, shard=st.integers(0, SHARDS - 1))
+async def test_hostile_requests_get_an_error_reply_and_the_host_keeps_serving(
+        node: tuple[LocalNode, Client], payload: bytes, shard: int) -> None:
+    local, nc = node
+    reply = await nc.request(shard_subject(local.manager.cluster, shard), payload, timeout=5)
+    answer = json.loads(reply.data)
+    if "error" in answer:
+        assert answer["error"]["kind"] in {"invalid", "domain"}, answer
+        assert answer["error"]["message"]
+    events = await local.router.send("c-after", Increment())
+    assert events[0].actor_id == "c-after"
+
+
+async def test_a_bounded_cache_passivates_and_reloads_without_losing_state(
+        nats_server: NatsServer, jetstream_store: JetStreamEventStore) -> None:
+    async with nodes(nats_server.url, cluster_name(), ["a"], jetstream_store) as [node]:
+        node.host.max_actors = 2
+        for round_ in range(3):
+            for counter in ("p-1", "p-2", "p-3"):
+                await node.router.send(counter, Increment(by=round_ + 1))
+        assert len(node.host.cached_actors()) == 2
+        assert node.host.counters.passivated >= 6
+        for counter in ("p-1", "p-2", "p-3"):
+            assert [e.data["by"] for e in await jetstream_store.get_events(counter)] == [1, 2, 3]
+
+
+async def test_commands_keep_flowing_while_nodes_join_and_leave(
+        nats_server: NatsServer, jetstream_store: JetStreamEventStore) -> None:
+    """A stream of commands while a node joins and another leaves: every command succeeds
+    once, no two nodes serve one counter under the same shard table version, and the old
+    owner lets go of a shard before the new one writes to it (no version conflicts)."""
+    cluster = cluster_name()
+    counters = [f"r-{i}" for i in range(24)]
+    async with nodes(nats_server.url, cluster, ["a", "b"], jetstream_store) as [a, b]:
+        client = await nats.connect(nats_server.url)
+        router = ClusterRouter(client, cluster, commands, shard_count=SHARDS, timeout=30)
+        sent: dict[str, int] = dict.fromkeys(counters, 0)
+        stop = asyncio.Event()
+
+        async def stream(counter: str) -> None:
+            while not stop.is_set():
+                await router.send(counter, Increment())
+                sent[counter] += 1
+
+        workers = [asyncio.create_task(stream(c)) for c in counters]
+        try:
+            await asyncio.sleep(0.5)
+            async with nodes(nats_server.url, cluster, ["c"], jetstream_store, wait=False) as [c]:
+                await wait_for(lambda: agreed([a, b, c]))
+                everyone = [a, b, c]
+                await asyncio.sleep(0.3)
+                await a.host.stop()
+                await a.manager.stop()
+                await wait_for(lambda: agreed([b, c]))
+                await asyncio.sleep(0.3)
+                stop.set()
+                await asyncio.gather(*workers)
+                assert [n.host.counters.conflicts for n in everyone] == [0, 0, 0]
+        finally:
+            stop.set()
+            await client.drain()
+        served: dict[tuple[str, str], set[str]] = {}
+        for counter in counters:
+            events = await jetstream_store.get_events(counter)
+            assert len(events) == sent[counter] > 0
+            assert [e.version for e in events] == list(range(1, len(events) + 1))
+            for event in events:
+                key = (counter, event.metadata[SERVED_AT])
+                served.setdefault(key, set()).add(event.metadata[SERVED_BY])
+        assert all(len(by) == 1 for by in served.values()), served
+        assert {"a", "b", "c"} <= set().union(*served.values())
