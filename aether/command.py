@@ -24,6 +24,15 @@ class Command(BaseModel):
 
     command_type: ClassVar[str]
 
+    def target_actor_id(self) -> str:
+        """The actor this command is for. Generated commands of an aggregate that declares
+        its identity (``id: order_id``) return ``"<aggregate_snake>-<value>"``."""
+        raise InvalidCommandError(
+            f"{type(self).__name__} does not name its target: declare the aggregate's "
+            f"identity in the model (`id: <field>`) and regenerate, or send it with "
+            f"send(actor_id, command)"
+        )
+
 
 CommandT = TypeVar("CommandT", bound=Command, covariant=True)
 

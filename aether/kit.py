@@ -7,7 +7,15 @@ whether a project counts aether as first- or third-party.
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from aether.aggregate import AggregateRoot, Repository
+from aether.aggregate import (
+    UNSET,
+    AggregateRoot,
+    Repository,
+    UnhandledMessageError,
+    Unset,
+    check_implemented,
+    evolve,
+)
 from aether.checkpoints import CheckpointStore
 from aether.command import Command, CommandSender, Dispatch
 from aether.errors import DomainError
@@ -22,6 +30,7 @@ from aether.runner import ReactionRunner, RetryPolicy
 from aether.store.memory import InMemoryEventStore
 
 __all__ = [
+    "UNSET",
     "AggregateRoot",
     "BaseModel",
     "CheckpointStore",
@@ -48,4 +57,8 @@ __all__ = [
     "RetryPolicy",
     "SnapshotStore",
     "TypeAdapter",
+    "UnhandledMessageError",
+    "Unset",
+    "check_implemented",
+    "evolve",
 ]
