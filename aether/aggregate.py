@@ -86,13 +86,14 @@ def evolve(state: StateT, **changes: object) -> StateT:
     Generated ``evolve`` methods call this: their keyword parameters give mypy the
     field types, and validating here refuses what slipped past it (an ``Any``, a cast).
     """
+    given = {name: value for name, value in changes.items() if value is not UNSET}
     data = {name: getattr(state, name) for name in type(state).model_fields}
-    data.update({name: value for name, value in changes.items() if value is not UNSET})
+    data.update(given)
     try:
         return type(state).model_validate(data)
     except ValidationError as exc:
         raise InvalidStateError(
-            f"{type(state).__name__}.evolve({', '.join(sorted(changes))}) was given a value "
+            f"{type(state).__name__}.evolve({', '.join(given)}) was given a value "
             f"its field does not accept: {exc}"
         ) from None
 

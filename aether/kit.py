@@ -1,11 +1,12 @@
 """Everything generated code imports, from one place.
 
+Exactly what generated code uses, no more (tests/codegen/test_kit.py keeps it so).
 Generated modules depend on ``aether.kit`` alone (plus the standard library and
 their own package), so they read the same, and sort their imports the same,
 whether a project counts aether as first- or third-party.
 """
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 
 from aether.aggregate import (
     UNSET,
@@ -20,7 +21,7 @@ from aether.checkpoints import CheckpointStore
 from aether.command import Command, CommandSender, Dispatch
 from aether.errors import DomainError
 from aether.event import Event, EventStore, SnapshotStore
-from aether.eventbus import EventBroadcaster, EventBus
+from aether.eventbus import EventBroadcaster
 from aether.feed import EventFeed
 from aether.fieldtypes import JsonBytes
 from aether.reactions import Policy, ReadModel
@@ -42,7 +43,6 @@ __all__ = [
     "DomainError",
     "Event",
     "EventBroadcaster",
-    "EventBus",
     "EventFeed",
     "EventPayload",
     "EventRegistry",
@@ -56,7 +56,6 @@ __all__ = [
     "Repository",
     "RetryPolicy",
     "SnapshotStore",
-    "TypeAdapter",
     "UnhandledMessageError",
     "Unset",
     "check_implemented",
