@@ -254,6 +254,14 @@ class LoansByMemberBase(kit.ReadModel):
     def __init__(self) -> None:
         self.rows: dict[str, LoansByMemberRow] = {}
 
+    def get(self, actor_id: str) -> LoansByMemberRow | None:
+        """The row kept for ``actor_id``, or None when no event of it was read."""
+        return self.rows.get(actor_id)
+
+    def all(self) -> list[LoansByMemberRow]:
+        """Every row, in the order first seen."""
+        return list(self.rows.values())
+
     def __init_subclass__(cls, **kwargs: typing.Any) -> None:
         # A stub missing a handler fails on import, naming itself and the methods.
         super().__init_subclass__(**kwargs)
@@ -303,6 +311,14 @@ class BalancesBase(kit.ReadModel):
 
     def __init__(self) -> None:
         self.rows: dict[str, BalancesRow] = {}
+
+    def get(self, actor_id: str) -> BalancesRow | None:
+        """The row kept for ``actor_id``, or None when no event of it was read."""
+        return self.rows.get(actor_id)
+
+    def all(self) -> list[BalancesRow]:
+        """Every row, in the order first seen."""
+        return list(self.rows.values())
 
     def __init_subclass__(cls, **kwargs: typing.Any) -> None:
         # A stub missing a handler fails on import, naming itself and the methods.

@@ -283,6 +283,14 @@ class OrderSummaryBase(kit.ReadModel):
     def __init__(self) -> None:
         self.rows: dict[str, OrderSummaryRow] = {}
 
+    def get(self, actor_id: str) -> OrderSummaryRow | None:
+        """The row kept for ``actor_id``, or None when no event of it was read."""
+        return self.rows.get(actor_id)
+
+    def all(self) -> list[OrderSummaryRow]:
+        """Every row, in the order first seen."""
+        return list(self.rows.values())
+
     def __init_subclass__(cls, **kwargs: typing.Any) -> None:
         # A stub missing a handler fails on import, naming itself and the methods.
         super().__init_subclass__(**kwargs)
@@ -341,6 +349,14 @@ class ParcelTrackingBase(kit.ReadModel):
 
     def __init__(self) -> None:
         self.rows: dict[str, ParcelTrackingRow] = {}
+
+    def get(self, actor_id: str) -> ParcelTrackingRow | None:
+        """The row kept for ``actor_id``, or None when no event of it was read."""
+        return self.rows.get(actor_id)
+
+    def all(self) -> list[ParcelTrackingRow]:
+        """Every row, in the order first seen."""
+        return list(self.rows.values())
 
     def __init_subclass__(cls, **kwargs: typing.Any) -> None:
         # A stub missing a handler fails on import, naming itself and the methods.
