@@ -50,12 +50,13 @@ def check_implemented(cls: type, base: type) -> None:
     """
     if base not in cls.__bases__:
         return  # an intermediate class of the user's own; its subclasses are checked
+    where = getattr(sys.modules.get(cls.__module__), "__file__", None)
+    if where is None:
+        return  # a REPL or notebook: no stub file to name; instantiating it still fails
     missing = sorted(name for name in dir(cls)
                      if getattr(getattr(cls, name, None), "__isabstractmethod__", False))
     if not missing:
         return
-    module = sys.modules.get(cls.__module__)
-    where = getattr(module, "__file__", None) or cls.__module__
     raise MissingHandlerError(
         f"{where}: {cls.__name__} lacks {', '.join(missing)}: the model gained them since "
         f"this stub was written; add them (their signatures are in {base.__name__}, in "
