@@ -6,16 +6,18 @@ their tests need no event loop; the Repository is the async edge to store and bu
 
 from __future__ import annotations
 
+import enum
 import logging
+import sys
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, JsonValue
+from pydantic import BaseModel, JsonValue, ValidationError
 
-from aether.errors import VersionConflictError
+from aether.errors import AetherError, VersionConflictError
 from aether.event import COMMAND_ID, ActorSnapshot, Event, EventStore, SnapshotStore
 from aether.eventbus import EventBroadcaster
 from aether.registry import EventPayload, EventRegistry
@@ -23,6 +25,78 @@ from aether.registry import EventPayload, EventRegistry
 logger = logging.getLogger(__name__)
 
 StateT = TypeVar("StateT", bound=BaseModel)
+
+
+class InvalidAggregateError(AetherError, ValueError):
+    """An aggregate cannot be built as asked (e.g. an empty id)."""
+
+
+class UnhandledMessageError(AetherError, TypeError):
+    """An aggregate was given a command it does not handle, or an event it cannot apply
+    (typically an actor id shared by two aggregate types)."""
+
+
+class MissingHandlerError(AetherError, TypeError):
+    """A class implementing a generated base lacks some of its methods (typically after a
+    command or event was added to the model)."""
+
+
+def check_implemented(cls: type, base: type) -> None:
+    """Raise MissingHandlerError, naming ``cls``'s file and the methods it lacks, when
+    ``cls`` subclasses the generated ``base`` directly but leaves abstract methods.
+
+    Generated bases call it from ``__init_subclass__``, so the error comes when the stub
+    is imported, pointing at the stub, instead of wherever the class is instantiated.
+    """
+    if base not in cls.__bases__:
+        return  # an intermediate class of the user's own; its subclasses are checked
+    where = getattr(sys.modules.get(cls.__module__), "__file__", None)
+    if where is None:
+        return  # a REPL or notebook: no stub file to name; instantiating it still fails
+    missing = sorted(name for name in dir(cls)
+                     if getattr(getattr(cls, name, None), "__isabstractmethod__", False))
+    if not missing:
+        return
+    raise MissingHandlerError(
+        f"{where}: {cls.__name__} lacks {', '.join(missing)}: the model gained them since "
+        f"this stub was written; add them (their signatures are in {base.__name__}, in "
+        f"bases.py)"
+    )
+
+
+class InvalidRepositoryError(AetherError, ValueError):
+    """A Repository was configured in a way that cannot work (e.g. snapshots, no store)."""
+
+
+class InvalidStateError(AetherError, ValueError):
+    """A state (or read-model row) change gives a value its field does not accept."""
+
+
+class Unset(enum.Enum):
+    """The type of ``UNSET``: a generated ``evolve`` parameter that was not given."""
+
+    UNSET = "UNSET"
+
+
+UNSET = Unset.UNSET
+
+
+def evolve(state: StateT, **changes: object) -> StateT:
+    """A copy of ``state`` with ``changes`` (those not UNSET), validated like a new state.
+
+    Generated ``evolve`` methods call this: their keyword parameters give mypy the
+    field types, and validating here refuses what slipped past it (an ``Any``, a cast).
+    """
+    given = {name: value for name, value in changes.items() if value is not UNSET}
+    data = {name: getattr(state, name) for name in type(state).model_fields}
+    data.update(given)
+    try:
+        return type(state).model_validate(data)
+    except ValidationError as exc:
+        raise InvalidStateError(
+            f"{type(state).__name__}.evolve({', '.join(given)}) was given a value "
+            f"its field does not accept: {exc}"
+        ) from None
 
 SNAPSHOT_COMMANDS = "$aether_commands"
 """Key of the remembered command ids in a snapshot's state (no model field can take it:
@@ -44,7 +118,10 @@ class AggregateRoot(ABC, Generic[StateT]):
 
     def __init__(self, aggregate_id: str) -> None:
         if not aggregate_id:
-            raise ValueError("an aggregate needs a non-empty id")
+            raise InvalidAggregateError(
+                f"{type(self).__name__} needs a non-empty id: give each instance an id such "
+                f"as '{type(self).__name__.lower()}-1'"
+            )
         self.id = aggregate_id
         self.version = 0
         self.state: StateT = self.initial_state()
@@ -147,10 +224,12 @@ class Repository(Generic[AggregateT]):
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         if snapshot_every < 0:
-            raise ValueError(f"snapshot_every must be >= 0 (0 = never), got {snapshot_every}")
+            raise InvalidRepositoryError(
+                f"snapshot_every must be >= 0 (0 = never), got {snapshot_every}"
+            )
         if snapshot_every and snapshot_store is None:
             if not isinstance(store, SnapshotStore):
-                raise ValueError(
+                raise InvalidRepositoryError(
                     "snapshot_every needs a snapshot store: pass snapshot_store=, or use a "
                     "store that also implements SnapshotStore"
                 )

@@ -29,9 +29,9 @@ class Command(BaseModel):
         it without a separate id. Generated commands of an aggregate that declares an id
         field override this (``<aggregate_snake>-<value>``); the base class knows none."""
         raise InvalidCommandError(
-            f"{type(self).__name__}'s aggregate declares no identity, so the command does not "
-            f"know its target: use send(actor_id, command), or declare the aggregate's id field "
-            f"in the model"
+            f"{type(self).__name__} does not name its target: declare the aggregate's "
+            f"identity in the model (`id: <field>`) and regenerate, or send it with "
+            f"send(actor_id, command)"
         )
 
 

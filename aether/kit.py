@@ -1,13 +1,22 @@
 """Everything generated code imports, from one place.
 
+Exactly what generated code uses, no more (tests/codegen/test_kit.py keeps it so).
 Generated modules depend on ``aether.kit`` alone (plus the standard library and
 their own package), so they read the same, and sort their imports the same,
 whether a project counts aether as first- or third-party.
 """
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 
-from aether.aggregate import AggregateRoot, Repository
+from aether.aggregate import (
+    UNSET,
+    AggregateRoot,
+    Repository,
+    UnhandledMessageError,
+    Unset,
+    check_implemented,
+    evolve,
+)
 from aether.checkpoints import CheckpointStore
 from aether.cluster.host import ActorHost
 from aether.cluster.manager import ClusterManager
@@ -15,7 +24,7 @@ from aether.cluster.routing import ClusterRouter
 from aether.command import Command, CommandRegistry, CommandSender, Dispatch
 from aether.errors import DomainError
 from aether.event import Event, EventStore, SnapshotStore
-from aether.eventbus import EventBroadcaster, EventBus
+from aether.eventbus import EventBroadcaster
 from aether.feed import EventFeed
 from aether.fieldtypes import JsonBytes
 from aether.reactions import Policy, ReadModel
@@ -25,6 +34,7 @@ from aether.runner import ReactionRunner, RetryPolicy
 from aether.store.memory import InMemoryEventStore
 
 __all__ = [
+    "UNSET",
     "ActorHost",
     "AggregateRoot",
     "BaseModel",
@@ -40,7 +50,6 @@ __all__ = [
     "DomainError",
     "Event",
     "EventBroadcaster",
-    "EventBus",
     "EventFeed",
     "EventPayload",
     "EventRegistry",
@@ -54,5 +63,8 @@ __all__ = [
     "Repository",
     "RetryPolicy",
     "SnapshotStore",
-    "TypeAdapter",
+    "UnhandledMessageError",
+    "Unset",
+    "check_implemented",
+    "evolve",
 ]

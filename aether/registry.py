@@ -13,10 +13,19 @@ from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from aether.errors import EventDecodeError, UnknownEventTypeError
+from aether.errors import AetherError, EventDecodeError, UnknownEventTypeError
 from aether.event import Event
 
 SCHEMA_VERSION = "schema_version"
+
+class InvalidPayloadTypeError(AetherError, TypeError):
+    """A class cannot be registered or encoded as an event payload (no ``event_type``, or
+    an instance of a class other than the one registered for its type)."""
+
+
+class DuplicateEventTypeError(AetherError, ValueError):
+    """Two payload classes claim one event type; each maps to exactly one."""
+
 
 PayloadT = TypeVar("PayloadT", bound="type[EventPayload]")
 
@@ -42,13 +51,13 @@ class EventRegistry:
         """Register a payload class under its ``event_type``; usable as a decorator."""
         event_type = getattr(payload_type, "event_type", None)
         if not isinstance(event_type, str) or not event_type:
-            raise TypeError(
+            raise InvalidPayloadTypeError(
                 f"{payload_type.__name__} has no event_type: declare "
                 f"`event_type: ClassVar[str] = \"{payload_type.__name__}\"` on the class"
             )
         existing = self._types.get(event_type)
         if existing is not None and existing is not payload_type:
-            raise ValueError(
+            raise DuplicateEventTypeError(
                 f"event type {event_type!r} is already registered to {existing.__qualname__}; "
                 f"each event type maps to exactly one payload class"
             )
@@ -92,7 +101,7 @@ class EventRegistry:
         """Wrap a payload into an Event; its type must be registered so it can be read back."""
         payload_type = self.payload_type(payload.event_type)
         if type(payload) is not payload_type:
-            raise TypeError(
+            raise InvalidPayloadTypeError(
                 f"{type(payload).__qualname__} claims event type {payload.event_type!r}, "
                 f"which is registered to {payload_type.__qualname__}"
             )

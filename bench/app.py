@@ -77,10 +77,10 @@ class EsOrder(Aggregate):
         self.status = "paid"
 
 
-def _place_order() -> PlaceOrder:
+def _place_order(order_id: str) -> PlaceOrder:
     # Built from plain data inside the timed loop, as a command arriving from outside is.
-    return PlaceOrder(customer_id="c-1", lines=[OrderLine.model_validate(line)
-                                                for line in LINES])
+    return PlaceOrder(order_id=order_id, customer_id="c-1",
+                      lines=[OrderLine.model_validate(line) for line in LINES])
 
 
 async def _compare(
@@ -106,7 +106,7 @@ async def _compare(
 
 async def ours_new_orders(router: CommandRouter) -> None:
     for index in range(ORDERS):
-        await router.send(f"order-{index}", _place_order())
+        await router.send(f"order-{index}", _place_order(f"{index}"))
 
 
 async def theirs_new_orders(app: Application[UUID]) -> None:
@@ -118,7 +118,8 @@ async def theirs_new_orders(app: Application[UUID]) -> None:
 
 async def ours_pay(router: CommandRouter) -> None:
     for index in range(ORDERS):
-        await router.send(f"order-{index}", MarkOrderPaid(payment_id=f"p-{index}",
+        await router.send(f"order-{index}", MarkOrderPaid(order_id=f"{index}",
+                                                          payment_id=f"p-{index}",
                                                           amount=Decimal("21.00")))
 
 

@@ -63,8 +63,10 @@ def _ours(router: CommandRouter, senders: int, orders: int, rounds: _Rounds
         async def sender(index: int) -> None:
             for order in range(orders):
                 order_id = f"{prefix}-s{index}-o{order}"
-                await router.send(order_id, PlaceOrder(customer_id="c-1", lines=LINES))
-                await router.send(order_id, MarkOrderPaid(payment_id=f"p-{order}",
+                await router.send(order_id, PlaceOrder(order_id=order_id, customer_id="c-1",
+                                                       lines=LINES))
+                await router.send(order_id, MarkOrderPaid(order_id=order_id,
+                                                          payment_id=f"p-{order}",
                                                           amount=Decimal("9.00")))
 
         await asyncio.gather(*(sender(index) for index in range(senders)))
@@ -98,8 +100,9 @@ async def _same_json(nc: Client) -> list[bytes]:
     """The JSON our router stores for one order and its payment, for the raw client."""
     store = await JetStreamEventStore.create(nc, "bench_json")
     router = make_router(store)
-    placed = await router.send("o", PlaceOrder(customer_id="c-1", lines=LINES))
-    paid = await router.send("o", MarkOrderPaid(payment_id="p-0", amount=Decimal("9.00")))
+    placed = await router.send("o", PlaceOrder(order_id="o", customer_id="c-1", lines=LINES))
+    paid = await router.send("o", MarkOrderPaid(order_id="o", payment_id="p-0",
+                                                amount=Decimal("9.00")))
     return [event.model_dump_json().encode() for event in placed + paid]
 
 

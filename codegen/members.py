@@ -8,8 +8,16 @@ from dataclasses import dataclass, field
 from pydantic import JsonValue
 
 from codegen.imports import Imports
-from codegen.pysource import call, docstring, identifier, literal, string
-from codegen.typemap import Types, annotation, default_expression, zero_expression
+from codegen.pysource import call, docstring, identifier, string
+from codegen.typemap import (
+    Types,
+    annotation,
+    constructor,
+    default_expression,
+    sample,
+    zero_expression,
+)
+from modeling.identity import id_prefix
 from modeling.names import module_name, snake_case
 from modeling.typeexpr import Optional, parse_type
 from modeling.types import Aggregate, CommandDef, EventDef, FieldSpec, Policy, ReadModel, Scenario
@@ -22,6 +30,13 @@ class FieldView:
     default: str | None  # Python source, or None when required
     type_text: str
     description: str = ""
+    evolve_annotation: str = ""  # its parameter in evolve(): the type, or "not given"
+
+    def __post_init__(self) -> None:
+        # ruff (RUF036) wants None last in a union.
+        head, none, _ = self.annotation.rpartition(" | None")
+        self.evolve_annotation = (f"{head} | kit.Unset | None" if none and not _ else
+                                  f"{self.annotation} | kit.Unset")
 
 
 @dataclass
@@ -29,6 +44,11 @@ class ClassView:
     name: str
     doc: str
     fields: list[FieldView]
+
+
+@dataclass
+class CommandView(ClassView):
+    actor_id: str | None = None  # expression of target_actor_id, when the aggregate has an id
 
 
 @dataclass
@@ -41,7 +61,8 @@ class EnumView:
 @dataclass
 class EventView(ClassView):
     schema_version: int = 1
-    sample: str = ""
+    sample: str = ""  # a typed constructor of an example payload, for generated tests
+    test_name: str = ""
 
 
 @dataclass
@@ -88,9 +109,9 @@ class ScenarioView:
     doc: str
     aggregate: str
     actor_id: str
-    given: list[tuple[str, str]]  # (event class, payload literal)
-    when: tuple[str, str]
-    then: list[tuple[str, str]]
+    given: list[str]  # typed constructor expressions
+    when: str
+    then: list[str]
     error: str | None
 
 
@@ -105,6 +126,30 @@ def class_fields(fields: dict[str, FieldSpec], types: Types, imports: Imports,
                                spec.type, spec.description))
     # Python needs fields without defaults first; keep the model's order otherwise.
     return sorted(views, key=lambda view: view.default is not None)
+
+
+def event_view(event: EventDef, types: Types, imports: Imports, test_imports: Imports,
+               taken: set[str]) -> EventView:
+    payload = {name: sample(parse_type(spec.type), types)
+               for name, spec in event.fields.items() if not spec.has_default}
+    test_imports.add_local("..events", event.name)
+    example = test_imports.use(constructor(event.name, payload, event.fields, types), "..types")
+    doc = docstring(event.description, 4) if event.description else ""
+    return EventView(event.name, doc, class_fields(event.fields, types, imports),
+                     event.schema_version, example, identifier(snake_case(event.name), taken))
+
+
+def command_view(command: CommandDef, aggregate: Aggregate, types: Types,
+                 imports: Imports) -> CommandView:
+    fields = class_fields(command.fields, types, imports)
+    actor_id = None
+    if aggregate.id is not None and aggregate.id in command.fields:
+        value = f"self.{aggregate.id}"
+        if command.fields[aggregate.id].type != "str":
+            value = f"str({value})"
+        actor_id = f"{string(id_prefix(aggregate) + '-')} + {value}"
+    doc = docstring(command.description, 4) if command.description else ""
+    return CommandView(command.name, doc, fields, actor_id)
 
 
 def state_fields(fields: dict[str, FieldSpec], types: Types,
@@ -160,7 +205,7 @@ def aggregate_view(aggregate: Aggregate, number: int, types: Types,
     command_names = [c.name for c in aggregate.commands]
     event_names = [e.name for e in aggregate.events]
     bases = [f"{aggregate.name}Base", *([state.name] if event_names else [])]
-    stub = _stub_imports(False, set(), {"..bases": bases, "..commands": command_names,
+    stub = _stub_imports(False, {"typing"}, {"..bases": bases, "..commands": command_names,
                                         "..events": event_names})
     return AggregateView(
         aggregate.name, module,
@@ -192,22 +237,25 @@ def policy_view(policy: Policy, event_fields: dict[str, dict[str, FieldSpec]],
     methods = []
     for event in policy.on:
         fields = event_fields[event]
-        body = ["# return [kit.Dispatch(<aggregate id>, <command>(...))] for each command",
+        body = ["# for each command: command = <Command>(...), then",
+                "# return [kit.Dispatch(command.target_actor_id(), command)]",
                 "return []"]
         for issued in policy.issues:
             command, owner = commands[issued]
-            target_id = f"{snake_case(owner.name)}_id"
             needed = command.fields
-            if target_id in fields and all(
+            # The command names its own target (the aggregate's declared id), so the stub
+            # needs no hand-written actor id: fill it when the event carries every field.
+            if owner.id is not None and all(
                     n in fields and fields[n].type == spec.type
                     for n, spec in needed.items() if not spec.has_default):
                 args = [f"{n}=event.{n}" for n in needed if n in fields]
-                body = [call(f"return [kit.Dispatch(event.{target_id}, {issued}", args, ")]")]
+                body = [call(f"command = {issued}", args, ""),
+                        "return [kit.Dispatch(command.target_actor_id(), command)]"]
                 break
         methods.append(MethodView(f"on_{snake_case(event)}", event,
                                   docstring(f"The commands to send when {event} happens.", 8),
                                   body, returns=" | ".join(policy.issues)))
-    stub = _stub_imports(True, {"collections.abc"}, {
+    stub = _stub_imports(True, {"collections.abc", "typing"}, {
         "..bases": [f"{policy.name}Base"], "..commands": policy.issues, "..events": policy.on})
     return ReactionView(policy.name, module_name(policy.name),
                         docstring(policy.description or f"Policy {policy.name}.", 4),
@@ -226,7 +274,7 @@ def read_model_view(read_model: ReadModel, event_fields: dict[str, dict[str, Fie
                 _copy_with("self.rows[envelope.actor_id] = row", shared, "event")]
         methods.append(MethodView(f"on_{snake_case(event)}", event,
                                   docstring(f"Update the view for {event}.", 8), body))
-    stub = _stub_imports(True, set(), {"..bases": [f"{name}Base", f"{name}Row"],
+    stub = _stub_imports(True, {"typing"}, {"..bases": [f"{name}Base", f"{name}Row"],
                                        "..events": read_model.from_})
     row = ClassView(f"{name}Row", docstring(f"One entry of {name}.", 4),
                     state_fields(row_fields, types, imports))
@@ -235,17 +283,30 @@ def read_model_view(read_model: ReadModel, event_fields: dict[str, dict[str, Fie
                         read_model.from_, methods, stub, _tuple(read_model.from_), row=row)
 
 
-def scenario_view(aggregate: Aggregate, scenario: Scenario, taken: set[str]) -> ScenarioView:
-    def pairs(messages: list[dict[str, dict[str, JsonValue]]]) -> list[tuple[str, str]]:
-        return [(name, literal(payload))
+def scenario_view(aggregate: Aggregate, scenario: Scenario, taken: set[str], types: Types,
+                  imports: Imports) -> ScenarioView:
+    """The scenario as a test; its payloads are typed constructors, imported here."""
+    events = {event.name: event.fields for event in aggregate.events}
+    commands = {command.name: command.fields for command in aggregate.commands}
+
+    def build(name: str, payload: dict[str, JsonValue], module: str,
+              fields: dict[str, FieldSpec]) -> str:
+        imports.add_local(module, name)
+        return imports.use(constructor(name, payload, fields, types), "..types")
+
+    def pairs(messages: list[dict[str, dict[str, JsonValue]]]) -> list[str]:
+        return [build(name, payload, "..events", events[name])
                 for message in messages for name, payload in message.items()]
 
     ((command, payload),) = scenario.when.items()
+    imports.add_local(f"..aggregates.{module_name(aggregate.name)}", aggregate.name)
+    if scenario.error is not None:
+        imports.kit = True
     return ScenarioView(
         identifier(f"{snake_case(aggregate.name)}_{scenario.name}", taken),
         docstring(scenario.name, 4), aggregate.name,
         string(f"{module_name(aggregate.name)}-1"), pairs(scenario.given),
-        (command, literal(payload)), pairs(scenario.then),
+        build(command, payload, "..commands", commands[command]), pairs(scenario.then),
         string(scenario.error) if scenario.error is not None else None)
 
 
@@ -258,9 +319,10 @@ def _tuple(names: list[str]) -> str:
 
 
 def _copy_with(head: str, names: list[str], source: str) -> str:
-    """``head.model_copy(update={...})`` taking ``names`` from ``source``."""
-    items = ", ".join(f"{string(name)}: {source}.{name}" for name in names)
-    return f"{head}.model_copy(update={{{items}}})"
+    """``head.evolve(name=source.name, ...)``: the typed copy mypy checks."""
+    if not names:
+        return head
+    return call(f"{head}.evolve", [f"{name}={source}.{name}" for name in names], "")
 
 
 def _optional(type_text: str) -> bool:

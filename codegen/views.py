@@ -13,6 +13,7 @@ from codegen.imports import Imports, export_order
 from codegen.members import (
     AggregateView,
     ClassView,
+    CommandView,
     EnumView,
     EventView,
     FieldView,
@@ -20,12 +21,14 @@ from codegen.members import (
     ScenarioView,
     aggregate_view,
     class_fields,
+    command_view,
+    event_view,
     policy_view,
     read_model_view,
     scenario_view,
 )
-from codegen.pysource import constant, docstring, literal, string
-from codegen.typemap import Types, sample
+from codegen.pysource import constant, docstring, string
+from codegen.typemap import Types
 from modeling.typeexpr import named_types, parse_type
 from modeling.types import Model, ValueObject
 
@@ -42,7 +45,7 @@ class PackageView:
     value_objects: list[ClassView]
     rebuild: list[str]  # value objects that refer to themselves or to later ones
     events: list[EventView]
-    commands: list[ClassView]
+    commands: list[CommandView]
     aggregates: list[AggregateView]
     policies: list[ReactionView]
     read_models: list[ReactionView]
@@ -58,12 +61,11 @@ def build_views(model: Model, package: str) -> PackageView:
     imports: dict[str, Imports] = {}
 
     imports["types"] = Imports()
-    enums = [EnumView(e.name, docstring(e.description or f"{e.name} values.", 4),
-                      [(constant(v), string(v)) for v in e.values])
+    enums = [EnumView(e.name, _doc(e.description), [(constant(v), string(v)) for v in e.values])
              for c in contexts for e in c.enums]
     if enums:
         imports["types"].modules.add("enum")
-    value_objects = [ClassView(vo.name, docstring(vo.description or f"{vo.name} value.", 4),
+    value_objects = [ClassView(vo.name, _doc(vo.description),
                                class_fields(vo.fields, types, imports["types"], None))
                      for c in contexts for vo in c.value_objects]
     if value_objects:
@@ -71,18 +73,16 @@ def build_views(model: Model, package: str) -> PackageView:
     rebuild = _forward_references([vo for c in contexts for vo in c.value_objects])
 
     imports["events"] = Imports(kit=True)  # the registry, even of no events
-    events = [EventView(e.name, docstring(e.description or f"{e.name} event.", 4),
-                        class_fields(e.fields, types, imports["events"]), e.schema_version,
-                        literal({name: sample(parse_type(spec.type), types)
-                                 for name, spec in e.fields.items() if not spec.has_default}))
+    imports["test_events"] = Imports(modules={"asyncio"}, kit=True)
+    tests: set[str] = set()
+    events = [event_view(e, types, imports["events"], imports["test_events"], tests)
               for c in contexts for e in [*(e for a in c.aggregates for e in a.events),
                                            *c.events]]
     if events:
         imports["events"].modules.add("typing")
 
     imports["commands"] = Imports(kit=True)  # the command registry, even of no commands
-    commands = [ClassView(cmd.name, docstring(cmd.description or f"{cmd.name} command.", 4),
-                          class_fields(cmd.fields, types, imports["commands"]))
+    commands = [command_view(cmd, a, types, imports["commands"])
                 for c in contexts for a in c.aggregates for cmd in a.commands]
     if commands:
         imports["commands"].kit = True
@@ -102,8 +102,9 @@ def build_views(model: Model, package: str) -> PackageView:
     _bases_imports(bases, aggregates, policies, read_models)
 
     taken: set[str] = set()
-    scenarios = [scenario_view(a, s, taken) for c in contexts for a in c.aggregates
-                 for s in a.scenarios]
+    imports["test_scenarios"] = Imports()
+    scenarios = [scenario_view(a, s, taken, types, imports["test_scenarios"])
+                 for c in contexts for a in c.aggregates for s in a.scenarios]
     view = PackageView(
         package=package, model_name=model.name, model_version=model.version,
         doc=docstring(model.description or f"The {model.name} model.", 0),
@@ -112,8 +113,7 @@ def build_views(model: Model, package: str) -> PackageView:
         read_models=read_models, scenarios=scenarios)
     imports["init"] = _init_imports(view)
     imports["app"] = _app_imports(view)
-    imports["test_scenarios"] = _test_scenarios_imports(view)
-    imports["test_events"] = _test_events_imports(view)
+    _test_events_imports(imports["test_events"], view)
     view.imports = {name: value.lines() for name, value in imports.items()}
     return view
 
@@ -140,8 +140,9 @@ def _bases_imports(bases: Imports, aggregates: list[AggregateView],
         bases.modules.add("abc")  # @abc.abstractmethod
     if policies:
         bases.modules.add("collections.abc")
-    if policies or read_models:
-        bases.modules.add("typing")
+    if policies or read_models or any(a.state.fields or a.commands or a.events
+                                      for a in aggregates):
+        bases.modules.add("typing")  # ClassVar, typing.Self of evolve(), __init_subclass__
     for aggregate in aggregates:
         for name in aggregate.command_names:
             bases.add_local(".commands", name)
@@ -186,26 +187,14 @@ def _app_imports(view: PackageView) -> Imports:
     return app
 
 
-def _test_scenarios_imports(view: PackageView) -> Imports:
-    scenarios = Imports()
-    modules = {agg.name: agg.module for agg in view.aggregates}
-    for s in view.scenarios:
-        scenarios.add_local(f"..aggregates.{modules[s.aggregate]}", s.aggregate)
-        scenarios.add_local("..commands", s.when[0])
-        for event_name, _ in [*s.given, *s.then]:
-            scenarios.add_local("..events", event_name)
-        if s.error is not None:
-            scenarios.kit = True
-    return scenarios
-
-
-def _test_events_imports(view: PackageView) -> Imports:
-    events = Imports(modules={"asyncio"}, kit=True)
+def _test_events_imports(events: Imports, view: PackageView) -> None:
     events.add_local("..events", "registry")
-    for event in view.events:
-        events.add_local("..events", event.name)
     for agg in view.aggregates:
         if agg.event_names:
             events.modules.add("typing")
             events.add_local(f"..aggregates.{agg.module}", agg.name)
-    return events
+
+
+def _doc(description: str) -> str:
+    """The model's description as a docstring, or none: no filler ("X event.")."""
+    return docstring(description, 4) if description else ""

@@ -122,9 +122,11 @@ class ContextBuilder:
         self._add("enums", _element(name, description, values=values))
         return self
 
-    def aggregate(self, name: str, *, state: Fields | None = None,
-                  description: str = "") -> AggregateBuilder:
-        return AggregateBuilder(self._add("aggregates", _element(name, description, state=state)))
+    def aggregate(self, name: str, *, state: Fields | None = None, id: str | None = None,
+                  id_prefix: str | None = None, description: str = "") -> AggregateBuilder:
+        """``id`` names the field every command carries that identifies the instance."""
+        return AggregateBuilder(self._add("aggregates", _element(
+            name, description, id=id, id_prefix=id_prefix, state=state)))
 
     def event(self, name: str, *, fields: Fields | None = None, schema_version: int | None = None,
               description: str = "") -> ContextBuilder:

@@ -40,6 +40,8 @@ SHADOWED_MODULES = frozenset(sys.stdlib_module_names) | _DEPENDENCIES
 RESERVED_FIELDS = frozenset(
     {name for name in dir(BaseModel) if not name.startswith("_")}
     | {"command_type", "event_type", "schema_version", "self", "cls"}
+    # Methods generated classes define: a command's target, a state's typed copy.
+    | {"target_actor_id", "evolve"}
     # Module bindings generated code uses inside class bodies (annotations, defaults).
     | {"str", "int", "float", "bool", "bytes", "list", "dict", "date", "datetime", "uuid",
        "decimal", "kit", "typing", "abc", "enum", "collections", "asyncio", "pydantic"}

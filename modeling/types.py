@@ -104,6 +104,10 @@ class Scenario(_Frozen):
 
 
 class Aggregate(Element):
+    id: str | None = Field(default=None, description="the field every command carries that "
+                                                    "names the instance (e.g. order_id)")
+    id_prefix: str | None = Field(default=None, description="actor ids are "
+                                  "<id_prefix>-<value>; default: the snake_case name")
     state: Fields = Field(default_factory=dict)
     commands: list[CommandDef] = Field(default_factory=list)
     events: list[EventDef] = Field(default_factory=list)

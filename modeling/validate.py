@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 
 from pydantic import JsonValue
 
+from modeling.identity import identity_problems
 from modeling.index import Entry, Kind, ModelIndex, index_model
 from modeling.lints import lint_model
 from modeling.name_checks import (
@@ -61,6 +62,7 @@ class _Checker:
         self.check_names()
         self.check_fields()
         self.check_references()
+        self.check_identity()
         self.check_scenarios()
         self.lint()
         return self.diagnostics
@@ -201,6 +203,10 @@ class _Checker:
                 if hot_spot.about is not None:
                     self.resolve((*base, "hot_spots", i, "about"), hot_spot.about,
                                   "hot spot is about")
+
+    def check_identity(self) -> None:
+        for path, message, code in identity_problems(self.model):
+            self.report(path, message, code)
 
     # ---- scenarios ---------------------------------------------------------------------
 

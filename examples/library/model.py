@@ -50,15 +50,20 @@ lending.read_model("LoansByMember", from_=["BookBorrowed", "BookReturned"],
                            "returned": "bool"})
 
 fees = model.context("Fees", description="What members owe.")
-account = fees.aggregate("MemberAccount", state={"balance": "decimal", "charges": "int"})
-account.command("ChargeLateFee", fields={"amount": "decimal", "days_late": "int"},
+# Accounts are keyed by member: actor ids "account-<member_id>" (id_prefix overrides the
+# default prefix, "member_account").
+account = fees.aggregate("MemberAccount", id="member_id", id_prefix="account",
+                         state={"balance": "decimal", "charges": "int"})
+account.command("ChargeLateFee",
+                fields={"member_id": "str", "amount": "decimal", "days_late": "int"},
                 emits=["LateFeeCharged"])
-account.command("PayFees", actor="Member", fields={"amount": "decimal"}, emits=["FeesPaid"])
+account.command("PayFees", actor="Member", fields={"member_id": "str", "amount": "decimal"},
+                emits=["FeesPaid"])
 account.event("LateFeeCharged", fields={"amount": "decimal", "days_late": "int"})
 account.event("FeesPaid", fields={"amount": "decimal"})
 account.scenario("paying more than owed is refused",
                  given=[{"LateFeeCharged": {"amount": "1.50", "days_late": 3}}],
-                 when={"PayFees": {"amount": "2.00"}}, error="owes only 1.50")
+                 when={"PayFees": {"member_id": "m-1", "amount": "2.00"}}, error="owes only 1.50")
 fees.policy("ChargeLateReturns", on=["BookReturnedLate"], issues=["ChargeLateFee"],
             description="Fifty cents per day late, charged to the member's account.")
 fees.read_model("Balances", from_=["LateFeeCharged", "FeesPaid"],

@@ -61,7 +61,7 @@ async def test_send_command_routes_by_the_commands_own_target() -> None:
     router.route(Bump, router.route_for(Increment).repository, router.route_for(Increment).handle)
     events = await router.send_command(Bump(counter="7", by=2))
     assert events[0].actor_id == "counter-7"
-    with pytest.raises(InvalidCommandError, match="declares no identity"):
+    with pytest.raises(InvalidCommandError, match="does not name its target"):
         await router.send_command(Refuse(reason="x"))
 
 

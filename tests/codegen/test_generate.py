@@ -108,7 +108,9 @@ def test_output_is_deterministic_and_identical_for_yaml_and_python() -> None:
                for f in from_yaml)  # no timestamps
 
 
-def test_regeneration_keeps_edited_stubs_and_adds_abstract_methods(tmp_path: Path) -> None:
+def test_regeneration_keeps_edited_stubs_and_reports_missing_handlers_at_the_stub(
+    tmp_path: Path,
+) -> None:
     model = tmp_path / "orders.yaml"
     model.write_text(ORDERS_YAML.read_text())
     out = tmp_path / "out"
@@ -120,6 +122,7 @@ def test_regeneration_keeps_edited_stubs_and_adds_abstract_methods(tmp_path: Pat
     model.write_text(model.read_text().replace(
         "          - name: CancelOrder\n",
         "          - name: ArchiveOrder\n            actor: Customer\n"
+        "            fields: {order_id: str}\n"
         "            emits: [OrderArchived]\n          - name: CancelOrder\n").replace(
         "          - name: OrderCancelled\n",
         "          - name: OrderArchived\n          - name: OrderCancelled\n"))
@@ -129,10 +132,18 @@ def test_regeneration_keeps_edited_stubs_and_adds_abstract_methods(tmp_path: Pat
     assert stub.read_text() == edited
     bases = (out / "orders" / "bases.py").read_text()
     assert "def handle_archive_order(self, command: ArchiveOrder) -> None:" in bases
+    # mypy's first error is at the stub's class, naming the missing methods...
     mypy = tool("mypy", "--strict", "--config-file", ROOT / "pyproject.toml", "orders", cwd=out)
     assert mypy.returncode == 1
-    assert 'Cannot instantiate abstract class "Order"' in mypy.stdout
-    assert "handle_archive_order" in mypy.stdout
+    first = mypy.stdout.splitlines()[0]
+    assert first.startswith("orders/aggregates/order.py:"), mypy.stdout
+    assert '"apply_order_archived", "handle_archive_order"' in first
+    # ...and running the tests stops at the stub's import, saying the same.
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            "orders"], cwd=out, capture_output=True, text=True, check=False)
+    assert tests.returncode != 0
+    assert ("order.py: Order lacks apply_order_archived, handle_archive_order" in tests.stdout), \
+        tests.stdout
 
 
 def test_check_lists_missing_stale_and_orphaned_files_and_writes_nothing(

@@ -45,7 +45,7 @@ window.AETHER_CATALOG_INDEX = [
 "href": "commands/charge-late-fee.html",
 "kind": "Command",
 "name": "ChargeLateFee",
-"terms": "amount days_late"
+"terms": "member_id amount days_late"
 },
 {
 "context": "Fees",
@@ -53,7 +53,7 @@ window.AETHER_CATALOG_INDEX = [
 "href": "commands/pay-fees.html",
 "kind": "Command",
 "name": "PayFees",
-"terms": "amount"
+"terms": "member_id amount"
 },
 {
 "context": "Lending",

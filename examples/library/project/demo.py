@@ -88,10 +88,10 @@ async def tour(store: InMemoryEventStore | JetStreamEventStore, snapshots: Snaps
 
     print("5. Paying more than owed is refused; paying what is owed works")
     try:
-        await router.send("account-ada", PayFees(amount=Decimal("5.00")))
+        await router.send("account-ada", PayFees(member_id="ada", amount=Decimal("5.00")))
     except DomainError as refused:
         print(f"     DomainError: {refused}")
-    show(await router.send("account-ada", PayFees(amount=Decimal("1.50"))))
+    show(await router.send("account-ada", PayFees(member_id="ada", amount=Decimal("1.50"))))
     await react()
 
     print("6. Loading from a snapshot (one every 2 versions)")

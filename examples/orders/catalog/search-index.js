@@ -37,7 +37,7 @@ window.AETHER_CATALOG_INDEX = [
 "href": "commands/cancel-order.html",
 "kind": "Command",
 "name": "CancelOrder",
-"terms": "reason"
+"terms": "order_id reason"
 },
 {
 "context": "Sales",
@@ -45,7 +45,7 @@ window.AETHER_CATALOG_INDEX = [
 "href": "commands/mark-order-paid.html",
 "kind": "Command",
 "name": "MarkOrderPaid",
-"terms": "payment_id amount"
+"terms": "order_id payment_id amount"
 },
 {
 "context": "Sales",
@@ -53,7 +53,7 @@ window.AETHER_CATALOG_INDEX = [
 "href": "commands/place-order.html",
 "kind": "Command",
 "name": "PlaceOrder",
-"terms": "customer_id lines"
+"terms": "order_id customer_id lines"
 },
 {
 "context": "Shipping",
@@ -69,7 +69,7 @@ window.AETHER_CATALOG_INDEX = [
 "href": "commands/ship-parcel.html",
 "kind": "Command",
 "name": "ShipParcel",
-"terms": "tracking_code shipped_at"
+"terms": "order_id tracking_code shipped_at"
 },
 {
 "context": "Sales",
@@ -101,7 +101,7 @@ window.AETHER_CATALOG_INDEX = [
 "href": "events/order-paid.html",
 "kind": "Event",
 "name": "OrderPaid",
-"terms": "payment_id amount"
+"terms": "order_id payment_id amount"
 },
 {
 "context": "Sales",

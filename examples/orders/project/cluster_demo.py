@@ -69,7 +69,8 @@ async def client(url: str, processes: dict[str, subprocess.Popen[bytes]]) -> Non
     tally: Counter[str] = Counter()
     print(f"2. {ORDERS} orders placed from a client; each runs on its owner:")
     for i in range(ORDERS):
-        events = await sender.send(f"order-{i}", PlaceOrder(customer_id=f"c{i}", lines=line))
+        events = await sender.send_command(PlaceOrder(order_id=f"{i}", customer_id=f"c{i}",
+                                                      lines=line))
         tally[served(events)] += 1
     print(f"     served by {dict(sorted(tally.items()))}")
     print("3. Node n2 is killed (SIGKILL) while commands keep coming")
@@ -77,13 +78,13 @@ async def client(url: str, processes: dict[str, subprocess.Popen[bytes]]) -> Non
     processes["n2"].wait()
     tally.clear()
     for i in range(ORDERS):
-        events = await sender.send(f"order-{i}", CancelOrder(reason="demo"))
+        events = await sender.send_command(CancelOrder(order_id=f"{i}", reason="demo"))
         tally[served(events)] += 1
     print(f"     every order cancelled, served by {dict(sorted(tally.items()))}")
     print(f"     shards now: {(await read_status(nc, CLUSTER)).shards_per_node()}")
     print("4. A rule still holds wherever the order went: a cancelled order stays cancelled")
     try:
-        await sender.send("order-7", CancelOrder(reason="again"))
+        await sender.send_command(CancelOrder(order_id="7", reason="again"))
     except DomainError as refused:
         print(f"     DomainError from the owner: {refused}")
     await nc.drain()

@@ -63,14 +63,16 @@ async def tour(store: InMemoryEventStore | JetStreamEventStore, snapshots: Snaps
     print("1. A customer places an order")
     lines = [OrderLine(sku="TEA-1", quantity=2, price=Decimal("4.50")),
              OrderLine(sku="MUG-2", quantity=1, price=Decimal("8.00"))]
-    show(await router.send("order-1", PlaceOrder(customer_id="ada", lines=lines)))
+    place = PlaceOrder(order_id="1", customer_id="ada", lines=lines)
+    # Order declares `id: order_id`, so the command names its actor: "order-1".
+    show(await router.send(place.target_actor_id(), place))
     await react()
 
     print("2. Two clerks cancel the same order at once: one wins, one conflicts")
     orders = Repository(store, Order, registry, bus=bus, namespace=NAMESPACE)
     first, second = await orders.load("order-1"), await orders.load("order-1")
-    first.handle(CancelOrder(reason="duplicate"))
-    second.handle(CancelOrder(reason="changed mind"))
+    first.handle(CancelOrder(order_id="1", reason="duplicate"))
+    second.handle(CancelOrder(order_id="1", reason="changed mind"))
     show(await orders.save(first))
     try:
         await orders.save(second)
@@ -80,24 +82,24 @@ async def tour(store: InMemoryEventStore | JetStreamEventStore, snapshots: Snaps
 
     print("3. A rule refuses a command: cancelled orders cannot be cancelled again")
     try:
-        await router.send("order-1", CancelOrder(reason=None))
+        await router.send("order-1", CancelOrder(order_id="1", reason=None))
     except DomainError as refused:
         print(f"     DomainError: {refused}")
 
     print("4. The payment gateway reports a payment; policies take it from there")
-    show(await router.send("order-2", PlaceOrder(customer_id="bob", lines=lines)))
+    show(await router.send("order-2", PlaceOrder(order_id="2", customer_id="bob", lines=lines)))
     payment = registry.to_event(
-        PaymentReceived(order_id="order-2", payment_id="pay-9", amount=Decimal("17.00")),
+        PaymentReceived(order_id="2", payment_id="pay-9", amount=Decimal("17.00")),
         "payment-pay-9", 1)
     await store.save_event(payment)
     await react()
     show(await store.get_events("order-2", from_version=2))
-    show(await store.get_events("shipment-order-2"))
+    show(await store.get_events("shipment-2"))
 
     print("5. The warehouse ships the parcel")
     shipped_at = datetime(2026, 1, 31, 9, 30, tzinfo=UTC)
-    show(await router.send("shipment-order-2",
-                           ShipParcel(tracking_code="TRK-42", shipped_at=shipped_at)))
+    ship = ShipParcel(order_id="2", tracking_code="TRK-42", shipped_at=shipped_at)
+    show(await router.send(ship.target_actor_id(), ship))
     await react()
 
     print("6. Loading from a snapshot (one every 2 versions) instead of replaying it all")
@@ -120,7 +122,7 @@ async def tour(store: InMemoryEventStore | JetStreamEventStore, snapshots: Snaps
     runner = make_reaction_runner(store, router, InMemoryCheckpointStore(), name="orders-demo")
     await runner.start()
     await runner.wait_caught_up()
-    await router.send("order-3", PlaceOrder(customer_id="cy", lines=lines))
+    await router.send("order-3", PlaceOrder(order_id="3", customer_id="cy", lines=lines))
     await runner.wait_caught_up()
     await runner.stop()
     print(f"     runner caught up at position {runner.position} (lag {runner.lag}): "

@@ -8,26 +8,29 @@ sales = model.context("Sales", description="Taking and tracking customer orders.
 sales.actor("Customer")
 sales.value_object("OrderLine", fields={"sku": "str", "quantity": "int", "price": "decimal"})
 sales.enum("OrderStatus", ["new", "paid", "shipped", "cancelled"])
-order = sales.aggregate("Order", description="A customer's order.", state={
+order = sales.aggregate("Order", description="A customer's order.", id="order_id", state={
     "status": field("OrderStatus", default="new"), "customer_id": "str", "total": "decimal"})
 order.command("PlaceOrder", actor="Customer",
-              fields={"customer_id": "str", "lines": "list[OrderLine]"}, emits=["OrderPlaced"])
-order.command("MarkOrderPaid", fields={"payment_id": "str", "amount": "decimal"},
+              fields={"order_id": "str", "customer_id": "str", "lines": "list[OrderLine]"},
+              emits=["OrderPlaced"])
+order.command("MarkOrderPaid",
+              fields={"order_id": "str", "payment_id": "str", "amount": "decimal"},
               emits=["OrderPaid"])
-order.command("CancelOrder", actor="Customer", fields={"reason": "str | None"},
+order.command("CancelOrder", actor="Customer",
+              fields={"order_id": "str", "reason": "str | None"},
               emits=["OrderCancelled"])
 order.event("OrderPlaced",
             fields={"customer_id": "str", "lines": "list[OrderLine]", "total": "decimal"})
-order.event("OrderPaid", fields={"payment_id": "str", "amount": "decimal"})
+order.event("OrderPaid", fields={"order_id": "str", "payment_id": "str", "amount": "decimal"})
 order.event("OrderCancelled", fields={"reason": "str | None"})
 line = {"sku": "A-1", "quantity": 2, "price": "4.50"}
 order.scenario("placing an order",
-               when={"PlaceOrder": {"customer_id": "c1", "lines": [line]}},
+               when={"PlaceOrder": {"order_id": "o1", "customer_id": "c1", "lines": [line]}},
                then=[{"OrderPlaced": {"customer_id": "c1", "lines": [line], "total": "9.00"}}])
 order.scenario("a paid order cannot be cancelled",
                given=[{"OrderPlaced": {"customer_id": "c1", "lines": [], "total": "0"}},
-                      {"OrderPaid": {"payment_id": "p1", "amount": "0"}}],
-               when={"CancelOrder": {"reason": "changed my mind"}},
+                      {"OrderPaid": {"order_id": "o1", "payment_id": "p1", "amount": "0"}}],
+               when={"CancelOrder": {"order_id": "o1", "reason": "changed my mind"}},
                error="already paid")
 sales.policy("MarkPaidWhenPaymentReceived",
              description="Payment confirmations settle the order they belong to.",
@@ -41,22 +44,22 @@ sales.hot_spot("What happens to partially paid orders?", about="MarkPaidWhenPaym
 
 shipping = model.context("Shipping", description="Getting paid orders to customers.")
 shipping.actor("Warehouse")
-shipment = shipping.aggregate("Shipment", state={
+shipment = shipping.aggregate("Shipment", id="order_id", state={
     "order_id": "str", "shipped": "bool", "tracking_code": "str | None"})
 shipment.command("PrepareShipment", fields={"order_id": "str"}, emits=["ShipmentPrepared"])
 shipment.command("ShipParcel", actor="Warehouse",
-                 fields={"tracking_code": "str", "shipped_at": "datetime"},
+                 fields={"order_id": "str", "tracking_code": "str", "shipped_at": "datetime"},
                  emits=["ParcelShipped"])
 shipment.event("ShipmentPrepared", fields={"order_id": "str"})
 shipment.event("ParcelShipped", fields={"tracking_code": "str", "shipped_at": "datetime"})
 shipment.scenario("shipping a prepared parcel",
                   given=[{"ShipmentPrepared": {"order_id": "o1"}}],
-                  when={"ShipParcel": {"tracking_code": "TRK-1",
+                  when={"ShipParcel": {"order_id": "o1", "tracking_code": "TRK-1",
                                        "shipped_at": "2026-01-31T12:00:00+00:00"}},
                   then=[{"ParcelShipped": {"tracking_code": "TRK-1",
                                            "shipped_at": "2026-01-31T12:00:00+00:00"}}])
 shipment.scenario("a parcel ships only once prepared",
-                  when={"ShipParcel": {"tracking_code": "TRK-2",
+                  when={"ShipParcel": {"order_id": "o2", "tracking_code": "TRK-2",
                                        "shipped_at": "2026-01-31T12:00:00+00:00"}},
                   error="not prepared")
 shipping.policy("PrepareShipmentWhenOrderPaid", on=["OrderPaid"], issues=["PrepareShipment"])

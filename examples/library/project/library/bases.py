@@ -31,6 +31,25 @@ class LoanState(kit.BaseModel):
     status: LoanStatus = LoanStatus.ON_LOAN
     returned: bool = False
 
+    def evolve(
+        self,
+        *,
+        member_id: str | kit.Unset = kit.UNSET,
+        isbn: str | kit.Unset = kit.UNSET,
+        due: datetime.date | kit.Unset | None = kit.UNSET,
+        status: LoanStatus | kit.Unset = kit.UNSET,
+        returned: bool | kit.Unset = kit.UNSET,
+    ) -> typing.Self:
+        """A copy with the given fields changed, validated like a new value."""
+        return kit.evolve(
+            self,
+            member_id=member_id,
+            isbn=isbn,
+            due=due,
+            status=status,
+            returned=returned,
+        )
+
 
 class LoanBase(kit.AggregateRoot[LoanState]):
     """One member borrowing one copy of a book."""
@@ -38,6 +57,11 @@ class LoanBase(kit.AggregateRoot[LoanState]):
     @classmethod
     def initial_state(cls) -> LoanState:
         return LoanState()
+
+    def __init_subclass__(cls, **kwargs: typing.Any) -> None:
+        # A stub missing a handler fails on import, naming itself and the methods.
+        super().__init_subclass__(**kwargs)
+        kit.check_implemented(cls, LoanBase)
 
     def handle(self, command: kit.Command) -> None:
         """Decide on one command by calling its handler."""
@@ -47,7 +71,9 @@ class LoanBase(kit.AggregateRoot[LoanState]):
             case ReturnBook():
                 self.handle_return_book(command)
             case _:
-                raise TypeError(f"{type(self).__name__} does not handle {type(command).__name__}")
+                raise kit.UnhandledMessageError(
+                    f"{type(self).__name__} does not handle {type(command).__name__}"
+                )
 
     def apply(self, event: kit.EventPayload) -> None:
         """Evolve the state by one event."""
@@ -59,7 +85,7 @@ class LoanBase(kit.AggregateRoot[LoanState]):
             case BookReturnedLate():
                 self.state = self.apply_book_returned_late(event)
             case _:
-                raise TypeError(
+                raise kit.UnhandledMessageError(
                     f"{type(self).__name__} {self.id!r} has no apply for {type(event).__name__}: "
                     "is this actor id shared with another aggregate type? Give each aggregate "
                     "instance an id of its own"
@@ -97,6 +123,19 @@ class MemberAccountState(kit.BaseModel):
     balance: decimal.Decimal = decimal.Decimal(0)
     charges: int = 0
 
+    def evolve(
+        self,
+        *,
+        balance: decimal.Decimal | kit.Unset = kit.UNSET,
+        charges: int | kit.Unset = kit.UNSET,
+    ) -> typing.Self:
+        """A copy with the given fields changed, validated like a new value."""
+        return kit.evolve(
+            self,
+            balance=balance,
+            charges=charges,
+        )
+
 
 class MemberAccountBase(kit.AggregateRoot[MemberAccountState]):
     """The MemberAccount aggregate."""
@@ -104,6 +143,11 @@ class MemberAccountBase(kit.AggregateRoot[MemberAccountState]):
     @classmethod
     def initial_state(cls) -> MemberAccountState:
         return MemberAccountState()
+
+    def __init_subclass__(cls, **kwargs: typing.Any) -> None:
+        # A stub missing a handler fails on import, naming itself and the methods.
+        super().__init_subclass__(**kwargs)
+        kit.check_implemented(cls, MemberAccountBase)
 
     def handle(self, command: kit.Command) -> None:
         """Decide on one command by calling its handler."""
@@ -113,7 +157,9 @@ class MemberAccountBase(kit.AggregateRoot[MemberAccountState]):
             case PayFees():
                 self.handle_pay_fees(command)
             case _:
-                raise TypeError(f"{type(self).__name__} does not handle {type(command).__name__}")
+                raise kit.UnhandledMessageError(
+                    f"{type(self).__name__} does not handle {type(command).__name__}"
+                )
 
     def apply(self, event: kit.EventPayload) -> None:
         """Evolve the state by one event."""
@@ -123,7 +169,7 @@ class MemberAccountBase(kit.AggregateRoot[MemberAccountState]):
             case FeesPaid():
                 self.state = self.apply_fees_paid(event)
             case _:
-                raise TypeError(
+                raise kit.UnhandledMessageError(
                     f"{type(self).__name__} {self.id!r} has no apply for {type(event).__name__}: "
                     "is this actor id shared with another aggregate type? Give each aggregate "
                     "instance an id of its own"
@@ -151,6 +197,11 @@ class ChargeLateReturnsBase(kit.Policy):
 
     reacts_to: typing.ClassVar[tuple[str, ...]] = ("BookReturnedLate",)
 
+    def __init_subclass__(cls, **kwargs: typing.Any) -> None:
+        # A stub missing a handler fails on import, naming itself and the methods.
+        super().__init_subclass__(**kwargs)
+        kit.check_implemented(cls, ChargeLateReturnsBase)
+
     def react(
         self, event: kit.EventPayload, envelope: kit.Event
     ) -> collections.abc.Sequence[kit.Dispatch[kit.Command]]:
@@ -177,6 +228,23 @@ class LoansByMemberRow(kit.BaseModel):
     due: datetime.date | None = None
     returned: bool = False
 
+    def evolve(
+        self,
+        *,
+        member_id: str | kit.Unset = kit.UNSET,
+        isbn: str | kit.Unset = kit.UNSET,
+        due: datetime.date | kit.Unset | None = kit.UNSET,
+        returned: bool | kit.Unset = kit.UNSET,
+    ) -> typing.Self:
+        """A copy with the given fields changed, validated like a new value."""
+        return kit.evolve(
+            self,
+            member_id=member_id,
+            isbn=isbn,
+            due=due,
+            returned=returned,
+        )
+
 
 class LoansByMemberBase(kit.ReadModel):
     """Read model LoansByMember."""
@@ -185,6 +253,19 @@ class LoansByMemberBase(kit.ReadModel):
 
     def __init__(self) -> None:
         self.rows: dict[str, LoansByMemberRow] = {}
+
+    def get(self, actor_id: str) -> LoansByMemberRow | None:
+        """The row kept for ``actor_id``, or None when no event of it was read."""
+        return self.rows.get(actor_id)
+
+    def all(self) -> list[LoansByMemberRow]:
+        """Every row, in the order first seen."""
+        return list(self.rows.values())
+
+    def __init_subclass__(cls, **kwargs: typing.Any) -> None:
+        # A stub missing a handler fails on import, naming itself and the methods.
+        super().__init_subclass__(**kwargs)
+        kit.check_implemented(cls, LoansByMemberBase)
 
     def project(self, event: kit.EventPayload, envelope: kit.Event) -> None:
         match event:
@@ -211,6 +292,17 @@ class BalancesRow(kit.BaseModel):
 
     balance: decimal.Decimal = decimal.Decimal(0)
 
+    def evolve(
+        self,
+        *,
+        balance: decimal.Decimal | kit.Unset = kit.UNSET,
+    ) -> typing.Self:
+        """A copy with the given fields changed, validated like a new value."""
+        return kit.evolve(
+            self,
+            balance=balance,
+        )
+
 
 class BalancesBase(kit.ReadModel):
     """Read model Balances."""
@@ -219,6 +311,19 @@ class BalancesBase(kit.ReadModel):
 
     def __init__(self) -> None:
         self.rows: dict[str, BalancesRow] = {}
+
+    def get(self, actor_id: str) -> BalancesRow | None:
+        """The row kept for ``actor_id``, or None when no event of it was read."""
+        return self.rows.get(actor_id)
+
+    def all(self) -> list[BalancesRow]:
+        """Every row, in the order first seen."""
+        return list(self.rows.values())
+
+    def __init_subclass__(cls, **kwargs: typing.Any) -> None:
+        # A stub missing a handler fails on import, naming itself and the methods.
+        super().__init_subclass__(**kwargs)
+        kit.check_implemented(cls, BalancesBase)
 
     def project(self, event: kit.EventPayload, envelope: kit.Event) -> None:
         match event:

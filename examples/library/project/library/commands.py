@@ -10,8 +10,6 @@ from aether import kit
 
 
 class BorrowBook(kit.Command):
-    """BorrowBook command."""
-
     command_type: typing.ClassVar[str] = "BorrowBook"
 
     member_id: str
@@ -28,20 +26,24 @@ class ReturnBook(kit.Command):
 
 
 class ChargeLateFee(kit.Command):
-    """ChargeLateFee command."""
-
     command_type: typing.ClassVar[str] = "ChargeLateFee"
 
+    member_id: str
     amount: decimal.Decimal
     days_late: int
 
+    def target_actor_id(self) -> str:
+        return "account-" + self.member_id
+
 
 class PayFees(kit.Command):
-    """PayFees command."""
-
     command_type: typing.ClassVar[str] = "PayFees"
 
+    member_id: str
     amount: decimal.Decimal
+
+    def target_actor_id(self) -> str:
+        return "account-" + self.member_id
 
 
 command_registry = kit.CommandRegistry(

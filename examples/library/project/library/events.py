@@ -10,8 +10,6 @@ from aether import kit
 
 
 class BookBorrowed(kit.EventPayload):
-    """BookBorrowed event."""
-
     event_type: typing.ClassVar[str] = "BookBorrowed"
     schema_version: typing.ClassVar[int] = 1
 
@@ -21,8 +19,6 @@ class BookBorrowed(kit.EventPayload):
 
 
 class BookReturned(kit.EventPayload):
-    """BookReturned event."""
-
     event_type: typing.ClassVar[str] = "BookReturned"
     schema_version: typing.ClassVar[int] = 1
 
@@ -30,8 +26,6 @@ class BookReturned(kit.EventPayload):
 
 
 class BookReturnedLate(kit.EventPayload):
-    """BookReturnedLate event."""
-
     event_type: typing.ClassVar[str] = "BookReturnedLate"
     schema_version: typing.ClassVar[int] = 1
 
@@ -40,8 +34,6 @@ class BookReturnedLate(kit.EventPayload):
 
 
 class LateFeeCharged(kit.EventPayload):
-    """LateFeeCharged event."""
-
     event_type: typing.ClassVar[str] = "LateFeeCharged"
     schema_version: typing.ClassVar[int] = 1
 
@@ -50,8 +42,6 @@ class LateFeeCharged(kit.EventPayload):
 
 
 class FeesPaid(kit.EventPayload):
-    """FeesPaid event."""
-
     event_type: typing.ClassVar[str] = "FeesPaid"
     schema_version: typing.ClassVar[int] = 1
 

@@ -6,7 +6,5 @@ import enum
 
 
 class LoanStatus(enum.StrEnum):
-    """LoanStatus values."""
-
     ON_LOAN = "on_loan"
     RETURNED = "returned"

@@ -35,6 +35,21 @@ class OrderState(kit.BaseModel):
     customer_id: str = ""
     total: decimal.Decimal = decimal.Decimal(0)
 
+    def evolve(
+        self,
+        *,
+        status: OrderStatus | kit.Unset = kit.UNSET,
+        customer_id: str | kit.Unset = kit.UNSET,
+        total: decimal.Decimal | kit.Unset = kit.UNSET,
+    ) -> typing.Self:
+        """A copy with the given fields changed, validated like a new value."""
+        return kit.evolve(
+            self,
+            status=status,
+            customer_id=customer_id,
+            total=total,
+        )
+
 
 class OrderBase(kit.AggregateRoot[OrderState]):
     """A customer's order."""
@@ -42,6 +57,11 @@ class OrderBase(kit.AggregateRoot[OrderState]):
     @classmethod
     def initial_state(cls) -> OrderState:
         return OrderState()
+
+    def __init_subclass__(cls, **kwargs: typing.Any) -> None:
+        # A stub missing a handler fails on import, naming itself and the methods.
+        super().__init_subclass__(**kwargs)
+        kit.check_implemented(cls, OrderBase)
 
     def handle(self, command: kit.Command) -> None:
         """Decide on one command by calling its handler."""
@@ -53,7 +73,9 @@ class OrderBase(kit.AggregateRoot[OrderState]):
             case CancelOrder():
                 self.handle_cancel_order(command)
             case _:
-                raise TypeError(f"{type(self).__name__} does not handle {type(command).__name__}")
+                raise kit.UnhandledMessageError(
+                    f"{type(self).__name__} does not handle {type(command).__name__}"
+                )
 
     def apply(self, event: kit.EventPayload) -> None:
         """Evolve the state by one event."""
@@ -65,7 +87,7 @@ class OrderBase(kit.AggregateRoot[OrderState]):
             case OrderCancelled():
                 self.state = self.apply_order_cancelled(event)
             case _:
-                raise TypeError(
+                raise kit.UnhandledMessageError(
                     f"{type(self).__name__} {self.id!r} has no apply for {type(event).__name__}: "
                     "is this actor id shared with another aggregate type? Give each aggregate "
                     "instance an id of its own"
@@ -105,6 +127,21 @@ class ShipmentState(kit.BaseModel):
     shipped: bool = False
     tracking_code: str | None = None
 
+    def evolve(
+        self,
+        *,
+        order_id: str | kit.Unset = kit.UNSET,
+        shipped: bool | kit.Unset = kit.UNSET,
+        tracking_code: str | kit.Unset | None = kit.UNSET,
+    ) -> typing.Self:
+        """A copy with the given fields changed, validated like a new value."""
+        return kit.evolve(
+            self,
+            order_id=order_id,
+            shipped=shipped,
+            tracking_code=tracking_code,
+        )
+
 
 class ShipmentBase(kit.AggregateRoot[ShipmentState]):
     """The Shipment aggregate."""
@@ -112,6 +149,11 @@ class ShipmentBase(kit.AggregateRoot[ShipmentState]):
     @classmethod
     def initial_state(cls) -> ShipmentState:
         return ShipmentState()
+
+    def __init_subclass__(cls, **kwargs: typing.Any) -> None:
+        # A stub missing a handler fails on import, naming itself and the methods.
+        super().__init_subclass__(**kwargs)
+        kit.check_implemented(cls, ShipmentBase)
 
     def handle(self, command: kit.Command) -> None:
         """Decide on one command by calling its handler."""
@@ -121,7 +163,9 @@ class ShipmentBase(kit.AggregateRoot[ShipmentState]):
             case ShipParcel():
                 self.handle_ship_parcel(command)
             case _:
-                raise TypeError(f"{type(self).__name__} does not handle {type(command).__name__}")
+                raise kit.UnhandledMessageError(
+                    f"{type(self).__name__} does not handle {type(command).__name__}"
+                )
 
     def apply(self, event: kit.EventPayload) -> None:
         """Evolve the state by one event."""
@@ -131,7 +175,7 @@ class ShipmentBase(kit.AggregateRoot[ShipmentState]):
             case ParcelShipped():
                 self.state = self.apply_parcel_shipped(event)
             case _:
-                raise TypeError(
+                raise kit.UnhandledMessageError(
                     f"{type(self).__name__} {self.id!r} has no apply for {type(event).__name__}: "
                     "is this actor id shared with another aggregate type? Give each aggregate "
                     "instance an id of its own"
@@ -159,6 +203,11 @@ class MarkPaidWhenPaymentReceivedBase(kit.Policy):
 
     reacts_to: typing.ClassVar[tuple[str, ...]] = ("PaymentReceived",)
 
+    def __init_subclass__(cls, **kwargs: typing.Any) -> None:
+        # A stub missing a handler fails on import, naming itself and the methods.
+        super().__init_subclass__(**kwargs)
+        kit.check_implemented(cls, MarkPaidWhenPaymentReceivedBase)
+
     def react(
         self, event: kit.EventPayload, envelope: kit.Event
     ) -> collections.abc.Sequence[kit.Dispatch[kit.Command]]:
@@ -179,6 +228,11 @@ class PrepareShipmentWhenOrderPaidBase(kit.Policy):
     """Policy PrepareShipmentWhenOrderPaid."""
 
     reacts_to: typing.ClassVar[tuple[str, ...]] = ("OrderPaid",)
+
+    def __init_subclass__(cls, **kwargs: typing.Any) -> None:
+        # A stub missing a handler fails on import, naming itself and the methods.
+        super().__init_subclass__(**kwargs)
+        kit.check_implemented(cls, PrepareShipmentWhenOrderPaidBase)
 
     def react(
         self, event: kit.EventPayload, envelope: kit.Event
@@ -205,6 +259,21 @@ class OrderSummaryRow(kit.BaseModel):
     status: OrderStatus | None = None
     total: decimal.Decimal = decimal.Decimal(0)
 
+    def evolve(
+        self,
+        *,
+        order_id: str | kit.Unset = kit.UNSET,
+        status: OrderStatus | kit.Unset | None = kit.UNSET,
+        total: decimal.Decimal | kit.Unset = kit.UNSET,
+    ) -> typing.Self:
+        """A copy with the given fields changed, validated like a new value."""
+        return kit.evolve(
+            self,
+            order_id=order_id,
+            status=status,
+            total=total,
+        )
+
 
 class OrderSummaryBase(kit.ReadModel):
     """Read model OrderSummary."""
@@ -213,6 +282,19 @@ class OrderSummaryBase(kit.ReadModel):
 
     def __init__(self) -> None:
         self.rows: dict[str, OrderSummaryRow] = {}
+
+    def get(self, actor_id: str) -> OrderSummaryRow | None:
+        """The row kept for ``actor_id``, or None when no event of it was read."""
+        return self.rows.get(actor_id)
+
+    def all(self) -> list[OrderSummaryRow]:
+        """Every row, in the order first seen."""
+        return list(self.rows.values())
+
+    def __init_subclass__(cls, **kwargs: typing.Any) -> None:
+        # A stub missing a handler fails on import, naming itself and the methods.
+        super().__init_subclass__(**kwargs)
+        kit.check_implemented(cls, OrderSummaryBase)
 
     def project(self, event: kit.EventPayload, envelope: kit.Event) -> None:
         match event:
@@ -246,6 +328,19 @@ class ParcelTrackingRow(kit.BaseModel):
     order_id: str = ""
     tracking_code: str | None = None
 
+    def evolve(
+        self,
+        *,
+        order_id: str | kit.Unset = kit.UNSET,
+        tracking_code: str | kit.Unset | None = kit.UNSET,
+    ) -> typing.Self:
+        """A copy with the given fields changed, validated like a new value."""
+        return kit.evolve(
+            self,
+            order_id=order_id,
+            tracking_code=tracking_code,
+        )
+
 
 class ParcelTrackingBase(kit.ReadModel):
     """Read model ParcelTracking."""
@@ -254,6 +349,19 @@ class ParcelTrackingBase(kit.ReadModel):
 
     def __init__(self) -> None:
         self.rows: dict[str, ParcelTrackingRow] = {}
+
+    def get(self, actor_id: str) -> ParcelTrackingRow | None:
+        """The row kept for ``actor_id``, or None when no event of it was read."""
+        return self.rows.get(actor_id)
+
+    def all(self) -> list[ParcelTrackingRow]:
+        """Every row, in the order first seen."""
+        return list(self.rows.values())
+
+    def __init_subclass__(cls, **kwargs: typing.Any) -> None:
+        # A stub missing a handler fails on import, naming itself and the methods.
+        super().__init_subclass__(**kwargs)
+        kit.check_implemented(cls, ParcelTrackingBase)
 
     def project(self, event: kit.EventPayload, envelope: kit.Event) -> None:
         match event:

@@ -12,46 +12,55 @@ from .types import OrderLine
 
 
 class PlaceOrder(kit.Command):
-    """PlaceOrder command."""
-
     command_type: typing.ClassVar[str] = "PlaceOrder"
 
+    order_id: str
     customer_id: str
     lines: list[OrderLine]
 
+    def target_actor_id(self) -> str:
+        return "order-" + self.order_id
+
 
 class MarkOrderPaid(kit.Command):
-    """MarkOrderPaid command."""
-
     command_type: typing.ClassVar[str] = "MarkOrderPaid"
 
+    order_id: str
     payment_id: str
     amount: decimal.Decimal
 
+    def target_actor_id(self) -> str:
+        return "order-" + self.order_id
+
 
 class CancelOrder(kit.Command):
-    """CancelOrder command."""
-
     command_type: typing.ClassVar[str] = "CancelOrder"
 
+    order_id: str
     reason: str | None
+
+    def target_actor_id(self) -> str:
+        return "order-" + self.order_id
 
 
 class PrepareShipment(kit.Command):
-    """PrepareShipment command."""
-
     command_type: typing.ClassVar[str] = "PrepareShipment"
 
     order_id: str
 
+    def target_actor_id(self) -> str:
+        return "shipment-" + self.order_id
+
 
 class ShipParcel(kit.Command):
-    """ShipParcel command."""
-
     command_type: typing.ClassVar[str] = "ShipParcel"
 
+    order_id: str
     tracking_code: str
     shipped_at: datetime.datetime
+
+    def target_actor_id(self) -> str:
+        return "shipment-" + self.order_id
 
 
 command_registry = kit.CommandRegistry(

@@ -12,8 +12,6 @@ from .types import OrderLine
 
 
 class OrderPlaced(kit.EventPayload):
-    """OrderPlaced event."""
-
     event_type: typing.ClassVar[str] = "OrderPlaced"
     schema_version: typing.ClassVar[int] = 1
 
@@ -23,18 +21,15 @@ class OrderPlaced(kit.EventPayload):
 
 
 class OrderPaid(kit.EventPayload):
-    """OrderPaid event."""
-
     event_type: typing.ClassVar[str] = "OrderPaid"
     schema_version: typing.ClassVar[int] = 1
 
+    order_id: str
     payment_id: str
     amount: decimal.Decimal
 
 
 class OrderCancelled(kit.EventPayload):
-    """OrderCancelled event."""
-
     event_type: typing.ClassVar[str] = "OrderCancelled"
     schema_version: typing.ClassVar[int] = 1
 
@@ -53,8 +48,6 @@ class PaymentReceived(kit.EventPayload):
 
 
 class ShipmentPrepared(kit.EventPayload):
-    """ShipmentPrepared event."""
-
     event_type: typing.ClassVar[str] = "ShipmentPrepared"
     schema_version: typing.ClassVar[int] = 1
 
@@ -62,8 +55,6 @@ class ShipmentPrepared(kit.EventPayload):
 
 
 class ParcelShipped(kit.EventPayload):
-    """ParcelShipped event."""
-
     event_type: typing.ClassVar[str] = "ParcelShipped"
     schema_version: typing.ClassVar[int] = 1
 

@@ -9,8 +9,6 @@ from aether import kit
 
 
 class OrderStatus(enum.StrEnum):
-    """OrderStatus values."""
-
     NEW = "new"
     PAID = "paid"
     SHIPPED = "shipped"
@@ -18,8 +16,6 @@ class OrderStatus(enum.StrEnum):
 
 
 class OrderLine(kit.BaseModel):
-    """OrderLine value."""
-
     model_config = kit.ConfigDict(frozen=True, extra="forbid")
 
     sku: str

@@ -5,6 +5,7 @@ state and records events (or raises DomainError); each apply method returns the
 state after its event, and must not fail for a stored event.
 """
 
+import typing
 from decimal import Decimal
 
 from aether.kit import DomainError
@@ -15,6 +16,8 @@ from ..events import OrderCancelled, OrderPaid, OrderPlaced
 from ..types import OrderStatus
 
 
+# final: mypy then reports a missing method here, at the class, not where it is used.
+@typing.final
 class Order(OrderBase):
     def handle_place_order(self, command: PlaceOrder) -> None:
         if self.version > 0:
@@ -28,7 +31,8 @@ class Order(OrderBase):
             raise DomainError(f"order {self.id} is cancelled; refund payment {command.payment_id}")
         if self.state.status is not OrderStatus.NEW:
             return  # paying twice changes nothing
-        self.record(OrderPaid(payment_id=command.payment_id, amount=command.amount))
+        self.record(OrderPaid(order_id=command.order_id, payment_id=command.payment_id,
+                              amount=command.amount))
 
     def handle_cancel_order(self, command: CancelOrder) -> None:
         if self.state.status is not OrderStatus.NEW:
@@ -36,13 +40,10 @@ class Order(OrderBase):
         self.record(OrderCancelled(reason=command.reason))
 
     def apply_order_placed(self, event: OrderPlaced) -> OrderState:
-        return self.state.model_copy(update={
-            'customer_id': event.customer_id,
-            'total': event.total,
-        })
+        return self.state.evolve(customer_id=event.customer_id, total=event.total)
 
     def apply_order_paid(self, event: OrderPaid) -> OrderState:
-        return self.state.model_copy(update={"status": OrderStatus.PAID})
+        return self.state.evolve(status=OrderStatus.PAID)
 
     def apply_order_cancelled(self, event: OrderCancelled) -> OrderState:
-        return self.state.model_copy(update={"status": OrderStatus.CANCELLED})
+        return self.state.evolve(status=OrderStatus.CANCELLED)

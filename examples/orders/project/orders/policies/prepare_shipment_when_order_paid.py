@@ -3,6 +3,7 @@
 aether-gen created this file once and never overwrites it.
 """
 
+import typing
 from collections.abc import Sequence
 
 from aether.kit import Dispatch, Event
@@ -12,11 +13,13 @@ from ..commands import PrepareShipment
 from ..events import OrderPaid
 
 
+# final: mypy then reports a missing method here, at the class, not where it is used.
+@typing.final
 class PrepareShipmentWhenOrderPaid(PrepareShipmentWhenOrderPaidBase):
     def on_order_paid(
         self, event: OrderPaid, envelope: Event
     ) -> Sequence[Dispatch[PrepareShipment]]:
-        # One shipment per order. Actor ids are per aggregate instance, so the shipment
-        # gets an id of its own rather than the order's.
-        order_id = envelope.actor_id
-        return [Dispatch(f"shipment-{order_id}", PrepareShipment(order_id=order_id))]
+        # One shipment per order: the command names it (Shipment's id is order_id), and
+        # its actor id, "shipment-<order_id>", never collides with the order's.
+        command = PrepareShipment(order_id=event.order_id)
+        return [Dispatch(command.target_actor_id(), command)]
