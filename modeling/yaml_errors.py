@@ -46,6 +46,12 @@ _PLAIN: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"did not find expected ',' or '\}'",
          "a `{...}` mapping that is not closed, or entries not separated by commas; close "
          "it with }"),
+        (r"expected ',' or '\}', but got",
+         "inside `{...}`, entries are separated by commas and text holding ?, :, commas or "
+         "brackets must be quoted; quote the text, or add the missing comma"),
+        (r"expected ',' or '\]', but got",
+         "inside `[...]`, items are separated by commas and text holding ?, :, commas or "
+         "brackets must be quoted; quote the text, or add the missing comma"),
         (r"found unexpected end of stream",
          "the file ends inside quotes or brackets; close the quote or bracket opened "
          "before this point"),
