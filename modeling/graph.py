@@ -95,8 +95,11 @@ def build_graph(model: Model) -> FlowGraph:
             graph.add_node(spot, kind="hot_spot", name=spot, context=context.name,
                            contexts=[context.name], label=hot_spot.text)
             if hot_spot.about:
-                target = next((n for n in graph if graph.nodes[n]["name"] == hot_spot.about
-                               and graph.nodes[n]["kind"] != "hot_spot"), None)
+                # An actor may share its name with an element: the element is meant.
+                named = [n for n in graph if graph.nodes[n]["name"] == hot_spot.about
+                         and graph.nodes[n]["kind"] != "hot_spot"]
+                target = min(named, key=lambda n: graph.nodes[n]["kind"] == "actor",
+                             default=None)
                 if target is not None:
                     graph.add_edge(spot, target)
     return graph

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from modeling import ModelError, load_model
+from modeling.graph import build_graph
 
 PATRON = Path(__file__).parent / "models" / "patron.yaml"
 
@@ -37,3 +38,11 @@ def test_elements_that_become_classes_still_may_not_share_a_name(tmp_path: Path)
         "16:19: error: event name 'Patron' is already used by the aggregate at line 8; names "
         "of everything but actors are unique across the model (they become classes of one "
         "package)"]
+
+
+def test_a_hot_spot_about_the_shared_name_is_about_the_aggregate(tmp_path: Path) -> None:
+    model = tmp_path / "m.yaml"
+    model.write_text(PATRON.read_text() + "    hot_spots:\n"
+                     "      - {text: 'How many holds at once?', about: Patron}\n")
+    graph = build_graph(load_model(model).model)
+    assert list(graph.successors("hot_spot:Catalogue#1")) == ["aggregate:Patron"]
