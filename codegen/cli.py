@@ -94,7 +94,7 @@ def main() -> None:
     """Validate, draw and compile EventStorming models for the Aether runtime."""
 
 
-@main.command()
+@main.command(short_help="Check MODEL (YAML or Python); print every problem at once.")
 @model_argument
 @click.option("--strict", is_flag=True, help="Treat warnings (lints) as errors.")
 @friendly
@@ -190,7 +190,7 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
                f"updated, {len(result.removed)} removed, {len(result.kept)} stub(s) kept")
 
 
-@main.command()
+@main.command(short_help="Write MODEL's catalog: a static site that opens from disk.")
 @model_argument
 @click.option("-o", "--output", type=click.Path(path_type=Path, file_okay=False),
               required=True, help="Directory for the site (new, empty or an earlier catalog).")
@@ -222,7 +222,7 @@ def export(model: Path, fmt: str, output: Path | None) -> None:
     _write(text, output)
 
 
-@main.command()
+@main.command(short_help="Print the JSON Schema of the YAML model format.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
               help="File to write (default: standard output).")
 @friendly

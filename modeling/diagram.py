@@ -1,7 +1,7 @@
 """Draw a model's flow: DOT (graphviz), SVG/PNG (rendered by `dot`) and Mermaid.
 
 EventStorming colours: events orange, commands blue, aggregates yellow, policies
-lilac, read models green, external systems pink, hot spots red and tilted, actors
+lilac, read models green, external systems pink, hot spots red-violet, actors
 small pale yellow. Flow runs left to right, one cluster per bounded context.
 Output is deterministic: the same model gives the same text.
 """
@@ -37,7 +37,9 @@ STYLES: dict[str, Style] = {
     "policy": Style("#D0BFFF"),
     "read_model": Style("#8CE99A"),
     "external_system": Style("#FCC2D7"),
-    "hot_spot": Style("#E8590C", font_size=11, shape="polygon", font_color="#ffffff"),
+    # The conventional hot-spot sticky: red-violet, unlike any other kind, and as large
+    # as its text (a note shape: a problem written down, not an element of the flow).
+    "hot_spot": Style("#C2255C", font_size=11, shape="note", font_color="#ffffff"),
     "actor": Style("#FFF9DB", font_size=10),
 }
 LEGEND_ORDER = ("actor", "command", "aggregate", "event", "policy", "read_model",
@@ -64,37 +66,77 @@ def _wrap(text: str, width: int = 22) -> list[str]:
 def _subgraph(graph: FlowGraph, context: str | None) -> FlowGraph:
     if context is None:
         return graph
-    inside = {n for n, data in graph.nodes(data=True) if data["context"] == context}
+    inside = {n for n, data in graph.nodes(data=True) if context in data["contexts"]}
     if not inside:
-        known = sorted({data["context"] for _, data in graph.nodes(data=True)})
+        known = sorted({c for _, data in graph.nodes(data=True) for c in data["contexts"]})
         raise DiagramError(f"no bounded context {context!r}; choose one of {', '.join(known)}")
-    around = {m for n in inside for m in [*graph.successors(n), *graph.predecessors(n)]}
-    return graph.subgraph(inside | around).copy()
+    # Neighbours of the context's elements, but not of its actors: what an actor does in
+    # other contexts is theirs to show.
+    around = {m for n in inside if graph.nodes[n]["kind"] != "actor"
+              for m in [*graph.successors(n), *graph.predecessors(n)]}
+    # Built in the graph's order (networkx's subgraph view would follow the set's hash
+    # order, so a drawing changed with PYTHONHASHSEED).
+    keep = inside | around
+    part: FlowGraph = graph.__class__(**graph.graph)
+    part.add_nodes_from((n, {**data, "contexts": [context] if context in data["contexts"]
+                             else data["contexts"][:1]})
+                        for n, data in graph.nodes(data=True) if n in keep)
+    part.add_edges_from((a, b, data) for a, b, data in graph.edges(data=True)
+                        if a in keep and b in keep)
+    return part
 
 
-def _contexts(graph: FlowGraph) -> list[str]:
-    return list(dict.fromkeys(data["context"] for _, data in graph.nodes(data=True)))
+@dataclass(frozen=True)
+class _Placed:
+    """Where each node is drawn: one box per context that declares it (an actor working
+    in two contexts stands in both), and which box an edge starts or ends at."""
+
+    ids: dict[tuple[str, str], str]
+    contexts: list[str]
+
+    @staticmethod
+    def of(graph: FlowGraph) -> _Placed:
+        ids: dict[tuple[str, str], str] = {}
+        for number, node in enumerate(graph.nodes, start=1):
+            for copy, name in enumerate(graph.nodes[node]["contexts"]):
+                ids[(node, name)] = f"n{number}" if copy == 0 else f"n{number}_{copy}"
+        contexts = list(dict.fromkeys(name for _, name in ids))
+        return _Placed(ids, contexts)
+
+    def end(self, graph: FlowGraph, node: str, other: str) -> str:
+        """The box of ``node`` an edge to or from ``other`` meets: the one in ``other``'s
+        context when ``node`` is drawn there, else its first."""
+        contexts = graph.nodes[node]["contexts"]
+        near = graph.nodes[other]["context"]
+        return self.ids[(node, near if near in contexts else contexts[0])]
 
 
 def to_dot(model: Model, context: str | None = None) -> str:
     graph = _subgraph(build_graph(model), context)
-    ids = {node: f"n{number}" for number, node in enumerate(graph.nodes, start=1)}
+    placed = _Placed.of(graph)
     dot = graphviz.Digraph(model.name, graph_attr={
         "rankdir": "LR", "fontname": "Helvetica", "nodesep": "0.35", "ranksep": "0.7",
         "newrank": "true", "label": dot_text(model.name), "labelloc": "t", "fontsize": "18",
     }, node_attr={"fontname": "Helvetica", "style": "filled", "penwidth": "0",
                   "margin": "0.15,0.08"}, edge_attr={"color": "#555555", "arrowsize": "0.7"})
-    for number, name in enumerate(_contexts(graph)):
+    for number, name in enumerate(placed.contexts):
         focus = context is None or name == context
         with dot.subgraph(name=f"cluster_{number}") as cluster:
             cluster.attr(label=dot_text(name),
                          style="rounded,dashed" if focus else "rounded,dotted",
                          color="#868e96", fontsize="14", fontname="Helvetica-Bold")
-            for node, data in graph.nodes(data=True):
-                if data["context"] == name:
-                    cluster.node(ids[node], **_dot_node_attrs(data["kind"], data["label"]))
-    for source, target in graph.edges:
-        dot.edge(ids[source], ids[target])
+            # Left to right, dot stacks what comes first at the bottom: nodes and edges go
+            # in reversed, so commands and an aggregate's events read in the model's (time)
+            # order from the top wherever crossing fewer edges allows it (graphviz 2.43
+            # ignores `ordering` and invisible same-rank chains inside clusters), and the
+            # same model gives the same picture.
+            for node in list(graph.nodes)[::-1]:
+                data = graph.nodes[node]
+                if name in data["contexts"]:
+                    cluster.node(placed.ids[(node, name)],
+                                 **_dot_node_attrs(data["kind"], data["label"]))
+    for source, target in list(graph.edges)[::-1]:
+        dot.edge(placed.end(graph, source, target), placed.end(graph, target, source))
     text: str = dot.source
     return text
 
@@ -106,8 +148,6 @@ def _dot_node_attrs(kind: str, label: str) -> dict[str, str]:
         "fillcolor": style.fill, "fontsize": str(style.font_size), "shape": style.shape,
         "fontcolor": style.font_color,
     }
-    if kind == "hot_spot":
-        attrs.update(sides="4", orientation="8", width="1.6")
     if kind == "actor":
         attrs.update(height="0.3")
     if kind == "aggregate":
@@ -158,20 +198,21 @@ def mermaid_text(text: str) -> str:
 
 def to_mermaid(model: Model, context: str | None = None) -> str:
     graph = _subgraph(build_graph(model), context)
-    ids = {node: f"n{number}" for number, node in enumerate(graph.nodes, start=1)}
+    placed = _Placed.of(graph)
     lines = ["flowchart LR"]
     for kind in LEGEND_ORDER:
         style = STYLES[kind]
         lines.append(f"  classDef {kind} fill:{style.fill},stroke:#495057,"
                      f"color:{style.font_color}")
-    for number, name in enumerate(_contexts(graph)):
+    for number, name in enumerate(placed.contexts):
         lines.append(f'  subgraph ctx{number}["{mermaid_text(name)}"]')
         for node, data in graph.nodes(data=True):
-            if data["context"] == name:
+            if name in data["contexts"]:
                 open_, close = ("[/", "/]") if data["kind"] == "hot_spot" else ("[", "]")
-                lines.append(f'    {ids[node]}{open_}"{mermaid_text(data["label"])}"{close}'
-                             f':::{data["kind"]}')
+                lines.append(f'    {placed.ids[(node, name)]}{open_}'
+                             f'"{mermaid_text(data["label"])}"{close}:::{data["kind"]}')
         lines.append("  end")
     for source, target in graph.edges:
-        lines.append(f"  {ids[source]} --> {ids[target]}")
+        lines.append(f"  {placed.end(graph, source, target)} --> "
+                     f"{placed.end(graph, target, source)}")
     return "\n".join(lines) + "\n"

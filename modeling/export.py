@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from modeling.types import Actor, FieldSpec, Model
+from modeling.types import Actor, FieldSpec, Model, Scenario
 
 SCHEMA_ID = "https://aether.dev/schemas/model.json"
 
@@ -38,7 +38,10 @@ def _plain(value: Any) -> Any:
         for name, info in type(value).model_fields.items():
             item = getattr(value, name)
             default = info.get_default(call_default_factory=True)
-            if item == default and name not in ("version",):
+            # `then: []` says "emits nothing" and differs from no `then` (see validate).
+            kept = name == "version" or (isinstance(value, Scenario) and name == "then"
+                                         and name in value.model_fields_set)
+            if item == default and not kept:
                 continue
             out[info.alias or name] = _plain(item)
         return out

@@ -1,7 +1,9 @@
 """The model's event flow as a networkx graph, and questions asked of it.
 
-Nodes are ``"<kind>:<name>"`` with attributes ``kind``, ``name``, ``context`` and
-``label``. Edges follow EventStorming's reading order:
+Nodes are ``"<kind>:<name>"`` with attributes ``kind``, ``name``, ``context`` (where
+it is first declared), ``contexts`` (every context that declares it: an actor may work
+in several) and ``label``; nodes and edges come in the model's order. Edges follow
+EventStorming's reading order:
 
     actor -> command -> aggregate -> event -> policy -> command
     event -> read model;  external system -> event;  event -> external system
@@ -37,7 +39,10 @@ def build_graph(model: Model) -> FlowGraph:
     def node(kind: str, name: str, context: str, **attrs: object) -> str:
         key = node_id(kind, name)
         if key not in graph:
-            graph.add_node(key, kind=kind, name=name, context=context, label=name, **attrs)
+            graph.add_node(key, kind=kind, name=name, context=context, contexts=[context],
+                           label=name, **attrs)
+        elif context not in graph.nodes[key]["contexts"]:
+            graph.nodes[key]["contexts"].append(context)  # an actor working in several
         return key
 
     for context in model.contexts:
@@ -45,18 +50,19 @@ def build_graph(model: Model) -> FlowGraph:
         for actor in context.actors:
             node("actor", actor.name, ctx)
         for aggregate in context.aggregates:
+            # Commands before their aggregate, events after it, each in the model's order
+            # (time order, for events): drawings keep that order from one version to the next.
+            commands = [node("command", command.name, ctx) for command in aggregate.commands]
             agg = node("aggregate", aggregate.name, ctx)
-            for event in aggregate.events:
-                node("event", event.name, ctx)
-            for command in aggregate.commands:
-                cmd = node("command", command.name, ctx)
+            emitted_by: dict[str, list[str]] = {}
+            for cmd, command in zip(commands, aggregate.commands, strict=True):
                 graph.add_edge(cmd, agg)
                 for event_name in command.emits:
-                    edge = (agg, node_id("event", event_name))
-                    if graph.has_edge(*edge):
-                        graph.edges[edge]["commands"].append(command.name)
-                    else:
-                        graph.add_edge(*edge, commands=[command.name])
+                    emitted_by.setdefault(event_name, []).append(command.name)
+            for event in aggregate.events:
+                evt = node("event", event.name, ctx)
+                if event.name in emitted_by:
+                    graph.add_edge(agg, evt, commands=emitted_by[event.name])
         for event in context.events:
             node("event", event.name, ctx)
         for policy in context.policies:
@@ -87,10 +93,13 @@ def build_graph(model: Model) -> FlowGraph:
         for number, hot_spot in enumerate(context.hot_spots, start=1):
             spot = node_id("hot_spot", f"{context.name}#{number}")
             graph.add_node(spot, kind="hot_spot", name=spot, context=context.name,
-                           label=hot_spot.text)
+                           contexts=[context.name], label=hot_spot.text)
             if hot_spot.about:
-                target = next((n for n in graph if graph.nodes[n]["name"] == hot_spot.about
-                               and graph.nodes[n]["kind"] != "hot_spot"), None)
+                # An actor may share its name with an element: the element is meant.
+                named = [n for n in graph if graph.nodes[n]["name"] == hot_spot.about
+                         and graph.nodes[n]["kind"] != "hot_spot"]
+                target = min(named, key=lambda n: graph.nodes[n]["kind"] == "actor",
+                             default=None)
                 if target is not None:
                     graph.add_edge(spot, target)
     return graph

@@ -13,6 +13,11 @@ from modeling.types import Model
 
 Lint = tuple[Path, str, str]
 
+LINT_CODES = ("event-not-emitted", "command-not-issued", "aggregate-without-commands",
+              "policy-cycle")
+"""Every lint; an element silences one with ``ignore: [code]`` (each lint's path is its
+element's path plus ``"name"``)."""
+
 
 def lint_model(model: Model, index: ModelIndex) -> Iterator[Lint]:
     yield from _unemitted_events(model, index)

@@ -34,12 +34,19 @@ def load_model(path: str | FilePath, strict: bool = False) -> LoadedModel:
     every warning too)."""
     file = FilePath(path)
     data, source, diagnostics = _read(file)
-    if any(d.severity == "error" for d in diagnostics):
+    if data is None:
         raise ModelError(diagnostics)
+    # The file parsed (a duplicate key or a refused tag leaves the rest readable): go on,
+    # so one run shows every error, but say each place only once.
+    reported = {d.location for d in diagnostics}
+
+    def new(found: list[Diagnostic]) -> list[Diagnostic]:
+        return [d for d in found if d.location not in reported]
+
     model, structure = build_model(data, source)
     if model is None:
-        raise ModelError(diagnostics + structure + _errors_beyond_structure(data, source))
-    diagnostics += check_model(model, source)
+        raise ModelError(diagnostics + new(structure + _errors_beyond_structure(data, source)))
+    diagnostics += new(check_model(model, source))
     failing = [d for d in diagnostics if d.severity == "error" or strict]
     if failing:
         raise ModelError(diagnostics)
@@ -133,8 +140,9 @@ def _raise_site(exc: BaseException, file: FilePath) -> Location:
     if isinstance(exc, SyntaxError) and exc.lineno is not None:
         return Location(str(file), exc.lineno, exc.offset or 1)
     target = file.resolve()
-    line = 1
+    line, column = 1, 1
     for frame in traceback.extract_tb(exc.__traceback__):
         if FilePath(frame.filename).resolve() == target and frame.lineno is not None:
             line = frame.lineno  # the innermost line of the model file
-    return Location(str(file), line, 1)
+            column = (frame.colno or 0) + 1
+    return Location(str(file), line, column)

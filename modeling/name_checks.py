@@ -101,13 +101,17 @@ def element_name_problems(index: ModelIndex,
             yield (path, f"{what} {shown(entry.name)} must be a PascalCase identifier; write "
                    f"{shown(pascal_identifier(entry.name))}", "bad-name")
             continue
+        if entry.kind == "actor":
+            # Actors become no Python name (a command only records who issues it), so the
+            # person `Patron` and the aggregate `Patron` may share a name, and an actor may
+            # recur in every context it works in.
+            continue
         earlier = first_seen.setdefault(entry.name, entry)
         if earlier is not entry:
-            if not earlier.kind == entry.kind == "actor":  # actors may recur per context
-                yield (path, f"{what} {shown(entry.name)} is already used by the "
-                       f"{KIND_WORD[earlier.kind]} at line {line_of((*earlier.path, 'name'))}; "
-                       f"names are unique across the model (they become classes of one "
-                       f"package)", "duplicate-name")
+            yield (path, f"{what} {shown(entry.name)} is already used by the "
+                   f"{KIND_WORD[earlier.kind]} at line {line_of((*earlier.path, 'name'))}; "
+                   f"names of everything but actors are unique across the model (they become "
+                   f"classes of one package)", "duplicate-name")
             continue
         twin = by_snake.setdefault(snake_case(entry.name), entry)
         if twin is not entry:

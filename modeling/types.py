@@ -46,6 +46,8 @@ Fields = Annotated[
 class Element(_Frozen):
     name: str
     description: str = ""
+    ignore: list[str] = Field(default_factory=list,
+                              description="lint codes not to report for this element")
 
 
 def _name_shorthand(value: Any) -> Any:

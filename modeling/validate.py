@@ -9,8 +9,9 @@ from pydantic import JsonValue
 
 from modeling.identity import identity_problems
 from modeling.index import Entry, Kind, ModelIndex, index_model
-from modeling.lints import lint_model
+from modeling.lints import LINT_CODES, lint_model
 from modeling.name_checks import (
+    KIND_WORD,
     element_name_problems,
     enum_value_problems,
     field_name_problem,
@@ -19,11 +20,11 @@ from modeling.name_checks import (
 from modeling.names import short, shown
 from modeling.source import Diagnostic, Path, Severity, SourceMap
 from modeling.typeexpr import PRIMITIVES, TypeSyntaxError, named_types, parse_type
-from modeling.types import Aggregate, FieldSpec, Model, Scenario
+from modeling.types import Aggregate, Element, FieldSpec, Model, Scenario
 from modeling.values import (
     MAX_NESTING,
     DeclaredTypes,
-    payload_problem,
+    payload_problems,
     value_object_nesting,
     value_problem,
 )
@@ -64,6 +65,7 @@ class _Checker:
         self.check_references()
         self.check_identity()
         self.check_scenarios()
+        self.check_ignores()
         self.lint()
         return self.diagnostics
 
@@ -141,7 +143,8 @@ class _Checker:
             if type_name not in declared:
                 hint = _did_you_mean(type_name, [*declared, *PRIMITIVES])
                 self.report(path, f"field {shown(name)} of {owner} has unknown type "
-                            f"{shown(type_name)}{hint}", "unknown-type")
+                            f"{shown(type_name)}: {_valid_types(declared)}{hint}",
+                            "unknown-type")
                 return
         if spec.has_default:
             problem = value_problem(spec.default, expr, self.types)
@@ -155,8 +158,15 @@ class _Checker:
         entry = self.index.named(name, *kinds)
         if entry is None:
             candidates = self.index.names(*kinds)
-            self.report(path, f"{what} {shown(name)}, which is not declared"
-                        f"{_did_you_mean(name, candidates)}", "unknown-reference")
+            expected = KIND_WORD[kinds[0]] if len(kinds) == 1 else ""
+            other = self.index.named(name)
+            if expected and other is not None:
+                owner = f" of aggregate {short(other.aggregate)}" if other.aggregate else ""
+                said = (f"{what} {shown(name)}, but {short(name)} is "
+                        f"{_a(KIND_WORD[other.kind])}{owner}, not {_a(expected)}")
+            else:
+                said = f"{what} {shown(name)}, which is not declared"
+            self.report(path, f"{said}{_did_you_mean(name, candidates)}", "unknown-reference")
         return entry
 
     def check_references(self) -> None:
@@ -171,12 +181,8 @@ class _Checker:
                     own = [event.name for event in aggregate.events]
                     for e, event in enumerate(command.emits):
                         if event not in own:
-                            self.report((*path, "emits", e),
-                                        f"command {short(command.name)} emits "
-                                        f"{shown(event)}, which is not an event of "
-                                        f"aggregate {short(aggregate.name)}"
-                                        f"{_did_you_mean(event, own)}; declare it under the "
-                                        f"aggregate's events", "unknown-reference")
+                            self.report((*path, "emits", e), self.not_own_event(
+                                command.name, event, aggregate, own), "unknown-reference")
             for i, policy in enumerate(context.policies):
                 path = (*base, "policies", i)
                 for e, event in enumerate(policy.on):
@@ -207,6 +213,22 @@ class _Checker:
     def check_identity(self) -> None:
         for path, message, code in identity_problems(self.model):
             self.report(path, message, code)
+    def not_own_event(self, command: str, event: str, aggregate: Aggregate,
+                      own: list[str]) -> str:
+        said = (f"command {short(command)} emits {shown(event)}, which is not an event of "
+                f"aggregate {short(aggregate.name)}")
+        entry = self.index.named(event)
+        if entry is not None and entry.kind == "event":
+            where = (f"aggregate {short(entry.aggregate)}" if entry.aggregate
+                     else f"context {short(entry.context)}")
+            return (f"{said} but of {where}; a command emits only its own aggregate's events: "
+                    f"a policy is the way across aggregates (let {short(command)} emit an "
+                    f"event of {short(aggregate.name)}, and a policy react to it by issuing "
+                    f"the command that emits {short(event)})")
+        if entry is not None:
+            return f"{said}{self.what_it_is(event, 'event')}; name one of its events"
+        return (f"{said}{_did_you_mean(event, own)}; declare it under the aggregate's "
+                f"events")
 
     # ---- scenarios ---------------------------------------------------------------------
 
@@ -220,9 +242,16 @@ class _Checker:
     def check_scenario(self, path: Path, aggregate: Aggregate, scenario: Scenario) -> None:
         events = {event.name: event.fields for event in aggregate.events}
         commands = {command.name: command.fields for command in aggregate.commands}
-        if scenario.then and scenario.error is not None:
+        then_written = "then" in scenario.model_fields_set
+        if then_written and scenario.error is not None:
             self.report((*path, "error"), f"scenario {shown(scenario.name)} has both `then` and "
-                        f"`error`; a rejected command emits nothing: keep one", "bad-scenario")
+                        f"`error`; a rejected command emits nothing: keep one (`then: []` "
+                        f"says the command succeeds and emits nothing)", "bad-scenario")
+        elif not then_written and scenario.error is None:
+            self.report((*path, "name"), f"scenario {shown(scenario.name)} says neither what "
+                        f"happens (`then:` the events, or `then: []` for none) nor why the "
+                        f"command is refused (`error:` text of the message); add one",
+                        "bad-scenario")
         for key, messages in (("given", scenario.given), ("then", scenario.then)):
             for i, message in enumerate(messages):
                 self.check_message((*path, key, i), message, events, "event", aggregate)
@@ -237,18 +266,57 @@ class _Checker:
             return
         ((name, payload),) = message.items()
         if name not in known:
-            self.report(path, f"{shown(name)} is not a {kind} of aggregate {short(aggregate.name)}"
+            self.report(path, f"{shown(name)} is not {_a(kind)} of aggregate "
+                        f"{short(aggregate.name)}{self.what_it_is(name, kind)}"
                         f"{_did_you_mean(name, list(known))}", "unknown-reference", at_key=True)
             return
-        problem = payload_problem(payload, known[name], self.types, name)
-        if problem:
-            self.report((*path, name), problem, "bad-scenario")
+        for field, problem in payload_problems(payload, known[name], self.types, name):
+            where = (*path, name) if field is None else (*path, name, field)
+            self.report(where, problem, "bad-scenario")
+
+    def what_it_is(self, name: str, expected: str) -> str:
+        """`` (it is an event of aggregate X)`` when ``name`` is another kind of element."""
+        entry = self.index.named(name)
+        if entry is None or entry.kind == expected:
+            return ""
+        owner = f" of aggregate {short(entry.aggregate)}" if entry.aggregate else ""
+        return f" (it is {_a(KIND_WORD[entry.kind])}{owner})"
 
     # ---- lints -------------------------------------------------------------------------
 
     def lint(self) -> None:
+        ignored = {(entry.path, code) for entry in self.index.entries
+                   for code in self.element_at(entry.path).ignore}
         for path, message, code in lint_model(self.model, self.index):
-            self.report(path, message, code, severity="warning")
+            if (path[:-1], code) not in ignored:
+                self.report(path, f"{message} [{code}]", code, severity="warning")
+
+    def check_ignores(self) -> None:
+        for entry in self.index.entries:
+            for i, code in enumerate(self.element_at(entry.path).ignore):
+                if code not in LINT_CODES:
+                    self.report((*entry.path, "ignore", i), f"{shown(code)} is not a lint "
+                                f"code; the lints are {', '.join(LINT_CODES)}"
+                                f"{_did_you_mean(code, list(LINT_CODES))}", "unknown-lint")
+
+    def element_at(self, path: Path) -> Element:
+        found: object = self.model
+        for key in path:
+            found = found[key] if isinstance(key, int) else getattr(found, str(key))  # type: ignore[index]
+        assert isinstance(found, Element)
+        return found
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in ('a', 'e', 'i', 'o', 'u') else 'a'} {word}"
+
+
+def _valid_types(declared: list[str]) -> str:
+    shown_declared = ", ".join(short(name, 30) for name in declared[:12])
+    more = f" and {len(declared) - 12} more" if len(declared) > 12 else ""
+    own = (f", and the model's value objects and enums ({shown_declared}{more})" if declared
+           else ", and value objects and enums the model declares")
+    return (f"the types are {', '.join(PRIMITIVES)}, list[T], dict[str, T], T | None{own}")
 
 
 def _did_you_mean(name: str, candidates: list[str]) -> str:

@@ -109,10 +109,24 @@ def _value_problem(value: JsonValue, expr: TypeExpr, types: DeclaredTypes) -> st
     return _payload_problem(value, value_object.fields, types, expr.name)
 
 
-def payload_problem(payload: Mapping[str, JsonValue], fields: Mapping[str, FieldSpec],
-                    types: DeclaredTypes, owner: str) -> str | None:
-    """None when a scenario payload fits the fields of ``owner``, else what is wrong."""
-    return json_problem(dict(payload)) or _payload_problem(payload, fields, types, owner)
+def payload_problems(payload: Mapping[str, JsonValue], fields: Mapping[str, FieldSpec],
+                     types: DeclaredTypes, owner: str) -> list[tuple[str | None, str]]:
+    """Everything wrong with a scenario payload for the fields of ``owner``, one problem
+    per field, each as (the field it is about, or None for the payload as a whole, what is
+    wrong): a bad enum value never hides a bad datetime beside it."""
+    problem = json_problem(dict(payload))
+    if problem:
+        return [(None, problem)]
+    problems: list[tuple[str | None, str]] = []
+    known = ", ".join(fields) or "none"
+    for key in payload:
+        if key not in fields:
+            problems.append((key, f"{owner} has no field {shown(key)} (fields: {known})"))
+    for name, spec in fields.items():
+        problem = _field_problem(payload, name, spec, types, owner)
+        if problem:
+            problems.append((name if name in payload else None, problem))
+    return problems
 
 
 def _payload_problem(payload: Mapping[str, JsonValue], fields: Mapping[str, FieldSpec],
@@ -122,18 +136,24 @@ def _payload_problem(payload: Mapping[str, JsonValue], fields: Mapping[str, Fiel
         known = ", ".join(fields) or "none"
         return f"{owner} has no field {shown(unknown[0])} (fields: {known})"
     for name, spec in fields.items():
-        try:
-            expr = parse_type(spec.type)
-        except ValueError:
-            continue  # reported where the field is declared
-        if name not in payload:
-            if not spec.has_default and not isinstance(expr, Optional):
-                return f"{owner} needs a value for field {name!r} ({spec.type})"
-            continue
-        problem = _value_problem(payload[name], expr, types)
+        problem = _field_problem(payload, name, spec, types, owner)
         if problem:
-            return f"field {name!r} of {owner}: {problem}"
+            return problem
     return None
+
+
+def _field_problem(payload: Mapping[str, JsonValue], name: str, spec: FieldSpec,
+                   types: DeclaredTypes, owner: str) -> str | None:
+    try:
+        expr = parse_type(spec.type)
+    except ValueError:
+        return None  # reported where the field is declared
+    if name not in payload:
+        if not spec.has_default and not isinstance(expr, Optional):
+            return f"{owner} needs a value for field {name!r} ({spec.type})"
+        return None
+    problem = _value_problem(payload[name], expr, types)
+    return f"field {name!r} of {owner}: {problem}" if problem else None
 
 
 def _primitive_problem(value: JsonValue, name: str) -> str | None:
@@ -152,6 +172,11 @@ def _primitive_problem(value: JsonValue, name: str) -> str | None:
     elif name == "datetime":
         ok = isinstance(value, str) and _parses(lambda: dt.datetime.fromisoformat(str(value)),
                                                 value, (ValueError,))
+        if ok and dt.datetime.fromisoformat(str(value)).tzinfo is None:
+            # Stored timestamps are aware; a naive one would compare unequal (or fail) there.
+            return (f"{shown(str(value))} has no time zone; datetimes are aware (events store "
+                    f"aware timestamps): write {shown(str(value) + '+00:00')} or another "
+                    f"offset")
     elif name == "date":
         ok = isinstance(value, str) and _parses(lambda: dt.date.fromisoformat(str(value)),
                                                 value, (ValueError,))
@@ -163,8 +188,9 @@ def _primitive_problem(value: JsonValue, name: str) -> str | None:
     examples = {"datetime": '"2026-01-31T12:00:00+00:00"', "date": '"2026-01-31"',
                 "uuid": '"5f0c…" (a UUID)', "decimal": '"12.50"', "bytes": "text"}
     hint = f" such as {examples[name]}" if name in examples else ""
-    return f"{shown(str(value)) if isinstance(value, str) else shown(repr(value))} is not a " \
-        f"valid {name}; write a {name}{hint}"
+    article = "an" if name == "int" else "a"
+    return f"{shown(str(value)) if isinstance(value, str) else shown(repr(value))} is not " \
+        f"a valid {name}; write {article} {name}{hint}"
 
 
 def _not_finite() -> bool:

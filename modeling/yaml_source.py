@@ -22,6 +22,7 @@ from yaml.events import MappingEndEvent, MappingStartEvent, SequenceEndEvent, Se
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from modeling.source import Diagnostic, Location, Path, SourceMap
+from modeling.yaml_errors import plain_yaml_message
 
 MAX_DEPTH = 64
 """Deepest nesting of mappings and lists in a model file (models need about 15)."""
@@ -48,11 +49,8 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Diagnostic]]:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or "invalid YAML"
-        context = f" ({exc.context})" if exc.context else ""
         return None, source, [Diagnostic(
-            _location(file, mark), "error",
-            f"YAML syntax: {problem}{context}; check indentation, quotes and colons",
+            _location(file, mark), "error", plain_yaml_message(exc.problem, exc.context),
             "yaml-syntax",
         )]
     except yaml.YAMLError as exc:

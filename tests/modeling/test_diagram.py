@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from modeling.diagram import STYLES, DiagramError, render, to_dot, to_mermaid
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDERS = ROOT / "examples" / "orders" / "model.yaml"
+SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE_TEXT = 'ends "quoted" \\" \\\\n ]; node [x]; }\n`<script>` # & | -->'
 
 
@@ -126,3 +129,61 @@ def test_hot_spot_text_never_becomes_markup(tmp_path: Path, text: str) -> None:
     assert "<a " not in svg and "xlink:href" not in svg and "<b>" not in svg.lower()
     assert "<script" not in svg
     assert "\0" not in svg and "\0" not in to_mermaid(hostile)
+
+
+CLERK = Path(__file__).parent / "models" / "clerk.yaml"
+
+
+def drawn(svg: bytes) -> dict[str, list[tuple[float, str]]]:
+    """Each label drawn in the SVG -> [(its y, the name of the context box it sits in)]."""
+    root = ET.fromstring(svg)
+    boxes = []
+    for group in root.iter(f"{SVG}g"):
+        if group.get("class") == "cluster":
+            outline = group.find(f"{SVG}path")
+            outline = outline if outline is not None else group.find(f"{SVG}polygon")
+            assert outline is not None
+            numbers = re.findall(r"(-?[\d.]+),(-?[\d.]+)",
+                                 outline.get("d") or outline.get("points") or "")
+            xs, ys = [float(x) for x, _ in numbers], [float(y) for _, y in numbers]
+            boxes.append((group.findtext(f"{SVG}text") or "", min(xs), max(xs), min(ys),
+                          max(ys)))
+    labels: dict[str, list[tuple[float, str]]] = {}
+    for group in root.iter(f"{SVG}g"):
+        if group.get("class") == "node":
+            texts = group.findall(f"{SVG}text")
+            x, y = float(texts[0].get("x", "0")), float(texts[0].get("y", "0"))
+            box = next(name for name, left, right, top, bottom in boxes
+                       if left <= x <= right and top <= y <= bottom)
+            labels.setdefault(" ".join(t.text or "" for t in texts), []).append((y, box))
+    return labels
+
+
+def test_events_and_commands_keep_model_order_and_a_shared_actor_stands_in_both_contexts(
+        ) -> None:
+    clerk = load_model(CLERK).model
+    labels = drawn(render(clerk, "svg"))
+    ys = [labels[name][0][0] for name in ("OrderPlaced", "OrderShipped", "OrderCancelled")]
+    assert ys == sorted(ys)  # time order, top to bottom, whatever order commands emit them
+    ys = [labels[name][0][0] for name in ("CancelOrder", "ShipOrder", "PlaceOrder")]
+    assert ys == sorted(ys)
+    assert sorted(where for _, where in labels["Clerk"]) == ["Returns", "Sales"]
+    returns = drawn(render(clerk, "svg", context="Returns"))
+    assert [where for _, where in returns["Clerk"]] == ["Returns"]
+    assert "PlaceOrder" not in returns  # the clerk's work in Sales stays in Sales' view
+    assert to_mermaid(clerk).count('"Clerk"') == 2
+
+
+def test_hot_spot_is_a_red_violet_note_as_large_as_its_text() -> None:
+    dot = to_dot(load_model(CLERK).model)
+    (line,) = [line for line in dot.splitlines() if "shipped order" in line]
+    assert "fillcolor=\"#C2255C\"" in line and "shape=note" in line and "width" not in line
+
+
+def test_context_view_is_the_same_whatever_the_hash_seed() -> None:
+    code = ("from modeling import load_model; from modeling.diagram import to_dot; "
+            f"print(to_dot(load_model({str(CLERK)!r}).model, context='Returns'))")
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True, env={"PYTHONHASHSEED": seed}).stdout
+               for seed in ("1", "2", "3")}
+    assert len(outputs) == 1

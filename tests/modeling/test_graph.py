@@ -15,7 +15,8 @@ def graph() -> FlowGraph:
 def test_nodes_carry_kind_and_context() -> None:
     g = graph()
     assert g.nodes["event:OrderPlaced"] | {} == {
-        "kind": "event", "name": "OrderPlaced", "context": "Sales", "label": "OrderPlaced"}
+        "kind": "event", "name": "OrderPlaced", "context": "Sales", "contexts": ["Sales"],
+        "label": "OrderPlaced"}
     assert g.nodes["policy:PrepareShipmentWhenOrderPaid"]["context"] == "Shipping"
     kinds = {data["kind"] for _, data in g.nodes(data=True)}
     assert kinds == {"actor", "command", "aggregate", "event", "policy", "read_model",

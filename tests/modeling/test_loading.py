@@ -76,7 +76,8 @@ def test_bad_names_say_what_to_write() -> None:
         "8:39: error: field name 'class' of command place_order is reserved (a Python keyword); "
         "write 'class_'",
         "12:19: error: event name 'OrderPlaced' is already used by the event at line 11; "
-        "names are unique across the model (they become classes of one package)",
+        "names of everything but actors are unique across the model (they become classes of one "
+        "package)",
     ]
 
 
@@ -96,18 +97,23 @@ def test_dangling_references_suggest_close_names() -> None:
 def test_bad_types_defaults_and_scenarios() -> None:
     errors = [line for line in diagnostics_of("bad_types.yaml") if ": error:" in line]
     assert [line.split(": error:")[0] for line in errors] == [
-        "12:22", "13:21", "14:47", "18:29", "21:32", "24:13"]
-    assert "unknown type 'Lin'; did you mean 'Line'?" in errors[0]
+        "12:22", "13:21", "14:47", "18:29", "21:60", "23:19", "24:13"]
+    assert errors[0] == (
+        "12:22: error: field 'lines' of command PlaceOrder has unknown type 'Lin': the types "
+        "are str, int, float, bool, decimal, datetime, date, uuid, bytes, list[T], "
+        "dict[str, T], T | None, and the model's value objects and enums (Line); did you mean "
+        "'Line'?")
     assert "expected 'str' but found 'int'" in errors[1]
     assert "'lots' is not a valid decimal" in errors[2]
     assert "ends early, expected ']'" in errors[3]
     assert "PlaceOrder has no field 'totl'" in errors[4]
-    assert "'ShipOrder' is not a command of aggregate Order" in errors[5]
+    assert "scenario 'unknown command' says neither what happens" in errors[5]
+    assert "'ShipOrder' is not a command of aggregate Order" in errors[6]
 
 
 def test_python_model_errors_point_at_the_builder_call() -> None:
     errors = [line for line in diagnostics_of("python_errors.py") if ": error:" in line]
-    assert [line.split(": error:")[0] for line in errors] == ["6:1", "7:1"]
+    assert [line.split(": error:")[0] for line in errors] == ["6:1", "8:5"]
 
 
 def test_python_model_that_raises_points_at_the_raise() -> None:

@@ -4,4 +4,5 @@ model = ModelBuilder("shop")
 sales = model.context("Sales")
 order = sales.aggregate("Order")
 order.command("PlaceOrder", emits=["OrderPlaced"])
-order.event("order_placed")
+for name in ["order_placed"]:
+    order.event(name)
