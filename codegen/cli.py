@@ -16,6 +16,7 @@ from typing import Any, NoReturn, TypeVar, cast
 
 import click
 
+from codegen.asyncapi import export as export_contract
 from codegen.contract_cli import refuse_breaking, run_check, stale_lock, write_lock
 from codegen.formatting import FormatError
 from codegen.generator import generate as generate_files
@@ -231,14 +232,17 @@ def catalog(model: Path, output: Path) -> None:
 
 @main.command()
 @model_argument
-@click.option("-f", "--format", "fmt", type=click.Choice(["yaml"]), default="yaml",
-              show_default=True)
+@click.option("-f", "--format", "fmt", type=click.Choice(["yaml", "asyncapi", "jsonschema"]),
+              default="yaml", show_default=True,
+              help="yaml: the model; asyncapi: an AsyncAPI 3 document of its events; "
+                   "jsonschema: a JSON Schema per event payload.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
               help="File to write (default: standard output).")
 @friendly
 def export(model: Path, fmt: str, output: Path | None) -> None:
-    """Write MODEL (e.g. a Python model) in the YAML format."""
-    text = to_yaml(_load(model).model)
+    """Write MODEL in the YAML format, or publish its events' contract."""
+    loaded = _load(model)
+    text = to_yaml(loaded.model) if fmt == "yaml" else export_contract(loaded.model, fmt)
     _write(text, output)
 
 
