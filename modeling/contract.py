@@ -155,11 +155,27 @@ def parse_lock(text: str, name: str) -> Lock:
     for event, entry in data["events"].items():
         versions = entry.get("versions") if isinstance(entry, dict) else None
         if (not isinstance(versions, dict) or not versions
-                or not all(isinstance(k, str) and k.isdigit() and isinstance(v, dict)
-                           and isinstance(v.get("fields"), dict) for k, v in versions.items())):
+                or not all(k.isdigit() and _schema_ok(v) for k, v in versions.items())):
             raise LockError(f"{name}:1:1: the lock's entry for event {str(event)[:80]!r} is "
                             f"damaged; restore the lock from version control")
     return data
+
+
+def _fields_ok(fields: Any) -> bool:
+    return isinstance(fields, dict) and all(
+        isinstance(f, dict) and isinstance(f.get("type"), str)
+        and isinstance(f.get("required"), bool) for f in fields.values())
+
+
+def _schema_ok(schema: Any) -> bool:
+    """The shape compare() relies on, so a hand-edited lock is an error, not a crash."""
+    if not isinstance(schema, dict) or not _fields_ok(schema.get("fields")):
+        return False
+    types = schema.get("types", {})
+    return isinstance(types, dict) and all(
+        isinstance(t, dict) and (isinstance(t.get("enum"), list) if "enum" in t
+                                 else _fields_ok(t.get("fields")))
+        for t in types.values())
 
 
 def read_lock(path: Path) -> Lock | None:

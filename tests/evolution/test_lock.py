@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from codegen.cli import main
-from modeling import Model
+from modeling import Model, load_model
 from modeling.changes import compare
 from modeling.contract import contract, merged_lock, parse_lock, render_lock
 from modeling.source import Location
@@ -112,6 +112,11 @@ def test_a_damaged_lock_is_a_located_error(tmp_path: Path) -> None:
     (tmp_path / "shelf.lock.json").write_text('{"aether_lock": 1, "events": {"E": {}}}')
     code, _, err = _cli("validate", model)
     assert code == 1 and "lock's entry for event 'E' is damaged" in err
+    damaged = json.loads(render_lock(contract(load_model(model).model)))
+    damaged["events"]["BookReturned"]["versions"]["1"]["fields"]["late"] = {"type": 5}
+    (tmp_path / "shelf.lock.json").write_text(json.dumps(damaged))
+    code, _, err = _cli("generate", model, "-o", tmp_path / "out")
+    assert code == 1 and "lock's entry for event 'BookReturned' is damaged" in err
     (tmp_path / "shelf.lock.json").write_text("{nope")
     code, _, err = _cli("check", model)
     assert code == 1 and f"{tmp_path / 'shelf.lock.json'}:1:2: not a valid lock" in err
