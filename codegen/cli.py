@@ -16,11 +16,14 @@ from typing import Any, NoReturn, TypeVar, cast
 
 import click
 
+from codegen.asyncapi import export as export_contract
+from codegen.contract_cli import refuse_breaking, run_check, stale_lock, write_lock
 from codegen.formatting import FormatError
 from codegen.generator import generate as generate_files
 from codegen.writer import plan as plan_output
 from codegen.writer import write as write_output
 from modeling import LoadedModel, ModelError, load_model
+from modeling.contract import LockError
 from modeling.diagram import FORMATS, DiagramError, Format, render
 from modeling.export import json_schema, to_yaml
 from modeling.name_checks import package_name_problem
@@ -47,7 +50,7 @@ def friendly(command: F) -> F:
             for diagnostic in error.diagnostics:
                 click.echo(str(diagnostic), err=True)
             sys.exit(EXIT_PROBLEMS)
-        except (DiagramError, OSError) as error:
+        except (DiagramError, LockError, OSError) as error:
             fail(str(error))
         except (RecursionError, MemoryError) as error:  # bounded by validate; never silent
             fail(f"internal error ({type(error).__name__}); rerun with AETHER_DEBUG=1 and "
@@ -101,6 +104,7 @@ def main() -> None:
 def validate(model: Path, strict: bool) -> None:
     """Check MODEL (YAML or Python); print every problem as file:line:col."""
     loaded = _load(model, strict)
+    refuse_breaking(loaded)
     counts = {
         "contexts": len(loaded.model.contexts),
         "aggregates": sum(len(c.aggregates) for c in loaded.model.contexts),
@@ -157,6 +161,7 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
              check: bool) -> None:
     """Compile MODEL into a typed Python package on the Aether runtime."""
     loaded = _load(model)
+    refuse_breaking(loaded)
     name = package or loaded.model.name
     problem = package_name_problem(name)
     if problem:
@@ -174,6 +179,9 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
                     [f"orphaned: {p}" for p in result.removed])
         for line in problems:
             click.echo(f"{output / line.split(': ', 1)[1]}: {line.split(':', 1)[0]}", err=True)
+        for line in stale_lock(loaded):
+            click.echo(line, err=True)
+            problems.append(line)
         if problems:
             fail(f"{len(problems)} file(s) out of date; run aether-gen generate {model} "
                  f"-o {output}")
@@ -186,11 +194,24 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
         click.echo(f"updated {output / path}")
     for path in result.removed:
         click.echo(f"removed {output / path}")
+    lock_written = write_lock(loaded)
+    if lock_written:
+        click.echo(lock_written)
     click.echo(f"{output / name}: {len(result.created)} created, {len(result.updated)} "
                f"updated, {len(result.removed)} removed, {len(result.kept)} stub(s) kept")
 
 
 @main.command(short_help="Write MODEL's catalog: a static site that opens from disk.")
+@model_argument
+@click.option("--against", metavar="FILE|GIT-REV",
+              help="A lock or model file, or a git revision of MODEL (default: MODEL's lock).")
+@friendly
+def check(model: Path, against: str | None) -> None:
+    """Compare MODEL's events with its lock; exit 1 on an unversioned breaking change."""
+    sys.exit(run_check(model, against))
+
+
+@main.command()
 @model_argument
 @click.option("-o", "--output", type=click.Path(path_type=Path, file_okay=False),
               required=True, help="Directory for the site (new, empty or an earlier catalog).")
@@ -211,14 +232,17 @@ def catalog(model: Path, output: Path) -> None:
 
 @main.command()
 @model_argument
-@click.option("-f", "--format", "fmt", type=click.Choice(["yaml"]), default="yaml",
-              show_default=True)
+@click.option("-f", "--format", "fmt", type=click.Choice(["yaml", "asyncapi", "jsonschema"]),
+              default="yaml", show_default=True,
+              help="yaml: the model; asyncapi: an AsyncAPI 3 document of its events; "
+                   "jsonschema: a JSON Schema per event payload.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
               help="File to write (default: standard output).")
 @friendly
 def export(model: Path, fmt: str, output: Path | None) -> None:
-    """Write MODEL (e.g. a Python model) in the YAML format."""
-    text = to_yaml(_load(model).model)
+    """Write MODEL in the YAML format, or publish its events' contract."""
+    loaded = _load(model)
+    text = to_yaml(loaded.model) if fmt == "yaml" else export_contract(loaded.model, fmt)
     _write(text, output)
 
 

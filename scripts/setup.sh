@@ -45,3 +45,17 @@ if [ ! -x /usr/bin/chromium ]; then
     exit 1
   fi
 fi
+
+# The official AsyncAPI 3 JSON Schema (npm's @asyncapi/specs) that tests/evolution validates
+# `aether-gen export --format asyncapi` against: fetched into an ignored cache, never copied
+# into the repository.
+specs=.cache/asyncapi-specs
+if [ ! -f "$specs/package/schemas/3.0.0.json" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "setup: npm is missing; install Node.js (it fetches @asyncapi/specs for the tests)" >&2
+    exit 1
+  fi
+  rm -rf "$specs" && mkdir -p "$specs"
+  (cd "$specs" && npm pack --silent @asyncapi/specs@6 >/dev/null && tar -xzf asyncapi-specs-*.tgz \
+    && rm asyncapi-specs-*.tgz)
+fi

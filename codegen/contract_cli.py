@@ -1,0 +1,92 @@
+"""aether-gen's contract commands and hooks: the lock beside the model, ``check`` for
+breaking changes, and the guard validate and generate run (see docs/evolution.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+import click
+
+from modeling import LoadedModel, ModelError, load_model
+from modeling.changes import Change
+from modeling.contract import Lock, LockError, contract, lock_path, parse_lock, read_lock
+from modeling.evolution import breaking_diagnostics, changes_against, lock_update
+
+
+def refuse_breaking(loaded: LoadedModel) -> None:
+    """validate and generate: a breaking change since the lock, without a version bump,
+    is an error like any other in the model."""
+    errors = breaking_diagnostics(loaded)
+    if errors:
+        raise ModelError(errors)
+
+
+def stale_lock(loaded: LoadedModel) -> list[str]:
+    """generate --check: the lock as a missing or stale file ("path: state")."""
+    update = lock_update(loaded)
+    return [] if update.state == "fresh" else [f"{update.path}: {update.state}"]
+
+
+def write_lock(loaded: LoadedModel) -> str | None:
+    """generate: bring the lock up to date; what happened to it, or None if nothing."""
+    update = lock_update(loaded)
+    if update.state == "fresh":
+        return None
+    Path(update.path).write_text(update.text, encoding="utf-8")
+    return f"{'created' if update.state == 'missing' else 'updated'} {update.path}"
+
+
+def _against(loaded: LoadedModel, against: str | None) -> tuple[Lock, str]:
+    """The old contract: the lock beside the model, a lock or model file, or the model at
+    a git revision."""
+    if against is None:
+        path = lock_path(loaded.path)
+        old = read_lock(path)
+        if old is None:
+            raise LockError(f"{path}: no lock yet; run aether-gen generate {loaded.path} -o DIR "
+                            f"to write one, or pass --against FILE|GIT-REV")
+        return old, str(path)
+    candidate = Path(against)
+    if candidate.is_file():
+        if candidate.name.endswith(".json"):
+            return parse_lock(candidate.read_text(encoding="utf-8"), against), against
+        return contract(load_model(candidate).model), against
+    return contract(_model_at_revision(loaded.path, against).model), f"{against}:{loaded.path}"
+
+
+def _model_at_revision(model: Path, revision: str) -> LoadedModel:
+    if revision.startswith("-"):
+        raise LockError(f"--against {revision[:80]!r} is neither a file nor a git revision")
+    folder = model.resolve().parent
+    shown = subprocess.run(["git", "-C", str(folder), "show", f"{revision}:./{model.name}"],
+                           capture_output=True, check=False)
+    if shown.returncode != 0:
+        detail = shown.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        raise LockError(f"--against {revision[:80]!r} is neither a file nor a git revision "
+                        f"holding {model.name} ({detail[0][:200]}); pass a lock, a model file "
+                        f"or a revision such as HEAD~1")
+    with tempfile.TemporaryDirectory(prefix="aether-against-") as tmp:
+        old_file = Path(tmp) / model.name
+        old_file.write_bytes(shown.stdout)
+        try:
+            return load_model(old_file)
+        except ModelError as error:
+            raise LockError(f"the model at {revision[:80]} does not load "
+                            f"({len(error.errors)} error(s)); compare against another "
+                            f"revision") from None
+
+
+def run_check(model: Path, against: str | None) -> int:
+    """``aether-gen check``: print every change; 1 on an unversioned breaking change."""
+    loaded = load_model(model)
+    old, name = _against(loaded, against)
+    changes: list[Change] = changes_against(loaded, old)
+    for change in changes:
+        click.echo(str(change))
+    failing = [c for c in changes if c.failing]
+    breaking = [c for c in changes if c.breaking]
+    click.echo(f"{model}: {len(changes)} change(s) since {name}, {len(breaking)} breaking, "
+               f"{len(failing)} without a version bump", err=bool(failing))
+    return 1 if failing else 0

@@ -1,0 +1,201 @@
+"""Changes between two contracts (see modeling/contract.py), each compatible or breaking.
+
+Breaking means an event already stored (or already published to a consumer) no longer
+decodes as the new model says: a field removed or renamed, a type changed, a required
+field added without a default, an event removed or renamed, an enum value removed.
+Compatible: an optional field (one with a default) added, a description changed, an
+event or enum value added.
+
+A breaking change to an event is *versioned* when the new model bumped that event's
+``schema_version`` past the locked one (old events are then upcast, not mis-read); an
+event removed or renamed is versioned when the model's own ``version`` was bumped. Only
+unversioned breaking changes fail ``check``, ``validate`` and ``generate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from modeling.contract import Lock, Schema, latest
+from modeling.source import Location
+
+Kind = Literal[
+    "optional-field-added", "description-changed", "event-added", "enum-value-added",
+    "schema-version-bumped",
+    "field-removed", "field-renamed", "type-changed", "required-field-added",
+    "event-removed", "event-renamed", "enum-value-removed", "schema-version-lowered",
+]
+BREAKING: frozenset[str] = frozenset({
+    "field-removed", "field-renamed", "type-changed", "required-field-added",
+    "event-removed", "event-renamed", "enum-value-removed", "schema-version-lowered",
+})
+
+Where = tuple[str, ...]
+"""Where a change is, in the new model: ("event", E) / ("event", E, "fields", F) /
+("event", E, "description") / ("type", T, "fields", F) / ("type", T, "values", V) /
+("context", C)."""
+Locator = Callable[[Where], Location]
+
+
+@dataclass(frozen=True, order=True)
+class Change:
+    location: Location
+    event: str
+    kind: Kind
+    message: str
+    versioned: bool = False  # a breaking change the new model declared by a version bump
+
+    @property
+    def breaking(self) -> bool:
+        return self.kind in BREAKING
+
+    @property
+    def failing(self) -> bool:
+        return self.breaking and not self.versioned
+
+    def __str__(self) -> str:
+        if not self.breaking:
+            severity = "compatible"
+        elif self.versioned:
+            severity = "breaking (versioned)"
+        else:
+            severity = "breaking"
+        return f"{self.location}: {severity}: {self.kind}: {self.message}"
+
+
+def compare(old: Lock, new: Lock, locate: Locator) -> list[Change]:
+    """Every change from ``old`` (a lock, or another model's contract) to ``new`` (the
+    current model's contract), located in the new model."""
+    changes: list[Change] = []
+    old_events: dict[str, Any] = old["events"]
+    new_events: dict[str, Any] = new["events"]
+    model_bumped = int(new.get("model_version", 1)) > int(old.get("model_version", 1))
+    for name in sorted(set(old_events) & set(new_events)):
+        changes += _event_changes(name, old_events[name], new_events[name], locate)
+    removed = sorted(set(old_events) - set(new_events))
+    added = [n for n in sorted(set(new_events) - set(old_events))]
+    for name in removed:
+        _version, schema = latest(old_events[name])
+        twin = next((a for a in added if _same_shape(schema, latest(new_events[a])[1])), None)
+        if twin is not None:
+            added.remove(twin)
+            changes.append(Change(
+                locate(("event", twin)), name, "event-renamed",
+                f"event {name} renamed to {twin}: stored {name} events no longer decode; "
+                f"keep {name} (and add {twin} beside it), or bump the model's version",
+                model_bumped))
+            continue
+        context = str(old_events[name].get("context", ""))
+        changes.append(Change(
+            locate(("context", context)), name, "event-removed",
+            f"event {name} removed: stored {name} events no longer decode; keep it, or bump "
+            f"the model's version", model_bumped))
+    for name in added:
+        changes.append(Change(locate(("event", name)), name, "event-added",
+                              f"event {name} added"))
+    return sorted(changes)
+
+
+def _same_shape(a: Schema, b: Schema) -> bool:
+    return bool(a["fields"]) and a["fields"] == b["fields"] and a.get("types") == b.get("types")
+
+
+def _event_changes(name: str, old: dict[str, Any], new: dict[str, Any],
+                   locate: Locator) -> list[Change]:
+    old_version, old_schema = latest(old)
+    new_version, new_schema = latest(new)
+    here = ("event", name)
+    if new_version < old_version:
+        return [Change(locate(here), name, "schema-version-lowered",
+                       f"{name}'s schema_version went down from {old_version} to "
+                       f"{new_version}: versions only grow; set it to {old_version} or more")]
+    bumped = new_version > old_version
+    found: list[tuple[Where, Kind, str]] = []
+    if old_schema.get("description", "") != new_schema.get("description", ""):
+        found.append(((*here, "description"), "description-changed",
+                      f"{name}'s description changed"))
+    found += _field_changes(name, here, old_schema["fields"], new_schema["fields"])
+    found += _type_changes(name, old_schema.get("types", {}), new_schema.get("types", {}))
+    if bumped:  # the bump is the fix the messages suggest: say what it asks for instead
+        found = [(where, kind, f"{message.split('; ')[0]}; upcast old events v{old_version} -> "
+                  f"v{new_version}" if kind in BREAKING else message)
+                 for where, kind, message in found]
+    changes = [Change(locate(where), name, kind, message, bumped and kind in BREAKING)
+               for where, kind, message in found]
+    if bumped:
+        changes.append(Change(locate(here), name, "schema-version-bumped",
+                              f"{name}'s schema_version bumped from {old_version} to "
+                              f"{new_version}: old events need an upcaster v{old_version} -> "
+                              f"v{new_version}"))
+    return changes
+
+
+def _field_changes(owner: str, at: Where, old: dict[str, Any],
+                   new: dict[str, Any]) -> list[tuple[Where, Kind, str]]:
+    found: list[tuple[Where, Kind, str]] = []
+    removed = [f for f in old if f not in new]
+    added = [f for f in new if f not in old]
+    for field in removed:
+        # A rename is a removal and an addition of the same type in one step.
+        twin = next((a for a in added if new[a]["type"] == old[field]["type"]), None)
+        if twin is not None:
+            added.remove(twin)
+            found.append(((*at, "fields", twin), "field-renamed",
+                          f"{owner}.{field} renamed to {twin}: stored events carry {field}"
+                          f"{_fix(owner, at)}"))
+        else:
+            found.append(((*at,), "field-removed",
+                          f"{owner}.{field} removed: stored events carry it{_fix(owner, at)}"))
+    for field in added:
+        if new[field]["required"]:
+            found.append(((*at, "fields", field), "required-field-added",
+                          f"{owner}.{field} added without a default: stored events lack it; "
+                          f"give it a default{_fix(owner, at, 'or ')}"))
+        else:
+            found.append(((*at, "fields", field), "optional-field-added",
+                          f"{owner}.{field} added (with a default)"))
+    for field in old:
+        if field not in new:
+            continue
+        before, after = old[field], new[field]
+        if before["type"] != after["type"]:
+            found.append(((*at, "fields", field), "type-changed",
+                          f"{owner}.{field} changed type from {before['type']} to "
+                          f"{after['type']}{_fix(owner, at)}"))
+        if before.get("description", "") != after.get("description", ""):
+            found.append(((*at, "fields", field), "description-changed",
+                          f"{owner}.{field}'s description changed"))
+    return found
+
+
+def _fix(owner: str, at: Where, joiner: str = "") -> str:
+    if at[0] == "event":
+        return f"; {joiner}bump {owner}'s schema_version and upcast old events"
+    return f"; {joiner}bump the schema_version of the events that use {owner}"
+
+
+def _type_changes(event: str, old: dict[str, Any],
+                  new: dict[str, Any]) -> list[tuple[Where, Kind, str]]:
+    found: list[tuple[Where, Kind, str]] = []
+    for name in sorted(set(old) & set(new)):
+        before, after = old[name], new[name]
+        at: Where = ("type", name)
+        if ("enum" in before) != ("enum" in after):
+            found.append((at, "type-changed", f"{name} (used by {event}) changed between "
+                          f"enum and value object; bump {event}'s schema_version"))
+        elif "enum" in before:
+            for value in before["enum"]:
+                if value not in after["enum"]:
+                    found.append(((*at, "values", str(value)), "enum-value-removed",
+                                  f"{name} lost the value {value!r} that stored {event} events "
+                                  f"may hold; bump {event}'s schema_version and upcast them"))
+            for value in after["enum"]:
+                if value not in before["enum"]:
+                    found.append(((*at, "values", str(value)), "enum-value-added",
+                                  f"{name} gained the value {value!r}"))
+        else:
+            found += [(where, kind, f"{message} (in {event})") for where, kind, message in
+                      _field_changes(name, at, before["fields"], after["fields"])]
+    return found

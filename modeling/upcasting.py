@@ -1,0 +1,67 @@
+"""What an upcaster from one locked schema version of an event to the next must do.
+
+The mechanical part of a step (a rename, a field added with a default, a field dropped) is
+derived from the two schemas the lock keeps; what cannot be derived (a type change, a
+required field added without a default) is listed as ``manual`` for a person to write.
+This is the plan an upcaster stub is pre-filled from; generating the stubs and applying
+them when events are decoded is not built yet (see docs/evolution.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+from pydantic import JsonValue
+
+from modeling.contract import Schema
+
+
+@dataclass(frozen=True)
+class UpcastStep:
+    event: str
+    from_version: int
+    to_version: int
+    renames: dict[str, str] = field(default_factory=dict)  # old field -> new field
+    defaults: dict[str, JsonValue] = field(default_factory=dict)  # new field -> its default
+    dropped: list[str] = field(default_factory=list)
+    manual: list[str] = field(default_factory=list)  # what a person must write, in words
+
+    def apply(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The mechanical part of the step on one payload (the manual part is not done)."""
+        out = {self.renames.get(k, k): v for k, v in data.items() if k not in self.dropped}
+        for name, default in self.defaults.items():
+            out.setdefault(name, default)
+        return out
+
+
+def upcast_steps(event: str, versions: dict[str, Schema]) -> list[UpcastStep]:
+    """One step per pair of consecutive locked versions of ``event``, oldest first."""
+    ordered = sorted(((int(v), schema) for v, schema in versions.items()), key=lambda p: p[0])
+    return [_step(event, a, old["fields"], b, new["fields"])
+            for (a, old), (b, new) in pairwise(ordered)]
+
+
+def _step(event: str, a: int, old: dict[str, Any], b: int, new: dict[str, Any]) -> UpcastStep:
+    renames: dict[str, str] = {}
+    defaults: dict[str, JsonValue] = {}
+    dropped: list[str] = []
+    manual: list[str] = []
+    added = [f for f in new if f not in old]
+    for name in (f for f in old if f not in new):
+        twin = next((f for f in added if new[f]["type"] == old[name]["type"]), None)
+        if twin is None:
+            dropped.append(name)
+            continue
+        added.remove(twin)
+        renames[name] = twin
+    for name in added:
+        if new[name]["required"]:
+            manual.append(f"set {name} ({new[name]['type']}): it has no default")
+        else:
+            defaults[name] = new[name].get("default")
+    for name in (f for f in old if f in new):
+        if old[name]["type"] != new[name]["type"]:
+            manual.append(f"convert {name} from {old[name]['type']} to {new[name]['type']}")
+    return UpcastStep(event, a, b, renames, defaults, dropped, manual)
