@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from aether.errors import AetherError
 from aether.event import COMMAND_ID, Event
+from aether.typenames import TypeNames
 
 MAX_COMMAND_ID = 256
 _UNFIT_ID = re.compile(r"[\x00-\x1f\x7f]")
@@ -67,6 +68,14 @@ class UnknownCommandTypeError(InvalidCommandError, LookupError):
         return (type(self), (self.command_type, self.known))
 
 
+class InvalidCommandClassError(AetherError, TypeError):
+    """A class cannot be registered as a command: it declares no ``command_type``."""
+
+
+class DuplicateCommandTypeError(AetherError, ValueError):
+    """Two command classes claim one command type; each maps to exactly one."""
+
+
 @runtime_checkable
 class CommandSender(Protocol):
     """Anything that delivers a command to its aggregate and returns the events it produced.
@@ -101,25 +110,15 @@ class CommandRegistry:
     """
 
     def __init__(self, command_types: Iterable[type[Command]] = ()) -> None:
-        self._types: dict[str, type[Command]] = {}
+        self._table: TypeNames[type[Command]] = TypeNames(
+            "command_type", "command class", InvalidCommandClassError, DuplicateCommandTypeError)
+        self._types = self._table.classes
         for command_type in command_types:
             self.register(command_type)
 
     def register(self, command_class: CommandTypeT) -> CommandTypeT:
         """Register a command class under its ``command_type``; usable as a decorator."""
-        name = getattr(command_class, "command_type", None)
-        if not isinstance(name, str) or not name:
-            raise TypeError(
-                f"{command_class.__name__} has no command_type: declare "
-                f"`command_type: ClassVar[str] = \"{command_class.__name__}\"` on the class"
-            )
-        existing = self._types.get(name)
-        if existing is not None and existing is not command_class:
-            raise ValueError(
-                f"command type {name!r} is already registered to {existing.__qualname__}; "
-                f"each command type maps to exactly one class"
-            )
-        self._types[name] = command_class
+        self._table.register(command_class)
         return command_class
 
     def __contains__(self, command_type: object) -> bool:
@@ -127,7 +126,7 @@ class CommandRegistry:
 
     @property
     def command_types(self) -> list[str]:
-        return sorted(self._types)
+        return self._table.names()
 
     def encode(self, command: Command) -> dict[str, Any]:
         """``{"command_type": ..., "data": {...}}``, JSON-ready; the type must be registered."""

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from aether.errors import AetherError, EventDecodeError, UnknownEventTypeError
 from aether.event import Event
+from aether.typenames import TypeNames
 
 SCHEMA_VERSION = "schema_version"
 
@@ -43,25 +44,15 @@ class EventRegistry:
     """Event type name <-> payload class, plus the mapping between payloads and Events."""
 
     def __init__(self, payload_types: Iterable[type[EventPayload]] = ()) -> None:
-        self._types: dict[str, type[EventPayload]] = {}
+        self._table: TypeNames[type[EventPayload]] = TypeNames(
+            "event_type", "payload class", InvalidPayloadTypeError, DuplicateEventTypeError)
+        self._types = self._table.classes
         for payload_type in payload_types:
             self.register(payload_type)
 
     def register(self, payload_type: PayloadT) -> PayloadT:
         """Register a payload class under its ``event_type``; usable as a decorator."""
-        event_type = getattr(payload_type, "event_type", None)
-        if not isinstance(event_type, str) or not event_type:
-            raise InvalidPayloadTypeError(
-                f"{payload_type.__name__} has no event_type: declare "
-                f"`event_type: ClassVar[str] = \"{payload_type.__name__}\"` on the class"
-            )
-        existing = self._types.get(event_type)
-        if existing is not None and existing is not payload_type:
-            raise DuplicateEventTypeError(
-                f"event type {event_type!r} is already registered to {existing.__qualname__}; "
-                f"each event type maps to exactly one payload class"
-            )
-        self._types[event_type] = payload_type
+        self._table.register(payload_type)
         return payload_type
 
     def __contains__(self, event_type: object) -> bool:
@@ -69,7 +60,7 @@ class EventRegistry:
 
     @property
     def event_types(self) -> list[str]:
-        return sorted(self._types)
+        return self._table.names()
 
     def payload_type(self, event_type: str) -> type[EventPayload]:
         try:

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aether import (
+    AetherError,
     Command,
     CommandRegistry,
     InvalidCommandError,
@@ -79,3 +80,21 @@ def test_any_bytes_decode_to_a_request_or_a_wire_error(payload: bytes) -> None:
 def test_requests_round_trip(actor_id: str, by: int) -> None:
     payload = encode_request(actor_id, 3, commands.encode(Increment(by=by)), {COMMAND_ID: "c"})
     assert decode_request(payload) == (actor_id, 3, "Increment", {"by": by}, {COMMAND_ID: "c"})
+
+
+def test_registering_a_command_class_wrongly_is_an_aether_error() -> None:
+    class Nameless(Command):
+        pass
+
+    class First(Command):
+        command_type = "Same"
+
+    class Second(Command):
+        command_type = "Same"
+
+    registry = CommandRegistry([First])
+    with pytest.raises(AetherError, match="has no command_type"):
+        registry.register(Nameless)
+    with pytest.raises(AetherError, match="command type 'Same' is already registered to"):
+        registry.register(Second)
+    assert registry.command_types == ["Same"]
