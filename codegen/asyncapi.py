@@ -99,7 +99,9 @@ def json_schemas(model: Model) -> dict[str, Any]:
         defs[name] = payload_schema(name, version, schema, ref)
     return {"$schema": JSON_SCHEMA_DIALECT, "$id": f"urn:aether:{model.name}:events",
             "title": f"{model.name} event payloads",
-            "oneOf": [{"$ref": ref(name)} for name in sorted(lock["events"])],
+            # anyOf, not oneOf: a payload does not name its event, and two events may share
+            # a shape (PaymentReceived and OrderPaid in the orders example).
+            "anyOf": [{"$ref": ref(name)} for name in sorted(lock["events"])],
             "$defs": dict(sorted(defs.items()))}
 
 

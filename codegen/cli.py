@@ -201,7 +201,7 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
                f"updated, {len(result.removed)} removed, {len(result.kept)} stub(s) kept")
 
 
-@main.command(short_help="Write MODEL's catalog: a static site that opens from disk.")
+@main.command(short_help="Compare MODEL's events with its lock; report breaking changes.")
 @model_argument
 @click.option("--against", metavar="FILE|GIT-REV",
               help="A lock or model file, or a git revision of MODEL (default: MODEL's lock).")
@@ -211,7 +211,7 @@ def check(model: Path, against: str | None) -> None:
     sys.exit(run_check(model, against))
 
 
-@main.command()
+@main.command(short_help="Write MODEL's catalog: a static site that opens from disk.")
 @model_argument
 @click.option("-o", "--output", type=click.Path(path_type=Path, file_okay=False),
               required=True, help="Directory for the site (new, empty or an earlier catalog).")

@@ -107,6 +107,6 @@ def test_help_lists_every_command_whole() -> None:
     result = CliRunner().invoke(main, ["--help"], terminal_width=80)
     commands = result.output.split("Commands:\n")[1].splitlines()
     assert [line.split()[0] for line in commands] == [
-        "catalog", "diagram", "export", "generate", "schema", "validate"]
+        "catalog", "check", "diagram", "export", "generate", "schema", "validate"]
     assert not any(line.endswith("...") for line in commands)
     assert "  schema    Print the JSON Schema of the YAML model format." in commands
