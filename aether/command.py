@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
@@ -150,6 +151,23 @@ class CommandRegistry:
                 f"the data of a {command_type} command does not fit its fields: "
                 f"{exc.errors(include_url=False)}"[:2000]
             ) from None
+
+
+class SenderBase(ABC):
+    """A CommandSender from its ``send`` alone: ``dispatch`` and ``send_command`` are the same
+    for every sender (CommandRouter, the cluster router, wrappers), so they live here once."""
+
+    @abstractmethod
+    async def send(self, actor_id: str, command: Command,
+                   metadata: Mapping[str, str] | None = None) -> list[Event]: ...
+
+    async def dispatch(self, dispatch: Dispatch[Command],
+                       metadata: Mapping[str, str] | None = None) -> list[Event]:
+        return await self.send(dispatch.aggregate_id, dispatch.command, metadata)
+
+    async def send_command(self, command: Command,
+                           metadata: Mapping[str, str] | None = None) -> list[Event]:
+        return await self.send(command.target_actor_id(), command, metadata)
 
 
 def new_command_id() -> str:

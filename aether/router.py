@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aether.aggregate import AggregateRoot, Repository
-from aether.command import Command, Dispatch, with_command_id
+from aether.command import Command, SenderBase, with_command_id
 from aether.errors import AetherError
 from aether.event import Event
 
@@ -20,7 +20,7 @@ class Route:
     handle: Callable[[AggregateRoot[Any], Command], None]
 
 
-class CommandRouter:
+class CommandRouter(SenderBase):
     """Knows which aggregate handles which command type.
 
     ``send`` loads the target aggregate, lets it decide, and saves the new events.
@@ -61,11 +61,3 @@ class CommandRouter:
             aggregate_id, lambda aggregate: route.handle(aggregate, command),
             with_command_id(metadata), retries=self.retries,
         )
-
-    async def dispatch(self, dispatch: Dispatch[Command],
-                       metadata: Mapping[str, str] | None = None) -> list[Event]:
-        return await self.send(dispatch.aggregate_id, dispatch.command, metadata)
-
-    async def send_command(self, command: Command,
-                           metadata: Mapping[str, str] | None = None) -> list[Event]:
-        return await self.send(command.target_actor_id(), command, metadata)

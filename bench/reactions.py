@@ -27,12 +27,12 @@ from nats.js.api import DeliverPolicy
 from aether import (
     Command,
     CommandSender,
-    Dispatch,
     Event,
     EventPayload,
     ReactionRunner,
     ReadModel,
 )
+from aether.command import SenderBase
 from aether.store import InMemoryEventStore, JetStreamConfig, JetStreamEventStore
 from aether.testing import running_nats_server
 from aether.testing.counters import (
@@ -59,7 +59,7 @@ class Tally(ReadModel):
         self.seen += 1
 
 
-class Timed:
+class Timed(SenderBase):
     """A CommandSender that notes when each command's events are saved."""
 
     def __init__(self, inner: CommandSender) -> None:
@@ -71,14 +71,6 @@ class Timed:
         events = await self.inner.send(actor_id, command, metadata)
         self.done.put_nowait(time.perf_counter())
         return events
-
-    async def dispatch(self, dispatch: Dispatch[Command],
-                       metadata: Mapping[str, str] | None = None) -> list[Event]:
-        return await self.send(dispatch.aggregate_id, dispatch.command, metadata)
-
-    async def send_command(self, command: Command,
-                           metadata: Mapping[str, str] | None = None) -> list[Event]:
-        return await self.send(command.target_actor_id(), command, metadata)
 
 
 def _ticks(total: int) -> list[list[Event]]:

@@ -33,12 +33,12 @@ from aether.cluster.wire import (
     encode_request,
     shard_subject,
 )
-from aether.command import Command, CommandRegistry, Dispatch, with_command_id
+from aether.command import Command, CommandRegistry, SenderBase, with_command_id
 from aether.event import COMMAND_ID, Event
 from aether.limits import check_actor_id
 
 
-class ClusterRouter:
+class ClusterRouter(SenderBase):
     """Sends commands to their owners across the cluster (see the module docstring)."""
 
     def __init__(self, nc: Client, cluster: str, commands: CommandRegistry, *,
@@ -115,11 +115,3 @@ class ClusterRouter:
                                           reason)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.25)
-
-    async def dispatch(self, dispatch: Dispatch[Command],
-                       metadata: Mapping[str, str] | None = None) -> list[Event]:
-        return await self.send(dispatch.aggregate_id, dispatch.command, metadata)
-
-    async def send_command(self, command: Command,
-                           metadata: Mapping[str, str] | None = None) -> list[Event]:
-        return await self.send(command.target_actor_id(), command, metadata)
