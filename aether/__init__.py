@@ -32,9 +32,11 @@ from aether.errors import (
 )
 from aether.event import COMMAND_ID, ActorSnapshot, Event, EventStore, SnapshotStore
 from aether.eventbus import EventBroadcaster, EventBus, OverflowPolicy, Subscription
+from aether.external import ExternalSystem, UndeclaredExternalEventError
 from aether.feed import EventFeed, Follow
 from aether.fieldtypes import JsonBytes
 from aether.nats_eventbus import NATSEventBus
+from aether.policy_reads import MissingReadModelError, read_model_of, run_policy_scenario
 from aether.reactions import Outcome, Policy, ReadModel
 from aether.registry import EventPayload, EventRegistry
 from aether.router import CommandRouter
@@ -71,12 +73,14 @@ __all__ = [
     "EventPayload",
     "EventRegistry",
     "EventStore",
+    "ExternalSystem",
     "Follow",
     "InMemoryCheckpointStore",
     "InvalidCommandError",
     "InvalidEventError",
     "JetStreamCheckpointStore",
     "JsonBytes",
+    "MissingReadModelError",
     "NATSEventBus",
     "Outcome",
     "OverflowPolicy",
@@ -96,8 +100,11 @@ __all__ = [
     "StoreUnavailableError",
     "Subscription",
     "SubscriptionClosedError",
+    "UndeclaredExternalEventError",
     "UnknownCommandTypeError",
     "UnknownEventTypeError",
     "VersionConflictError",
+    "read_model_of",
+    "run_policy_scenario",
     "settle",
 ]

@@ -25,8 +25,10 @@ from aether.command import Command, CommandRegistry, CommandSender, Dispatch
 from aether.errors import DomainError
 from aether.event import Event, EventStore, SnapshotStore
 from aether.eventbus import EventBroadcaster
+from aether.external import ExternalSystem
 from aether.feed import EventFeed
 from aether.fieldtypes import JsonBytes
+from aether.policy_reads import read_model_of, run_policy_scenario
 from aether.reactions import Policy, ReadModel
 from aether.registry import EventPayload, EventRegistry
 from aether.router import CommandRouter
@@ -54,6 +56,7 @@ __all__ = [
     "EventPayload",
     "EventRegistry",
     "EventStore",
+    "ExternalSystem",
     "Field",
     "InMemoryEventStore",
     "JsonBytes",
@@ -67,4 +70,6 @@ __all__ = [
     "Unset",
     "check_implemented",
     "evolve",
+    "read_model_of",
+    "run_policy_scenario",
 ]

@@ -172,6 +172,10 @@ class _Builder:
                 self.back("event", name, "reacted-to-by", "Reacted to by", policy_page.link)
             for name in policy.issues:
                 self.back("command", name, "issued-by", "Issued by", policy_page.link)
+            policy_page.relate("consults", "Reads", self.links("read_model", policy.reads))
+            for name in policy.reads:
+                self.back("read_model", name, "consulted-by", "Read by policies",
+                          policy_page.link)
         for read_model in context.read_models:
             rm_page = page("read_model", read_model.name)
             rm_page.description = read_model.description

@@ -63,6 +63,11 @@ def generate(model: Model, package: str, templates: Path | None = None) -> list[
                    "generated"),
         OutputFile(f"{root}/tests/test_events.py", render("test_events.py.j2"), "generated"),
     ]
+    if view.external_systems:
+        files.append(OutputFile(f"{root}/external.py", render("external.py.j2"), "generated"))
+    if view.policy_scenarios:
+        files.append(OutputFile(f"{root}/tests/test_policies.py",
+                                render("test_policies.py.j2"), "generated"))
     for folder, what in (("aggregates", "Aggregates"), ("policies", "Policies"),
                          ("read_models", "Read models")):
         files.append(OutputFile(f"{root}/{folder}/__init__.py",

@@ -101,6 +101,8 @@ class ReactionView:
     reads_literal: str
     issues: list[str] = field(default_factory=list)  # policies: the commands they may issue
     row: ClassView | None = None  # read models: one row of the view
+    consults: list[tuple[str, str]] = field(default_factory=list)  # policies: (attr, read model)
+    consult_args: str = ""  # policies: make_policies' arguments (codegen/policy_views.py)
 
 
 @dataclass

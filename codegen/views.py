@@ -27,6 +27,7 @@ from codegen.members import (
     read_model_view,
     scenario_view,
 )
+from codegen.policy_views import ExternalSystemView, PolicyScenarioView, add_policy_views
 from codegen.pysource import constant, docstring, string
 from codegen.typemap import Types
 from modeling.typeexpr import named_types, parse_type
@@ -52,6 +53,10 @@ class PackageView:
     scenarios: list[ScenarioView]
     imports: dict[str, list[str]] = field(default_factory=dict)  # module -> import blocks
     exports: list[str] = field(default_factory=list)
+    # codegen/policy_views.py: read models of policies, policy scenarios, external systems
+    consulted: list[str] = field(default_factory=list)  # bases.py's TYPE_CHECKING imports
+    policy_scenarios: list[PolicyScenarioView] = field(default_factory=list)
+    external_systems: list[ExternalSystemView] = field(default_factory=list)
 
 
 def build_views(model: Model, package: str) -> PackageView:
@@ -113,6 +118,8 @@ def build_views(model: Model, package: str) -> PackageView:
         read_models=read_models, scenarios=scenarios)
     imports["init"] = _init_imports(view)
     imports["app"] = _app_imports(view)
+    view.consulted, view.policy_scenarios, view.external_systems = add_policy_views(
+        model, policies, types, imports)
     _test_events_imports(imports["test_events"], view)
     view.imports = {name: value.lines() for name, value in imports.items()}
     return view

@@ -112,6 +112,22 @@ class AggregateBuilder:
         return self
 
 
+class PolicyBuilder:
+    def __init__(self, node: _Node) -> None:
+        self._node = node
+
+    def scenario(self, name: str, *, when: dict[str, Any], then: list[dict[str, Any]],
+                 given: list[dict[str, Any]] | None = None) -> PolicyBuilder:
+        """Given events (``{"BookBorrowed": {...}, "actor": "loan-1"}``), when one event the
+        policy reacts to, then exactly these commands (``{"Cmd": {...}, "to": "loan-1"}``)."""
+        data: dict[str, Any] = {"name": name}
+        if given is not None:
+            data["given"] = given
+        data.update({"when": when, "then": then})
+        self._node.child("scenarios", _Node(data, _caller()))
+        return self
+
+
 class ContextBuilder:
     def __init__(self, node: _Node) -> None:
         self._node = node
@@ -148,9 +164,11 @@ class ContextBuilder:
         return self
 
     def policy(self, name: str, *, on: list[str], issues: list[str], description: str = "",
-               ignore: list[str] | None = None) -> ContextBuilder:
-        self._add("policies", _element(name, description, on=on, issues=issues, ignore=ignore))
-        return self
+               reads: list[str] | None = None,
+               ignore: list[str] | None = None) -> PolicyBuilder:
+        """``reads`` names read models the policy consults (its constructor gets them)."""
+        return PolicyBuilder(self._add("policies", _element(
+            name, description, on=on, issues=issues, reads=reads, ignore=ignore)))
 
     def read_model(self, name: str, *, from_: list[str], fields: Fields | None = None,
                    description: str = "") -> ContextBuilder:

@@ -135,8 +135,10 @@ def to_dot(model: Model, context: str | None = None) -> str:
                 if name in data["contexts"]:
                     cluster.node(placed.ids[(node, name)],
                                  **_dot_node_attrs(data["kind"], data["label"]))
-    for source, target in list(graph.edges)[::-1]:
-        dot.edge(placed.end(graph, source, target), placed.end(graph, target, source))
+    for source, target, data in list(graph.edges(data=True))[::-1]:
+        # A policy consulting a read model is drawn dashed: it is read, not set off.
+        dot.edge(placed.end(graph, source, target), placed.end(graph, target, source),
+                 **({"style": "dashed"} if data.get("reads") else {}))
     text: str = dot.source
     return text
 
@@ -212,7 +214,8 @@ def to_mermaid(model: Model, context: str | None = None) -> str:
                 lines.append(f'    {placed.ids[(node, name)]}{open_}'
                              f'"{mermaid_text(data["label"])}"{close}:::{data["kind"]}')
         lines.append("  end")
-    for source, target in graph.edges:
-        lines.append(f"  {placed.end(graph, source, target)} --> "
+    for source, target, data in graph.edges(data=True):
+        arrow = "-.->" if data.get("reads") else "-->"
+        lines.append(f"  {placed.end(graph, source, target)} {arrow} "
                      f"{placed.end(graph, target, source)}")
     return "\n".join(lines) + "\n"

@@ -7,6 +7,7 @@ EventStorming's reading order:
 
     actor -> command -> aggregate -> event -> policy -> command
     event -> read model;  external system -> event;  event -> external system
+    read model -> policy (the policy reads it: edge attribute ``reads``)
     hot spot -> the element it is about
 
 An aggregate -> event edge remembers which commands emit the event (``commands``),
@@ -82,6 +83,10 @@ def build_graph(model: Model) -> FlowGraph:
                 _link(graph, node_id("event", event_name), node_id("policy", policy.name))
             for command_name in policy.issues:
                 _link(graph, node_id("policy", policy.name), node_id("command", command_name))
+            for read_model_name in policy.reads:
+                # Consulted, not a cause: the flow questions below do not follow it.
+                _link(graph, node_id("read_model", read_model_name),
+                      node_id("policy", policy.name), reads=True)
         for read_model in context.read_models:
             for event_name in read_model.from_:
                 _link(graph, node_id("event", event_name), node_id("read_model", read_model.name))
@@ -105,9 +110,9 @@ def build_graph(model: Model) -> FlowGraph:
     return graph
 
 
-def _link(graph: FlowGraph, source: str, target: str) -> None:
+def _link(graph: FlowGraph, source: str, target: str, **attrs: object) -> None:
     if source in graph and target in graph:
-        graph.add_edge(source, target)
+        graph.add_edge(source, target, **attrs)
 
 
 def happens_after(graph: FlowGraph, command: str) -> list[str]:
@@ -136,8 +141,9 @@ def _reach(graph: FlowGraph, start: str,
 
 def _next_steps(graph: FlowGraph, current: str) -> list[str]:
     if graph.nodes[current]["kind"] != "command":
-        return [n for n in graph.successors(current) if graph.nodes[n]["kind"] != "event"
-                or graph.nodes[current]["kind"] != "aggregate"]
+        return [n for n in graph.successors(current) if (graph.nodes[n]["kind"] != "event"
+                or graph.nodes[current]["kind"] != "aggregate")
+                and not graph.edges[current, n].get("reads")]
     name = graph.nodes[current]["name"]
     steps: list[str] = []
     for aggregate in graph.successors(current):
@@ -163,6 +169,7 @@ def _previous_steps(graph: FlowGraph, current: str) -> list[str]:
             steps.append(previous)
             steps += [node_id("command", c) for c in graph.edges[previous, current]["commands"]]
         elif graph.nodes[current]["kind"] != "aggregate" \
-                and graph.nodes[previous]["kind"] != "hot_spot":  # notes, not causes
+                and graph.nodes[previous]["kind"] != "hot_spot" \
+                and not graph.edges[previous, current].get("reads"):  # notes, not causes
             steps.append(previous)
     return steps

@@ -116,11 +116,31 @@ class Aggregate(Element):
     scenarios: list[Scenario] = Field(default_factory=list)
 
 
+PolicyMessage = Annotated[dict[str, JsonValue], BeforeValidator(_none_payloads)]
+"""One event or command in a policy scenario: ``{OrderPaid: {order_id: o1}}``, with
+``actor: order-o1`` beside an event (its stream) or ``to: shipment-o1`` beside a command
+(its target); modeling/policy_checks.py takes it apart."""
+
+
+class PolicyScenario(_Frozen):
+    """Given these events (fed to the read models the policy reads), when this event,
+    then the policy dispatches exactly these commands."""
+
+    name: str
+    given: list[PolicyMessage] = Field(default_factory=list)
+    when: PolicyMessage
+    then: list[PolicyMessage] | None = Field(
+        default=None, description="the commands it dispatches, in order; [] for none")
+
+
 class Policy(Element):
-    """Whenever one of ``on`` happens, issue ``issues``."""
+    """Whenever one of ``on`` happens, issue ``issues`` (reading ``reads`` to decide)."""
 
     on: list[str]
     issues: list[str]
+    reads: list[str] = Field(default_factory=list,
+                             description="read models the policy consults")
+    scenarios: list[PolicyScenario] = Field(default_factory=list)
 
 
 class ReadModel(Element):

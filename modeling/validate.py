@@ -18,6 +18,7 @@ from modeling.name_checks import (
     model_name_problems,
 )
 from modeling.names import short, shown
+from modeling.policy_checks import check_policies
 from modeling.source import Diagnostic, Path, Severity, SourceMap
 from modeling.typeexpr import PRIMITIVES, TypeSyntaxError, named_types, parse_type
 from modeling.types import Aggregate, Element, FieldSpec, Model, Scenario
@@ -65,6 +66,7 @@ class _Checker:
         self.check_references()
         self.check_identity()
         self.check_scenarios()
+        check_policies(self)  # what policies read, and their scenarios
         self.check_ignores()
         self.lint()
         return self.diagnostics

@@ -21,7 +21,7 @@ window.AETHER_CATALOG_INDEX = [
 "href": "aggregates/loan.html",
 "kind": "Aggregate",
 "name": "Loan",
-"terms": "member_id isbn due status returned"
+"terms": "member_id isbn due status returned overdue"
 },
 {
 "context": "Fees",
@@ -46,6 +46,14 @@ window.AETHER_CATALOG_INDEX = [
 "kind": "Command",
 "name": "ChargeLateFee",
 "terms": "member_id amount days_late"
+},
+{
+"context": "Lending",
+"description": "Issued by a policy when a day starts after the loan was due.",
+"href": "commands/mark-loan-overdue.html",
+"kind": "Command",
+"name": "MarkLoanOverdue",
+"terms": "day"
 },
 {
 "context": "Fees",
@@ -104,6 +112,14 @@ window.AETHER_CATALOG_INDEX = [
 "terms": "returned_on"
 },
 {
+"context": "Lending",
+"description": "",
+"href": "events/day-started.html",
+"kind": "Event",
+"name": "DayStarted",
+"terms": "day"
+},
+{
 "context": "Fees",
 "description": "",
 "href": "events/fees-paid.html",
@@ -120,11 +136,35 @@ window.AETHER_CATALOG_INDEX = [
 "terms": "amount days_late"
 },
 {
+"context": "Lending",
+"description": "",
+"href": "events/loan-overdue.html",
+"kind": "Event",
+"name": "LoanOverdue",
+"terms": "day"
+},
+{
+"context": "Lending",
+"description": "Marks the start of each library day.",
+"href": "external-systems/clock.html",
+"kind": "External system",
+"name": "Clock",
+"terms": ""
+},
+{
 "context": "Fees",
 "description": "Fifty cents per day late, charged to the member's account.",
 "href": "policies/charge-late-returns.html",
 "kind": "Policy",
 "name": "ChargeLateReturns",
+"terms": ""
+},
+{
+"context": "Lending",
+"description": "At the start of each day, every loan due before it that is still out is marked overdue, once.",
+"href": "policies/mark-overdue-loans.html",
+"kind": "Policy",
+"name": "MarkOverdueLoans",
 "terms": ""
 },
 {
@@ -134,6 +174,14 @@ window.AETHER_CATALOG_INDEX = [
 "kind": "Read model",
 "name": "Balances",
 "terms": "balance"
+},
+{
+"context": "Lending",
+"description": "Open loans and when they are due: the day's todo list.",
+"href": "read-models/daily-sheet.html",
+"kind": "Read model",
+"name": "DailySheet",
+"terms": "due returned overdue"
 },
 {
 "context": "Lending",

@@ -1,4 +1,5 @@
-"""The library example, running: loans, a conflict, late fees by policy, a snapshot, views.
+"""The library example, running: loans, a conflict, late fees by policy, the clock starting
+a day and a policy reading the daily sheet, a snapshot, views.
 
     python -m examples.run --example library               # embedded in-memory store
     python -m examples.run --example library --jetstream   # JetStream, on a nats-server it starts
@@ -18,8 +19,10 @@ from library.aggregates.loan import Loan
 from library.aggregates.member_account import MemberAccount
 from library.app import make_policies, make_read_models, make_router
 from library.commands import BorrowBook, PayFees, ReturnBook
-from library.events import registry
+from library.events import DayStarted, registry
+from library.external import Clock
 from library.read_models.balances import Balances
+from library.read_models.daily_sheet import DailySheet
 from library.read_models.loans_by_member import LoansByMember
 
 from aether import (
@@ -53,7 +56,9 @@ async def tour(store: InMemoryEventStore | JetStreamEventStore, snapshots: Snaps
     bus = EventBus()
     router = make_router(store, bus=bus, namespace=NAMESPACE, snapshot_store=snapshots,
                          snapshot_every=2)
-    policies, read_models = make_policies(), make_read_models()
+    # MarkOverdueLoans reads the daily sheet: it gets the instance settle keeps up to date.
+    read_models = make_read_models()
+    policies = make_policies(read_models)
 
     async def react() -> None:
         for event, policy in await settle(store, registry, router, policies, read_models):
@@ -94,7 +99,17 @@ async def tour(store: InMemoryEventStore | JetStreamEventStore, snapshots: Snaps
     show(await router.send("account-ada", PayFees(member_id="ada", amount=Decimal("1.50"))))
     await react()
 
-    print("6. Loading from a snapshot (one every 2 versions)")
+    print("6. Bob's loan is due on 2 March; the clock starts 3 March: a policy reads the")
+    print("   daily sheet and marks the loan overdue (once: the next day finds it marked)")
+    show(await router.send("loan-2", BorrowBook(member_id="bob", isbn="978-0-30",
+                                                due=date(2026, 3, 2))))
+    clock = Clock(store, bus=bus, namespace=NAMESPACE)
+    for day in (date(2026, 3, 3), date(2026, 3, 4)):
+        show([await clock.record(DayStarted(day=day), key=day.isoformat())])
+        await react()
+    show(await store.get_events("loan-2", from_version=2))
+
+    print("7. Loading from a snapshot (one every 2 versions)")
     accounts = Repository(store, MemberAccount, registry)
     snapshot = await snapshots.get_latest_snapshot("account-ada")
     assert snapshot is not None
@@ -102,9 +117,9 @@ async def tour(store: InMemoryEventStore | JetStreamEventStore, snapshots: Snaps
     print(f"     snapshot of account-ada at v{snapshot.version}: {state_of(snapshot)}; loaded at "
           f"v{loaded.version}, balance {loaded.state.balance}")
 
-    print("7. Read models, kept up to date from the store's feed")
+    print("8. Read models, kept up to date from the store's feed")
     for view in read_models:
-        if isinstance(view, LoansByMember | Balances):
+        if isinstance(view, LoansByMember | DailySheet | Balances):
             for key, row in sorted(view.rows.items()):
                 print(f"     {type(view).__name__}[{key}] = {row.model_dump(mode='json')}")
     await bus.close()

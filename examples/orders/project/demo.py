@@ -18,6 +18,7 @@ from orders.aggregates.order import Order
 from orders.app import make_policies, make_reaction_runner, make_read_models, make_router
 from orders.commands import CancelOrder, PlaceOrder, ShipParcel
 from orders.events import PaymentReceived, registry
+from orders.external import PaymentGateway
 from orders.read_models.order_summary import OrderSummary
 from orders.read_models.parcel_tracking import ParcelTracking
 from orders.types import OrderLine
@@ -88,10 +89,10 @@ async def tour(store: InMemoryEventStore | JetStreamEventStore, snapshots: Snaps
 
     print("4. The payment gateway reports a payment; policies take it from there")
     show(await router.send("order-2", PlaceOrder(order_id="2", customer_id="bob", lines=lines)))
-    payment = registry.to_event(
+    gateway = PaymentGateway(store, bus=bus, namespace=NAMESPACE)
+    show([await gateway.record(
         PaymentReceived(order_id="2", payment_id="pay-9", amount=Decimal("17.00")),
-        "payment-pay-9", 1)
-    await store.save_event(payment)
+        key="pay-9")])
     await react()
     show(await store.get_events("order-2", from_version=2))
     show(await store.get_events("shipment-2"))

@@ -2,8 +2,24 @@
 # this file is rewritten on every run; put your code in the stubs.
 """A lending library: loans, returns and late fees."""
 
-from .commands import BorrowBook, ChargeLateFee, PayFees, ReturnBook, command_registry
-from .events import BookBorrowed, BookReturned, BookReturnedLate, FeesPaid, LateFeeCharged, registry
+from .commands import (
+    BorrowBook,
+    ChargeLateFee,
+    MarkLoanOverdue,
+    PayFees,
+    ReturnBook,
+    command_registry,
+)
+from .events import (
+    BookBorrowed,
+    BookReturned,
+    BookReturnedLate,
+    DayStarted,
+    FeesPaid,
+    LateFeeCharged,
+    LoanOverdue,
+    registry,
+)
 from .types import LoanStatus
 
 __all__ = [
@@ -12,9 +28,12 @@ __all__ = [
     "BookReturnedLate",
     "BorrowBook",
     "ChargeLateFee",
+    "DayStarted",
     "FeesPaid",
     "LateFeeCharged",
+    "LoanOverdue",
     "LoanStatus",
+    "MarkLoanOverdue",
     "PayFees",
     "ReturnBook",
     "command_registry",

@@ -2,14 +2,25 @@
 # this file is rewritten on every run; put your code in the stubs.
 """Wiring of library: which aggregate handles which command, and the reactors."""
 
+import collections.abc
+
 from aether import kit
 
 from .aggregates.loan import Loan
 from .aggregates.member_account import MemberAccount
-from .commands import BorrowBook, ChargeLateFee, PayFees, ReturnBook, command_registry
+from .commands import (
+    BorrowBook,
+    ChargeLateFee,
+    MarkLoanOverdue,
+    PayFees,
+    ReturnBook,
+    command_registry,
+)
 from .events import registry
 from .policies.charge_late_returns import ChargeLateReturns
+from .policies.mark_overdue_loans import MarkOverdueLoans
 from .read_models.balances import Balances
+from .read_models.daily_sheet import DailySheet
 from .read_models.loans_by_member import LoansByMember
 
 
@@ -34,6 +45,7 @@ def make_router(
     )
     router.route(BorrowBook, loan_repository, Loan.handle)
     router.route(ReturnBook, loan_repository, Loan.handle)
+    router.route(MarkLoanOverdue, loan_repository, Loan.handle)
     member_account_repository = kit.Repository(
         store,
         MemberAccount,
@@ -82,14 +94,17 @@ def make_sender(host: kit.ActorHost, *, timeout: float = 10.0) -> kit.ClusterRou
     return kit.ClusterRouter.for_host(host, timeout=timeout)
 
 
-def make_policies() -> list[kit.Policy]:
-    """One instance of every policy of the model."""
-    return [ChargeLateReturns()]
+def make_policies(read_models: collections.abc.Sequence[kit.ReadModel]) -> list[kit.Policy]:
+    """One instance of every policy of the model; a policy that reads read models gets
+    their instances from ``read_models``: pass those the reaction runner keeps up to
+    date (``make_read_models()``'s, also given to the runner), as make_reaction_runner
+    does."""
+    return [MarkOverdueLoans(kit.read_model_of(read_models, DailySheet)), ChargeLateReturns()]
 
 
 def make_read_models() -> list[kit.ReadModel]:
     """One instance of every read model of the model."""
-    return [LoansByMember(), Balances()]
+    return [LoansByMember(), DailySheet(), Balances()]
 
 
 def make_reaction_runner(
@@ -104,13 +119,14 @@ def make_reaction_runner(
     feed; ``await runner.start()``. In production pass durable ``checkpoints`` (e.g.
     ``await JetStreamCheckpointStore.for_store(nc, store)``) so a restart resumes where it
     stopped; policies' commands go through ``sender`` (e.g. ``make_router(store)``)."""
+    read_models = make_read_models()  # the policies read these same instances
     return kit.ReactionRunner(
         name,
         store,
         registry,
         sender,
-        policies=make_policies(),
-        read_models=make_read_models(),
+        policies=make_policies(read_models),
+        read_models=read_models,
         checkpoints=checkpoints,
         retry=retry,
     )

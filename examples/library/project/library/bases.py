@@ -15,9 +15,20 @@ import typing
 
 from aether import kit
 
-from .commands import BorrowBook, ChargeLateFee, PayFees, ReturnBook
-from .events import BookBorrowed, BookReturned, BookReturnedLate, FeesPaid, LateFeeCharged
+from .commands import BorrowBook, ChargeLateFee, MarkLoanOverdue, PayFees, ReturnBook
+from .events import (
+    BookBorrowed,
+    BookReturned,
+    BookReturnedLate,
+    DayStarted,
+    FeesPaid,
+    LateFeeCharged,
+    LoanOverdue,
+)
 from .types import LoanStatus
+
+if typing.TYPE_CHECKING:  # the stubs import this module: no import cycle at run time
+    from .read_models.daily_sheet import DailySheet
 
 
 class LoanState(kit.BaseModel):
@@ -30,6 +41,7 @@ class LoanState(kit.BaseModel):
     due: datetime.date | None = None
     status: LoanStatus = LoanStatus.ON_LOAN
     returned: bool = False
+    overdue: bool = False
 
     def evolve(
         self,
@@ -39,6 +51,7 @@ class LoanState(kit.BaseModel):
         due: datetime.date | kit.Unset | None = kit.UNSET,
         status: LoanStatus | kit.Unset = kit.UNSET,
         returned: bool | kit.Unset = kit.UNSET,
+        overdue: bool | kit.Unset = kit.UNSET,
     ) -> typing.Self:
         """A copy with the given fields changed, validated like a new value."""
         return kit.evolve(
@@ -48,6 +61,7 @@ class LoanState(kit.BaseModel):
             due=due,
             status=status,
             returned=returned,
+            overdue=overdue,
         )
 
 
@@ -70,6 +84,8 @@ class LoanBase(kit.AggregateRoot[LoanState]):
                 self.handle_borrow_book(command)
             case ReturnBook():
                 self.handle_return_book(command)
+            case MarkLoanOverdue():
+                self.handle_mark_loan_overdue(command)
             case _:
                 raise kit.UnhandledMessageError(
                     f"{type(self).__name__} does not handle {type(command).__name__}"
@@ -84,6 +100,8 @@ class LoanBase(kit.AggregateRoot[LoanState]):
                 self.state = self.apply_book_returned(event)
             case BookReturnedLate():
                 self.state = self.apply_book_returned_late(event)
+            case LoanOverdue():
+                self.state = self.apply_loan_overdue(event)
             case _:
                 raise kit.UnhandledMessageError(
                     f"{type(self).__name__} {self.id!r} has no apply for {type(event).__name__}: "
@@ -103,6 +121,13 @@ class LoanBase(kit.AggregateRoot[LoanState]):
         """
 
     @abc.abstractmethod
+    def handle_mark_loan_overdue(self, command: MarkLoanOverdue) -> None:
+        """Issued by a policy when a day starts after the loan was due.
+
+        Record the events it leads to (LoanOverdue) or raise DomainError.
+        """
+
+    @abc.abstractmethod
     def apply_book_borrowed(self, event: BookBorrowed) -> LoanState:
         """The state after BookBorrowed."""
 
@@ -113,6 +138,10 @@ class LoanBase(kit.AggregateRoot[LoanState]):
     @abc.abstractmethod
     def apply_book_returned_late(self, event: BookReturnedLate) -> LoanState:
         """The state after BookReturnedLate."""
+
+    @abc.abstractmethod
+    def apply_loan_overdue(self, event: LoanOverdue) -> LoanState:
+        """The state after LoanOverdue."""
 
 
 class MemberAccountState(kit.BaseModel):
@@ -190,6 +219,39 @@ class MemberAccountBase(kit.AggregateRoot[MemberAccountState]):
     @abc.abstractmethod
     def apply_fees_paid(self, event: FeesPaid) -> MemberAccountState:
         """The state after FeesPaid."""
+
+
+class MarkOverdueLoansBase(kit.Policy):
+    """At the start of each day, every loan due before it that is still out is marked overdue,
+    once.
+    """
+
+    reacts_to: typing.ClassVar[tuple[str, ...]] = ("DayStarted",)
+
+    def __init__(self, daily_sheet: "DailySheet") -> None:
+        # The read models it reads: make_policies passes the instances the reaction
+        # runner keeps up to date, so each reaction sees them through its event.
+        self.daily_sheet = daily_sheet
+
+    def __init_subclass__(cls, **kwargs: typing.Any) -> None:
+        # A stub missing a handler fails on import, naming itself and the methods.
+        super().__init_subclass__(**kwargs)
+        kit.check_implemented(cls, MarkOverdueLoansBase)
+
+    def react(
+        self, event: kit.EventPayload, envelope: kit.Event
+    ) -> collections.abc.Sequence[kit.Dispatch[kit.Command]]:
+        match event:
+            case DayStarted():
+                return self.on_day_started(event, envelope)
+            case _:
+                return []
+
+    @abc.abstractmethod
+    def on_day_started(
+        self, event: DayStarted, envelope: kit.Event
+    ) -> collections.abc.Sequence[kit.Dispatch[MarkLoanOverdue]]:
+        """The commands to send when DayStarted happens."""
 
 
 class ChargeLateReturnsBase(kit.Policy):
@@ -283,6 +345,76 @@ class LoansByMemberBase(kit.ReadModel):
     @abc.abstractmethod
     def on_book_returned(self, event: BookReturned, envelope: kit.Event) -> None:
         """Update the view for BookReturned."""
+
+
+class DailySheetRow(kit.BaseModel):
+    """One entry of DailySheet."""
+
+    model_config = kit.ConfigDict(frozen=True)
+
+    due: datetime.date | None = None
+    returned: bool = False
+    overdue: bool = False
+
+    def evolve(
+        self,
+        *,
+        due: datetime.date | kit.Unset | None = kit.UNSET,
+        returned: bool | kit.Unset = kit.UNSET,
+        overdue: bool | kit.Unset = kit.UNSET,
+    ) -> typing.Self:
+        """A copy with the given fields changed, validated like a new value."""
+        return kit.evolve(
+            self,
+            due=due,
+            returned=returned,
+            overdue=overdue,
+        )
+
+
+class DailySheetBase(kit.ReadModel):
+    """Open loans and when they are due: the day's todo list."""
+
+    reads: typing.ClassVar[tuple[str, ...]] = ("BookBorrowed", "BookReturned", "LoanOverdue")
+
+    def __init__(self) -> None:
+        self.rows: dict[str, DailySheetRow] = {}
+
+    def get(self, actor_id: str) -> DailySheetRow | None:
+        """The row kept for ``actor_id``, or None when no event of it was read."""
+        return self.rows.get(actor_id)
+
+    def all(self) -> list[DailySheetRow]:
+        """Every row, in the order first seen."""
+        return list(self.rows.values())
+
+    def __init_subclass__(cls, **kwargs: typing.Any) -> None:
+        # A stub missing a handler fails on import, naming itself and the methods.
+        super().__init_subclass__(**kwargs)
+        kit.check_implemented(cls, DailySheetBase)
+
+    def project(self, event: kit.EventPayload, envelope: kit.Event) -> None:
+        match event:
+            case BookBorrowed():
+                self.on_book_borrowed(event, envelope)
+            case BookReturned():
+                self.on_book_returned(event, envelope)
+            case LoanOverdue():
+                self.on_loan_overdue(event, envelope)
+            case _:
+                pass
+
+    @abc.abstractmethod
+    def on_book_borrowed(self, event: BookBorrowed, envelope: kit.Event) -> None:
+        """Update the view for BookBorrowed."""
+
+    @abc.abstractmethod
+    def on_book_returned(self, event: BookReturned, envelope: kit.Event) -> None:
+        """Update the view for BookReturned."""
+
+    @abc.abstractmethod
+    def on_loan_overdue(self, event: LoanOverdue, envelope: kit.Event) -> None:
+        """Update the view for LoanOverdue."""
 
 
 class BalancesRow(kit.BaseModel):

@@ -25,6 +25,14 @@ class ReturnBook(kit.Command):
     returned_on: datetime.date
 
 
+class MarkLoanOverdue(kit.Command):
+    """Issued by a policy when a day starts after the loan was due."""
+
+    command_type: typing.ClassVar[str] = "MarkLoanOverdue"
+
+    day: datetime.date
+
+
 class ChargeLateFee(kit.Command):
     command_type: typing.ClassVar[str] = "ChargeLateFee"
 
@@ -50,6 +58,7 @@ command_registry = kit.CommandRegistry(
     [
         BorrowBook,
         ReturnBook,
+        MarkLoanOverdue,
         ChargeLateFee,
         PayFees,
     ]

@@ -33,6 +33,20 @@ class BookReturnedLate(kit.EventPayload):
     days_late: int
 
 
+class LoanOverdue(kit.EventPayload):
+    event_type: typing.ClassVar[str] = "LoanOverdue"
+    schema_version: typing.ClassVar[int] = 1
+
+    day: datetime.date
+
+
+class DayStarted(kit.EventPayload):
+    event_type: typing.ClassVar[str] = "DayStarted"
+    schema_version: typing.ClassVar[int] = 1
+
+    day: datetime.date
+
+
 class LateFeeCharged(kit.EventPayload):
     event_type: typing.ClassVar[str] = "LateFeeCharged"
     schema_version: typing.ClassVar[int] = 1
@@ -53,6 +67,8 @@ registry = kit.EventRegistry(
         BookBorrowed,
         BookReturned,
         BookReturnedLate,
+        LoanOverdue,
+        DayStarted,
         LateFeeCharged,
         FeesPaid,
     ]

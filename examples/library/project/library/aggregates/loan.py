@@ -10,8 +10,8 @@ import typing
 from aether.kit import DomainError
 
 from ..bases import LoanBase, LoanState
-from ..commands import BorrowBook, ReturnBook
-from ..events import BookBorrowed, BookReturned, BookReturnedLate
+from ..commands import BorrowBook, MarkLoanOverdue, ReturnBook
+from ..events import BookBorrowed, BookReturned, BookReturnedLate, LoanOverdue
 from ..types import LoanStatus
 
 
@@ -33,6 +33,13 @@ class Loan(LoanBase):
         if days_late > 0:
             self.record(BookReturnedLate(member_id=self.state.member_id, days_late=days_late))
 
+    def handle_mark_loan_overdue(self, command: MarkLoanOverdue) -> None:
+        if self.state.status is LoanStatus.RETURNED:
+            raise DomainError(f"loan {self.id} was already returned")
+        if self.state.overdue:
+            raise DomainError(f"loan {self.id} is already overdue")
+        self.record(LoanOverdue(day=command.day))
+
     def apply_book_borrowed(self, event: BookBorrowed) -> LoanState:
         return self.state.evolve(member_id=event.member_id, isbn=event.isbn, due=event.due)
 
@@ -41,3 +48,6 @@ class Loan(LoanBase):
 
     def apply_book_returned_late(self, event: BookReturnedLate) -> LoanState:
         return self.state
+
+    def apply_loan_overdue(self, event: LoanOverdue) -> LoanState:
+        return self.state.evolve(overdue=True)

@@ -15,8 +15,10 @@ from ..events import (
     BookBorrowed,
     BookReturned,
     BookReturnedLate,
+    DayStarted,
     FeesPaid,
     LateFeeCharged,
+    LoanOverdue,
     registry,
 )
 
@@ -24,6 +26,8 @@ examples: list[kit.EventPayload] = [
     BookBorrowed(member_id="text", isbn="text", due=datetime.date.fromisoformat("2026-01-31")),
     BookReturned(returned_on=datetime.date.fromisoformat("2026-01-31")),
     BookReturnedLate(member_id="text", days_late=1),
+    LoanOverdue(day=datetime.date.fromisoformat("2026-01-31")),
+    DayStarted(day=datetime.date.fromisoformat("2026-01-31")),
     LateFeeCharged(amount=decimal.Decimal("12.50"), days_late=1),
     FeesPaid(amount=decimal.Decimal("12.50")),
 ]
@@ -62,6 +66,14 @@ def test_book_returned_late_round_trips() -> None:
     _round_trips("BookReturnedLate")
 
 
+def test_loan_overdue_round_trips() -> None:
+    _round_trips("LoanOverdue")
+
+
+def test_day_started_round_trips() -> None:
+    _round_trips("DayStarted")
+
+
 def test_late_fee_charged_round_trips() -> None:
     _round_trips("LateFeeCharged")
 
@@ -86,7 +98,9 @@ async def _replay_equals_live(
 
 def test_replay_through_the_repository_equals_live_state() -> None:
     asyncio.run(
-        _replay_equals_live(Loan("loan-1"), ("BookBorrowed", "BookReturned", "BookReturnedLate"))
+        _replay_equals_live(
+            Loan("loan-1"), ("BookBorrowed", "BookReturned", "BookReturnedLate", "LoanOverdue")
+        )
     )
     asyncio.run(
         _replay_equals_live(MemberAccount("member_account-1"), ("LateFeeCharged", "FeesPaid"))

@@ -13,8 +13,8 @@ from aether import kit
 
 from ..aggregates.loan import Loan
 from ..aggregates.member_account import MemberAccount
-from ..commands import BorrowBook, PayFees, ReturnBook
-from ..events import BookBorrowed, BookReturned, BookReturnedLate, LateFeeCharged
+from ..commands import BorrowBook, MarkLoanOverdue, PayFees, ReturnBook
+from ..events import BookBorrowed, BookReturned, BookReturnedLate, LateFeeCharged, LoanOverdue
 
 
 def test_loan_borrowing_a_book() -> None:
@@ -68,6 +68,25 @@ def test_loan_a_book_cannot_be_returned_twice() -> None:
     aggregate.replay(BookReturned(returned_on=datetime.date.fromisoformat("2026-02-27")), 2)
     command = ReturnBook(returned_on=datetime.date.fromisoformat("2026-02-28"))
     expected = "already returned"
+    try:
+        aggregate.handle(command)
+    except kit.DomainError as error:
+        assert expected in str(error), str(error)
+    else:
+        raise AssertionError("expected DomainError containing " + expected)
+    assert aggregate.pending_events == ()
+
+
+def test_loan_a_loan_is_marked_overdue_once() -> None:
+    """a loan is marked overdue once"""
+    aggregate = Loan("loan-1")
+    aggregate.replay(
+        BookBorrowed(member_id="m-1", isbn="978-0", due=datetime.date.fromisoformat("2026-03-01")),
+        1,
+    )
+    aggregate.replay(LoanOverdue(day=datetime.date.fromisoformat("2026-03-02")), 2)
+    command = MarkLoanOverdue(day=datetime.date.fromisoformat("2026-03-03"))
+    expected = "already overdue"
     try:
         aggregate.handle(command)
     except kit.DomainError as error:

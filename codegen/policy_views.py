@@ -1,0 +1,168 @@
+"""Views for what policies read, their scenarios, and the external systems' recorders.
+
+``add_policy_views`` runs inside ``build_views`` and adds to the package view:
+
+- each policy's read models (``ReactionView.consults``): constructor parameters of its
+  base class and the arguments ``make_policies`` passes;
+- ``policy_scenarios``, generated into tests/test_policies.py;
+- ``external_systems``, generated into external.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pydantic import JsonValue
+
+from codegen.imports import Imports
+from codegen.members import ReactionView
+from codegen.pysource import call, docstring, identifier, string
+from codegen.typemap import Types, constructor
+from modeling.identity import id_prefix
+from modeling.names import module_name, snake_case
+from modeling.policy_checks import ACTOR_KEY, TARGET_KEY, addresses, command_owners
+from modeling.types import Aggregate, EventDef, FieldSpec, Model, Policy
+
+POLICY_MEMBERS = frozenset({"name", "position", "react", "handle", "command_id",
+                            "reacts_to"})
+"""Attributes kit.Policy has: a read model attribute never takes one of these names."""
+
+
+@dataclass
+class ExternalSystemView:
+    name: str
+    doc: str
+    prefix: str  # literal
+    emits: str  # literal tuple of event type names
+    payload: str  # the union of its event classes
+
+
+@dataclass
+class PolicyScenarioView:
+    test_name: str
+    doc: str
+    policy: str
+    arguments: list[str]  # read model constructors, in the order of `reads`
+    read_models: list[str]  # expressions of the policy's read model attributes
+    given: list[str]  # "(actor id, Event(...))"
+    when: str
+    then: list[str]  # "kit.Dispatch(actor id, Command(...))"
+
+
+def attribute(read_model: str) -> str:
+    """The attribute a policy keeps a read model in: ``DailySheet`` -> ``daily_sheet``."""
+    name = module_name(read_model)
+    return f"{name}_view" if name in POLICY_MEMBERS or name.startswith("on_") else name
+
+
+def add_policy_views(model: Model, policies: list[ReactionView], types: Types,
+                     imports: dict[str, Imports]) -> tuple[list[str], list[PolicyScenarioView],
+                                                           list[ExternalSystemView]]:
+    """Fill ``consults`` of each policy view; returns the TYPE_CHECKING imports of
+    bases.py, the policy scenarios and the external systems."""
+    declared = {p.name: p for c in model.contexts for p in c.policies}
+    modules = {rm.name: module_name(rm.name) for c in model.contexts for rm in c.read_models}
+    checking: set[str] = set()
+    for view in policies:
+        reads = [name for name in declared[view.name].reads if name in modules]
+        view.consults = [(attribute(name), name) for name in reads]
+        view.consult_args = ", ".join(f"kit.read_model_of(read_models, {name})"
+                                      for name in reads)
+        for name in reads:
+            checking.add(f"from .read_models.{modules[name]} import {name}")
+        if reads:
+            imports["app"].modules.add("collections.abc")
+            shown = ", ".join(f"self.{attr}" for attr, _ in view.consults)
+            for method in view.methods:
+                method.body[:0] = [f"# {shown}: up to date through this event"]
+    scenarios = _scenarios(model, types, imports)
+    return sorted(checking), scenarios, _external_systems(model, imports)
+
+
+def _scenarios(model: Model, types: Types,
+               imports: dict[str, Imports]) -> list[PolicyScenarioView]:
+    test = imports["test_policies"] = Imports(kit=True)
+    taken: set[str] = set()
+    owners = command_owners(model)
+    event_owners: dict[str, tuple[EventDef, Aggregate | None]] = {
+        e.name: (e, a) for c in model.contexts for a in c.aggregates for e in a.events}
+    event_owners.update({e.name: (e, None) for c in model.contexts for e in c.events})
+    emitters = {e: snake_case(s.name) for c in model.contexts for s in c.external_systems
+                for e in s.emits}
+    views = []
+    for c in model.contexts:
+        for policy in c.policies:
+            for scenario in policy.scenarios:
+                views.append(_scenario(policy, scenario.name, scenario.given, scenario.when,
+                                       scenario.then or [], taken, types, test, owners,
+                                       event_owners, emitters))
+    return views
+
+
+def _scenario(policy: Policy, name: str, given: list[dict[str, JsonValue]],
+              when: dict[str, JsonValue], then: list[dict[str, JsonValue]], taken: set[str],
+              types: Types, test: Imports, owners: dict[str, Aggregate],
+              event_owners: Mapping[str, tuple[EventDef, Aggregate | None]],
+              emitters: dict[str, str]) -> PolicyScenarioView:
+    def build(name: str, payload: Mapping[str, JsonValue], module: str,
+              fields: dict[str, FieldSpec]) -> str:
+        test.add_local(module, name)
+        return test.use(constructor(name, dict(payload), fields, types), "..types")
+
+    def event(raw: dict[str, JsonValue]) -> str:
+        ((message),) = addresses([raw], ACTOR_KEY)
+        definition, owner = event_owners[message.name]
+        fields = definition.fields
+        actor = message.address or (f"{id_prefix(owner)}-1" if owner is not None else
+                                    f"{emitters.get(message.name, snake_case(message.name))}-1")
+        return f"({string(actor)}, {build(message.name, message.payload, '..events', fields)})"
+
+    def command(raw: dict[str, JsonValue]) -> str:
+        ((message),) = addresses([raw], TARGET_KEY)
+        owner = owners[message.name]
+        fields = next(c.fields for c in owner.commands if c.name == message.name)
+        target = message.address or _target(owner, message.payload, fields)
+        built = build(message.name, message.payload, "..commands", fields)
+        return call("kit.Dispatch", [string(target), built], "")
+
+    test.add_local("..events", "registry")
+    test.add_local(f"..policies.{module_name(policy.name)}", policy.name)
+    for read in policy.reads:
+        test.add_local(f"..read_models.{module_name(read)}", read)
+    return PolicyScenarioView(
+        identifier(f"{snake_case(policy.name)}_{name}", taken), docstring(name, 4),
+        policy.name, [f"{read}()" for read in policy.reads],
+        [f"policy.{attribute(read)}" for read in policy.reads],
+        [event(raw) for raw in given], event(when), [command(raw) for raw in then])
+
+
+def _target(owner: Aggregate, payload: Mapping[str, JsonValue],
+            fields: dict[str, FieldSpec]) -> str:
+    """The actor id the command's ``target_actor_id()`` gives, computed here."""
+    assert owner.id is not None  # validated: a command without identity names `to`
+    value = payload[owner.id]
+    text = str(uuid.UUID(str(value))) if fields[owner.id].type == "uuid" else str(value)
+    return f"{id_prefix(owner)}-{text}"
+
+
+def _external_systems(model: Model, imports: dict[str, Imports]) -> list[ExternalSystemView]:
+    external = imports["external"] = Imports(kit=True, modules={"typing"})
+    views = []
+    for c in model.contexts:
+        for system in c.external_systems:
+            if not system.emits:
+                continue  # it only receives: nothing to record
+            for name in system.emits:
+                external.add_local(".events", name)
+            external.add_local(".events", "registry")
+            views.append(ExternalSystemView(
+                system.name,
+                docstring((system.description + "\n\n" if system.description else "")
+                          + f"Records what {system.name} reports in streams "
+                          f"`{snake_case(system.name)}-<key>`.", 4),
+                string(snake_case(system.name)),
+                "(" + ", ".join(string(e) for e in system.emits) + ",)",
+                " | ".join(system.emits)))
+    return views
