@@ -53,21 +53,29 @@ class Message:
     address: str | None  # the `actor` of an event, the `to` of a command
 
 
-def split_message(message: Mapping[str, JsonValue], extra: str) -> Message | str:
-    """The message, or what is wrong with its shape; ``extra`` is the lowercase key
-    allowed beside the name (``actor`` or ``to``)."""
+def split_message(message: Mapping[str, JsonValue], extra: str) -> Message | tuple[str | None, str]:
+    """The message, or where in it (a key, or None for the whole) and what is wrong with
+    its shape; ``extra`` is the lowercase key allowed beside the name (``actor``/``to``)."""
+    for key in message:
+        if key[:1].islower() and key != extra:
+            other = ("beside an event write `actor: <actor id>` (the stream it is recorded "
+                     "in); `to:` goes beside a command in `then`" if extra == ACTOR_KEY else
+                     "beside a command write `to: <actor id>` (where it is sent); `actor:` "
+                     "goes beside an event in `given` or `when`")
+            return key, f"unknown key {shown(key)} here: {other}"
     names = [key for key in message if key != extra]
     if len(names) != 1:
-        return (f"write exactly one name here, as `{{Name: {{field: value}}}}`, with "
-                f"`{extra}: ...` beside it if needed")
+        return None, (f"write exactly one name here, as `{{Name: {{field: value}}}}`, with "
+                      f"`{extra}: ...` beside it if needed")
     name = names[0]
     payload = message[name]
     if not isinstance(payload, dict):
-        return f"the fields of {shown(name)} are a mapping `{{field: value}}` (or null for none)"
+        return name, (f"the fields of {shown(name)} are a mapping `{{field: value}}` (or "
+                      f"null for none)")
     address = message.get(extra)
     if extra in message and not _is_actor_id(address):
-        return (f"`{extra}` is an actor id: text of 1 to {MAX_ACTOR_ID} characters, "
-                f"such as `{extra}: order-o1`")
+        return extra, (f"`{extra}` is an actor id: text of 1 to {MAX_ACTOR_ID} printable "
+                       f"characters, such as `{extra}: order-o1`")
     return Message(name, payload, address if isinstance(address, str) else None)
 
 
@@ -130,8 +138,10 @@ class _ScenarioCheck:
 
     def split(self, path: Path, message: Mapping[str, JsonValue], extra: str) -> Message | None:
         split = split_message(message, extra)
-        if isinstance(split, str):
-            self.checker.report(path, split, "bad-scenario")
+        if isinstance(split, tuple):
+            key, problem = split
+            self.checker.report(path if key is None else (*path, key), problem,
+                                "bad-scenario", at_key=key is not None)
             return None
         return split
 
@@ -175,11 +185,11 @@ class _ScenarioCheck:
             return
         if message.name not in self.policy.on:
             self.checker.report((*path, message.name),
-                                f"{shown(message.name)} is not an event policy "
-                                f"{short(self.policy.name)} reacts to (it reacts to "
-                                f"{', '.join(self.policy.on)})"
-                                f"{self.checker.what_it_is(message.name, 'event')}; `when` is one "
-                                f"of them", "unknown-reference", at_key=True)
+                                f"`when` names {shown(message.name)}"
+                                f"{self.checker.what_it_is(message.name, 'event')}, but policy "
+                                f"{short(self.policy.name)} reacts to "
+                                f"{', '.join(self.policy.on)}: `when` is one of those events",
+                                "unknown-reference", at_key=True)
             return
         self.payload(path, message)
 
@@ -189,11 +199,11 @@ class _ScenarioCheck:
             return
         if message.name not in self.policy.issues:
             self.checker.report((*path, message.name),
-                                f"{shown(message.name)} is not a command policy "
-                                f"{short(self.policy.name)} issues (it issues "
-                                f"{', '.join(self.policy.issues)})"
-                                f"{self.checker.what_it_is(message.name, 'command')}; `then` "
-                                f"lists those it dispatches", "unknown-reference", at_key=True)
+                                f"`then` names {shown(message.name)}"
+                                f"{self.checker.what_it_is(message.name, 'command')}, but policy "
+                                f"{short(self.policy.name)} issues "
+                                f"{', '.join(self.policy.issues)}: `then` lists those of them "
+                                f"it dispatches", "unknown-reference", at_key=True)
             return
         owner = self.owners.get(message.name)
         if message.address is None and owner is not None and owner.id is None:
@@ -215,5 +225,5 @@ def addresses(messages: list[Mapping[str, JsonValue]], extra: str) -> Iterator[M
     """The well-formed messages of a validated scenario (for code generation)."""
     for raw in messages:
         message = split_message(raw, extra)
-        assert isinstance(message, Message), message
+        assert isinstance(message, Message), message  # validated before code generation
         yield message
