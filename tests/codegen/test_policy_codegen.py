@@ -51,9 +51,13 @@ contexts:
         reads: [Sheet]
         scenarios:
           - name: due yesterday
-            given: [{Borrowed: {due: "2026-03-01"}, actor: loan-1}, {Borrowed: {due: "2026-03-09"}, actor: loan-2}]
+            given:
+              - {Borrowed: {due: "2026-03-01"}, actor: loan-1}
+              - {Borrowed: {due: "2026-03-09"}, actor: loan-2}
             when: {DayStarted: {day: "2026-03-02"}}
-            then: [{MarkOverdue: {day: "2026-03-02"}, to: loan-1}, {Remind: {member_id: m-1, day: "2026-03-02"}}]
+            then:
+              - {MarkOverdue: {day: "2026-03-02"}, to: loan-1}
+              - {Remind: {member_id: m-1, day: "2026-03-02"}}
 '''
 
 POLICY = '''\
