@@ -94,6 +94,20 @@ def test_links_go_both_ways_round_the_orders_flow() -> None:
         "commands/place-order.html", "events/order-placed.html"]
 
 
+def test_a_policy_page_lists_the_read_models_it_reads_and_they_list_it() -> None:
+    files = catalog("library").files
+    policy = files["policies/mark-overdue-loans.html"].decode()
+    sheet = files["read-models/daily-sheet.html"].decode()
+    section = re.search(r'data-relation="consults">(.*?)</section>', policy, re.DOTALL)
+    assert section is not None
+    assert re.findall(r'href="\.\./([^"]+)"', section.group(1)) == [
+        "read-models/daily-sheet.html"]
+    section = re.search(r'data-relation="consulted-by">(.*?)</section>', sheet, re.DOTALL)
+    assert section is not None
+    assert re.findall(r'href="\.\./([^"]+)"', section.group(1)) == [
+        "policies/mark-overdue-loans.html"]
+
+
 def test_pages_show_fields_defaults_scenarios_hot_spots_and_schema_versions() -> None:
     order = parse(catalog("orders").files["aggregates/order.html"]).all_text
     assert "placing an order" in order and "already paid" in order

@@ -34,7 +34,11 @@ order.scenario("a paid order cannot be cancelled",
                error="already paid")
 sales.policy("MarkPaidWhenPaymentReceived",
              description="Payment confirmations settle the order they belong to.",
-             on=["PaymentReceived"], issues=["MarkOrderPaid"])
+             on=["PaymentReceived"], issues=["MarkOrderPaid"]).scenario(
+    "a payment settles its order",
+    when={"PaymentReceived": {"order_id": "o1", "payment_id": "p1", "amount": "9.00"},
+          "actor": "payment_gateway-p1"},
+    then=[{"MarkOrderPaid": {"order_id": "o1", "payment_id": "p1", "amount": "9.00"}}])
 sales.read_model("OrderSummary", from_=["OrderPlaced", "OrderPaid", "OrderCancelled"],
                  fields={"order_id": "str", "status": "OrderStatus", "total": "decimal"})
 sales.external_system("PaymentGateway", emits=["PaymentReceived"])
@@ -62,6 +66,10 @@ shipment.scenario("a parcel ships only once prepared",
                   when={"ShipParcel": {"order_id": "o2", "tracking_code": "TRK-2",
                                        "shipped_at": "2026-01-31T12:00:00+00:00"}},
                   error="not prepared")
-shipping.policy("PrepareShipmentWhenOrderPaid", on=["OrderPaid"], issues=["PrepareShipment"])
+shipping.policy("PrepareShipmentWhenOrderPaid", on=["OrderPaid"],
+                issues=["PrepareShipment"]).scenario(
+    "a paid order is prepared for shipping",
+    when={"OrderPaid": {"order_id": "o1", "payment_id": "p1", "amount": "9.00"}},
+    then=[{"PrepareShipment": {"order_id": "o1"}}])
 shipping.read_model("ParcelTracking", from_=["ShipmentPrepared", "ParcelShipped"],
                     fields={"order_id": "str", "tracking_code": "str | None"})
