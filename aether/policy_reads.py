@@ -34,7 +34,7 @@ def read_model_of(read_models: Sequence[ReadModel], kind: type[ReadModelT]) -> R
         raise MissingReadModelError(
             f"a policy reads {kind.__name__}, and {len(found)} instances of it were given "
             f"(given: {given}); pass exactly one, the instance the reaction runner keeps up "
-            f"to date (e.g. make_policies(make_read_models()'s list))")
+            f"to date: the list make_read_models() returned, also given to the runner")
     return found[0]
 
 
