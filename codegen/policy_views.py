@@ -51,10 +51,22 @@ class PolicyScenarioView:
     then: list[str]  # "kit.Dispatch(actor id, Command(...))"
 
 
-def attribute(read_model: str) -> str:
-    """The attribute a policy keeps a read model in: ``DailySheet`` -> ``daily_sheet``."""
-    name = module_name(read_model)
-    return f"{name}_view" if name in POLICY_MEMBERS or name.startswith("on_") else name
+def attributes(reads: list[str]) -> dict[str, str]:
+    """The attribute a policy keeps each read model it reads in: ``DailySheet`` ->
+    ``daily_sheet``; never a member of kit.Policy, an ``on_<event>`` handler, or another
+    read model's attribute (``Name`` -> ``name_view``, then ``NameView`` -> ``name_view_2``)."""
+    taken: set[str] = set()
+    found = {}
+    for read in reads:
+        name = module_name(read)
+        if name in POLICY_MEMBERS or name.startswith("on_"):
+            name = f"{name}_view"
+        unique, number = name, 2
+        while unique in taken:
+            unique, number = f"{name}_{number}", number + 1
+        taken.add(unique)
+        found[read] = unique
+    return found
 
 
 def add_policy_views(model: Model, policies: list[ReactionView], types: Types,
@@ -67,7 +79,8 @@ def add_policy_views(model: Model, policies: list[ReactionView], types: Types,
     checking: set[str] = set()
     for view in policies:
         reads = [name for name in declared[view.name].reads if name in modules]
-        view.consults = [(attribute(name), name) for name in reads]
+        named = attributes(reads)
+        view.consults = [(named[name], name) for name in reads]
         view.consult_args = ", ".join(f"kit.read_model_of(read_models, {name})"
                                       for name in reads)
         for name in reads:
@@ -134,7 +147,7 @@ def _scenario(policy: Policy, name: str, given: list[dict[str, JsonValue]],
     return PolicyScenarioView(
         identifier(f"{snake_case(policy.name)}_{name}", taken), docstring(name, 4),
         policy.name, [f"{read}()" for read in policy.reads],
-        [f"policy.{attribute(read)}" for read in policy.reads],
+        [f"policy.{attribute}" for attribute in attributes(policy.reads).values()],
         [event(raw) for raw in given], event(when), [command(raw) for raw in then])
 
 

@@ -70,11 +70,12 @@ POLICY = '''\
 '''
 
 
-def run_policy_tests(out: Path) -> dict[str, BaseException | None]:
+def run_policy_tests(out: Path, package: str = "policy_lending",
+                     ) -> dict[str, BaseException | None]:
     """Each generated policy scenario test, run in this process: its error or None."""
     sys.path.insert(0, str(out))
     try:
-        module = importlib.import_module("policy_lending.tests.test_policies")
+        module = importlib.import_module(f"{package}.tests.test_policies")
         outcomes: dict[str, BaseException | None] = {}
         for name in dir(module):
             if name.startswith("test_"):
@@ -86,7 +87,7 @@ def run_policy_tests(out: Path) -> dict[str, BaseException | None]:
         return outcomes
     finally:
         sys.path.remove(str(out))
-        for name in [m for m in sys.modules if m.split(".")[0] == "policy_lending"]:
+        for name in [m for m in sys.modules if m.split(".")[0] == package]:
             del sys.modules[name]
 
 
@@ -111,6 +112,23 @@ def test_policy_scenarios_fail_until_the_policy_does_what_they_say(tmp_path: Pat
     body = text[text.index("        # self.sheet"):]
     stub.write_text(text.replace(body, POLICY))
     assert run_policy_tests(out) == {"test_mark_overdue_loans_due_yesterday": None}
+
+
+def test_a_read_model_named_like_a_policy_member_gets_an_attribute_of_its_own(
+    tmp_path: Path,
+) -> None:
+    # `self.name = ...` would clash with Policy.name (a property): the attribute is name_view.
+    model = Model.model_validate(load_yaml(MODEL.replace("Sheet", "Name"), "model.yaml")[0])
+    write(generate(model, "policy_named"), tmp_path)
+    package = tmp_path / "policy_named"
+    assert 'def __init__(self, name_view: "Name") -> None:' in (
+        package / "bases.py").read_text()
+    stub = package / "policies" / "mark_overdue_loans.py"
+    text = stub.read_text()
+    body = text[text.index("        # self.name_view"):]
+    stub.write_text(text.replace(body, POLICY.replace("self.sheet", "self.name_view")))
+    assert run_policy_tests(tmp_path, "policy_named") == {
+        "test_mark_overdue_loans_due_yesterday": None}
 
 
 def with_addresses(actor: str, target: str) -> Model:
