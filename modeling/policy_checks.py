@@ -1,5 +1,6 @@
 """Checks of what a policy reads and of its scenarios (given events, when an event, then
-the commands it dispatches), each problem at its own location.
+the commands it dispatches), each problem at its own location; and that the streams an
+external system records in are its own.
 
 A policy scenario's messages are written like an aggregate scenario's, ``{Name: {field:
 value}}``, with one optional lowercase key beside the name: ``actor`` on an event (the
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from pydantic import JsonValue
 
+from modeling.identity import id_prefix
 from modeling.names import short, shown, snake_case
 from modeling.source import Path, Severity
 from modeling.types import Aggregate, Model, Policy, PolicyScenario
@@ -95,12 +97,29 @@ def command_owners(model: Model) -> dict[str, Aggregate]:
 
 
 def check_policies(checker: Checker) -> None:
+    _check_external_streams(checker)
     for c, context in enumerate(checker.model.contexts):
         for i, policy in enumerate(context.policies):
             path: Path = ("contexts", c, "policies", i)
             _check_reads(checker, path, policy)
             for s, scenario in enumerate(policy.scenarios):
                 _ScenarioCheck(checker, policy, (*path, "scenarios", s)).run(scenario)
+
+
+def _check_external_streams(checker: Checker) -> None:
+    """An external system records in streams ``<system_snake_case>-<key>``
+    (aether/external.py): no aggregate's actor ids may share that prefix."""
+    prefixes = {id_prefix(a): a.name for c in checker.model.contexts for a in c.aggregates
+                if a.id is not None}
+    for c, context in enumerate(checker.model.contexts):
+        for i, system in enumerate(context.external_systems):
+            owner = prefixes.get(snake_case(system.name))
+            if system.emits and owner is not None:
+                checker.report(("contexts", c, "external_systems", i, "name"),
+                               f"external system {short(system.name)} records its events in "
+                               f"streams `{snake_case(system.name)}-<key>`, the actor ids of "
+                               f"aggregate {short(owner)} too: give {short(owner)} another "
+                               f"`id_prefix`", "duplicate")
 
 
 def _check_reads(checker: Checker, path: Path, policy: Policy) -> None:

@@ -140,3 +140,15 @@ def test_the_read_model_a_policy_reads_is_drawn_dashed_and_is_no_cause(
                           if f'"{name}"' in line) for name in ("Sheet", "MarkOverdueLoans"))
     assert f"  {sheet} -.-> {policy}" in mermaid.splitlines()
     assert f"{sheet} -> {policy} [style=dashed]" in to_dot(model)
+
+
+def test_an_external_system_keeps_its_streams_to_itself(tmp_path: Path) -> None:
+    clash = YAML_MODEL.replace(
+        "    events:\n      - {name: DayStarted",
+        "      - name: Tally\n        id: day\n        id_prefix: clock\n        commands:\n"
+        "          - {name: Count, fields: {day: str}}\n"
+        "    events:\n      - {name: DayStarted", 1)
+    (tmp_path / "m.yaml").write_text(clash)
+    assert problems(tmp_path / "m.yaml") == [
+        "19:16: error: external system Clock records its events in streams `clock-<key>`, "
+        "the actor ids of aggregate Tally too: give Tally another `id_prefix`"]
