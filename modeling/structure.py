@@ -73,6 +73,7 @@ _SINGULAR = {
     "enums": "enum", "aggregates": "aggregate", "commands": "command", "events": "event",
     "scenarios": "scenario", "policies": "policy", "read_models": "read model",
     "external_systems": "external system", "hot_spots": "hot spot",
+    "context_map": "relationship",
 }
 
 

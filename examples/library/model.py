@@ -69,3 +69,6 @@ fees.policy("ChargeLateReturns", on=["BookReturnedLate"], issues=["ChargeLateFee
 fees.read_model("Balances", from_=["LateFeeCharged", "FeesPaid"],
                 fields={"balance": "decimal"})
 fees.hot_spot("Do we cap late fees at the price of the book?", about="ChargeLateReturns")
+
+# Fees reacts to Lending's events as Lending writes them (Context Mapper's conformist).
+model.relationship(upstream="Lending", downstream="Fees", downstream_roles=["conformist"])
