@@ -65,3 +65,8 @@ shipment.scenario("a parcel ships only once prepared",
 shipping.policy("PrepareShipmentWhenOrderPaid", on=["OrderPaid"], issues=["PrepareShipment"])
 shipping.read_model("ParcelTracking", from_=["ShipmentPrepared", "ParcelShipped"],
                     fields={"order_id": "str", "tracking_code": "str | None"})
+
+model.relationship(upstream="Sales", downstream="Shipping", kind="customer_supplier",
+                   upstream_roles=["published_language"],
+                   downstream_roles=["anticorruption_layer"],
+                   description="Shipping prepares a parcel once Sales says an order is paid.")
