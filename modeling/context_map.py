@@ -226,7 +226,7 @@ def _role_problems(relation: Relationship, path: Path, number: int) -> Iterator[
                        f"{other_key.split('_')[0]} side; move it to `{other_key}`",
                        "bad-relationship")
             elif role not in own:
-                yield (where, f"{said}: {shown(role)} is not {key.split('_')[0]} role; "
+                yield (where, f"{said}: {shown(role)} is not an {key.split('_')[0]} role; "
                        f"{_role_hint(role, own)}", "bad-relationship")
     downstream = relation.downstream_roles
     if "conformist" in downstream and "anticorruption_layer" in downstream:
