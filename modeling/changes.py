@@ -69,15 +69,16 @@ class Change:
         return self.failing or (self.breaking and bool(self.published_to))
 
     def __str__(self) -> str:
-        notes = [*(["versioned"] if self.breaking and self.versioned else []),
-                 *([f"consumed by {', '.join(self.consumers)}"] if self.breaking
-                   and self.consumers else []),
-                 *([f"published language of {', '.join(self.published_to)}"]
-                   if self.breaking and self.published_to else [])]
         if not self.breaking:
-            severity = "compatible"
-        else:
-            severity = f"breaking ({', '.join(notes)})" if notes else "breaking"
+            return f"{self.location}: compatible: {self.kind}: {self.message}"
+        notes = ["versioned"] if self.versioned else []
+        if self.consumers:
+            plain = [c for c in self.consumers if c not in self.published_to]
+            parts = [", ".join(plain)] if plain else []
+            if self.published_to:
+                parts.append(f"{', '.join(self.published_to)} as a published language")
+            notes.append(f"consumed by {', and by '.join(parts)}")
+        severity = f"breaking ({', '.join(notes)})" if notes else "breaking"
         return f"{self.location}: {severity}: {self.kind}: {self.message}"
 
 

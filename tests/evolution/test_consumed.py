@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from codegen.cli import main
 from codegen.contract_cli import refuse_breaking
-from modeling import ModelError, load_model
+from modeling import Location, ModelError, load_model
+from modeling.changes import Change
 from modeling.contract import contract, lock_path, render_lock
 from modeling.evolution import changes_against
 
@@ -30,10 +31,10 @@ OPTIONAL = (PAID + "amount: decimal}", PAID + "amount: decimal, note: {type: str
 # (case, edits, the severity `check` prints for the OrderPaid/OrderPlaced change, flagged)
 CASES: list[tuple[str, tuple[tuple[str, str], ...], str, bool]] = [
     ("consumed, unversioned", (RETYPED,),
-     "breaking (consumed by Shipping, published language of Shipping)", True),
+     "breaking (consumed by Shipping as a published language)", True),
     # An upcaster mends Sales' stored events, not Shipping's reading of the contract.
     ("consumed as a published language, versioned", (BUMPED,),
-     "breaking (versioned, consumed by Shipping, published language of Shipping)", True),
+     "breaking (versioned, consumed by Shipping as a published language)", True),
     ("consumed without upstream roles, versioned", (BUMPED, NO_ROLES),
      "breaking (versioned, consumed by Shipping)", False),
     ("consumed without upstream roles, unversioned", (RETYPED, NO_ROLES),
@@ -89,3 +90,11 @@ def test_validate_names_the_consumers_of_an_undeclared_breaking_change(tmp_path:
             "type-changed: OrderPaid.amount changed type from decimal to str") in result.output
     with pytest.raises(ModelError, match=r"\(consumed by Shipping\)"):  # generate's guard
         refuse_breaking(load_model(model))
+
+
+def test_consumers_with_and_without_a_published_language_are_told_apart() -> None:
+    change = Change(Location("m.yaml", 3, 5), "OrderPaid", "field-removed", "OrderPaid.x removed",
+                    consumers=("Billing", "Shipping"), published_to=("Shipping",))
+    assert str(change) == ("m.yaml:3:5: breaking (consumed by Billing, and by Shipping as a "
+                           "published language): field-removed: OrderPaid.x removed")
+    assert change.failing and change.flagged
