@@ -171,8 +171,8 @@ def _shape_problems(relation: Relationship, path: Path, number: int) -> Iterator
         return
     for key, other in (("upstream", "downstream"), ("downstream", "upstream")):
         if getattr(relation, key) is None:
-            yield (path, f"{said} has `{other}: {short(str(getattr(relation, other)))}` but no "
-                   f"`{key}`; name the context on the other side with `{key}: ...`",
+            yield (path, f"{said} has `{other}: {shown(str(getattr(relation, other)))}` but "
+                   f"no `{key}`; name the context on the other side with `{key}: ...`",
                    "bad-relationship")
     if relation.kind is not None and relation.kind not in KINDS:
         hint = (f"; write `{relation.kind}: [A, B]` instead of upstream and downstream"

@@ -52,7 +52,7 @@ def test_a_wrong_map_is_refused_where_it_is_wrong_saying_what_to_write() -> None
         # Returns -> Billing after Billing -> Returns: the same pair, the other way round.
         "30:5: error: relationship 6 relates Returns and Billing again (relationship 5 already "
         "does); two contexts have one relationship: merge the two entries into one",
-        "31:5: error: relationship 7 has `upstream: Returns` but no `downstream`; name the "
+        "31:5: error: relationship 7 has `upstream: 'Returns'` but no `downstream`; name the "
         "context on the other side with `downstream: ...`",
         "32:21: error: relationship 8: `shared_kernel` names exactly two contexts, got 3; "
         "write one entry per pair, `shared_kernel: [A, B]`",
@@ -89,8 +89,8 @@ def test_a_mistyped_key_is_a_structural_error_with_the_key_meant(tmp_path: Path)
                     "context_map:\n  - {upstream: A, downstrem: B}\n")
     assert problems(file) == [
         # The rest of the file is still checked, without the key it could not read.
-        "4:5: error: relationship 1 has `upstream: A` but no `downstream`; name the context on "
-        "the other side with `downstream: ...`",
+        "4:5: error: relationship 1 has `upstream: 'A'` but no `downstream`; name the context "
+        "on the other side with `downstream: ...`",
         "4:19: error: unknown key 'downstrem' in relationship 1; did you mean 'downstream'?"]
 
 
