@@ -20,7 +20,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from codegen.catalog_pages import Connection, Page, build_pages, connections
+from codegen.catalog_pages import Connection, Page, build_pages, connections, context_map
 from codegen.catalog_site import KINDS, Site, build_site, clean
 from codegen.catalog_svg import Diagram, flow_diagram
 from codegen.generator import builtin_templates
@@ -47,19 +47,22 @@ def build_catalog(model: Model) -> Catalog:
     pages = build_pages(model, site)
     diagram = flow_diagram(model, site)
     links = connections(model, site)
+    relations = context_map(model, site)
     env = _environment()
     common = {"model": model, "kinds": KINDS, "legend": _legend(), "marker": MARKER}
     files: dict[str, bytes] = {}
     files["index.html"] = _page(env, "index.html.j2", root="", title=model.name,
                                 site=site, pages=pages, diagram=_drawing(diagram, ""),
-                                connections=links, **common)
+                                connections=links, relations=relations, **common)
     for page in pages:
         is_context = page.link.kind == "context"
         drawing = _drawing(diagram, "../", page.link.name) if is_context else None
         files[page.link.href] = _page(
             env, "element.html.j2", root="../", title=f"{page.link.name} · {model.name}",
             page=page, diagram=drawing,
-            connections=[c for c in links if page.link in (c.source, c.target)], **common)
+            connections=[c for c in links if page.link in (c.source, c.target)],
+            relations=[r for r in relations if page.link in (r.upstream, r.downstream)],
+            **common)
     files["search-index.js"] = _search_index(pages)
     files["catalog.css"] = env.get_template("catalog.css.j2").render(
         styles=STYLES, legend=LEGEND_ORDER).encode()

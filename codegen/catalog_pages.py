@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from codegen.catalog_site import Link, Site
+from modeling.context_map import relationships
 from modeling.graph import build_graph
 from modeling.types import Aggregate, BoundedContext, FieldSpec, Model, Scenario
 
@@ -312,3 +313,33 @@ def connections(model: Model, site: Site) -> list[Connection]:
         if source_page is not None and target_page is not None:
             result.append(Connection(source_page, target_page, via))
     return result
+
+
+@dataclass(frozen=True)
+class RelationshipView:
+    """One relationship of the context map: ``upstream`` is the first of a symmetric pair."""
+
+    upstream: Link
+    downstream: Link
+    kind: str  # "customer/supplier", "shared kernel"...
+    upstream_marks: str  # Context Mapper's marks: "U,S,PL", "SK"
+    downstream_marks: str
+    symmetric: bool
+    roles: str  # "upstream: published language; downstream: anticorruption layer"
+    description: str
+
+
+def context_map(model: Model, site: Site) -> list[RelationshipView]:
+    """The relationships the model's context map declares, in the model's order."""
+    views: list[RelationshipView] = []
+    for link in relationships(model):
+        first, second = site.link("context", link.first), site.link("context", link.second)
+        if first is None or second is None:
+            continue
+        roles = "; ".join(f"{side}: {', '.join(r.replace('_', ' ') for r in names)}"
+                          for side, names in (("upstream", link.upstream_roles),
+                                              ("downstream", link.downstream_roles)) if names)
+        views.append(RelationshipView(
+            first, second, link.words, link.marks("upstream"), link.marks("downstream"),
+            link.symmetric, roles, model.context_map[link.number - 1].description))
+    return views

@@ -87,6 +87,12 @@ def run_check(model: Path, against: str | None) -> int:
         click.echo(str(change))
     failing = [c for c in changes if c.failing]
     breaking = [c for c in changes if c.breaking]
+    # A versioned change to another context's published language still fails (see
+    # modeling/changes.py).
+    published = [c for c in changes if c.flagged and not c.failing]
+    also = (f", {len(published)} to a published language other contexts rely on (agree "
+            f"the change with them, or publish the new shape as a new event beside the old)"
+            if published else "")
     click.echo(f"{model}: {len(changes)} change(s) since {name}, {len(breaking)} breaking, "
-               f"{len(failing)} without a version bump", err=bool(failing))
-    return 1 if failing else 0
+               f"{len(failing)} without a version bump{also}", err=bool(failing or published))
+    return 1 if failing or published else 0

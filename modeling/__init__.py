@@ -16,6 +16,7 @@ from modeling.types import (
     Model,
     Policy,
     ReadModel,
+    Relationship,
     Scenario,
     ValueObject,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "ModelError",
     "Policy",
     "ReadModel",
+    "Relationship",
     "Scenario",
     "ValueObject",
     "field",

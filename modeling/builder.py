@@ -208,6 +208,24 @@ class ModelBuilder:
         self._node.child("contexts", node)
         return ContextBuilder(node)
 
+    def relationship(self, *, upstream: str | None = None, downstream: str | None = None,
+                     kind: str | None = None, upstream_roles: list[str] | None = None,
+                     downstream_roles: list[str] | None = None,
+                     shared_kernel: list[str] | None = None,
+                     partnership: list[str] | None = None,
+                     description: str = "") -> ModelBuilder:
+        """One entry of the context map, with the keys the YAML ``context_map`` takes:
+        ``relationship(upstream="Sales", downstream="Shipping",
+        downstream_roles=["anticorruption_layer"])`` or
+        ``relationship(shared_kernel=["Sales", "Billing"])``."""
+        data = {key: value for key, value in (
+            ("upstream", upstream), ("downstream", downstream), ("kind", kind),
+            ("upstream_roles", upstream_roles), ("downstream_roles", downstream_roles),
+            ("shared_kernel", shared_kernel), ("partnership", partnership),
+            ("description", description or None)) if value is not None}
+        self._node.child("context_map", _Node(data, _caller()))
+        return self
+
     def to_data(self, file: str) -> tuple[dict[str, Any], SourceMap]:
         """The model as YAML-shaped data, and where each element was declared."""
         source = SourceMap(file)

@@ -10,6 +10,11 @@ A breaking change to an event is *versioned* when the new model bumped that even
 ``schema_version`` past the locked one (old events are then upcast, not mis-read); an
 event removed or renamed is versioned when the model's own ``version`` was bumped. Only
 unversioned breaking changes fail ``check``, ``validate`` and ``generate``.
+
+A breaking change to an event other contexts consume (see modeling/context_map.py) says
+so: ``breaking (consumed by Shipping)``. When a consumer relies on it as the upstream's
+published language or open host service, even a versioned change stays flagged (``check``
+fails): an upcaster mends stored events, not the other team's reading of the contract.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ class Change:
     kind: Kind
     message: str
     versioned: bool = False  # a breaking change the new model declared by a version bump
+    consumers: tuple[str, ...] = ()  # other contexts that react to or read the event
+    published_to: tuple[str, ...] = ()  # those of them relying on a published language
 
     @property
     def breaking(self) -> bool:
@@ -55,13 +62,23 @@ class Change:
     def failing(self) -> bool:
         return self.breaking and not self.versioned
 
+    @property
+    def flagged(self) -> bool:
+        """What ``check`` fails on: an unversioned breaking change, or any breaking change
+        to an event another context relies on as a published language."""
+        return self.failing or (self.breaking and bool(self.published_to))
+
     def __str__(self) -> str:
         if not self.breaking:
-            severity = "compatible"
-        elif self.versioned:
-            severity = "breaking (versioned)"
-        else:
-            severity = "breaking"
+            return f"{self.location}: compatible: {self.kind}: {self.message}"
+        notes = ["versioned"] if self.versioned else []
+        if self.consumers:
+            plain = [c for c in self.consumers if c not in self.published_to]
+            parts = [", ".join(plain)] if plain else []
+            if self.published_to:
+                parts.append(f"{', '.join(self.published_to)} as a published language")
+            notes.append(f"consumed by {', and by '.join(parts)}")
+        severity = f"breaking ({', '.join(notes)})" if notes else "breaking"
         return f"{self.location}: {severity}: {self.kind}: {self.message}"
 
 

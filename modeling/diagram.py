@@ -15,6 +15,7 @@ from typing import Literal
 
 import graphviz
 
+from modeling.context_map import Link, relationships
 from modeling.graph import FlowGraph, build_graph
 from modeling.types import Model
 
@@ -139,8 +140,43 @@ def to_dot(model: Model, context: str | None = None) -> str:
         # A policy consulting a read model is drawn dashed: it is read, not set off.
         dot.edge(placed.end(graph, source, target), placed.end(graph, target, source),
                  **({"style": "dashed"} if data.get("reads") else {}))
+    _dot_relationships(dot, model, placed)
     text: str = dot.source
     return text
+
+
+RELATIONSHIP_COLOR = "#1864AB"
+
+
+def _drawn_links(model: Model, placed: _Placed) -> list[tuple[int, int, Link]]:
+    """The context map's relationships whose two contexts are both drawn, as (upstream's
+    cluster number, downstream's, the relationship)."""
+    number = {name: i for i, name in enumerate(placed.contexts)}
+    return [(number[link.first], number[link.second], link) for link in relationships(model)
+            if link.first in number and link.second in number]
+
+
+def _dot_relationships(dot: graphviz.Digraph, model: Model, placed: _Placed) -> None:
+    """One bold edge from the upstream context's box to the downstream's (a plain line for
+    a symmetric relationship), labelled with its kind and Context Mapper's U/D marks. It
+    joins a node of each cluster, clipped to the boxes (compound edges), and does not
+    move the layout (constraint=false): the flow decides where things stand."""
+    drawn = _drawn_links(model, placed)
+    if not drawn:
+        return
+    dot.attr(compound="true")
+    first = {name: next(node_id for (_, where), node_id in placed.ids.items() if where == name)
+             for name in placed.contexts}
+    for tail, head, link in drawn:
+        attrs = {"ltail": f"cluster_{tail}", "lhead": f"cluster_{head}",
+                 "label": dot_text(link.words), "style": "bold", "penwidth": "2",
+                 "color": RELATIONSHIP_COLOR, "fontcolor": RELATIONSHIP_COLOR,
+                 "fontname": "Helvetica-Bold", "fontsize": "11", "constraint": "false",
+                 "taillabel": dot_text(link.marks("upstream")),
+                 "headlabel": dot_text(link.marks("downstream"))}
+        if link.symmetric:
+            attrs["dir"] = "none"
+        dot.edge(first[link.first], first[link.second], **attrs)
 
 
 def _dot_node_attrs(kind: str, label: str) -> dict[str, str]:
@@ -218,4 +254,11 @@ def to_mermaid(model: Model, context: str | None = None) -> str:
         arrow = "-.->" if data.get("reads") else "-->"
         lines.append(f"  {placed.end(graph, source, target)} {arrow} "
                      f"{placed.end(graph, target, source)}")
+    # The context map: a thick arrow upstream -> downstream (a thick line for a symmetric
+    # relationship) between the context subgraphs.
+    for tail, head, link in _drawn_links(model, placed):
+        label = mermaid_text(link.words if link.symmetric else
+                             f"{link.marks('upstream')} {link.words} {link.marks('downstream')}")
+        arrow = "===" if link.symmetric else "==>"
+        lines.append(f'  ctx{tail} {arrow}|"{label}"| ctx{head}')
     return "\n".join(lines) + "\n"

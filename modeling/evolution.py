@@ -4,10 +4,11 @@ need a loaded model and its source map)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from modeling.changes import Change, Locator, Where, compare
+from modeling.context_map import consumers
 from modeling.contract import Lock, contract, lock_path, merged_lock, read_lock, render_lock
 from modeling.index import Kind as IndexKind
 from modeling.index import index_model
@@ -45,7 +46,13 @@ def locator(loaded: LoadedModel) -> Locator:
 
 
 def changes_against(loaded: LoadedModel, old: Lock) -> list[Change]:
-    return compare(old, contract(loaded.model), locator(loaded))
+    """The changes, each breaking one marked with the other contexts that consume its event
+    (the context map says which of them rely on it as a published language)."""
+    used = consumers(loaded.model, index_model(loaded.model))
+    return [replace(change, consumers=tuple(c for c, _ in used[change.event]),
+                    published_to=tuple(c for c, published in used[change.event] if published))
+            if change.breaking and change.event in used else change
+            for change in compare(old, contract(loaded.model), locator(loaded))]
 
 
 def breaking_diagnostics(loaded: LoadedModel) -> list[Diagnostic]:
@@ -56,9 +63,13 @@ def breaking_diagnostics(loaded: LoadedModel) -> list[Diagnostic]:
         return []
     lock = lock_path(loaded.path).name
     return [Diagnostic(change.location, "error",
-                       f"breaking change since {lock}: {change.kind}: {change.message}",
-                       "breaking-change")
+                       f"breaking change since {lock}{_consumed(change)}: {change.kind}: "
+                       f"{change.message}", "breaking-change")
             for change in changes_against(loaded, old) if change.failing]
+
+
+def _consumed(change: Change) -> str:
+    return f" (consumed by {', '.join(change.consumers)})" if change.consumers else ""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import networkx as nx
 
+from modeling.context_map import CROSSING_LINT, crossing_lints
 from modeling.index import ModelIndex
 from modeling.names import short
 from modeling.source import Path
@@ -14,9 +15,9 @@ from modeling.types import Model
 Lint = tuple[Path, str, str]
 
 LINT_CODES = ("event-not-emitted", "command-not-issued", "aggregate-without-commands",
-              "policy-cycle")
+              "policy-cycle", CROSSING_LINT)
 """Every lint; an element silences one with ``ignore: [code]`` (each lint's path is its
-element's path plus ``"name"``)."""
+element's path plus one key, such as ``"name"``)."""
 
 
 def lint_model(model: Model, index: ModelIndex) -> Iterator[Lint]:
@@ -24,6 +25,7 @@ def lint_model(model: Model, index: ModelIndex) -> Iterator[Lint]:
     yield from _unissued_commands(model, index)
     yield from _aggregates_without_commands(model)
     yield from _policy_cycles(model, index)
+    yield from crossing_lints(model, index)
 
 
 def _unemitted_events(model: Model, index: ModelIndex) -> Iterator[Lint]:

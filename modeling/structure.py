@@ -73,6 +73,7 @@ _SINGULAR = {
     "enums": "enum", "aggregates": "aggregate", "commands": "command", "events": "event",
     "scenarios": "scenario", "policies": "policy", "read_models": "read model",
     "external_systems": "external system", "hot_spots": "hot spot",
+    "context_map": "relationship",
 }
 
 
@@ -98,7 +99,8 @@ def describe(path: Path, data: Any) -> str:
     if not rest:
         return named
     if named == "the model" and len(rest) == 1:
-        return f"`{rest[0]}`"
+        # A top-level key in backticks; an item of a top-level list ("relationship 1") as is.
+        return rest[0] if isinstance(path[-1], int) else f"`{rest[0]}`"
     if len(rest) >= 2 and rest[-2] in ("fields", "state"):
         return (f"field {shown(rest[-1])} of {named}"
                 + (" state" if rest[-2] == "state" else ""))

@@ -174,6 +174,24 @@ class BoundedContext(Element):
     hot_spots: list[HotSpot] = Field(default_factory=list)
 
 
+class Relationship(_Frozen):
+    """One line of the context map, in Context Mapper's terms: ``upstream`` and
+    ``downstream`` with their roles, or a symmetric ``shared_kernel`` / ``partnership``
+    of two contexts (checked in modeling/context_map.py)."""
+
+    upstream: str | None = None
+    downstream: str | None = None
+    kind: str | None = Field(default=None, description="upstream_downstream (the default) "
+                             "or customer_supplier")
+    upstream_roles: list[str] = Field(default_factory=list,
+                                      description="open_host_service, published_language")
+    downstream_roles: list[str] = Field(default_factory=list,
+                                        description="anticorruption_layer or conformist")
+    shared_kernel: list[str] | None = Field(default=None, description="two contexts")
+    partnership: list[str] | None = Field(default=None, description="two contexts")
+    description: str = ""
+
+
 class Model(_Frozen):
     """A whole EventStorming model."""
 
@@ -181,3 +199,5 @@ class Model(_Frozen):
     version: int = Field(default=1, ge=1)
     description: str = ""
     contexts: list[BoundedContext] = Field(default_factory=list)
+    context_map: list[Relationship] = Field(
+        default_factory=list, description="relationships between the contexts")

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 
 from pydantic import JsonValue
 
+from modeling.context_map import crossing_problems, map_problems
 from modeling.identity import identity_problems
 from modeling.index import Entry, Kind, ModelIndex, index_model
 from modeling.lints import LINT_CODES, lint_model
@@ -65,6 +66,7 @@ class _Checker:
         self.check_fields()
         self.check_references()
         self.check_identity()
+        self.check_context_map()
         self.check_scenarios()
         check_policies(self)  # what policies read, and their scenarios
         self.check_ignores()
@@ -215,6 +217,12 @@ class _Checker:
     def check_identity(self) -> None:
         for path, message, code in identity_problems(self.model):
             self.report(path, message, code)
+
+    def check_context_map(self) -> None:
+        for path, message, code in [*map_problems(self.model, self.index),
+                                    *crossing_problems(self.model, self.index)]:
+            self.report(path, message, code)
+
     def not_own_event(self, command: str, event: str, aggregate: Aggregate,
                       own: list[str]) -> str:
         said = (f"command {short(command)} emits {shown(event)}, which is not an event of "

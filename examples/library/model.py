@@ -110,3 +110,6 @@ charge.scenario("three days late cost 1.50",
 fees.read_model("Balances", from_=["LateFeeCharged", "FeesPaid"],
                 fields={"balance": "decimal"})
 fees.hot_spot("Do we cap late fees at the price of the book?", about="ChargeLateReturns")
+
+# Fees reacts to Lending's events as Lending writes them (Context Mapper's conformist).
+model.relationship(upstream="Lending", downstream="Fees", downstream_roles=["conformist"])

@@ -93,7 +93,8 @@ def test_schema_describes_the_yaml_format() -> None:
     schema = json.loads(result.stdout)
     assert schema["$schema"].endswith("2020-12/schema")
     assert schema["required"] == ["model"]
-    assert set(schema["properties"]) == {"model", "version", "description", "contexts"}
+    assert set(schema["properties"]) == {"model", "version", "description", "contexts",
+                                         "context_map"}
     policy = schema["$defs"]["Policy"]
     assert policy["additionalProperties"] is False
     assert set(policy["required"]) == {"name", "on", "issues"}

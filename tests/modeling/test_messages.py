@@ -68,8 +68,8 @@ def test_wrong_kinds_say_what_the_name_is_and_lints_show_their_code() -> None:
         "events: a policy is the way across aggregates (let ShipOrder emit an event of Order, "
         "and a policy react to it by issuing the command that emits PaymentTaken)",
         "11:42: error: 'event-not-emited' is not a lint code; the lints are event-not-emitted, "
-        "command-not-issued, aggregate-without-commands, policy-cycle; did you mean "
-        "'event-not-emitted'?",
+        "command-not-issued, aggregate-without-commands, policy-cycle, context-crossing; did "
+        "you mean 'event-not-emitted'?",
         # PaymentVoided's `ignore: [event-not-emitted]` silences that lint for it alone.
         "17:20: warning: event PaymentLost is never emitted: add it to a command's `emits` or "
         "an external system's `emits` [event-not-emitted]",

@@ -73,3 +73,8 @@ shipping.policy("PrepareShipmentWhenOrderPaid", on=["OrderPaid"],
     then=[{"PrepareShipment": {"order_id": "o1"}}])
 shipping.read_model("ParcelTracking", from_=["ShipmentPrepared", "ParcelShipped"],
                     fields={"order_id": "str", "tracking_code": "str | None"})
+
+model.relationship(upstream="Sales", downstream="Shipping", kind="customer_supplier",
+                   upstream_roles=["published_language"],
+                   downstream_roles=["anticorruption_layer"],
+                   description="Shipping prepares a parcel once Sales says an order is paid.")
