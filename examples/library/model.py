@@ -48,6 +48,18 @@ loan.scenario("a book cannot be returned twice",
 lending.read_model("LoansByMember", from_=["BookBorrowed", "BookReturned"],
                    fields={"member_id": "str", "isbn": "str", "due": "date | None",
                            "returned": "bool"})
+# One row for the whole library (`single=True`): the librarian's sheet of the day.
+sheet = lending.read_model("DailySheet", single=True,
+                           from_=["BookBorrowed", "BookReturned", "BookReturnedLate"],
+                           fields={"on_loan": "int", "returned_late": "int", "days_late": "int"},
+                           description="Books out now, and the late returns so far.")
+sheet.scenario("a late return is counted with its days",
+               given=[{"BookBorrowed": {"member_id": "m-1", "isbn": "978-0", "due": "2026-03-01"}},
+                      {"BookBorrowed": {"member_id": "m-2", "isbn": "978-1", "due": "2026-03-01"}},
+                      {"BookReturned": {"returned_on": "2026-03-04"}},
+                      {"BookReturnedLate": {"member_id": "m-1", "days_late": 3}}],
+               then=[{"on_loan": 1, "returned_late": 1, "days_late": 3}])
+sheet.scenario("a quiet day", then=[{"on_loan": 0}])
 
 fees = model.context("Fees", description="What members owe.")
 # Accounts are keyed by member: actor ids "account-<member_id>" (id_prefix overrides the

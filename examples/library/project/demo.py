@@ -20,6 +20,7 @@ from library.app import make_policies, make_read_models, make_router
 from library.commands import BorrowBook, PayFees, ReturnBook
 from library.events import registry
 from library.read_models.balances import Balances
+from library.read_models.daily_sheet import DailySheet
 from library.read_models.loans_by_member import LoansByMember
 
 from aether import (
@@ -107,6 +108,8 @@ async def tour(store: InMemoryEventStore | JetStreamEventStore, snapshots: Snaps
         if isinstance(view, LoansByMember | Balances):
             for key, row in sorted(view.rows.items()):
                 print(f"     {type(view).__name__}[{key}] = {row.model_dump(mode='json')}")
+        elif isinstance(view, DailySheet):  # one row for the whole library
+            print(f"     DailySheet = {view.current().model_dump(mode='json')}")
     await bus.close()
 
 

@@ -10,6 +10,7 @@ from .commands import BorrowBook, ChargeLateFee, PayFees, ReturnBook, command_re
 from .events import registry
 from .policies.charge_late_returns import ChargeLateReturns
 from .read_models.balances import Balances
+from .read_models.daily_sheet import DailySheet
 from .read_models.loans_by_member import LoansByMember
 
 
@@ -89,7 +90,7 @@ def make_policies() -> list[kit.Policy]:
 
 def make_read_models() -> list[kit.ReadModel]:
     """One instance of every read model of the model."""
-    return [LoansByMember(), Balances()]
+    return [LoansByMember(), DailySheet(), Balances()]
 
 
 def make_reaction_runner(
