@@ -137,6 +137,14 @@ window.AETHER_CATALOG_INDEX = [
 },
 {
 "context": "Lending",
+"description": "Books out now, and the late returns so far.",
+"href": "read-models/daily-sheet.html",
+"kind": "Read model",
+"name": "DailySheet",
+"terms": "on_loan returned_late days_late"
+},
+{
+"context": "Lending",
 "description": "",
 "href": "read-models/loans-by-member.html",
 "kind": "Read model",
