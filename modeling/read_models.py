@@ -65,6 +65,11 @@ def read_model_problems(model: Model, types: DeclaredTypes, hint: Hint) -> Itera
     for c, context in enumerate(model.contexts):
         for i, read_model in enumerate(context.read_models):
             path: Path = ("contexts", c, "read_models", i)
+            if not read_model.from_:
+                yield ((*path, "from"), f"read model {short(read_model.name)} reads no events: "
+                       f"list the events it is kept from, e.g. `from: [OrderPlaced]`",
+                       "bad-read-model", False)
+                continue
             yield from _key_problems(path, read_model, events, types)
             for s, scenario in enumerate(read_model.scenarios):
                 yield from _scenario_problems((*path, "scenarios", s), read_model, scenario,

@@ -59,6 +59,8 @@ def test_every_scenario_problem_is_reported_in_one_run_at_its_place() -> None:
         "45:17: error: SummaryRow needs a value for field 'order_id' (str)",
         "53:19: error: read model Counter is a single row: `then` is exactly that one row, as "
         "`[{field: value}]`",
+        "55:15: error: read model Nothing reads no events: list the events it is kept from, "
+        "e.g. `from: [OrderPlaced]`",
     ]
 
 
