@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from aether.event import Event
+from codegen.catalog_pages import build_pages
+from codegen.catalog_site import build_site
 from codegen.generator import generate
 from codegen.writer import write
 from modeling import load_model
@@ -164,3 +166,16 @@ def test_the_orders_example_keys_its_summary_by_order_id() -> None:
     assert (row.order_id, row.status, row.total) == ("7", "new", Decimal("3"))
     assert summary.get("order-7") is None
     assert summary.all() == [row]
+
+
+def test_the_catalog_shows_how_rows_are_kept_and_the_key_first() -> None:
+    model = load_model(ROOT / "examples" / "library" / "model.py").model
+    orders = load_model(ROOT / "examples" / "orders" / "model.yaml").model
+    pages = {page.link.name: page
+             for page in [*build_pages(model, build_site(model)),
+                          *build_pages(orders, build_site(orders))]}
+    summary = pages["OrderSummary"]
+    assert [row.name for row in summary.fields] == ["order_id", "status", "total"]
+    assert ("Rows", "one per order_id") in summary.facts
+    assert ("Rows", "one") in pages["DailySheet"].facts
+    assert ("Rows", "one per actor id") in pages["LoansByMember"].facts

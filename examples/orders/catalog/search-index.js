@@ -165,7 +165,7 @@ window.AETHER_CATALOG_INDEX = [
 "href": "read-models/order-summary.html",
 "kind": "Read model",
 "name": "OrderSummary",
-"terms": "status total"
+"terms": "order_id status total"
 },
 {
 "context": "Shipping",
