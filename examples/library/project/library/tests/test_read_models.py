@@ -51,9 +51,6 @@ def test_daily_sheet_a_late_return_is_counted_with_its_days() -> None:
 def test_daily_sheet_a_quiet_day() -> None:
     """a quiet day"""
     view = DailySheet()
-    project(
-        view,
-    )
     assert view.all() == [
         DailySheetRow(on_loan=0),
     ]
