@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from codegen.catalog_site import Link, Site
 from modeling.context_map import relationships
 from modeling.graph import build_graph
-from modeling.types import Aggregate, BoundedContext, FieldSpec, Model, Scenario
+from modeling.read_models import row_shape
+from modeling.types import Aggregate, BoundedContext, FieldSpec, Model, ReadModel, Scenario
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,9 @@ class _Builder:
         for read_model in context.read_models:
             rm_page = page("read_model", read_model.name)
             rm_page.description = read_model.description
-            rm_page.fields = _rows(read_model.fields, site)
+            rm_page.fields = _rows(_row_fields(read_model, self.model), site)
+            rm_page.facts.append(("Rows", "one" if read_model.single else
+                                  f"one per {read_model.key or 'actor id'}"))
             rm_page.relate("reads", "Reads", self.links("event", read_model.from_))
             for name in read_model.from_:
                 self.back("event", name, "read-by", "Read by", rm_page.link)
@@ -251,6 +254,18 @@ def _scenario(scenario: Scenario, site: Site) -> ScenarioView:
     return ScenarioView(scenario.name, [message(dict(m)) for m in scenario.given],
                         message(dict(scenario.when)), [message(dict(m)) for m in scenario.then],
                         scenario.error)
+
+
+def _row_fields(read_model: ReadModel, model: Model) -> dict[str, FieldSpec]:
+    """A read model's row: its key first (said so), then its fields."""
+    events = {e.name: e.fields for c in model.contexts
+              for e in [*(e for a in c.aggregates for e in a.events), *c.events]}
+    shape = row_shape(read_model, events)
+    if shape.key is None:
+        return shape.fields
+    key, kind = shape.key
+    return {key: FieldSpec(type=kind, description=f"the key: one row per {key}"),
+            **shape.fields}
 
 
 def _rows(fields: dict[str, FieldSpec], site: Site) -> list[FieldRow]:

@@ -62,12 +62,17 @@ def generate(model: Model, package: str, templates: Path | None = None) -> list[
         OutputFile(f"{root}/tests/test_scenarios.py", render("test_scenarios.py.j2"),
                    "generated"),
         OutputFile(f"{root}/tests/test_events.py", render("test_events.py.j2"), "generated"),
+        # Where pytest run on the package finds its settings, wherever the package lives.
+        OutputFile(f"{root}/pytest.ini", render("pytest.ini.j2"), "generated"),
     ]
     if view.external_systems:
         files.append(OutputFile(f"{root}/external.py", render("external.py.j2"), "generated"))
     if view.policy_scenarios:
         files.append(OutputFile(f"{root}/tests/test_policies.py",
                                 render("test_policies.py.j2"), "generated"))
+    if view.row_scenarios:
+        files.append(OutputFile(f"{root}/tests/test_read_models.py",
+                                render("test_read_models.py.j2"), "generated"))
     for folder, what in (("aggregates", "Aggregates"), ("policies", "Policies"),
                          ("read_models", "Read models")):
         files.append(OutputFile(f"{root}/{folder}/__init__.py",

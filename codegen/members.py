@@ -1,5 +1,6 @@
-"""Views of the model's classes and of the stubs: fields, aggregates, policies, read
-models and scenarios, each with the text templates place and the imports it needs."""
+"""Views of the model's classes and of the stubs: fields, aggregates, policies and
+scenarios (read models: read_model_views.py), each with the text templates place and the
+imports it needs."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from codegen.typemap import (
 from modeling.identity import id_prefix
 from modeling.names import module_name, snake_case
 from modeling.typeexpr import Optional, parse_type
-from modeling.types import Aggregate, CommandDef, EventDef, FieldSpec, Policy, ReadModel, Scenario
+from modeling.types import Aggregate, CommandDef, EventDef, FieldSpec, Policy, Scenario
 
 
 @dataclass
@@ -100,7 +101,6 @@ class ReactionView:
     stub_imports: list[str]
     reads_literal: str
     issues: list[str] = field(default_factory=list)  # policies: the commands they may issue
-    row: ClassView | None = None  # read models: one row of the view
     consults: list[tuple[str, str]] = field(default_factory=list)  # policies: (attr, read model)
     consult_args: str = ""  # policies: make_policies' arguments (codegen/policy_views.py)
 
@@ -262,27 +262,6 @@ def policy_view(policy: Policy, event_fields: dict[str, dict[str, FieldSpec]],
     return ReactionView(policy.name, module_name(policy.name),
                         docstring(policy.description or f"Policy {policy.name}.", 4),
                         policy.on, methods, stub, _tuple(policy.on), issues=policy.issues)
-
-
-def read_model_view(read_model: ReadModel, event_fields: dict[str, dict[str, FieldSpec]],
-                    types: Types, imports: Imports) -> ReactionView:
-    name, row_fields = read_model.name, read_model.fields
-    methods = []
-    for event in read_model.from_:
-        fields = event_fields[event]
-        shared = [n for n, spec in fields.items() if n in row_fields
-                  and row_fields[n].type in (spec.type, f"{spec.type} | None")]
-        body = [f"row = self.rows.get(envelope.actor_id, {name}Row())",
-                _copy_with("self.rows[envelope.actor_id] = row", shared, "event")]
-        methods.append(MethodView(f"on_{snake_case(event)}", event,
-                                  docstring(f"Update the view for {event}.", 8), body))
-    stub = _stub_imports(True, {"typing"}, {"..bases": [f"{name}Base", f"{name}Row"],
-                                       "..events": read_model.from_})
-    row = ClassView(f"{name}Row", docstring(f"One entry of {name}.", 4),
-                    state_fields(row_fields, types, imports))
-    return ReactionView(name, module_name(name),
-                        docstring(read_model.description or f"Read model {name}.", 4),
-                        read_model.from_, methods, stub, _tuple(read_model.from_), row=row)
 
 
 def scenario_view(aggregate: Aggregate, scenario: Scenario, taken: set[str], types: Types,

@@ -24,11 +24,16 @@ from codegen.members import (
     command_view,
     event_view,
     policy_view,
-    read_model_view,
     scenario_view,
 )
 from codegen.policy_views import ExternalSystemView, PolicyScenarioView, add_policy_views
 from codegen.pysource import constant, docstring, string
+from codegen.read_model_views import (
+    ReadModelView,
+    RowScenarioView,
+    read_model_view,
+    row_scenario_view,
+)
 from codegen.typemap import Types
 from modeling.typeexpr import named_types, parse_type
 from modeling.types import Model, ValueObject
@@ -49,8 +54,9 @@ class PackageView:
     commands: list[CommandView]
     aggregates: list[AggregateView]
     policies: list[ReactionView]
-    read_models: list[ReactionView]
+    read_models: list[ReadModelView]
     scenarios: list[ScenarioView]
+    row_scenarios: list[RowScenarioView]  # read models' scenarios (tests/test_read_models.py)
     imports: dict[str, list[str]] = field(default_factory=dict)  # module -> import blocks
     exports: list[str] = field(default_factory=list)
     # codegen/policy_views.py: read models of policies, policy scenarios, external systems
@@ -110,12 +116,17 @@ def build_views(model: Model, package: str) -> PackageView:
     imports["test_scenarios"] = Imports()
     scenarios = [scenario_view(a, s, taken, types, imports["test_scenarios"])
                  for c in contexts for a in c.aggregates for s in a.scenarios]
+    imports["test_read_models"] = Imports(kit=True, local={"..events": {"registry"}})
+    owners = {e.name: a for c in contexts for a in c.aggregates for e in a.events}
+    row_scenarios = [row_scenario_view(r, s, taken, event_fields, owners, types,
+                                       imports["test_read_models"])
+                     for c in contexts for r in c.read_models for s in r.scenarios]
     view = PackageView(
         package=package, model_name=model.name, model_version=model.version,
         doc=docstring(model.description or f"The {model.name} model.", 0),
         enums=enums, value_objects=value_objects, rebuild=rebuild, events=events,
         commands=commands, aggregates=aggregates, policies=policies,
-        read_models=read_models, scenarios=scenarios)
+        read_models=read_models, scenarios=scenarios, row_scenarios=row_scenarios)
     imports["init"] = _init_imports(view)
     imports["app"] = _app_imports(view)
     view.consulted, view.policy_scenarios, view.external_systems = add_policy_views(
@@ -139,10 +150,10 @@ def _forward_references(value_objects: list[ValueObject]) -> list[str]:
 
 
 def _bases_imports(bases: Imports, aggregates: list[AggregateView],
-                   policies: list[ReactionView], read_models: list[ReactionView]) -> None:
+                   policies: list[ReactionView], read_models: list[ReadModelView]) -> None:
     if aggregates or policies or read_models:
         bases.kit = True
-    if any(r.methods for r in [*policies, *read_models]) or \
+    if any(p.methods for p in policies) or any(r.methods for r in read_models) or \
             any(a.commands or a.events for a in aggregates):
         bases.modules.add("abc")  # @abc.abstractmethod
     if policies:
@@ -158,8 +169,8 @@ def _bases_imports(bases: Imports, aggregates: list[AggregateView],
     for policy in policies:
         for name in policy.issues:
             bases.add_local(".commands", name)
-    for reaction in [*policies, *read_models]:
-        for name in reaction.reads:
+    for reads in [*(p.reads for p in policies), *(r.reads for r in read_models)]:
+        for name in reads:
             bases.add_local(".events", name)
 
 

@@ -128,6 +128,21 @@ class PolicyBuilder:
         return self
 
 
+class ReadModelBuilder:
+    def __init__(self, node: _Node) -> None:
+        self._node = node
+
+    def scenario(self, name: str, *, then: list[dict[str, Any]],
+                 given: list[Message] | None = None) -> ReadModelBuilder:
+        """Given these events, ``all()`` returns exactly the rows of ``then``."""
+        data: dict[str, Any] = {"name": name}
+        if given is not None:
+            data["given"] = given
+        data["then"] = then
+        self._node.child("scenarios", _Node(data, _caller()))
+        return self
+
+
 class ContextBuilder:
     def __init__(self, node: _Node) -> None:
         self._node = node
@@ -170,14 +185,20 @@ class ContextBuilder:
         return PolicyBuilder(self._add("policies", _element(
             name, description, on=on, issues=issues, reads=reads, ignore=ignore)))
 
-    def read_model(self, name: str, *, from_: list[str], fields: Fields | None = None,
-                   description: str = "") -> ContextBuilder:
+    def read_model(self, name: str, *, from_: list[str], key: str | None = None,
+                   single: bool = False, fields: Fields | None = None,
+                   description: str = "") -> ReadModelBuilder:
+        """One row per ``key`` value, one row in all (``single=True``), or one row per
+        actor id when neither is given; add scenarios on what it returns."""
         data = _element(name, description)
         data["from"] = from_
+        if key is not None:
+            data["key"] = key
+        if single:
+            data["single"] = True
         if fields is not None:
             data["fields"] = fields
-        self._add("read_models", data)
-        return self
+        return ReadModelBuilder(self._add("read_models", data))
 
     def external_system(self, name: str, *, emits: list[str] | None = None,
                         receives: list[str] | None = None,

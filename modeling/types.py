@@ -143,9 +143,29 @@ class Policy(Element):
     scenarios: list[PolicyScenario] = Field(default_factory=list)
 
 
+Row = dict[str, JsonValue]
+"""One row of a read model in a scenario: ``{order_id: o1, status: paid}``."""
+
+
+class ReadModelScenario(_Frozen):
+    """Given these events, the read model's ``all()`` returns exactly these rows."""
+
+    name: str
+    given: list[Message] = Field(default_factory=list)
+    then: list[Row]
+
+
 class ReadModel(Element):
+    """A view kept from the events of ``from``: one row per ``key`` value, one row in
+    all (``single``), or one row per actor id when neither is given."""
+
     from_: list[str] = Field(alias="from")
+    key: str | None = Field(default=None, description="the event field every event of "
+                            "`from` carries that picks the row (e.g. order_id)")
+    single: bool = Field(default=False, description="one row for the whole view (a "
+                         "counter, a daily sheet)")
     fields: Fields = Field(default_factory=dict)
+    scenarios: list[ReadModelScenario] = Field(default_factory=list)
 
 
 class ExternalSystem(Element):

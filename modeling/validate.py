@@ -20,6 +20,7 @@ from modeling.name_checks import (
 )
 from modeling.names import short, shown
 from modeling.policy_checks import check_policies
+from modeling.read_models import read_model_problems
 from modeling.source import Diagnostic, Path, Severity, SourceMap
 from modeling.typeexpr import PRIMITIVES, TypeSyntaxError, named_types, parse_type
 from modeling.types import Aggregate, Element, FieldSpec, Model, Scenario
@@ -69,6 +70,7 @@ class _Checker:
         self.check_context_map()
         self.check_scenarios()
         check_policies(self)  # what policies read, and their scenarios
+        self.check_read_models()
         self.check_ignores()
         self.lint()
         return self.diagnostics
@@ -283,6 +285,13 @@ class _Checker:
         for field, problem in payload_problems(payload, known[name], self.types, name):
             where = (*path, name) if field is None else (*path, name, field)
             self.report(where, problem, "bad-scenario")
+
+    def check_read_models(self) -> None:
+        def hint(name: str, expected: str, candidates: list[str]) -> str:
+            return self.what_it_is(name, expected) + _did_you_mean(name, candidates)
+
+        for path, message, code, at_key in read_model_problems(self.model, self.types, hint):
+            self.report(path, message, code, at_key=at_key)
 
     def what_it_is(self, name: str, expected: str) -> str:
         """`` (it is an event of aggregate X)`` when ``name`` is another kind of element."""

@@ -58,7 +58,7 @@ def test_orders_demo_shows_each_step() -> None:
     assert "policy PrepareShipmentWhenOrderPaid reacted to OrderPaid" in out
     assert "shipment-2 v2 ParcelShipped" in out
     assert "snapshot of order-2 at v2" in out
-    assert "OrderSummary[order-2] = {'order_id': 'order-2', 'status': 'paid'" in out
+    assert "OrderSummary[2] = {'order_id': '2', 'status': 'paid'" in out
     assert "runner caught up at position 8 (lag 0): 8 events handled, 0 parked" in out
 
 
@@ -71,6 +71,7 @@ def test_library_demo_on_jetstream_names_its_stream() -> None:
     assert "account-ada v1 LateFeeCharged {'amount': '1.50', 'days_late': 3}" in out
     assert "version conflict for actor 'loan-1'" in out
     assert "Balances[account-ada] = {'balance': '0.00'}" in out
+    assert "LendingTotals = {'on_loan': 0, 'returned_late': 1, 'days_late': 3}" in out
 
 
 def test_the_demo_command_runs_the_whole_path() -> None:

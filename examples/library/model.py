@@ -85,6 +85,18 @@ overdue.scenario("returned and already overdue loans are left alone",
                         {"LoanOverdue": {"day": "2026-02-21"}, "actor": "loan-2"}],
                  when={"DayStarted": {"day": "2026-03-02"}},
                  then=[])
+# One row for the whole library (`single=True`): the librarian's running totals.
+totals = lending.read_model("LendingTotals", single=True,
+                            from_=["BookBorrowed", "BookReturned", "BookReturnedLate"],
+                            fields={"on_loan": "int", "returned_late": "int", "days_late": "int"},
+                            description="Books out now, and the late returns so far.")
+totals.scenario("a late return is counted with its days",
+                given=[{"BookBorrowed": {"member_id": "m-1", "isbn": "978-0", "due": "2026-03-01"}},
+                       {"BookBorrowed": {"member_id": "m-2", "isbn": "978-1", "due": "2026-03-01"}},
+                       {"BookReturned": {"returned_on": "2026-03-04"}},
+                       {"BookReturnedLate": {"member_id": "m-1", "days_late": 3}}],
+                then=[{"on_loan": 1, "returned_late": 1, "days_late": 3}])
+totals.scenario("a quiet day", then=[{"on_loan": 0}])
 
 fees = model.context("Fees", description="What members owe.")
 # Accounts are keyed by member: actor ids "account-<member_id>" (id_prefix overrides the

@@ -185,6 +185,14 @@ window.AETHER_CATALOG_INDEX = [
 },
 {
 "context": "Lending",
+"description": "Books out now, and the late returns so far.",
+"href": "read-models/lending-totals.html",
+"kind": "Read model",
+"name": "LendingTotals",
+"terms": "on_loan returned_late days_late"
+},
+{
+"context": "Lending",
 "description": "",
 "href": "read-models/loans-by-member.html",
 "kind": "Read model",

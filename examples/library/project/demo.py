@@ -23,6 +23,7 @@ from library.events import DayStarted, registry
 from library.external import Clock
 from library.read_models.balances import Balances
 from library.read_models.daily_sheet import DailySheet
+from library.read_models.lending_totals import LendingTotals
 from library.read_models.loans_by_member import LoansByMember
 
 from aether import (
@@ -122,6 +123,8 @@ async def tour(store: InMemoryEventStore | JetStreamEventStore, snapshots: Snaps
         if isinstance(view, LoansByMember | DailySheet | Balances):
             for key, row in sorted(view.rows.items()):
                 print(f"     {type(view).__name__}[{key}] = {row.model_dump(mode='json')}")
+        elif isinstance(view, LendingTotals):  # one row for the whole library
+            print(f"     LendingTotals = {view.current().model_dump(mode='json')}")
     await bus.close()
 
 

@@ -93,7 +93,7 @@ window.AETHER_CATALOG_INDEX = [
 "href": "events/order-cancelled.html",
 "kind": "Event",
 "name": "OrderCancelled",
-"terms": "reason"
+"terms": "order_id reason"
 },
 {
 "context": "Sales",
@@ -109,7 +109,7 @@ window.AETHER_CATALOG_INDEX = [
 "href": "events/order-placed.html",
 "kind": "Event",
 "name": "OrderPlaced",
-"terms": "customer_id lines total"
+"terms": "order_id customer_id lines total"
 },
 {
 "context": "Shipping",
@@ -161,7 +161,7 @@ window.AETHER_CATALOG_INDEX = [
 },
 {
 "context": "Sales",
-"description": "",
+"description": "Every order at a glance, by order_id.",
 "href": "read-models/order-summary.html",
 "kind": "Read model",
 "name": "OrderSummary",

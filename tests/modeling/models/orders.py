@@ -19,16 +19,19 @@ order.command("MarkOrderPaid",
 order.command("CancelOrder", actor="Customer",
               fields={"order_id": "str", "reason": "str | None"},
               emits=["OrderCancelled"])
-order.event("OrderPlaced",
-            fields={"customer_id": "str", "lines": "list[OrderLine]", "total": "decimal"})
+order.event("OrderPlaced", fields={"order_id": field("str", default=""), "customer_id": "str",
+                                   "lines": "list[OrderLine]", "total": "decimal"})
 order.event("OrderPaid", fields={"order_id": "str", "payment_id": "str", "amount": "decimal"})
-order.event("OrderCancelled", fields={"reason": "str | None"})
+order.event("OrderCancelled", fields={"order_id": field("str", default=""),
+                                      "reason": "str | None"})
 line = {"sku": "A-1", "quantity": 2, "price": "4.50"}
 order.scenario("placing an order",
                when={"PlaceOrder": {"order_id": "o1", "customer_id": "c1", "lines": [line]}},
-               then=[{"OrderPlaced": {"customer_id": "c1", "lines": [line], "total": "9.00"}}])
+               then=[{"OrderPlaced": {"order_id": "o1", "customer_id": "c1", "lines": [line],
+                                      "total": "9.00"}}])
 order.scenario("a paid order cannot be cancelled",
-               given=[{"OrderPlaced": {"customer_id": "c1", "lines": [], "total": "0"}},
+               given=[{"OrderPlaced": {"order_id": "o1", "customer_id": "c1", "lines": [],
+                                       "total": "0"}},
                       {"OrderPaid": {"order_id": "o1", "payment_id": "p1", "amount": "0"}}],
                when={"CancelOrder": {"order_id": "o1", "reason": "changed my mind"}},
                error="already paid")
@@ -39,8 +42,22 @@ sales.policy("MarkPaidWhenPaymentReceived",
     when={"PaymentReceived": {"order_id": "o1", "payment_id": "p1", "amount": "9.00"},
           "actor": "payment_gateway-p1"},
     then=[{"MarkOrderPaid": {"order_id": "o1", "payment_id": "p1", "amount": "9.00"}}])
-sales.read_model("OrderSummary", from_=["OrderPlaced", "OrderPaid", "OrderCancelled"],
-                 fields={"order_id": "str", "status": "OrderStatus", "total": "decimal"})
+summary = sales.read_model("OrderSummary", description="Every order at a glance, by order_id.",
+                           key="order_id", from_=["OrderPlaced", "OrderPaid", "OrderCancelled"],
+                           fields={"status": "OrderStatus", "total": "decimal"})
+summary.scenario("a paid order shows as paid",
+                 given=[{"OrderPlaced": {"order_id": "o1", "customer_id": "c1", "lines": [],
+                                         "total": "12.50"}},
+                        {"OrderPaid": {"order_id": "o1", "payment_id": "p1", "amount": "12.50"}}],
+                 then=[{"order_id": "o1", "status": "paid", "total": "12.50"}])
+summary.scenario("orders are listed in the order they were placed",
+                 given=[{"OrderPlaced": {"order_id": "o2", "customer_id": "c1", "lines": [],
+                                         "total": "3"}},
+                        {"OrderPlaced": {"order_id": "o1", "customer_id": "c2", "lines": [],
+                                         "total": "4"}},
+                        {"OrderCancelled": {"order_id": "o2", "reason": None}}],
+                 then=[{"order_id": "o2", "status": "cancelled", "total": "3"},
+                       {"order_id": "o1", "status": "new", "total": "4"}])
 sales.external_system("PaymentGateway", emits=["PaymentReceived"])
 sales.event("PaymentReceived", description="The payment provider confirmed a payment.",
             fields={"order_id": "str", "payment_id": "str", "amount": "decimal"})

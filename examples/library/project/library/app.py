@@ -21,6 +21,7 @@ from .policies.charge_late_returns import ChargeLateReturns
 from .policies.mark_overdue_loans import MarkOverdueLoans
 from .read_models.balances import Balances
 from .read_models.daily_sheet import DailySheet
+from .read_models.lending_totals import LendingTotals
 from .read_models.loans_by_member import LoansByMember
 
 
@@ -104,7 +105,7 @@ def make_policies(read_models: collections.abc.Sequence[kit.ReadModel]) -> list[
 
 def make_read_models() -> list[kit.ReadModel]:
     """One instance of every read model of the model."""
-    return [LoansByMember(), DailySheet(), Balances()]
+    return [LoansByMember(), DailySheet(), LendingTotals(), Balances()]
 
 
 def make_reaction_runner(

@@ -281,7 +281,7 @@ class ChargeLateReturnsBase(kit.Policy):
 
 
 class LoansByMemberRow(kit.BaseModel):
-    """One entry of LoansByMember."""
+    """One row of LoansByMember."""
 
     model_config = kit.ConfigDict(frozen=True)
 
@@ -314,15 +314,25 @@ class LoansByMemberBase(kit.ReadModel):
     reads: typing.ClassVar[tuple[str, ...]] = ("BookBorrowed", "BookReturned")
 
     def __init__(self) -> None:
+        # Rows in the order the first event of each key was read; the key is
+        # the events' actor id.
         self.rows: dict[str, LoansByMemberRow] = {}
 
-    def get(self, actor_id: str) -> LoansByMemberRow | None:
-        """The row kept for ``actor_id``, or None when no event of it was read."""
-        return self.rows.get(actor_id)
+    def get(self, key: str) -> LoansByMemberRow | None:
+        """The row of ``key``, or None when no event of it was read."""
+        return self.rows.get(key)
 
     def all(self) -> list[LoansByMemberRow]:
-        """Every row, in the order first seen."""
+        """Every row, in the order the first event of each was read."""
         return list(self.rows.values())
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def row_for(self, key: str) -> LoansByMemberRow:
+        """The row of ``key``, or a new one (kept once you store it in ``self.rows``)."""
+        found = self.rows.get(key)
+        return found if found is not None else LoansByMemberRow()
 
     def __init_subclass__(cls, **kwargs: typing.Any) -> None:
         # A stub missing a handler fails on import, naming itself and the methods.
@@ -348,7 +358,7 @@ class LoansByMemberBase(kit.ReadModel):
 
 
 class DailySheetRow(kit.BaseModel):
-    """One entry of DailySheet."""
+    """One row of DailySheet."""
 
     model_config = kit.ConfigDict(frozen=True)
 
@@ -378,15 +388,25 @@ class DailySheetBase(kit.ReadModel):
     reads: typing.ClassVar[tuple[str, ...]] = ("BookBorrowed", "BookReturned", "LoanOverdue")
 
     def __init__(self) -> None:
+        # Rows in the order the first event of each key was read; the key is
+        # the events' actor id.
         self.rows: dict[str, DailySheetRow] = {}
 
-    def get(self, actor_id: str) -> DailySheetRow | None:
-        """The row kept for ``actor_id``, or None when no event of it was read."""
-        return self.rows.get(actor_id)
+    def get(self, key: str) -> DailySheetRow | None:
+        """The row of ``key``, or None when no event of it was read."""
+        return self.rows.get(key)
 
     def all(self) -> list[DailySheetRow]:
-        """Every row, in the order first seen."""
+        """Every row, in the order the first event of each was read."""
         return list(self.rows.values())
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def row_for(self, key: str) -> DailySheetRow:
+        """The row of ``key``, or a new one (kept once you store it in ``self.rows``)."""
+        found = self.rows.get(key)
+        return found if found is not None else DailySheetRow()
 
     def __init_subclass__(cls, **kwargs: typing.Any) -> None:
         # A stub missing a handler fails on import, naming itself and the methods.
@@ -417,8 +437,81 @@ class DailySheetBase(kit.ReadModel):
         """Update the view for LoanOverdue."""
 
 
+class LendingTotalsRow(kit.BaseModel):
+    """One row of LendingTotals."""
+
+    model_config = kit.ConfigDict(frozen=True)
+
+    on_loan: int = 0
+    returned_late: int = 0
+    days_late: int = 0
+
+    def evolve(
+        self,
+        *,
+        on_loan: int | kit.Unset = kit.UNSET,
+        returned_late: int | kit.Unset = kit.UNSET,
+        days_late: int | kit.Unset = kit.UNSET,
+    ) -> typing.Self:
+        """A copy with the given fields changed, validated like a new value."""
+        return kit.evolve(
+            self,
+            on_loan=on_loan,
+            returned_late=returned_late,
+            days_late=days_late,
+        )
+
+
+class LendingTotalsBase(kit.ReadModel):
+    """Books out now, and the late returns so far."""
+
+    reads: typing.ClassVar[tuple[str, ...]] = ("BookBorrowed", "BookReturned", "BookReturnedLate")
+
+    def __init__(self) -> None:
+        self.row = LendingTotalsRow()
+
+    def current(self) -> LendingTotalsRow:
+        """The view's one row: its starting values until an event changes them."""
+        return self.row
+
+    def all(self) -> list[LendingTotalsRow]:
+        """The one row, as a list."""
+        return [self.row]
+
+    def __len__(self) -> int:
+        return 1
+
+    def __init_subclass__(cls, **kwargs: typing.Any) -> None:
+        # A stub missing a handler fails on import, naming itself and the methods.
+        super().__init_subclass__(**kwargs)
+        kit.check_implemented(cls, LendingTotalsBase)
+
+    def project(self, event: kit.EventPayload, envelope: kit.Event) -> None:
+        match event:
+            case BookBorrowed():
+                self.on_book_borrowed(event, envelope)
+            case BookReturned():
+                self.on_book_returned(event, envelope)
+            case BookReturnedLate():
+                self.on_book_returned_late(event, envelope)
+            case _:
+                pass
+
+    @abc.abstractmethod
+    def on_book_borrowed(self, event: BookBorrowed, envelope: kit.Event) -> None:
+        """Update the view for BookBorrowed."""
+
+    @abc.abstractmethod
+    def on_book_returned(self, event: BookReturned, envelope: kit.Event) -> None:
+        """Update the view for BookReturned."""
+
+    @abc.abstractmethod
+    def on_book_returned_late(self, event: BookReturnedLate, envelope: kit.Event) -> None:
+        """Update the view for BookReturnedLate."""
+
+
 class BalancesRow(kit.BaseModel):
-    """One entry of Balances."""
+    """One row of Balances."""
 
     model_config = kit.ConfigDict(frozen=True)
 
@@ -442,15 +535,25 @@ class BalancesBase(kit.ReadModel):
     reads: typing.ClassVar[tuple[str, ...]] = ("LateFeeCharged", "FeesPaid")
 
     def __init__(self) -> None:
+        # Rows in the order the first event of each key was read; the key is
+        # the events' actor id.
         self.rows: dict[str, BalancesRow] = {}
 
-    def get(self, actor_id: str) -> BalancesRow | None:
-        """The row kept for ``actor_id``, or None when no event of it was read."""
-        return self.rows.get(actor_id)
+    def get(self, key: str) -> BalancesRow | None:
+        """The row of ``key``, or None when no event of it was read."""
+        return self.rows.get(key)
 
     def all(self) -> list[BalancesRow]:
-        """Every row, in the order first seen."""
+        """Every row, in the order the first event of each was read."""
         return list(self.rows.values())
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def row_for(self, key: str) -> BalancesRow:
+        """The row of ``key``, or a new one (kept once you store it in ``self.rows``)."""
+        found = self.rows.get(key)
+        return found if found is not None else BalancesRow()
 
     def __init_subclass__(cls, **kwargs: typing.Any) -> None:
         # A stub missing a handler fails on import, naming itself and the methods.

@@ -251,11 +251,11 @@ class PrepareShipmentWhenOrderPaidBase(kit.Policy):
 
 
 class OrderSummaryRow(kit.BaseModel):
-    """One entry of OrderSummary."""
+    """One row of OrderSummary."""
 
     model_config = kit.ConfigDict(frozen=True)
 
-    order_id: str = ""
+    order_id: str
     status: OrderStatus | None = None
     total: decimal.Decimal = decimal.Decimal(0)
 
@@ -276,20 +276,30 @@ class OrderSummaryRow(kit.BaseModel):
 
 
 class OrderSummaryBase(kit.ReadModel):
-    """Read model OrderSummary."""
+    """Every order at a glance, by order_id."""
 
     reads: typing.ClassVar[tuple[str, ...]] = ("OrderPlaced", "OrderPaid", "OrderCancelled")
 
     def __init__(self) -> None:
+        # Rows in the order the first event of each key was read; the key is
+        # the events' field order_id.
         self.rows: dict[str, OrderSummaryRow] = {}
 
-    def get(self, actor_id: str) -> OrderSummaryRow | None:
-        """The row kept for ``actor_id``, or None when no event of it was read."""
-        return self.rows.get(actor_id)
+    def get(self, key: str) -> OrderSummaryRow | None:
+        """The row of ``key``, or None when no event of it was read."""
+        return self.rows.get(key)
 
     def all(self) -> list[OrderSummaryRow]:
-        """Every row, in the order first seen."""
+        """Every row, in the order the first event of each was read."""
         return list(self.rows.values())
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def row_for(self, key: str) -> OrderSummaryRow:
+        """The row of ``key``, or a new one (kept once you store it in ``self.rows``)."""
+        found = self.rows.get(key)
+        return found if found is not None else OrderSummaryRow(order_id=key)
 
     def __init_subclass__(cls, **kwargs: typing.Any) -> None:
         # A stub missing a handler fails on import, naming itself and the methods.
@@ -321,7 +331,7 @@ class OrderSummaryBase(kit.ReadModel):
 
 
 class ParcelTrackingRow(kit.BaseModel):
-    """One entry of ParcelTracking."""
+    """One row of ParcelTracking."""
 
     model_config = kit.ConfigDict(frozen=True)
 
@@ -348,15 +358,25 @@ class ParcelTrackingBase(kit.ReadModel):
     reads: typing.ClassVar[tuple[str, ...]] = ("ShipmentPrepared", "ParcelShipped")
 
     def __init__(self) -> None:
+        # Rows in the order the first event of each key was read; the key is
+        # the events' actor id.
         self.rows: dict[str, ParcelTrackingRow] = {}
 
-    def get(self, actor_id: str) -> ParcelTrackingRow | None:
-        """The row kept for ``actor_id``, or None when no event of it was read."""
-        return self.rows.get(actor_id)
+    def get(self, key: str) -> ParcelTrackingRow | None:
+        """The row of ``key``, or None when no event of it was read."""
+        return self.rows.get(key)
 
     def all(self) -> list[ParcelTrackingRow]:
-        """Every row, in the order first seen."""
+        """Every row, in the order the first event of each was read."""
         return list(self.rows.values())
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def row_for(self, key: str) -> ParcelTrackingRow:
+        """The row of ``key``, or a new one (kept once you store it in ``self.rows``)."""
+        found = self.rows.get(key)
+        return found if found is not None else ParcelTrackingRow()
 
     def __init_subclass__(cls, **kwargs: typing.Any) -> None:
         # A stub missing a handler fails on import, naming itself and the methods.

@@ -18,6 +18,7 @@ class OrderPlaced(kit.EventPayload):
     customer_id: str
     lines: list[OrderLine]
     total: decimal.Decimal
+    order_id: str = ""
 
 
 class OrderPaid(kit.EventPayload):
@@ -34,6 +35,7 @@ class OrderCancelled(kit.EventPayload):
     schema_version: typing.ClassVar[int] = 1
 
     reason: str | None
+    order_id: str = ""
 
 
 class PaymentReceived(kit.EventPayload):

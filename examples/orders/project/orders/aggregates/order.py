@@ -23,8 +23,8 @@ class Order(OrderBase):
         if self.version > 0:
             raise DomainError(f"order {self.id} was already placed")
         total = sum((line.price * line.quantity for line in command.lines), Decimal(0))
-        self.record(OrderPlaced(customer_id=command.customer_id, lines=command.lines,
-                                total=total))
+        self.record(OrderPlaced(order_id=command.order_id, customer_id=command.customer_id,
+                                lines=command.lines, total=total))
 
     def handle_mark_order_paid(self, command: MarkOrderPaid) -> None:
         if self.state.status is OrderStatus.CANCELLED:
@@ -37,7 +37,7 @@ class Order(OrderBase):
     def handle_cancel_order(self, command: CancelOrder) -> None:
         if self.state.status is not OrderStatus.NEW:
             raise DomainError(f"order {self.id} is {self.state.status}: already paid or closed")
-        self.record(OrderCancelled(reason=command.reason))
+        self.record(OrderCancelled(order_id=command.order_id, reason=command.reason))
 
     def apply_order_placed(self, event: OrderPlaced) -> OrderState:
         return self.state.evolve(customer_id=event.customer_id, total=event.total)

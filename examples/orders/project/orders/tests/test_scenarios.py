@@ -29,6 +29,7 @@ def test_order_placing_an_order() -> None:
     aggregate.handle(command)
     assert list(aggregate.pending_events) == [
         OrderPlaced(
+            order_id="o1",
             customer_id="c1",
             lines=[OrderLine(sku="A-1", quantity=2, price=decimal.Decimal("4.50"))],
             total=decimal.Decimal("9.00"),
@@ -39,7 +40,9 @@ def test_order_placing_an_order() -> None:
 def test_order_a_paid_order_cannot_be_cancelled() -> None:
     """a paid order cannot be cancelled"""
     aggregate = Order("order-1")
-    aggregate.replay(OrderPlaced(customer_id="c1", lines=[], total=decimal.Decimal("0")), 1)
+    aggregate.replay(
+        OrderPlaced(order_id="o1", customer_id="c1", lines=[], total=decimal.Decimal("0")), 1
+    )
     aggregate.replay(OrderPaid(order_id="o1", payment_id="p1", amount=decimal.Decimal("0")), 2)
     command = CancelOrder(order_id="o1", reason="changed my mind")
     expected = "already paid"
