@@ -71,7 +71,7 @@ def test_library_demo_on_jetstream_names_its_stream() -> None:
     assert "account-ada v1 LateFeeCharged {'amount': '1.50', 'days_late': 3}" in out
     assert "version conflict for actor 'loan-1'" in out
     assert "Balances[account-ada] = {'balance': '0.00'}" in out
-    assert "LendingTotals = {'on_loan': 0, 'returned_late': 1, 'days_late': 3}" in out
+    assert "LendingTotals = {'on_loan': 1, 'returned_late': 1, 'days_late': 3}" in out
 
 
 def test_the_demo_command_runs_the_whole_path() -> None:
