@@ -1,0 +1,84 @@
+"""Claiming and releasing a shard is atomic with respect to cancellation: a claim cancelled
+at any await (the release request, the back-off, the subscribe itself) leaves no
+subscription behind, on the host or on the server.
+
+(nats-py's ``subscribe`` registers the subscription before its last await; the host runs it
+shielded, so a cancelled claim's await point is the shield, and the claim takes the
+subscription back before it lets the cancel through.)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+
+import nats
+
+from aether.cluster import ActorHost, ClusterManager, ClusterRouter
+from aether.cluster.types import ShardChange
+from aether.cluster.wire import shard_subject
+from aether.store import InMemoryEventStore
+from aether.testing import NatsServer
+from aether.testing.counters import Increment, commands, make_counter_router
+from tests.actors.cluster import SHARDS, TTL, cluster_name, wait_for
+
+
+def server_subjects(server: NatsServer) -> list[str]:
+    url = f"http://127.0.0.1:{server.monitor_port}/subsz?subs=1&limit=100000"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        listing = json.load(response).get("subscriptions_list") or []
+    return [entry["subject"] for entry in listing]
+
+
+async def test_a_claim_cancelled_at_any_await_leaves_no_subscription(
+        nats_server: NatsServer) -> None:
+    nc = await nats.connect(nats_server.url)
+    cluster = cluster_name()
+    manager = ClusterManager(nc, "solo", cluster=cluster, shard_count=SHARDS, lease_ttl=TTL)
+    host = ActorHost(manager, make_counter_router(InMemoryEventStore()), commands)
+    everything, shard = frozenset(range(SHARDS)), 5
+    subject = shard_subject(cluster, shard)
+
+    def change(owned: frozenset[int]) -> ShardChange:
+        # What the shard manager reports when the table takes the shard away or gives it back.
+        return ShardChange(manager.table_version, manager.epoch, frozenset(), frozenset(), owned)
+
+    async def listeners(expected: int) -> int:
+        """The server's count of subscriptions on the shard's subject, once it settles on
+        ``expected`` or after a second (its monitoring can trail the protocol briefly)."""
+        await nc.flush()  # the server has read every SUB and UNSUB we sent
+        for _ in range(20):
+            count = (await asyncio.to_thread(server_subjects, nats_server)).count(subject)
+            if count == expected:
+                break
+            await asyncio.sleep(0.05)
+        return count
+
+    try:
+        await host.start()
+        await manager.start()
+        await wait_for(lambda: all(host.serves(s) for s in everything))
+        await host._on_shards(change(everything - {shard}))
+        steps, finished = 0, 0
+        # Cancel a claim after 0, 1, 2, ... loop turns, until it keeps finishing first.
+        while finished < 5:
+            await host._on_shards(change(everything))             # given back: a claim starts
+            for _ in range(steps):
+                await asyncio.sleep(0)
+            finished += host.serves(shard)
+            await host._on_shards(change(everything - {shard}))   # taken away: cancels it
+            assert not host.serves(shard)
+            assert await listeners(0) == 0, (
+                f"a subscription outlived a claim cancelled after {steps} loop turns")
+            steps += 1
+        # The host still claims and serves the shard normally afterwards.
+        await host._on_shards(change(everything))
+        await wait_for(lambda: host.serves(shard))
+        assert await listeners(1) == 1
+        actor = next(f"c-{i}" for i in range(500) if manager.shard_of(f"c-{i}") == shard)
+        assert (await ClusterRouter.for_host(host).send(actor, Increment()))[0].version == 1
+    finally:
+        await host.stop()
+        await manager.stop()
+    assert await listeners(0) == 0
+    await nc.drain()
