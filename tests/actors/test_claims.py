@@ -13,14 +13,16 @@ import json
 import urllib.request
 
 import nats
+import pytest
 
 from aether.cluster import ActorHost, ClusterManager, ClusterRouter
 from aether.cluster.types import ShardChange
 from aether.cluster.wire import shard_subject
-from aether.store import InMemoryEventStore
+from aether.errors import DomainError
+from aether.store import InMemoryEventStore, JetStreamEventStore
 from aether.testing import NatsServer
-from aether.testing.counters import Increment, commands, make_counter_router
-from tests.actors.cluster import SHARDS, TTL, cluster_name, wait_for
+from aether.testing.counters import Increment, Refuse, commands, make_counter_router
+from tests.actors.cluster import SHARDS, TTL, cluster_name, nodes, wait_for
 
 
 def server_subjects(server: NatsServer) -> list[str]:
@@ -82,3 +84,35 @@ async def test_a_claim_cancelled_at_any_await_leaves_no_subscription(
         await manager.stop()
     assert await listeners(0) == 0
     await nc.drain()
+
+
+async def test_an_aggregate_loaded_after_its_shard_went_away_is_not_kept(
+        nats_server: NatsServer, jetstream_store: JetStreamEventStore) -> None:
+    """A command still loading when its shard goes (the drain gave up at once) must not
+    leave its copy cached: a refusal decided on it later would never meet the store's
+    concurrency check. Given back, the shard starts from the store."""
+    async with nodes(nats_server.url, cluster_name(), ["solo"], jetstream_store) as [node]:
+        host, manager = node.host, node.manager
+        host.drain_timeout = 0.0  # give up on in-flight commands at once
+        everything = frozenset(range(SHARDS))
+        actor = "late-1"
+        shard = manager.shard_of(actor)
+        elsewhere = make_counter_router(jetstream_store)  # another writer on the same store
+        await elsewhere.send(actor, Increment())
+
+        def change(owned: frozenset[int]) -> ShardChange:
+            return ShardChange(manager.table_version, manager.epoch, frozenset(), frozenset(),
+                               owned)
+
+        refusal = asyncio.create_task(host.execute(actor, Refuse(reason="no")))
+        await asyncio.sleep(0)  # it is loading the aggregate from the store now
+        await host._on_shards(change(everything - {shard}))
+        with pytest.raises(DomainError, match="no"):
+            await refusal
+        assert actor not in host.cached_actors()
+        await elsewhere.send(actor, Increment())  # the actor moves on meanwhile
+        await host._on_shards(change(everything))
+        await wait_for(lambda: host.serves(shard))
+        events = await node.router.send(actor, Increment())
+        assert events[0].version == 3
+        assert host.counters.conflicts == 0  # decided on the store's state, not a stale copy
