@@ -116,3 +116,28 @@ async def test_an_aggregate_loaded_after_its_shard_went_away_is_not_kept(
         events = await node.router.send(actor, Increment())
         assert events[0].version == 3
         assert host.counters.conflicts == 0  # decided on the store's state, not a stale copy
+
+
+async def test_stopping_while_a_shard_change_drains_leaves_nothing_behind(
+        nats_server: NatsServer, jetstream_store: JetStreamEventStore) -> None:
+    """stop() and a shard change both waiting for the same in-flight command: each lets go
+    of the shard once, and nothing is claimed after the host stopped."""
+    cluster = cluster_name()
+    async with nodes(nats_server.url, cluster, ["solo"], jetstream_store) as [node]:
+        host, manager = node.host, node.manager
+        everything = frozenset(range(SHARDS))
+        actor = "drain-1"
+        shard = manager.shard_of(actor)
+        command = asyncio.create_task(host.execute(actor, Increment()))
+        await asyncio.sleep(0)  # in flight: loading the aggregate
+        change = ShardChange(manager.table_version, manager.epoch, frozenset(), frozenset(),
+                             everything - {shard})
+        results = await asyncio.gather(command, host._on_shards(change), host.stop(),
+                                       return_exceptions=True)
+        assert [r for r in results[1:] if r is not None] == []  # neither failed
+        assert not any(host.serves(s) for s in everything)
+        await wait_for(lambda: not host._taking)
+        await node.nc.flush()
+        prefix = shard_subject(cluster, 0).rsplit(".", 1)[0] + "."
+        assert [s for s in await asyncio.to_thread(server_subjects, nats_server)
+                if s.startswith(prefix)] == []
