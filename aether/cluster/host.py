@@ -154,7 +154,8 @@ class ActorHost:
             return
         held = frozenset(self._subscriptions) | frozenset(self._taking)
         await self._lose(change.lost | (held - change.owned))
-        self._gain(change.owned)
+        if self._started:  # stop() may have run while we drained: claim nothing after it
+            self._gain(change.owned)
 
     def _gain(self, shards: frozenset[int]) -> None:
         # Taking a shard waits for its old owner to let go, in the background: the shard
@@ -184,22 +185,47 @@ class ActorHost:
                             "store's concurrency check protects it)", self.node_id, shard,
                             self.handover_timeout)
             if shard in self.manager.my_shards():
-                self._subscriptions[shard] = await self.manager.nc.subscribe(
-                    subject, queue=QUEUE_GROUP, cb=self._arrived)
-                self._accepting.add(shard)
+                await self._listen(shard, subject)
         except nats.errors.Error as exc:
             log.warning("node %s: could not take shard %d: %s", self.node_id, shard, exc)
         finally:
             self._taking.pop(shard, None)
 
+    async def _listen(self, shard: int, subject: str) -> None:
+        """Subscribe to the shard's subject and record it, or leave nothing behind.
+
+        ``nc.subscribe`` registers the subscription before its last await (the flusher
+        queue): a claim cancelled there would leave a subscription nobody recorded, answering
+        ``moved`` until the connection closed. So the subscribe runs shielded, and a claim
+        cancelled meanwhile waits for it and takes it back before it lets the cancel through.
+        """
+        subscribing = asyncio.ensure_future(self.manager.nc.subscribe(
+            subject, queue=QUEUE_GROUP, cb=self._arrived))
+        try:
+            subscription = await asyncio.shield(subscribing)
+        except asyncio.CancelledError:
+            with contextlib.suppress(nats.errors.Error):
+                await (await subscribing).unsubscribe()
+            raise
+        # Whatever is cached for the shard dates from an earlier tenure: another node may
+        # have written since, and a refusal decided on a stale copy is never checked by a
+        # save. Start from the store.
+        for actor_id in [a for a, c in self._cache.items() if c.shard == shard]:
+            del self._cache[actor_id]
+        self._subscriptions[shard] = subscription
+        self._accepting.add(shard)
+
     async def _lose(self, shards: frozenset[int]) -> None:
         """Refuse new commands, wait for those in flight, drop the shards' aggregates, then
         stop listening: all before this returns, so before the shard manager reports the
         next change and before a new owner's release request finds the shard free."""
-        for shard in shards:
-            task = self._taking.pop(shard, None)
-            if task is not None:
-                task.cancel()
+        claims = [task for shard in shards if (task := self._taking.pop(shard, None))]
+        for task in claims:
+            task.cancel()
+        # Wait for the cancelled claims to unwind: one cancelled mid-subscribe takes its
+        # subscription back first (see _listen), so none outlives this call.
+        if claims:
+            await asyncio.wait(claims)  # (not `await task`: that would swallow our own cancel)
         lost = [shard for shard in shards if shard in self._subscriptions]
         if not lost:
             return
@@ -216,9 +242,11 @@ class ActorHost:
         for actor_id in [a for a, c in self._cache.items() if c.shard in gone]:
             del self._cache[actor_id]
         for shard in lost:
-            subscription = self._subscriptions.pop(shard)
-            with contextlib.suppress(nats.errors.Error):
-                await subscription.unsubscribe()
+            # Another _lose (stop() racing a shard change) may have taken it meanwhile.
+            subscription = self._subscriptions.pop(shard, None)
+            if subscription is not None:
+                with contextlib.suppress(nats.errors.Error):
+                    await subscription.unsubscribe()
         async with self._drained:
             self._drained.notify_all()  # release requests waiting on these shards
 
@@ -326,6 +354,8 @@ class ActorHost:
             aggregate = await repository.load(actor_id)
             self.counters.loaded += 1
             cached = _Cached(aggregate, repository, shard, time.monotonic())
+            if not self.serves(shard):
+                return cached  # lost while loading (drain timed out): cache nothing for it
             self._cache[actor_id] = cached
             while len(self._cache) > self.max_actors:
                 self._cache.popitem(last=False)

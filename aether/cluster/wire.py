@@ -14,7 +14,9 @@ subjects. Request and reply are JSON objects (``FORMAT`` 1)::
 
 ``kind`` is ``domain`` (the aggregate refused: re-raised as DomainError), ``moved`` (the
 node no longer owns the shard: the caller retries), ``invalid`` (the request cannot be
-executed as sent) or ``failed`` (the node could not execute it).
+executed as sent: re-raised as the InvalidCommandError or InvalidEventError a local
+CommandRouter raises, with the owner's message) or ``failed`` (the node could not execute
+it: RemoteCommandError).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from aether.command import InvalidCommandError
-from aether.errors import AetherError, DomainError
+from aether.errors import AetherError, DomainError, InvalidEventError
 from aether.event import Event
 from aether.store.naming import encode_token
 
@@ -97,6 +99,20 @@ class WireError(InvalidCommandError):
     """A request or reply that is not the JSON this module describes."""
 
 
+_INVALID: dict[str, type[AetherError]] = {
+    "InvalidEventError": InvalidEventError, "WireError": WireError,
+}
+"""An ``invalid`` reply is re-raised as the class its ``type`` names when that class takes
+just a message; anything else (UnknownCommandTypeError, a subclass we do not know) as
+InvalidCommandError, their common base. The remote type name only selects from this table:
+it never names a class to import."""
+
+
+def invalid_error(error_type: str, message: str) -> AetherError:
+    """The error a local CommandRouter would have raised for an ``invalid`` reply."""
+    return _INVALID.get(error_type, InvalidCommandError)(message)
+
+
 def encode_request(actor_id: str, shard: int, command: Mapping[str, Any],
                    metadata: Mapping[str, str]) -> bytes:
     return json.dumps({"format": FORMAT, "actor_id": actor_id, "shard": shard,
@@ -138,7 +154,9 @@ def encode_error(kind: str, exc: BaseException) -> bytes:
 
 
 def decode_reply(payload: bytes) -> list[Event] | RemoteCommandError:
-    """The events, or the error the owner answered (DomainError for a refusal, raised)."""
+    """The events, or the error the owner answered: a refusal (DomainError) and an invalid
+    request (InvalidCommandError, InvalidEventError) are raised as a local router raises
+    them; ``moved`` and ``failed`` are returned as RemoteCommandError."""
     try:
         reply = json.loads(payload)
         if not isinstance(reply, dict) or reply.get("format") != FORMAT:
@@ -148,6 +166,8 @@ def decode_reply(payload: bytes) -> list[Event] | RemoteCommandError:
             kind, message = str(error.get("kind")), str(error.get("message"))
             if kind == DOMAIN:
                 raise DomainError(message)
+            if kind == INVALID:
+                raise invalid_error(str(error.get("type")), message)
             return RemoteCommandError(kind, str(error.get("type")), message)
         return [Event.model_validate(e) for e in reply["events"]]
     except (ValueError, KeyError, TypeError, AttributeError, ValidationError) as exc:

@@ -53,7 +53,8 @@ def agreed(started: list[LocalNode]) -> bool:
 @contextlib.asynccontextmanager
 async def nodes(url: str, cluster: str, ids: list[str], store: EventStore,
                 snapshot_store: SnapshotStore | None = None,
-                snapshot_every: int = 0, wait: bool = True) -> AsyncIterator[list[LocalNode]]:
+                snapshot_every: int = 0, wait: bool = True,
+                handover_timeout: float | None = None) -> AsyncIterator[list[LocalNode]]:
     started: list[LocalNode] = []
     try:
         for node_id in ids:
@@ -61,7 +62,8 @@ async def nodes(url: str, cluster: str, ids: list[str], store: EventStore,
             manager = ClusterManager(nc, node_id, cluster=cluster, shard_count=SHARDS,
                                      lease_ttl=TTL)
             host = ActorHost(manager, make_counter_router(
-                store, snapshot_store=snapshot_store, snapshot_every=snapshot_every), commands)
+                store, snapshot_store=snapshot_store, snapshot_every=snapshot_every), commands,
+                handover_timeout=handover_timeout)
             await host.start()
             await manager.start()
             started.append(LocalNode(nc, manager, host, ClusterRouter.for_host(host)))

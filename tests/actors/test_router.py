@@ -4,11 +4,20 @@ the same process and behind NATS, and what a caller sees when nobody owns the sh
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import ClassVar
 
 import nats
 import pytest
 
-from aether import ClusterRouter, CommandTimeoutError, DomainError
+from aether import (
+    ClusterRouter,
+    Command,
+    CommandRegistry,
+    CommandTimeoutError,
+    DomainError,
+    InvalidCommandError,
+)
+from aether.cluster.shard import shard_for
 from aether.event import COMMAND_ID
 from aether.store import JetStreamEventStore
 from aether.testing import NatsServer
@@ -100,5 +109,34 @@ async def test_a_client_reads_the_shard_count_from_the_cluster(
             client = await ClusterRouter.connect(nc, cluster, commands)
             assert client.shard_count == SHARDS
             assert (await client.send("c-9", Increment()))[0].metadata["aether_served_by"] == "a"
+    finally:
+        await nc.drain()
+
+
+class Unrouted(Command):
+    """A command the client's registry knows and the owner's does not."""
+
+    command_type: ClassVar[str] = "Unrouted"
+
+
+async def test_a_request_the_owner_cannot_execute_raises_invalid_command_error(
+        nats_server: NatsServer, jetstream_store: JetStreamEventStore) -> None:
+    cluster = cluster_name()
+    nc = await nats.connect(nats_server.url)
+    try:
+        async with nodes(nats_server.url, cluster, ["owner"], jetstream_store):
+            wider = CommandRegistry([Increment, Unrouted])
+            router = ClusterRouter(nc, cluster, wider, shard_count=SHARDS, timeout=5)
+            with pytest.raises(InvalidCommandError, match=r"no command class registered for "
+                               r"command type 'Unrouted'.*known: Increment, Inc"):
+                await router.send("c-1", Unrouted())
+            # A sender hashing with another shard count is told so, not served wrongly.
+            actor = next(f"c-{i}" for i in range(200)
+                         if shard_for(f"c-{i}", SHARDS + 1) < SHARDS
+                         and shard_for(f"c-{i}", SHARDS + 1) != shard_for(f"c-{i}", SHARDS))
+            other = ClusterRouter(nc, cluster, commands, shard_count=SHARDS + 1, timeout=5)
+            with pytest.raises(InvalidCommandError, match="shard_count differs"):
+                await other.send(actor, Increment())
+            assert await jetstream_store.get_events(actor) == []
     finally:
         await nc.drain()

@@ -29,9 +29,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aether.command import CommandSender, Dispatch, InvalidCommandError
-from aether.errors import DomainError
+from aether.errors import AetherError, DomainError, InvalidEventError
 from aether.event import COMMAND_ID, CORRELATION_ID
-from aether.testing.counters import Increment, IncrementCounter, Refuse, registry
+from aether.store import InMemoryEventStore
+from aether.testing.counters import (
+    Increment,
+    IncrementCounter,
+    Refuse,
+    make_counter_router,
+    registry,
+)
 
 
 async def _count(store: Any, counter: str) -> int:
@@ -132,6 +139,23 @@ class SenderConformance:
             await sender.send(counter, Increment(), {COMMAND_ID: bad_id})
         assert await store.get_events(counter) == []
 
+    @pytest.mark.parametrize(("actor_id", "command"), [
+        ("counter-huge", Increment(by=2**70)),   # decided, then refused by the event limits
+        ("x" * 600, Increment()),                # an actor id no store can hold
+    ], ids=["event-limit", "actor-id"])
+    async def test_an_invalid_command_raises_what_an_in_process_router_raises(
+        self, sender: Any, store: Any, actor_id: str, command: Any
+    ) -> None:
+        # The reference: a plain CommandRouter on its own store, no network anywhere.
+        with pytest.raises(AetherError) as local:
+            await make_counter_router(InMemoryEventStore()).send(actor_id, command)
+        assert isinstance(local.value, InvalidCommandError | InvalidEventError)
+        with pytest.raises(AetherError) as sent:
+            await sender.send(actor_id, command, {COMMAND_ID: "invalid-1"})
+        assert type(sent.value) is type(local.value)
+        assert str(sent.value) == str(local.value)
+        if len(actor_id) < 512:
+            assert await store.get_events(actor_id) == []
 
     # The sender and store outlive examples: each example uses counters of its own.
     @settings(suppress_health_check=[HealthCheck.differing_executors, HealthCheck.too_slow,

@@ -1,0 +1,143 @@
+"""Claiming and releasing a shard is atomic with respect to cancellation: a claim cancelled
+at any await (the release request, the back-off, the subscribe itself) leaves no
+subscription behind, on the host or on the server.
+
+(nats-py's ``subscribe`` registers the subscription before its last await; the host runs it
+shielded, so a cancelled claim's await point is the shield, and the claim takes the
+subscription back before it lets the cancel through.)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+
+import nats
+import pytest
+
+from aether.cluster import ActorHost, ClusterManager, ClusterRouter
+from aether.cluster.types import ShardChange
+from aether.cluster.wire import shard_subject
+from aether.errors import DomainError
+from aether.store import InMemoryEventStore, JetStreamEventStore
+from aether.testing import NatsServer
+from aether.testing.counters import Increment, Refuse, commands, make_counter_router
+from tests.actors.cluster import SHARDS, TTL, cluster_name, nodes, wait_for
+
+
+def server_subjects(server: NatsServer) -> list[str]:
+    url = f"http://127.0.0.1:{server.monitor_port}/subsz?subs=1&limit=100000"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        listing = json.load(response).get("subscriptions_list") or []
+    return [entry["subject"] for entry in listing]
+
+
+async def test_a_claim_cancelled_at_any_await_leaves_no_subscription(
+        nats_server: NatsServer) -> None:
+    nc = await nats.connect(nats_server.url)
+    cluster = cluster_name()
+    manager = ClusterManager(nc, "solo", cluster=cluster, shard_count=SHARDS, lease_ttl=TTL)
+    host = ActorHost(manager, make_counter_router(InMemoryEventStore()), commands)
+    everything, shard = frozenset(range(SHARDS)), 5
+    subject = shard_subject(cluster, shard)
+
+    def change(owned: frozenset[int]) -> ShardChange:
+        # What the shard manager reports when the table takes the shard away or gives it back.
+        return ShardChange(manager.table_version, manager.epoch, frozenset(), frozenset(), owned)
+
+    async def listeners(expected: int) -> int:
+        """The server's count of subscriptions on the shard's subject, once it settles on
+        ``expected`` or after a second (its monitoring can trail the protocol briefly)."""
+        await nc.flush()  # the server has read every SUB and UNSUB we sent
+        for _ in range(20):
+            count = (await asyncio.to_thread(server_subjects, nats_server)).count(subject)
+            if count == expected:
+                break
+            await asyncio.sleep(0.05)
+        return count
+
+    try:
+        await host.start()
+        await manager.start()
+        await wait_for(lambda: all(host.serves(s) for s in everything))
+        await host._on_shards(change(everything - {shard}))
+        steps, finished = 0, 0
+        # Cancel a claim after 0, 1, 2, ... loop turns, until it keeps finishing first.
+        while finished < 5:
+            await host._on_shards(change(everything))             # given back: a claim starts
+            for _ in range(steps):
+                await asyncio.sleep(0)
+            finished += host.serves(shard)
+            await host._on_shards(change(everything - {shard}))   # taken away: cancels it
+            assert not host.serves(shard)
+            assert await listeners(0) == 0, (
+                f"a subscription outlived a claim cancelled after {steps} loop turns")
+            steps += 1
+        # The host still claims and serves the shard normally afterwards.
+        await host._on_shards(change(everything))
+        await wait_for(lambda: host.serves(shard))
+        assert await listeners(1) == 1
+        actor = next(f"c-{i}" for i in range(500) if manager.shard_of(f"c-{i}") == shard)
+        assert (await ClusterRouter.for_host(host).send(actor, Increment()))[0].version == 1
+    finally:
+        await host.stop()
+        await manager.stop()
+    assert await listeners(0) == 0
+    await nc.drain()
+
+
+async def test_an_aggregate_loaded_after_its_shard_went_away_is_not_kept(
+        nats_server: NatsServer, jetstream_store: JetStreamEventStore) -> None:
+    """A command still loading when its shard goes (the drain gave up at once) must not
+    leave its copy cached: a refusal decided on it later would never meet the store's
+    concurrency check. Given back, the shard starts from the store."""
+    async with nodes(nats_server.url, cluster_name(), ["solo"], jetstream_store) as [node]:
+        host, manager = node.host, node.manager
+        host.drain_timeout = 0.0  # give up on in-flight commands at once
+        everything = frozenset(range(SHARDS))
+        actor = "late-1"
+        shard = manager.shard_of(actor)
+        elsewhere = make_counter_router(jetstream_store)  # another writer on the same store
+        await elsewhere.send(actor, Increment())
+
+        def change(owned: frozenset[int]) -> ShardChange:
+            return ShardChange(manager.table_version, manager.epoch, frozenset(), frozenset(),
+                               owned)
+
+        refusal = asyncio.create_task(host.execute(actor, Refuse(reason="no")))
+        await asyncio.sleep(0)  # it is loading the aggregate from the store now
+        await host._on_shards(change(everything - {shard}))
+        with pytest.raises(DomainError, match="no"):
+            await refusal
+        assert actor not in host.cached_actors()
+        await elsewhere.send(actor, Increment())  # the actor moves on meanwhile
+        await host._on_shards(change(everything))
+        await wait_for(lambda: host.serves(shard))
+        events = await node.router.send(actor, Increment())
+        assert events[0].version == 3
+        assert host.counters.conflicts == 0  # decided on the store's state, not a stale copy
+
+
+async def test_stopping_while_a_shard_change_drains_leaves_nothing_behind(
+        nats_server: NatsServer, jetstream_store: JetStreamEventStore) -> None:
+    """stop() and a shard change both waiting for the same in-flight command: each lets go
+    of the shard once, and nothing is claimed after the host stopped."""
+    cluster = cluster_name()
+    async with nodes(nats_server.url, cluster, ["solo"], jetstream_store) as [node]:
+        host, manager = node.host, node.manager
+        everything = frozenset(range(SHARDS))
+        actor = "drain-1"
+        shard = manager.shard_of(actor)
+        command = asyncio.create_task(host.execute(actor, Increment()))
+        await asyncio.sleep(0)  # in flight: loading the aggregate
+        change = ShardChange(manager.table_version, manager.epoch, frozenset(), frozenset(),
+                             everything - {shard})
+        results = await asyncio.gather(command, host._on_shards(change), host.stop(),
+                                       return_exceptions=True)
+        assert [r for r in results[1:] if r is not None] == []  # neither failed
+        assert not any(host.serves(s) for s in everything)
+        await wait_for(lambda: not host._taking)
+        await node.nc.flush()
+        prefix = shard_subject(cluster, 0).rsplit(".", 1)[0] + "."
+        assert [s for s in await asyncio.to_thread(server_subjects, nats_server)
+                if s.startswith(prefix)] == []
