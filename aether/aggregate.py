@@ -7,6 +7,8 @@ their tests need no event loop; the Repository is the async edge to store and bu
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 import logging
 import sys
 from abc import ABC, abstractmethod
@@ -101,6 +103,24 @@ def evolve(state: StateT, **changes: object) -> StateT:
 SNAPSHOT_COMMANDS = "$aether_commands"
 """Key of the remembered command ids in a snapshot's state (no model field can take it:
 it is not an identifier)."""
+
+SNAPSHOT_SHAPE = "$aether_shape"
+"""Key of the state shape's fingerprint in a snapshot's state (see ``state_shape``)."""
+
+
+_SHAPES: dict[type[BaseModel], str] = {}
+
+
+def state_shape(state_type: type[BaseModel]) -> str:
+    """A fingerprint of a state class's shape (its JSON schema). A snapshot records it; one
+    taken with another shape (a field renamed, added or retyped since) is not restored,
+    the aggregate is rebuilt from its events instead, so an old snapshot is never
+    mis-read as the new state."""
+    shape = _SHAPES.get(state_type)
+    if shape is None:
+        schema = json.dumps(state_type.model_json_schema(mode="serialization"), sort_keys=True)
+        shape = _SHAPES[state_type] = hashlib.sha256(schema.encode()).hexdigest()[:32]
+    return shape
 
 
 class AggregateRoot(ABC, Generic[StateT]):
@@ -252,10 +272,15 @@ class Repository(Generic[AggregateT]):
             if snapshot is not None:
                 state = dict(snapshot.state)
                 remembered = state.pop(SNAPSHOT_COMMANDS, None)
-                aggregate.restore(snapshot.version, state)
-                if isinstance(remembered, dict):
-                    aggregate.remember_command_ids(remembered)
-                from_version = snapshot.version + 1
+                shape = state.pop(SNAPSHOT_SHAPE, None)
+                if shape == state_shape(type(aggregate.state)):
+                    aggregate.restore(snapshot.version, state)
+                    if isinstance(remembered, dict):
+                        aggregate.remember_command_ids(remembered)
+                    from_version = snapshot.version + 1
+                else:  # taken with another state shape: replay every event instead
+                    logger.info("snapshot of %r at version %d has another state shape; "
+                                "replaying its events", aggregate_id, snapshot.version)
         for event in await self.store.get_events(aggregate_id, from_version):
             aggregate.replay(self.registry.decode(event), event.version)
             command_id = event.metadata.get(COMMAND_ID)
@@ -337,10 +362,11 @@ class Repository(Generic[AggregateT]):
             return
         if aggregate.version // every == previous // every:
             return
-        state = aggregate.snapshot_state()
+        state = {**aggregate.snapshot_state(),
+                 SNAPSHOT_SHAPE: state_shape(type(aggregate.state))}
         remembered = aggregate.remembered_command_ids()
         if remembered:
-            state = {**state, SNAPSHOT_COMMANDS: remembered}
+            state[SNAPSHOT_COMMANDS] = remembered
         snapshot = ActorSnapshot(
             actor_id=aggregate.id, version=aggregate.version, state=state,
             timestamp=self._clock(),
