@@ -29,6 +29,8 @@ from codegen.members import (
 )
 from codegen.pysource import constant, docstring, string
 from codegen.typemap import Types
+from codegen.upcasters import UpcastersView, upcaster_views
+from modeling.contract import Lock
 from modeling.typeexpr import named_types, parse_type
 from modeling.types import Model, ValueObject
 
@@ -52,9 +54,12 @@ class PackageView:
     scenarios: list[ScenarioView]
     imports: dict[str, list[str]] = field(default_factory=dict)  # module -> import blocks
     exports: list[str] = field(default_factory=list)
+    upcasters: UpcastersView = field(default_factory=UpcastersView)
 
 
-def build_views(model: Model, package: str) -> PackageView:
+def build_views(model: Model, package: str, lock: Lock | None = None) -> PackageView:
+    """``lock``: the lock generate writes beside the model (its older event versions make
+    the upcasters), or None for none."""
     contexts = model.contexts
     types = Types({vo.name: vo for c in contexts for vo in c.value_objects},
                   {e.name: e for c in contexts for e in c.enums})
@@ -114,6 +119,9 @@ def build_views(model: Model, package: str) -> PackageView:
     imports["init"] = _init_imports(view)
     imports["app"] = _app_imports(view)
     _test_events_imports(imports["test_events"], view)
+    view.upcasters = upcaster_views(model, lock)
+    if view.upcasters.steps:
+        imports["events"].add_local(".upcasters", "upcast_steps")
     view.imports = {name: value.lines() for name, value in imports.items()}
     return view
 
