@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
+from codegen.imports import Imports
 from codegen.pysource import docstring, identifier, literal, string
 from codegen.typemap import Types, sample
 from modeling.contract import Lock, LockError, Schema
@@ -46,6 +47,7 @@ class ExampleView:
 class UpcastersView:
     steps: list[StepView] = field(default_factory=list)
     examples: list[ExampleView] = field(default_factory=list)
+    imports: list[str] = field(default_factory=list)  # of upcasters/__init__.py
 
 
 def upcaster_views(model: Model, lock: Lock | None) -> UpcastersView:
@@ -66,6 +68,10 @@ def upcaster_views(model: Model, lock: Lock | None) -> UpcastersView:
             view.examples.append(ExampleView(
                 identifier(f"{module_name(name)}_v{step.from_version}", taken), string(name),
                 step.from_version, literal(example_payload(old, name, step.from_version))))
+    imports = Imports(kit=True)
+    for step_view in view.steps:
+        imports.add_local(".", step_view.module)
+    view.imports = imports.lines()
     return view
 
 
