@@ -7,8 +7,6 @@ their tests need no event loop; the Repository is the async edge to store and bu
 from __future__ import annotations
 
 import enum
-import hashlib
-import json
 import logging
 import sys
 from abc import ABC, abstractmethod
@@ -23,6 +21,7 @@ from aether.errors import AetherError, VersionConflictError
 from aether.event import COMMAND_ID, ActorSnapshot, Event, EventStore, SnapshotStore
 from aether.eventbus import EventBroadcaster
 from aether.registry import EventPayload, EventRegistry
+from aether.snapshot_shape import SNAPSHOT_SHAPE, state_shape
 
 logger = logging.getLogger(__name__)
 
@@ -103,25 +102,6 @@ def evolve(state: StateT, **changes: object) -> StateT:
 SNAPSHOT_COMMANDS = "$aether_commands"
 """Key of the remembered command ids in a snapshot's state (no model field can take it:
 it is not an identifier)."""
-
-SNAPSHOT_SHAPE = "$aether_shape"
-"""Key of the state shape's fingerprint in a snapshot's state (see ``state_shape``)."""
-
-
-_SHAPES: dict[type[BaseModel], str] = {}
-
-
-def state_shape(state_type: type[BaseModel]) -> str:
-    """A fingerprint of a state class's shape (its JSON schema). A snapshot records it; one
-    taken with another shape (a field renamed, added or retyped since) is not restored,
-    the aggregate is rebuilt from its events instead, so an old snapshot is never
-    mis-read as the new state."""
-    shape = _SHAPES.get(state_type)
-    if shape is None:
-        schema = json.dumps(state_type.model_json_schema(mode="serialization"), sort_keys=True)
-        shape = _SHAPES[state_type] = hashlib.sha256(schema.encode()).hexdigest()[:32]
-    return shape
-
 
 class AggregateRoot(ABC, Generic[StateT]):
     """An actor whose state is the fold of its events.

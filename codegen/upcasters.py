@@ -63,19 +63,19 @@ def upcaster_views(model: Model, lock: Lock | None) -> UpcastersView:
             continue
         versions: dict[str, Schema] = entry["versions"]
         for step in upcast_steps(name, versions):
-            view.steps.append(_step_view(step, versions))
+            view.steps.append(step_view(step, versions))
             old = versions[str(step.from_version)]
             view.examples.append(ExampleView(
                 identifier(f"{module_name(name)}_v{step.from_version}", taken), string(name),
                 step.from_version, literal(example_payload(old, name, step.from_version))))
     imports = Imports(kit=True)
-    for step_view in view.steps:
-        imports.add_local(".", step_view.module)
+    for made in view.steps:
+        imports.add_local(".", made.module)
     view.imports = imports.lines()
     return view
 
 
-def _step_view(step: UpcastStep, versions: dict[str, Schema]) -> StepView:
+def step_view(step: UpcastStep, versions: dict[str, Schema]) -> StepView:
     a, b = step.from_version, step.to_version
     module = f"{module_name(step.event)}_v{a}_to_v{b}"
     doc = docstring(

@@ -8,7 +8,7 @@ from typing import ClassVar
 from pydantic import BaseModel, JsonValue
 
 from aether import ActorSnapshot, AggregateRoot, EventPayload, EventRegistry, Repository
-from aether.aggregate import SNAPSHOT_SHAPE, state_shape
+from aether.snapshot_shape import SNAPSHOT_SHAPE, state_shape
 from aether.store import InMemoryEventStore
 
 

@@ -16,7 +16,7 @@ from aether import (
     UnknownEventTypeError,
     VersionConflictError,
 )
-from aether.aggregate import SNAPSHOT_SHAPE, state_shape
+from aether.snapshot_shape import SNAPSHOT_SHAPE, state_shape
 from aether.store import InMemoryEventStore
 from aether.testing import make_event
 from tests.runtime.accounts import Account, AccountOpened, AccountState, MoneyDeposited, registry
