@@ -103,6 +103,7 @@ SNAPSHOT_COMMANDS = "$aether_commands"
 """Key of the remembered command ids in a snapshot's state (no model field can take it:
 it is not an identifier)."""
 
+
 class AggregateRoot(ABC, Generic[StateT]):
     """An actor whose state is the fold of its events.
 
