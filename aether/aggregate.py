@@ -21,6 +21,7 @@ from aether.errors import AetherError, VersionConflictError
 from aether.event import COMMAND_ID, ActorSnapshot, Event, EventStore, SnapshotStore
 from aether.eventbus import EventBroadcaster
 from aether.registry import EventPayload, EventRegistry
+from aether.snapshot_shape import SNAPSHOT_SHAPE, state_shape
 
 logger = logging.getLogger(__name__)
 
@@ -252,10 +253,15 @@ class Repository(Generic[AggregateT]):
             if snapshot is not None:
                 state = dict(snapshot.state)
                 remembered = state.pop(SNAPSHOT_COMMANDS, None)
-                aggregate.restore(snapshot.version, state)
-                if isinstance(remembered, dict):
-                    aggregate.remember_command_ids(remembered)
-                from_version = snapshot.version + 1
+                shape = state.pop(SNAPSHOT_SHAPE, None)
+                if shape == state_shape(type(aggregate.state)):
+                    aggregate.restore(snapshot.version, state)
+                    if isinstance(remembered, dict):
+                        aggregate.remember_command_ids(remembered)
+                    from_version = snapshot.version + 1
+                else:  # taken with another state shape: replay every event instead
+                    logger.info("snapshot of %r at version %d has another state shape; "
+                                "replaying its events", aggregate_id, snapshot.version)
         for event in await self.store.get_events(aggregate_id, from_version):
             aggregate.replay(self.registry.decode(event), event.version)
             command_id = event.metadata.get(COMMAND_ID)
@@ -337,10 +343,11 @@ class Repository(Generic[AggregateT]):
             return
         if aggregate.version // every == previous // every:
             return
-        state = aggregate.snapshot_state()
+        state = {**aggregate.snapshot_state(),
+                 SNAPSHOT_SHAPE: state_shape(type(aggregate.state))}
         remembered = aggregate.remembered_command_ids()
         if remembered:
-            state = {**state, SNAPSHOT_COMMANDS: remembered}
+            state[SNAPSHOT_COMMANDS] = remembered
         snapshot = ActorSnapshot(
             actor_id=aggregate.id, version=aggregate.version, state=state,
             timestamp=self._clock(),

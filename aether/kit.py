@@ -6,7 +6,7 @@ their own package), so they read the same, and sort their imports the same,
 whether a project counts aether as first- or third-party.
 """
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from aether.aggregate import (
     UNSET,
@@ -34,8 +34,10 @@ from aether.registry import EventPayload, EventRegistry
 from aether.router import CommandRouter
 from aether.runner import ReactionRunner, RetryPolicy
 from aether.store.memory import InMemoryEventStore
+from aether.upcasting import SCHEMA_VERSION, UpcastStep, not_written
 
 __all__ = [
+    "SCHEMA_VERSION",
     "UNSET",
     "ActorHost",
     "AggregateRoot",
@@ -60,6 +62,7 @@ __all__ = [
     "Field",
     "InMemoryEventStore",
     "JsonBytes",
+    "JsonValue",
     "Policy",
     "ReactionRunner",
     "ReadModel",
@@ -68,8 +71,10 @@ __all__ = [
     "SnapshotStore",
     "UnhandledMessageError",
     "Unset",
+    "UpcastStep",
     "check_implemented",
     "evolve",
+    "not_written",
     "read_model_of",
     "run_policy_scenario",
 ]

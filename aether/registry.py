@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from aether.errors import AetherError, EventDecodeError, UnknownEventTypeError
 from aether.event import Event
 from aether.typenames import TypeNames
+from aether.upcasting import SCHEMA_VERSION, Upcasters, UpcastStep, stored_version
 
-SCHEMA_VERSION = "schema_version"
 
 class InvalidPayloadTypeError(AetherError, TypeError):
     """A class cannot be registered or encoded as an event payload (no ``event_type``, or
@@ -41,19 +41,34 @@ class EventPayload(BaseModel):
 
 
 class EventRegistry:
-    """Event type name <-> payload class, plus the mapping between payloads and Events."""
+    """Event type name <-> payload class, plus the mapping between payloads and Events.
 
-    def __init__(self, payload_types: Iterable[type[EventPayload]] = ()) -> None:
+    Events stored at an older ``schema_version`` than their class's are upcast on decode
+    by the registered steps (see aether/upcasting.py)."""
+
+    def __init__(self, payload_types: Iterable[type[EventPayload]] = (),
+                 upcasters: Iterable[UpcastStep] = ()) -> None:
         self._table: TypeNames[type[EventPayload]] = TypeNames(
             "event_type", "payload class", InvalidPayloadTypeError, DuplicateEventTypeError)
         self._types = self._table.classes
+        self._upcasters = Upcasters()
         for payload_type in payload_types:
             self.register(payload_type)
+        for step in upcasters:
+            self.add_upcaster(step)
 
     def register(self, payload_type: PayloadT) -> PayloadT:
         """Register a payload class under its ``event_type``; usable as a decorator."""
         self._table.register(payload_type)
         return payload_type
+
+    def add_upcaster(self, step: UpcastStep) -> None:
+        """Register one step of an event type's upcast chain (its class registered first)."""
+        self._upcasters.add(step, self.payload_type(step.event_type).schema_version)
+
+    def upcasters(self, event_type: str) -> list[UpcastStep]:
+        """The steps registered for ``event_type``, oldest first."""
+        return self._upcasters.steps(event_type)
 
     def __contains__(self, event_type: object) -> bool:
         return event_type in self._types
@@ -69,14 +84,24 @@ class EventRegistry:
             raise UnknownEventTypeError(event_type, list(self._types)) from None
 
     def decode(self, event: Event) -> EventPayload:
-        """The typed payload of a stored event."""
+        """The typed payload of a stored event, upcast first when it was stored at an older
+        schema_version (SchemaVersionError when that cannot be done)."""
         payload_type = self.payload_type(event.event_type)
+        current = payload_type.schema_version
+        data: Mapping[str, object] = event.data
+        upcast = ""
+        # Cheap for current events: one lookup and one comparison with the stamped text.
+        if event.metadata.get(SCHEMA_VERSION, "1") != str(current):
+            version = stored_version(event.metadata, event.event_type, current)
+            if version != current:
+                data = self._upcasters.upcast(event, version, current)
+                upcast = f" once upcast from schema_version {version} to {current}"
         try:
-            return payload_type.model_validate(event.data)
+            return payload_type.model_validate(data)
         except ValidationError as exc:
             raise EventDecodeError(
                 f"event {event.id!r} ({event.event_type} v{event.version} of actor "
-                f"{event.actor_id!r}) does not match {payload_type.__qualname__}: {exc}"
+                f"{event.actor_id!r}){upcast} does not match {payload_type.__qualname__}: {exc}"
             ) from exc
 
     def to_event(

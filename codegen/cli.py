@@ -25,6 +25,7 @@ from codegen.writer import write as write_output
 from modeling import LoadedModel, ModelError, load_model
 from modeling.contract import LockError
 from modeling.diagram import FORMATS, DiagramError, Format, render
+from modeling.evolution import new_lock
 from modeling.export import json_schema, to_yaml
 from modeling.name_checks import package_name_problem
 
@@ -167,7 +168,7 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
     if problem:
         fail(f"{problem}; pass --package with one, e.g. --package {loaded.model.name}")
     try:
-        files = generate_files(loaded.model, name, templates)
+        files = generate_files(loaded.model, name, templates, new_lock(loaded))
     except FormatError as error:
         if templates is None:
             raise  # the built-in templates made invalid Python: a bug, exit 2

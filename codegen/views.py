@@ -35,6 +35,8 @@ from codegen.read_model_views import (
     row_scenario_view,
 )
 from codegen.typemap import Types
+from codegen.upcasters import UpcastersView, upcaster_views
+from modeling.contract import Lock
 from modeling.typeexpr import named_types, parse_type
 from modeling.types import Model, ValueObject
 
@@ -63,9 +65,12 @@ class PackageView:
     consulted: list[str] = field(default_factory=list)  # bases.py's TYPE_CHECKING imports
     policy_scenarios: list[PolicyScenarioView] = field(default_factory=list)
     external_systems: list[ExternalSystemView] = field(default_factory=list)
+    upcasters: UpcastersView = field(default_factory=UpcastersView)
 
 
-def build_views(model: Model, package: str) -> PackageView:
+def build_views(model: Model, package: str, lock: Lock | None = None) -> PackageView:
+    """``lock``: the lock generate writes beside the model (its older event versions make
+    the upcasters), or None for none."""
     contexts = model.contexts
     types = Types({vo.name: vo for c in contexts for vo in c.value_objects},
                   {e.name: e for c in contexts for e in c.enums})
@@ -132,6 +137,9 @@ def build_views(model: Model, package: str) -> PackageView:
     view.consulted, view.policy_scenarios, view.external_systems = add_policy_views(
         model, policies, types, imports)
     _test_events_imports(imports["test_events"], view)
+    view.upcasters = upcaster_views(model, lock)
+    if view.upcasters.steps:
+        imports["events"].add_local(".upcasters", "upcast_steps")
     view.imports = {name: value.lines() for name, value in imports.items()}
     return view
 

@@ -79,6 +79,11 @@ class LockUpdate:
     state: Literal["missing", "stale", "fresh"]
 
 
+def new_lock(loaded: LoadedModel) -> Lock:
+    """The lock generate writes beside the model: the one there plus the model's changes."""
+    return merged_lock(read_lock(lock_path(loaded.path)), contract(loaded.model))
+
+
 def lock_update(loaded: LoadedModel) -> LockUpdate:
     """The lock generate writes beside the model, and whether the one there is current."""
     path = lock_path(loaded.path)

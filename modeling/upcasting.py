@@ -3,8 +3,8 @@
 The mechanical part of a step (a rename, a field added with a default, a field dropped) is
 derived from the two schemas the lock keeps; what cannot be derived (a type change, a
 required field added without a default) is listed as ``manual`` for a person to write.
-This is the plan an upcaster stub is pre-filled from; generating the stubs and applying
-them when events are decoded is not built yet (see docs/evolution.md).
+This is the plan an upcaster stub is pre-filled from (codegen/upcasters.py); the runtime
+applies the stubs when it decodes older events (aether/upcasting.py, docs/evolution.md).
 """
 
 from __future__ import annotations

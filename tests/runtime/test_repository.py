@@ -16,9 +16,10 @@ from aether import (
     UnknownEventTypeError,
     VersionConflictError,
 )
+from aether.snapshot_shape import SNAPSHOT_SHAPE, state_shape
 from aether.store import InMemoryEventStore
 from aether.testing import make_event
-from tests.runtime.accounts import Account, AccountOpened, MoneyDeposited, registry
+from tests.runtime.accounts import Account, AccountOpened, AccountState, MoneyDeposited, registry
 
 
 def repository(store: InMemoryEventStore, **kwargs: object) -> Repository[Account]:
@@ -72,7 +73,8 @@ async def test_snapshot_is_really_used_for_loading() -> None:
     # A snapshot that disagrees with the events proves where the state came from.
     forged = ActorSnapshot.model_validate(
         {"actor_id": "acc-1", "version": 2, "timestamp": "2026-01-01T00:00:00Z",
-         "state": {"owner": "from-snapshot", "balance": "7", "movements": 1}}
+         "state": {"owner": "from-snapshot", "balance": "7", "movements": 1,
+                   SNAPSHOT_SHAPE: state_shape(AccountState)}}
     )
     await store.save_snapshot(forged)
     loaded = await repo.load("acc-1")
