@@ -20,6 +20,7 @@ from pydantic import BaseModel, JsonValue, ValidationError
 from aether.errors import AetherError, VersionConflictError
 from aether.event import COMMAND_ID, ActorSnapshot, Event, EventStore, SnapshotStore
 from aether.eventbus import EventBroadcaster
+from aether.quickstate import copy_with, quick_fields
 from aether.registry import EventPayload, EventRegistry
 
 logger = logging.getLogger(__name__)
@@ -86,8 +87,16 @@ def evolve(state: StateT, **changes: object) -> StateT:
 
     Generated ``evolve`` methods call this: their keyword parameters give mypy the
     field types, and validating here refuses what slipped past it (an ``Any``, a cast).
+    A change whose value is of its field's exact type (aether/quickstate.py) is taken as
+    it is, as validation would; anything else goes through pydantic's validation.
     """
     given = {name: value for name, value in changes.items() if value is not UNSET}
+    quick = quick_fields(type(state))
+    if quick is not None and all(type(value) in quick.get(name, ())
+                                 for name, value in given.items()):
+        copied = copy_with(state, given)
+        if copied is not None:
+            return copied
     data = {name: getattr(state, name) for name in type(state).model_fields}
     data.update(given)
     try:
@@ -312,14 +321,8 @@ class Repository(Generic[AggregateT]):
         pending = aggregate.pending_events
         if not pending:
             return []
-        now = self._clock()
-        events = [
-            self.registry.to_event(
-                payload, aggregate.id, aggregate.version + offset,
-                metadata=metadata, timestamp=now,
-            )
-            for offset, payload in enumerate(pending, start=1)
-        ]
+        events = self.registry.to_events(pending, aggregate.id, aggregate.version + 1,
+                                         metadata=metadata, timestamp=self._clock())
         await self.store.save_events(events)
         previous = aggregate.version
         aggregate.mark_saved(events[-1].version)
