@@ -20,7 +20,7 @@ from pydantic import BaseModel, JsonValue, ValidationError
 from aether.errors import AetherError, VersionConflictError
 from aether.event import COMMAND_ID, ActorSnapshot, Event, EventStore, SnapshotStore
 from aether.eventbus import EventBroadcaster
-from aether.quickstate import copy_with, quick_fields
+from aether.quickstate import evolved
 from aether.registry import EventPayload, EventRegistry
 
 logger = logging.getLogger(__name__)
@@ -90,17 +90,12 @@ def evolve(state: StateT, **changes: object) -> StateT:
     A change whose value is of its field's exact type (aether/quickstate.py) is taken as
     it is, as validation would; anything else goes through pydantic's validation.
     """
+    quick = evolved(state, changes, UNSET)
+    if quick is not None:
+        return quick
     given = {name: value for name, value in changes.items() if value is not UNSET}
-    quick = quick_fields(type(state))
-    if quick is not None and all(type(value) in quick.get(name, ())
-                                 for name, value in given.items()):
-        copied = copy_with(state, given)
-        if copied is not None:
-            return copied
-    data = {name: getattr(state, name) for name in type(state).model_fields}
-    data.update(given)
     try:
-        return type(state).model_validate(data)
+        return type(state).model_validate({**state.__dict__, **given})
     except ValidationError as exc:
         raise InvalidStateError(
             f"{type(state).__name__}.evolve({', '.join(given)}) was given a value "

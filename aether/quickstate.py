@@ -17,7 +17,7 @@ import enum
 import types
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, TypeVar, Union, get_args, get_origin
+from typing import Any, NamedTuple, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -29,21 +29,60 @@ _EXACT: dict[object, tuple[type, ...]] = {
 }
 # Config keys that do not change how a value of its field's exact type validates.
 _HARMLESS_CONFIG = frozenset({"frozen", "extra", "title", "json_schema_extra"})
-_NO_QUICK: dict[str, tuple[type, ...]] | None = None
-_cache: dict[type[BaseModel], dict[str, tuple[type, ...]] | None] = {}
+
+
+class _Plan(NamedTuple):
+    quick: dict[str, tuple[type, ...]]  # field -> the exact types validation passes through
+    names: frozenset[str]  # every field: what model_validate of a whole state marks as set
+
+
+_plans: dict[type[BaseModel], _Plan | None] = {}
 
 
 def quick_fields(model: type[BaseModel]) -> dict[str, tuple[type, ...]] | None:
     """Field name -> the exact value types validation passes through unchanged, or None
     when the class validates in ways this module does not follow (then always pydantic)."""
+    plan = _plan_of(model)
+    return None if plan is None else plan.quick
+
+
+def evolved(state: ModelT, changes: Mapping[str, object], skip: object) -> ModelT | None:
+    """``state`` with ``changes`` (but those that are ``skip``), built as ``model_validate``
+    builds a state from all its fields; None when pydantic's validation must decide."""
     try:
-        return _cache[model]
+        plan = _plans[type(state)]
     except KeyError:
-        quick = _cache[model] = _inspect(model)
-        return quick
+        plan = _plan_of(type(state))
+    if plan is None:
+        return None
+    quick = plan.quick
+    data = state.__dict__.copy()
+    for name, value in changes.items():
+        if value is skip:
+            continue
+        kind = type(value)
+        if kind not in quick.get(name, ()):
+            return None
+        if kind is Decimal and not value.is_finite():  # type: ignore[attr-defined]
+            return None  # pydantic refuses NaN and infinity in a Decimal field
+        data[name] = value
+    new = object.__new__(type(state))
+    _set(new, "__dict__", data)
+    _set(new, "__pydantic_fields_set__", set(plan.names))
+    _set(new, "__pydantic_extra__", None)
+    _set(new, "__pydantic_private__", None)
+    return new
 
 
-def _inspect(model: type[BaseModel]) -> dict[str, tuple[type, ...]] | None:
+def _plan_of(model: type[BaseModel]) -> _Plan | None:
+    try:
+        return _plans[model]
+    except KeyError:
+        plan = _plans[model] = _inspect(model)
+        return plan
+
+
+def _inspect(model: type[BaseModel]) -> _Plan | None:
     decorators = model.__pydantic_decorators__
     if (not set(model.model_config) <= _HARMLESS_CONFIG
             or model.model_config.get("extra") == "allow"
@@ -52,17 +91,17 @@ def _inspect(model: type[BaseModel]) -> dict[str, tuple[type, ...]] | None:
             or model.__private_attributes__
             or model.__pydantic_post_init__ is not None
             or model.__pydantic_generic_metadata__["parameters"]):
-        return _NO_QUICK
+        return None
     quick: dict[str, tuple[type, ...]] = {}
-    for name, field in model.model_fields.items():
+    for name, field in model.__pydantic_fields__.items():
         if field.alias is not None or field.validation_alias is not None:
-            return _NO_QUICK  # model_validate by field name would refuse: pydantic decides
+            return None  # model_validate by field name would refuse: pydantic decides
         if field.metadata:
             continue  # constraints (max_length, ge, strict...): pydantic checks them
         kinds = _exact_types(field.annotation)
         if kinds:
             quick[name] = kinds
-    return quick
+    return _Plan(quick, frozenset(model.__pydantic_fields__))
 
 
 def _exact_types(annotation: Any) -> tuple[type, ...]:
@@ -76,21 +115,6 @@ def _exact_types(annotation: Any) -> tuple[type, ...]:
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return (annotation,)
     return ()
-
-
-def copy_with(state: ModelT, changes: Mapping[str, Any]) -> ModelT | None:
-    """``state`` with ``changes``, built as ``model_validate`` builds a state from all its
-    fields (every field counted as set), for changes ``quick_fields`` passes; None when
-    pydantic's validation must decide after all."""
-    for value in changes.values():
-        if type(value) is Decimal and not value.is_finite():
-            return None  # pydantic refuses NaN and infinity in a Decimal field
-    new = object.__new__(type(state))
-    _set(new, "__dict__", {**state.__dict__, **changes})
-    _set(new, "__pydantic_fields_set__", set(type(state).model_fields))
-    _set(new, "__pydantic_extra__", None)
-    _set(new, "__pydantic_private__", None)
-    return new
 
 
 _set = object.__setattr__
