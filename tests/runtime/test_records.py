@@ -191,6 +191,8 @@ def _batch_outcome(build: Any) -> tuple[str, Any]:
         events = build()
     except (InvalidEventError, UnknownEventTypeError) as error:
         return "refused", str(error)
+    except (ValueError, RecursionError) as error:  # data pydantic cannot serialize at all
+        return "unserializable", type(error).__name__
     return "built", [
         ({**typed(event.model_dump()), "id": None}, event.model_fields_set,
          event._aether_checked, _immutable(event.data), _immutable(event.metadata))
