@@ -297,7 +297,8 @@ class Repository(Generic[AggregateT]):
         attempt = 0
         while True:
             aggregate = await self.load(aggregate_id)
-            if command_id:
+            # Most commands are new: ask the aggregate before awaiting the store.
+            if command_id and aggregate.command_versions(command_id) is not None:
                 earlier = await self.recorded(aggregate, command_id)
                 if earlier is not None:
                     return earlier
@@ -325,8 +326,10 @@ class Repository(Generic[AggregateT]):
         if command_id:
             for event in events:
                 aggregate.note_command(command_id, event.version)
-        await self._snapshot_if_due(aggregate, previous)
-        await self._publish(events)
+        if self.snapshot_every:
+            await self._snapshot_if_due(aggregate, previous)
+        if self.bus is not None:
+            await self._publish(events)
         return events
 
     async def _snapshot_if_due(self, aggregate: AggregateT, previous: int) -> None:
