@@ -20,6 +20,7 @@ from pydantic import BaseModel, JsonValue, ValidationError
 from aether.errors import AetherError, VersionConflictError
 from aether.event import COMMAND_ID, ActorSnapshot, Event, EventStore, SnapshotStore
 from aether.eventbus import EventBroadcaster
+from aether.quickstate import evolved
 from aether.registry import EventPayload, EventRegistry
 from aether.snapshot_shape import SNAPSHOT_SHAPE, state_shape
 
@@ -87,12 +88,15 @@ def evolve(state: StateT, **changes: object) -> StateT:
 
     Generated ``evolve`` methods call this: their keyword parameters give mypy the
     field types, and validating here refuses what slipped past it (an ``Any``, a cast).
+    A change whose value is of its field's exact type (aether/quickstate.py) is taken as
+    it is, as validation would; anything else goes through pydantic's validation.
     """
+    quick = evolved(state, changes, UNSET)
+    if quick is not None:
+        return quick
     given = {name: value for name, value in changes.items() if value is not UNSET}
-    data = {name: getattr(state, name) for name in type(state).model_fields}
-    data.update(given)
     try:
-        return type(state).model_validate(data)
+        return type(state).model_validate({**state.__dict__, **given})
     except ValidationError as exc:
         raise InvalidStateError(
             f"{type(state).__name__}.evolve({', '.join(given)}) was given a value "
@@ -299,7 +303,8 @@ class Repository(Generic[AggregateT]):
         attempt = 0
         while True:
             aggregate = await self.load(aggregate_id)
-            if command_id:
+            # Most commands are new: ask the aggregate before awaiting the store.
+            if command_id and aggregate.command_versions(command_id) is not None:
                 earlier = await self.recorded(aggregate, command_id)
                 if earlier is not None:
                     return earlier
@@ -318,14 +323,8 @@ class Repository(Generic[AggregateT]):
         pending = aggregate.pending_events
         if not pending:
             return []
-        now = self._clock()
-        events = [
-            self.registry.to_event(
-                payload, aggregate.id, aggregate.version + offset,
-                metadata=metadata, timestamp=now,
-            )
-            for offset, payload in enumerate(pending, start=1)
-        ]
+        events = self.registry.to_events(pending, aggregate.id, aggregate.version + 1,
+                                         metadata=metadata, timestamp=self._clock())
         await self.store.save_events(events)
         previous = aggregate.version
         aggregate.mark_saved(events[-1].version)
@@ -333,8 +332,10 @@ class Repository(Generic[AggregateT]):
         if command_id:
             for event in events:
                 aggregate.note_command(command_id, event.version)
-        await self._snapshot_if_due(aggregate, previous)
-        await self._publish(events)
+        if self.snapshot_every:
+            await self._snapshot_if_due(aggregate, previous)
+        if self.bus is not None:
+            await self._publish(events)
         return events
 
     async def _snapshot_if_due(self, aggregate: AggregateT, previous: int) -> None:

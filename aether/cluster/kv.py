@@ -211,7 +211,7 @@ class ClusterBucket:
                     raise CasFailed(key) from exc
                 raise ClusterUnavailableError(
                     f"writing {key!r} of cluster {self.cluster!r}: {exc}") from exc
-        return int(ack["seq"])
+        return ack.seq
 
     async def nudge(self, what: str) -> None:
         # Best effort: peers also re-read on their own schedule.

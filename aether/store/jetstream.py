@@ -17,13 +17,14 @@ from __future__ import annotations
 import contextlib
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from uuid import uuid4
 
 import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.js.api import PubAck
 
 from aether.errors import (
     AetherError,
@@ -49,8 +50,11 @@ from aether.store.stored import decode_message
 from aether.store.streams import JetStreamConfig, desired_stream, ensure_stream
 
 VERSION_HEADER = "Aether-Version"
+EVENT_SEQUENCE_HEADER = "Aether-Event-Sequence"
+"""On a snapshot: the stream sequence of the actor's event at the snapshot's version, so a
+load from that snapshot reads only the later events."""
 EXPECTED_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
-_RACE_LOST = (jsapi.ERR_WRONG_LAST_SEQUENCE, jsapi.ERR_BATCH_DUPLICATE_MSG_ID)
+_RACE_LOST = (*jsapi.WRONG_LAST_SEQUENCE, jsapi.ERR_BATCH_DUPLICATE_MSG_ID)
 _MAX_PAYLOAD = "NATS server's max_payload"
 
 __all__ = ["JetStreamConfig", "JetStreamEventStore"]
@@ -84,6 +88,9 @@ class JetStreamEventStore:
         # monotonic reads per store, ADR-53's min_last_seq).
         self._seen = 0
         self._tips: OrderedDict[str, _Tip] = OrderedDict()
+        # Per actor, where the event at the version of its latest snapshot sits in the stream
+        # (read with the snapshot): a read from a later version starts after it.
+        self._marks: OrderedDict[str, _Tip] = OrderedDict()
         self._feed = StreamFeed(nc, self._stream, self._timeout)
 
     @classmethod
@@ -178,12 +185,12 @@ class JetStreamEventStore:
                     raise
                 duplicate_in_batch = False
             else:
-                if ack.get("duplicate"):
-                    await self._accept_duplicate(int(ack["seq"]), last)
+                if ack.duplicate:
+                    await self._accept_duplicate(ack.seq, last)
                     self._tips.pop(actor_id, None)
                     return
-                self._observe(int(ack["seq"]))
-                self._remember(actor_id, _Tip(int(ack["seq"]), last.version, last.id))
+                self._observe(ack.seq)
+                self._remember(actor_id, _Tip(ack.seq, last.version, last.id))
                 return
             tip = await self._read_tip(subject)
             if duplicate_in_batch and first.version > tip.version:
@@ -194,7 +201,7 @@ class JetStreamEventStore:
                     f"which)",
                 )
 
-    async def _publish(self, messages: list[jsapi.Outgoing]) -> dict[str, Any]:
+    async def _publish(self, messages: list[jsapi.Outgoing]) -> PubAck:
         try:
             if len(messages) == 1:
                 return await jsapi.publish(self._nc, messages[0], self._timeout)
@@ -206,8 +213,8 @@ class JetStreamEventStore:
         """JetStream acked ``event`` as a duplicate of message ``sequence``: success only
         when that message is this very event, else its id belongs to another event."""
         async with jsapi.reaching(f"reading message {sequence} of stream {self._stream!r}"):
-            stored = await jsapi.direct_get_sequence(self._nc, self._stream, sequence,
-                                                     self._timeout)
+            stored = await jsapi.get_message(self._nc, self._stream, sequence=sequence,
+                                             timeout=self._timeout)
         try:
             other = None if stored is None else decode_message(Event, stored)
         except EventDecodeError:
@@ -233,13 +240,15 @@ class JetStreamEventStore:
         if sequence > self._seen:
             self._seen = sequence
 
-    def _remember(self, actor_id: str, tip: _Tip) -> None:
+    def _remember(self, actor_id: str, tip: _Tip, cache: OrderedDict[str, _Tip] | None = None
+                  ) -> None:
+        cache = self._tips if cache is None else cache
         if self._config.version_cache_size == 0:
             return
-        self._tips[actor_id] = tip
-        self._tips.move_to_end(actor_id)
-        if len(self._tips) > self._config.version_cache_size:
-            self._tips.popitem(last=False)
+        cache[actor_id] = tip
+        cache.move_to_end(actor_id)
+        if len(cache) > self._config.version_cache_size:
+            cache.popitem(last=False)
 
     # ---- reading ---------------------------------------------------------------------
 
@@ -249,11 +258,16 @@ class JetStreamEventStore:
 
     async def get_events(self, actor_id: str, from_version: int = 0) -> list[Event]:
         subject = self.event_subject(actor_id)
+        # Events of an actor are in version order in the stream: those after a known event
+        # start after its sequence (a load from a snapshot reads only the tail).
+        mark = self._marks.get(actor_id)
+        after = mark if mark is not None and mark.version < from_version else _EMPTY
         # try/except, not jsapi.reaching: on the load path a context manager and a message
         # built up front cost more than the rest of the read's own work.
         try:
-            messages = await jsapi.direct_get_subject(self._nc, self._stream, subject,
-                                                      self._timeout, min_last_seq=self._seen)
+            messages = await jsapi.direct_get_subject(
+                self._nc, self._stream, subject, self._timeout, start_seq=after.sequence + 1,
+                min_last_seq=self._seen)
         except jsapi.TRANSPORT_ERRORS as exc:
             raise jsapi.unavailable(
                 f"reading actor {actor_id!r} from stream {self._stream!r}", exc) from exc
@@ -262,7 +276,8 @@ class JetStreamEventStore:
         # Where the history ends now: the next save of this actor (a command's, typically)
         # needs no read of its own. A stale position costs a refused publish and a read,
         # never a wrong write: the server checks the expected sequence.
-        self._remember(actor_id, _tip_of(messages[-1]) if messages else _EMPTY)
+        # (Nothing after the mark: the marked event is the last one.)
+        self._remember(actor_id, _tip_of(messages[-1]) if messages else after)
         # The version header says which events to skip, so those are never decoded.
         return [decode_message(Event, message) for message in messages
                 if _stored_version(message) >= from_version]
@@ -289,35 +304,50 @@ class JetStreamEventStore:
         payload = encode_record(snapshot)
         check_stored_size(f"snapshot of actor {snapshot.actor_id[:80]!r}", len(payload),
                           self._nc.max_payload, _MAX_PAYLOAD)
+        headers = {VERSION_HEADER: str(snapshot.version)}
+        position = await self._position_of(snapshot.actor_id, snapshot.version)
+        if position:
+            headers[EVENT_SEQUENCE_HEADER] = str(position)
         while True:
             async with jsapi.reaching(f"reading a snapshot on {self._snapshot_stream!r}"):
-                current = await jsapi.direct_get_last(
-                    self._nc, self._snapshot_stream, subject, self._timeout
-                )
+                current = await jsapi.get_message(
+                    self._nc, self._snapshot_stream, last_of=subject, timeout=self._timeout)
             expected = 0
             if current is not None:
                 if int((current.headers or {}).get(VERSION_HEADER, "0")) > snapshot.version:
                     return
-                expected = int((current.headers or {})["Nats-Sequence"])
-            message = jsapi.Outgoing(subject, payload, {
-                VERSION_HEADER: str(snapshot.version),
-                EXPECTED_SEQUENCE: str(expected),
-            })
+                expected = current.seq or 0
+            message = jsapi.Outgoing(subject, payload, {**headers,
+                                                        EXPECTED_SEQUENCE: str(expected)})
             try:
                 async with jsapi.reaching(f"saving a snapshot on {self._snapshot_stream!r}"):
                     await jsapi.publish(self._nc, message, self._timeout)
                 return
             except jsapi.PublishRejected as rejected:
-                if rejected.err_code != jsapi.ERR_WRONG_LAST_SEQUENCE:
+                if rejected.err_code not in jsapi.WRONG_LAST_SEQUENCE:
                     raise AetherError(f"saving snapshot of {snapshot.actor_id!r}: {rejected}") \
                         from None
 
+    async def _position_of(self, actor_id: str, version: int) -> int:
+        """The stream sequence of the actor's event at ``version`` when it is the actor's
+        latest (as when a Repository snapshots right after its save), else 0 (unknown)."""
+        tip = self._tips.get(actor_id)
+        if tip is None or tip.version != version:
+            tip = await self._read_tip(self.event_subject(actor_id))
+        return tip.sequence if tip.version == version else 0
+
     async def get_latest_snapshot(self, actor_id: str) -> ActorSnapshot | None:
         async with jsapi.reaching(f"reading a snapshot on {self._snapshot_stream!r}"):
-            message = await jsapi.direct_get_last(
-                self._nc, self._snapshot_stream, self.snapshot_subject(actor_id), self._timeout
-            )
-        return None if message is None else decode_message(ActorSnapshot, message)
+            message = await jsapi.get_message(
+                self._nc, self._snapshot_stream, last_of=self.snapshot_subject(actor_id),
+                timeout=self._timeout)
+        if message is None:
+            return None
+        snapshot = decode_message(ActorSnapshot, message)
+        position = (message.headers or {}).get(EVENT_SEQUENCE_HEADER, "")
+        if position.isdigit():
+            self._remember(actor_id, _Tip(int(position), snapshot.version, ""), self._marks)
+        return snapshot
 
     # ---- the feed (aether.feed.EventFeed; positions are stream sequences) ---------------
 

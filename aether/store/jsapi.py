@@ -1,8 +1,9 @@
-"""The few JetStream wire operations the store needs, on a plain nats-py connection.
+"""What the store needs from JetStream that nats-py does not offer, on a plain connection.
 
-nats-py has no atomic batch publish or batch direct get, and its generic helpers
-decode more than the store reads; these functions speak the JetStream API directly
-and turn transport failures into ``StoreUnavailableError``.
+nats-py has no atomic batch publish, no batched direct get and no ``min_last_seq`` on a
+direct get (read-your-writes on a replicated stream): those are spoken here. A single
+publish and its ack go through nats-py's ``JetStreamContext.publish``, a refusal turned
+into ``PublishRejected``; transport failures become ``StoreUnavailableError``.
 """
 
 from __future__ import annotations
@@ -20,11 +21,17 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext, api
 
 from aether.errors import StoreUnavailableError
 
 API = "$JS.API"
 ERR_WRONG_LAST_SEQUENCE = 10071
+ERR_WRONG_LAST_SEQUENCE_CONSTANT = 10164
+WRONG_LAST_SEQUENCE = (ERR_WRONG_LAST_SEQUENCE, ERR_WRONG_LAST_SEQUENCE_CONSTANT)
+"""A publish refused for its expected last (subject) sequence: 10071 says the sequence it
+found ("wrong last sequence: 42"), 10164 does not (a replicated stream refusing a write
+while another to the subject is in flight); nats-py's KV checks both, so do we."""
 ERR_BATCH_DUPLICATE_MSG_ID = 10201
 MAX_ATOMIC_BATCH = 1000
 DIRECT_BATCH = 1000
@@ -79,27 +86,40 @@ async def reaching(what: str) -> AsyncIterator[None]:
         raise unavailable(what, exc) from exc
 
 
-def check_ack(reply: Msg) -> dict[str, Any]:
+def check_ack(reply: Msg) -> api.PubAck:
+    """The stream's ack of an atomic batch's commit (nats-py's publish checks its own)."""
     if not reply.data and reply.headers and reply.headers.get("Status") == "503":
         raise nats.errors.NoRespondersError
     ack: dict[str, Any] = json.loads(reply.data)
     error = ack.get("error")
     if error:
         raise PublishRejected(int(error.get("err_code", 0)), str(error.get("description", "")))
-    return ack
+    return api.PubAck.from_response(ack)
 
 
-async def publish(nc: Client, message: Outgoing, timeout: float) -> dict[str, Any]:
+async def publish(nc: Client, message: Outgoing, timeout: float) -> api.PubAck:
     """Publish and wait for the stream's ack; raises PublishRejected on a refusal."""
-    reply = await nc.request(
-        message.subject, message.payload, timeout=timeout, headers=message.headers
-    )
-    return check_ack(reply)
+    try:
+        return await _jetstream(nc).publish(
+            message.subject, message.payload, timeout=timeout, headers=message.headers)
+    except nats.js.errors.NoStreamResponseError:
+        raise nats.errors.NoRespondersError from None  # no stream: a transport failure
+    except nats.js.errors.ServiceUnavailableError:
+        raise
+    except nats.js.errors.APIError as error:
+        raise PublishRejected(error.err_code or 0, error.description or "") from None
+
+
+def _jetstream(nc: Client) -> JetStreamContext:
+    context = _CONTEXTS.get(nc)
+    if context is None:
+        context = _CONTEXTS[nc] = nc.jetstream()
+    return context
 
 
 async def publish_atomic(
     nc: Client, batch_id: str, messages: Sequence[Outgoing], timeout: float
-) -> dict[str, Any]:
+) -> api.PubAck:
     """All-or-nothing publish of up to MAX_ATOMIC_BATCH messages (server 2.12+,
     stream with allow_atomic). Only the commit message is acknowledged."""
     last = len(messages)
@@ -146,21 +166,24 @@ async def direct_get_last(
     return reply
 
 
-async def direct_get_sequence(
-    nc: Client, stream: str, sequence: int, timeout: float
-) -> Msg | None:
-    """The message at ``sequence`` of ``stream``, or None when there is none."""
-    reply = await nc.request(f"{API}.DIRECT.GET.{stream}",
-                             json.dumps({"seq": sequence}).encode(), timeout=timeout)
-    headers = reply.headers or {}
-    if "Status" in headers and not reply.data:
-        if headers["Status"] == "404":
-            return None
+async def get_message(
+    nc: Client, stream: str, *, sequence: int | None = None, last_of: str | None = None,
+    timeout: float,
+) -> api.RawStreamMsg | None:
+    """The message at ``sequence`` or the last one on ``last_of`` (nats-py's direct get),
+    or None when there is none."""
+    try:
+        # get_msg has no timeout of its own: a context per call (rare reads: snapshots).
+        return await nc.jetstream(timeout=timeout).get_msg(
+            stream, seq=sequence, subject=last_of, direct=True)
+    except nats.js.errors.NotFoundError:
+        return None
+    except nats.js.errors.ServiceUnavailableError:
+        raise
+    except nats.js.errors.APIError as error:
         raise StoreUnavailableError(
-            f"direct get of message {sequence} on stream {stream!r} failed with status "
-            f"{headers['Status']}: {headers.get('Description', '')}"
-        )
-    return reply
+            f"direct get on stream {stream!r} failed: {error.description} "
+            f"(code {error.code})") from None
 
 
 async def direct_get_subject(
@@ -272,3 +295,4 @@ class _BatchInbox:
 
 # Weak keys: an inbox holds no reference to its connection, so both go when it does.
 _INBOXES: weakref.WeakKeyDictionary[Client, _BatchInbox] = weakref.WeakKeyDictionary()
+_CONTEXTS: weakref.WeakKeyDictionary[Client, JetStreamContext] = weakref.WeakKeyDictionary()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from nats.aio.msg import Msg
+from nats.js.api import RawStreamMsg
 from pydantic import ValidationError
 
 from aether.errors import EventDecodeError, InvalidEventError
@@ -14,10 +15,10 @@ from aether.event import ActorSnapshot, Event, decode_record
 Record = TypeVar("Record", Event, ActorSnapshot)
 
 
-def decode_message(kind: type[Record], message: Msg) -> Record:
+def decode_message(kind: type[Record], message: Msg | RawStreamMsg) -> Record:
     # stored: limits added after an event was written must not make history unreadable.
     try:
-        return decode_record(kind, message.data, stored=True)
+        return decode_record(kind, message.data or b"", stored=True)
     except (ValidationError, InvalidEventError) as exc:
         subject = (message.headers or {}).get("Nats-Subject")
         raise EventDecodeError(

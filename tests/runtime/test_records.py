@@ -6,16 +6,21 @@ from __future__ import annotations
 import json
 import pickle
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, ClassVar
+from uuid import RFC_4122, UUID
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import JsonValue
 
 from aether import ActorSnapshot, Event, InvalidEventError
+from aether.errors import UnknownEventTypeError
 from aether.event import STORED, check_storable, decode_record, encode_record
 from aether.jsondata import FrozenDict, FrozenList
+from aether.records import new_event_id
+from aether.registry import EventPayload, EventRegistry
 from aether.testing import make_event, strategies
 from aether.testing.conformance.store_limits import typed
 
@@ -167,3 +172,58 @@ def test_a_store_still_checks_what_was_read_back_past_today_s_limits() -> None:
     with pytest.raises(InvalidEventError, match="64-bit"):
         check_storable(old)  # saving it anew must meet today's limits
     check_storable(make_event("a", 1))  # checked when it was built
+
+
+class Noted(EventPayload):
+    event_type: ClassVar[str] = "Noted"
+    note: JsonValue
+
+
+class Renoted(EventPayload):
+    event_type: ClassVar[str] = "Renoted"
+    schema_version: ClassVar[int] = 2
+    note: JsonValue
+
+
+def _batch_outcome(build: Any) -> tuple[str, Any]:
+    """Built events without their (random) ids, with every value's type; or the error."""
+    try:
+        events = build()
+    except (InvalidEventError, UnknownEventTypeError) as error:
+        return "refused", str(error)
+    except (ValueError, RecursionError) as error:  # data pydantic cannot serialize at all
+        return "unserializable", type(error).__name__
+    return "built", [
+        ({**typed(event.model_dump()), "id": None}, event.model_fields_set,
+         event._aether_checked, _immutable(event.data), _immutable(event.metadata))
+        for event in events
+    ]
+
+
+@settings(deadline=None)
+@given(fields=strategies.hostile_event_fields(), notes=st.lists(st.booleans(), min_size=1,
+                                                                 max_size=3),
+       first=st.sampled_from([-1, 0, 1, 2**63 - 2]))
+def test_a_save_builds_its_events_like_one_constructor_call_each(
+    fields: dict[str, Any], notes: list[bool], first: int
+) -> None:
+    """Registry.to_events (Repository.save's one pass, aether.records.build_events) builds,
+    and refuses, exactly the events one Event(...) per payload would."""
+    registry = EventRegistry([Noted, Renoted])
+    payloads = [(Renoted if second else Noted).model_construct(note=fields["data"])
+                for second in notes]
+    common = {"metadata": fields["metadata"], "timestamp": fields["timestamp"]}
+    batch = _batch_outcome(lambda: registry.to_events(
+        payloads, fields["actor_id"], first, **common))
+    one_by_one = _batch_outcome(lambda: [
+        registry.to_event(payload, fields["actor_id"], first + offset, **common)
+        for offset, payload in enumerate(payloads)])
+    _assert_same(batch, one_by_one)
+
+
+def test_event_ids_are_canonical_random_uuids() -> None:
+    ids = {new_event_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    for event_id in ids:
+        parsed = UUID(event_id)
+        assert (str(parsed), parsed.version, parsed.variant) == (event_id, 4, RFC_4122)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime
 from uuid import uuid4
 
 import nats
 import pytest
 from nats.aio.client import Client
 
-from aether import VersionConflictError
+from aether import ActorSnapshot, VersionConflictError
 from aether.store import JetStreamEventStore
 from aether.testing import NatsServer, make_event
 
@@ -62,3 +63,42 @@ async def test_a_write_from_elsewhere_after_a_read_is_still_a_conflict(
             await ours.jetstream().delete_stream(f"{name}_snapshots")
         await ours.close()
         await theirs.close()
+
+
+async def test_a_load_from_a_snapshot_fetches_only_the_later_events(
+    nats_server: NatsServer,
+) -> None:
+    # The snapshot remembers where its event sits in the stream, so a reader (another
+    # process, nothing cached) asks the server only for what follows it.
+    name = f"tail_{uuid4().hex[:8]}"
+    writer_nc, reader_nc = await nats.connect(nats_server.url), await nats.connect(nats_server.url)
+    try:
+        writer = await JetStreamEventStore.create(writer_nc, name)
+        for first in range(1, 301, 100):
+            await writer.save_events([make_event("busy", v) for v in range(first, first + 100)])
+        now = datetime.now(UTC)
+        await writer.save_snapshot(ActorSnapshot(actor_id="busy", version=300, timestamp=now,
+                                                 state={"total": 300}))
+        await writer.save_events([make_event("busy", 301), make_event("busy", 302)])
+        # A snapshot whose event is not (yet) the actor's latest records no position.
+        await writer.save_snapshot(ActorSnapshot(actor_id="old", version=1, timestamp=now))
+        await writer.save_events([make_event("old", 1), make_event("old", 2)])
+
+        reader = await JetStreamEventStore.create(reader_nc, name)
+        snapshot = await reader.get_latest_snapshot("busy")
+        assert snapshot is not None and snapshot.version == 300
+        before = reader_nc.stats["in_msgs"]
+        tail = await reader.get_events("busy", snapshot.version + 1)
+        assert [event.version for event in tail] == [301, 302]
+        assert reader_nc.stats["in_msgs"] - before <= 3  # 2 events and the end of the batch
+        assert len(await reader.get_events("busy")) == 302  # a whole read is still whole
+        await reader.save_event(make_event("busy", 303))  # and the tail read taught the tip
+
+        assert (await reader.get_latest_snapshot("old")) is not None
+        assert [event.version for event in await reader.get_events("old", 2)] == [2]
+    finally:
+        with contextlib.suppress(Exception):
+            await writer_nc.jetstream().delete_stream(name)
+            await writer_nc.jetstream().delete_stream(f"{name}_snapshots")
+        await writer_nc.close()
+        await reader_nc.close()
