@@ -14,6 +14,7 @@ actor go in one atomic batch.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
@@ -56,6 +57,12 @@ load from that snapshot reads only the later events."""
 EXPECTED_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
 _RACE_LOST = (*jsapi.WRONG_LAST_SEQUENCE, jsapi.ERR_BATCH_DUPLICATE_MSG_ID)
 _MAX_PAYLOAD = "NATS server's max_payload"
+# Actors whose read floor a store keeps (see JetStreamEventStore._floors), and how a read
+# answered by a lagging replica is asked again: quick retries first (a follower is usually
+# a few milliseconds behind), then the stream leader or a pause up to the request timeout.
+_FLOORS = 65_536
+_REPLICA_RETRIES = 3
+_REPLICA_PAUSE = 0.005
 
 __all__ = ["JetStreamConfig", "JetStreamEventStore"]
 
@@ -82,11 +89,13 @@ class JetStreamEventStore:
         self._stream = stream_name(name, config.namespace)
         self._snapshot_stream = f"{self._stream}_snapshots"
         self._timeout = config.request_timeout
-        # The highest stream sequence this store has written or read. Reads ask replicas for
-        # at least this much of the stream, so a lagging follower of a replicated stream can
-        # never show this store an older history than it has seen (read-your-writes and
-        # monotonic reads per store, ADR-53's min_last_seq).
-        self._seen = 0
+        # Per actor, the highest stream sequence of its history this store has written or
+        # read. Direct gets are answered by any replica of a replicated stream, and a
+        # follower may lag the quorum that acknowledged a write; a read that ends before the
+        # floor came from such a follower and is asked again, so this store never sees an
+        # actor's history older than it has seen (read-your-writes and monotonic reads per
+        # actor). nats-server 2.15 ignores ADR-53's min_last_seq, so the client checks.
+        self._floors: OrderedDict[str, int] = OrderedDict()
         self._tips: OrderedDict[str, _Tip] = OrderedDict()
         # Per actor, where the event at the version of its latest snapshot sits in the stream
         # (read with the snapshot): a read from a later version starts after it.
@@ -160,7 +169,7 @@ class JetStreamEventStore:
         subject = self.event_subject(actor_id)
         messages = [self._message(subject, event) for event in events]  # checks every limit
         first, last = events[0], events[-1]
-        tip = self._tips.get(actor_id) or await self._read_tip(subject)
+        tip = self._tips.get(actor_id) or await self._read_tip(actor_id, subject)
         attempts = 0
         while True:
             if first.version <= tip.version:
@@ -176,7 +185,7 @@ class JetStreamEventStore:
             except jsapi.PublishRejected as rejected:
                 if rejected.err_code not in _RACE_LOST:
                     raise AetherError(f"saving events of actor {actor_id!r}: {rejected}") from None
-                self._observe(_wrong_last_sequence(rejected.description))
+                self._observe(actor_id, _wrong_last_sequence(rejected.description))
                 duplicate_in_batch = rejected.err_code == jsapi.ERR_BATCH_DUPLICATE_MSG_ID
             except StoreUnavailableError:
                 # The ack may be lost while the write landed: look before trying again. With
@@ -189,10 +198,10 @@ class JetStreamEventStore:
                     await self._accept_duplicate(ack.seq, last)
                     self._tips.pop(actor_id, None)
                     return
-                self._observe(ack.seq)
+                self._observe(actor_id, ack.seq)
                 self._remember(actor_id, _Tip(ack.seq, last.version, last.id))
                 return
-            tip = await self._read_tip(subject)
+            tip = await self._read_tip(actor_id, subject)
             if duplicate_in_batch and first.version > tip.version:
                 # Not a lost race, not our own retry: an id of the batch is taken.
                 raise DuplicateEventIdError(
@@ -236,9 +245,13 @@ class JetStreamEventStore:
             subject, payload, {"Nats-Msg-Id": event.id, VERSION_HEADER: str(event.version)}
         )
 
-    def _observe(self, sequence: int) -> None:
-        if sequence > self._seen:
-            self._seen = sequence
+    def _observe(self, actor_id: str, sequence: int) -> None:
+        floors = self._floors
+        if sequence > floors.get(actor_id, 0):
+            floors[actor_id] = sequence
+            floors.move_to_end(actor_id)
+            if len(floors) > _FLOORS:
+                floors.popitem(last=False)
 
     def _remember(self, actor_id: str, tip: _Tip, cache: OrderedDict[str, _Tip] | None = None
                   ) -> None:
@@ -254,7 +267,7 @@ class JetStreamEventStore:
 
     async def get_latest_version(self, actor_id: str) -> int:
         """The actor's latest version (0 if none); an id no store accepts is refused."""
-        return (await self._read_tip(self.event_subject(actor_id))).version
+        return (await self._read_tip(actor_id, self.event_subject(actor_id))).version
 
     async def get_events(self, actor_id: str, from_version: int = 0) -> list[Event]:
         subject = self.event_subject(actor_id)
@@ -262,17 +275,24 @@ class JetStreamEventStore:
         # start after its sequence (a load from a snapshot reads only the tail).
         mark = self._marks.get(actor_id)
         after = mark if mark is not None and mark.version < from_version else _EMPTY
-        # try/except, not jsapi.reaching: on the load path a context manager and a message
-        # built up front cost more than the rest of the read's own work.
-        try:
-            messages = await jsapi.direct_get_subject(
-                self._nc, self._stream, subject, self._timeout, start_seq=after.sequence + 1,
-                min_last_seq=self._seen)
-        except jsapi.TRANSPORT_ERRORS as exc:
-            raise jsapi.unavailable(
-                f"reading actor {actor_id!r} from stream {self._stream!r}", exc) from exc
+        floor = self._floors.get(actor_id, 0)
+        attempt = 0
+        while True:
+            # try/except, not jsapi.reaching: on the load path a context manager and a
+            # message built up front cost more than the rest of the read's own work.
+            try:
+                messages = await jsapi.direct_get_subject(
+                    self._nc, self._stream, subject, self._timeout,
+                    start_seq=after.sequence + 1)
+            except jsapi.TRANSPORT_ERRORS as exc:
+                raise jsapi.unavailable(
+                    f"reading actor {actor_id!r} from stream {self._stream!r}", exc) from exc
+            end = _tip_of(messages[-1]).sequence if messages else after.sequence
+            if end >= floor or not await self._lagging(actor_id, subject, floor, attempt):
+                break
+            attempt += 1
         if messages:
-            self._observe(_tip_of(messages[-1]).sequence)
+            self._observe(actor_id, end)
         # Where the history ends now: the next save of this actor (a command's, typically)
         # needs no read of its own. A stale position costs a refused publish and a read,
         # never a wrong write: the server checks the expected sequence.
@@ -282,18 +302,50 @@ class JetStreamEventStore:
         return [decode_message(Event, message) for message in messages
                 if _stored_version(message) >= from_version]
 
-    async def _read_tip(self, subject: str) -> _Tip:
-        try:
-            message = await jsapi.direct_get_last(self._nc, self._stream, subject, self._timeout,
-                                                  min_last_seq=self._seen)
-        except jsapi.TRANSPORT_ERRORS as exc:
-            raise jsapi.unavailable(
-                f"reading the latest version on stream {self._stream!r}", exc) from exc
-        if message is None:
-            return _EMPTY
-        tip = _tip_of(message)
-        self._observe(tip.sequence)
+    async def _read_tip(self, actor_id: str, subject: str) -> _Tip:
+        floor = self._floors.get(actor_id, 0)
+        attempt = 0
+        while True:
+            try:
+                message = await jsapi.direct_get_last(self._nc, self._stream, subject,
+                                                      self._timeout)
+            except jsapi.TRANSPORT_ERRORS as exc:
+                raise jsapi.unavailable(
+                    f"reading the latest version on stream {self._stream!r}", exc) from exc
+            tip = _EMPTY if message is None else _tip_of(message)
+            if tip.sequence >= floor or not await self._lagging(actor_id, subject, floor,
+                                                                   attempt):
+                break
+            attempt += 1
+        self._observe(actor_id, tip.sequence)
         return tip
+
+    async def _lagging(self, actor_id: str, subject: str, floor: int, attempt: int) -> bool:
+        """A replica answered a read of ``actor_id`` with less of its history than this
+        store has seen (up to stream sequence ``floor``). True, after a pause, to ask again;
+        False when the stream leader, which holds every acknowledged write, says the history
+        really ends earlier (events older than the stream's retention age expire): the floor
+        comes down and the answer stands."""
+        if attempt < _REPLICA_RETRIES:
+            await asyncio.sleep(_REPLICA_PAUSE * 2**attempt)
+            return True
+        if attempt == _REPLICA_RETRIES:
+            async with jsapi.reaching(f"reading actor {actor_id!r} from the leader of stream "
+                                      f"{self._stream!r}"):
+                last = await jsapi.get_message(self._nc, self._stream, last_of=subject,
+                                               timeout=self._timeout, direct=False)
+            end = 0 if last is None else last.seq or 0
+            if end < floor:
+                self._floors[actor_id] = end
+                return False
+        pause = _REPLICA_PAUSE * 2**_REPLICA_RETRIES
+        if (attempt - _REPLICA_RETRIES) * pause >= self._timeout:
+            raise StoreUnavailableError(
+                f"the replica of stream {self._stream!r} answering this store's reads has "
+                f"not caught up with actor {actor_id[:80]!r} (stream sequence {floor}) "
+                f"within {self._timeout} s: try again, or connect to another server")
+        await asyncio.sleep(pause)
+        return True
 
     # ---- snapshots -------------------------------------------------------------------
 
@@ -333,7 +385,7 @@ class JetStreamEventStore:
         latest (as when a Repository snapshots right after its save), else 0 (unknown)."""
         tip = self._tips.get(actor_id)
         if tip is None or tip.version != version:
-            tip = await self._read_tip(self.event_subject(actor_id))
+            tip = await self._read_tip(actor_id, self.event_subject(actor_id))
         return tip.sequence if tip.version == version else 0
 
     async def get_latest_snapshot(self, actor_id: str) -> ActorSnapshot | None:
@@ -347,6 +399,7 @@ class JetStreamEventStore:
         position = (message.headers or {}).get(EVENT_SEQUENCE_HEADER, "")
         if position.isdigit():
             self._remember(actor_id, _Tip(int(position), snapshot.version, ""), self._marks)
+            self._observe(actor_id, int(position))
         return snapshot
 
     # ---- the feed (aether.feed.EventFeed; positions are stream sequences) ---------------

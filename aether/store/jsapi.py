@@ -1,7 +1,6 @@
 """What the store needs from JetStream that nats-py does not offer, on a plain connection.
 
-nats-py has no atomic batch publish, no batched direct get and no ``min_last_seq`` on a
-direct get (read-your-writes on a replicated stream): those are spoken here. A single
+nats-py has no atomic batch publish and no batched direct get: those are spoken here. A single
 publish and its ack go through nats-py's ``JetStreamContext.publish``, a refusal turned
 into ``PublishRejected``; transport failures become ``StoreUnavailableError``.
 """
@@ -139,20 +138,10 @@ async def publish_atomic(
     raise ValueError("publish_atomic needs at least one message")
 
 
-def _at_least(min_last_seq: int) -> bytes:
-    """The request body that makes a replica answer only once it holds the stream up to
-    ``min_last_seq`` (server 2.12+, ADR-53): a follower behind that redirects to the leader.
-    Without it a lagging follower may answer a direct get with an older view."""
-    return json.dumps({"min_last_seq": min_last_seq}).encode() if min_last_seq > 0 else b""
-
-
-async def direct_get_last(
-    nc: Client, stream: str, subject: str, timeout: float, min_last_seq: int = 0
-) -> Msg | None:
-    """The last message on ``subject`` (one request, no scan), or None; with
-    ``min_last_seq``, as of a stream that holds at least that sequence."""
-    reply = await nc.request(f"{API}.DIRECT.GET.{stream}.{subject}", _at_least(min_last_seq),
-                             timeout=timeout)
+async def direct_get_last(nc: Client, stream: str, subject: str, timeout: float) -> Msg | None:
+    """The last message on ``subject`` (one request, no scan), or None, as the replica that
+    answers holds it: on a replicated stream a follower may not have the newest yet."""
+    reply = await nc.request(f"{API}.DIRECT.GET.{stream}.{subject}", b"", timeout=timeout)
     if reply.headers and "Status" in reply.headers and not reply.data:
         status = reply.headers["Status"]
         if status == "404":
@@ -168,14 +157,15 @@ async def direct_get_last(
 
 async def get_message(
     nc: Client, stream: str, *, sequence: int | None = None, last_of: str | None = None,
-    timeout: float,
+    timeout: float, direct: bool = True,
 ) -> api.RawStreamMsg | None:
-    """The message at ``sequence`` or the last one on ``last_of`` (nats-py's direct get),
-    or None when there is none."""
+    """The message at ``sequence`` or the last one on ``last_of``, or None when there is
+    none: a direct get (any replica answers), or with ``direct=False`` the stream leader's
+    answer, which holds every acknowledged write."""
     try:
         # get_msg has no timeout of its own: a context per call (rare reads: snapshots).
         return await nc.jetstream(timeout=timeout).get_msg(
-            stream, seq=sequence, subject=last_of, direct=True)
+            stream, seq=sequence, subject=last_of, direct=direct)
     except nats.js.errors.NotFoundError:
         return None
     except nats.js.errors.ServiceUnavailableError:
@@ -187,19 +177,17 @@ async def get_message(
 
 
 async def direct_get_subject(
-    nc: Client, stream: str, subject: str, timeout: float, start_seq: int = 1,
-    min_last_seq: int = 0,
+    nc: Client, stream: str, subject: str, timeout: float, start_seq: int = 1
 ) -> list[Msg]:
     """Every message on ``subject`` from ``start_seq``, in order, via batched direct gets
-    (with ``min_last_seq``: as of a stream holding at least that sequence).
+    (as the answering replica holds them; see direct_get_last).
 
     The server walks its per-subject index, so the cost follows the subject's
     message count and the blocks holding it, not the stream's size.
     """
     messages: list[Msg] = []
     while True:
-        end = await _direct_batch(nc, stream, subject, start_seq, timeout, messages,
-                                  min_last_seq)
+        end = await _direct_batch(nc, stream, subject, start_seq, timeout, messages)
         if end is None:
             return messages
         status = end.get("Status")
@@ -214,8 +202,7 @@ async def direct_get_subject(
 
 
 async def _direct_batch(
-    nc: Client, stream: str, subject: str, start_seq: int, timeout: float, into: list[Msg],
-    min_last_seq: int = 0,
+    nc: Client, stream: str, subject: str, start_seq: int, timeout: float, into: list[Msg]
 ) -> dict[str, str] | None:
     """One batch request; appends messages to ``into`` and returns the closing status
     headers, or None when nothing (more) matches."""
@@ -223,8 +210,6 @@ async def _direct_batch(
     token, finished = await inbox.expect(nc, into)
     try:
         request = {"next_by_subj": subject, "seq": start_seq, "batch": DIRECT_BATCH}
-        if min_last_seq > 0:
-            request["min_last_seq"] = min_last_seq
         await nc.publish(f"{API}.DIRECT.GET.{stream}", json.dumps(request).encode(),
                          reply=f"{inbox.prefix}.{token}")
         async with asyncio.timeout(timeout):  # cheaper than wait_for: no task, no waiter

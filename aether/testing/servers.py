@@ -55,6 +55,7 @@ class NatsServer:
     cluster_port: int | None = None
     routes: list[int] = field(default_factory=list)
     cluster_name: str = "aether"
+    extra_config: str = ""  # appended to the config file (e.g. subject mappings)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -87,7 +88,7 @@ class NatsServer:
                 f"  routes: [{routes}]",
                 "}",
             ]
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n" + self.extra_config
 
     def start(self, wait: bool = True) -> NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)

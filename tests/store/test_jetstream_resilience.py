@@ -191,8 +191,9 @@ async def _create_when_cluster_ready(nc: Client) -> JetStreamEventStore:
 @pytest.mark.slow
 async def test_a_replicated_store_reads_its_own_writes(tmp_path: Path) -> None:
     # Direct gets are answered by any replica, and a follower may lag the write the leader
-    # just acknowledged; the store asks for at least what it has seen (min_last_seq), so a
-    # read right after a save always shows that save.
+    # just acknowledged; the store asks again when an answer ends before what it has seen
+    # of the actor, so a read right after a save always shows that save
+    # (tests/store/test_replica_lag.py makes such a follower on purpose).
     servers = await asyncio.to_thread(start_cluster, tmp_path, 3)
     nc: Client | None = None
     try:
