@@ -100,13 +100,15 @@ class Subscription:
             return
         if self.event_types is not None and event.event_type not in self.event_types:
             return
-        if len(self._buffer) >= self.max_pending:
+        buffer = self._buffer
+        if len(buffer) >= self.max_pending:
             self.dropped += 1
             if self.overflow is OverflowPolicy.DROP_NEWEST:
                 return
-            self._buffer.popleft()
-        self._buffer.append((namespace, event))
-        self._wake_all()
+            buffer.popleft()
+        buffer.append((namespace, event))
+        if self._waiters:  # a busy reader is not waiting: nothing to wake
+            self._wake_all()
 
     async def get(self, timeout: float | None = None) -> Event:
         """The next event; raises TimeoutError after ``timeout`` seconds and

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
@@ -98,6 +98,10 @@ class _Feed:
     ready: asyncio.Future[NatsSubscription] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    live: bool = True
+    """False once the bus has let go of this feed: a feed being torn down may still hand
+    over a message, and only the current feed delivers, or a re-subscribed namespace would
+    see it twice."""
 
 
 class NATSEventBus:
@@ -243,13 +247,10 @@ class NATSEventBus:
         return feed
 
     async def _start(self, feed: _Feed) -> None:
-        async def on_message(message: Msg) -> None:
-            self._receive(feed, message)
-
         try:
             # nats-py queues up to 512k messages per subscription before it drops any; the
             # callback only decodes and buffers, and max_pending bounds each subscriber.
-            nats_sub = await self._nc.subscribe(feed.subject, cb=on_message)
+            nats_sub = await self._nc.subscribe(feed.subject, cb=self._receiver(feed))
             await self._round_trip()
         except (NatsError, TimeoutError) as error:
             self._fail(feed, StoreUnavailableError(
@@ -272,31 +273,53 @@ class NATSEventBus:
             raise
         return subscription
 
-    def _receive(self, feed: _Feed, message: Msg) -> None:
-        # A feed being torn down may still hand over a message: only the current feed
-        # delivers, or a re-subscribed namespace would see it twice.
-        current = self._wildcard if feed.namespace is None else self._feeds.get(feed.namespace)
-        if feed is not current:
-            return
-        headers = message.headers or {}
-        if headers.get(INSTANCE_HEADER) == self._instance:
-            return  # our own publish: local subscribers already have it
-        namespace = feed.namespace
+    def _receiver(self, feed: _Feed) -> Callable[[Msg], Awaitable[None]]:
+        """The nats-py callback of ``feed``: per message it is the one piece of the bus that
+        runs for every event on every node, so it does only what it must, with everything
+        it needs looked up once here."""
+        instance, exact, namespace = self._instance, self._table.exact, feed.namespace
         if namespace is None:
-            namespace = namespace_of_token(message.subject[len(self.subject_prefix) + 1:])
+            return self._pattern_receiver(feed)
+
+        async def receive(message: Msg) -> None:
+            if not feed.live:
+                return
+            headers = message.headers
+            if headers is not None and headers.get(INSTANCE_HEADER) == instance:
+                return  # our own publish: local subscribers already have it
+            event = self._decode(message)
+            if event is not None:
+                for subscription in exact.get(namespace, ()):
+                    subscription.deliver(namespace, event)
+
+        return receive
+
+    def _pattern_receiver(self, feed: _Feed) -> Callable[[Msg], Awaitable[None]]:
+        instance, table, skip = self._instance, self._table, len(self.subject_prefix) + 1
+
+        async def receive(message: Msg) -> None:
+            if not feed.live:
+                return
+            headers = message.headers
+            if headers is not None and headers.get(INSTANCE_HEADER) == instance:
+                return
+            namespace = namespace_of_token(message.subject[skip:])
             if namespace is None:
                 self._undecodable(message, "subject")
                 return
+            event = self._decode(message)
+            if event is not None:
+                table.deliver_patterns(namespace, event)
+
+        return receive
+
+    def _decode(self, message: Msg) -> Event | None:
         try:
             # Validated like Event.model_validate_json (every limit: the wire is open).
-            event = decode_record(Event, message.data, stored=False)
+            return decode_record(Event, message.data, stored=False)
         except (ValidationError, AetherError, ValueError):
             self._undecodable(message, "payload")
-            return
-        if feed.namespace is None:
-            self._table.deliver_patterns(namespace, event)
-        else:
-            self._table.deliver_exact(namespace, event)
+            return None
 
     def _undecodable(self, message: Msg, part: str) -> None:
         self.undecodable += 1
@@ -307,13 +330,16 @@ class NATSEventBus:
         self._table.remove(subscription)
         if subscription.pattern is not None:
             if not self._table.patterns and self._wildcard is not None:
+                self._wildcard.live = False
                 self._spawn(self._stop(self._wildcard))
                 self._wildcard = None
             return
         namespace = subscription.namespace
         assert namespace is not None
         if namespace not in self._table.exact and namespace in self._feeds:
-            self._spawn(self._stop(self._feeds.pop(namespace)))
+            feed = self._feeds.pop(namespace)
+            feed.live = False
+            self._spawn(self._stop(feed))
 
     def _fail(self, feed: _Feed, error: Exception) -> None:
         self._drop_feed(feed)
@@ -321,6 +347,7 @@ class NATSEventBus:
         feed.ready.exception()  # retrieved here: a feed nobody awaited is not an error
 
     def _drop_feed(self, feed: _Feed) -> None:
+        feed.live = False
         if feed.namespace is not None and self._feeds.get(feed.namespace) is feed:
             del self._feeds[feed.namespace]
         elif feed is self._wildcard:
