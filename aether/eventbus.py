@@ -156,13 +156,16 @@ class Subscription:
             try:
                 await waiter
             finally:
-                self._waiters.remove(waiter)
+                if waiter in self._waiters:  # not woken: cancelled (a timeout) or closed
+                    self._waiters.remove(waiter)
         return self._buffer.popleft()
 
     def _wake_all(self) -> None:
         # Every waiter re-checks the buffer; waking only one could lose the wake-up when
-        # that reader is cancelled (a timeout) at the same moment.
-        for waiter in self._waiters:
+        # that reader is cancelled (a timeout) at the same moment. Woken waiters leave the
+        # list at once, so the rest of a burst of deliveries finds nobody left to wake.
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
 
