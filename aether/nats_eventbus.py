@@ -286,12 +286,10 @@ class NATSEventBus:
         return subscription
 
     def _receiver(self, feed: _Feed) -> Callable[[Msg], Awaitable[None]]:
-        """The nats-py callback of ``feed``: per message it is the one piece of the bus that
-        runs for every event on every node, so it does only what it must, with everything
-        it needs looked up once here."""
-        instance, exact, namespace = self._instance, self._table.exact, feed.namespace
-        if namespace is None:
-            return self._pattern_receiver(feed)
+        """The nats-py callback of ``feed``: it runs for every event on every node, so it
+        does only what it must, with everything it needs looked up once here."""
+        instance, table, skip = self._instance, self._table, len(self.subject_prefix) + 1
+        exact, fixed = table.exact, feed.namespace  # fixed: None for the wildcard feed
         handed = 0
 
         async def receive(message: Msg) -> None:
@@ -300,14 +298,23 @@ class NATSEventBus:
             headers = message.headers
             if headers is not None and headers.get(INSTANCE_HEADER) == instance:
                 return  # our own publish: local subscribers already have it
+            namespace = fixed
+            if namespace is None:  # the wildcard feed: the subject says which namespace
+                namespace = namespace_of_token(message.subject[skip:])
+                if namespace is None:
+                    self._undecodable(message, "subject")
+                    return
             try:
                 # Validated like Event.model_validate_json (every limit: the wire is open).
                 event = decode_record(Event, message.data, stored=False)
             except (ValidationError, AetherError, ValueError):
                 self._undecodable(message, "payload")
                 return
-            for subscription in exact.get(namespace, ()):
-                subscription.deliver(namespace, event)
+            if fixed is None:
+                table.deliver_patterns(namespace, event)
+            else:
+                for subscription in exact.get(namespace, ()):
+                    subscription.deliver(namespace, event)
             nonlocal handed
             handed += 1
             if handed == _BURST:
@@ -315,40 +322,6 @@ class NATSEventBus:
                 await asyncio.sleep(0)  # let the readers take what they were handed
 
         return receive
-
-    def _pattern_receiver(self, feed: _Feed) -> Callable[[Msg], Awaitable[None]]:
-        instance, table, skip = self._instance, self._table, len(self.subject_prefix) + 1
-        handed = 0
-
-        async def receive(message: Msg) -> None:
-            if not feed.live:
-                return
-            headers = message.headers
-            if headers is not None and headers.get(INSTANCE_HEADER) == instance:
-                return
-            namespace = namespace_of_token(message.subject[skip:])
-            if namespace is None:
-                self._undecodable(message, "subject")
-                return
-            event = self._decode(message)
-            if event is None:
-                return
-            table.deliver_patterns(namespace, event)
-            nonlocal handed
-            handed += 1
-            if handed == _BURST:
-                handed = 0
-                await asyncio.sleep(0)
-
-        return receive
-
-    def _decode(self, message: Msg) -> Event | None:
-        try:
-            # Validated like Event.model_validate_json (every limit: the wire is open).
-            return decode_record(Event, message.data, stored=False)
-        except (ValidationError, AetherError, ValueError):
-            self._undecodable(message, "payload")
-            return None
 
     def _undecodable(self, message: Msg, part: str) -> None:
         self.undecodable += 1
