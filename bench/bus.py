@@ -82,17 +82,6 @@ class _Tally:
             self.done.set()
 
 
-@dataclass
-class Measured:
-    row: Row
-    ratios: list[float]
-    """ours/baseline of each alternating round (rates), to show how stable the row is."""
-    cpu_ratio: float
-    """The same ratio from this process's CPU time (median run of each side): every client
-    runs in this process and the server in another, so what other processes on the machine
-    take from it shows in wall time but hardly here."""
-
-
 async def _connections(url: str, count: int) -> list[Client]:
     return [await nats.connect(url) for _ in range(count)]
 
@@ -105,7 +94,15 @@ class Compared:
     ratios: list[float]
     """ours/baseline of each round by wall time."""
     cpu_ratio: float
-    """ours/baseline by this process's CPU time, median run of each side."""
+    """ours/baseline by this process's CPU time, median run of each side: every client runs
+    in this process and the server in another, so what other processes on the machine take
+    from it shows in wall time but hardly here."""
+
+
+@dataclass
+class Measured:
+    row: Row
+    compared: Compared
 
 
 async def compare_median(count: int, ours: Callable[[], Awaitable[None]],
@@ -213,8 +210,7 @@ async def _throughput(url: str, nodes: int, per_node: int, events: list[Event],
     else:
         where = "1 remote node" if nodes == 1 else f"{nodes} remote nodes"
         name = f"events/s, 1 -> {subscribers} subscribers, {where}"
-    return Measured(Row(name, compared.ours, compared.baseline), compared.ratios,
-                    compared.cpu_ratio)
+    return Measured(Row(name, compared.ours, compared.baseline), compared)
 
 
 def _print(title: str, baseline_name: str, measured: list[Measured]) -> None:
@@ -222,9 +218,9 @@ def _print(title: str, baseline_name: str, measured: list[Measured]) -> None:
                 [m.row for m in measured])
     print()
     for m in measured:
-        low, high = min(m.ratios), max(m.ratios)
+        low, high = min(m.compared.ratios), max(m.compared.ratios)
         print(f"  {m.row.operation}: ratio per round {low:.2f}x to {high:.2f}x; "
-              f"by this process's CPU time {m.cpu_ratio:.2f}x")
+              f"by this process's CPU time {m.compared.cpu_ratio:.2f}x")
 
 
 _GROUPS = (  # (where a function is defined, its group); builtins go to their callers' groups
