@@ -100,13 +100,15 @@ class Subscription:
             return
         if self.event_types is not None and event.event_type not in self.event_types:
             return
-        if len(self._buffer) >= self.max_pending:
+        buffer = self._buffer
+        if len(buffer) >= self.max_pending:
             self.dropped += 1
             if self.overflow is OverflowPolicy.DROP_NEWEST:
                 return
-            self._buffer.popleft()
-        self._buffer.append((namespace, event))
-        self._wake_all()
+            buffer.popleft()
+        buffer.append((namespace, event))
+        if self._waiters:  # a busy reader is not waiting: nothing to wake
+            self._wake_all()
 
     async def get(self, timeout: float | None = None) -> Event:
         """The next event; raises TimeoutError after ``timeout`` seconds and
@@ -154,13 +156,16 @@ class Subscription:
             try:
                 await waiter
             finally:
-                self._waiters.remove(waiter)
+                if waiter in self._waiters:  # not woken: cancelled (a timeout) or closed
+                    self._waiters.remove(waiter)
         return self._buffer.popleft()
 
     def _wake_all(self) -> None:
         # Every waiter re-checks the buffer; waking only one could lose the wake-up when
-        # that reader is cancelled (a timeout) at the same moment.
-        for waiter in self._waiters:
+        # that reader is cancelled (a timeout) at the same moment. Woken waiters leave the
+        # list at once, so the rest of a burst of deliveries finds nobody left to wake.
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
 

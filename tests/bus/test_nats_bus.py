@@ -22,6 +22,7 @@ from aether import (
     Repository,
     StoreConfigError,
     StoreUnavailableError,
+    Subscription,
 )
 from aether.event import Event
 from aether.nats_eventbus import INSTANCE_HEADER, NODE_HEADER, namespace_of_token
@@ -189,6 +190,37 @@ async def test_a_never_read_subscription_stalls_nothing(connect: Connect, prefix
     assert [e.version for e in await read_n(stuck, 10)] == list(range(count - 9, count + 1))
     for node in nodes:
         await node.close()
+
+
+async def test_a_reader_that_keeps_up_takes_a_burst_as_it_arrives(
+    connect: Connect, prefix: str
+) -> None:
+    """nats-py hands a subscription's queued messages over without pausing; the bus pauses
+    every few of them so that a reader takes them as they come: a burst never piles up whole
+    in a subscription's buffer (its memory, and the wait for its first event, stay small)."""
+    publisher = NATSEventBus(await connect(), subject_prefix=prefix)
+    receiver = NATSEventBus(await connect(), subject_prefix=prefix)
+    count = 3_000
+    exact = await receiver.subscribe("burst", max_pending=count)
+    pattern = await receiver.subscribe_pattern("burs?", max_pending=count)
+
+    async def take(subscription: Subscription) -> tuple[list[int], int]:
+        versions: list[int] = []
+        most_buffered = 0
+        while len(versions) < count:
+            event = await subscription.get(timeout=30)
+            most_buffered = max(most_buffered, subscription.pending + 1)
+            versions.append(event.version)
+        return versions, most_buffered
+
+    readers = [asyncio.create_task(take(exact)), asyncio.create_task(take(pattern))]
+    for version in range(1, count + 1):  # nats-py sends and receives them in large batches
+        await publisher.publish("burst", make_event("a", version))
+    for versions, most_buffered in await asyncio.gather(*readers):
+        assert versions == list(range(1, count + 1))
+        assert most_buffered <= 64, f"{most_buffered} of {count} events waited at once"
+    await publisher.close()
+    await receiver.close()
 
 
 def server_subjects(server: NatsServer) -> list[str]:
