@@ -24,8 +24,8 @@ BUMPED = (PAID + "amount: decimal}", "          - name: OrderPaid\n            s
           "            fields: {order_id: str, payment_id: str, amount: str}")
 NO_ROLES = ("    upstream_roles: [published_language]\n", "")
 NO_MAP = (ORDERS[ORDERS.index("\n# How the two contexts relate"):], "\n")
-PLACED = ("fields: {customer_id: str, lines: \"list[OrderLine]\", total: decimal}",
-          "fields: {customer_id: str, lines: \"list[OrderLine]\", total: str}")
+PLACED = ("              total: decimal\n          - name: OrderPaid",
+          "              total: str\n          - name: OrderPaid")
 OPTIONAL = (PAID + "amount: decimal}", PAID + "amount: decimal, note: {type: str, default: ''}}")
 
 # (case, edits, the severity `check` prints for the OrderPaid/OrderPlaced change, flagged)
