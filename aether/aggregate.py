@@ -83,7 +83,7 @@ class Unset(enum.Enum):
 UNSET = Unset.UNSET
 
 
-def evolve(state: StateT, **changes: object) -> StateT:
+def evolve(state: StateT, /, **changes: object) -> StateT:
     """A copy of ``state`` with ``changes`` (those not UNSET), validated like a new state.
 
     Generated ``evolve`` methods call this: their keyword parameters give mypy the

@@ -196,6 +196,21 @@ async def _measure() -> list[Row]:
     ]
 
 
+def rates(ours: Callable[[], object], theirs: Callable[[], object],
+          count: int = 20_000) -> tuple[float, float]:
+    """Calls per second of each side, by process CPU time: the best of REPEATS
+    alternating rounds of ``count`` calls."""
+    best = [float("inf"), float("inf")]
+    for _ in range(REPEATS):
+        for side, run in enumerate((ours, theirs)):
+            gc.collect()
+            start = time.process_time()
+            for _ in range(count):
+                run()
+            best[side] = min(best[side], time.process_time() - start)
+    return count / best[0], count / best[1]
+
+
 def _per_event_rows() -> list[Row]:
     """One event's own costs: the checked pass (aether/records.py, decode_record, the JSON
     kept by encode_record) against pydantic's validation and serialization alone, the path
@@ -209,18 +224,6 @@ def _per_event_rows() -> list[Row]:
     event = Event(**fields)
     raw = event.model_dump_json().encode()
     encode_record(event)
-    count = 20_000
-
-    def rates(ours: Callable[[], object], theirs: Callable[[], object]) -> tuple[float, float]:
-        best = [float("inf"), float("inf")]
-        for _ in range(REPEATS):
-            for side, run in enumerate((ours, theirs)):
-                gc.collect()
-                start = time.process_time()
-                for _ in range(count):
-                    run()
-                best[side] = min(best[side], time.process_time() - start)
-        return count / best[0], count / best[1]
 
     pairs: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
         ("build an Event (constructor)", lambda: Event(**fields),
@@ -242,7 +245,6 @@ def _part_rows() -> list[Row]:
     against the baseline's StoredEvent, and the appends without the builds."""
     now = datetime.now(UTC)
     event_id, originator = str(uuid4()), uuid4()
-    count = 20_000
 
     fields_set = frozenset(Event.model_fields)
     put = object.__setattr__
@@ -261,17 +263,6 @@ def _part_rows() -> list[Row]:
         put(record, "_aether_json", None)
         put(record, "_aether_checked", False)
         return record
-
-    def rates(ours: Callable[[], object], theirs: Callable[[], object]) -> tuple[float, float]:
-        best = [float("inf"), float("inf")]
-        for _ in range(REPEATS):
-            for side, run in enumerate((ours, theirs)):
-                gc.collect()
-                start = time.process_time()
-                for _ in range(count):
-                    run()
-                best[side] = min(best[side], time.process_time() - start)
-        return count / best[0], count / best[1]
 
     def stored() -> StoredEvent:
         return StoredEvent(originator_id=originator, originator_version=1,

@@ -129,3 +129,17 @@ def test_a_state_with_validators_or_unusual_config_is_always_validated() -> None
     assert evolve(Shouting(), word="hi").word == "HI"
     assert quick_fields(Stripped) is None
     assert evolve(Stripped(), word=" hi ").word == "hi"
+
+
+class Machine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    state: str = "idle"  # a field a model may well call "state"
+
+
+def test_a_field_named_state_is_evolved_like_any_other() -> None:
+    # Found by tests/codegen/test_rule_one.py: a generated evolve passes every field by
+    # keyword, and `state=` once collided with evolve's own first parameter.
+    assert evolve(Machine(), state="running") == Machine(state="running")
+    with pytest.raises(InvalidStateError, match="state"):
+        evolve(Machine(), state=42)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import multiprocessing
 import time
 from collections import Counter
@@ -222,5 +223,43 @@ async def test_a_replicated_store_reads_its_own_writes(tmp_path: Path) -> None:
         if nc is not None:
             with contextlib.suppress(Exception):
                 await nc.close()
+        for server in servers:
+            await asyncio.to_thread(server.stop)
+
+
+@pytest.mark.slow
+async def test_racing_saves_on_a_replicated_stream_are_version_conflicts(
+    tmp_path: Path,
+) -> None:
+    # A replicated stream refuses pipelined appends that expect the same position with
+    # err_code 10164 ("wrong last sequence", no number), not 10071 as a single server does;
+    # the store must read both as a lost race: one save wins, the others conflict.
+    servers = await asyncio.to_thread(start_cluster, tmp_path, 3)
+    try:
+        nc = await nats.connect(servers=[s.url for s in servers])
+        store = await _create_when_cluster_ready(nc)
+        await store.save_event(make_event("order-1", 1))
+        # The premise, as the server states it: pipelined raw appends get 10164.
+        subject = store.event_subject("order-1")
+        replies = await asyncio.gather(*(
+            nc.request(subject, b"{}", timeout=5,
+                       headers={"Nats-Expected-Last-Subject-Sequence": "0"})
+            for _ in range(3)))
+        codes = {json.loads(r.data)["error"]["err_code"] for r in replies}
+        assert codes <= {10071, 10164}
+        for _ in range(3):  # 10164 comes with pipelining; a few rounds make it certain
+            rivals = [await JetStreamEventStore.create(
+                nc, "orders", JetStreamConfig(replica_count=3, request_timeout=2.0))
+                for _ in range(6)]
+            latest = await store.get_latest_version("order-1")
+            for rival in rivals:
+                assert await rival.get_latest_version("order-1") == latest
+            results = await asyncio.gather(
+                *(rival.save_event(make_event("order-1", latest + 1)) for rival in rivals),
+                return_exceptions=True)
+            assert sum(r is None for r in results) == 1, results
+            assert all(isinstance(r, VersionConflictError) for r in results if r is not None)
+        await nc.close()
+    finally:
         for server in servers:
             await asyncio.to_thread(server.stop)
