@@ -48,13 +48,20 @@ def check_implemented(cls: type, base: type) -> None:
     ``cls`` subclasses the generated ``base`` directly but leaves abstract methods.
 
     Generated bases call it from ``__init_subclass__``, so the error comes when the stub
-    is imported, pointing at the stub, instead of wherever the class is instantiated.
+    is imported, pointing at the stub, instead of wherever the class is instantiated. A
+    class of ``__main__`` (a REPL, the README's tour pasted into ``python -m asyncio``)
+    is left to fail when instantiated.
     """
     if base not in cls.__bases__:
         return  # an intermediate class of the user's own; its subclasses are checked
+    if cls.__module__ == "__main__":
+        # Typed at a prompt (python, python -m asyncio, a notebook) or in the script being
+        # run: not a stub that an import reaches, and ``sys.modules["__main__"].__file__``
+        # may name asyncio's REPL rather than the code. Instantiating it still fails.
+        return
     where = getattr(sys.modules.get(cls.__module__), "__file__", None)
     if where is None:
-        return  # a REPL or notebook: no stub file to name; instantiating it still fails
+        return  # a module built in memory: no stub file to name
     missing = sorted(name for name in dir(cls)
                      if getattr(getattr(cls, name, None), "__isabstractmethod__", False))
     if not missing:
