@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar, cast
 
 import click
+import jinja2
 
 from codegen.asyncapi import export as export_contract
 from codegen.contract_cli import refuse_breaking, run_check, stale_lock, write_lock
@@ -141,6 +143,17 @@ def diagram(model: Path, output: Path, fmt: Format | None, context: str | None) 
     click.echo(f"wrote {output} ({chosen})")
 
 
+def _template_problem(error: jinja2.TemplateError, templates: Path) -> str:
+    """Where a custom template failed, and why: ``path:line: message`` when jinja2 says."""
+    if isinstance(error, jinja2.TemplateSyntaxError):
+        return f"{error.filename or error.name}:{error.lineno}: {error.message}"
+    # Rendering errors carry no line, but jinja2 puts template frames in the traceback.
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+              if Path(frame.filename).parent == templates]
+    where = f"{frames[-1].filename}:{frames[-1].lineno}: " if frames else ""
+    return f"{where}{type(error).__name__}: {error}"
+
+
 def _format_from_suffix(output: Path) -> Format:
     suffix = output.suffix.lstrip(".").lower()
     aliases: dict[str, Format] = {"svg": "svg", "png": "png", "dot": "dot", "gv": "dot",
@@ -173,6 +186,10 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
         if templates is None:
             raise  # the built-in templates made invalid Python: a bug, exit 2
         fail(f"{error}; check your templates in {templates}")
+    except jinja2.TemplateError as error:
+        if templates is None:
+            raise  # a built-in template failed to render: a bug, exit 2
+        fail(f"{_template_problem(error, templates)}; check your templates in {templates}")
     if check:
         result = plan_output(files, output)
         problems = ([f"missing: {p}" for p in result.created] +

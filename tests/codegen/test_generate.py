@@ -259,3 +259,21 @@ def test_a_custom_template_that_makes_invalid_python_is_a_user_error(tmp_path: P
     assert "Failed to parse orders/app.py:3:12" in result.stderr
     assert result.stderr.rstrip().endswith(f"check your templates in {templates}")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("{% for x in %}\n", ":1: Expected an expression"),
+    ('{% include "_header.j2" %}\n{{ view.no_such_thing }}\n', ":2: UndefinedError: "),
+])
+def test_a_custom_template_that_jinja2_refuses_is_a_user_error(
+    tmp_path: Path, text: str, said: str,
+) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "events.py.j2").write_text(text)
+    result = aether_gen("generate", ORDERS_YAML, "-o", tmp_path / "out", "--templates",
+                        templates)
+    assert result.returncode == 1, result.stderr
+    assert f"error: {templates / 'events.py.j2'}{said}" in result.stderr
+    assert result.stderr.rstrip().endswith(f"check your templates in {templates}")
+    assert "internal error" not in result.stderr
