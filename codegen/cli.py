@@ -123,7 +123,7 @@ def validate(model: Path, strict: bool) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
               required=True, help="File to write.")
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS),
-              help="Output format (default: from the file suffix, else svg).")
+              help="Output format (default: from the file suffix; svg when it has none).")
 @click.option("--context", help="Draw one bounded context (and its direct neighbours).")
 @friendly
 def diagram(model: Path, output: Path, fmt: Format | None, context: str | None) -> None:
@@ -158,6 +158,9 @@ def _format_from_suffix(output: Path) -> Format:
     suffix = output.suffix.lstrip(".").lower()
     aliases: dict[str, Format] = {"svg": "svg", "png": "png", "dot": "dot", "gv": "dot",
                                   "mmd": "mermaid", "mermaid": "mermaid"}
+    if suffix and suffix not in aliases:  # SVG bytes in orders.pdf would only surprise
+        fail(f"cannot tell a diagram format from {output.name!r}: name the file .svg, .png, "
+             f".dot or .mmd, or pass --format {'|'.join(FORMATS)}")
     return aliases.get(suffix, "svg")
 
 

@@ -101,3 +101,15 @@ def test_schema_describes_the_yaml_format() -> None:
     fields = schema["$defs"]["ValueObject"]["properties"]["fields"]
     assert fields["additionalProperties"]["anyOf"][0] == {"type": "string"}
     assert "from" in schema["$defs"]["ReadModel"]["properties"]
+
+
+def test_diagram_refuses_a_suffix_it_cannot_write(tmp_path: Path) -> None:
+    result = run("diagram", str(ORDERS), "-o", str(tmp_path / "orders.pdf"))
+    assert result.returncode == 1
+    assert result.stderr == ("aether-gen: error: cannot tell a diagram format from "
+                             "'orders.pdf': name the file .svg, .png, .dot or .mmd, or pass "
+                             "--format svg|png|dot|mermaid\n")
+    assert not (tmp_path / "orders.pdf").exists()
+    forced = run("diagram", str(ORDERS), "-o", str(tmp_path / "orders.pdf"), "--format", "svg")
+    assert forced.returncode == 0, forced.stderr
+    assert (tmp_path / "orders.pdf").read_text().lstrip().startswith("<?xml")
