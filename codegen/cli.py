@@ -109,11 +109,11 @@ def validate(model: Path, strict: bool) -> None:
     loaded = _load(model, strict)
     refuse_breaking(loaded)
     counts = {
-        "contexts": len(loaded.model.contexts),
-        "aggregates": sum(len(c.aggregates) for c in loaded.model.contexts),
-        "policies": sum(len(c.policies) for c in loaded.model.contexts),
+        ("context", "contexts"): len(loaded.model.contexts),
+        ("aggregate", "aggregates"): sum(len(c.aggregates) for c in loaded.model.contexts),
+        ("policy", "policies"): sum(len(c.policies) for c in loaded.model.contexts),
     }
-    summary = ", ".join(f"{n} {what}" for what, n in counts.items())
+    summary = ", ".join(f"{n} {one if n == 1 else many}" for (one, many), n in counts.items())
     warnings = f", {len(loaded.warnings)} warning(s)" if loaded.warnings else ""
     click.echo(f"{model}: ok: model {loaded.model.name!r} ({summary}){warnings}")
 

@@ -30,6 +30,16 @@ def test_validate_clean_model_exits_zero() -> None:
     assert result.stderr == ""
 
 
+def test_validate_counts_read_as_english(tmp_path: Path) -> None:
+    model = tmp_path / "tiny.yaml"
+    model.write_text("model: tiny\ncontexts:\n  - name: Sales\n    aggregates:\n"
+                     "      - name: Order\n        commands: [{name: Place, emits: [Placed]}]\n"
+                     "        events: [{name: Placed}]\n")
+    result = run("validate", str(model))
+    assert result.stdout.startswith(
+        f"{model}: ok: model 'tiny' (1 context, 1 aggregate, 0 policies)"), result.stdout
+
+
 @pytest.mark.parametrize("broken", BROKEN, ids=lambda p: p.name)
 def test_broken_models_give_located_lines_and_no_traceback(broken: Path) -> None:
     result = run("validate", str(broken))
