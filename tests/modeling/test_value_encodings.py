@@ -1,0 +1,60 @@
+"""Values validate accepts are values generated code can build: found by attacking the read
+model, policy and external-system features with hostile scenarios (rule 1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modeling import ModelError, load_model
+
+BYTES_MODEL = """\
+model: blobs
+contexts:
+  - name: Files
+    actors: [User]
+    value_objects:
+      - {name: Part, fields: {data: bytes}}
+    aggregates:
+      - name: Blob
+        commands:
+          - {name: Put, actor: User, fields: {data: bytes}, emits: [Stored]}
+        events:
+          - name: Stored
+            fields:
+              data: bytes
+              raw: {type: bytes, default: "any text: a bytes field's own default"}
+              parts: {type: "list[bytes]", default: ["%s"]}
+        scenarios:
+          - {name: put, when: {Put: {data: "%s"}}, then: [{Stored: {data: "AAEC/w=="}}]}
+    read_models:
+      - name: Blobs
+        from: [Stored]
+        fields: {part: "Part | None"}
+        scenarios:
+          - {name: seen, given: [{Stored: {data: ""}}], then: [{part: {data: "%s"}}]}
+"""
+
+
+def errors(file: Path) -> list[str]:
+    with pytest.raises(ModelError) as caught:
+        load_model(file)
+    return [str(d).removeprefix(f"{file}:") for d in caught.value.diagnostics
+            if d.severity == "error"]
+
+
+def test_bytes_in_scenarios_and_nested_values_must_be_base64(tmp_path: Path) -> None:
+    """Generated code decodes them as base64 (``kit.JsonBytes``, scenario constructors):
+    ``\\x00`` once passed validate and then crashed generate with 'Incorrect padding'."""
+    path = tmp_path / "blobs.yaml"
+    path.write_text(BYTES_MODEL % ("abc", "\\\\x00", "caf\u00e9"), encoding="utf-8")
+    hint = ('is not base64 text; bytes in scenarios and in lists or value objects are '
+            'written as base64 ("AAEC/w==" is the bytes 0, 1, 2, 255; "" is none)')
+    assert errors(path) == [
+        f"16:53: error: default of field 'parts' of event Stored: item 1: 'abc' {hint}",
+        f"18:44: error: field 'data' of Put: '\\\\x00' {hint}",
+        f"24:71: error: field 'part' of BlobsRow: field 'data' of Part: 'caf\u00e9' {hint}",
+    ]
+    path.write_text(BYTES_MODEL % ("AAEC", "", "/w=="), encoding="utf-8")
+    load_model(path)
