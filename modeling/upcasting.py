@@ -9,6 +9,7 @@ applies the stubs when it decodes older events (aether/upcasting.py, docs/evolut
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from pydantic import JsonValue
 
 from modeling.contract import Schema
+from modeling.typeexpr import Optional, Primitive, TypeSyntaxError, parse_type
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,22 @@ def _step(event: str, a: int, old: dict[str, Any], b: int, new: dict[str, Any]) 
         if new[name]["required"]:
             manual.append(f"set {name} ({new[name]['type']}): it has no default")
         else:
-            defaults[name] = new[name].get("default")
+            defaults[name] = _stored_default(new[name]["type"], new[name].get("default"))
     for name in (f for f in old if f in new):
         if old[name]["type"] != new[name]["type"]:
             manual.append(f"convert {name} from {old[name]['type']} to {new[name]['type']}")
     return UpcastStep(event, a, b, renames, defaults, dropped, manual)
+
+
+def _stored_default(type_text: str, default: JsonValue) -> JsonValue:
+    """A default as the payload stores it. A ``bytes`` field's own default is its text
+    (``b"..."`` in the class), but payloads carry bytes as base64, which ``kit.JsonBytes``
+    decodes: the raw text there would fail to decode, or decode to other bytes."""
+    try:
+        expr = parse_type(type_text)
+    except TypeSyntaxError:
+        return default
+    inner = expr.inner if isinstance(expr, Optional) else expr
+    if isinstance(inner, Primitive) and inner.name == "bytes" and isinstance(default, str):
+        return base64.b64encode(default.encode()).decode("ascii")
+    return default

@@ -1,0 +1,81 @@
+"""Rule 1 against the newer model features (policies that read read models, upcasters):
+models that once passed validate and then gave a package ruff or its tests refused."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+MANY_READS = """\
+model: many_reads
+contexts:
+  - name: Ledger
+    actors: [Clerk]
+    aggregates:
+      - name: Book
+        commands: [{name: Post, actor: Clerk, fields: {key: str}, emits: [Posted]}]
+        events: [{name: Posted, fields: {key: str}}]
+    read_models:
+%s
+    policies:
+      - {name: Pol, on: [Posted], issues: [Post], reads: [%s], ignore: [policy-cycle]}
+"""
+# Names of Policy's members: their attributes become `<name>_view`, longer still.
+VIEWS = ["Name", "Position", "React", "Handle", "CommandId", "OnPosted", "ReactsTo"]
+
+BYTES_V1 = """\
+model: blob_bump
+contexts:
+  - name: Files
+    actors: [User]
+    aggregates:
+      - name: Blob
+        commands: [{name: Put, actor: User, emits: [Stored]}]
+        events:
+          - name: Stored
+            fields: {n: int}
+"""
+BYTES_V2 = BYTES_V1.replace("fields: {n: int}", """schema_version: 2
+            fields: {n: int, raw: {type: bytes, default: "h\\u00e9llo \\\\ =="}}""")
+
+
+def aether_gen(*args: str | Path) -> None:
+    result = subprocess.run([str(BIN / "aether-gen"), *map(str, args)], capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_policy_reading_many_read_models_gets_a_stub_within_100_columns(
+    tmp_path: Path,
+) -> None:
+    """The stub's comment naming what the policy reads was one line of 174 columns (E501)."""
+    rows = "".join(f"      - {{name: {view}, from: [Posted], fields: {{key: str}}}}\n"
+                   for view in VIEWS)
+    model = tmp_path / "many_reads.yaml"
+    model.write_text(MANY_READS % (rows.rstrip("\n"), ", ".join(VIEWS)))
+    aether_gen("generate", model, "-o", tmp_path / "out")
+    stub = tmp_path / "out" / "many_reads" / "policies" / "pol.py"
+    ruff = subprocess.run([str(BIN / "ruff"), "check", "--config", ROOT / "pyproject.toml",
+                           stub], capture_output=True, text=True, check=False)
+    assert ruff.returncode == 0, ruff.stdout
+    assert "        # self.command_id_view, self.on_posted_view," in stub.read_text()
+
+
+def test_a_bytes_field_added_with_a_default_is_upcast_as_base64(tmp_path: Path) -> None:
+    """Payloads carry bytes as base64: the stub once set the default's raw text, and every
+    old event failed to decode ('ascii' codec can't encode character)."""
+    model = tmp_path / "blob_bump.yaml"
+    model.write_text(BYTES_V1)
+    aether_gen("generate", model, "-o", tmp_path)
+    model.write_text(BYTES_V2)
+    aether_gen("generate", model, "-o", tmp_path)
+    stub = tmp_path / "blob_bump" / "upcasters" / "stored_v1_to_v2.py"
+    assert 'data.setdefault("raw", "aMOpbGxvIFwgPT0=")' in stub.read_text()
+    tests = subprocess.run([str(BIN / "pytest"), "-q", "-p", "no:cacheprovider",
+                            "blob_bump/tests/test_upcasters.py"], cwd=tmp_path,
+                           capture_output=True, text=True, check=False)
+    assert tests.returncode == 0, tests.stdout
