@@ -17,7 +17,13 @@ from typing import Any
 from pydantic import JsonValue
 
 from modeling.contract import Schema
-from modeling.typeexpr import Optional, Primitive, TypeSyntaxError, parse_type
+from modeling.typeexpr import (
+    Optional,
+    Primitive,
+    TypeSyntaxError,
+    named_types,
+    parse_type,
+)
 
 
 @dataclass(frozen=True)
@@ -41,11 +47,14 @@ class UpcastStep:
 def upcast_steps(event: str, versions: dict[str, Schema]) -> list[UpcastStep]:
     """One step per pair of consecutive locked versions of ``event``, oldest first."""
     ordered = sorted(((int(v), schema) for v, schema in versions.items()), key=lambda p: p[0])
-    return [_step(event, a, old["fields"], b, new["fields"])
-            for (a, old), (b, new) in pairwise(ordered)]
+    return [_step(event, a, old, b, new) for (a, old), (b, new) in pairwise(ordered)]
 
 
-def _step(event: str, a: int, old: dict[str, Any], b: int, new: dict[str, Any]) -> UpcastStep:
+def _step(event: str, a: int, old_schema: Schema, b: int, new_schema: Schema) -> UpcastStep:
+    old: dict[str, Any] = old_schema["fields"]
+    new: dict[str, Any] = new_schema["fields"]
+    old_types: dict[str, Any] = old_schema.get("types", {})
+    new_types: dict[str, Any] = new_schema.get("types", {})
     renames: dict[str, str] = {}
     defaults: dict[str, JsonValue] = {}
     dropped: list[str] = []
@@ -66,7 +75,35 @@ def _step(event: str, a: int, old: dict[str, Any], b: int, new: dict[str, Any]) 
     for name in (f for f in old if f in new):
         if old[name]["type"] != new[name]["type"]:
             manual.append(f"convert {name} from {old[name]['type']} to {new[name]['type']}")
+            continue
+        changed = [t for t, shape in _reached(old_types, old[name]["type"]).items()
+                   if _reached(new_types, new[name]["type"]).get(t) != shape]
+        if changed:  # same type name, another shape: stored values no longer fit it
+            manual.append(f"convert {name} ({old[name]['type']}): "
+                          f"{', '.join(changed)} changed since version {a}")
     return UpcastStep(event, a, b, renames, defaults, dropped, manual)
+
+
+def _reached(types: dict[str, Any], type_text: str) -> dict[str, Any]:
+    """The locked value objects and enums a field's type reaches, without descriptions
+    (text that does not change a stored value), by name."""
+    found: dict[str, Any] = {}
+    todo = [type_text]
+    while todo:
+        try:
+            names = named_types(parse_type(todo.pop()))
+        except TypeSyntaxError:
+            continue
+        for name in names:
+            if name in found or name not in types:
+                continue
+            shape = {key: value for key, value in types[name].items() if key != "description"}
+            if isinstance(shape.get("fields"), dict):
+                shape["fields"] = {field: {k: v for k, v in spec.items() if k != "description"}
+                                   for field, spec in shape["fields"].items()}
+                todo += [spec.get("type", "") for spec in shape["fields"].values()]
+            found[name] = shape
+    return found
 
 
 def _stored_default(type_text: str, default: JsonValue) -> JsonValue:

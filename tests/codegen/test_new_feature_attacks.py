@@ -6,6 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+from modeling.upcasting import upcast_steps
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -132,3 +135,22 @@ def test_an_optional_field_left_out_of_a_scenario_is_none(tmp_path: Path) -> Non
     tests = subprocess.run([str(BIN / "pytest"), "-q", "-p", "no:cacheprovider", "left_out"],
                            cwd=tmp_path, capture_output=True, text=True, check=False)
     assert tests.returncode == 0, tests.stdout
+
+
+def test_a_value_object_changed_under_an_event_leaves_the_upcaster_to_write() -> None:
+    """Slot gained a required field: stored slots lack it. The stub once returned the data
+    as it was (nothing to write, it said), and every old event failed to decode."""
+    def version(slot: dict[str, Any], description: str = "") -> dict[str, Any]:
+        return {"fields": {"slot": {"type": "Slot | None", "required": True},
+                           "slots": {"type": "dict[str, list[Outer]]", "required": True},
+                           "n": {"type": "int", "required": True}},
+                "types": {"Outer": {"fields": {"inner": {"type": "Slot", "required": True}}},
+                          "Slot": {"fields": slot, "description": description}}}
+
+    at = {"at": {"type": "date", "required": True}}
+    (step,) = upcast_steps("Done", {"1": version(at), "2": version(
+        {**at, "n": {"type": "int", "required": True}})})
+    assert step.manual == ["convert slot (Slot | None): Slot changed since version 1",
+                           "convert slots (dict[str, list[Outer]]): Slot changed since version 1"]
+    (step,) = upcast_steps("Done", {"1": version(at), "2": version(at, "Where it goes.")})
+    assert step.manual == []
