@@ -76,8 +76,9 @@ def _step(event: str, a: int, old_schema: Schema, b: int, new_schema: Schema) ->
         if old[name]["type"] != new[name]["type"]:
             manual.append(f"convert {name} from {old[name]['type']} to {new[name]['type']}")
             continue
+        now = _reached(new_types, new[name]["type"])
         changed = [t for t, shape in _reached(old_types, old[name]["type"]).items()
-                   if _reached(new_types, new[name]["type"]).get(t) != shape]
+                   if _breaks(shape, now.get(t))]
         if changed:  # same type name, another shape: stored values no longer fit it
             manual.append(f"convert {name} ({old[name]['type']}): "
                           f"{', '.join(changed)} changed since version {a}")
@@ -85,8 +86,7 @@ def _step(event: str, a: int, old_schema: Schema, b: int, new_schema: Schema) ->
 
 
 def _reached(types: dict[str, Any], type_text: str) -> dict[str, Any]:
-    """The locked value objects and enums a field's type reaches, without descriptions
-    (text that does not change a stored value), by name."""
+    """The locked value objects and enums a field's type reaches, by name."""
     found: dict[str, Any] = {}
     todo = [type_text]
     while todo:
@@ -97,13 +97,23 @@ def _reached(types: dict[str, Any], type_text: str) -> dict[str, Any]:
         for name in names:
             if name in found or name not in types:
                 continue
-            shape = {key: value for key, value in types[name].items() if key != "description"}
-            if isinstance(shape.get("fields"), dict):
-                shape["fields"] = {field: {k: v for k, v in spec.items() if k != "description"}
-                                   for field, spec in shape["fields"].items()}
-                todo += [spec.get("type", "") for spec in shape["fields"].values()]
-            found[name] = shape
+            found[name] = types[name]
+            todo += [spec.get("type", "") for spec in types[name].get("fields", {}).values()]
     return found
+
+
+def _breaks(old: dict[str, Any], new: dict[str, Any] | None) -> bool:
+    """Would a value stored with the ``old`` shape of a type fail the ``new`` one? An enum
+    value gone; a value object's field gone (extra fields are refused), retyped, or added
+    without a default. (Types it reaches are compared on their own.)"""
+    if new is None:
+        return True
+    if "enum" in old or "enum" in new:
+        return not set(old.get("enum", [None])) <= set(new.get("enum", []))
+    was, now = old.get("fields", {}), new.get("fields", {})
+    return any(field not in now or now[field].get("type") != spec.get("type")
+               for field, spec in was.items()) or any(
+        spec.get("required") for field, spec in now.items() if field not in was)
 
 
 def _stored_default(type_text: str, default: JsonValue) -> JsonValue:

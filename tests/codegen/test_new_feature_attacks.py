@@ -154,3 +154,15 @@ def test_a_value_object_changed_under_an_event_leaves_the_upcaster_to_write() ->
                            "convert slots (dict[str, list[Outer]]): Slot changed since version 1"]
     (step,) = upcast_steps("Done", {"1": version(at), "2": version(at, "Where it goes.")})
     assert step.manual == []
+    # What old values still fit needs nothing: an optional field, another enum value.
+    kind = {"enum": ["a"]}
+    loose = version({**at, "note": {"type": "str", "required": False, "default": ""}})
+    loose["types"]["Kind"] = {"enum": ["a", "b"]}
+    old = version({**at, "kind": {"type": "Kind", "required": True}})
+    old["types"]["Kind"] = kind
+    loose["types"]["Slot"]["fields"]["kind"] = {"type": "Kind", "required": True}
+    (step,) = upcast_steps("Done", {"1": old, "2": loose})
+    assert step.manual == []
+    loose["types"]["Kind"] = {"enum": ["b"]}
+    (step,) = upcast_steps("Done", {"1": old, "2": loose})
+    assert step.manual[0] == "convert slot (Slot | None): Kind changed since version 1"
