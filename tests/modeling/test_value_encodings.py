@@ -58,3 +58,18 @@ def test_bytes_in_scenarios_and_nested_values_must_be_base64(tmp_path: Path) -> 
     ]
     path.write_text(BYTES_MODEL % ("AAEC", "", "/w=="), encoding="utf-8")
     load_model(path)
+
+
+def test_a_name_of_many_words_is_refused_when_its_snake_case_is_too_long(
+    tmp_path: Path,
+) -> None:
+    """48 characters of one-letter words become 71 in snake_case: the aggregate's apply
+    dispatch and the upcaster tests went past 100 columns (E501)."""
+    path = tmp_path / "long.yaml"
+    many, fits = "Aa" * 24, "Eeee" * 11 + "Eeee"  # snake_case: 71 and 59 characters
+    path.write_text(f"model: m\ncontexts:\n  - name: C\n    events: [{{name: {many}}}, "
+                    f"{{name: {fits}}}]\n")
+    assert errors(path) == [
+        f"4:21: error: event name '{many}' is too long as a module and method name: its "
+        "snake_case form has 71 characters, and at most 59 keep generated lines within 100 "
+        "columns; use fewer words"]
