@@ -166,3 +166,52 @@ def test_a_value_object_changed_under_an_event_leaves_the_upcaster_to_write() ->
     loose["types"]["Kind"] = {"enum": ["b"]}
     (step,) = upcast_steps("Done", {"1": old, "2": loose})
     assert step.manual[0] == "convert slot (Slot | None): Kind changed since version 1"
+
+
+LONG_READS = """\
+model: long_reads
+contexts:
+  - name: Ledger
+    actors: [Clerk]
+    aggregates:
+      - name: Book
+        commands: [{name: Post, actor: Clerk, emits: [Posted]}]
+        events: [{name: Posted}]
+    read_models:
+      - {name: %(long)s, from: [Posted]}
+      - {name: Name, from: [Posted]}
+    policies:
+      - name: Pol
+        on: [Posted]
+        issues: [Post]
+        reads: [Name, %(long)s]
+        ignore: [policy-cycle]
+        scenarios: [{name: s, given: [{Posted: {}}], when: {Posted: {}}, then: []}]
+"""
+
+
+def test_a_policy_reading_a_long_named_read_model_stays_within_100_columns(
+    tmp_path: Path,
+) -> None:
+    """`<attr>: "<ReadModel>",` in the policy base's constructor was 120 columns for a
+    48-character read model (E501): the annotation uses a short alias of it."""
+    long = "Eeee" * 11 + "Eeee"  # 48 characters, 59 in snake_case
+    model = tmp_path / "long_reads.yaml"
+    model.write_text(LONG_READS % {"long": long})
+    aether_gen("generate", model, "-o", tmp_path)
+    bases = (tmp_path / "long_reads" / "bases.py").read_text()
+    assert f"{long} as _ReadModel1" in bases
+    assert f'{"eeee_" * 11}eeee: "_ReadModel1",' in bases
+    ruff = subprocess.run([str(BIN / "ruff"), "check", "--config", ROOT / "pyproject.toml",
+                           "long_reads"], cwd=tmp_path, capture_output=True, text=True,
+                          check=False)
+    assert ruff.returncode == 0, ruff.stdout
+    mypy = subprocess.run([str(BIN / "mypy"), "--strict", "--config-file",
+                           ROOT / "pyproject.toml", "--cache-dir", tmp_path / "cache",
+                           "long_reads"], cwd=tmp_path, capture_output=True, text=True,
+                          check=False)
+    assert mypy.returncode == 0, mypy.stdout
+    tests = subprocess.run([str(BIN / "pytest"), "-q", "-p", "no:cacheprovider",
+                            "long_reads"], cwd=tmp_path, capture_output=True, text=True,
+                           check=False)
+    assert tests.returncode == 0, tests.stdout
