@@ -215,3 +215,38 @@ def test_a_policy_reading_a_long_named_read_model_stays_within_100_columns(
                             "long_reads"], cwd=tmp_path, capture_output=True, text=True,
                            check=False)
     assert tests.returncode == 0, tests.stdout
+
+
+STUB_OPTIONAL = """\
+model: stub_optional
+contexts:
+  - name: Sales
+    actors: [Clerk]
+    aggregates:
+      - name: Till
+        commands: [{name: Ring, actor: Clerk, fields: {amount: int}, emits: [Rung]}]
+        events: [{name: Rung, fields: {amount: int, note: "str | None"}}]
+        scenarios:
+          - {name: ring, when: {Ring: {amount: 1}}, then: [{Rung: {amount: 1}}]}
+"""
+
+
+def test_a_prefilled_handler_passes_none_for_an_optional_field_the_command_lacks(
+    tmp_path: Path,
+) -> None:
+    """The stub recorded `Rung(amount=command.amount)`: mypy refused it (Missing named
+    argument "note") and the scenario raised ValidationError."""
+    model = tmp_path / "stub_optional.yaml"
+    model.write_text(STUB_OPTIONAL)
+    aether_gen("generate", model, "-o", tmp_path)
+    stub = (tmp_path / "stub_optional" / "aggregates" / "till.py").read_text()
+    assert "self.record(Rung(amount=command.amount, note=None))" in stub
+    mypy = subprocess.run([str(BIN / "mypy"), "--strict", "--config-file",
+                           ROOT / "pyproject.toml", "--cache-dir", tmp_path / "cache",
+                           "stub_optional"], cwd=tmp_path, capture_output=True, text=True,
+                          check=False)
+    assert mypy.returncode == 0, mypy.stdout
+    tests = subprocess.run([str(BIN / "pytest"), "-q", "-p", "no:cacheprovider",
+                            "stub_optional"], cwd=tmp_path, capture_output=True, text=True,
+                           check=False)
+    assert tests.returncode == 0, tests.stdout
