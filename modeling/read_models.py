@@ -101,6 +101,12 @@ def _key_problems(path: Path, read_model: ReadModel,
         yield ((*path, "key"), f"key {shown(key)} of read model {name} is {shown(kind)}; "
                f"{problem}: key by another field, or write `single: true` for one row",
                "bad-key", False)
+    elif len(key) + len(kind) > 90 and key not in read_model.fields:  # fields: validate.py
+        # The row's evolve(...) takes the key as `        <key>: <type> | ...`, one line.
+        yield ((*path, "key"), f"key {shown(key)} of read model {name} and its type "
+               f"{shown(kind)} have {len(key) + len(kind)} characters together; at most 90 "
+               f"fit the generated `evolve({key}: {kind} | ...)` within 100 columns: shorten "
+               f"the field name or the type name", "bad-key", False)
     for e, event in enumerate(read_model.from_):
         fields = events.get(event)
         if fields is None:

@@ -73,3 +73,36 @@ def test_a_name_of_many_words_is_refused_when_its_snake_case_is_too_long(
         f"4:21: error: event name '{many}' is too long as a module and method name: its "
         "snake_case form has 71 characters, and at most 59 keep generated lines within 100 "
         "columns; use fewer words"]
+
+
+def test_a_state_or_row_field_and_its_type_fit_the_generated_evolve_line(
+    tmp_path: Path,
+) -> None:
+    """`        <field>: <Type> | kit.Unset = kit.UNSET,` of evolve(...) cannot be broken
+    between the name and the type: a 48-character field of a 48-character enum was 106
+    columns (E501), in the state, in a read model's fields and as its key."""
+    field, enum = "t" * 48, "Nnnn" * 12
+    path = tmp_path / "evolve.yaml"
+    path.write_text(f"""\
+model: m
+contexts:
+  - name: C
+    actors: [P]
+    enums: [{{name: {enum}, values: [a]}}]
+    aggregates:
+      - name: Thing
+        state: {{{field}: {{type: "{enum} | None", default: a}}}}
+        commands: [{{name: Do, actor: P, fields: {{{field}: {enum}}}, emits: [Done]}}]
+        events: [{{name: Done, fields: {{{field}: {enum}}}}}]
+    read_models:
+      - {{name: ByT, key: {field}, from: [Done]}}
+      - {{name: WithT, from: [Done], fields: {{{field}: "list[{enum}]"}}}}
+""")
+    fits = ("have 96 characters together; at most 90 fit the generated "
+            f"`evolve({field}: {enum} | ...)` within 100 columns: shorten the field name or "
+            "the type name")
+    assert errors(path) == [
+        f"8:17: error: field '{field}' of aggregate Thing state and its type '{enum}' {fits}",
+        f"12:26: error: key '{field}' of read model ByT and its type '{enum}' {fits}",
+        f"13:46: error: field '{field}' of read model WithT and its type '{enum}' {fits}",
+    ]
