@@ -106,3 +106,39 @@ contexts:
         f"12:26: error: key '{field}' of read model ByT and its type '{enum}' {fits}",
         f"13:46: error: field '{field}' of read model WithT and its type '{enum}' {fits}",
     ]
+
+
+def test_rows_whose_keys_are_equal_values_are_one_row(tmp_path: Path) -> None:
+    """"1.0" and "1" are one decimal key (and "...Z", "...+00:00" one instant): a scenario
+    expecting two rows passed validate and could never pass."""
+    path = tmp_path / "keys.yaml"
+    path.write_text("""\
+model: m
+contexts:
+  - name: C
+    actors: [P]
+    aggregates:
+      - name: Till
+        commands: [{name: Ring, actor: P, fields: {money: decimal}, emits: [Rung]}]
+        events: [{name: Rung, fields: {money: decimal, at: datetime}}]
+    read_models:
+      - name: ByMoney
+        key: money
+        from: [Rung]
+        scenarios:
+          - {name: s, given: [], then: [{money: "1.0"}, {money: "1"}, {money: "sNaN"}]}
+      - name: ByAt
+        key: at
+        from: [Rung]
+        scenarios:
+          - {name: s, given: [], then: [{at: "2026-01-01T00:00:00Z"},
+                                         {at: "2026-01-01T01:00:00+01:00"}]}
+""")
+    assert errors(path) == [
+        "14:57: error: rows 1 and 2 have the same money '1'; ByMoney keeps one row per "
+        "money: merge them",
+        "14:79: error: field 'money' of ByMoneyRow: 'sNaN' is not a valid decimal; write a "
+        "decimal such as \"12.50\"",
+        "20:42: error: rows 1 and 2 have the same at '2026-01-01T01:00:00+01:00'; ByAt keeps "
+        "one row per at: merge them",
+    ]
