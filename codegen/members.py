@@ -225,8 +225,12 @@ def _handler_body(command: CommandDef, emitted: list[EventDef]) -> list[str]:
         required = [n for n, spec in event.fields.items()
                     if not spec.has_default and not _optional(spec.type)]
         if all(n in fields and fields[n].type == event.fields[n].type for n in required):
-            args = [f"{n}=command.{n}" for n, spec in event.fields.items()
-                    if n in fields and fields[n].type == spec.type]
+            # An optional field without a default is still required by the class: None
+            # when the command does not carry it.
+            args = [f"{n}=command.{n}" if n in fields and fields[n].type == spec.type
+                    else f"{n}=None" for n, spec in event.fields.items()
+                    if (n in fields and fields[n].type == spec.type)
+                    or (not spec.has_default and _optional(spec.type))]
             return [call(f"self.record({event.name}", args, ")")]
     return ['raise NotImplementedError(',
             '    "decide here: check self.state, then self.record(...) the events, "',

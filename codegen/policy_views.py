@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import textwrap
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -77,19 +78,28 @@ def add_policy_views(model: Model, policies: list[ReactionView], types: Types,
     declared = {p.name: p for c in model.contexts for p in c.policies}
     modules = {rm.name: module_name(rm.name) for c in model.contexts for rm in c.read_models}
     checking: set[str] = set()
+    # `        <attr>: "<ReadModel>",` must fit in 100 columns, and the attribute is the
+    # snake_case name (up to 59) plus up to `_view_9`: a long name is imported as a short
+    # alias for the annotation (the attribute keeps its name).
+    long = sorted(name for name, module in modules.items() if len(module) + len(name) > 78)
+    alias = {name: f"_ReadModel{n}" for n, name in enumerate(long, start=1)}
     for view in policies:
         reads = [name for name in declared[view.name].reads if name in modules]
         named = attributes(reads)
-        view.consults = [(named[name], name) for name in reads]
+        view.consults = [(named[name], alias.get(name, name)) for name in reads]
         view.consult_args = ", ".join(f"kit.read_model_of(read_models, {name})"
                                       for name in reads)
         for name in reads:
-            checking.add(f"from .read_models.{modules[name]} import {name}")
+            checking.add(f"from .read_models.{modules[name]} import {name}"
+                         + (f" as {alias[name]}" if name in alias else ""))
         if reads:
             imports["app"].modules.add("collections.abc")
             shown = ", ".join(f"self.{attr}" for attr, _ in view.consults)
             for method in view.methods:
-                method.body[:0] = [f"# {shown}: up to date through this event"]
+                # Wrapped: a policy may read many read models, and stubs stay within 100
+                # columns (E501) at the method body's indentation.
+                method.body[:0] = [f"# {line}" for line in textwrap.wrap(
+                    f"{shown}: up to date through this event", width=88)]
     scenarios = _scenarios(model, types, imports)
     return sorted(checking), scenarios, _external_systems(model, imports)
 

@@ -171,5 +171,10 @@ def constructor(name: str, payload: dict[str, JsonValue], fields: dict[str, Fiel
     imports ``Name`` itself: an event or command is not in the types module)."""
     args = {key: value_expression(item, parse_type(fields[key].type), types)
             for key, item in payload.items()}
+    # validate lets a scenario leave out an optional field without a default (it is null),
+    # but the generated class requires every field without a default: say None.
+    args |= {key: Code("None") for key, spec in fields.items()
+             if key not in payload and not spec.has_default
+             and isinstance(parse_type(spec.type), Optional)}
     return _join(f"{name}(" + ", ".join(f"{key}={arg.text}" for key, arg in args.items()) + ")",
                  *args.values())

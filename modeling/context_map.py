@@ -7,8 +7,9 @@ downstream protects itself with an Anticorruption Layer or is a Conformist -- or
 a Shared Kernel or a Partnership of two contexts.
 
 The map is checked against the flow. A policy or read model in context B that reacts to
-(or reads) an event of context A, or a policy in B that issues a command of context A,
-makes B depend on A: A must be upstream of B, or share a symmetric relationship with it.
+(or reads) an event of context A, or a policy in B that issues a command or reads a read
+model of context A, makes B depend on A: A must be upstream of B, or share a symmetric
+relationship with it.
 When the model declares a context map, a crossing it does not account for is an error
 (the map is a claim about the system, and a wrong map misleads); a model without one gets
 a ``context-crossing`` lint per crossing, so declaring the map is the way to quiet it.
@@ -20,7 +21,7 @@ import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from modeling.index import ModelIndex
+from modeling.index import Kind, ModelIndex
 from modeling.names import short, shown
 from modeling.source import Path
 from modeling.types import Model, Relationship
@@ -257,10 +258,14 @@ class Crossing:
 
     consumer: str
     provider: str
-    kind: str  # "event" or "command"
+    kind: str  # "event", "command" or "read model"
     name: str  # the event or command
     said: str  # "policy P in Shipping reacts to event OrderPaid of Sales"
     path: Path  # element path + key ("on", "issues", "from"): where an ignore applies
+
+
+INDEX_KINDS: dict[str, Kind] = {"event": "event", "command": "command",
+                                "read model": "read_model"}
 
 
 def crossings(model: Model, index: ModelIndex) -> list[Crossing]:
@@ -269,7 +274,7 @@ def crossings(model: Model, index: ModelIndex) -> list[Crossing]:
     def cross(consumer: str, element: str, path: Path, verb: str, kind: str,
               names: list[str]) -> None:
         for name in names:
-            entry = index.named(name, "event" if kind == "event" else "command")
+            entry = index.named(name, INDEX_KINDS[kind])
             if entry is not None and entry.context != consumer:
                 found.append(Crossing(consumer, entry.context, kind, name,
                                       f"{element} in {short(consumer)} {verb} {kind} "
@@ -281,6 +286,8 @@ def crossings(model: Model, index: ModelIndex) -> list[Crossing]:
             element = f"policy {short(policy.name)}"
             cross(context.name, element, (*path, "on"), "reacts to", "event", policy.on)
             cross(context.name, element, (*path, "issues"), "issues", "command", policy.issues)
+            # Its decisions depend on what the read model shows: the other context's model.
+            cross(context.name, element, (*path, "reads"), "reads", "read model", policy.reads)
         for r, read_model in enumerate(context.read_models):
             cross(context.name, f"read model {short(read_model.name)}",
                   ("contexts", c, "read_models", r, "from"), "reads", "event", read_model.from_)

@@ -17,6 +17,7 @@ from modeling.names import (
     BUILTIN_CLASSES,
     DERIVED_SUFFIXES,
     MAX_NAME_LENGTH,
+    MAX_SNAKE_LENGTH,
     PASCAL,
     SHADOWED_MODULES,
     SNAKE,
@@ -86,6 +87,13 @@ def element_name_problems(index: ModelIndex,
         long = _too_long(what, entry.name)
         if long:
             yield path, long, "bad-name"
+            continue
+        snake = snake_case(entry.name)
+        if entry.kind != "actor" and len(snake) > MAX_SNAKE_LENGTH:
+            yield (path, f"{what} {shown(entry.name)} is too long as a module and method "
+                   f"name: its snake_case form has {len(snake)} characters, and at most "
+                   f"{MAX_SNAKE_LENGTH} keep generated lines within 100 columns; use fewer "
+                   f"words", "bad-name")
             continue
         if entry.name in BUILTIN_CLASSES:
             yield (path, f"{what} {shown(entry.name)} is a Python builtin, which generated "

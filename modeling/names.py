@@ -21,6 +21,10 @@ from pydantic import BaseModel
 MAX_NAME_LENGTH = 48
 """Longest element, field, enum value and model name. Generated lines such as
 ``    def handle_<snake_case name>(`` must fit in 100 columns with the name in them."""
+MAX_SNAKE_LENGTH = 59
+"""Longest snake_case form of an element name: it names modules and methods (the aggregate's
+apply dispatch is 41 columns plus it), and 48 characters of one-letter words (``AaAa...``)
+grow to 71."""
 
 PASCAL = re.compile(r"[A-Z][A-Za-z0-9]*")
 SNAKE = re.compile(r"[a-z][a-z0-9_]*")

@@ -9,8 +9,11 @@ keeps one row for the whole view. A scenario gives events and says exactly which
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 from pydantic import JsonValue
 
@@ -101,6 +104,12 @@ def _key_problems(path: Path, read_model: ReadModel,
         yield ((*path, "key"), f"key {shown(key)} of read model {name} is {shown(kind)}; "
                f"{problem}: key by another field, or write `single: true` for one row",
                "bad-key", False)
+    elif len(key) + len(kind) > 90 and key not in read_model.fields:  # fields: validate.py
+        # The row's evolve(...) takes the key as `        <key>: <type> | ...`, one line.
+        yield ((*path, "key"), f"key {shown(key)} of read model {name} and its type "
+               f"{shown(kind)} have {len(key) + len(kind)} characters together; at most 90 "
+               f"fit the generated `evolve({key}: {kind} | ...)` within 100 columns: shorten "
+               f"the field name or the type name", "bad-key", False)
     for e, event in enumerate(read_model.from_):
         fields = events.get(event)
         if fields is None:
@@ -163,16 +172,17 @@ def _scenario_problems(path: Path, read_model: ReadModel, scenario: ReadModelSce
                f"one row, as `[{{field: value}}]`", "bad-scenario", False)
     shape = row_shape(read_model, events)
     row_fields = _row_specs(shape)
-    seen: dict[JsonValue, int] = {}
+    seen: dict[object, int] = {}
     for r, row in enumerate(scenario.then):
         for field, problem in payload_problems(row, row_fields, types, f"{read_model.name}Row"):
             yield ((*path, "then", r) if field is None else (*path, "then", r, field), problem,
                    "bad-scenario", False)
         if shape.key is not None and _hashable(row.get(shape.key[0])):
-            value = row.get(shape.key[0])
+            raw = row.get(shape.key[0])
+            value = _key_value(raw, shape.key[1])
             if value in seen:
                 yield ((*path, "then", r), f"rows {seen[value] + 1} and {r + 1} have the same "
-                       f"{shape.key[0]} {shown(str(value))}; {name} keeps one row per "
+                       f"{shape.key[0]} {shown(str(raw))}; {name} keeps one row per "
                        f"{shape.key[0]}: merge them", "bad-scenario", False)
             seen.setdefault(value, r)
 
@@ -185,6 +195,25 @@ def _row_specs(shape: RowShape) -> dict[str, FieldSpec]:
     for field, spec in shape.fields.items():
         specs[field] = FieldSpec(type=spec.type, default=spec.default)
     return specs
+
+
+_KEY_PARSERS: dict[str, Callable[[str], object]] = {
+    "decimal": Decimal, "datetime": dt.datetime.fromisoformat, "date": dt.date.fromisoformat,
+    "uuid": uuid.UUID}
+
+
+def _key_value(value: JsonValue, kind: str) -> object:
+    """The key as the row holds it: "1.0" and "1" are one decimal, "...Z" and "...+00:00"
+    one instant, so two rows written with them are one row."""
+    parse = _KEY_PARSERS.get(kind)
+    if parse is None or not isinstance(value, str):
+        return value
+    try:
+        parsed = parse(value)
+    except (ValueError, ArithmeticError):
+        return value  # reported as a value that does not fit
+    # A NaN is no key (and a signalling one cannot be hashed): reported as not finite.
+    return value if isinstance(parsed, Decimal) and not parsed.is_finite() else parsed
 
 
 def _hashable(value: JsonValue) -> bool:

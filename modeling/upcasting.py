@@ -9,6 +9,7 @@ applies the stubs when it decodes older events (aether/upcasting.py, docs/evolut
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -16,6 +17,13 @@ from typing import Any
 from pydantic import JsonValue
 
 from modeling.contract import Schema
+from modeling.typeexpr import (
+    Optional,
+    Primitive,
+    TypeSyntaxError,
+    named_types,
+    parse_type,
+)
 
 
 @dataclass(frozen=True)
@@ -39,11 +47,14 @@ class UpcastStep:
 def upcast_steps(event: str, versions: dict[str, Schema]) -> list[UpcastStep]:
     """One step per pair of consecutive locked versions of ``event``, oldest first."""
     ordered = sorted(((int(v), schema) for v, schema in versions.items()), key=lambda p: p[0])
-    return [_step(event, a, old["fields"], b, new["fields"])
-            for (a, old), (b, new) in pairwise(ordered)]
+    return [_step(event, a, old, b, new) for (a, old), (b, new) in pairwise(ordered)]
 
 
-def _step(event: str, a: int, old: dict[str, Any], b: int, new: dict[str, Any]) -> UpcastStep:
+def _step(event: str, a: int, old_schema: Schema, b: int, new_schema: Schema) -> UpcastStep:
+    old: dict[str, Any] = old_schema["fields"]
+    new: dict[str, Any] = new_schema["fields"]
+    old_types: dict[str, Any] = old_schema.get("types", {})
+    new_types: dict[str, Any] = new_schema.get("types", {})
     renames: dict[str, str] = {}
     defaults: dict[str, JsonValue] = {}
     dropped: list[str] = []
@@ -60,8 +71,60 @@ def _step(event: str, a: int, old: dict[str, Any], b: int, new: dict[str, Any]) 
         if new[name]["required"]:
             manual.append(f"set {name} ({new[name]['type']}): it has no default")
         else:
-            defaults[name] = new[name].get("default")
+            defaults[name] = _stored_default(new[name]["type"], new[name].get("default"))
     for name in (f for f in old if f in new):
         if old[name]["type"] != new[name]["type"]:
             manual.append(f"convert {name} from {old[name]['type']} to {new[name]['type']}")
+            continue
+        now = _reached(new_types, new[name]["type"])
+        changed = [t for t, shape in _reached(old_types, old[name]["type"]).items()
+                   if _breaks(shape, now.get(t))]
+        if changed:  # same type name, another shape: stored values no longer fit it
+            manual.append(f"convert {name} ({old[name]['type']}): "
+                          f"{', '.join(changed)} changed since version {a}")
     return UpcastStep(event, a, b, renames, defaults, dropped, manual)
+
+
+def _reached(types: dict[str, Any], type_text: str) -> dict[str, Any]:
+    """The locked value objects and enums a field's type reaches, by name."""
+    found: dict[str, Any] = {}
+    todo = [type_text]
+    while todo:
+        try:
+            names = named_types(parse_type(todo.pop()))
+        except TypeSyntaxError:
+            continue
+        for name in names:
+            if name in found or name not in types:
+                continue
+            found[name] = types[name]
+            todo += [spec.get("type", "") for spec in types[name].get("fields", {}).values()]
+    return found
+
+
+def _breaks(old: dict[str, Any], new: dict[str, Any] | None) -> bool:
+    """Would a value stored with the ``old`` shape of a type fail the ``new`` one? An enum
+    value gone; a value object's field gone (extra fields are refused), retyped, or added
+    without a default. (Types it reaches are compared on their own.)"""
+    if new is None:
+        return True
+    if "enum" in old or "enum" in new:
+        return not set(old.get("enum", [None])) <= set(new.get("enum", []))
+    was, now = old.get("fields", {}), new.get("fields", {})
+    return any(field not in now or now[field].get("type") != spec.get("type")
+               for field, spec in was.items()) or any(
+        spec.get("required") for field, spec in now.items() if field not in was)
+
+
+def _stored_default(type_text: str, default: JsonValue) -> JsonValue:
+    """A default as the payload stores it. A ``bytes`` field's own default is its text
+    (``b"..."`` in the class), but payloads carry bytes as base64, which ``kit.JsonBytes``
+    decodes: the raw text there would fail to decode, or decode to other bytes."""
+    try:
+        expr = parse_type(type_text)
+    except TypeSyntaxError:
+        return default
+    inner = expr.inner if isinstance(expr, Optional) else expr
+    if isinstance(inner, Primitive) and inner.name == "bytes" and isinstance(default, str):
+        return base64.b64encode(default.encode()).decode("ascii")
+    return default

@@ -35,6 +35,10 @@ from modeling.values import (
 MAX_ISSUED = 64
 """Most commands one policy may issue."""
 
+MAX_EVOLVE_PAIR = 90
+"""Longest field name plus type name of a state or row field: `        name: Type` of the
+generated evolve(...) keeps within 100 columns."""
+
 
 def check_model(model: Model, source: SourceMap,
                 skip: Iterable[Path] = ()) -> list[Diagnostic]:
@@ -122,6 +126,8 @@ class _Checker:
                 if problem:
                     self.report(field_path, problem, "bad-name", at_key=True)
                 self.check_field_type(field_path, owner, name, spec, declared)
+                if path[-1] == "state" or path[-3:-2] == ("read_models",):
+                    self.check_evolve_line(field_path, owner, name, spec)
         for c, context in enumerate(self.model.contexts):
             for i, vo in enumerate(context.value_objects):
                 if vo.name in unending:
@@ -137,6 +143,22 @@ class _Checker:
                                 f"{nesting[vo.name]} deep; at most {MAX_NESTING}: make some "
                                 f"of those fields optional or give them defaults",
                                 "too-deep")
+
+    def check_evolve_line(self, path: Path, owner: str, name: str, spec: FieldSpec) -> None:
+        """A state or row field is a parameter of the generated ``evolve(...)``, one line at
+        8 columns that ruff cannot break between the name and a type name."""
+        try:
+            types = named_types(parse_type(spec.type))
+        except TypeSyntaxError:
+            return  # reported by check_field_type
+        for type_name in types:
+            if len(name) + len(type_name) > MAX_EVOLVE_PAIR:
+                self.report(path, f"field {shown(name)} of {owner} and its type "
+                            f"{shown(type_name)} have {len(name) + len(type_name)} characters "
+                            f"together; at most {MAX_EVOLVE_PAIR} fit the generated "
+                            f"`evolve({name}: {type_name} | ...)` within 100 columns: shorten "
+                            f"the field name or the type name", "bad-name", at_key=True)
+                return
 
     def check_field_type(self, path: Path, owner: str, name: str, spec: FieldSpec,
                          declared: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import math
 import uuid
@@ -68,7 +69,12 @@ class DeclaredTypes:
 
 
 def value_problem(value: JsonValue, expr: TypeExpr, types: DeclaredTypes) -> str | None:
-    """None when ``value`` fits ``expr``, else what is wrong."""
+    """None when ``value`` fits ``expr`` as a field's default, else what is wrong. A
+    ``bytes`` field's own default is its text (generated as ``b"..."``); bytes anywhere
+    else (in a list, a value object, a scenario) are JSON, so base64 text."""
+    inner = expr.inner if isinstance(expr, Optional) else expr
+    if isinstance(inner, Primitive) and inner.name == "bytes" and isinstance(value, str):
+        return json_problem(value)
     return json_problem(value) or _value_problem(value, expr, types)
 
 
@@ -158,8 +164,12 @@ def _field_problem(payload: Mapping[str, JsonValue], name: str, spec: FieldSpec,
 
 def _primitive_problem(value: JsonValue, name: str) -> str | None:
     ok: bool
-    if name == "str" or name == "bytes":
+    if name == "str":
         ok = isinstance(value, str)
+    elif name == "bytes":  # generated code decodes it: kit.JsonBytes, typemap.value_expression
+        ok = isinstance(value, str) and _parses(
+            lambda: base64.b64decode(str(value).encode("ascii"), validate=True), value,
+            (ValueError, UnicodeEncodeError))
     elif name == "bool":
         ok = isinstance(value, bool)
     elif name == "int":
@@ -185,8 +195,12 @@ def _primitive_problem(value: JsonValue, name: str) -> str | None:
                                                 (ValueError,))
     if ok:
         return None
+    if name == "bytes":
+        return (f"{shown(str(value)) if isinstance(value, str) else shown(repr(value))} is "
+                f"not base64 text; bytes in scenarios and in lists or value objects are "
+                f"written as base64 (\"AAEC/w==\" is the bytes 0, 1, 2, 255; \"\" is none)")
     examples = {"datetime": '"2026-01-31T12:00:00+00:00"', "date": '"2026-01-31"',
-                "uuid": '"5f0c…" (a UUID)', "decimal": '"12.50"', "bytes": "text"}
+                "uuid": '"5f0c…" (a UUID)', "decimal": '"12.50"'}
     hint = f" such as {examples[name]}" if name in examples else ""
     article = "an" if name == "int" else "a"
     return f"{shown(str(value)) if isinstance(value, str) else shown(repr(value))} is not " \

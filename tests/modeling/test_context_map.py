@@ -191,3 +191,40 @@ def test_any_relationship_is_refused_or_drawn_without_its_text_escaping(
     for text in (v for v in entry.values() if isinstance(v, str)):
         if len(text) > 8:  # long enough not to occur in a drawing by chance
             assert text not in drawing
+
+
+READS = """\
+model: m
+contexts:
+  - name: Sales
+    actors: [Clerk]
+    aggregates:
+      - name: Order
+        commands: [{name: PlaceOrder, actor: Clerk, emits: [OrderPlaced]}]
+        events: [{name: OrderPlaced}]
+    read_models: [{name: Orders, from: [OrderPlaced]}]
+  - name: Support
+    events: [{name: Asked}]
+    external_systems: [{name: Phone, emits: [Asked]}]
+    aggregates:
+      - {name: Desk, commands: [{name: Answer, emits: [Answered]}], events: [{name: Answered}]}
+    policies:
+      - {name: AnswerAsked, on: [Asked], issues: [Answer], reads: [Orders]}
+"""
+
+
+def test_reading_another_context_s_read_model_makes_it_upstream(tmp_path: Path) -> None:
+    # A policy's `reads` landed beside the map: a decision made from Sales' view of orders
+    # depends on Sales as much as reacting to its events does.
+    assert diagnostics(tmp_path, READS) == [
+        "16:67: warning: policy AnswerAsked in Support reads read model Orders of Sales: say "
+        "how the two relate in a `context_map` (e.g. `{upstream: Sales, downstream: "
+        "Support}`) [context-crossing]"]
+    assert diagnostics(tmp_path, READS + "context_map:\n  - {upstream: Support, downstream: "
+                       "Sales}\n") == [
+        "16:67: error: policy AnswerAsked in Support reads read model Orders of Sales, so "
+        "Support depends on Sales, but relationship 1 makes Support upstream of Sales: swap "
+        "upstream and downstream there, or move this into Sales (a downstream context reacts "
+        "to its upstream's events)"]
+    assert diagnostics(tmp_path, READS + "context_map:\n  - {upstream: Sales, downstream: "
+                       "Support}\n") == []
