@@ -87,8 +87,10 @@ def step_view(step: UpcastStep, versions: dict[str, Schema]) -> StepView:
     function_doc = docstring(
         f"Version {a}: {_outline(versions[str(a)])}.\nVersion {b}: "
         f"{_outline(versions[str(b)])}.", 4)
-    body = [f"data[{string(new)}] = data.pop({string(old)})"
-            for old, new in step.renames.items()]
+    body = [line for old, new in step.renames.items() for line in (
+        # The plan pairs a field that went with one of the same type that came: a guess.
+        "# a guess from the types (one field went, one of its type came): is it a rename?",
+        f"data[{string(new)}] = data.pop({string(old)})")]
     body += [f"data.pop({string(name)}, None)" for name in step.dropped]
     body += [f"data.setdefault({string(name)}, {literal(default)})"
              for name, default in step.defaults.items()]

@@ -2,7 +2,8 @@
 
 Only PyYAML's safe composer runs (no object construction beyond plain scalars).
 YAML 1.1 quirks that surprise modelers are undone: ``on``/``off``/``yes``/``no``
-stay strings (so ``on: [OrderPlaced]`` means the key "on"), dates stay the text
+stay strings (so ``on: [OrderPlaced]`` means the key "on"), ``1e300`` is a float as
+in YAML 1.2 (1.1 wants ``1.0e+300``), dates stay the text
 written, and duplicate keys are errors instead of silently overwriting.
 
 Hostile files are bounded: nesting deeper than MAX_DEPTH is refused before anything
@@ -14,6 +15,7 @@ may not refer to themselves or expand to more than MAX_VALUES values (a 351-byte
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import yaml
@@ -31,6 +33,8 @@ MAX_VALUES = 200_000
 
 _PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in (
     "str", "int", "float", "bool", "null", "timestamp", "map", "seq"))
+# YAML 1.2's core-schema float with an exponent (1e300, 2E-3, .5e1), which 1.1 reads as text.
+_YAML12_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
 
 
 def _location(file: str, mark: Any) -> Location:
@@ -171,4 +175,6 @@ class _Converter:
             return node.value  # YAML 1.1 reads on/off/yes/no as booleans; modelers mean words
         if isinstance(value, dt.date | dt.datetime):
             return node.value
+        if isinstance(value, str) and node.style is None and _YAML12_FLOAT.fullmatch(value):
+            return float(value)  # YAML 1.1 wants a dot and a signed exponent: 1e300 is text
         return value

@@ -186,3 +186,19 @@ def test_structure_and_semantic_errors_are_reported_in_one_run() -> None:
     # Nothing is invented about the parts that were broken: no error about the nameless
     # command, the missing `issues`, or `state`'s other field.
     assert not any("__invalid__" in line for line in found)
+
+
+def test_yaml_floats_are_read_the_yaml_1_2_way(tmp_path: Path) -> None:
+    # YAML 1.1 (PyYAML) reads 1e300 as text; 1.2, and every modeler, as a number.
+    model = tmp_path / "m.yaml"
+    model.write_text(
+        "model: m\ncontexts:\n  - name: C\n    events:\n      - name: Measured\n"
+        "        fields:\n"
+        "          big: {type: float, default: 1e300}\n"
+        "          small: {type: float, default: -2.5E-3}\n"
+        "          code: {type: str, default: '1e3'}\n"
+    )
+    (event,) = load_model(model).model.contexts[0].events
+    defaults = {name: spec.default for name, spec in event.fields.items()}
+    assert defaults == {"big": 1e300, "small": -0.0025, "code": "1e3"}
+    assert isinstance(defaults["big"], float)
