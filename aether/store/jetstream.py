@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from collections.abc import Collection, Sequence
-from typing import NamedTuple
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import NamedTuple, TypeVar
 from uuid import uuid4
 
 import nats.errors
@@ -76,6 +76,7 @@ class _Tip(NamedTuple):
 
 
 _EMPTY = _Tip(0, 0, "")
+T = TypeVar("T")
 
 
 class JetStreamEventStore:
@@ -275,50 +276,56 @@ class JetStreamEventStore:
         # start after its sequence (a load from a snapshot reads only the tail).
         mark = self._marks.get(actor_id)
         after = mark if mark is not None and mark.version < from_version else _EMPTY
-        floor = self._floors.get(actor_id, 0)
-        attempt = 0
-        while True:
+
+        async def read() -> list[Msg]:
             # try/except, not jsapi.reaching: on the load path a context manager and a
             # message built up front cost more than the rest of the read's own work.
             try:
-                messages = await jsapi.direct_get_subject(
+                return await jsapi.direct_get_subject(
                     self._nc, self._stream, subject, self._timeout,
                     start_seq=after.sequence + 1)
             except jsapi.TRANSPORT_ERRORS as exc:
                 raise jsapi.unavailable(
                     f"reading actor {actor_id!r} from stream {self._stream!r}", exc) from exc
-            end = _tip_of(messages[-1]).sequence if messages else after.sequence
-            if end >= floor or not await self._lagging(actor_id, subject, floor, attempt):
-                break
-            attempt += 1
-        if messages:
-            self._observe(actor_id, end)
+
+        messages, tip = await self._settled(
+            actor_id, subject, read, lambda got: _tip_of(got[-1]) if got else after)
         # Where the history ends now: the next save of this actor (a command's, typically)
         # needs no read of its own. A stale position costs a refused publish and a read,
         # never a wrong write: the server checks the expected sequence.
         # (Nothing after the mark: the marked event is the last one.)
-        self._remember(actor_id, _tip_of(messages[-1]) if messages else after)
+        self._remember(actor_id, tip)
         # The version header says which events to skip, so those are never decoded.
         return [decode_message(Event, message) for message in messages
                 if _stored_version(message) >= from_version]
 
     async def _read_tip(self, actor_id: str, subject: str) -> _Tip:
-        floor = self._floors.get(actor_id, 0)
-        attempt = 0
-        while True:
+        async def read() -> Msg | None:
             try:
-                message = await jsapi.direct_get_last(self._nc, self._stream, subject,
-                                                      self._timeout)
+                return await jsapi.direct_get_last(self._nc, self._stream, subject,
+                                                   self._timeout)
             except jsapi.TRANSPORT_ERRORS as exc:
                 raise jsapi.unavailable(
                     f"reading the latest version on stream {self._stream!r}", exc) from exc
-            tip = _EMPTY if message is None else _tip_of(message)
+
+        _, tip = await self._settled(
+            actor_id, subject, read, lambda got: _EMPTY if got is None else _tip_of(got))
+        return tip
+
+    async def _settled(self, actor_id: str, subject: str, read: Callable[[], Awaitable[T]],
+                       tip_of: Callable[[T], _Tip]) -> tuple[T, _Tip]:
+        """``read()``'s answer and where it says the actor's history ends, read again while
+        a lagging replica answers with less than this store has seen (see _lagging)."""
+        floor = self._floors.get(actor_id, 0)
+        attempt = 0
+        while True:
+            answer = await read()
+            tip = tip_of(answer)
             if tip.sequence >= floor or not await self._lagging(actor_id, subject, floor,
                                                                    attempt):
-                break
+                self._observe(actor_id, tip.sequence)
+                return answer, tip
             attempt += 1
-        self._observe(actor_id, tip.sequence)
-        return tip
 
     async def _lagging(self, actor_id: str, subject: str, floor: int, attempt: int) -> bool:
         """A replica answered a read of ``actor_id`` with less of its history than this
