@@ -19,7 +19,7 @@ from pydantic import BaseModel, JsonValue, ValidationError
 
 from aether.errors import AetherError, VersionConflictError
 from aether.event import COMMAND_ID, ActorSnapshot, Event, EventStore, SnapshotStore
-from aether.eventbus import EventBroadcaster
+from aether.eventbus import EventBroadcaster, publish_stored
 from aether.quickstate import evolved
 from aether.registry import EventPayload, EventRegistry
 from aether.snapshot_shape import SNAPSHOT_SHAPE, state_shape
@@ -342,7 +342,7 @@ class Repository(Generic[AggregateT]):
         if self.snapshot_every:
             await self._snapshot_if_due(aggregate, previous)
         if self.bus is not None:
-            await self._publish(events)
+            await publish_stored(self.bus, self.namespace, events)
         return events
 
     async def _snapshot_if_due(self, aggregate: AggregateT, previous: int) -> None:
@@ -365,17 +365,6 @@ class Repository(Generic[AggregateT]):
         except Exception:
             # The events are stored; a missing snapshot only costs replay time later.
             logger.exception("snapshot of %r at version %d failed", aggregate.id, aggregate.version)
-
-    async def _publish(self, events: list[Event]) -> None:
-        if self.bus is None:
-            return
-        for event in events:
-            try:
-                await self.bus.publish(self.namespace, event)
-            except Exception:
-                # Raising here would invite a retry of a save that already succeeded.
-                logger.exception("publishing event %r to the bus failed", event.id)
-
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)

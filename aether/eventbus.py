@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import fnmatch
+import logging
 import re
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -20,6 +21,8 @@ from typing import Protocol, runtime_checkable
 from aether.errors import InvalidEventError, StoreConfigError, SubscriptionClosedError
 from aether.event import Event
 from aether.store.naming import MAX_NAMESPACE_BYTES, check_namespace, utf8_size
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_PENDING = 1024
 MAX_PATTERN_BYTES = 4 * MAX_NAMESPACE_BYTES
@@ -309,6 +312,17 @@ class EventBus:
     def _check_open(self) -> None:
         if self._closed:
             raise SubscriptionClosedError("the event bus is closed; create a new EventBus")
+
+
+async def publish_stored(bus: EventBroadcaster, namespace: str, events: Iterable[Event]) -> None:
+    """Publish events that are already stored. A failure is logged, not raised: raising
+    would invite the caller to store them a second time, and the store's feed delivers them
+    to durable reactions anyway."""
+    for event in events:
+        try:
+            await bus.publish(namespace, event)
+        except Exception:
+            logger.exception("publishing event %r to the bus failed", event.id)
 
 
 def check_bus_namespace(namespace: str) -> str:

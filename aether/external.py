@@ -14,17 +14,14 @@ events about one thing form one ordered stream and unrelated facts never contend
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import ClassVar, Generic, TypeVar
 
 from aether.errors import AetherError, VersionConflictError
 from aether.event import Event, EventStore
-from aether.eventbus import EventBroadcaster
+from aether.eventbus import EventBroadcaster, publish_stored
 from aether.limits import check_actor_id
 from aether.registry import EventPayload, EventRegistry
-
-logger = logging.getLogger(__name__)
 
 PayloadT = TypeVar("PayloadT", bound=EventPayload)
 
@@ -73,15 +70,7 @@ class ExternalSystem(Generic[PayloadT]):
                 if attempt == self.attempts:
                     raise
                 continue
-            await self._publish(stored)
+            if self.bus is not None:
+                await publish_stored(self.bus, self.namespace, [stored])
             return stored
         raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _publish(self, event: Event) -> None:
-        if self.bus is None:
-            return
-        try:
-            await self.bus.publish(self.namespace, event)
-        except Exception:
-            # The event is stored (the feed delivers it); raising would invite a second record.
-            logger.exception("publishing event %r to the bus failed", event.id)
