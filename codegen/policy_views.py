@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import textwrap
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -21,7 +20,7 @@ from codegen.imports import Imports
 from codegen.members import ReactionView
 from codegen.pysource import call, docstring, identifier, string
 from codegen.typemap import Types, constructor
-from modeling.identity import id_prefix
+from modeling.identity import actor_id, event_emitters, scenario_stream
 from modeling.names import module_name, snake_case
 from modeling.policy_checks import ACTOR_KEY, TARGET_KEY, addresses, command_owners
 from modeling.types import Aggregate, EventDef, FieldSpec, Model, Policy
@@ -112,8 +111,7 @@ def _scenarios(model: Model, types: Types,
     event_owners: dict[str, tuple[EventDef, Aggregate | None]] = {
         e.name: (e, a) for c in model.contexts for a in c.aggregates for e in a.events}
     event_owners.update({e.name: (e, None) for c in model.contexts for e in c.events})
-    emitters = {e: snake_case(s.name) for c in model.contexts for s in c.external_systems
-                for e in s.emits}
+    emitters = event_emitters(model)
     views = []
     for c in model.contexts:
         for policy in c.policies:
@@ -138,8 +136,8 @@ def _scenario(policy: Policy, name: str, given: list[dict[str, JsonValue]],
         ((message),) = addresses([raw], ACTOR_KEY)
         definition, owner = event_owners[message.name]
         fields = definition.fields
-        actor = message.address or (f"{id_prefix(owner)}-1" if owner is not None else
-                                    f"{emitters.get(message.name, snake_case(message.name))}-1")
+        actor = message.address or scenario_stream(message.name, message.payload, fields,
+                                                   owner, emitters.get(message.name))
         return f"({string(actor)}, {build(message.name, message.payload, '..events', fields)})"
 
     def command(raw: dict[str, JsonValue]) -> str:
@@ -165,9 +163,7 @@ def _target(owner: Aggregate, payload: Mapping[str, JsonValue],
             fields: dict[str, FieldSpec]) -> str:
     """The actor id the command's ``target_actor_id()`` gives, computed here."""
     assert owner.id is not None  # validated: a command without identity names `to`
-    value = payload[owner.id]
-    text = str(uuid.UUID(str(value))) if fields[owner.id].type == "uuid" else str(value)
-    return f"{id_prefix(owner)}-{text}"
+    return actor_id(owner, payload[owner.id], fields[owner.id].type)
 
 
 def _external_systems(model: Model, imports: dict[str, Imports]) -> list[ExternalSystemView]:

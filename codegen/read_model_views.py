@@ -17,7 +17,7 @@ from codegen.imports import Imports
 from codegen.members import ClassView, FieldView, MethodView, _tuple, state_fields
 from codegen.pysource import call, docstring, identifier, string
 from codegen.typemap import Types, annotation, constructor
-from modeling.identity import id_prefix
+from modeling.identity import scenario_stream
 from modeling.names import module_name, snake_case
 from modeling.read_models import row_shape
 from modeling.typeexpr import parse_type
@@ -98,7 +98,7 @@ def _handler_body(keeping: Keeping, key_field: str, shared: list[str]) -> list[s
 
 def row_scenario_view(read_model: ReadModel, scenario: ReadModelScenario, taken: set[str],
                       event_fields: dict[str, dict[str, FieldSpec]],
-                      owners: dict[str, Aggregate], types: Types,
+                      owners: dict[str, Aggregate], emitters: dict[str, str], types: Types,
                       imports: Imports) -> RowScenarioView:
     """The scenario as a test: events fed to a fresh read model, then ``all()`` compared
     with the rows, written as typed constructors."""
@@ -114,7 +114,9 @@ def row_scenario_view(read_model: ReadModel, scenario: ReadModelScenario, taken:
             imports.add_local("..events", event)
             text = imports.use(constructor(event, payload, event_fields[event], types),
                                "..types")
-            view.given.append((_actor_id(owners.get(event), payload), text))
+            stream = scenario_stream(event, payload, event_fields[event], owners.get(event),
+                                     emitters.get(event))
+            view.given.append((string(stream), text))
     row_name = f"{read_model.name}Row"
     for row in scenario.then:
         imports.add_local("..bases", row_name)
@@ -122,15 +124,3 @@ def row_scenario_view(read_model: ReadModel, scenario: ReadModelScenario, taken:
         view.then.append(imports.use(constructor(row_name, values, row_specs, types),
                                      "..types"))
     return view
-
-
-def _actor_id(owner: Aggregate | None, payload: dict[str, JsonValue]) -> str:
-    """The actor that records a scenario's event: the instance the event names when its
-    aggregate has an id the event carries (``order-o1``), else instance 1 of its
-    aggregate, or one external actor for events no aggregate owns."""
-    if owner is None:
-        return string("external-1")
-    value = payload.get(owner.id) if owner.id is not None else None
-    if isinstance(value, str | int) and not isinstance(value, bool):
-        return string(f"{id_prefix(owner)}-{value}")
-    return string(f"{module_name(owner.name)}-1")

@@ -37,6 +37,7 @@ from codegen.read_model_views import (
 from codegen.typemap import Types
 from codegen.upcasters import UpcastersView, upcaster_views
 from modeling.contract import Lock
+from modeling.identity import event_emitters
 from modeling.typeexpr import named_types, parse_type
 from modeling.types import Model, ValueObject
 
@@ -123,7 +124,8 @@ def build_views(model: Model, package: str, lock: Lock | None = None) -> Package
                  for c in contexts for a in c.aggregates for s in a.scenarios]
     imports["test_read_models"] = Imports(kit=True, local={"..events": {"registry"}})
     owners = {e.name: a for c in contexts for a in c.aggregates for e in a.events}
-    row_scenarios = [row_scenario_view(r, s, taken, event_fields, owners, types,
+    emitters = event_emitters(model)
+    row_scenarios = [row_scenario_view(r, s, taken, event_fields, owners, emitters, types,
                                        imports["test_read_models"])
                      for c in contexts for r in c.read_models for s in r.scenarios]
     view = PackageView(

@@ -8,11 +8,14 @@ command's target actor is ``<prefix>-<value>``, the prefix being the aggregate's
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping
+
+from pydantic import JsonValue
 
 from modeling.names import short, shown, snake_case
 from modeling.source import Path
-from modeling.types import Aggregate, Model
+from modeling.types import Aggregate, FieldSpec, Model
 
 Problem = tuple[Path, str, str]
 
@@ -24,6 +27,36 @@ _PREFIX = re.compile(r"[a-z][a-z0-9_]{0,62}")
 def id_prefix(aggregate: Aggregate) -> str:
     """The text before ``-<value>`` in the actor ids of this aggregate's instances."""
     return aggregate.id_prefix or snake_case(aggregate.name)
+
+
+def actor_id(aggregate: Aggregate, value: JsonValue, id_type: str) -> str:
+    """The actor id of the instance whose identity field holds ``value`` (of type
+    ``id_type``): what a generated command's ``target_actor_id()`` computes."""
+    text = str(uuid.UUID(str(value))) if id_type == "uuid" else str(value)
+    return f"{id_prefix(aggregate)}-{text}"
+
+
+def event_emitters(model: Model) -> dict[str, str]:
+    """Event name -> the snake_case name of the external system that emits it."""
+    return {event: snake_case(system.name) for context in model.contexts
+            for system in context.external_systems for event in system.emits}
+
+
+def scenario_stream(event: str, payload: Mapping[str, JsonValue], fields: dict[str, FieldSpec],
+                    owner: Aggregate | None, emitter: str | None) -> str:
+    """The stream a scenario's event is recorded in when the scenario names none: the
+    instance the event names when it carries its aggregate's identity (``order-o1``, as the
+    command that recorded it was sent there), else instance 1 of its aggregate
+    (``loan-1``); an external system's event in ``<system>-1``; any other event in
+    ``<event snake_case>-1``. Policy and read-model scenarios both follow this rule."""
+    if owner is None:
+        return f"{emitter or snake_case(event)}-1"
+    spec = fields.get(owner.id) if owner.id is not None else None
+    value = payload.get(owner.id) if owner.id is not None else None
+    if spec is not None and spec.type in ID_TYPES and isinstance(value, str | int) and (
+            not isinstance(value, bool)):
+        return actor_id(owner, value, spec.type)
+    return f"{id_prefix(owner)}-1"
 
 
 def identity_problems(model: Model) -> Iterator[Problem]:

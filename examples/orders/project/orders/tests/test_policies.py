@@ -43,7 +43,7 @@ def test_prepare_shipment_when_order_paid_a_paid_order_is_prepared_fo() -> None:
     dispatches = kit.run_policy_scenario(
         policy,
         registry,
-        ("order-1", OrderPaid(order_id="o1", payment_id="p1", amount=decimal.Decimal("9.00"))),
+        ("order-o1", OrderPaid(order_id="o1", payment_id="p1", amount=decimal.Decimal("9.00"))),
         given=[],
         read_models=[],
     )
