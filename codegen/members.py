@@ -92,7 +92,10 @@ class AggregateView:
 
 
 @dataclass
-class ReactionView:
+class HandlerClassView:
+    """What a generated class handling events shows in its base and its stub: a policy's,
+    a projection's or a read model's."""
+
     name: str
     module: str
     doc: str
@@ -100,6 +103,10 @@ class ReactionView:
     methods: list[MethodView]
     stub_imports: list[str]
     reads_literal: str
+
+
+@dataclass
+class ReactionView(HandlerClassView):
     issues: list[str] = field(default_factory=list)  # policies: the commands they may issue
     consults: list[tuple[str, str]] = field(default_factory=list)  # policies: (attr, read model)
     consult_args: str = ""  # policies: make_policies' arguments (codegen/policy_views.py)

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import JsonValue
 
 from codegen.imports import Imports
-from codegen.members import ClassView, FieldView, MethodView, _tuple, state_fields
+from codegen.members import ClassView, FieldView, HandlerClassView, MethodView, _tuple, state_fields
 from codegen.pysource import call, docstring, identifier, string
 from codegen.typemap import Types, annotation, constructor
 from modeling.identity import scenario_stream
@@ -27,14 +27,7 @@ Keeping = Literal["actor", "key", "single"]
 
 
 @dataclass
-class ReadModelView:
-    name: str
-    module: str
-    doc: str
-    reads: list[str]
-    methods: list[MethodView]
-    stub_imports: list[str]
-    reads_literal: str
+class ReadModelView(HandlerClassView):
     row: ClassView
     keeping: Keeping
     key_field: str  # "" unless keeping == "key": the row's field holding the key
