@@ -12,11 +12,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from codegen.catalog_scenarios import ScenarioView, Streams, aggregate_scenario
 from codegen.catalog_site import Link, Site
 from modeling.context_map import relationships
 from modeling.graph import build_graph
 from modeling.read_models import row_shape
-from modeling.types import Aggregate, BoundedContext, FieldSpec, Model, ReadModel, Scenario
+from modeling.types import Aggregate, BoundedContext, FieldSpec, Model, ReadModel
 
 
 @dataclass(frozen=True)
@@ -34,24 +35,6 @@ class FieldRow:
     type_parts: list[tuple[str, Link | None]]  # the type text, its declared types linked
     default: str | None  # JSON, or None when the field has no default
     description: str
-
-
-@dataclass(frozen=True)
-class Message:
-    """An event or command in a scenario, with its payload as JSON."""
-
-    name: str
-    link: Link | None
-    payload: str
-
-
-@dataclass(frozen=True)
-class ScenarioView:
-    name: str
-    given: list[Message]
-    when: Message
-    then: list[Message]
-    error: str | None
 
 
 @dataclass(frozen=True)
@@ -103,6 +86,7 @@ class _Builder:
         self.model = model
         self.site = site
         self.pages: dict[tuple[str, str], Page] = {}
+        self.streams = Streams(model)
 
     def page(self, kind: str, name: str) -> Page:
         key = (kind, name)
@@ -178,6 +162,7 @@ class _Builder:
             for name in policy.reads:
                 self.back("read_model", name, "consulted-by", "Read by policies",
                           policy_page.link)
+            policy_page.scenarios = self.streams.policy_scenarios(policy, site)
         for read_model in context.read_models:
             rm_page = page("read_model", read_model.name)
             rm_page.description = read_model.description
@@ -187,6 +172,7 @@ class _Builder:
             rm_page.relate("reads", "Reads", self.links("event", read_model.from_))
             for name in read_model.from_:
                 self.back("event", name, "read-by", "Read by", rm_page.link)
+            rm_page.scenarios = self.streams.read_model_scenarios(read_model, site)
         for system in context.external_systems:
             sys_page = page("external_system", system.name)
             sys_page.description = system.description
@@ -214,7 +200,7 @@ class _Builder:
         view.relate("handles", "Handles", self.links("command",
                                                      [c.name for c in aggregate.commands]))
         view.relate("emits", "Emits", self.links("event", [e.name for e in aggregate.events]))
-        view.scenarios = [_scenario(s, site) for s in aggregate.scenarios]
+        view.scenarios = [aggregate_scenario(s, site) for s in aggregate.scenarios]
         for event in aggregate.events:
             event_page = self.event(event.name, event.description, event.fields,
                                     event.schema_version)
@@ -233,7 +219,8 @@ class _Builder:
                 command_page.relate("issued-by", "Issued by", self.links("actor",
                                                                          [command.actor]))
                 self.back("actor", command.actor, "issues", "Issues", command_page.link)
-            command_page.scenarios = [s for s in view.scenarios if s.when.name == command.name]
+            command_page.scenarios = [s for s in view.scenarios
+                                      if s.when is not None and s.when.name == command.name]
 
     def type_usage(self) -> None:
         """Value objects and enums link to every element whose fields use them, and back."""
@@ -243,17 +230,6 @@ class _Builder:
                 self.back(link.kind, link.name, "used-by", "Used by", view.link)
             view.search_text.extend(row.name for row in view.fields)
             view.search_text.extend(view.values)
-
-
-def _scenario(scenario: Scenario, site: Site) -> ScenarioView:
-    def message(entry: dict[str, object]) -> Message:
-        [(name, payload)] = list(entry.items())[:1] or [("?", {})]
-        text = json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False)
-        return Message(name, site.named(name), text)
-
-    return ScenarioView(scenario.name, [message(dict(m)) for m in scenario.given],
-                        message(dict(scenario.when)), [message(dict(m)) for m in scenario.then],
-                        scenario.error)
 
 
 def _row_fields(read_model: ReadModel, model: Model) -> dict[str, FieldSpec]:

@@ -185,3 +185,22 @@ def test_pages_carry_a_policy_that_allows_only_the_catalogs_own_scripts() -> Non
                     if tag == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
         assert policies and "script-src 'self'" in policies[0]
         assert "unsafe-inline" not in policies[0]
+
+
+def test_policy_and_read_model_pages_show_their_scenarios_with_streams_and_targets() -> None:
+    files = catalog("library").files
+    overdue = parse(files["policies/mark-overdue-loans.html"]).all_text
+    assert "a loan due yesterday is marked overdue" in overdue
+    assert "Then it dispatches" in overdue and "no commands" in overdue
+    # Streams the scenario names, and the external system's computed one.
+    assert "in loan-1" in overdue and "in loan-2" in overdue and "in clock-1" in overdue
+    assert "MarkLoanOverdueto loan-1" in overdue  # `to:` as written
+    orders = catalog("orders").files
+    shipping = parse(orders["policies/prepare-shipment-when-order-paid.html"]).all_text
+    # Computed as generated tests compute them: the event carries its order's id; the
+    # command goes where its target_actor_id() says.
+    assert "OrderPaidin order-o1" in shipping and "PrepareShipmentto shipment-o1" in shipping
+    summary = parse(orders["read-models/order-summary.html"]).all_text
+    assert "a paid order shows as paid" in summary and "Then its rows are" in summary
+    assert "OrderPlacedin order-o1" in summary and '"status": "paid"' in summary
+    assert "When" not in summary.partition("a paid order shows as paid")[2]

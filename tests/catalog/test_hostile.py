@@ -118,6 +118,10 @@ def test_the_hostile_model_validates_and_its_catalog_shows_every_text() -> None:
                  *(spot.text for spot in context.hot_spots),
                  *(a.description for a in context.aggregates),
                  *(s.name for a in context.aggregates for s in a.scenarios),
-                 *(s.error or "" for a in context.aggregates for s in a.scenarios)]:
+                 *(s.error or "" for a in context.aggregates for s in a.scenarios),
+                 *(s.name for p in context.policies for s in p.scenarios),
+                 *(s.name for r in context.read_models for s in r.scenarios),
+                 "<img src=x onerror=alert('actor')>", "\"><script>alert('to')</script>",
+                 "</pre><script>alert('row')</script>"]:
         assert clean(text) in everything
     assert site.warnings == []  # the diagram was drawn, defanged where Graphviz needed it
