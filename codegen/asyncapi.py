@@ -17,6 +17,7 @@ from typing import Any, Final
 from modeling.contract import Lock, Schema, contract, latest
 from modeling.typeexpr import DictOf, ListOf, Named, Optional, Primitive, TypeExpr, parse_type
 from modeling.types import Model
+from modeling.upcasting import stored_default
 
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 ASYNCAPI_VERSION: Final = "3.0.0"
@@ -50,8 +51,8 @@ def _object(fields: dict[str, Any], ref: Ref) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     for name, spec in fields.items():
         prop = _type_schema(parse_type(spec["type"]), ref)
-        if "default" in spec:
-            prop["default"] = spec["default"]
+        if "default" in spec:  # as payloads carry it (a bytes default: base64)
+            prop["default"] = stored_default(spec["type"], spec["default"])
         if spec.get("description"):
             prop["description"] = spec["description"]
         properties[name] = prop

@@ -71,7 +71,7 @@ def _step(event: str, a: int, old_schema: Schema, b: int, new_schema: Schema) ->
         if new[name]["required"]:
             manual.append(f"set {name} ({new[name]['type']}): it has no default")
         else:
-            defaults[name] = _stored_default(new[name]["type"], new[name].get("default"))
+            defaults[name] = stored_default(new[name]["type"], new[name].get("default"))
     for name in (f for f in old if f in new):
         if old[name]["type"] != new[name]["type"]:
             manual.append(f"convert {name} from {old[name]['type']} to {new[name]['type']}")
@@ -116,7 +116,7 @@ def _breaks(old: dict[str, Any], new: dict[str, Any] | None) -> bool:
         spec.get("required") for field, spec in now.items() if field not in was)
 
 
-def _stored_default(type_text: str, default: JsonValue) -> JsonValue:
+def stored_default(type_text: str, default: JsonValue) -> JsonValue:
     """A default as the payload stores it. A ``bytes`` field's own default is its text
     (``b"..."`` in the class), but payloads carry bytes as base64, which ``kit.JsonBytes``
     decodes: the raw text there would fail to decode, or decode to other bytes."""

@@ -4,6 +4,8 @@ against the official AsyncAPI 3 schema (npm's @asyncapi/specs, fetched by script
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -99,3 +101,47 @@ def test_jsonschema_export_accepts_a_payload_and_refuses_a_renamed_field(tmp_pat
     paid = jsonschema.Draft202012Validator({**document, "$ref": "#/$defs/OrderPaid"})
     assert list(paid.iter_errors({"order_id": "o1", "payment_id": "p1", "amount": "9.50"})) == []
     assert list(paid.iter_errors({"order_id": "o1", "payment": "p1", "amount": "9.50"}))
+
+
+BYTES_MODEL = '''\
+model: blobs
+contexts:
+  - name: Store
+    value_objects:
+      - name: Part
+        fields: {chunk: {type: bytes, default: "hi"}}
+    aggregates:
+      - name: Blob
+        id: blob_id
+        commands:
+          - {name: Put, actor: Owner, fields: {blob_id: str}, emits: [Stored]}
+        events:
+          - name: Stored
+            fields:
+              blob_id: str
+              data: {type: bytes, default: "plain text, not base64"}
+              part: {type: Part, default: {chunk: "aGk="}}
+    actors: [Owner]
+'''
+
+
+def test_exported_defaults_are_what_payloads_carry(tmp_path: Path) -> None:
+    # A bytes field's own default is its text (b"..." in the class); payloads carry bytes as
+    # base64, so the contract's default is the base64 of that text, as the event writes it.
+    model = tmp_path / "blobs.yaml"
+    model.write_text(BYTES_MODEL, encoding="utf-8")
+    document = _export(model, "jsonschema", tmp_path / "events.schema.json")
+    properties = document["$defs"]["Stored"]["properties"]
+    assert properties["data"]["default"] == "cGxhaW4gdGV4dCwgbm90IGJhc2U2NA=="
+    assert properties["part"]["default"] == {"chunk": "aGk="}  # JSON already: base64
+    assert document["$defs"]["Part"]["properties"]["chunk"]["default"] == "aGk="
+    generated = tmp_path / "out"
+    result = CliRunner().invoke(main, ["generate", str(model), "-o", str(generated)])
+    assert result.exit_code == 0, result.output
+    written = subprocess.run(
+        [sys.executable, "-c", "from blobs.events import Stored; "
+         "print(Stored(blob_id='b').model_dump_json())"],
+        cwd=generated, capture_output=True, text=True, check=True).stdout
+    data = json.loads(written)
+    assert data["data"] == properties["data"]["default"]
+    assert data["part"] == properties["part"]["default"]
