@@ -289,6 +289,11 @@ class Repository(Generic[AggregateT]):
 
     async def load(self, aggregate_id: str) -> AggregateT:
         """The aggregate as of its latest stored event (version 0 when it has none)."""
+        return await self._load(aggregate_id, keep=True)
+
+    async def _load(self, aggregate_id: str, *, keep: bool) -> AggregateT:
+        """``load``; with ``keep=False`` an aggregate read in full is not cached (execute
+        caches what it saves instead, sparing a put and a copy of the command ids)."""
         entry = self.cache.get(aggregate_id)
         if entry is not None:
             aggregate = await self._fast_forward(aggregate_id, entry)
@@ -311,7 +316,8 @@ class Repository(Generic[AggregateT]):
                     logger.info("snapshot of %r at version %d has another state shape; "
                                 "replaying its events", aggregate_id, snapshot.version)
         self._replay(aggregate, await self.store.get_events(aggregate_id, from_version))
-        self.cache.put(aggregate_id, aggregate._cached())
+        if keep:
+            self.cache.put(aggregate_id, aggregate._cached())
         return aggregate
 
     async def _fast_forward(self, aggregate_id: str, entry: CachedAggregate
@@ -376,17 +382,21 @@ class Repository(Generic[AggregateT]):
         command_id = (metadata or {}).get(COMMAND_ID)
         attempt = 0
         while True:
-            aggregate = await self.load(aggregate_id)
+            aggregate = await self._load(aggregate_id, keep=False)
             # Most commands are new: ask the aggregate before awaiting the store.
             if command_id and aggregate.command_versions(command_id) is not None:
                 earlier = await self.recorded(aggregate, command_id)
                 if earlier is not None:
+                    self.cache.put(aggregate_id, aggregate._cached())
                     return earlier
             try:
                 decide(aggregate)
             except BaseException:
                 self.cache.forget(aggregate_id)
                 raise
+            if not aggregate.pending_events:  # decided to do nothing: cache what was read
+                self.cache.put(aggregate_id, aggregate._cached())
+                return []
             try:
                 return await self.save(aggregate, metadata)
             except VersionConflictError:
