@@ -131,6 +131,7 @@ def test_two_processes_alternating_on_jetstream_decide_on_the_latest_state(
 
     def remote(actor_id: str, command: Any) -> bank.Answer:
         here.send((actor_id, command))
+        assert here.poll(60), "the other process did not answer (it died?)"
         result, cached = here.recv()
         assert cached == (result[0] == "ok")  # what it saved stays cached; a refusal is not
         return result  # type: ignore[no-any-return]
