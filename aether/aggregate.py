@@ -10,13 +10,13 @@ import enum
 import logging
 import sys
 from abc import ABC, abstractmethod
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, JsonValue, ValidationError
 
+from aether.aggregate_cache import AggregateCache, CachedAggregate
 from aether.errors import AetherError, VersionConflictError
 from aether.event import COMMAND_ID, ActorSnapshot, Event, EventStore, SnapshotStore
 from aether.eventbus import EventBroadcaster, publish_stored
@@ -138,7 +138,10 @@ class AggregateRoot(ABC, Generic[StateT]):
         self.version = 0
         self.state: StateT = self.initial_state()
         self._pending: list[EventPayload] = []
-        self._commands: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        # Command id -> (first, last) version, oldest first. A dict shared with a
+        # Repository's cache (see _resume, _cached) is copied before it is written to.
+        self._commands: dict[str, tuple[int, int]] = {}
+        self._commands_shared = False
 
     @classmethod
     @abstractmethod
@@ -170,11 +173,14 @@ class AggregateRoot(ABC, Generic[StateT]):
 
     def note_command(self, command_id: str, version: int) -> None:
         """Remember that the command ``command_id`` produced the event at ``version``."""
-        first, _ = self._commands.get(command_id, (version, version))
-        self._commands[command_id] = (first, version)
-        self._commands.move_to_end(command_id)
-        while len(self._commands) > self.remembered_commands:
-            self._commands.popitem(last=False)
+        commands = self._commands
+        if self._commands_shared:
+            commands = self._commands = commands.copy()
+            self._commands_shared = False
+        span = commands.pop(command_id, None)  # re-inserted: the most recent goes last
+        commands[command_id] = (version, version) if span is None else (span[0], version)
+        while len(commands) > self.remembered_commands:
+            del commands[next(iter(commands))]
 
     def command_versions(self, command_id: str) -> tuple[int, int] | None:
         """The first and last version the command produced, or None if not remembered."""
@@ -201,6 +207,20 @@ class AggregateRoot(ABC, Generic[StateT]):
         self.version = version
         self._pending.clear()
 
+    def _resume(self, entry: CachedAggregate) -> None:
+        """Start from a Repository's cache entry: its state object and command ids are
+        shared, not copied (states are immutable; the ids are copied on the next write)."""
+        self.state = entry.state
+        self.version = entry.version
+        self._commands = entry.commands
+        self._commands_shared = True
+        self._pending.clear()
+
+    def _cached(self) -> CachedAggregate:
+        """What a Repository's cache keeps of this aggregate now (see _resume)."""
+        self._commands_shared = True
+        return CachedAggregate(self.version, self.state, self._commands)
+
 
 # Any, not BaseModel: AggregateRoot is invariant in its state type.
 AggregateT = TypeVar("AggregateT", bound=AggregateRoot[Any])
@@ -211,6 +231,11 @@ class Repository(Generic[AggregateT]):
 
     - ``load`` starts from the latest snapshot (when a snapshot store is given) and
       replays only later events.
+    - It keeps the last ``cache_size`` aggregates it loaded or saved (version, state,
+      remembered command ids; 0 = none): a load of a cached actor asks the store only for
+      its latest version and replays only events written since by anyone, so decisions
+      stay as fresh as a full read. States must change only through events (``apply``
+      builds a new state, as ``kit.evolve`` does), since cached states are shared.
     - ``save`` appends all pending events atomically, expecting the version the
       aggregate was loaded at; a concurrent writer makes it raise
       ``VersionConflictError`` and nothing is written.
@@ -234,10 +259,16 @@ class Repository(Generic[AggregateT]):
         bus: EventBroadcaster | None = None,
         namespace: str = "",
         clock: Callable[[], datetime] | None = None,
+        cache_size: int = 1024,
     ) -> None:
         if snapshot_every < 0:
             raise InvalidRepositoryError(
                 f"snapshot_every must be >= 0 (0 = never), got {snapshot_every}"
+            )
+        if cache_size < 0:
+            raise InvalidRepositoryError(
+                f"cache_size must be >= 0 (the number of aggregates kept in memory; 0 = keep "
+                f"none), got {cache_size}"
             )
         if snapshot_every and snapshot_store is None:
             if not isinstance(store, SnapshotStore):
@@ -253,10 +284,21 @@ class Repository(Generic[AggregateT]):
         self.snapshot_every = snapshot_every
         self.bus = bus
         self.namespace = namespace
+        self.cache = AggregateCache(cache_size)
         self._clock = clock or _utc_now
 
     async def load(self, aggregate_id: str) -> AggregateT:
         """The aggregate as of its latest stored event (version 0 when it has none)."""
+        return await self._load(aggregate_id, keep=True)
+
+    async def _load(self, aggregate_id: str, *, keep: bool) -> AggregateT:
+        """``load``; with ``keep=False`` an aggregate read in full is not cached (execute
+        caches what it saves instead, sparing a put and a copy of the command ids)."""
+        entry = self.cache.get(aggregate_id)
+        if entry is not None:
+            aggregate = await self._fast_forward(aggregate_id, entry)
+            if aggregate is not None:
+                return aggregate
         aggregate = self.factory(aggregate_id)
         from_version = 0
         if self.snapshot_store is not None:
@@ -273,12 +315,42 @@ class Repository(Generic[AggregateT]):
                 else:  # taken with another state shape: replay every event instead
                     logger.info("snapshot of %r at version %d has another state shape; "
                                 "replaying its events", aggregate_id, snapshot.version)
-        for event in await self.store.get_events(aggregate_id, from_version):
-            aggregate.replay(self.registry.decode(event), event.version)
+        self._replay(aggregate, await self.store.get_events(aggregate_id, from_version))
+        if keep:
+            self.cache.put(aggregate_id, aggregate._cached())
+        return aggregate
+
+    async def _fast_forward(self, aggregate_id: str, entry: CachedAggregate
+                            ) -> AggregateT | None:
+        """The cached aggregate brought up to the store's latest version, or None (and
+        the entry forgotten) when the store's history no longer reaches the entry's."""
+        latest = await self.store.get_latest_version(aggregate_id)
+        if latest == entry.version:  # the common case: nobody else wrote since
+            aggregate = self.factory(aggregate_id)
+            aggregate._resume(entry)
+            return aggregate
+        if latest > entry.version:
+            events = await self.store.get_events(aggregate_id, entry.version + 1)
+            # Fewer than the latest version said: the history shrank meanwhile.
+            if events and events[-1].version >= latest:
+                aggregate = self.factory(aggregate_id)
+                aggregate._resume(entry)
+                self._replay(aggregate, events)
+                self.cache.put(aggregate_id, aggregate._cached())
+                return aggregate
+        # Retention or a purge took events the entry had seen: start from the store.
+        logger.info("history of %r ends at version %d, before the cached version %d; "
+                    "loading it again", aggregate_id, latest, entry.version)
+        self.cache.forget(aggregate_id)
+        return None
+
+    def _replay(self, aggregate: AggregateT, events: list[Event]) -> None:
+        decode = self.registry.decode
+        for event in events:
+            aggregate.replay(decode(event), event.version)
             command_id = event.metadata.get(COMMAND_ID)
             if command_id:
                 aggregate.note_command(command_id, event.version)
-        return aggregate
 
     async def recorded(self, aggregate: AggregateT, command_id: str) -> list[Event] | None:
         """The events the command ``command_id`` produced on this aggregate, or None when
@@ -304,18 +376,27 @@ class Repository(Generic[AggregateT]):
         When ``metadata`` carries ``COMMAND_ID`` and the aggregate already recorded it,
         returns the events it produced then, without deciding again. A
         VersionConflictError reruns the whole cycle up to ``retries`` times: a duplicate
-        that won the race is then found recorded.
+        that won the race is then found recorded. When ``decide`` raises, the cached copy
+        is forgotten (nothing of a half-made decision can leak into the next command).
         """
         command_id = (metadata or {}).get(COMMAND_ID)
         attempt = 0
         while True:
-            aggregate = await self.load(aggregate_id)
+            aggregate = await self._load(aggregate_id, keep=False)
             # Most commands are new: ask the aggregate before awaiting the store.
             if command_id and aggregate.command_versions(command_id) is not None:
                 earlier = await self.recorded(aggregate, command_id)
                 if earlier is not None:
+                    self.cache.put(aggregate_id, aggregate._cached())
                     return earlier
-            decide(aggregate)
+            try:
+                decide(aggregate)
+            except BaseException:
+                self.cache.forget(aggregate_id)
+                raise
+            if not aggregate.pending_events:  # decided to do nothing: cache what was read
+                self.cache.put(aggregate_id, aggregate._cached())
+                return []
             try:
                 return await self.save(aggregate, metadata)
             except VersionConflictError:
@@ -332,13 +413,20 @@ class Repository(Generic[AggregateT]):
             return []
         events = self.registry.to_events(pending, aggregate.id, aggregate.version + 1,
                                          metadata=metadata, timestamp=self._clock())
-        await self.store.save_events(events)
+        try:
+            await self.store.save_events(events)
+        except BaseException:
+            # A conflict: the cached copy is behind, the retry reloads. Anything else (a
+            # lost ack) may have stored the events: the next load finds out either way.
+            self.cache.forget(aggregate.id)
+            raise
         previous = aggregate.version
         aggregate.mark_saved(events[-1].version)
         command_id = (metadata or {}).get(COMMAND_ID)
         if command_id:
             for event in events:
                 aggregate.note_command(command_id, event.version)
+        self.cache.put(aggregate.id, aggregate._cached())
         if self.snapshot_every:
             await self._snapshot_if_due(aggregate, previous)
         if self.bus is not None:

@@ -324,6 +324,7 @@ class ActorHost:
             except BaseException:
                 if aggregate.pending_events:  # half-decided: the copy no longer matches
                     self._cache.pop(actor_id, None)
+                route.repository.cache.forget(actor_id)  # as Repository.execute does
                 raise
             if not self.serves(shard):  # fenced: the table moved on while we decided
                 self._cache.pop(actor_id, None)

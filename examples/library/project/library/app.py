@@ -32,8 +32,13 @@ def make_router(
     namespace: str = "",
     snapshot_store: kit.SnapshotStore | None = None,
     snapshot_every: int = 0,
+    cache_size: int = 1024,
 ) -> kit.CommandRouter:
-    """A CommandRouter that sends every command of the model to its aggregate."""
+    """A CommandRouter that sends every command of the model to its aggregate.
+
+    Each aggregate type's repository keeps its last ``cache_size`` aggregates in memory
+    (0: none); a cached one is checked against the store's latest version on every load.
+    """
     router = kit.CommandRouter()
     loan_repository = kit.Repository(
         store,
@@ -43,6 +48,7 @@ def make_router(
         namespace=namespace,
         snapshot_store=snapshot_store,
         snapshot_every=snapshot_every,
+        cache_size=cache_size,
     )
     router.route(BorrowBook, loan_repository, Loan.handle)
     router.route(ReturnBook, loan_repository, Loan.handle)
@@ -55,6 +61,7 @@ def make_router(
         namespace=namespace,
         snapshot_store=snapshot_store,
         snapshot_every=snapshot_every,
+        cache_size=cache_size,
     )
     router.route(ChargeLateFee, member_account_repository, MemberAccount.handle)
     router.route(PayFees, member_account_repository, MemberAccount.handle)

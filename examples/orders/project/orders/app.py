@@ -28,8 +28,13 @@ def make_router(
     namespace: str = "",
     snapshot_store: kit.SnapshotStore | None = None,
     snapshot_every: int = 0,
+    cache_size: int = 1024,
 ) -> kit.CommandRouter:
-    """A CommandRouter that sends every command of the model to its aggregate."""
+    """A CommandRouter that sends every command of the model to its aggregate.
+
+    Each aggregate type's repository keeps its last ``cache_size`` aggregates in memory
+    (0: none); a cached one is checked against the store's latest version on every load.
+    """
     router = kit.CommandRouter()
     order_repository = kit.Repository(
         store,
@@ -39,6 +44,7 @@ def make_router(
         namespace=namespace,
         snapshot_store=snapshot_store,
         snapshot_every=snapshot_every,
+        cache_size=cache_size,
     )
     router.route(PlaceOrder, order_repository, Order.handle)
     router.route(MarkOrderPaid, order_repository, Order.handle)
@@ -51,6 +57,7 @@ def make_router(
         namespace=namespace,
         snapshot_store=snapshot_store,
         snapshot_every=snapshot_every,
+        cache_size=cache_size,
     )
     router.route(PrepareShipment, shipment_repository, Shipment.handle)
     router.route(ShipParcel, shipment_repository, Shipment.handle)

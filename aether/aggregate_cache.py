@@ -1,0 +1,82 @@
+"""AggregateCache: the Repository's bounded memory of the aggregates it used last.
+
+Loading an aggregate from the store means reading its history (since the last snapshot),
+decoding every event into its typed payload and replaying it. A Repository that keeps,
+per actor, the version it last saw, the state at that version and the command ids it
+remembers can skip all of that when nothing was written since: one ``get_latest_version``
+(O(1) in memory, one direct get of the last message on JetStream) says whether the entry
+is still the actor's latest, and only events after it are read when it is not.
+
+An entry is only ever a starting point, never an answer: Repository.load checks it against
+the store every time, so decisions are as fresh as a full read, with other writers (other
+processes, other routers) in the picture. What an entry must guarantee is that its state
+is the fold of the actor's events up to its version. That holds because states are
+immutable (``kit.evolve`` builds new ones; a hand-written ``apply`` must do the same: state
+changes only through events), so the entry holds the state object itself, never an
+aggregate; and its command ids are a dict no one writes to once cached (an aggregate
+resumed from it copies the dict before it notes a new command: AggregateRoot.note_command).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, NamedTuple
+
+__all__ = ["AggregateCache", "CachedAggregate"]
+
+
+class CachedAggregate(NamedTuple):
+    """An actor as of ``version``: its state and remembered command ids (read-only)."""
+
+    version: int
+    state: Any
+    commands: dict[str, tuple[int, int]]
+
+
+class AggregateCache:
+    """A least-recently-used map of actor id -> CachedAggregate, at most ``size`` entries
+    (0: keeps nothing)."""
+
+    def __init__(self, size: int) -> None:
+        if size < 0:
+            raise ValueError(f"an aggregate cache holds >= 0 entries, got {size}")
+        self.size = size
+        self._entries: OrderedDict[str, CachedAggregate] = OrderedDict()
+
+    def get(self, actor_id: str) -> CachedAggregate | None:
+        entry = self._entries.get(actor_id)
+        if entry is not None:
+            self._entries.move_to_end(actor_id)
+        return entry
+
+    def put(self, actor_id: str, entry: CachedAggregate) -> None:
+        """Keep ``entry`` as the most recently used, unless a later version is kept already
+        (two commands of one actor finishing out of order), evicting the least recently
+        used entry beyond ``size``."""
+        if not self.size:
+            return
+        entries = self._entries
+        current = entries.get(actor_id)
+        if current is not None and current.version > entry.version:
+            entries.move_to_end(actor_id)
+            return
+        entries[actor_id] = entry
+        entries.move_to_end(actor_id)
+        if len(entries) > self.size:
+            entries.popitem(last=False)
+
+    def forget(self, actor_id: str) -> None:
+        self._entries.pop(actor_id, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def actor_ids(self) -> list[str]:
+        """The cached actors, least recently used first."""
+        return list(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, actor_id: object) -> bool:
+        return actor_id in self._entries
