@@ -259,7 +259,7 @@ class Repository(Generic[AggregateT]):
         bus: EventBroadcaster | None = None,
         namespace: str = "",
         clock: Callable[[], datetime] | None = None,
-        cache_size: int = 1024,
+        cache_size: int = 10_000,
     ) -> None:
         if snapshot_every < 0:
             raise InvalidRepositoryError(

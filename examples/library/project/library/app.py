@@ -32,7 +32,7 @@ def make_router(
     namespace: str = "",
     snapshot_store: kit.SnapshotStore | None = None,
     snapshot_every: int = 0,
-    cache_size: int = 1024,
+    cache_size: int = 10_000,
 ) -> kit.CommandRouter:
     """A CommandRouter that sends every command of the model to its aggregate.
 
