@@ -176,20 +176,28 @@ async def theirs_build_append(state: tuple[POPOAggregateRecorder, list[UUID]]) -
 
 # ---- the table -----------------------------------------------------------------------
 
-async def _placed_router() -> CommandRouter:
-    router = make_router(InMemoryEventStore())
+async def _placed_router(cache_size: int | None = None) -> CommandRouter:
+    """A router (its default cache unless ``cache_size``) with every order placed."""
+    store = InMemoryEventStore()
+    router = make_router(store) if cache_size is None else make_router(store,
+                                                                     cache_size=cache_size)
     await ours_new_orders(router)
     return router
 
 
 async def _measure() -> list[Row]:
+    # The default router keeps every order in its aggregate cache; the row without it
+    # shows what a load that reads and replays the order's history costs.
     placed = [await _placed_router() for _ in range(REPEATS)]
+    uncached = [await _placed_router(0) for _ in range(REPEATS)]
     return [
         Row("new order (1 command -> 1 event)", *await _compare(
             (lambda: make_router(InMemoryEventStore()), ours_new_orders),
             (Application[UUID], theirs_new_orders), ORDERS)),
         Row("load + command + save, existing order", *await _compare(
             (placed.pop, ours_pay), (theirs_placed, theirs_pay), ORDERS)),
+        Row("the same, no aggregate cache (cache_size=0)", *await _compare(
+            (uncached.pop, ours_pay), (theirs_placed, theirs_pay), ORDERS)),
         Row("Event build + append (one per call)", *await _compare(
             (ours_build_prepared, ours_build_append),
             (theirs_build_prepared, theirs_build_append), EVENTS)),
