@@ -1,7 +1,7 @@
-"""Hostile JSON against decode_record's shortcuts (aether/records.py decode_event,
-aether/jsondata.py freeze_parsed): whatever bytes arrive, the quick path accepts, refuses
-and builds exactly what ``Event.model_validate_json`` does, with and without the STORED
-context.
+"""Hostile input against the quick paths' shortcuts (aether/records.py decode_event and
+fill_event, aether/jsondata.py freeze_parsed and the quick walk): whatever arrives, they
+accept, refuse and build exactly what pydantic's validation does (``Event.model_validate_json``
+with and without the STORED context, ``Event.model_validate``).
 
 The payloads are written as JSON text, not through json.dumps, so they can hold what no
 encoder writes: escapes of lone surrogates, number literals past 64 bits or past a float's
@@ -11,7 +11,9 @@ range (1e400), NaN, duplicate keys, nesting at and past the limit, bytes that ar
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import example, given, settings
@@ -20,8 +22,9 @@ from pydantic_core import from_json
 
 from aether import Event
 from aether.event import STORED, decode_record
+from aether.jsondata import _freeze_exactly, freeze_json
 from aether.limits import MAX_JSON_DEPTH
-from aether.testing import make_event
+from aether.testing import make_event, strategies
 from aether.testing.conformance.store_limits import typed
 
 _ESCAPES = st.one_of(
@@ -227,3 +230,63 @@ def test_names_and_timestamps_at_every_edge_decode_like_model_validate_json() ->
     for text in payloads:
         _assert_decodes_alike(text.encode(), stored=False)
         _assert_decodes_alike(text.encode(), stored=True)
+
+
+_ODD_ZONES = [UTC, timezone(timedelta(0)), timezone(timedelta(0), "Z"),
+              timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(seconds=30)),
+              timezone(timedelta(microseconds=1)), timezone(-timedelta(hours=23, minutes=59)),
+              ZoneInfo("Europe/Paris"), None]
+
+
+class _Text(str):
+    pass
+
+
+def _deep(levels: int, dicts: bool = False) -> dict[str, Any]:
+    return json.loads(_nested(levels, dicts))  # type: ignore[no-any-return]
+
+
+_EDGE_DATA: list[Any] = [
+    {}, {"n": 2**63 - 1}, {"n": 2**63}, {"n": -(2**63)}, {"n": -(2**63) - 1}, {"f": -0.0},
+    {"f": float("nan")}, {"f": float("inf")}, {"b": True}, {"s": "\ud800"}, {"\udc00": 1},
+    {"é🙂": "é🙂"}, {1: 2}, {"t": (1, 2)}, {"s": _Text("x")}, {_Text("k"): 1},
+    _deep(MAX_JSON_DEPTH), _deep(MAX_JSON_DEPTH + 1), _deep(MAX_JSON_DEPTH, dicts=True),
+    _deep(MAX_JSON_DEPTH + 1, dicts=True), {"l": [[1, {"x": [2**64]}]]}, [1], None,
+]
+_EDGE_METADATA: list[Any] = [{}, {"a": "b"}, {"a": 1}, {"\ud800": "x"}, {"a": "\udfff"},
+                             {1: "x"}, {"a": _Text("x")}, [], None]
+
+
+def test_the_constructor_at_every_edge_decides_like_model_validate() -> None:
+    """Event(...)'s quick pass (fill_event) against pydantic's validation for each limit,
+    just inside and just past it: names, versions, zones and offsets, data, metadata."""
+    base = make_event("actor-1", 3).model_dump()
+    changes: list[dict[str, Any]] = [
+        {field: name} for name in _NAMES for field in ("id", "event_type", "actor_id")]
+    changes += [{"version": version} for version in (0, 1, -1, 2**63 - 1, 2**63, True, 1.0)]
+    changes += [{"timestamp": datetime(2026, 3, 29, 2, 30, tzinfo=zone)} for zone in _ODD_ZONES]
+    changes += [{"data": data} for data in _EDGE_DATA]
+    changes += [{"metadata": metadata} for metadata in _EDGE_METADATA]
+    for change in changes:
+        fields = {**base, **change}
+        assert _outcome(lambda: Event(**fields)) == _outcome(  # noqa: B023 (called at once)
+            lambda: Event.model_validate(fields)), change  # noqa: B023
+
+
+@given(data=strategies.hostile_data, check=st.booleans())
+@example(data={"\ud800": 1}, check=True)
+@example(data={"a": {"\udc00": [1]}}, check=False)
+@example(data={"a": [2**64, "\ud800"]}, check=False)
+@example(data=_deep(MAX_JSON_DEPTH + 1), check=False)
+@example(data=_deep(MAX_JSON_DEPTH + 1, dicts=True), check=True)
+def test_the_quick_walk_decides_like_the_exact_walk(data: dict[str, Any], check: bool) -> None:
+    """freeze_json's quick walk (exact built-in types, no paths) against the exact walk that
+    decides every case; both are what the constructor and pydantic's path share, so only
+    this comparison can catch the quick walk keeping what it must leave to the exact one."""
+    def outcome(freeze: Any) -> tuple[str, Any]:
+        try:
+            return "built", typed(freeze(data, "Event.data", check))
+        except Exception as error:
+            return type(error).__name__, str(error)
+
+    assert outcome(freeze_json) == outcome(_freeze_exactly)
