@@ -253,7 +253,7 @@ def decode_record(kind: type[_RecordT], raw: bytes, *, stored: bool) -> _RecordT
                 with contextlib.suppress(ValueError):
                     fields["timestamp"] = datetime.fromisoformat(stamp)  # _parse_timestamp
             record = object.__new__(kind)
-            if fill_snapshot(record, fields, not stored):
+            if fill_snapshot(record, fields, not stored, parsed=True):
                 return record
     return kind.model_validate_json(raw, context={STORED: True} if stored else None)
 

@@ -259,8 +259,11 @@ def _whole_minutes(zone: tzinfo) -> bool:
     return offset is not None and not (offset.seconds % 60 or offset.microseconds)
 
 
-def fill_snapshot(snapshot: Any, fields: dict[str, Any], check: bool) -> bool:
-    """fill_event for an ActorSnapshot."""
+def fill_snapshot(
+    snapshot: Any, fields: dict[str, Any], check: bool, parsed: bool = False
+) -> bool:
+    """fill_event for an ActorSnapshot; ``parsed``: ``fields`` is what
+    pydantic_core.from_json just parsed, ours to change (the state is frozen in place)."""
     if not fields.keys() <= _SNAPSHOT_FIELDS:
         return False
     actor_id = fields.get("actor_id")
@@ -279,8 +282,14 @@ def fill_snapshot(snapshot: Any, fields: dict[str, Any], check: bool) -> bool:
             return False
         if version <= 0:
             return False
-        state = _NOTHING if state is _ABSENT else freeze_json(
-            state, "ActorSnapshot.state", check)
+        if state is _ABSENT:
+            state = _NOTHING
+        elif parsed and type(state) is dict:
+            state = freeze_parsed(state, check)
+            if state is None:
+                return False
+        else:
+            state = freeze_json(state, "ActorSnapshot.state", check)
     except InvalidEventError:
         return False
     _put_dict(snapshot, {

@@ -20,7 +20,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic_core import from_json
 
-from aether import Event
+from aether import ActorSnapshot, Event
 from aether.event import STORED, decode_record
 from aether.jsondata import _freeze_exactly, freeze_json
 from aether.limits import MAX_JSON_DEPTH
@@ -193,6 +193,47 @@ def _assert_decodes_alike(raw: bytes, stored: bool) -> None:
     context = {STORED: True} if stored else None
     quick = _outcome(lambda: decode_record(Event, raw, stored=stored))
     exact = _outcome(lambda: Event.model_validate_json(raw, context=context))
+    assert quick == exact, (raw, stored)
+
+
+def _snapshot(**fields: str) -> str:
+    """A snapshot's JSON with some members' text replaced ("DROP" drops one)."""
+    snapshot = ActorSnapshot(actor_id="actor-1", version=3, state={"n": 1},
+                             timestamp=datetime.now(UTC))
+    members = {key: json.dumps(value) for key, value in
+               json.loads(snapshot.model_dump_json()).items()}
+    members.update(fields)
+    return "{" + ",".join(f'"{key}":{value}' for key, value in members.items()
+                          if value != "DROP") + "}"
+
+
+@st.composite
+def _hostile_snapshots(draw: st.DrawFn) -> bytes:
+    kind = draw(st.integers(0, 3))
+    if kind == 0:
+        text = _snapshot(state=draw(_json_text(1)))
+    elif kind == 1:
+        text = _snapshot(state=draw(st.sampled_from(_DEEP)))
+    elif kind == 2:
+        field = draw(st.sampled_from(["actor_id", "version", "timestamp", "state"]))
+        text = _snapshot(**{field: draw(st.one_of(_json_text(1), st.just("DROP")))})
+    else:
+        text = _snapshot(actor_id=json.dumps(draw(st.sampled_from(_NAMES))),
+                         timestamp=json.dumps(draw(st.sampled_from(_STAMPS))))
+    return text.encode("utf-8", "surrogatepass")
+
+
+@settings(deadline=None, max_examples=150)
+@given(raw=_hostile_snapshots(), stored=st.booleans())
+@example(raw=_snapshot(state='{"big":9223372036854775808}').encode(), stored=True)
+@example(raw=_snapshot(state='{"big":9223372036854775808}').encode(), stored=False)
+@example(raw=_snapshot(state='{"inf":1e400}').encode(), stored=True)
+@example(raw=_snapshot(state=_nested(MAX_JSON_DEPTH + 1, True)).encode(), stored=True)
+@example(raw=_snapshot(state=_nested(MAX_JSON_DEPTH + 1, False)).encode(), stored=False)
+def test_hostile_snapshots_decode_like_model_validate_json(raw: bytes, stored: bool) -> None:
+    context = {STORED: True} if stored else None
+    quick = _outcome(lambda: decode_record(ActorSnapshot, raw, stored=stored))
+    exact = _outcome(lambda: ActorSnapshot.model_validate_json(raw, context=context))
     assert quick == exact, (raw, stored)
 
 
