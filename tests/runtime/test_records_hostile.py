@@ -91,17 +91,19 @@ def _object(draw: st.DrawFn, depth: int) -> str:
     return "{" + ",".join(f"{key}:{value}" for key, value in members) + "}"
 
 
-def _nested(levels: int, dicts: bool) -> str:
-    """Data nested ``levels`` deep (the data mapping itself is level 1)."""
+def _nested(levels: int, dicts: bool, last: str = "") -> str:
+    """Data nested ``levels`` deep (the data mapping itself is level 1): mappings or lists,
+    the deepest one of the other kind when ``last`` is "other"."""
     inner = '"bottom"'
-    for _ in range(levels - 1):
-        inner = '{"k":' + inner + "}" if dicts else "[" + inner + "]"
+    for level in range(levels - 1):
+        mapping = dicts != (level == 0 and last == "other")
+        inner = '{"k":' + inner + "}" if mapping else "[" + inner + "]"
     return '{"deep":' + inner + "}"
 
 
-_DEEP = [_nested(levels, dicts) for levels in (MAX_JSON_DEPTH - 1, MAX_JSON_DEPTH,
-                                               MAX_JSON_DEPTH + 1, 150)
-         for dicts in (False, True)]
+_DEEP = [_nested(levels, dicts, last) for levels in (MAX_JSON_DEPTH - 1, MAX_JSON_DEPTH,
+                                                     MAX_JSON_DEPTH + 1, 150)
+         for dicts in (False, True) for last in ("", "other")]
 
 
 _STAMPS = ["2026-01-01T00:00:00", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00+05:30",
