@@ -145,10 +145,11 @@ def freeze_parsed(value: dict[str, Any], check: bool) -> FrozenDict | None:
     whole record to pydantic's validation).
 
     Parsed JSON holds only exact dict, list, str, int, float, bool and None, every key is
-    text, and the parser refuses lone surrogates (tests/runtime/test_records.py proves it),
-    so only numbers and depth are checked here; the nested containers are frozen in place
-    (the parsed ones are ours to change) and copied once. ``value`` is left half-converted
-    when this returns None: parse again.
+    text, and the parser refuses lone surrogates and bytes that are not UTF-8
+    (tests/runtime/test_records_hostile.py proves it), so only numbers (1e400 parses as
+    infinity) and depth are checked here; the nested containers are frozen in place (the
+    parsed ones are ours to change) and each is copied once. ``value`` is left
+    half-converted when this returns None: parse again.
     """
     try:
         return _parsed_dict(value, 1, check)

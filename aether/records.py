@@ -8,6 +8,8 @@ every field of its exact built-in type (str, int, an aware datetime whose zone i
 False for anything else, and for every refusal, and the caller then runs pydantic's
 validation, which decides alone: so the constructor, the stores and the bus accept and
 refuse exactly what they did, and every error message stays the one pydantic's path gives.
+``decode_event`` is the same for an event's JSON as pydantic_core.from_json parsed it (what
+the stores and the bus read), which needs less: the parser gives exact built-in types only.
 
 ``check=False`` is for records read back from storage (aether.event.STORED): the shape and
 types are still checked, the limits are not, so history written before a limit existed
@@ -54,8 +56,8 @@ class RecordSlots(BaseModel):
 
 
 def _slot_setter(owner: type, name: str) -> Callable[[Any, Any], None]:
-    # A slot descriptor's own __set__ skips the name lookup object.__setattr__ does: six of
-    # them per record are a fifth of what decoding an event costs beyond parsing it.
+    # A slot descriptor's own __set__ skips the name lookup object.__setattr__ does: about
+    # 0.05 µs a slot, six slots a record, every record built or read.
     descriptor = vars(owner).get(name)
     if descriptor is None or not hasattr(descriptor, "__set__"):  # another pydantic
         return lambda record, value: _set(record, name, value)
@@ -94,8 +96,8 @@ def fill_event(event: Any, fields: dict[str, Any], check: bool) -> bool:
     """Fill the fresh, empty Event ``event`` from ``fields`` and return True, or return False
     (``event`` untouched) when pydantic's validation must decide."""
     # Every constructor call runs this, so the common case calls no helper of ours but the
-    # data walk: the checks of _header_text, _fixed_zone, check_timestamp and _finish are
-    # written out here.
+    # names' check and the data walk: _fixed_zone, check_timestamp and _finish are written
+    # out here.
     if len(fields) == 7:  # every field given: the keys are exactly the fields, or a get fails
         try:
             event_id = fields["id"]
@@ -237,7 +239,7 @@ def _names_fit(event_id: str, event_type: str, actor_id: str) -> bool:
 
 def _header_text(text: str, limit: int) -> bool:
     """True for printable text within ``limit`` bytes without edge spaces: what
-    aether.limits.check_event_id accepts (its ASCII case is written out in fill_event)."""
+    aether.limits.check_event_id accepts (its ASCII case is written out in _names_fit)."""
     try:
         check_header_value("", text)
         return 0 < utf8_size(text, "", InvalidEventError) <= limit
