@@ -8,7 +8,6 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar, runtime_checkable
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     JsonValue,
@@ -29,7 +28,7 @@ from aether.limits import (
     check_event_type,
     check_timestamp,
 )
-from aether.records import fill_event, fill_snapshot
+from aether.records import RecordSlots, decode_event, fill_event, fill_snapshot
 
 CORRELATION_ID = "correlation_id"
 CAUSATION_ID = "causation_id"
@@ -41,7 +40,7 @@ STORED = "aether.stored"
 it was written do not make history unreadable (its shape and types are still checked)."""
 
 
-class _Record(BaseModel):
+class _Record(RecordSlots):
     """Strict, deeply immutable, and every refusal an InvalidEventError.
 
     The limits are in aether/limits.py; the JSON containers are FrozenDict/FrozenList
@@ -52,12 +51,13 @@ class _Record(BaseModel):
     # later read back as something else.
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    # Slots, so they are no fields, take no part in equality and are not pickled or copied;
-    # set only by validation (aether/records.py or the validators below):
+    # Two slots (declared by RecordSlots in aether/records.py, which sets them), so they are
+    # no fields, take no part in equality and are not pickled or copied; set only by
+    # validation (aether/records.py or the validators below):
     # _aether_json: the record's JSON once encoded (encode_record);
     # _aether_checked: every limit was checked (not read back under STORED), so a store
     # need not check again (check_storable).
-    __slots__ = ("_aether_checked", "_aether_json")
+    __slots__ = ()
     if TYPE_CHECKING:
         _aether_json: bytes | None
         _aether_checked: bool
@@ -242,15 +242,19 @@ def decode_record(kind: type[_RecordT], raw: bytes, *, stored: bool) -> _RecordT
         fields = from_json(raw)
     except ValueError:
         fields = None
-    fill = _FILLERS.get(kind)  # a subclass may declare more: pydantic
-    if fill is not None and type(fields) is dict:
-        stamp = fields.get("timestamp")
-        if type(stamp) is str:
-            with contextlib.suppress(ValueError):
-                fields["timestamp"] = datetime.fromisoformat(stamp)  # as _parse_timestamp
-        record = object.__new__(kind)
-        if fill(record, fields, not stored):
-            return record
+    if type(fields) is dict:
+        if kind is Event:  # a subclass may declare more: pydantic
+            record = decode_event(kind, fields, not stored)
+            if record is not None:
+                return record
+        elif kind is ActorSnapshot:
+            stamp = fields.get("timestamp")
+            if type(stamp) is str:
+                with contextlib.suppress(ValueError):
+                    fields["timestamp"] = datetime.fromisoformat(stamp)  # _parse_timestamp
+            record = object.__new__(kind)
+            if fill_snapshot(record, fields, not stored, parsed=True):
+                return record
     return kind.model_validate_json(raw, context={STORED: True} if stored else None)
 
 

@@ -78,58 +78,128 @@ class _Unsure(Exception):
 
 
 # The quick walk: plain JSON of exact built-in types within the limits, the common case.
-# It copies each container in one C call, then checks its items inline and replaces the
-# nested containers by their frozen copies; it recurses (bounded by MAX_JSON_DEPTH) and
-# keeps no path. Anything else raises _Unsure and the exact walk below decides, so both
-# accept and refuse exactly the same data.
+# It copies each container in one C call, then checks its items inline (no call per item)
+# and replaces the nested containers by their frozen copies; it recurses (bounded by
+# MAX_JSON_DEPTH) and keeps no path. Anything else raises _Unsure and the exact walk below
+# decides, so both accept and refuse exactly the same data.
 def _quick_dict(source: dict[Any, Any], depth: int, check: bool) -> FrozenDict:
     frozen = FrozenDict(source)
     for key, child in source.items():
         if type(key) is not str or not (key.isascii() or _encodes(key)):
             raise _Unsure
-        if not _scalar_ok(child, check):
-            _fill_dict(frozen, key, _quick_container(child, depth, check))
+        kind = type(child)
+        if kind is str:
+            if child.isascii() or _encodes(child):
+                continue
+        elif kind is int:
+            if not check or MIN_JSON_INT <= child <= MAX_JSON_INT:
+                continue
+        elif kind is float:
+            if _isfinite(child):
+                continue
+        elif child is None or kind is bool:
+            continue
+        elif kind in _CONTAINERS and depth < MAX_JSON_DEPTH:
+            _fill_dict(frozen, key, _quick_dict(child, depth + 1, check)
+                       if kind is dict or kind is FrozenDict
+                       else _quick_list(child, depth + 1, check))
+            continue
+        # Anything else (a subclass to convert, an error to describe, nesting at the limit,
+        # where the exact walk says where or, unchecked, walks on iteratively).
+        raise _Unsure
     return frozen
 
 
 def _quick_list(source: list[Any], depth: int, check: bool) -> FrozenList:
     frozen = FrozenList(source)
     for index, child in enumerate(source):
-        if not _scalar_ok(child, check):
-            _set_list(frozen, index, _quick_container(child, depth, check))
+        kind = type(child)
+        if kind is str:
+            if child.isascii() or _encodes(child):
+                continue
+        elif kind is int:
+            if not check or MIN_JSON_INT <= child <= MAX_JSON_INT:
+                continue
+        elif kind is float:
+            if _isfinite(child):
+                continue
+        elif child is None or kind is bool:
+            continue
+        elif kind in _CONTAINERS and depth < MAX_JSON_DEPTH:
+            _set_list(frozen, index, _quick_dict(child, depth + 1, check)
+                      if kind is dict or kind is FrozenDict
+                      else _quick_list(child, depth + 1, check))
+            continue
+        raise _Unsure
     return frozen
-
-
-def _scalar_ok(child: Any, check: bool) -> bool:
-    """True for a JSON scalar kept as it is; False for a container; _Unsure otherwise."""
-    kind = type(child)
-    if kind is str:
-        if child.isascii() or _encodes(child):
-            return True
-    elif kind is int:
-        if not check or MIN_JSON_INT <= child <= MAX_JSON_INT:
-            return True
-    elif kind is float:
-        if _isfinite(child):
-            return True
-    elif child is None or kind is bool:
-        return True
-    elif kind in _CONTAINERS:
-        return False
-    raise _Unsure
-
-
-def _quick_container(child: Any, depth: int, check: bool) -> JsonValue:
-    if depth >= MAX_JSON_DEPTH:
-        raise _Unsure  # the exact walk says where (or, unchecked, walks on iteratively)
-    if type(child) is dict or type(child) is FrozenDict:
-        return _quick_dict(child, depth + 1, check)
-    return _quick_list(child, depth + 1, check)
 
 
 _CONTAINERS = frozenset({dict, FrozenDict, list, FrozenList})
 _set_list: Callable[[FrozenList, int, JsonValue], None] = list.__setitem__
 _isfinite = math.isfinite
+
+
+def freeze_parsed(value: dict[str, Any], check: bool) -> FrozenDict | None:
+    """``freeze_json`` of a mapping the JSON parser (pydantic_core.from_json) just built and
+    no one else holds, or None when the exact walk must decide (the caller then leaves the
+    whole record to pydantic's validation).
+
+    Parsed JSON holds only exact dict, list, str, int, float, bool and None, every key is
+    text, and the parser refuses lone surrogates and bytes that are not UTF-8
+    (tests/runtime/test_records_hostile.py proves it), so only numbers (1e400 parses as
+    infinity) and depth are checked here; the nested containers are frozen in place (the
+    parsed ones are ours to change) and each is copied once. ``value`` is left
+    half-converted when this returns None: parse again.
+    """
+    try:
+        return _parsed_dict(value, 1, check)
+    except _Unsure:
+        return None
+
+
+def _parsed_dict(source: dict[str, Any], depth: int, check: bool) -> FrozenDict:
+    for key, child in source.items():
+        kind = type(child)
+        if kind is str:
+            continue
+        if kind is int:
+            if check and not MIN_JSON_INT <= child <= MAX_JSON_INT:
+                raise _Unsure
+        elif kind is float:
+            if not _isfinite(child):  # 1e400 parses as infinity
+                raise _Unsure
+        elif kind is dict:
+            if depth >= MAX_JSON_DEPTH:
+                raise _Unsure
+            source[key] = _parsed_dict(child, depth + 1, check)
+        elif kind is list:
+            if depth >= MAX_JSON_DEPTH:
+                raise _Unsure
+            source[key] = _parsed_list(child, depth + 1, check)
+        # else: bool or None
+    return FrozenDict(source)
+
+
+def _parsed_list(source: list[Any], depth: int, check: bool) -> FrozenList:
+    for index, child in enumerate(source):
+        kind = type(child)
+        if kind is str:
+            continue
+        if kind is int:
+            if check and not MIN_JSON_INT <= child <= MAX_JSON_INT:
+                raise _Unsure
+        elif kind is float:
+            if not _isfinite(child):
+                raise _Unsure
+        elif kind is dict:
+            if depth >= MAX_JSON_DEPTH:
+                raise _Unsure
+            source[index] = _parsed_dict(child, depth + 1, check)
+        elif kind is list:
+            if depth >= MAX_JSON_DEPTH:
+                raise _Unsure
+            source[index] = _parsed_list(child, depth + 1, check)
+    return FrozenList(source)
 
 
 def _encodes(text: str) -> bool:
