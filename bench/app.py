@@ -41,6 +41,7 @@ from aether import Event
 from aether.event import STORED, decode_record, encode_record
 from aether.router import CommandRouter
 from aether.store import InMemoryEventStore
+from bench import history
 from bench.table import Row, print_table
 from examples.orders.project.orders.app import make_router
 from examples.orders.project.orders.commands import MarkOrderPaid, PlaceOrder
@@ -198,6 +199,9 @@ async def _measure() -> list[Row]:
             (placed.pop, ours_pay), (theirs_placed, theirs_pay), ORDERS)),
         Row("the same, no aggregate cache (cache_size=0)", *await _compare(
             (uncached.pop, ours_pay), (theirs_placed, theirs_pay), ORDERS)),
+        Row(f"command on a counter with {history.HISTORY} earlier events",
+            *await history.compare(None)),
+        Row("the same, no aggregate cache (cache_size=0)", *await history.compare(0)),
         Row("Event build + append (one per call)", *await _compare(
             (ours_build_prepared, ours_build_append),
             (theirs_build_prepared, theirs_build_append), EVENTS)),
