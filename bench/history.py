@@ -1,83 +1,49 @@
 """A command on an aggregate with a long history, against the eventsourcing library: where
 the Repository's aggregate cache pays (bench/app.py prints these rows with its table).
 
-Both sides hold ``ACCOUNTS`` counters of ``HISTORY`` events each, written before the clock
-starts, and each counter has taken one command already (so a cache holds it, as a hot
-aggregate's would be). Timed: one more command on every counter. Ours: a CommandRouter over
-a Repository on an InMemoryEventStore, with its default cache and with ``cache_size=0``
-(every load reads and replays the whole history). Theirs: ``Application.repository.get``
-(which replays the whole history: its cache is off unless configured), the command, and
-``app.save``.
+Both sides hold ``ACCOUNTS`` counters (ours: aether.testing.counters) of ``HISTORY`` events
+each, written before the clock starts, and each counter has taken one command already (so a
+cache holds it, as a hot aggregate's would be). Timed: one more command on every counter.
+Ours: a CommandRouter over a Repository on an InMemoryEventStore, with its default cache and
+with ``cache_size=0`` (every load reads and replays the whole history). Theirs:
+``Application.repository.get`` (which replays the whole history: its cache is off unless
+configured), the command, and ``app.save``.
 """
 
 from __future__ import annotations
 
 import time
-from typing import ClassVar
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
-from pydantic import BaseModel
 
-from aether import AggregateRoot, CommandRouter, EventPayload, EventRegistry, Repository
-from aether.command import Command
+from aether import CommandRouter, Repository
 from aether.store import InMemoryEventStore
+from aether.testing.counters import Counter, Increment, Incremented, registry
 
 HISTORY = 100
 ACCOUNTS = 200
 REPEATS = 3
 
 
-class Counted(EventPayload):
-    event_type: ClassVar[str] = "Counted"
-    amount: int
-
-
-class CounterState(BaseModel, frozen=True):
-    total: int = 0
-    count: int = 0
-
-
-class Counter(AggregateRoot[CounterState]):
-    @classmethod
-    def initial_state(cls) -> CounterState:
-        return CounterState()
-
-    def add(self, amount: int) -> None:
-        self.record(Counted(amount=amount))
-
-    def apply(self, event: EventPayload) -> None:
-        assert isinstance(event, Counted)
-        self.state = CounterState(total=self.state.total + event.amount,
-                                  count=self.state.count + 1)
-
-
-class Add(Command):
-    command_type: ClassVar[str] = "Add"
-    amount: int
-
-
-REGISTRY = EventRegistry([Counted])
-
-
 async def ours_prepared(cache_size: int | None) -> CommandRouter:
     """Counters with HISTORY events each, and one command sent to each through the router."""
     store = InMemoryEventStore()
     for index in range(ACCOUNTS):
-        await store.save_events(REGISTRY.to_events(
-            [Counted(amount=1)] * (HISTORY - 1), f"counter-{index}", 1))
-    repository = (Repository(store, Counter, REGISTRY) if cache_size is None else
-                  Repository(store, Counter, REGISTRY, cache_size=cache_size))
+        await store.save_events(registry.to_events(
+            [Incremented(by=1)] * (HISTORY - 1), f"counter-{index}", 1))
+    repository = (Repository(store, Counter, registry) if cache_size is None else
+                  Repository(store, Counter, registry, cache_size=cache_size))
     router = CommandRouter()
-    router.route(Add, repository, lambda counter, command: counter.add(command.amount))
+    router.route(Increment, repository, Counter.handle)
     await ours_run(router)
     return router
 
 
 async def ours_run(router: CommandRouter) -> None:
     for index in range(ACCOUNTS):
-        await router.send(f"counter-{index}", Add(amount=2))
+        await router.send(f"counter-{index}", Increment(by=2))
 
 
 class EsCounter(Aggregate):
