@@ -138,6 +138,8 @@ class AggregateRoot(ABC, Generic[StateT]):
         self.version = 0
         self.state: StateT = self.initial_state()
         self._pending: list[EventPayload] = []
+        # The state as of ``version``, before the pending events (see Repository.save).
+        self._saved_state: StateT = self.state
         # Command id -> (first, last) version, oldest first. A dict shared with a
         # Repository's cache (see _resume, _cached) is copied before it is written to.
         self._commands: dict[str, tuple[int, int]] = {}
@@ -154,6 +156,8 @@ class AggregateRoot(ABC, Generic[StateT]):
 
     def record(self, event: EventPayload) -> None:
         """Apply a new event and queue it for saving (call from command handlers)."""
+        if not self._pending:
+            self._saved_state = self.state
         self.apply(event)
         self._pending.append(event)
 
@@ -426,12 +430,37 @@ class Repository(Generic[AggregateT]):
         if command_id:
             for event in events:
                 aggregate.note_command(command_id, event.version)
-        self.cache.put(aggregate.id, aggregate._cached())
+        if self._refold(aggregate, events):
+            self.cache.put(aggregate.id, aggregate._cached())
         if self.snapshot_every:
             await self._snapshot_if_due(aggregate, previous)
         if self.bus is not None:
             await publish_stored(self.bus, self.namespace, events)
         return events
+
+    def _refold(self, aggregate: AggregateT, events: list[Event]) -> bool:
+        """Make the aggregate's state the fold of the stored ``events`` (from the state
+        before them), as a later load builds it; False (nothing to cache) when that fails.
+
+        The state ``record`` built may hold objects the command's caller still owns:
+        pydantic passes a model instance through validation as it is, so
+        ``LineAdded(line=command.line)`` holds the caller's value object, whose lists stay
+        mutable even in a frozen model. A cached state outlives the command, so it must
+        be built from the stored events' own data instead.
+        """
+        built = aggregate.state
+        aggregate.state = aggregate._saved_state
+        try:
+            for event in events:
+                aggregate.apply(self.registry.decode(event))
+        except Exception:
+            # The next load replays these events and reports what is wrong with them.
+            logger.exception("events of %r up to version %d do not replay", aggregate.id,
+                             aggregate.version)
+            aggregate.state = built
+            self.cache.forget(aggregate.id)
+            return False
+        return True
 
     async def _snapshot_if_due(self, aggregate: AggregateT, previous: int) -> None:
         every = self.snapshot_every

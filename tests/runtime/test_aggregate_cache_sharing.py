@@ -14,8 +14,15 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from aether import AggregateRoot, CommandRouter, DomainError, EventPayload, EventRegistry
-from aether import Repository, kit
+from aether import (
+    AggregateRoot,
+    CommandRouter,
+    DomainError,
+    EventPayload,
+    EventRegistry,
+    Repository,
+    kit,
+)
 from aether.command import Command
 from aether.store import InMemoryEventStore
 
@@ -67,7 +74,7 @@ def cart_router(store: InMemoryEventStore, cache_size: int
 async def test_a_value_object_the_caller_changes_after_sending_does_not_change_the_state() -> None:
     store = InMemoryEventStore()
     cached, cached_repository = cart_router(store, cache_size=100)
-    uncached, uncached_repository = cart_router(store, cache_size=0)
+    _, uncached_repository = cart_router(store, cache_size=0)
 
     line = Line(sku="tea", tags=["a"])
     await cached.send("cart-1", AddLine(line=line))
