@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, JsonValue, ValidationError
 
-from aether.aggregate_cache import AggregateCache, CachedAggregate
+from aether.aggregate_cache import AggregateCache, CachedAggregate, may_share
 from aether.errors import AetherError, VersionConflictError
 from aether.event import COMMAND_ID, ActorSnapshot, Event, EventStore, SnapshotStore
 from aether.eventbus import EventBroadcaster, publish_stored
@@ -448,6 +448,9 @@ class Repository(Generic[AggregateT]):
         mutable even in a frozen model. A cached state outlives the command, so it must
         be built from the stored events' own data instead.
         """
+        payload_type = self.registry.payload_type
+        if not any(may_share(payload_type(event.event_type)) for event in events):
+            return True  # only immutable values and containers pydantic built anew
         built = aggregate.state
         aggregate.state = aggregate._saved_state
         try:

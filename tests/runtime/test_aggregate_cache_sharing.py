@@ -23,6 +23,7 @@ from aether import (
     Repository,
     kit,
 )
+from aether.aggregate_cache import may_share
 from aether.command import Command
 from aether.store import InMemoryEventStore
 
@@ -88,3 +89,23 @@ async def test_a_value_object_the_caller_changes_after_sending_does_not_change_t
         lines=[Line(sku="tea", tags=["a"])])
     added = await cached.send("cart-1", AddLine(line=Line(sku="cup", tags=["b"])))
     assert [event.version for event in added] == [2]
+
+
+class Tagged(EventPayload):
+    event_type: ClassVar[str] = "Tagged"
+    lines: list[Line] | None = None
+
+
+class Counted(EventPayload):
+    event_type: ClassVar[str] = "Counted"
+    names: dict[str, list[tuple[int, str]]]
+    note: str | None = None
+
+
+def test_payloads_holding_model_instances_are_refolded_and_plain_values_are_not() -> None:
+    # A value object anywhere inside (a list of them, optional) may be the sender's; lists,
+    # dicts and tuples of plain values are built anew by validation.
+    assert may_share(LineAdded) and may_share(Tagged)
+    assert not may_share(Counted)
+    names = [(1, "a")]
+    assert Counted(names={"n": names}).names["n"] is not names
