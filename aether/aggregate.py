@@ -451,18 +451,19 @@ class Repository(Generic[AggregateT]):
         payload_type = self.registry.payload_type
         if not any(may_share(payload_type(event.event_type)) for event in events):
             return True  # only immutable values and containers pydantic built anew
-        built = aggregate.state
-        aggregate.state = aggregate._saved_state
+        # A fresh aggregate replays them: apply may keep more than the state on self.
+        replayed = self.factory(aggregate.id)
+        replayed.state = aggregate._saved_state
         try:
             for event in events:
-                aggregate.apply(self.registry.decode(event))
+                replayed.apply(self.registry.decode(event))
         except Exception:
             # The next load replays these events and reports what is wrong with them.
             logger.exception("events of %r up to version %d do not replay", aggregate.id,
                              aggregate.version)
-            aggregate.state = built
             self.cache.forget(aggregate.id)
             return False
+        aggregate.state = replayed.state
         return True
 
     async def _snapshot_if_due(self, aggregate: AggregateT, previous: int) -> None:
