@@ -449,7 +449,8 @@ class Repository(Generic[AggregateT]):
         be built from the stored events' own data instead.
         """
         payload_type = self.registry.payload_type
-        if not any(may_share(payload_type(event.event_type)) for event in events):
+        if not may_share(type(aggregate.state)) or not any(
+                may_share(payload_type(event.event_type)) for event in events):
             return True  # only immutable values and containers pydantic built anew
         # A fresh aggregate replays them: apply may keep more than the state on self.
         replayed = self.factory(aggregate.id)

@@ -97,13 +97,14 @@ class AggregateCache:
 
 
 def may_share(payload_type: type[BaseModel]) -> bool:
-    """Whether an instance of ``payload_type`` may hold an object its builder still owns.
+    """Whether an instance of ``payload_type`` (an event payload or a state) may hold an
+    object its builder still owns.
 
     pydantic's validation builds new lists and dicts but passes an instance of a model
     class (or an ``Any`` value) through as it is, so ``LineAdded(line=command.line)``
-    holds the command's value object, mutable in its lists. A state built from such a
-    payload must not be cached (Repository.save refolds it from the stored events).
-    Unknown annotations count as sharing.
+    holds the command's value object, mutable in its lists. A state that can hold one,
+    built from such a payload, must not be cached (Repository.save refolds it from the
+    stored events). Unknown annotations count as sharing.
     """
     try:
         return _sharing[payload_type]

@@ -26,6 +26,7 @@ from aether import (
 from aether.aggregate_cache import may_share
 from aether.command import Command
 from aether.store import InMemoryEventStore
+from tests.runtime.accounts import AccountState
 
 
 class Line(BaseModel):
@@ -109,3 +110,8 @@ def test_payloads_holding_model_instances_are_refolded_and_plain_values_are_not(
     assert not may_share(Counted)
     names = [(1, "a")]
     assert Counted(names={"n": names}).names["n"] is not names
+
+
+def test_a_state_of_plain_values_cannot_hold_the_senders_objects() -> None:
+    assert may_share(CartState)
+    assert not may_share(AccountState)
