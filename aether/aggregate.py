@@ -144,6 +144,8 @@ class AggregateRoot(ABC, Generic[StateT]):
         # Repository's cache (see _resume, _cached) is copied before it is written to.
         self._commands: dict[str, tuple[int, int]] = {}
         self._commands_shared = False
+        # The id of the stored event at ``version``, when known (see CachedAggregate).
+        self._last_id: str | None = None
 
     @classmethod
     @abstractmethod
@@ -209,6 +211,7 @@ class AggregateRoot(ABC, Generic[StateT]):
         """Start from a snapshot instead of replaying from the first event."""
         self.state = type(self.state).model_validate(state)
         self.version = version
+        self._last_id = None
         self._pending.clear()
 
     def _resume(self, entry: CachedAggregate) -> None:
@@ -216,6 +219,7 @@ class AggregateRoot(ABC, Generic[StateT]):
         shared, not copied (states are immutable; the ids are copied on the next write)."""
         self.state = entry.state
         self.version = entry.version
+        self._last_id = entry.last_id
         self._commands = entry.commands
         self._commands_shared = True
         self._pending.clear()
@@ -223,7 +227,7 @@ class AggregateRoot(ABC, Generic[StateT]):
     def _cached(self) -> CachedAggregate:
         """What a Repository's cache keeps of this aggregate now (see _resume)."""
         self._commands_shared = True
-        return CachedAggregate(self.version, self.state, self._commands)
+        return CachedAggregate(self.version, self.state, self._commands, self._last_id)
 
 
 # Any, not BaseModel: AggregateRoot is invariant in its state type.
@@ -334,7 +338,16 @@ class Repository(Generic[AggregateT]):
             aggregate._resume(entry)
             return aggregate
         if latest > entry.version:
-            events = await self.store.get_events(aggregate_id, entry.version + 1)
+            known = entry.last_id
+            # Read from the entry's own event when its id is known: after its history
+            # expired (stream_retention), a new one can grow past the entry's version.
+            events = await self.store.get_events(
+                aggregate_id, entry.version + (known is None))
+            if known is not None:
+                if events and events[0].version == entry.version and events[0].id == known:
+                    events = events[1:]
+                else:
+                    events = []
             # Fewer than the latest version said: the history shrank meanwhile.
             if events and events[-1].version >= latest:
                 aggregate = self.factory(aggregate_id)
@@ -342,8 +355,8 @@ class Repository(Generic[AggregateT]):
                 self._replay(aggregate, events)
                 self.cache.put(aggregate_id, aggregate._cached())
                 return aggregate
-        # Retention or a purge took events the entry had seen: start from the store.
-        logger.info("history of %r ends at version %d, before the cached version %d; "
+        # Retention took events the entry had seen: start from the store.
+        logger.info("history of %r (version %d) no longer continues the cached version %d; "
                     "loading it again", aggregate_id, latest, entry.version)
         self.cache.forget(aggregate_id)
         return None
@@ -355,6 +368,8 @@ class Repository(Generic[AggregateT]):
             command_id = event.metadata.get(COMMAND_ID)
             if command_id:
                 aggregate.note_command(command_id, event.version)
+        if events:
+            aggregate._last_id = events[-1].id
 
     async def recorded(self, aggregate: AggregateT, command_id: str) -> list[Event] | None:
         """The events the command ``command_id`` produced on this aggregate, or None when
@@ -426,6 +441,7 @@ class Repository(Generic[AggregateT]):
             raise
         previous = aggregate.version
         aggregate.mark_saved(events[-1].version)
+        aggregate._last_id = events[-1].id
         command_id = (metadata or {}).get(COMMAND_ID)
         if command_id:
             for event in events:

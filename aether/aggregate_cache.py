@@ -40,11 +40,14 @@ _sharing: dict[type[BaseModel], bool] = {}
 
 
 class CachedAggregate(NamedTuple):
-    """An actor as of ``version``: its state and remembered command ids (read-only)."""
+    """An actor as of ``version``: its state and remembered command ids (read-only), and
+    the id of its event at ``version`` when known (None: started from a snapshot, or no
+    event yet), which says whether a longer history still continues this one."""
 
     version: int
     state: Any
     commands: dict[str, tuple[int, int]]
+    last_id: str | None = None
 
 
 class AggregateCache:

@@ -103,7 +103,8 @@ async def test_a_cached_load_reads_only_what_was_written_since() -> None:
     await b.send("acc-1", Deposit(amount=D(1)))
     store.reads.clear()
     await a.send("acc-1", Withdraw(amount=D(13)))  # needs both of B's deposits
-    assert store.reads == [("acc-1", 3)]
+    # From the cached version's own event, which says the history still continues it.
+    assert store.reads == [("acc-1", 2)]
     assert (await repo_a.load("acc-1")).state.balance == D(0)
 
 
