@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, JsonValue, ValidationError
 
-from aether.aggregate_cache import AggregateCache, CachedAggregate
+from aether.aggregate_cache import AggregateCache, CachedAggregate, may_share
 from aether.errors import AetherError, VersionConflictError
 from aether.event import COMMAND_ID, ActorSnapshot, Event, EventStore, SnapshotStore
 from aether.eventbus import EventBroadcaster, publish_stored
@@ -138,10 +138,14 @@ class AggregateRoot(ABC, Generic[StateT]):
         self.version = 0
         self.state: StateT = self.initial_state()
         self._pending: list[EventPayload] = []
+        # The state as of ``version``, before the pending events (see Repository.save).
+        self._saved_state: StateT = self.state
         # Command id -> (first, last) version, oldest first. A dict shared with a
         # Repository's cache (see _resume, _cached) is copied before it is written to.
         self._commands: dict[str, tuple[int, int]] = {}
         self._commands_shared = False
+        # The id of the stored event at ``version``, when known (see CachedAggregate).
+        self._last_id: str | None = None
 
     @classmethod
     @abstractmethod
@@ -154,6 +158,8 @@ class AggregateRoot(ABC, Generic[StateT]):
 
     def record(self, event: EventPayload) -> None:
         """Apply a new event and queue it for saving (call from command handlers)."""
+        if not self._pending:
+            self._saved_state = self.state
         self.apply(event)
         self._pending.append(event)
 
@@ -205,6 +211,7 @@ class AggregateRoot(ABC, Generic[StateT]):
         """Start from a snapshot instead of replaying from the first event."""
         self.state = type(self.state).model_validate(state)
         self.version = version
+        self._last_id = None
         self._pending.clear()
 
     def _resume(self, entry: CachedAggregate) -> None:
@@ -212,6 +219,7 @@ class AggregateRoot(ABC, Generic[StateT]):
         shared, not copied (states are immutable; the ids are copied on the next write)."""
         self.state = entry.state
         self.version = entry.version
+        self._last_id = entry.last_id
         self._commands = entry.commands
         self._commands_shared = True
         self._pending.clear()
@@ -219,7 +227,7 @@ class AggregateRoot(ABC, Generic[StateT]):
     def _cached(self) -> CachedAggregate:
         """What a Repository's cache keeps of this aggregate now (see _resume)."""
         self._commands_shared = True
-        return CachedAggregate(self.version, self.state, self._commands)
+        return CachedAggregate(self.version, self.state, self._commands, self._last_id)
 
 
 # Any, not BaseModel: AggregateRoot is invariant in its state type.
@@ -330,7 +338,16 @@ class Repository(Generic[AggregateT]):
             aggregate._resume(entry)
             return aggregate
         if latest > entry.version:
-            events = await self.store.get_events(aggregate_id, entry.version + 1)
+            known = entry.last_id
+            # Read from the entry's own event when its id is known: after its history
+            # expired (stream_retention), a new one can grow past the entry's version.
+            events = await self.store.get_events(
+                aggregate_id, entry.version + (known is None))
+            if known is not None:
+                if events and events[0].version == entry.version and events[0].id == known:
+                    events = events[1:]
+                else:
+                    events = []
             # Fewer than the latest version said: the history shrank meanwhile.
             if events and events[-1].version >= latest:
                 aggregate = self.factory(aggregate_id)
@@ -338,8 +355,8 @@ class Repository(Generic[AggregateT]):
                 self._replay(aggregate, events)
                 self.cache.put(aggregate_id, aggregate._cached())
                 return aggregate
-        # Retention or a purge took events the entry had seen: start from the store.
-        logger.info("history of %r ends at version %d, before the cached version %d; "
+        # Retention took events the entry had seen: start from the store.
+        logger.info("history of %r (version %d) no longer continues the cached version %d; "
                     "loading it again", aggregate_id, latest, entry.version)
         self.cache.forget(aggregate_id)
         return None
@@ -351,6 +368,8 @@ class Repository(Generic[AggregateT]):
             command_id = event.metadata.get(COMMAND_ID)
             if command_id:
                 aggregate.note_command(command_id, event.version)
+        if events:
+            aggregate._last_id = events[-1].id
 
     async def recorded(self, aggregate: AggregateT, command_id: str) -> list[Event] | None:
         """The events the command ``command_id`` produced on this aggregate, or None when
@@ -422,16 +441,47 @@ class Repository(Generic[AggregateT]):
             raise
         previous = aggregate.version
         aggregate.mark_saved(events[-1].version)
+        aggregate._last_id = events[-1].id
         command_id = (metadata or {}).get(COMMAND_ID)
         if command_id:
             for event in events:
                 aggregate.note_command(command_id, event.version)
-        self.cache.put(aggregate.id, aggregate._cached())
+        if self._refold(aggregate, events):
+            self.cache.put(aggregate.id, aggregate._cached())
         if self.snapshot_every:
             await self._snapshot_if_due(aggregate, previous)
         if self.bus is not None:
             await publish_stored(self.bus, self.namespace, events)
         return events
+
+    def _refold(self, aggregate: AggregateT, events: list[Event]) -> bool:
+        """Make the aggregate's state the fold of the stored ``events`` (from the state
+        before them), as a later load builds it; False (nothing to cache) when that fails.
+
+        The state ``record`` built may hold objects the command's caller still owns:
+        pydantic passes a model instance through validation as it is, so
+        ``LineAdded(line=command.line)`` holds the caller's value object, whose lists stay
+        mutable even in a frozen model. A cached state outlives the command, so it must
+        be built from the stored events' own data instead.
+        """
+        payload_type = self.registry.payload_type
+        if not may_share(type(aggregate.state)) or not any(
+                may_share(payload_type(event.event_type)) for event in events):
+            return True  # only immutable values and containers pydantic built anew
+        # A fresh aggregate replays them: apply may keep more than the state on self.
+        replayed = self.factory(aggregate.id)
+        replayed.state = aggregate._saved_state
+        try:
+            for event in events:
+                replayed.apply(self.registry.decode(event))
+        except Exception:
+            # The next load replays these events and reports what is wrong with them.
+            logger.exception("events of %r up to version %d do not replay", aggregate.id,
+                             aggregate.version)
+            self.cache.forget(aggregate.id)
+            return False
+        aggregate.state = replayed.state
+        return True
 
     async def _snapshot_if_due(self, aggregate: AggregateT, previous: int) -> None:
         every = self.snapshot_every

@@ -19,18 +19,35 @@ resumed from it copies the dict before it notes a new command: AggregateRoot.not
 
 from __future__ import annotations
 
+import enum
+import types
 from collections import OrderedDict
-from typing import Any, NamedTuple
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, Literal, NamedTuple, Union, get_args, get_origin
+from uuid import UUID
 
-__all__ = ["AggregateCache", "CachedAggregate"]
+from pydantic import BaseModel
+
+__all__ = ["AggregateCache", "CachedAggregate", "may_share"]
+
+# Values pydantic's validation gives back that no one can change in place.
+_IMMUTABLE = (str, int, float, bool, bytes, Decimal, date, datetime, time, timedelta, UUID,
+              type(None), enum.Enum)
+# Containers pydantic's validation builds anew (their items are what may be shared).
+_REBUILT = (list, tuple, dict, set, frozenset)
+_sharing: dict[type[BaseModel], bool] = {}
 
 
 class CachedAggregate(NamedTuple):
-    """An actor as of ``version``: its state and remembered command ids (read-only)."""
+    """An actor as of ``version``: its state and remembered command ids (read-only), and
+    the id of its event at ``version`` when known (None: started from a snapshot, or no
+    event yet), which says whether a longer history still continues this one."""
 
     version: int
     state: Any
     commands: dict[str, tuple[int, int]]
+    last_id: str | None = None
 
 
 class AggregateCache:
@@ -80,3 +97,32 @@ class AggregateCache:
 
     def __contains__(self, actor_id: object) -> bool:
         return actor_id in self._entries
+
+
+def may_share(payload_type: type[BaseModel]) -> bool:
+    """Whether an instance of ``payload_type`` (an event payload or a state) may hold an
+    object its builder still owns.
+
+    pydantic's validation builds new lists and dicts but passes an instance of a model
+    class (or an ``Any`` value) through as it is, so ``LineAdded(line=command.line)``
+    holds the command's value object, mutable in its lists. A state that can hold one,
+    built from such a payload, must not be cached (Repository.save refolds it from the
+    stored events). Unknown annotations count as sharing.
+    """
+    try:
+        return _sharing[payload_type]
+    except KeyError:
+        shares = _sharing[payload_type] = any(
+            _shares(field.annotation) for field in payload_type.model_fields.values())
+        return shares
+
+
+def _shares(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return False
+    if origin is Annotated:
+        return _shares(get_args(annotation)[0])
+    if origin in (Union, types.UnionType) or origin in _REBUILT:
+        return any(_shares(arg) for arg in get_args(annotation) if arg is not Ellipsis)
+    return not (isinstance(annotation, type) and issubclass(annotation, _IMMUTABLE))
