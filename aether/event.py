@@ -305,26 +305,13 @@ def _check_event_limits(event: Event) -> None:
     check_event_type(event.event_type)
     check_actor_id(event.actor_id)
     _check_version("Event", event.version)
-    check_timestamp("Event.timestamp", _fixed_zone("Event", event.timestamp))
+    check_timestamp("Event.timestamp", event.timestamp)
 
 
 def _check_snapshot_limits(snapshot: ActorSnapshot) -> None:
     check_actor_id(snapshot.actor_id)
     _check_version("ActorSnapshot", snapshot.version)
-    check_timestamp("ActorSnapshot.timestamp", _fixed_zone("ActorSnapshot", snapshot.timestamp))
-
-
-def _fixed_zone(kind: str, timestamp: datetime) -> datetime:
-    # Validation turns a zone into its fixed offset (_parse_timestamp); a model_construct'ed
-    # record skipped that, and JSON keeps only the offset: a time in a DST gap or fold would
-    # read back unequal, so such a record is refused at the store's door (check_storable).
-    if timestamp.tzinfo is not None and not isinstance(timestamp.tzinfo, timezone):
-        raise InvalidEventError(
-            f"{kind}.timestamp is in the zone {str(timestamp.tzinfo)[:60]!r}, which JSON keeps "
-            f"only as a fixed offset: build the record with its constructor (it converts the "
-            f"zone) or pass timestamp.astimezone(UTC)"
-        )
-    return timestamp
+    check_timestamp("ActorSnapshot.timestamp", snapshot.timestamp)
 
 
 # InvalidEventError is not a ValueError, so pydantic lets it through unwrapped and

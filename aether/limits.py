@@ -32,7 +32,7 @@ included. The limits and their reasons (docs/runtime.md lists them for users):
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timezone
 
 from aether.errors import InvalidEventError, StoreConfigError
 
@@ -139,6 +139,15 @@ def check_timestamp(what: str, timestamp: datetime) -> datetime:
         raise InvalidEventError(
             f"{what} must be timezone-aware, got naive {timestamp.isoformat()}: "
             f"use datetime.now(UTC)"
+        )
+    if not isinstance(timestamp.tzinfo, timezone):
+        # Validation turns a zone into its fixed offset (aether.event._parse_timestamp); a
+        # model_construct'ed record skipped that, and JSON keeps only the offset: a time in
+        # a DST gap or fold would read back unequal.
+        raise InvalidEventError(
+            f"{what} is in the zone {str(timestamp.tzinfo)[:60]!r}, which JSON keeps only as "
+            f"a fixed offset: build the record with its constructor (it converts the zone) "
+            f"or pass timestamp.astimezone(UTC)"
         )
     if offset.seconds % 60 or offset.microseconds:
         raise InvalidEventError(
