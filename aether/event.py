@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar, runtime_checkable
@@ -28,7 +27,13 @@ from aether.limits import (
     check_event_type,
     check_timestamp,
 )
-from aether.records import RecordSlots, decode_event, fill_event, fill_snapshot
+from aether.records import (
+    RecordSlots,
+    decode_event,
+    decode_snapshot,
+    fill_event,
+    fill_snapshot,
+)
 
 CORRELATION_ID = "correlation_id"
 CAUSATION_ID = "causation_id"
@@ -248,12 +253,8 @@ def decode_record(kind: type[_RecordT], raw: bytes, *, stored: bool) -> _RecordT
             if record is not None:
                 return record
         elif kind is ActorSnapshot:
-            stamp = fields.get("timestamp")
-            if type(stamp) is str:
-                with contextlib.suppress(ValueError):
-                    fields["timestamp"] = datetime.fromisoformat(stamp)  # _parse_timestamp
-            record = object.__new__(kind)
-            if fill_snapshot(record, fields, not stored, parsed=True):
+            record = decode_snapshot(kind, fields, not stored)
+            if record is not None:
                 return record
     return kind.model_validate_json(raw, context={STORED: True} if stored else None)
 

@@ -213,16 +213,29 @@ def decode_event(kind: type[EventT], fields: dict[str, Any], check: bool) -> Eve
     return event
 
 
-def _fill_parsed(kind: type[EventT], fields: dict[str, Any], check: bool) -> EventT | None:
-    # Parsed JSON without every field (data and metadata may be left out): fill_event.
+def _fill_parsed(kind: type[EventT], fields: dict[str, Any], check: bool,
+                 fill: Callable[[Any, dict[str, Any], bool], bool] = fill_event
+                 ) -> EventT | None:
+    # Parsed JSON the quick decode does not take (an event without every field: data and
+    # metadata may be left out; any snapshot): its ISO timestamp parsed as
+    # aether.event._parse_timestamp does, then ``fill``.
     stamp = fields.get("timestamp")
     if type(stamp) is str:
         try:
             fields["timestamp"] = _fromisoformat(stamp)
         except ValueError:
             return None
-    event = _new(kind)
-    return event if fill_event(event, fields, check) else None
+    record = _new(kind)
+    return record if fill(record, fields, check) else None
+
+
+def decode_snapshot(kind: type[EventT], fields: dict[str, Any], check: bool) -> EventT | None:
+    """decode_event for an ActorSnapshot: its state is frozen in place."""
+    return _fill_parsed(kind, fields, check, _fill_parsed_snapshot)
+
+
+def _fill_parsed_snapshot(snapshot: Any, fields: dict[str, Any], check: bool) -> bool:
+    return fill_snapshot(snapshot, fields, check, parsed=True)
 
 
 def _names_fit(event_id: str, event_type: str, actor_id: str) -> bool:
