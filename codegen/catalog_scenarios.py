@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pydantic import JsonValue
 
 from codegen.catalog_site import Link, Site
-from modeling.identity import actor_id, event_emitters, scenario_stream
+from modeling.identity import command_target, event_emitters, scenario_stream
 from modeling.policy_checks import (
     ACTOR_KEY,
     TARGET_KEY,
@@ -93,10 +93,9 @@ class Streams:
 
     def target(self, name: str, payload: Mapping[str, JsonValue], given: str | None) -> str:
         owner = self.commands.get(name)
-        if given or owner is None or owner.id is None or owner.id not in payload:
+        if given or owner is None:
             return given or ""
-        spec = next((c.fields.get(owner.id) for c in owner.commands if c.name == name), None)
-        return actor_id(owner, payload[owner.id], spec.type if spec is not None else "str")
+        return command_target(owner, name, payload) or ""
 
     def policy_scenarios(self, policy: Policy, site: Site) -> list[ScenarioView]:
         def message(raw: Mapping[str, JsonValue], extra: str) -> Message:

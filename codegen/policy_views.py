@@ -20,7 +20,7 @@ from codegen.imports import Imports
 from codegen.members import ReactionView
 from codegen.pysource import call, docstring, identifier, string
 from codegen.typemap import Types, constructor
-from modeling.identity import actor_id, event_emitters, scenario_stream
+from modeling.identity import command_target, event_emitters, scenario_stream
 from modeling.names import module_name, snake_case
 from modeling.policy_checks import ACTOR_KEY, TARGET_KEY, addresses, command_owners
 from modeling.types import Aggregate, EventDef, FieldSpec, Model, Policy
@@ -144,7 +144,8 @@ def _scenario(policy: Policy, name: str, given: list[dict[str, JsonValue]],
         ((message),) = addresses([raw], TARGET_KEY)
         owner = owners[message.name]
         fields = next(c.fields for c in owner.commands if c.name == message.name)
-        target = message.address or _target(owner, message.payload, fields)
+        target = message.address or command_target(owner, message.name, message.payload)
+        assert target is not None  # validated: a command without identity names `to`
         built = build(message.name, message.payload, "..commands", fields)
         return call("kit.Dispatch", [string(target), built], "")
 
@@ -157,13 +158,6 @@ def _scenario(policy: Policy, name: str, given: list[dict[str, JsonValue]],
         policy.name, [f"{read}()" for read in policy.reads],
         [f"policy.{attribute}" for attribute in attributes(policy.reads).values()],
         [event(raw) for raw in given], event(when), [command(raw) for raw in then])
-
-
-def _target(owner: Aggregate, payload: Mapping[str, JsonValue],
-            fields: dict[str, FieldSpec]) -> str:
-    """The actor id the command's ``target_actor_id()`` gives, computed here."""
-    assert owner.id is not None  # validated: a command without identity names `to`
-    return actor_id(owner, payload[owner.id], fields[owner.id].type)
 
 
 def _external_systems(model: Model, imports: dict[str, Imports]) -> list[ExternalSystemView]:

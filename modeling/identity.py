@@ -36,6 +36,17 @@ def actor_id(aggregate: Aggregate, value: JsonValue, id_type: str) -> str:
     return f"{id_prefix(aggregate)}-{text}"
 
 
+def command_target(owner: Aggregate, command: str,
+                   payload: Mapping[str, JsonValue]) -> str | None:
+    """Where the command ``command`` of ``owner`` with ``payload`` is sent, as its generated
+    ``target_actor_id()`` computes it; None when the payload does not carry the aggregate's
+    id (or the aggregate declares none)."""
+    if owner.id is None or owner.id not in payload:
+        return None
+    spec = next((c.fields.get(owner.id) for c in owner.commands if c.name == command), None)
+    return actor_id(owner, payload[owner.id], spec.type if spec is not None else "str")
+
+
 def event_emitters(model: Model) -> dict[str, str]:
     """Event name -> the snake_case name of the external system that emits it."""
     return {event: snake_case(system.name) for context in model.contexts
