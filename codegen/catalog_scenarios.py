@@ -20,12 +20,11 @@ from modeling.policy_checks import (
     ACTOR_KEY,
     TARGET_KEY,
     command_owners,
+    event_owners,
     split_message,
 )
 from modeling.policy_checks import Message as PolicyMessage
 from modeling.types import (
-    Aggregate,
-    FieldSpec,
     Model,
     Policy,
     ReadModel,
@@ -72,24 +71,17 @@ class Streams:
     """Where a scenario's events are recorded and its commands sent, for one model."""
 
     def __init__(self, model: Model) -> None:
-        self.fields: dict[str, dict[str, FieldSpec]] = {}
-        self.owners: dict[str, Aggregate | None] = {}
-        for context in model.contexts:
-            for aggregate in context.aggregates:
-                for event in aggregate.events:
-                    self.fields[event.name], self.owners[event.name] = event.fields, aggregate
-            for event in context.events:
-                self.fields[event.name], self.owners[event.name] = event.fields, None
+        self.events = event_owners(model)
         self.emitters = event_emitters(model)
         self.commands = command_owners(model)
 
     def stream(self, name: str, payload: Mapping[str, JsonValue], given: str | None) -> str:
         if given:
             return given
-        if name not in self.fields:
+        if name not in self.events:
             return ""
-        return scenario_stream(name, payload, self.fields[name], self.owners[name],
-                               self.emitters.get(name))
+        definition, owner = self.events[name]
+        return scenario_stream(name, payload, definition.fields, owner, self.emitters.get(name))
 
     def target(self, name: str, payload: Mapping[str, JsonValue], given: str | None) -> str:
         owner = self.commands.get(name)

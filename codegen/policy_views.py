@@ -22,7 +22,13 @@ from codegen.pysource import call, docstring, identifier, string
 from codegen.typemap import Types, constructor
 from modeling.identity import command_target, event_emitters, scenario_stream
 from modeling.names import module_name, snake_case
-from modeling.policy_checks import ACTOR_KEY, TARGET_KEY, addresses, command_owners
+from modeling.policy_checks import (
+    ACTOR_KEY,
+    TARGET_KEY,
+    addresses,
+    command_owners,
+    event_owners,
+)
 from modeling.types import Aggregate, EventDef, FieldSpec, Model, Policy
 
 POLICY_MEMBERS = frozenset({"name", "position", "react", "handle", "command_id",
@@ -108,9 +114,7 @@ def _scenarios(model: Model, types: Types,
     test = imports["test_policies"] = Imports(kit=True)
     taken: set[str] = set()
     owners = command_owners(model)
-    event_owners: dict[str, tuple[EventDef, Aggregate | None]] = {
-        e.name: (e, a) for c in model.contexts for a in c.aggregates for e in a.events}
-    event_owners.update({e.name: (e, None) for c in model.contexts for e in c.events})
+    defined = event_owners(model)
     emitters = event_emitters(model)
     views = []
     for c in model.contexts:
@@ -118,7 +122,7 @@ def _scenarios(model: Model, types: Types,
             for scenario in policy.scenarios:
                 views.append(_scenario(policy, scenario.name, scenario.given, scenario.when,
                                        scenario.then or [], taken, types, test, owners,
-                                       event_owners, emitters))
+                                       defined, emitters))
     return views
 
 

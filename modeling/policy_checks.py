@@ -19,7 +19,7 @@ from pydantic import JsonValue
 from modeling.identity import id_prefix
 from modeling.names import short, shown, snake_case
 from modeling.source import Path, Severity
-from modeling.types import Aggregate, Model, Policy, PolicyScenario
+from modeling.types import Aggregate, EventDef, Model, Policy, PolicyScenario
 from modeling.values import DeclaredTypes, payload_problems
 
 if TYPE_CHECKING:
@@ -94,6 +94,15 @@ def read_models_read(model: Model, policy: Policy) -> dict[str, list[str]]:
 def command_owners(model: Model) -> dict[str, Aggregate]:
     return {command.name: aggregate for c in model.contexts for aggregate in c.aggregates
             for command in aggregate.commands}
+
+
+def event_owners(model: Model) -> dict[str, tuple[EventDef, Aggregate | None]]:
+    """Event name -> its definition and the aggregate that records it (None for an event of
+    a context: an external system's or another's)."""
+    owners: dict[str, tuple[EventDef, Aggregate | None]] = {
+        e.name: (e, a) for c in model.contexts for a in c.aggregates for e in a.events}
+    owners.update({e.name: (e, None) for c in model.contexts for e in c.events})
+    return owners
 
 
 def check_policies(checker: Checker) -> None:
