@@ -140,10 +140,11 @@ class AggregateRoot(ABC, Generic[StateT]):
         self._pending: list[EventPayload] = []
         # The state as of ``version``, before the pending events (see Repository.save).
         self._saved_state: StateT = self.state
-        # Command id -> (first, last) version, oldest first. A dict shared with a
-        # Repository's cache (see _resume, _cached) is copied before it is written to.
+        # Command id -> (first, last) version, oldest first; shared with a Repository's
+        # cache (see _resume, _cached). Only stored events add to it (a save the store
+        # accepted, a replay), so whoever shares it sees only commands that really produced
+        # events: a command it names is found in the store (Repository.recorded).
         self._commands: dict[str, tuple[int, int]] = {}
-        self._commands_shared = False
         # The id of the stored event at ``version``, when known (see CachedAggregate).
         self._last_id: str | None = None
 
@@ -180,9 +181,6 @@ class AggregateRoot(ABC, Generic[StateT]):
     def note_command(self, command_id: str, version: int) -> None:
         """Remember that the command ``command_id`` produced the event at ``version``."""
         commands = self._commands
-        if self._commands_shared:
-            commands = self._commands = commands.copy()
-            self._commands_shared = False
         span = commands.pop(command_id, None)  # re-inserted: the most recent goes last
         commands[command_id] = (version, version) if span is None else (span[0], version)
         while len(commands) > self.remembered_commands:
@@ -216,17 +214,15 @@ class AggregateRoot(ABC, Generic[StateT]):
 
     def _resume(self, entry: CachedAggregate) -> None:
         """Start from a Repository's cache entry: its state object and command ids are
-        shared, not copied (states are immutable; the ids are copied on the next write)."""
+        shared, not copied (states are immutable; see ``_commands`` for the ids)."""
         self.state = entry.state
         self.version = entry.version
         self._last_id = entry.last_id
         self._commands = entry.commands
-        self._commands_shared = True
         self._pending.clear()
 
     def _cached(self) -> CachedAggregate:
         """What a Repository's cache keeps of this aggregate now (see _resume)."""
-        self._commands_shared = True
         return CachedAggregate(self.version, self.state, self._commands, self._last_id)
 
 
