@@ -317,6 +317,30 @@ async def test_a_resent_command_is_answered_from_the_cache() -> None:
     assert (await repository.load("acc-1")).state.balance == D(5)
 
 
+async def test_commands_racing_on_one_cached_actor_each_run_once() -> None:
+    # The aggregates of concurrent commands share their cache entry's command ids: each
+    # command must still run exactly once, its resends answered with its events.
+    store = InMemoryEventStore()
+    router, repository = bank_router(store)
+    await router.send("acc-1", Open(owner="ada"))
+    sends = [(f"cmd-{index % 5}", D(index % 5 + 1)) for index in range(40)]
+    answers = await asyncio.gather(*(
+        router.send("acc-1", Deposit(amount=amount), {COMMAND_ID: command_id})
+        for command_id, amount in sends), return_exceptions=True)
+    events = await store.get_events("acc-1")
+    by_command = {e.metadata[COMMAND_ID]: e for e in events[1:]}
+    assert sorted(by_command) == [f"cmd-{index}" for index in range(5)]
+    assert len(events) == 6  # opened, then one deposit per command id
+    for (command_id, _), got in zip(sends, answers, strict=True):
+        if not isinstance(got, VersionConflictError):  # out of retries: nothing stored
+            assert got == [by_command[command_id]]
+    account = await repository.load("acc-1")
+    assert account.state.balance == D(1 + 2 + 3 + 4 + 5)
+    assert {command_id: account.command_versions(command_id)
+            for command_id in by_command} == {
+        command_id: (event.version, event.version) for command_id, event in by_command.items()}
+
+
 async def test_a_miss_starts_from_the_snapshot_and_the_cache_goes_on_from_there() -> None:
     store = CountingStore()
     router, repository = bank_router(store, cache_size=1, snapshot_every=3)
