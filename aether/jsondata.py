@@ -261,8 +261,14 @@ def _copy(
 
 def freeze_text_map(value: object, where: str) -> FrozenDict:
     """A frozen copy of a flat mapping of text to text (event metadata)."""
-    if (type(value) is dict or type(value) is FrozenDict) and not value:
-        return FrozenDict()
+    if type(value) is dict or type(value) is FrozenDict:
+        # The common case, one save's metadata: ASCII text only, copied in one C call.
+        for key, text in value.items():
+            if (type(key) is not str or type(text) is not str or not key.isascii()
+                    or not text.isascii()):
+                break
+        else:
+            return FrozenDict(value)
     if not isinstance(value, dict):
         raise InvalidEventError(f"{where} must be a mapping of text to text, got "
                                 f"{type(value).__name__}")
