@@ -10,7 +10,11 @@ with an ``Aggregate`` that makes the same decisions on the same data. Rows:
 - load + command + save of an existing order (ours ``router.send(id, MarkOrderPaid(...))``;
   theirs ``app.repository.get``, ``order.mark_paid``, ``app.save``);
 - building an event and appending it (ours the public ``Event(...)`` and
-  ``store.save_event``; theirs ``StoredEvent(...)`` and ``POPOAggregateRecorder.insert_events``).
+  ``store.save_event``; theirs ``StoredEvent(...)`` and ``POPOAggregateRecorder.insert_events``);
+- the floor of the first two rows: the same commands' own pydantic work with no framework at
+  all (the command built and validated, the handler's payload, the state evolved, the
+  payload dumped to JSON data), against the same baseline: how far any framework whose
+  commands, events and states are pydantic models could go.
 
 Every run starts from a fresh store on both sides; ``--profile`` prints a cProfile summary
 of ours instead of the table. Both sides are pure CPU work in this one process, so runs are
@@ -44,8 +48,10 @@ from aether.store import InMemoryEventStore
 from bench import history
 from bench.table import Row, print_table
 from examples.orders.project.orders.app import make_router
+from examples.orders.project.orders.bases import OrderState
 from examples.orders.project.orders.commands import MarkOrderPaid, PlaceOrder
-from examples.orders.project.orders.types import OrderLine
+from examples.orders.project.orders.events import OrderPaid, OrderPlaced
+from examples.orders.project.orders.types import OrderLine, OrderStatus
 
 ORDERS = 2_000
 EVENTS = 20_000
@@ -141,6 +147,36 @@ async def theirs_pay(state: tuple[Application[UUID], list[UUID]]) -> None:
         app.save(order)
 
 
+# ---- the floor: the commands' own pydantic work, no framework -------------------------
+
+async def floor_new_orders(_: None) -> None:
+    # What Order.handle_place_order and apply_order_placed do, and the dump of the event's
+    # data every store needs; no load, no Event, no store.
+    for index in range(ORDERS):
+        command = _place_order(f"{index}")
+        total = sum((line.price * line.quantity for line in command.lines), Decimal(0))
+        payload = OrderPlaced(order_id=command.order_id, customer_id=command.customer_id,
+                              lines=command.lines, total=total)
+        OrderState().evolve(customer_id=payload.customer_id, total=payload.total)
+        payload.model_dump(mode="json")
+
+
+async def floor_pay(_: None) -> None:
+    state = OrderState(customer_id="c-1", total=Decimal("21.00"))
+    for index in range(ORDERS):
+        command = MarkOrderPaid(order_id=f"{index}", payment_id=f"p-{index}",
+                                amount=Decimal("21.00"))
+        if state.status is OrderStatus.NEW:
+            payload = OrderPaid(order_id=command.order_id, payment_id=command.payment_id,
+                                amount=command.amount)
+            state.evolve(status=OrderStatus.PAID)
+            payload.model_dump(mode="json")
+
+
+def _nothing() -> None:
+    return None
+
+
 # ---- building an event and appending it ----------------------------------------------
 
 ACTORS = 1_000
@@ -205,6 +241,10 @@ async def _measure() -> list[Row]:
         Row("Event build + append (one per call)", *await _compare(
             (ours_build_prepared, ours_build_append),
             (theirs_build_prepared, theirs_build_append), EVENTS)),
+        Row("floor: a new order's own pydantic work, no framework", *await _compare(
+            (_nothing, floor_new_orders), (Application[UUID], theirs_new_orders), ORDERS)),
+        Row("floor: an existing order's own pydantic work", *await _compare(
+            (_nothing, floor_pay), (theirs_placed, theirs_pay), ORDERS)),
     ]
 
 
