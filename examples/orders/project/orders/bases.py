@@ -54,9 +54,13 @@ class OrderState(kit.BaseModel):
 class OrderBase(kit.AggregateRoot[OrderState]):
     """A customer's order."""
 
+    # One state for every new aggregate, built once: states are immutable (apply builds
+    # new ones), and validating a new one cost a command about 3%.
+    _INITIAL_STATE = OrderState()
+
     @classmethod
     def initial_state(cls) -> OrderState:
-        return OrderState()
+        return cls._INITIAL_STATE
 
     def __init_subclass__(cls, **kwargs: typing.Any) -> None:
         # A stub missing a handler fails on import, naming itself and the methods.
@@ -146,9 +150,13 @@ class ShipmentState(kit.BaseModel):
 class ShipmentBase(kit.AggregateRoot[ShipmentState]):
     """The Shipment aggregate."""
 
+    # One state for every new aggregate, built once: states are immutable (apply builds
+    # new ones), and validating a new one cost a command about 3%.
+    _INITIAL_STATE = ShipmentState()
+
     @classmethod
     def initial_state(cls) -> ShipmentState:
-        return ShipmentState()
+        return cls._INITIAL_STATE
 
     def __init_subclass__(cls, **kwargs: typing.Any) -> None:
         # A stub missing a handler fails on import, naming itself and the methods.
