@@ -300,9 +300,12 @@ class Repository(Generic[AggregateT]):
         caches what it saves instead, sparing a put and a copy of the command ids)."""
         entry = self.cache.get(aggregate_id)
         if entry is not None:
-            aggregate = await self._fast_forward(aggregate_id, entry)
-            if aggregate is not None:
-                return aggregate
+            latest = await self.store.get_latest_version(aggregate_id)
+            if latest == entry.version:  # the common case: nobody else wrote since
+                return self._resumed(aggregate_id, entry)
+            caught_up = await self._catch_up(aggregate_id, entry, latest)
+            if caught_up is not None:
+                return caught_up
         aggregate = self.factory(aggregate_id)
         from_version = 0
         if self.snapshot_store is not None:
@@ -324,15 +327,16 @@ class Repository(Generic[AggregateT]):
             self.cache.put(aggregate_id, aggregate._cached())
         return aggregate
 
-    async def _fast_forward(self, aggregate_id: str, entry: CachedAggregate
-                            ) -> AggregateT | None:
-        """The cached aggregate brought up to the store's latest version, or None (and
-        the entry forgotten) when the store's history no longer reaches the entry's."""
-        latest = await self.store.get_latest_version(aggregate_id)
-        if latest == entry.version:  # the common case: nobody else wrote since
-            aggregate = self.factory(aggregate_id)
-            aggregate._resume(entry)
-            return aggregate
+    def _resumed(self, aggregate_id: str, entry: CachedAggregate) -> AggregateT:
+        aggregate = self.factory(aggregate_id)
+        aggregate._resume(entry)
+        return aggregate
+
+    async def _catch_up(self, aggregate_id: str, entry: CachedAggregate, latest: int
+                        ) -> AggregateT | None:
+        """The cached aggregate brought up to the store's ``latest`` version (another
+        writer's), or None (and the entry forgotten) when the store's history no longer
+        reaches the entry's."""
         if latest > entry.version:
             known = entry.last_id
             # Read from the entry's own event when its id is known: after its history
@@ -346,8 +350,7 @@ class Repository(Generic[AggregateT]):
                     events = []
             # Fewer than the latest version said: the history shrank meanwhile.
             if events and events[-1].version >= latest:
-                aggregate = self.factory(aggregate_id)
-                aggregate._resume(entry)
+                aggregate = self._resumed(aggregate_id, entry)
                 self._replay(aggregate, events)
                 self.cache.put(aggregate_id, aggregate._cached())
                 return aggregate
@@ -409,7 +412,7 @@ class Repository(Generic[AggregateT]):
             except BaseException:
                 self.cache.forget(aggregate_id)
                 raise
-            if not aggregate.pending_events:  # decided to do nothing: cache what was read
+            if not aggregate._pending:  # decided to do nothing: cache what was read
                 self.cache.put(aggregate_id, aggregate._cached())
                 return []
             try:
@@ -423,7 +426,7 @@ class Repository(Generic[AggregateT]):
         self, aggregate: AggregateT, metadata: Mapping[str, str] | None = None
     ) -> list[Event]:
         """Store the aggregate's pending events; returns them as stored Events."""
-        pending = aggregate.pending_events
+        pending = aggregate._pending
         if not pending:
             return []
         events = self.registry.to_events(pending, aggregate.id, aggregate.version + 1,
