@@ -79,13 +79,14 @@ class AggregateCache:
             return
         entries = self._entries
         current = entries.get(actor_id)
-        if current is not None and current.version > entry.version:
-            entries.move_to_end(actor_id)
+        if current is None:  # a new key goes last
+            entries[actor_id] = entry
+            if len(entries) > self.size:
+                entries.popitem(last=False)
             return
-        entries[actor_id] = entry
         entries.move_to_end(actor_id)
-        if len(entries) > self.size:
-            entries.popitem(last=False)
+        if current.version <= entry.version:
+            entries[actor_id] = entry
 
     def forget(self, actor_id: str) -> None:
         self._entries.pop(actor_id, None)
