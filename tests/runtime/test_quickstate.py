@@ -143,3 +143,20 @@ def test_a_field_named_state_is_evolved_like_any_other() -> None:
     assert evolve(Machine(), state="running") == Machine(state="running")
     with pytest.raises(InvalidStateError, match="state"):
         evolve(Machine(), state=42)
+
+
+class Loose(BaseModel):
+    """Not frozen: its fields can be set after validation."""
+
+    text: str = ""
+    count: int = 0
+
+
+def test_states_built_quickly_keep_their_fields_set_apart() -> None:
+    first = evolve(Loose(), text="a")
+    second = evolve(Loose(), count=2)
+    first.text = "b"  # setting a field marks it set: nothing new for a whole state
+    copied = second.model_copy(update={"count": 3})
+    assert first.model_fields_set == second.model_fields_set == {"text", "count"}
+    assert copied.model_fields_set == {"text", "count"} and second.count == 2
+    assert evolve(first, count=1).model_dump() == {"text": "b", "count": 1}
