@@ -146,14 +146,16 @@ class EventRegistry:
         limits; anything unusual goes through the Event constructor, which says what is
         wrong."""
         now = timestamp or datetime.now(UTC)
-        metas: dict[int, dict[str, str]] = {}
+        types = self._types
+        meta: dict[str, str] = {}
+        meta_version: int | None = None  # the schema version ``meta`` is for
         items: list[NewEvent] = []
         for offset, payload in enumerate(payloads):
-            self._check_registered(payload)
-            meta = metas.get(payload.schema_version)
-            if meta is None:
-                meta = metas[payload.schema_version] = {
-                    **(metadata or {}), SCHEMA_VERSION: str(payload.schema_version)}
+            if types.get(payload.event_type) is not type(payload):
+                self._check_registered(payload)  # raises, saying what is wrong
+            if payload.schema_version != meta_version:  # once, but for mixed versions
+                meta_version = payload.schema_version
+                meta = {**(metadata or {}), SCHEMA_VERSION: str(meta_version)}
             items.append((payload.event_type, first_version + offset,
                           payload.model_dump(mode="json"), meta))
         events = build_events(Event, actor_id, now, items)
