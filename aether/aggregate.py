@@ -397,7 +397,7 @@ class Repository(Generic[AggregateT]):
         that won the race is then found recorded. When ``decide`` raises, the cached copy
         is forgotten (nothing of a half-made decision can leak into the next command).
         """
-        command_id = (metadata or {}).get(COMMAND_ID)
+        command_id = metadata.get(COMMAND_ID) if metadata else None
         attempt = 0
         while True:
             aggregate = await self._load(aggregate_id, keep=False)
@@ -441,7 +441,7 @@ class Repository(Generic[AggregateT]):
         previous = aggregate.version
         aggregate.mark_saved(events[-1].version)
         aggregate._last_id = events[-1].id
-        command_id = (metadata or {}).get(COMMAND_ID)
+        command_id = metadata.get(COMMAND_ID) if metadata else None
         if command_id:
             for event in events:
                 aggregate.note_command(command_id, event.version)

@@ -178,7 +178,9 @@ def new_command_id() -> str:
 
 def with_command_id(metadata: Mapping[str, str] | None) -> dict[str, str]:
     """A copy of ``metadata`` that carries a command id: the caller's (checked) or a new one."""
-    meta = dict(metadata or {})
+    if not metadata:  # the usual case
+        return {COMMAND_ID: new_command_id()}
+    meta = dict(metadata)
     command_id = meta.get(COMMAND_ID)
     if command_id is None:
         meta[COMMAND_ID] = new_command_id()

@@ -56,7 +56,7 @@ class CommandRouter(SenderBase):
 
     async def send(self, aggregate_id: str, command: Command,
                    metadata: Mapping[str, str] | None = None) -> list[Event]:
-        route = self.route_for(type(command))
+        route = self._routes.get(type(command)) or self.route_for(type(command))
         return await route.repository.execute(
             aggregate_id, lambda aggregate: route.handle(aggregate, command),
             with_command_id(metadata), retries=self.retries,
