@@ -28,7 +28,6 @@ from pydantic import BaseModel
 from aether.errors import InvalidEventError
 from aether.jsondata import FrozenDict, freeze_json, freeze_parsed, freeze_text_map
 from aether.limits import (
-    MAX_ACTOR_ID_BYTES,
     MAX_EVENT_ID_BYTES,
     MAX_EVENT_TYPE_BYTES,
     MAX_JSON_INT,
@@ -239,15 +238,45 @@ def _fill_parsed_snapshot(snapshot: Any, fields: dict[str, Any], check: bool) ->
 
 
 def _names_fit(event_id: str, event_type: str, actor_id: str) -> bool:
-    """The limits on an event's id, type and actor id (aether.limits): their common case,
-    printable ASCII, written out; anything else through the checks themselves."""
-    return (event_id.isascii() and 0 < len(event_id) <= MAX_EVENT_ID_BYTES
-            and event_id.isprintable() and event_id[0] != " " and event_id[-1] != " "
-            and event_type.isascii() and 0 < len(event_type) <= MAX_EVENT_TYPE_BYTES
-            and event_type.isprintable() and event_type[0] != " " and event_type[-1] != " "
-            and actor_id.isascii() and 0 < len(actor_id) <= MAX_ACTOR_ID_BYTES) or (
-        _header_text(event_id, MAX_EVENT_ID_BYTES)
-        and _header_text(event_type, MAX_EVENT_TYPE_BYTES) and _actor_id_fits(actor_id))
+    """The limits on an event's id, type and actor id (aether.limits). The type and the
+    actor id repeat from event to event (one kind of fact, one actor's history), so once
+    one fits it is remembered (_FIT_TYPES, _FIT_ACTORS) and the next event costs a set
+    lookup for it; the id is new each time: its common case, printable ASCII, is written
+    out."""
+    if not ((event_id.isascii() and 0 < len(event_id) <= MAX_EVENT_ID_BYTES
+            and event_id.isprintable() and event_id[0] != " " and event_id[-1] != " ")
+            or _header_text(event_id, MAX_EVENT_ID_BYTES)):
+        return False
+    return ((event_type in _FIT_TYPES or _type_fits(event_type))
+            and (actor_id in _FIT_ACTORS or _actor_fits(actor_id)))
+
+
+# Names that fit the limits, as exact str (the callers check the type first): a name
+# equal to one of these fits as well. Only fitting names are kept, so a refusal is always
+# decided (and described) by the checks themselves. Bounded: emptied when full.
+_FIT_TYPES: set[str] = set()
+_FIT_ACTORS: set[str] = set()
+_MAX_REMEMBERED = 4096
+
+
+def _type_fits(event_type: str) -> bool:
+    if not _header_text(event_type, MAX_EVENT_TYPE_BYTES):
+        return False
+    if len(_FIT_TYPES) >= _MAX_REMEMBERED:
+        _FIT_TYPES.clear()
+    _FIT_TYPES.add(event_type)
+    return True
+
+
+def _actor_fits(actor_id: str) -> bool:
+    try:
+        check_actor_id(actor_id)
+    except InvalidEventError:
+        return False
+    if len(_FIT_ACTORS) >= _MAX_REMEMBERED:
+        _FIT_ACTORS.clear()
+    _FIT_ACTORS.add(actor_id)
+    return True
 
 
 def _header_text(text: str, limit: int) -> bool:
@@ -258,14 +287,6 @@ def _header_text(text: str, limit: int) -> bool:
         return 0 < utf8_size(text, "", InvalidEventError) <= limit
     except InvalidEventError:
         return False
-
-
-def _actor_id_fits(actor_id: str) -> bool:
-    try:
-        check_actor_id(actor_id)
-    except InvalidEventError:
-        return False
-    return True
 
 
 def _whole_minutes(zone: tzinfo) -> bool:
@@ -352,18 +373,17 @@ def build_events(
     """
     if type(actor_id) is not str or not _fixed_zone(timestamp):
         return None
+    if not (actor_id in _FIT_ACTORS or _actor_fits(actor_id)):
+        return None
     try:
-        check_actor_id(actor_id)
         check_timestamp("Event.timestamp", timestamp)
-        types: dict[str, bool] = {}
         metas: dict[int, FrozenDict] = {}
         events: list[EventT] = []
         for event_type, version, data, metadata in items:
-            known = types.get(event_type)
-            if known is None:
-                known = types[event_type] = (
-                    type(event_type) is str and _header_text(event_type, MAX_EVENT_TYPE_BYTES))
-            if not known or type(version) is not int or not 0 < version <= MAX_JSON_INT:
+            if type(event_type) is not str or not (
+                    event_type in _FIT_TYPES or _type_fits(event_type)):
+                return None
+            if type(version) is not int or not 0 < version <= MAX_JSON_INT:
                 return None
             meta = metas.get(id(metadata))  # items holds every mapping: ids stay unique
             if meta is None:
