@@ -41,7 +41,8 @@ _EVENT_FIELDS = frozenset(
     {"id", "event_type", "actor_id", "version", "data", "timestamp", "metadata"}
 )
 _SNAPSHOT_FIELDS = frozenset({"actor_id", "version", "state", "timestamp"})
-_ABSENT: Any = object()
+ABSENT: Any = object()
+"""A field not given (fill_event_fields)."""
 _set = object.__setattr__
 _new = object.__new__
 _fromisoformat = datetime.fromisoformat
@@ -94,32 +95,23 @@ def _fixed_zone(timestamp: object) -> bool:
 def fill_event(event: Any, fields: dict[str, Any], check: bool) -> bool:
     """Fill the fresh, empty Event ``event`` from ``fields`` and return True, or return False
     (``event`` untouched) when pydantic's validation must decide."""
+    if not fields.keys() <= _EVENT_FIELDS:
+        return False  # an extra field, which pydantic refuses
+    get = fields.get
+    return fill_event_fields(event, get("id"), get("event_type"), get("actor_id"),
+                             get("version"), get("data", ABSENT), get("timestamp"),
+                             get("metadata", ABSENT), check)
+
+
+def fill_event_fields(event: Any, event_id: Any, event_type: Any, actor_id: Any,
+                      version: Any, data: Any, timestamp: Any, metadata: Any,
+                      check: bool) -> bool:
+    """fill_event given each field (``ABSENT``: not given), as the constructor
+    (aether.event.Event.__init__) has them: Python binds keywords to parameters without a
+    dict or a lookup each."""
     # Every constructor call runs this, so the common case calls no helper of ours but the
     # names' check and the data walk: _fixed_zone, check_timestamp and _finish are written
     # out here.
-    if len(fields) == 7:  # every field given: the keys are exactly the fields, or a get fails
-        try:
-            event_id = fields["id"]
-            event_type = fields["event_type"]
-            actor_id = fields["actor_id"]
-            version = fields["version"]
-            timestamp = fields["timestamp"]
-            data = fields["data"]
-            metadata = fields["metadata"]
-        except KeyError:
-            return False
-        given = _EVENT_FIELDS
-    elif fields.keys() <= _EVENT_FIELDS:
-        event_id = fields.get("id")
-        event_type = fields.get("event_type")
-        actor_id = fields.get("actor_id")
-        version = fields.get("version")
-        timestamp = fields.get("timestamp")
-        data = fields.get("data", _ABSENT)
-        metadata = fields.get("metadata", _ABSENT)
-        given = _EVENT_GIVEN[data is not _ABSENT, metadata is not _ABSENT]
-    else:
-        return False
     if (type(event_id) is not str or type(event_type) is not str or type(actor_id) is not str
             or type(version) is not int or type(timestamp) is not datetime
             or not 0 < version <= (MAX_JSON_INT if check else version)):
@@ -132,9 +124,15 @@ def fill_event(event: Any, fields: dict[str, Any], check: bool) -> bool:
             return False
     elif not (event_id and event_type and actor_id) or type(zone) is not timezone:
         return False
+    if data is ABSENT:
+        given = _EVENT_GIVEN[False, metadata is not ABSENT]
+        data = _NOTHING
+    else:
+        given = _EVENT_FIELDS if metadata is not ABSENT else _EVENT_GIVEN[True, False]
     try:
-        data = _NOTHING if data is _ABSENT else freeze_json(data, "Event.data", check)
-        if metadata is _ABSENT or (type(metadata) in _DICTS and not metadata):
+        if data is not _NOTHING:
+            data = freeze_json(data, "Event.data", check)
+        if metadata is ABSENT or (type(metadata) in _DICTS and not metadata):
             metadata = _NOTHING
         else:
             metadata = freeze_text_map(metadata, "Event.metadata")
@@ -307,7 +305,7 @@ def fill_snapshot(
     timestamp = fields.get("timestamp")
     if type(actor_id) is not str or type(version) is not int or not _fixed_zone(timestamp):
         return False
-    state = fields.get("state", _ABSENT)
+    state = fields.get("state", ABSENT)
     try:
         if check:
             check_actor_id(actor_id)
@@ -318,7 +316,7 @@ def fill_snapshot(
             return False
         if version <= 0:
             return False
-        if state is _ABSENT:
+        if state is ABSENT:
             state = _NOTHING
         elif parsed and type(state) is dict:
             state = freeze_parsed(state, check)
