@@ -135,6 +135,10 @@ def _quick_list(source: list[Any], depth: int, check: bool) -> FrozenList:
 
 
 _CONTAINERS = frozenset({dict, FrozenDict, list, FrozenList})
+# For a builder that knows its value is an exact dict (aether/records.py): freeze_json's
+# quick walk without the call to freeze_json; on _Unsure, call freeze_json.
+freeze_quick = _quick_dict
+Unsure = _Unsure
 _set_list: Callable[[FrozenList, int, JsonValue], None] = list.__setitem__
 _isfinite = math.isfinite
 

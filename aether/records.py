@@ -26,7 +26,14 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from aether.errors import InvalidEventError
-from aether.jsondata import FrozenDict, freeze_json, freeze_parsed, freeze_text_map
+from aether.jsondata import (
+    FrozenDict,
+    Unsure,
+    freeze_json,
+    freeze_parsed,
+    freeze_quick,
+    freeze_text_map,
+)
 from aether.limits import (
     MAX_EVENT_ID_BYTES,
     MAX_EVENT_TYPE_BYTES,
@@ -83,6 +90,7 @@ _EVENT_GIVEN = {
         [name for name, given in (("data", data), ("metadata", metadata)) if not given])
     for data in (False, True) for metadata in (False, True)
 }
+_GIVEN_BUT_METADATA = _EVENT_GIVEN[True, False]
 _SNAPSHOT_GIVEN = {True: _SNAPSHOT_FIELDS, False: _SNAPSHOT_FIELDS - {"state"}}
 EventT = TypeVar("EventT")
 
@@ -126,12 +134,18 @@ def fill_event_fields(event: Any, event_id: Any, event_type: Any, actor_id: Any,
         return False
     if data is ABSENT:
         given = _EVENT_GIVEN[False, metadata is not ABSENT]
-        data = _NOTHING
     else:
-        given = _EVENT_FIELDS if metadata is not ABSENT else _EVENT_GIVEN[True, False]
+        given = _EVENT_FIELDS if metadata is not ABSENT else _GIVEN_BUT_METADATA
     try:
-        if data is not _NOTHING:
+        if data is ABSENT:
+            data = _NOTHING
+        elif type(data) is not dict:
             data = freeze_json(data, "Event.data", check)
+        else:
+            try:  # freeze_json's quick walk, without the call to freeze_json
+                data = freeze_quick(data, 1, check)
+            except Unsure:
+                data = freeze_json(data, "Event.data", check)
         if metadata is ABSENT or (type(metadata) in _DICTS and not metadata):
             metadata = _NOTHING
         else:
