@@ -139,6 +139,7 @@ _CONTAINERS = frozenset({dict, FrozenDict, list, FrozenList})
 # quick walk without the call to freeze_json; on _Unsure, call freeze_json.
 freeze_quick = _quick_dict
 Unsure = _Unsure
+
 _set_list: Callable[[FrozenList, int, JsonValue], None] = list.__setitem__
 _isfinite = math.isfinite
 
@@ -333,3 +334,8 @@ def _render(where: str, path: _Path) -> str:
         path, key = path
         keys.append(key)
     return where + "".join(f"[{key!r:.40}]" for key in reversed(keys))
+
+
+# freeze_parsed without the call to it, for the decoder (aether/records.py), which
+# catches Unsure itself.
+freeze_parsed_quick = _parsed_dict
