@@ -36,13 +36,15 @@ from aether.jsondata import (
     freeze_text_map,
 )
 from aether.limits import (
+    FIT_ACTORS,
+    FIT_TYPES,
     MAX_EVENT_ID_BYTES,
-    MAX_EVENT_TYPE_BYTES,
     MAX_JSON_INT,
+    actor_fits,
     check_actor_id,
-    check_header_value,
     check_timestamp,
-    utf8_size,
+    names_fit,
+    type_fits,
 )
 
 _EVENT_FIELDS = frozenset(
@@ -128,9 +130,9 @@ def fill_event_fields(event: Any, event_id: Any, event_type: Any, actor_id: Any,
     zone = timestamp.tzinfo
     if check:
         # _names_fit's common case written out: names seen before, an ASCII id.
-        if not (event_type in _FIT_TYPES and actor_id in _FIT_ACTORS and event_id.isascii()
+        if not (event_type in FIT_TYPES and actor_id in FIT_ACTORS and event_id.isascii()
                 and 0 < len(event_id) <= MAX_EVENT_ID_BYTES and event_id.isprintable()
-                and event_id[0] != " " and event_id[-1] != " ") and not _names_fit(
+                and event_id[0] != " " and event_id[-1] != " ") and not names_fit(
                     event_id, event_type, actor_id):
             return False
         if zone is not UTC and (type(zone) is not timezone or not _whole_minutes(zone)):
@@ -203,9 +205,9 @@ def decode_event(kind: type[EventT], fields: dict[str, Any], check: bool) -> Eve
     zone = timestamp.tzinfo
     if check:
         # _names_fit's common case written out: names seen before, an ASCII id.
-        if not (event_type in _FIT_TYPES and actor_id in _FIT_ACTORS and event_id.isascii()
+        if not (event_type in FIT_TYPES and actor_id in FIT_ACTORS and event_id.isascii()
                 and 0 < len(event_id) <= MAX_EVENT_ID_BYTES and event_id.isprintable()
-                and event_id[0] != " " and event_id[-1] != " ") and not _names_fit(
+                and event_id[0] != " " and event_id[-1] != " ") and not names_fit(
                     event_id, event_type, actor_id):
             return None
         # fromisoformat gives a fixed-offset timezone or none at all (naive)
@@ -257,58 +259,6 @@ def decode_snapshot(kind: type[EventT], fields: dict[str, Any], check: bool) -> 
 
 def _fill_parsed_snapshot(snapshot: Any, fields: dict[str, Any], check: bool) -> bool:
     return fill_snapshot(snapshot, fields, check, parsed=True)
-
-
-def _names_fit(event_id: str, event_type: str, actor_id: str) -> bool:
-    """The limits on an event's id, type and actor id (aether.limits). The type and the
-    actor id repeat from event to event (one kind of fact, one actor's history), so once
-    one fits it is remembered (_FIT_TYPES, _FIT_ACTORS) and the next event costs a set
-    lookup for it; the id is new each time: its common case, printable ASCII, is written
-    out."""
-    if not ((event_id.isascii() and 0 < len(event_id) <= MAX_EVENT_ID_BYTES
-            and event_id.isprintable() and event_id[0] != " " and event_id[-1] != " ")
-            or _header_text(event_id, MAX_EVENT_ID_BYTES)):
-        return False
-    return ((event_type in _FIT_TYPES or _type_fits(event_type))
-            and (actor_id in _FIT_ACTORS or _actor_fits(actor_id)))
-
-
-# Names that fit the limits, as exact str (the callers check the type first): a name
-# equal to one of these fits as well. Only fitting names are kept, so a refusal is always
-# decided (and described) by the checks themselves. Bounded: emptied when full.
-_FIT_TYPES: set[str] = set()
-_FIT_ACTORS: set[str] = set()
-_MAX_REMEMBERED = 4096
-
-
-def _type_fits(event_type: str) -> bool:
-    if not _header_text(event_type, MAX_EVENT_TYPE_BYTES):
-        return False
-    if len(_FIT_TYPES) >= _MAX_REMEMBERED:
-        _FIT_TYPES.clear()
-    _FIT_TYPES.add(event_type)
-    return True
-
-
-def _actor_fits(actor_id: str) -> bool:
-    try:
-        check_actor_id(actor_id)
-    except InvalidEventError:
-        return False
-    if len(_FIT_ACTORS) >= _MAX_REMEMBERED:
-        _FIT_ACTORS.clear()
-    _FIT_ACTORS.add(actor_id)
-    return True
-
-
-def _header_text(text: str, limit: int) -> bool:
-    """True for printable text within ``limit`` bytes without edge spaces: what
-    aether.limits.check_event_id accepts (its ASCII case is written out in _names_fit)."""
-    try:
-        check_header_value("", text)
-        return 0 < utf8_size(text, "", InvalidEventError) <= limit
-    except InvalidEventError:
-        return False
 
 
 def _whole_minutes(zone: tzinfo) -> bool:
@@ -395,7 +345,7 @@ def build_events(
     """
     if type(actor_id) is not str or not _fixed_zone(timestamp):
         return None
-    if not (actor_id in _FIT_ACTORS or _actor_fits(actor_id)):
+    if not (actor_id in FIT_ACTORS or actor_fits(actor_id)):
         return None
     try:
         check_timestamp("Event.timestamp", timestamp)
@@ -403,7 +353,7 @@ def build_events(
         events: list[EventT] = []
         for event_type, version, data, metadata in items:
             if type(event_type) is not str or not (
-                    event_type in _FIT_TYPES or _type_fits(event_type)):
+                    event_type in FIT_TYPES or type_fits(event_type)):
                 return None
             if type(version) is not int or not 0 < version <= MAX_JSON_INT:
                 return None

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import JsonValue
 
-from aether import ActorSnapshot, Event, InvalidEventError, records
+from aether import ActorSnapshot, Event, InvalidEventError, limits
 from aether.errors import UnknownEventTypeError
 from aether.event import STORED, check_storable, decode_record, encode_record
 from aether.jsondata import FrozenDict, FrozenList
@@ -232,7 +232,7 @@ def test_event_ids_are_canonical_random_uuids() -> None:
 @settings(deadline=None)
 @given(names=st.lists(st.tuples(strategies.hostile_text, strategies.actor_ids), max_size=4))
 def test_remembered_names_decide_nothing_new(names: list[tuple[str, str]]) -> None:
-    """Event types and actor ids that fit are remembered (aether.records); a name is
+    """Event types and actor ids that fit are remembered (aether.limits.names_fit); a name is
     accepted after one that fits exactly when pydantic's validation accepts it, in the
     constructor, in decoding and in a save's batch."""
     fields = make_event("a", 1).model_dump()
@@ -251,7 +251,7 @@ def test_remembered_names_decide_nothing_new(names: list[tuple[str, str]]) -> No
 
 def test_remembered_names_stay_bounded() -> None:
     fields = make_event("a", 1).model_dump()
-    for index in range(records._MAX_REMEMBERED * 2 + 10):
+    for index in range(limits.MAX_REMEMBERED * 2 + 10):
         Event(**{**fields, "actor_id": f"actor-{index}", "event_type": f"Type{index}"})
-    assert 0 < len(records._FIT_ACTORS) <= records._MAX_REMEMBERED
-    assert 0 < len(records._FIT_TYPES) <= records._MAX_REMEMBERED
+    assert 0 < len(limits.FIT_ACTORS) <= limits.MAX_REMEMBERED
+    assert 0 < len(limits.FIT_TYPES) <= limits.MAX_REMEMBERED
