@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar, runtime_checkable
 
 from pydantic import (
+    BaseModel,
     ConfigDict,
     Field,
     JsonValue,
@@ -28,10 +29,12 @@ from aether.limits import (
     check_timestamp,
 )
 from aether.records import (
+    ABSENT,
     RecordSlots,
     decode_event,
     decode_snapshot,
     fill_event,
+    fill_event_fields,
     fill_snapshot,
 )
 
@@ -156,6 +159,24 @@ class Event(_Record):
     data: dict[str, JsonValue] = Field(default_factory=FrozenDict)
     timestamp: datetime
     metadata: dict[str, str] = Field(default_factory=FrozenDict)  # type: ignore[arg-type]
+
+    if not TYPE_CHECKING:  # hidden from mypy, which keeps checking the fields' types
+
+        def __init__(self, /, *, id=ABSENT, event_type=ABSENT, actor_id=ABSENT, version=ABSENT,
+                     data=ABSENT, timestamp=ABSENT, metadata=ABSENT, **extra: Any) -> None:
+            # _Record.__init__ with the fields as parameters: Python binds the keywords
+            # without the dict and the lookups fill_event would need (the constructor runs
+            # for every event an application builds).
+            if extra or type(self) is not Event or not fill_event_fields(
+                    self, id, event_type, actor_id, version, data, timestamp, metadata, True):
+                given = (("id", id), ("event_type", event_type), ("actor_id", actor_id),
+                         ("version", version), ("data", data), ("timestamp", timestamp),
+                         ("metadata", metadata))
+                BaseModel.__init__(
+                    self, **{name: value for name, value in given if value is not ABSENT},
+                    **extra)
+
+        __init__.__pydantic_base_init__ = True
 
     # freeze_json is the whole validation of data (pydantic's handler is not called): it
     # walks the raw input iteratively, so hostile nesting is a clear error, not a

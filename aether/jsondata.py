@@ -135,6 +135,11 @@ def _quick_list(source: list[Any], depth: int, check: bool) -> FrozenList:
 
 
 _CONTAINERS = frozenset({dict, FrozenDict, list, FrozenList})
+# For a builder that knows its value is an exact dict (aether/records.py): freeze_json's
+# quick walk without the call to freeze_json; on _Unsure, call freeze_json.
+freeze_quick = _quick_dict
+Unsure = _Unsure
+
 _set_list: Callable[[FrozenList, int, JsonValue], None] = list.__setitem__
 _isfinite = math.isfinite
 
@@ -329,3 +334,8 @@ def _render(where: str, path: _Path) -> str:
         path, key = path
         keys.append(key)
     return where + "".join(f"[{key!r:.40}]" for key in reversed(keys))
+
+
+# freeze_parsed without the call to it, for the decoder (aether/records.py), which
+# catches Unsure itself.
+freeze_parsed_quick = _parsed_dict

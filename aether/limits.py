@@ -155,3 +155,56 @@ def check_timestamp(what: str, timestamp: datetime) -> datetime:
             f"does not survive JSON: convert it with .astimezone(UTC)"
         )
     return timestamp
+
+
+# The constructor and the decoders (aether/records.py) ask this of every event.
+def names_fit(event_id: str, event_type: str, actor_id: str) -> bool:
+    """True when an event's id, type and actor id fit their limits (the checks above).
+    The type and the actor id repeat from event to event (one kind of fact, one actor's
+    history), so once one fits it is remembered (FIT_TYPES, FIT_ACTORS) and the next event
+    costs a set lookup for it; the id is new each time: its common case, printable ASCII,
+    is written out."""
+    if not ((event_id.isascii() and 0 < len(event_id) <= MAX_EVENT_ID_BYTES
+            and event_id.isprintable() and event_id[0] != " " and event_id[-1] != " ")
+            or header_text(event_id, MAX_EVENT_ID_BYTES)):
+        return False
+    return ((event_type in FIT_TYPES or type_fits(event_type))
+            and (actor_id in FIT_ACTORS or actor_fits(actor_id)))
+
+
+# Names that fit the limits, as exact str (the callers check the type first): a name
+# equal to one of these fits as well. Only fitting names are kept, so a refusal is always
+# decided (and described) by the checks themselves. Bounded: emptied when full.
+FIT_TYPES: set[str] = set()
+FIT_ACTORS: set[str] = set()
+MAX_REMEMBERED = 4096
+
+
+def type_fits(event_type: str) -> bool:
+    if not header_text(event_type, MAX_EVENT_TYPE_BYTES):
+        return False
+    if len(FIT_TYPES) >= MAX_REMEMBERED:
+        FIT_TYPES.clear()
+    FIT_TYPES.add(event_type)
+    return True
+
+
+def actor_fits(actor_id: str) -> bool:
+    try:
+        check_actor_id(actor_id)
+    except InvalidEventError:
+        return False
+    if len(FIT_ACTORS) >= MAX_REMEMBERED:
+        FIT_ACTORS.clear()
+    FIT_ACTORS.add(actor_id)
+    return True
+
+
+def header_text(text: str, limit: int) -> bool:
+    """True for printable text within ``limit`` bytes without edge spaces: what
+    check_event_id accepts (its ASCII case is written out in names_fit)."""
+    try:
+        check_header_value("", text)
+        return 0 < utf8_size(text, "", InvalidEventError) <= limit
+    except InvalidEventError:
+        return False

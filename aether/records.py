@@ -26,23 +26,33 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from aether.errors import InvalidEventError
-from aether.jsondata import FrozenDict, freeze_json, freeze_parsed, freeze_text_map
+from aether.jsondata import (
+    FrozenDict,
+    Unsure,
+    freeze_json,
+    freeze_parsed,
+    freeze_parsed_quick,
+    freeze_quick,
+    freeze_text_map,
+)
 from aether.limits import (
-    MAX_ACTOR_ID_BYTES,
+    FIT_ACTORS,
+    FIT_TYPES,
     MAX_EVENT_ID_BYTES,
-    MAX_EVENT_TYPE_BYTES,
     MAX_JSON_INT,
+    actor_fits,
     check_actor_id,
-    check_header_value,
     check_timestamp,
-    utf8_size,
+    names_fit,
+    type_fits,
 )
 
 _EVENT_FIELDS = frozenset(
     {"id", "event_type", "actor_id", "version", "data", "timestamp", "metadata"}
 )
 _SNAPSHOT_FIELDS = frozenset({"actor_id", "version", "state", "timestamp"})
-_ABSENT: Any = object()
+ABSENT: Any = object()
+"""A field not given (fill_event_fields)."""
 _set = object.__setattr__
 _new = object.__new__
 _fromisoformat = datetime.fromisoformat
@@ -83,6 +93,7 @@ _EVENT_GIVEN = {
         [name for name, given in (("data", data), ("metadata", metadata)) if not given])
     for data in (False, True) for metadata in (False, True)
 }
+_GIVEN_BUT_METADATA = _EVENT_GIVEN[True, False]
 _SNAPSHOT_GIVEN = {True: _SNAPSHOT_FIELDS, False: _SNAPSHOT_FIELDS - {"state"}}
 EventT = TypeVar("EventT")
 
@@ -95,47 +106,54 @@ def _fixed_zone(timestamp: object) -> bool:
 def fill_event(event: Any, fields: dict[str, Any], check: bool) -> bool:
     """Fill the fresh, empty Event ``event`` from ``fields`` and return True, or return False
     (``event`` untouched) when pydantic's validation must decide."""
+    if not fields.keys() <= _EVENT_FIELDS:
+        return False  # an extra field, which pydantic refuses
+    get = fields.get
+    return fill_event_fields(event, get("id"), get("event_type"), get("actor_id"),
+                             get("version"), get("data", ABSENT), get("timestamp"),
+                             get("metadata", ABSENT), check)
+
+
+def fill_event_fields(event: Any, event_id: Any, event_type: Any, actor_id: Any,
+                      version: Any, data: Any, timestamp: Any, metadata: Any,
+                      check: bool) -> bool:
+    """fill_event given each field (``ABSENT``: not given), as the constructor
+    (aether.event.Event.__init__) has them: Python binds keywords to parameters without a
+    dict or a lookup each."""
     # Every constructor call runs this, so the common case calls no helper of ours but the
     # names' check and the data walk: _fixed_zone, check_timestamp and _finish are written
     # out here.
-    if len(fields) == 7:  # every field given: the keys are exactly the fields, or a get fails
-        try:
-            event_id = fields["id"]
-            event_type = fields["event_type"]
-            actor_id = fields["actor_id"]
-            version = fields["version"]
-            timestamp = fields["timestamp"]
-            data = fields["data"]
-            metadata = fields["metadata"]
-        except KeyError:
-            return False
-        given = _EVENT_FIELDS
-    elif fields.keys() <= _EVENT_FIELDS:
-        event_id = fields.get("id")
-        event_type = fields.get("event_type")
-        actor_id = fields.get("actor_id")
-        version = fields.get("version")
-        timestamp = fields.get("timestamp")
-        data = fields.get("data", _ABSENT)
-        metadata = fields.get("metadata", _ABSENT)
-        given = _EVENT_GIVEN[data is not _ABSENT, metadata is not _ABSENT]
-    else:
-        return False
     if (type(event_id) is not str or type(event_type) is not str or type(actor_id) is not str
             or type(version) is not int or type(timestamp) is not datetime
             or not 0 < version <= (MAX_JSON_INT if check else version)):
         return False
     zone = timestamp.tzinfo
     if check:
-        if not _names_fit(event_id, event_type, actor_id):
+        # _names_fit's common case written out: names seen before, an ASCII id.
+        if not (event_type in FIT_TYPES and actor_id in FIT_ACTORS and event_id.isascii()
+                and 0 < len(event_id) <= MAX_EVENT_ID_BYTES and event_id.isprintable()
+                and event_id[0] != " " and event_id[-1] != " ") and not names_fit(
+                    event_id, event_type, actor_id):
             return False
         if zone is not UTC and (type(zone) is not timezone or not _whole_minutes(zone)):
             return False
     elif not (event_id and event_type and actor_id) or type(zone) is not timezone:
         return False
+    if data is ABSENT:
+        given = _EVENT_GIVEN[False, metadata is not ABSENT]
+    else:
+        given = _EVENT_FIELDS if metadata is not ABSENT else _GIVEN_BUT_METADATA
     try:
-        data = _NOTHING if data is _ABSENT else freeze_json(data, "Event.data", check)
-        if metadata is _ABSENT or (type(metadata) in _DICTS and not metadata):
+        if data is ABSENT:
+            data = _NOTHING
+        elif type(data) is not dict:
+            data = freeze_json(data, "Event.data", check)
+        else:
+            try:  # freeze_json's quick walk, without the call to freeze_json
+                data = freeze_quick(data, 1, check)
+            except Unsure:
+                data = freeze_json(data, "Event.data", check)
+        if metadata is ABSENT or (type(metadata) in _DICTS and not metadata):
             metadata = _NOTHING
         else:
             metadata = freeze_text_map(metadata, "Event.metadata")
@@ -186,7 +204,11 @@ def decode_event(kind: type[EventT], fields: dict[str, Any], check: bool) -> Eve
         return None
     zone = timestamp.tzinfo
     if check:
-        if not _names_fit(event_id, event_type, actor_id):
+        # _names_fit's common case written out: names seen before, an ASCII id.
+        if not (event_type in FIT_TYPES and actor_id in FIT_ACTORS and event_id.isascii()
+                and 0 < len(event_id) <= MAX_EVENT_ID_BYTES and event_id.isprintable()
+                and event_id[0] != " " and event_id[-1] != " ") and not names_fit(
+                    event_id, event_type, actor_id):
             return None
         # fromisoformat gives a fixed-offset timezone or none at all (naive)
         if zone is not UTC and (zone is None or not _whole_minutes(zone)):
@@ -196,8 +218,9 @@ def decode_event(kind: type[EventT], fields: dict[str, Any], check: bool) -> Eve
     for value in metadata.values():  # the keys are text: the parser made them
         if type(value) is not str:
             return None
-    frozen = freeze_parsed(data, check) if data else _NOTHING
-    if frozen is None:
+    try:  # freeze_parsed, without the call to it
+        frozen = freeze_parsed_quick(data, 1, check) if data else _NOTHING
+    except Unsure:
         return None
     event = _new(kind)
     _put_dict(event, {
@@ -238,36 +261,6 @@ def _fill_parsed_snapshot(snapshot: Any, fields: dict[str, Any], check: bool) ->
     return fill_snapshot(snapshot, fields, check, parsed=True)
 
 
-def _names_fit(event_id: str, event_type: str, actor_id: str) -> bool:
-    """The limits on an event's id, type and actor id (aether.limits): their common case,
-    printable ASCII, written out; anything else through the checks themselves."""
-    return (event_id.isascii() and 0 < len(event_id) <= MAX_EVENT_ID_BYTES
-            and event_id.isprintable() and event_id[0] != " " and event_id[-1] != " "
-            and event_type.isascii() and 0 < len(event_type) <= MAX_EVENT_TYPE_BYTES
-            and event_type.isprintable() and event_type[0] != " " and event_type[-1] != " "
-            and actor_id.isascii() and 0 < len(actor_id) <= MAX_ACTOR_ID_BYTES) or (
-        _header_text(event_id, MAX_EVENT_ID_BYTES)
-        and _header_text(event_type, MAX_EVENT_TYPE_BYTES) and _actor_id_fits(actor_id))
-
-
-def _header_text(text: str, limit: int) -> bool:
-    """True for printable text within ``limit`` bytes without edge spaces: what
-    aether.limits.check_event_id accepts (its ASCII case is written out in _names_fit)."""
-    try:
-        check_header_value("", text)
-        return 0 < utf8_size(text, "", InvalidEventError) <= limit
-    except InvalidEventError:
-        return False
-
-
-def _actor_id_fits(actor_id: str) -> bool:
-    try:
-        check_actor_id(actor_id)
-    except InvalidEventError:
-        return False
-    return True
-
-
 def _whole_minutes(zone: tzinfo) -> bool:
     # What check_timestamp asks of a fixed offset other than UTC.
     offset = zone.utcoffset(None)
@@ -286,7 +279,7 @@ def fill_snapshot(
     timestamp = fields.get("timestamp")
     if type(actor_id) is not str or type(version) is not int or not _fixed_zone(timestamp):
         return False
-    state = fields.get("state", _ABSENT)
+    state = fields.get("state", ABSENT)
     try:
         if check:
             check_actor_id(actor_id)
@@ -297,7 +290,7 @@ def fill_snapshot(
             return False
         if version <= 0:
             return False
-        if state is _ABSENT:
+        if state is ABSENT:
             state = _NOTHING
         elif parsed and type(state) is dict:
             state = freeze_parsed(state, check)
@@ -327,11 +320,14 @@ def _finish(record: Any, given: frozenset[str], checked: bool) -> None:
 def new_event_id() -> str:
     """A random (version 4) UUID in canonical text, as ``str(uuid4())`` gives, without
     building a UUID object (a third of the cost of a save's event on the command path)."""
-    raw = bytearray(urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40  # version 4
-    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
-    text = raw.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    text = urandom(16).hex()
+    # The version nibble is 4; the variant's two high bits are 10 (RFC 4122), so that
+    # nibble keeps its two low random bits: 8, 9, a or b.
+    return (f"{text[:8]}-{text[8:12]}-4{text[13:16]}-{_VARIANT[text[16]]}{text[17:20]}-"
+            f"{text[20:]}")
+
+
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 NewEvent = tuple[str, int, Any, dict[str, str]]
@@ -352,18 +348,17 @@ def build_events(
     """
     if type(actor_id) is not str or not _fixed_zone(timestamp):
         return None
+    if not (actor_id in FIT_ACTORS or actor_fits(actor_id)):
+        return None
     try:
-        check_actor_id(actor_id)
         check_timestamp("Event.timestamp", timestamp)
-        types: dict[str, bool] = {}
         metas: dict[int, FrozenDict] = {}
         events: list[EventT] = []
         for event_type, version, data, metadata in items:
-            known = types.get(event_type)
-            if known is None:
-                known = types[event_type] = (
-                    type(event_type) is str and _header_text(event_type, MAX_EVENT_TYPE_BYTES))
-            if not known or type(version) is not int or not 0 < version <= MAX_JSON_INT:
+            if type(event_type) is not str or not (
+                    event_type in FIT_TYPES or type_fits(event_type)):
+                return None
+            if type(version) is not int or not 0 < version <= MAX_JSON_INT:
                 return None
             meta = metas.get(id(metadata))  # items holds every mapping: ids stay unique
             if meta is None:
@@ -371,13 +366,23 @@ def build_events(
                     return None
                 meta = metas[id(metadata)] = (
                     freeze_text_map(metadata, "Event.metadata") if metadata else _NOTHING)
-            event = object.__new__(kind)
+            if type(data) is dict:
+                try:  # freeze_json's quick walk, without the call to freeze_json
+                    data = freeze_quick(data, 1, True)
+                except Unsure:
+                    data = freeze_json(data, "Event.data", True)
+            else:
+                data = freeze_json(data, "Event.data", True)
+            event = _new(kind)
             _put_dict(event, {
                 "id": new_event_id(), "event_type": event_type, "actor_id": actor_id,
-                "version": version, "data": freeze_json(data, "Event.data", True),
-                "timestamp": timestamp, "metadata": meta,
+                "version": version, "data": data, "timestamp": timestamp, "metadata": meta,
             })
-            _finish(event, _EVENT_FIELDS, True)  # as the constructor given every field
+            _put_given(event, _EVENT_FIELDS)  # _finish, written out: every field given
+            _put_extra(event, None)
+            _put_private(event, None)
+            _put_json(event, None)
+            _put_checked(event, True)
             events.append(event)
     except InvalidEventError:
         return None

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import JsonValue
 
-from aether import ActorSnapshot, Event, InvalidEventError
+from aether import ActorSnapshot, Event, InvalidEventError, limits
 from aether.errors import UnknownEventTypeError
 from aether.event import STORED, check_storable, decode_record, encode_record
 from aether.jsondata import FrozenDict, FrozenList
@@ -227,3 +227,31 @@ def test_event_ids_are_canonical_random_uuids() -> None:
     for event_id in ids:
         parsed = UUID(event_id)
         assert (str(parsed), parsed.version, parsed.variant) == (event_id, 4, RFC_4122)
+
+
+@settings(deadline=None)
+@given(names=st.lists(st.tuples(strategies.hostile_text, strategies.actor_ids), max_size=4))
+def test_remembered_names_decide_nothing_new(names: list[tuple[str, str]]) -> None:
+    """Event types and actor ids that fit are remembered (aether.limits.names_fit); a name is
+    accepted after one that fits exactly when pydantic's validation accepts it, in the
+    constructor, in decoding and in a save's batch."""
+    fields = make_event("a", 1).model_dump()
+    for event_type, actor_id in [("Fits", "fits"), *names, *names]:
+        one = {**fields, "event_type": event_type, "actor_id": actor_id}
+        _assert_same(_outcome(lambda one=one: Event(**one)),
+                     _outcome(lambda one=one: Event.model_validate(one)))
+        try:
+            raw = json.dumps(Event.model_construct(**one).model_dump(mode="json")).encode(
+                "utf-8", "surrogatepass")
+        except (TypeError, ValueError):
+            continue
+        _assert_same(_decode_outcome(lambda raw=raw: decode_record(Event, raw, stored=False)),
+                     _decode_outcome(lambda raw=raw: Event.model_validate_json(raw)))
+
+
+def test_remembered_names_stay_bounded() -> None:
+    fields = make_event("a", 1).model_dump()
+    for index in range(limits.MAX_REMEMBERED * 2 + 10):
+        Event(**{**fields, "actor_id": f"actor-{index}", "event_type": f"Type{index}"})
+    assert 0 < len(limits.FIT_ACTORS) <= limits.MAX_REMEMBERED
+    assert 0 < len(limits.FIT_TYPES) <= limits.MAX_REMEMBERED
