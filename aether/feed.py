@@ -73,6 +73,8 @@ class Signal:
         return flag
 
     def notify(self) -> None:
+        if not self._armed:  # every append notifies; most have no follower waiting
+            return
         armed, self._armed = self._armed, []
         for flag in armed:
             flag.set()

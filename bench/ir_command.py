@@ -1,0 +1,60 @@
+"""Instruction-count harness for bench/app.py's rows (run under valgrind, see bench/ir.sh):
+python -m bench.ir_command MODE. Instructions are deterministic where this machine's timings
+move by 2x; cutting them is what moves the bench.
+
+MODE: none (imports and a router only), new (+ 2,000 new orders), pay (+ 2,000 payments of
+them), build0 / build (20,000 ids prepared / + Event(...) and save_event of each), and the
+eventsourcing baseline's es_new0 / es_new, es_placed / es_pay, es_build0 / es_build.
+Per operation: (Ir(mode) - Ir(the mode before it)) / count, e.g. a payment is
+(Ir(pay) - Ir(new)) / 2000.
+"""
+
+import asyncio
+import sys
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+from aether.store import InMemoryEventStore
+from bench.app import (
+    ours_build_append,
+    ours_build_prepared,
+    ours_new_orders,
+    ours_pay,
+    theirs_build_append,
+    theirs_build_prepared,
+    theirs_new_orders,
+    theirs_pay,
+    theirs_placed,
+)
+from examples.orders.project.orders.app import make_router
+
+
+async def main(mode: str) -> None:
+    if mode == "es_new0":
+        Application[UUID]()
+    elif mode == "es_new":
+        await theirs_new_orders(Application[UUID]())
+    elif mode == "es_placed":
+        theirs_placed()
+    elif mode == "es_pay":
+        await theirs_pay(theirs_placed())
+    elif mode == "es_build0":
+        theirs_build_prepared()
+    elif mode == "es_build":
+        await theirs_build_append(theirs_build_prepared())
+    elif mode in ("build0", "build"):
+        prepared = ours_build_prepared()
+        if mode == "build":
+            await ours_build_append(prepared)
+    elif mode in ("none", "new", "pay"):
+        router = make_router(InMemoryEventStore())
+        if mode != "none":
+            await ours_new_orders(router)
+        if mode == "pay":
+            await ours_pay(router)
+    else:
+        raise SystemExit(f"unknown mode {mode!r}: see the docstring")
+
+
+asyncio.run(main(sys.argv[1]))
