@@ -61,10 +61,24 @@ async def test_sigkilled_runner_applies_every_reaction_exactly_once(
             await store.save_event(event)
             ticks.append(event.id)
 
-    for _ in range(KILLS):
+    async def started_on(position: int) -> None:
+        # Until the runner's checkpoint moves past where the round began (it saves one every
+        # 4 events of the round's 50), so the kill lands while work is outstanding however
+        # fast this machine runs the round; at most 5 s.
+        for _ in range(2500):
+            if await checkpoints.load(RUNNER, "IncrementOnTick") > position:
+                return
+            await asyncio.sleep(0.002)
+
+    for round_number in range(KILLS):
         await add_ticks(TICKS_PER_ROUND)
+        began = await checkpoints.load(RUNNER, "IncrementOnTick")
         worker = spawn(private_nats_server.url, name, "forever")
-        await asyncio.sleep(rng.uniform(0.0, 0.35))
+        if round_number % 3:  # a moment soon after the runner started on the round
+            await started_on(began)
+            await asyncio.sleep(rng.uniform(0.0, 0.02))
+        else:  # any moment, catching up included
+            await asyncio.sleep(rng.uniform(0.0, 0.35))
         worker.send_signal(signal.SIGKILL)
         assert worker.wait(timeout=30) == -signal.SIGKILL
         reached = await checkpoints.load(RUNNER, "IncrementOnTick")
