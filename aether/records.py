@@ -129,7 +129,7 @@ def fill_event_fields(event: Any, event_id: Any, event_type: Any, actor_id: Any,
         return False
     zone = timestamp.tzinfo
     if check:
-        # _names_fit's common case written out: names seen before, an ASCII id.
+        # names_fit's common case written out (a call costs more): names seen before, an ASCII id.
         if not (event_type in FIT_TYPES and actor_id in FIT_ACTORS and event_id.isascii()
                 and 0 < len(event_id) <= MAX_EVENT_ID_BYTES and event_id.isprintable()
                 and event_id[0] != " " and event_id[-1] != " ") and not names_fit(
@@ -204,7 +204,7 @@ def decode_event(kind: type[EventT], fields: dict[str, Any], check: bool) -> Eve
         return None
     zone = timestamp.tzinfo
     if check:
-        # _names_fit's common case written out: names seen before, an ASCII id.
+        # names_fit's common case written out (a call costs more): names seen before, an ASCII id.
         if not (event_type in FIT_TYPES and actor_id in FIT_ACTORS and event_id.isascii()
                 and 0 < len(event_id) <= MAX_EVENT_ID_BYTES and event_id.isprintable()
                 and event_id[0] != " " and event_id[-1] != " ") and not names_fit(
