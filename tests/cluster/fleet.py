@@ -99,6 +99,22 @@ class Fleet:
     def all_lines(self) -> list[dict[str, Any]]:
         return [line for node in [*self.nodes.values(), *self.gone] for line in node.lines()]
 
+    def report(self) -> str:
+        """What each node last said and wrote to stderr: why a fleet did not converge."""
+        out = []
+        for node in [*self.nodes.values(), *self.gone]:
+            lines = node.lines()
+            state = node.last_state()
+            shown = state and {key: value for key, value in state.items() if key != "shards"}
+            err = self.directory / f"{node.node_id}.err"
+            tail = err.read_text(errors="replace")[-1500:] if err.exists() else ""
+            out.append(
+                f"{node.node_id} ({'alive' if node.alive() else 'gone'}, "
+                f"{'retired' if node in self.gone else 'live'}): {len(lines)} log lines, "
+                f"last state {shown}, {len(state['shards']) if state else 0} shards"
+                + (f"\n  stderr: {tail}" if tail.strip() else ""))
+        return "\n".join(out)
+
     def leader(self) -> Node | None:
         leading = [n for n in self.nodes.values()
                    if (state := n.last_state()) is not None and state["leader"]]

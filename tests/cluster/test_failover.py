@@ -16,7 +16,9 @@ import nats
 import pytest
 from nats.aio.client import Client
 
+from aether.cluster import read_status
 from aether.cluster.kv import bucket_name
+from aether.errors import AetherError
 from aether.testing import NatsServer, start_cluster
 from tests.cluster.fleet import (
     Fleet,
@@ -45,8 +47,18 @@ async def fleet_of(urls: str, tmp_path: Path, size: int,
 
 
 async def _converge(nc: Client, fleet: Fleet, timeout: float) -> None:
-    status = await eventually(lambda: converged(nc, fleet), timeout,
-                              f"shard table converged on {sorted(fleet.nodes)}")
+    try:
+        status = await eventually(lambda: converged(nc, fleet), timeout,
+                                  f"shard table converged on {sorted(fleet.nodes)}")
+    except AssertionError as error:
+        try:
+            status = await read_status(nc, fleet.cluster)
+            seen = (f"table version {status.table and status.table.version} of nodes "
+                    f"{status.table and sorted(status.table.nodes)}, leader {status.leader}")
+        except AetherError as unavailable:
+            seen = f"no status: {unavailable}"
+        raise AssertionError(f"{error}; the cluster: {seen}; the nodes:\n{fleet.report()}"
+                             ) from None
     counts = Counter(status.table.owner_list())
     assert set(counts) == set(fleet.nodes)
     assert max(counts.values()) - min(counts.values()) <= 1, counts
