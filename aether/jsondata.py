@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from pydantic import JsonValue
+from pydantic_core import SchemaSerializer, core_schema
 
 from aether.errors import InvalidEventError
 from aether.limits import MAX_JSON_DEPTH, MAX_JSON_INT, MIN_JSON_INT, utf8_size
@@ -31,6 +32,7 @@ class FrozenDict(dict[str, JsonValue]):
     """A ``dict`` that cannot change after it is built."""
 
     __slots__ = ()
+    __pydantic_serializer__: ClassVar[SchemaSerializer]
     __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse
     __ior__ = _refuse
 
@@ -42,12 +44,23 @@ class FrozenList(list[JsonValue]):
     """A ``list`` that cannot change after it is built."""
 
     __slots__ = ()
+    __pydantic_serializer__: ClassVar[SchemaSerializer]
     __setitem__ = __delitem__ = append = extend = insert = pop = remove = clear = _refuse
     sort = reverse = __iadd__ = __imul__ = _refuse
 
     def __reduce__(self) -> tuple[type[FrozenList], tuple[list[JsonValue]]]:
         return (type(self), (list(self),))
 
+
+# pydantic_core serializes a dict or list subclass it meets where a value's type is not
+# declared (what an event's data nests, a snapshot's state) by a slow path: about 2 us a
+# container, three quarters of an event's encoding. A class that carries its own serializer
+# is serialized by it instead (the way pydantic models nested in Any are), here as a plain
+# dict or list: the same JSON, and model_dump() still gives plain, mutable copies.
+FrozenDict.__pydantic_serializer__ = SchemaSerializer(
+    core_schema.dict_schema(core_schema.str_schema(), core_schema.any_schema()))
+FrozenList.__pydantic_serializer__ = SchemaSerializer(
+    core_schema.list_schema(core_schema.any_schema()))
 
 _Path = tuple["_Path", object] | None
 """Where a value sits: (parent path, key), built per container at the cost of one tuple."""

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import JsonValue
+from pydantic_core import to_json
 
 from aether import ActorSnapshot, Event, InvalidEventError, limits
 from aether.errors import UnknownEventTypeError
@@ -255,3 +256,38 @@ def test_remembered_names_stay_bounded() -> None:
         Event(**{**fields, "actor_id": f"actor-{index}", "event_type": f"Type{index}"})
     assert 0 < len(limits.FIT_ACTORS) <= limits.MAX_REMEMBERED
     assert 0 < len(limits.FIT_TYPES) <= limits.MAX_REMEMBERED
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(limits.MIN_JSON_INT, limits.MAX_JSON_INT)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=12,
+)
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, dict):
+        return type(value) is dict and all(map(_plain, value.values()))
+    if isinstance(value, list):
+        return type(value) is list and all(map(_plain, value))
+    return True
+
+
+@settings(deadline=None, max_examples=150)
+@given(data=st.dictionaries(st.text(max_size=8), _json, max_size=4))
+def test_frozen_data_encodes_and_dumps_as_the_plain_json_it_holds(
+        data: dict[str, Any]) -> None:
+    # FrozenDict and FrozenList carry their own serializers (aether/jsondata.py): the JSON
+    # must be byte for byte what pydantic_core writes for the plain values, and model_dump
+    # must give plain, mutable copies, at every depth.
+    event = make_event("a-1", 1, **data) if data else make_event("a-1", 1)
+    snapshot = ActorSnapshot(actor_id="a-1", version=1, state=data, timestamp=event.timestamp)
+    plain = json.loads(json.dumps(data)) if data else {"n": 1}
+    assert b'"data":' + to_json(plain) + b',"timestamp"' in encode_record(event)
+    assert b'"state":' + to_json(data) + b',"timestamp"' in encode_record(snapshot)
+    dumped = event.model_dump()["data"]
+    assert _plain(dumped) and typed(dumped) == typed(plain)
+    assert _plain(snapshot.model_dump()["state"])
+    assert typed(json.loads(event.model_dump_json())["data"]) == typed(plain)
