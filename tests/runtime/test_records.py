@@ -43,12 +43,19 @@ def _assert_same(quick: tuple[str, Any], exact: tuple[str, Any]) -> None:
     assert quick[1] == exact[1]
 
 
-def _immutable(value: Any) -> bool:
+def _containers_are(mapping: type, sequence: type, value: Any) -> bool:
+    """Every dict in ``value`` is exactly a ``mapping``, every list exactly a ``sequence``."""
     if isinstance(value, dict):
-        return type(value) is FrozenDict and all(map(_immutable, value.values()))
+        return type(value) is mapping and all(
+            _containers_are(mapping, sequence, item) for item in value.values())
     if isinstance(value, list):
-        return type(value) is FrozenList and all(map(_immutable, value))
+        return type(value) is sequence and all(
+            _containers_are(mapping, sequence, item) for item in value)
     return True
+
+
+def _immutable(value: Any) -> bool:
+    return _containers_are(FrozenDict, FrozenList, value)
 
 
 @settings(deadline=None)
@@ -268,11 +275,7 @@ _json = st.recursive(
 
 
 def _plain(value: Any) -> bool:
-    if isinstance(value, dict):
-        return type(value) is dict and all(map(_plain, value.values()))
-    if isinstance(value, list):
-        return type(value) is list and all(map(_plain, value))
-    return True
+    return _containers_are(dict, list, value)
 
 
 @settings(deadline=None, max_examples=150)
