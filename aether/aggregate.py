@@ -180,9 +180,22 @@ class AggregateRoot(ABC, Generic[StateT]):
 
     def note_command(self, command_id: str, version: int) -> None:
         """Remember that the command ``command_id`` produced the event at ``version``."""
+        # Kept in version order, oldest first, as the trimming below needs. The ids are
+        # shared with a cache entry (_resume), so a version may be noted twice: a save whose
+        # answer came late notes its command after another aggregate resumed from the same
+        # entry caught up over it (noting it) and saved later commands. Moved last then, it
+        # would outlive newer ones, and a newer one would be forgotten and run again.
         commands = self._commands
-        span = commands.pop(command_id, None)  # re-inserted: the most recent goes last
-        commands[command_id] = (version, version) if span is None else (span[0], version)
+        span = commands.get(command_id)
+        if span is None:
+            if commands and version <= next(reversed(commands.values()))[1]:
+                return  # noted already, and trimmed since
+            commands[command_id] = (version, version)
+        else:
+            if version <= span[1]:
+                return  # noted already
+            del commands[command_id]  # re-inserted: the most recent goes last
+            commands[command_id] = (span[0], version)
         while len(commands) > self.remembered_commands:
             del commands[next(iter(commands))]
 
