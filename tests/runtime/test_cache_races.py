@@ -4,7 +4,8 @@ loop run as a network round trip does, a second writer landing between a load an
 handlers that raise, eviction by a tiny cache, snapshots, and a short memory of command ids
 (``remembered_commands``), so that which ids are remembered is decided at its boundary.
 
-Sequential sends must be answered exactly as the uncached router answers them on a store
+The same runs on JetStream (two streams, a few examples), where the interleavings are the
+server's. Sequential sends must be answered exactly as the uncached router answers them on a store
 with the same history. A race has no single right answer (the interleavings differ), so it
 is checked for what any answer must keep (each command at most once, a history some serial
 order of the commands produces) and its history is then copied to the uncached side, so that
@@ -17,13 +18,16 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
+from uuid import uuid4
 
+import nats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aether import COMMAND_ID, CommandRouter, DomainError, Event, Repository
 from aether.command import Command
-from aether.store import InMemoryEventStore
+from aether.store import InMemoryEventStore, JetStreamConfig, JetStreamEventStore
+from aether.testing import NatsServer
 from tests.runtime.accounts import Account, registry
 from tests.runtime.bank import Deposit, Open, Withdraw
 
@@ -79,7 +83,7 @@ class PausingStore(InMemoryEventStore):
             await asyncio.sleep(0)
 
 
-def _router(store: InMemoryEventStore, cache_size: int, snapshot_every: int = 0
+def _router(store: Any, cache_size: int, snapshot_every: int = 0
             ) -> CommandRouter:
     repository = Repository(store, ShortMemory, registry(), cache_size=cache_size,
                             snapshot_every=snapshot_every)
@@ -176,7 +180,7 @@ def _history(events: list[Event]) -> list[tuple[int, str, dict[str, Any], str | 
             for e in events]
 
 
-async def _check_race(store: InMemoryEventStore, run: _Run,
+async def _check_race(store: Any, run: _Run,
                       answers: list[tuple[str, Any]], ids: list[str]) -> None:
     """What any outcome of a race must keep: each actor's history is what sending its
     commands one by one, in stored order, to a fresh router produces (so no command ran
@@ -201,20 +205,63 @@ async def _check_race(store: InMemoryEventStore, run: _Run,
                 assert answer[1] in runs, (command_id, answer, runs)
 
 
-async def _copy_history(source: InMemoryEventStore, target: InMemoryEventStore) -> None:
+async def _copy_history(source: Any, target: Any) -> None:
     for actor_id in ACTORS:
         latest = await target.get_latest_version(actor_id)
         new = await source.get_events(actor_id, latest + 1)
         if new:
-            await InMemoryEventStore.save_events(target, new)
+            await target.save_events(new)
+
+
+class InterlopingJetStream(JetStreamEventStore):
+    """JetStream with PausingStore's ``before_save`` (its acks come when they come)."""
+
+    before_save: Callable[[], Any] | None = None
+    slow_ack = 0
+
+    async def save_events(self, events: Sequence[Event]) -> None:
+        interloper, self.before_save = self.before_save, None
+        if interloper is not None:
+            await interloper()
+        await super().save_events(events)
+
+
+_cache_sizes = st.integers(1, 3)
+_snapshots = st.sampled_from([0, 0, 2, 3])
+_steps = st.lists(_step, min_size=5, max_size=25)
 
 
 @settings(max_examples=400, deadline=None)
-@given(cache_size=st.integers(1, 3), snapshot_every=st.sampled_from([0, 0, 2, 3]),
-       steps=st.lists(_step, min_size=5, max_size=25))
+@given(cache_size=_cache_sizes, snapshot_every=_snapshots, steps=_steps)
 async def test_a_cached_router_answers_as_an_uncached_one_through_races(
         cache_size: int, snapshot_every: int, steps: list[tuple[str, Any]]) -> None:
-    stores = PausingStore(), PausingStore()
+    await _drive((PausingStore(), PausingStore()), cache_size, snapshot_every, steps)
+
+
+# A few examples: each opens two streams and makes some hundred round trips.
+@settings(max_examples=20, deadline=None)
+@given(cache_size=_cache_sizes, snapshot_every=_snapshots, steps=_steps)
+async def test_a_cached_router_answers_as_an_uncached_one_through_races_on_jetstream(
+        nats_server: NatsServer, cache_size: int, snapshot_every: int,
+        steps: list[tuple[str, Any]]) -> None:
+    nc = await nats.connect(nats_server.url)
+    config = JetStreamConfig(storage="memory")
+    stores = [await InterlopingJetStream.create(nc, f"race_{uuid4().hex[:10]}", config)
+              for _ in range(2)]
+    try:
+        await _drive((stores[0], stores[1]), cache_size, snapshot_every, steps)
+    finally:
+        for store in stores:
+            await nc.jetstream().delete_stream(store.stream_name)
+            await nc.jetstream().delete_stream(store.snapshot_stream_name)
+        await nc.close()
+
+
+async def _drive(stores: tuple[Any, Any], cache_size: int, snapshot_every: int,
+                 steps: list[tuple[str, Any]]) -> None:
+    """Runs ``steps`` on a cached router over ``stores[0]`` and an uncached one over
+    ``stores[1]`` (each store with ``before_save`` and ``slow_ack``), comparing as the
+    module docstring says."""
     cached = _router(stores[0], cache_size, snapshot_every)
     uncached = _router(stores[1], 0, snapshot_every)
     writers = [_router(store, 0) for store in stores]  # the second writer on each store
