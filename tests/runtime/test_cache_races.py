@@ -4,12 +4,13 @@ loop run as a network round trip does, a second writer landing between a load an
 handlers that raise, eviction by a tiny cache, snapshots, and a short memory of command ids
 (``remembered_commands``), so that which ids are remembered is decided at its boundary.
 
-The same runs on JetStream (two streams, a few examples), where the interleavings are the
-server's. Sequential sends must be answered exactly as the uncached router answers them on a store
+Sequential sends must be answered exactly as the uncached router answers them on a store
 with the same history. A race has no single right answer (the interleavings differ), so it
-is checked for what any answer must keep (each command at most once, a history some serial
-order of the commands produces) and its history is then copied to the uncached side, so that
-everything sent afterwards, resends of the racing commands included, is compared exactly.
+is checked for what any answer must keep (a history that sending its commands one by one
+produces: no command run again while it is remembered, no decision on a stale state) and
+its history is then copied to the uncached side, so that everything sent afterwards,
+resends of the racing commands included, is compared exactly. The same runs on JetStream
+(two streams, a few examples), where the interleavings are the server's.
 """
 
 from __future__ import annotations
