@@ -208,12 +208,17 @@ class AggregateRoot(ABC, Generic[StateT]):
         return {command_id: [first, last] for command_id, (first, last) in self._commands.items()}
 
     def remember_command_ids(self, remembered: Mapping[str, JsonValue]) -> None:
+        spans: list[tuple[int, int, str]] = []
         for command_id, span in remembered.items():
             if isinstance(span, list) and len(span) == 2:
                 first, last = span
                 if isinstance(first, int) and isinstance(last, int):
-                    self.note_command(command_id, first)
-                    self.note_command(command_id, last)
+                    spans.append((last, first, command_id))
+        # Noted oldest first, as note_command keeps them: a snapshot taken before it kept
+        # that order may list a command after a newer one.
+        for last, first, command_id in sorted(spans, key=lambda span: span[0]):
+            self.note_command(command_id, first)
+            self.note_command(command_id, last)
 
     def snapshot_state(self) -> dict[str, JsonValue]:
         return self.state.model_dump(mode="json")
