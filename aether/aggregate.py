@@ -187,16 +187,17 @@ class AggregateRoot(ABC, Generic[StateT]):
         # would outlive newer ones, and a newer one would be forgotten and run again.
         commands = self._commands
         span = commands.get(command_id)
-        if span is None:
-            if commands and version <= next(reversed(commands.values()))[1]:
-                return  # noted already, and trimmed since
-            commands[command_id] = (version, version)
-        else:
-            if version <= span[1]:
-                return  # noted already
-            del commands[command_id]  # re-inserted: the most recent goes last
-            commands[command_id] = (span[0], version)
-        while len(commands) > self.remembered_commands:
+        if span is not None:
+            if version > span[1]:  # else noted already
+                del commands[command_id]  # re-inserted: the most recent goes last
+                commands[command_id] = (span[0], version)
+            return
+        limit = self.remembered_commands
+        # Below the limit nothing was ever trimmed, so an id not kept was never noted: new.
+        if len(commands) >= limit and version <= next(reversed(commands.values()))[1]:
+            return  # noted already, and trimmed since (older than the newest kept)
+        commands[command_id] = (version, version)
+        while len(commands) > limit:
             del commands[next(iter(commands))]
 
     def command_versions(self, command_id: str) -> tuple[int, int] | None:
