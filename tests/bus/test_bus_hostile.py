@@ -65,6 +65,13 @@ async def raw(nats_server: NatsServer) -> AsyncIterator[Client]:
     await client.close()
 
 
+async def _round_trip(client: Client) -> None:
+    """The server has the client's subscription before another connection publishes
+    (nats-py's flush() sends its PING ahead of buffered commands: one is not enough)."""
+    await client.flush()
+    await client.flush()
+
+
 async def _raw_protocol(server: NatsServer, frames: list[tuple[str, bytes, bytes]]) -> None:
     """Writes HPUB frames to the server as a raw socket client, header blocks as given."""
     reader, writer = await asyncio.open_connection("127.0.0.1", urlparse(server.url).port)
@@ -89,6 +96,7 @@ async def test_hostile_messages_reach_no_subscriber_and_are_counted(
     subject = f"{prefix}.a"
     # What a node sends, read off the wire: a forger can copy the headers.
     seen = await raw.subscribe(subject, max_msgs=1)
+    await _round_trip(raw)
     first = marker()
     await peer.publish("a", first)
     copied = (await seen.next_msg(timeout=10)).headers
@@ -111,7 +119,7 @@ async def test_hostile_messages_reach_no_subscriber_and_are_counted(
     # only: this bus takes it as the peer's publish.
     valid = make_event("b", 1)
     await raw.publish(subject, valid.model_dump_json().encode(), headers=copied)
-    await raw.flush()
+    await _round_trip(raw)
     end = marker()
     await peer.publish("a", end)
     assert await read_until(exact, end) == [valid]
@@ -139,13 +147,14 @@ async def test_a_forged_copy_of_our_own_headers_is_never_delivered_here(
     bus = NATSEventBus(nc, subject_prefix=prefix)
     sub = await bus.subscribe("a")
     seen = await raw.subscribe(f"{prefix}.a", max_msgs=1)
+    await _round_trip(raw)
     mine = make_event("a", 1)
     await bus.publish("a", mine)
     ours = (await seen.next_msg(timeout=10)).headers
     assert await sub.get(timeout=10) == mine
     for payload in (make_event("b", 1).model_dump_json().encode(), b"junk"):
         await raw.publish(f"{prefix}.a", payload, headers=ours)
-    await raw.flush()
+    await _round_trip(raw)
     peer = NATSEventBus(peer_nc, subject_prefix=prefix)
     end = marker()
     await peer.publish("a", end)
