@@ -180,10 +180,24 @@ class AggregateRoot(ABC, Generic[StateT]):
 
     def note_command(self, command_id: str, version: int) -> None:
         """Remember that the command ``command_id`` produced the event at ``version``."""
+        # Kept in version order, oldest first, as the trimming below needs. The ids are
+        # shared with a cache entry (_resume), so a version may be noted twice: a save whose
+        # answer came late notes its command after another aggregate resumed from the same
+        # entry caught up over it (noting it) and saved later commands. Moved last then, it
+        # would outlive newer ones, and a newer one would be forgotten and run again.
         commands = self._commands
-        span = commands.pop(command_id, None)  # re-inserted: the most recent goes last
-        commands[command_id] = (version, version) if span is None else (span[0], version)
-        while len(commands) > self.remembered_commands:
+        span = commands.get(command_id)
+        if span is not None:
+            if version > span[1]:  # else noted already
+                del commands[command_id]  # re-inserted: the most recent goes last
+                commands[command_id] = (span[0], version)
+            return
+        limit = self.remembered_commands
+        # Below the limit nothing was ever trimmed, so an id not kept was never noted: new.
+        if len(commands) >= limit and version <= next(reversed(commands.values()))[1]:
+            return  # noted already, and trimmed since (older than the newest kept)
+        commands[command_id] = (version, version)
+        while len(commands) > limit:
             del commands[next(iter(commands))]
 
     def command_versions(self, command_id: str) -> tuple[int, int] | None:
@@ -195,12 +209,17 @@ class AggregateRoot(ABC, Generic[StateT]):
         return {command_id: [first, last] for command_id, (first, last) in self._commands.items()}
 
     def remember_command_ids(self, remembered: Mapping[str, JsonValue]) -> None:
+        spans: list[tuple[int, int, str]] = []
         for command_id, span in remembered.items():
             if isinstance(span, list) and len(span) == 2:
                 first, last = span
                 if isinstance(first, int) and isinstance(last, int):
-                    self.note_command(command_id, first)
-                    self.note_command(command_id, last)
+                    spans.append((last, first, command_id))
+        # Noted oldest first, as note_command keeps them: a snapshot taken before it kept
+        # that order may list a command after a newer one.
+        for last, first, command_id in sorted(spans, key=lambda span: span[0]):
+            self.note_command(command_id, first)
+            self.note_command(command_id, last)
 
     def snapshot_state(self) -> dict[str, JsonValue]:
         return self.state.model_dump(mode="json")

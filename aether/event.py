@@ -120,6 +120,12 @@ def _parse_timestamp(value: Any) -> Any:
     # Python dicts, lax mode would also take numbers as Unix times. ISO text, nothing else.
     if isinstance(value, str):
         return datetime.fromisoformat(value)
+    if type(value) is not datetime and isinstance(value, datetime):
+        # A subclass (freezegun's FakeDatetime, pendulum's DateTime) would be kept as it is
+        # by pydantic, and a record read back from JSON holds a plain datetime: one store
+        # would give back what another does not. The plain datetime it stands for, then.
+        value = datetime(value.year, value.month, value.day, value.hour, value.minute,
+                         value.second, value.microsecond, value.tzinfo, fold=value.fold)
     # A zone (ZoneInfo) becomes its fixed offset at that instant, which is what JSON keeps:
     # Python never finds a time in a DST fold or gap equal to one in another zone, so the
     # zone itself would not read back equal.
