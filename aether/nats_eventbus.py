@@ -141,6 +141,9 @@ class NATSEventBus:
         self._wildcard: _Feed | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        # Two tokens after the prefix: no namespace's subject, and no pattern feed's (<prefix>.*).
+        self._probe_subject = f"{subject_prefix}.~probe.{self._instance}"
+        self._probe_sub: NatsSubscription | None = None
 
     def subject(self, namespace: str) -> str:
         """The NATS subject events of ``namespace`` travel on."""
@@ -226,13 +229,31 @@ class NATSEventBus:
         return len(self._table.exact.get(namespace, ()))
 
     async def flush(self) -> None:
-        """Wait until the server has processed every publish, subscribe and unsubscribe so far."""
+        """Wait until the server has processed every publish, subscribe and unsubscribe so
+        far, and a message of this bus's own has come back through the connection: a
+        connection that stopped reading (docs/runtime.md) raises StoreUnavailableError."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         try:
             await self._round_trip()
+            if not self._closed:
+                await self._probe()
         except (NatsError, TimeoutError) as error:
-            raise StoreUnavailableError(f"NATS did not answer a flush: {error}") from error
+            raise StoreUnavailableError(
+                f"NATS did not answer a flush ({type(error).__name__}: {error}): the "
+                f"connection is down or no longer reads; check it, or reconnect") from error
+
+    async def _probe(self) -> None:
+        # nats-py's flush() returns at once when its read loop has ended (it ends on a header
+        # block it cannot parse, and the client still says it is connected): only a message
+        # that comes back through the reader proves the bus still receives.
+        if self._probe_sub is None:
+            async def answer(message: Msg) -> None:
+                await message.respond(b"")
+
+            self._probe_sub = await self._nc.subscribe(self._probe_subject, cb=answer)
+            await self._round_trip()
+        await self._nc.request(self._probe_subject, b"", timeout=_WIRE_TIMEOUT)
 
     async def _round_trip(self) -> None:
         # nats-py writes flush()'s PING straight to the socket, ahead of commands still in its
@@ -248,6 +269,10 @@ class NATSEventBus:
         self._closed = True
         for subscription in self._table.all():
             subscription.close()
+        if self._probe_sub is not None:
+            with contextlib.suppress(NatsError):
+                await self._probe_sub.unsubscribe()
+            self._probe_sub = None
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import pstats
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from uuid import uuid4
@@ -117,45 +118,53 @@ async def _compare(ours: Callable[[], Awaitable[None]], raw: Callable[[], Awaita
     return commands / best["ours"], commands / best["raw"]
 
 
-async def _run(profile: bool) -> None:
+@contextlib.asynccontextmanager
+async def jetstream_sides(
+    name: str,
+) -> AsyncIterator[tuple[Client, CommandRouter, JetStreamEventStore, list[bytes]]]:
+    """A nats-server of its own and one connection: our router on one stream, the raw
+    client's stream, and the JSON the raw client sends."""
     with tempfile.TemporaryDirectory() as tmp:
-        server = NatsServer(store_dir=Path(tmp), name="bench").start()
+        server = NatsServer(store_dir=Path(tmp), name=name).start()
         try:
             nc = await nats.connect(server.url)
-            ours_store = await JetStreamEventStore.create(nc, "bench_router")
+            router = make_router(await JetStreamEventStore.create(nc, "bench_router"))
             raw_store = await JetStreamEventStore.create(nc, "bench_raw")
-            router = make_router(ours_store)
-            payloads = await _same_json(nc)
-            rounds = _Rounds()
-            if profile:
-                senders = CONCURRENCY[-1]
-                run = _ours(router, senders, COMMANDS[senders] // senders // 2, rounds)
-                await run()  # warm up
-                profiler = cProfile.Profile()
-                profiler.enable()
-                await run()
-                profiler.disable()
-                pstats.Stats(profiler).sort_stats("tottime").print_stats(45)
-                return
-            rows = []
-            for senders in CONCURRENCY:
-                orders = COMMANDS[senders] // senders // 2
-                ours, raw = await _compare(
-                    _ours(router, senders, orders, rounds),
-                    _raw(nc, raw_store, payloads, senders, orders, rounds),
-                    senders * orders * 2,
-                )
-                rows.append(Row(f"commands/s, {senders} concurrent sender(s)", ours, raw))
-            print_table(
-                "Commands through the router on JetStream (one local nats-server, file "
-                "storage, one connection)",
-                "raw nats-py: direct get of the actor's last message + js.publish of the same "
-                "JSON and headers, same concurrency, same run",
-                rows,
-            )
+            yield nc, router, raw_store, await _same_json(nc)
             await nc.drain()
         finally:
             server.stop()
+
+
+async def _run(profile: bool) -> None:
+    async with jetstream_sides("bench") as (nc, router, raw_store, payloads):
+        rounds = _Rounds()
+        if profile:
+            senders = CONCURRENCY[-1]
+            run = _ours(router, senders, COMMANDS[senders] // senders // 2, rounds)
+            await run()  # warm up
+            profiler = cProfile.Profile()
+            profiler.enable()
+            await run()
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(45)
+            return
+        rows = []
+        for senders in CONCURRENCY:
+            orders = COMMANDS[senders] // senders // 2
+            ours, raw = await _compare(
+                _ours(router, senders, orders, rounds),
+                _raw(nc, raw_store, payloads, senders, orders, rounds),
+                senders * orders * 2,
+            )
+            rows.append(Row(f"commands/s, {senders} concurrent sender(s)", ours, raw))
+        print_table(
+            "Commands through the router on JetStream (one local nats-server, file "
+            "storage, one connection)",
+            "raw nats-py: direct get of the actor's last message + js.publish of the same "
+            "JSON and headers, same concurrency, same run",
+            rows,
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
