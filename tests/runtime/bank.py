@@ -31,10 +31,10 @@ class Withdraw(Command):
     amount: Decimal
 
 
-def bank_router(store: EventStore, cache_size: int = 1024, **options: Any
-                ) -> tuple[CommandRouter, Repository[Account]]:
+def bank_router(store: EventStore, cache_size: int = 1024, aggregate: type[Account] = Account,
+                **options: Any) -> tuple[CommandRouter, Repository[Account]]:
     """A router of the three commands, and the repository behind it."""
-    repository = Repository(store, Account, registry(), cache_size=cache_size, **options)
+    repository = Repository(store, aggregate, registry(), cache_size=cache_size, **options)
     router = CommandRouter()
     router.route(Open, repository, lambda account, command: account.open(command.owner))
     router.route(Deposit, repository, lambda account, command: account.deposit(command.amount))

@@ -25,12 +25,12 @@ import nats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aether import COMMAND_ID, CommandRouter, DomainError, Event, Repository
+from aether import COMMAND_ID, CommandRouter, DomainError, Event
 from aether.command import Command
 from aether.store import InMemoryEventStore, JetStreamConfig, JetStreamEventStore
 from aether.testing import NatsServer
-from tests.runtime.accounts import Account, registry
-from tests.runtime.bank import Deposit, Open, Withdraw
+from tests.runtime.accounts import Account
+from tests.runtime.bank import Deposit, Open, Withdraw, bank_router
 
 D = Decimal
 
@@ -86,13 +86,8 @@ class PausingStore(InMemoryEventStore):
 
 def _router(store: Any, cache_size: int, snapshot_every: int = 0
             ) -> CommandRouter:
-    repository = Repository(store, ShortMemory, registry(), cache_size=cache_size,
-                            snapshot_every=snapshot_every)
-    router = CommandRouter()
-    router.route(Open, repository, lambda account, command: account.open(command.owner))
-    router.route(Deposit, repository, lambda account, command: account.deposit(command.amount))
-    router.route(Withdraw, repository,
-                 lambda account, command: account.withdraw(command.amount))
+    router, repository = bank_router(store, cache_size, ShortMemory,
+                                     snapshot_every=snapshot_every)
     router.route(Boom, repository, _boom)
     return router
 
