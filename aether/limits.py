@@ -181,12 +181,7 @@ MAX_REMEMBERED = 4096
 
 
 def type_fits(event_type: str) -> bool:
-    if not header_text(event_type, MAX_EVENT_TYPE_BYTES):
-        return False
-    if len(FIT_TYPES) >= MAX_REMEMBERED:
-        FIT_TYPES.clear()
-    FIT_TYPES.add(event_type)
-    return True
+    return header_text(event_type, MAX_EVENT_TYPE_BYTES) and _remember(FIT_TYPES, event_type)
 
 
 def actor_fits(actor_id: str) -> bool:
@@ -194,9 +189,13 @@ def actor_fits(actor_id: str) -> bool:
         check_actor_id(actor_id)
     except InvalidEventError:
         return False
-    if len(FIT_ACTORS) >= MAX_REMEMBERED:
-        FIT_ACTORS.clear()
-    FIT_ACTORS.add(actor_id)
+    return _remember(FIT_ACTORS, actor_id)
+
+
+def _remember(fit: set[str], name: str) -> bool:
+    if len(fit) >= MAX_REMEMBERED:
+        fit.clear()
+    fit.add(name)
     return True
 
 
