@@ -251,8 +251,8 @@ class NATSEventBus:
             async def answer(message: Msg) -> None:
                 await message.respond(b"")
 
+            # Written ahead of the request on the same connection: the server has it first.
             self._probe_sub = await self._nc.subscribe(self._probe_subject, cb=answer)
-            await self._round_trip()
         await self._nc.request(self._probe_subject, b"", timeout=_WIRE_TIMEOUT)
 
     async def _round_trip(self) -> None:
