@@ -30,7 +30,15 @@ from aether.errors import (
     UnknownEventTypeError,
     VersionConflictError,
 )
-from aether.event import COMMAND_ID, ActorSnapshot, Event, EventStore, SnapshotStore
+from aether.event import (
+    COMMAND_ID,
+    NO_EVENTS,
+    ActorSnapshot,
+    Event,
+    EventStore,
+    Latest,
+    SnapshotStore,
+)
 from aether.eventbus import EventBroadcaster, EventBus, OverflowPolicy, Subscription
 from aether.external import ExternalSystem, UndeclaredExternalEventError
 from aether.feed import EventFeed, Follow
@@ -51,6 +59,7 @@ from aether.runner import (
 
 __all__ = [
     "COMMAND_ID",
+    "NO_EVENTS",
     "ActorHost",
     "ActorSnapshot",
     "AetherError",
@@ -80,6 +89,7 @@ __all__ = [
     "InvalidEventError",
     "JetStreamCheckpointStore",
     "JsonBytes",
+    "Latest",
     "MissingReadModelError",
     "NATSEventBus",
     "Outcome",

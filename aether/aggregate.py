@@ -113,6 +113,8 @@ def evolve(state: StateT, /, **changes: object) -> StateT:
 SNAPSHOT_COMMANDS = "$aether_commands"
 """Key of the remembered command ids in a snapshot's state (no model field can take it:
 it is not an identifier)."""
+SNAPSHOT_LAST_ID = "$aether_last_id"
+"""Key of the id of the event at the snapshot's version (see Repository._load)."""
 
 
 class AggregateRoot(ABC, Generic[StateT]):
@@ -319,12 +321,17 @@ class Repository(Generic[AggregateT]):
         caches what it saves instead, sparing a put and a copy of the command ids)."""
         entry = self.cache.get(aggregate_id)
         if entry is not None:
-            latest = await self.store.get_latest_version(aggregate_id)
-            if latest == entry.version:  # the common case: nobody else wrote since
+            latest = await self.store.get_latest(aggregate_id)
+            if latest.version != entry.version:
+                caught_up = await self._catch_up(aggregate_id, entry, latest.version)
+                if caught_up is not None:
+                    return caught_up
+            # The common case: nobody else wrote since. An entry of unknown id (from a
+            # snapshot written before snapshots kept it) is judged by its version alone.
+            elif latest.event_id == entry.last_id or entry.last_id is None:
                 return self._resumed(aggregate_id, entry)
-            caught_up = await self._catch_up(aggregate_id, entry, latest)
-            if caught_up is not None:
-                return caught_up
+            else:  # as long, but another history: the entry's expired and a new one grew
+                self._drop_stale(aggregate_id, entry, latest.version)
         aggregate = self.factory(aggregate_id)
         from_version = 0
         if self.snapshot_store is not None:
@@ -333,8 +340,11 @@ class Repository(Generic[AggregateT]):
                 state = dict(snapshot.state)
                 remembered = state.pop(SNAPSHOT_COMMANDS, None)
                 shape = state.pop(SNAPSHOT_SHAPE, None)
+                last_id = state.pop(SNAPSHOT_LAST_ID, None)
                 if shape == state_shape(type(aggregate.state)):
                     aggregate.restore(snapshot.version, state)
+                    if isinstance(last_id, str):
+                        aggregate._last_id = last_id
                     if isinstance(remembered, dict):
                         aggregate.remember_command_ids(remembered)
                     from_version = snapshot.version + 1
@@ -374,10 +384,13 @@ class Repository(Generic[AggregateT]):
                 self.cache.put(aggregate_id, aggregate._cached())
                 return aggregate
         # Retention took events the entry had seen: start from the store.
+        self._drop_stale(aggregate_id, entry, latest)
+        return None
+
+    def _drop_stale(self, aggregate_id: str, entry: CachedAggregate, latest: int) -> None:
         logger.info("history of %r (version %d) no longer continues the cached version %d; "
                     "loading it again", aggregate_id, latest, entry.version)
         self.cache.forget(aggregate_id)
-        return None
 
     def _replay(self, aggregate: AggregateT, events: list[Event]) -> None:
         decode = self.registry.decode
@@ -512,6 +525,8 @@ class Repository(Generic[AggregateT]):
         remembered = aggregate.remembered_command_ids()
         if remembered:
             state[SNAPSHOT_COMMANDS] = remembered
+        if aggregate._last_id is not None:
+            state[SNAPSHOT_LAST_ID] = aggregate._last_id
         snapshot = ActorSnapshot(
             actor_id=aggregate.id, version=aggregate.version, state=state,
             timestamp=self._clock(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, Self, TypeVar, runtime_checkable
 
 from pydantic import (
     BaseModel,
@@ -364,6 +364,21 @@ def _require_aware(kind: str, timestamp: datetime) -> None:
         )
 
 
+class Latest(NamedTuple):
+    """Where an actor's history ends: its latest version and the id of the event at that
+    version (``NO_EVENTS``, version 0 and no id, when it has none).
+
+    The id tells two histories of one length apart: under JetStream's ``stream_retention``
+    an actor's events can expire and a new history grow to the same version, and a
+    Repository's cached aggregate must not take the new one for the one it saw."""
+
+    version: int
+    event_id: str | None
+
+
+NO_EVENTS = Latest(0, None)
+
+
 @runtime_checkable
 class EventStore(Protocol):
     """Append-only, per-actor event log with optimistic concurrency.
@@ -385,6 +400,11 @@ class EventStore(Protocol):
 
     async def get_latest_version(self, actor_id: str) -> int:
         """The actor's latest version, 0 when it has no events."""
+        ...
+
+    async def get_latest(self, actor_id: str) -> Latest:
+        """The actor's latest version and the id of its event at that version, read
+        together (``NO_EVENTS`` when it has none)."""
         ...
 
 

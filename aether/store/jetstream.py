@@ -36,8 +36,10 @@ from aether.errors import (
     VersionConflictError,
 )
 from aether.event import (
+    NO_EVENTS,
     ActorSnapshot,
     Event,
+    Latest,
     check_batch,
     check_storable,
     encode_record,
@@ -269,6 +271,12 @@ class JetStreamEventStore:
     async def get_latest_version(self, actor_id: str) -> int:
         """The actor's latest version (0 if none); an id no store accepts is refused."""
         return (await self._read_tip(actor_id, self.event_subject(actor_id))).version
+
+    async def get_latest(self, actor_id: str) -> Latest:
+        """The actor's latest version and its event's id (``NO_EVENTS`` if none), from the
+        headers of one direct get of its last message."""
+        tip = await self._read_tip(actor_id, self.event_subject(actor_id))
+        return Latest(tip.version, tip.event_id or None) if tip.version else NO_EVENTS
 
     async def get_events(self, actor_id: str, from_version: int = 0) -> list[Event]:
         subject = self.event_subject(actor_id)

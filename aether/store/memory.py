@@ -6,9 +6,12 @@ from bisect import bisect_left
 from collections.abc import Collection, Sequence
 
 from aether.errors import DuplicateEventIdError, VersionConflictError
-from aether.event import ActorSnapshot, Event, check_batch, encode_record
+from aether.event import NO_EVENTS, ActorSnapshot, Event, Latest, check_batch, encode_record
 from aether.feed import DEFAULT_BATCH, FeedItem, Follow, Signal, normal_types
 from aether.limits import check_actor_id, check_stored_size
+
+# Latest(version, id) without its Python-level __new__: every load of a cached aggregate asks.
+_latest = tuple.__new__
 
 
 class InMemoryEventStore:
@@ -101,6 +104,14 @@ class InMemoryEventStore:
             check_actor_id(actor_id)
             return 0
         return versions[-1]
+
+    async def get_latest(self, actor_id: str) -> Latest:
+        events = self._events.get(actor_id)
+        if not events:
+            check_actor_id(actor_id)
+            return NO_EVENTS
+        last = events[-1]
+        return _latest(Latest, (last.version, last.id))
 
     async def save_snapshot(self, snapshot: ActorSnapshot) -> None:
         if self._max_event_bytes is not None:

@@ -360,28 +360,39 @@ async def test_a_miss_starts_from_the_snapshot_and_the_cache_goes_on_from_there(
     assert (account.version, account.state.balance) == (7, D(1))
 
 
-async def test_a_history_that_shrank_drops_the_entry(nc: Client) -> None:
+async def _expiring_store(nc: Client) -> JetStreamEventStore:
     # Events older than the stream's retention expire: the actor reads as version 0 and
     # starts again at 1 (JetStreamConfig.stream_retention); the streams deny purges.
-    store = await JetStreamEventStore.create(nc, f"cache_{uuid4().hex[:10]}", JetStreamConfig(
+    return await JetStreamEventStore.create(nc, f"cache_{uuid4().hex[:10]}", JetStreamConfig(
         storage="memory", stream_retention=timedelta(seconds=1),
         duplicate_window=timedelta(milliseconds=500)))
+
+
+async def _expire(store: JetStreamEventStore, actor_id: str) -> None:
+    for _ in range(100):  # until the server expires its events (about a second)
+        if await store.get_latest_version(actor_id) == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert await store.get_latest_version(actor_id) == 0
+
+
+async def _delete(nc: Client, store: JetStreamEventStore) -> None:
+    await nc.jetstream().delete_stream(store.stream_name)
+    await nc.jetstream().delete_stream(store.snapshot_stream_name)
+
+
+async def test_a_history_that_shrank_drops_the_entry(nc: Client) -> None:
+    store = await _expiring_store(nc)
     router, repository = bank_router(store)
     await router.send("acc-1", Open(owner="ada"))
     await router.send("acc-1", Deposit(amount=D(5)))
     assert "acc-1" in repository.cache
-    for _ in range(100):  # until the server expires them (about a second)
-        if await store.get_latest_version("acc-1") == 0:
-            break
-        await asyncio.sleep(0.1)
-    assert await store.get_latest_version("acc-1") == 0
+    await _expire(store, "acc-1")
     # The cached account is open with 5: trusting it would refuse this and accept a withdraw.
     assert await answer(router, "acc-1", Open(owner="bob")) == (
         "ok", [(1, "AccountOpened", {"owner": "bob"})])
     assert await answer(router, "acc-1", Withdraw(amount=D(5))) == ("refused", [])
-    await nc.jetstream().delete_stream(store.stream_name)
-    await nc.jetstream().delete_stream(store.snapshot_stream_name)
-
+    await _delete(nc, store)
 
 
 async def test_a_history_that_expired_and_grew_again_past_the_entry_drops_it(
@@ -389,18 +400,12 @@ async def test_a_history_that_expired_and_grew_again_past_the_entry_drops_it(
     # The cached account (ada, 5, version 2) expires; another writer starts the actor again
     # and writes three events: the store's latest version (3) is past the entry's, but its
     # version 3 does not follow the entry's version 2.
-    store = await JetStreamEventStore.create(nc, f"cache_{uuid4().hex[:10]}", JetStreamConfig(
-        storage="memory", stream_retention=timedelta(seconds=1),
-        duplicate_window=timedelta(milliseconds=500)))
+    store = await _expiring_store(nc)
     router, repository = bank_router(store)
     other, _ = bank_router(store, cache_size=0)
     await router.send("acc-1", Open(owner="ada"))
     await router.send("acc-1", Deposit(amount=D(5)))
-    for _ in range(100):  # until the server expires them (about a second)
-        if await store.get_latest_version("acc-1") == 0:
-            break
-        await asyncio.sleep(0.1)
-    assert await store.get_latest_version("acc-1") == 0
+    await _expire(store, "acc-1")
     await other.send("acc-1", Open(owner="bob"))
     await other.send("acc-1", Deposit(amount=D(1)))
     await other.send("acc-1", Deposit(amount=D(1)))
@@ -408,5 +413,31 @@ async def test_a_history_that_expired_and_grew_again_past_the_entry_drops_it(
     assert await answer(router, "acc-1", Withdraw(amount=D(5))) == ("refused", [])
     assert await answer(other, "acc-1", Withdraw(amount=D(5))) == ("refused", [])
     assert (await repository.load("acc-1")).state.owner == "bob"
-    await nc.jetstream().delete_stream(store.stream_name)
-    await nc.jetstream().delete_stream(store.snapshot_stream_name)
+    await _delete(nc, store)
+
+
+@pytest.mark.parametrize("from_snapshot", [False, True])
+async def test_a_history_that_expired_and_grew_again_to_the_entry_drops_it(
+        nc: Client, from_snapshot: bool) -> None:
+    # As above, but the new history (bob, 1) is exactly as long as the cached one (ada, 5):
+    # only the id of the last event tells them apart (EventStore.get_latest). With
+    # from_snapshot, the entry was loaded from a snapshot with no event after it, so the id
+    # it knows is the one the snapshot recorded.
+    store = await _expiring_store(nc)
+    router, repository = bank_router(store, snapshot_every=2 if from_snapshot else 0)
+    other, _ = bank_router(store, cache_size=0)
+    await router.send("acc-1", Open(owner="ada"))
+    await router.send("acc-1", Deposit(amount=D(5)))
+    if from_snapshot:
+        repository.cache.clear()
+        assert (await repository.load("acc-1")).state.balance == D(5)  # from the snapshot
+        assert repository.cache.get("acc-1") is not None
+    await _expire(store, "acc-1")
+    await other.send("acc-1", Open(owner="bob"))
+    await other.send("acc-1", Deposit(amount=D(1)))
+    assert await store.get_latest_version("acc-1") == 2
+    assert await answer(router, "acc-1", Withdraw(amount=D(5))) == ("refused", [])
+    assert await answer(router, "acc-1", Withdraw(amount=D(1))) == (
+        "ok", [(3, "MoneyWithdrawn", {"amount": "1"})])
+    assert (await repository.load("acc-1")).state.owner == "bob"
+    await _delete(nc, store)

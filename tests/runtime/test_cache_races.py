@@ -25,7 +25,7 @@ import nats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aether import COMMAND_ID, CommandRouter, DomainError, Event
+from aether import COMMAND_ID, CommandRouter, DomainError, Event, Latest
 from aether.command import Command
 from aether.store import InMemoryEventStore, JetStreamConfig, JetStreamEventStore
 from aether.testing import NatsServer
@@ -67,9 +67,9 @@ class PausingStore(InMemoryEventStore):
         await asyncio.sleep(0)
         return events
 
-    async def get_latest_version(self, actor_id: str) -> int:
+    async def get_latest(self, actor_id: str) -> Latest:
         await asyncio.sleep(0)
-        latest = await super().get_latest_version(actor_id)
+        latest = await super().get_latest(actor_id)
         await asyncio.sleep(0)
         return latest
 

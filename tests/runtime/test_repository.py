@@ -6,12 +6,14 @@ from decimal import Decimal
 import pytest
 
 from aether import (
+    NO_EVENTS,
     ActorSnapshot,
     DomainError,
     Event,
     EventBus,
     EventDecodeError,
     EventRegistry,
+    Latest,
     Repository,
     UnknownEventTypeError,
     VersionConflictError,
@@ -175,6 +177,8 @@ def test_snapshot_every_needs_a_snapshot_store() -> None:
             return []
         async def get_latest_version(self, actor_id: str) -> int:
             return 0
+        async def get_latest(self, actor_id: str) -> Latest:
+            return NO_EVENTS
 
     with pytest.raises(ValueError, match="snapshot store"):
         Repository(EventsOnly(), Account, registry(), snapshot_every=5)

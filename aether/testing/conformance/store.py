@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from aether.errors import InvalidEventError, VersionConflictError
-from aether.event import ActorSnapshot
+from aether.event import NO_EVENTS, ActorSnapshot, Latest
 from aether.limits import MAX_ACTOR_ID_BYTES
 from aether.testing.conformance.store_limits import StoreLimitsConformance
 from aether.testing.factories import make_event, unchecked
@@ -51,6 +51,16 @@ class StoreConformance(StoreLimitsConformance):
     async def test_unknown_actor_has_version_zero_and_no_events(self, store: Any) -> None:
         assert await store.get_latest_version("nobody") == 0
         assert await store.get_events("nobody") == []
+
+    async def test_latest_names_the_last_event(self, store: Any) -> None:
+        assert await store.get_latest("nobody") == NO_EVENTS == (0, None)
+        first, second = make_event("a", 1), make_event("a", 4)
+        await store.save_event(first)
+        assert await store.get_latest("a") == Latest(1, first.id)
+        await store.save_events([second, make_event("a", 6)])
+        last = (await store.get_events("a"))[-1]
+        assert await store.get_latest("a") == Latest(6, last.id)
+        assert await store.get_latest("b") == NO_EVENTS
 
     async def test_saved_event_reads_back_equal(self, store: Any) -> None:
         event = make_event("order-1", 1, "OrderPlaced", total=100.5, lines=[{"sku": "x"}])

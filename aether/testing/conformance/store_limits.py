@@ -118,6 +118,8 @@ class StoreLimitsConformance:
         with pytest.raises(InvalidEventError, match="actor id"):
             await store.get_latest_version(actor_id)
         with pytest.raises(InvalidEventError, match="actor id"):
+            await store.get_latest(actor_id)
+        with pytest.raises(InvalidEventError, match="actor id"):
             await store.get_events(actor_id)
         with pytest.raises(InvalidEventError, match="actor id"):
             await store.get_latest_snapshot(actor_id)
