@@ -16,9 +16,10 @@ subjects. Request and reply are JSON objects (``FORMAT`` 1)::
 node no longer owns the shard: the caller retries), ``invalid`` (the request cannot be
 executed as sent: re-raised as the InvalidCommandError or InvalidEventError a local
 CommandRouter raises, with the owner's message) or ``failed`` (the node could not execute
-it: RemoteCommandError). A caller accepts as its result only events of the actor it sent to
-that carry its command id; any other reply is RemoteCommandError ``failed``. An owner answers
-only reply subjects under ``INBOX_PREFIX``.
+it: RemoteCommandError; StoreUnavailableError when its store was unreachable, as locally).
+A caller accepts as its result only events of the actor it sent to that carry its command
+id; any other reply is RemoteCommandError ``failed``. An owner answers only reply subjects
+under ``INBOX_PREFIX``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from aether.command import InvalidCommandError
-from aether.errors import AetherError, DomainError, InvalidEventError
+from aether.errors import AetherError, DomainError, InvalidEventError, StoreUnavailableError
 from aether.event import COMMAND_ID, Event
 from aether.store.naming import encode_token
 
@@ -166,9 +167,10 @@ def encode_error(kind: str, exc: BaseException) -> bytes:
 
 def decode_reply(payload: bytes, actor_id: str, command_id: str,
                  ) -> list[Event] | RemoteCommandError:
-    """The events, or the error the owner answered: a refusal (DomainError) and an invalid
-    request (InvalidCommandError, InvalidEventError) are raised as a local router raises
-    them; ``moved`` and ``failed`` are returned as RemoteCommandError.
+    """The events, or the error the owner answered: a refusal (DomainError), an invalid
+    request (InvalidCommandError, InvalidEventError) and the owner's store being unavailable
+    (StoreUnavailableError) are raised as a local router raises them; ``moved`` and other
+    ``failed`` answers are returned as RemoteCommandError.
 
     A reply that cannot be the answer to this command (not this JSON, events that are not
     Events, events of another actor or without this ``command_id``: a misrouted, stale or
@@ -190,6 +192,11 @@ def decode_reply(payload: bytes, actor_id: str, command_id: str,
             raise DomainError(message)
         if kind == INVALID:
             raise invalid_error(error_type, message)
+        if kind == FAILED and error_type == StoreUnavailableError.__name__:
+            # The owner's store is down: an outage, as a local router reports it, so a
+            # reaction runner pauses and resumes instead of counting it against the handler
+            # and parking the event.
+            raise StoreUnavailableError(message)
         return RemoteCommandError(kind, error_type, message)
     stored = reply.get("events")
     if not isinstance(stored, list):

@@ -1,0 +1,56 @@
+"""Attacks on the reaction runner: what it must not lose, skip or park when the parts it
+drives misbehave (a remote owner's store down, hostile feed arguments, failing handlers)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import nats
+import pytest
+
+from aether import ClusterRouter, ReactionRunner, RetryPolicy
+from aether.store import InMemoryEventStore, JetStreamConfig, JetStreamEventStore
+from aether.testing import NatsServer
+from aether.testing.counters import IncrementOnTick, commands, registry
+from tests.actors.cluster import SHARDS, cluster_name, nodes
+from tests.reactions.test_runner import tick
+
+
+@pytest.mark.slow
+async def test_an_owners_store_outage_pauses_a_runner_on_a_cluster_router(
+        nats_server: NatsServer, private_nats_server: NatsServer) -> None:
+    """A local CommandRouter whose store is down raises StoreUnavailableError, and the runner
+    waits for the store instead of parking. Behind a ClusterRouter the same outage happens on
+    the owning node: the runner must see it as the same outage, not as a handler failure to
+    retry a few times and park (the policy's command would then wait for a person to replay
+    it, although the store came back seconds later)."""
+    store_nc = await nats.connect(private_nats_server.url, max_reconnect_attempts=-1,
+                                  reconnect_time_wait=0.2)
+    counters = await JetStreamEventStore.create(store_nc, "counters",
+                                                JetStreamConfig(request_timeout=0.5))
+    ticks = InMemoryEventStore()
+    cluster = cluster_name()
+    async with nodes(nats_server.url, cluster, ["owner"], counters):
+        client = await nats.connect(nats_server.url)
+        router = ClusterRouter(client, cluster, commands, shard_count=SHARDS, timeout=5)
+        runner = ReactionRunner("outage", ticks, registry, router, policies=[IncrementOnTick()],
+                                retry=RetryPolicy(attempts=2, backoff=0.05, max_backoff=0.2))
+        try:
+            await runner.start()
+            await tick(ticks, ["a"])
+            await asyncio.wait_for(runner.wait_caught_up(), 30)
+            await asyncio.to_thread(private_nats_server.stop)
+            await tick(ticks, ["b"])
+            await asyncio.sleep(2.5)  # several owner answers of 0.5 s: 2 attempts would park
+            assert runner.counters.parked == 0 and await runner.parked() == []
+            assert runner.running and runner.error is None
+            await asyncio.to_thread(private_nats_server.start)
+            await asyncio.wait_for(runner.wait_caught_up(), 60)
+            assert runner.counters.parked == 0
+            assert [len(await counters.get_events(c)) for c in "ab"] == [1, 1]
+        finally:
+            await runner.stop()
+            await client.drain()
+    with contextlib.suppress(Exception):
+        await store_nc.drain()
