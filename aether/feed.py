@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Collection
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
+from aether.errors import AetherError
 from aether.event import Event
 
 FeedItem = tuple[int, Event]
@@ -80,8 +81,47 @@ class Signal:
             flag.set()
 
 
+MAX_POSITION = 2**63 - 1
+"""The largest position a reader may name: JetStream sequences are unsigned 64-bit, and
+every backend agrees on one bound that also fits a signed 64-bit integer."""
+
+
+class FeedArgumentError(AetherError, ValueError):
+    """``read_all``/``follow`` was called with a position, limit or filter no feed can take."""
+
+
+def check_position(after: object) -> int:
+    """``after`` as a position, or FeedArgumentError: an int (not a bool) from 0 to
+    MAX_POSITION. A float or an out-of-range number would otherwise reach the backend
+    (JetStream answers "malformed request", which reads as an outage and is retried
+    forever by a reaction runner)."""
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_POSITION:
+        raise FeedArgumentError(
+            f"after must be a feed position, an int from 0 to {MAX_POSITION}, got "
+            f"{after!r:.80}: pass 0 to read from the start, or a position the feed returned")
+    return after
+
+
+def check_read(after: object, limit: object) -> None:
+    """FeedArgumentError unless ``after`` is a position and ``limit`` an int >= 1."""
+    check_position(after)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise FeedArgumentError(f"limit must be an int >= 1, got {limit!r:.80}")
+
+
 def normal_types(event_types: Collection[str] | None) -> frozenset[str] | None:
-    return None if event_types is None else frozenset(event_types)
+    """The filter as a set, or FeedArgumentError: a bare string would be taken as the set
+    of its characters and silently match nothing, forever."""
+    if event_types is None:
+        return None
+    if isinstance(event_types, (str, bytes)):
+        raise FeedArgumentError(
+            f"event_types must be a collection of event type names, got the string "
+            f"{event_types!r:.80}: write event_types=[{event_types!r:.80}]")
+    types = frozenset(event_types)
+    if not all(isinstance(name, str) for name in types):
+        raise FeedArgumentError("event_types must hold event type names (str) only")
+    return types
 
 
 class Follow:
@@ -102,8 +142,7 @@ class Follow:
         on_close: Callable[[], Awaitable[None]] | None = None,
         poll_interval: float = POLL_INTERVAL,
     ) -> None:
-        if after < 0:
-            raise ValueError(f"after must be a position >= 0, got {after}")
+        check_position(after)
         self._scan = scan
         self._signal = signal
         self._after = after

@@ -30,7 +30,7 @@ from aether.checkpoints import CheckpointStore, InMemoryCheckpointStore, ParkedE
 from aether.command import CommandSender
 from aether.errors import AetherError, StoreUnavailableError
 from aether.event import Event
-from aether.feed import DEFAULT_BATCH, EventFeed
+from aether.feed import DEFAULT_BATCH, EventFeed, FeedArgumentError, normal_types
 from aether.reactions import Outcome, Policy, ReadModel
 from aether.registry import EventRegistry
 
@@ -105,6 +105,17 @@ class _Handler:
         self.target.position = value
 
 
+def _types(target: Policy | ReadModel, names: object) -> frozenset[str]:
+    """The event types a handler declares (``reacts_to`` / ``reads``), or FeedArgumentError:
+    a bare string there would become the set of its characters and match nothing, so the
+    handler would silently never run."""
+    try:
+        types = normal_types(names)  # type: ignore[arg-type]
+    except FeedArgumentError as exc:
+        raise FeedArgumentError(f"{target.name}: {exc}") from None
+    return types or frozenset()
+
+
 class ReactionRunner:
     """Feeds every event after its checkpoints to its read models and policies.
 
@@ -147,9 +158,9 @@ class ReactionRunner:
         self._checkpoints = checkpoints
         self._parking: CheckpointStore = checkpoints or InMemoryCheckpointStore()
         self._handlers = [
-            *(_Handler(rm, checkpoints is not None and rm.durable, frozenset(rm.reads))
+            *(_Handler(rm, checkpoints is not None and rm.durable, _types(rm, rm.reads))
               for rm in read_models),
-            *(_Handler(policy, checkpoints is not None, frozenset(policy.reacts_to))
+            *(_Handler(policy, checkpoints is not None, _types(policy, policy.reacts_to))
               for policy in policies),
         ]
         names = [handler.name for handler in self._handlers]
