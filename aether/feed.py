@@ -153,11 +153,19 @@ class Follow:
         self._poll = poll_interval
         self._buffer: deque[FeedItem] = deque()
         self._closed = asyncio.Event()
+        self._on_skipped: Callable[[int], Awaitable[None]] | None = None
 
     @property
     def position(self) -> int:
         """The last position read from the store (delivered or skipped by the filter)."""
         return self._after
+
+    def on_skipped(self, callback: Callable[[int], Awaitable[None]] | None) -> None:
+        """Call ``callback(position)`` when a read finds only events the filter skips, up to
+        ``position``, with nothing left to deliver: every pair delivered before has been
+        handled (iteration asked for more), so a reader may record that it is caught up to
+        there. Without it, a filtered reader learns its position only from the next match."""
+        self._on_skipped = callback
 
     @property
     def closed(self) -> bool:
@@ -196,10 +204,13 @@ class Follow:
                 raise StopAsyncIteration
             flag = self._signal.arm()
             pairs, scanned = await self._scan(self._after, self._batch, self._types)
+            skipped = scanned > self._after
             self._after = max(self._after, scanned)
             if pairs:
                 self._buffer.extend(pairs)
                 break
+            if skipped and self._on_skipped is not None:
+                await self._on_skipped(self._after)
             if self._closed.is_set():
                 raise StopAsyncIteration
             woken = await _wait(flag, delay)

@@ -302,6 +302,10 @@ class ReactionRunner:
     async def _follow(self) -> None:
         """Follow the feed from the handlers' positions; returns when halted."""
         async with self.store.follow(self.position, event_types=self._types) as feed:
+            # Events no handler reads (e.g. those the policies' own commands produce) are
+            # skipped by the feed; without this the position, lag and checkpoints stayed at
+            # the last event read until another one came, and wait_caught_up hung.
+            feed.on_skipped(self._skipped_to)
             async for position, event in feed:
                 if not await self._process(position, event, None):
                     return
@@ -311,6 +315,10 @@ class ReactionRunner:
                     await self._flush()
                 elif self._since_flush >= self.checkpoint_every:
                     await self._flush()
+
+    async def _skipped_to(self, position: int) -> None:
+        self._advance_to(position)
+        await self._flush()
 
     def _advance_to(self, position: int) -> None:
         self._head = max(self._head, position)

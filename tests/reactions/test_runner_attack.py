@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import nats
 import pytest
 
 from aether import ClusterRouter, ReactionRunner, RetryPolicy
+from aether.checkpoints import InMemoryCheckpointStore
 from aether.store import InMemoryEventStore, JetStreamConfig, JetStreamEventStore
 from aether.testing import NatsServer
-from aether.testing.counters import IncrementOnTick, commands, registry
+from aether.testing.counters import (
+    IncrementOnTick,
+    commands,
+    make_counter_router,
+    registry,
+)
 from tests.actors.cluster import SHARDS, cluster_name, nodes
 from tests.reactions.test_runner import tick
 
@@ -54,3 +61,33 @@ async def test_an_owners_store_outage_pauses_a_runner_on_a_cluster_router(
             await client.drain()
     with contextlib.suppress(Exception):
         await store_nc.drain()
+
+
+@pytest.fixture(params=["memory", "jetstream"])
+def each_store(request: pytest.FixtureRequest) -> Any:
+    return request.getfixturevalue(f"{request.param}_store")
+
+
+async def test_a_runner_catches_up_past_events_none_of_its_handlers_reads(
+        each_store: Any) -> None:
+    """The policy's own commands write Incremented events, which the runner does not read:
+    its position, lag and checkpoint must still reach the end of the feed, and
+    wait_caught_up must return (it hung until some later Ticked arrived)."""
+    store = each_store
+    checkpoints = InMemoryCheckpointStore()
+    runner = ReactionRunner("quiet", store, registry, make_counter_router(store),
+                            policies=[IncrementOnTick()], checkpoints=checkpoints)
+    await runner.start()
+    try:
+        await tick(store, ["a", "b"])
+        for _ in range(200):
+            if [len(await store.get_events(c)) for c in "ab"] == [1, 1]:
+                break
+            await asyncio.sleep(0.05)
+        last = await store.last_position()
+        assert last == 4  # two ticks, then their two increments
+        await asyncio.wait_for(runner.wait_caught_up(), 10)
+        assert (runner.position, runner.lag) == (last, 0)
+        assert await checkpoints.load("quiet", "IncrementOnTick") == last
+    finally:
+        await runner.stop()
