@@ -105,6 +105,20 @@ class _Handler:
         self.target.position = value
 
 
+MAX_PARKED_ERROR = 2000
+"""Characters of a handler's error kept with a parked event. The record must fit one
+message of the checkpoint store (a NATS server's max_payload, 1 MiB by default) beside the
+event itself; an error whose text is a whole response body or a big repr would not, and the
+runner, unable to park, stopped instead of going on."""
+
+
+def _described(error: BaseException) -> str:
+    text = repr(error)
+    if len(text) <= MAX_PARKED_ERROR:
+        return text
+    return f"{text[:MAX_PARKED_ERROR]}... ({len(text)} characters in all)"
+
+
 def _types(target: Policy | ReadModel, names: object) -> frozenset[str]:
     """The event types a handler declares (``reacts_to`` / ``reads``), or FeedArgumentError:
     a bare string there would become the set of its characters and match nothing, so the
@@ -263,7 +277,7 @@ class ReactionRunner:
                 await self._deliver(handler, parked.position, parked.event, None)
             except Exception as exc:
                 await self._parking.park(parked.model_copy(update={
-                    "attempts": parked.attempts + 1, "error": repr(exc)}))
+                    "attempts": parked.attempts + 1, "error": _described(exc)}))
             else:
                 await self._parking.unpark(parked)
                 succeeded += 1
@@ -367,7 +381,7 @@ class ReactionRunner:
                     raise RunnerHalted(self.name, handler.name, position, exc) from exc
                 await self._parking.park(ParkedEvent(
                     runner=self.name, handler=handler.name, position=position, event=event,
-                    error=repr(exc), attempts=attempt, parked_at=datetime.now(UTC)))
+                    error=_described(exc), attempts=attempt, parked_at=datetime.now(UTC)))
                 self.counters.parked += 1
                 logger.error("%s parked the event at position %d after %d attempts: %r",
                              handler.name, position, attempt, exc)

@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 import nats
 import pytest
+from nats.aio.client import Client
 
-from aether import ClusterRouter, ReactionRunner, RetryPolicy
+from aether import ClusterRouter, JetStreamCheckpointStore, ReactionRunner, RetryPolicy
 from aether.checkpoints import InMemoryCheckpointStore
+from aether.command import Command, Dispatch
+from aether.event import Event
+from aether.registry import EventPayload
 from aether.store import InMemoryEventStore, JetStreamConfig, JetStreamEventStore
 from aether.testing import NatsServer
 from aether.testing.counters import (
     IncrementOnTick,
+    Ticked,
     commands,
     make_counter_router,
     registry,
@@ -61,6 +67,37 @@ async def test_an_owners_store_outage_pauses_a_runner_on_a_cluster_router(
             await client.drain()
     with contextlib.suppress(Exception):
         await store_nc.drain()
+
+
+class LongWinded(IncrementOnTick):
+    """Fails on the counter "loud" with an error whose text is 2 MB (a response body, a big
+    repr): more than one NATS message holds."""
+
+    def react(self, event: EventPayload, envelope: Event) -> Sequence[Dispatch[Command]]:
+        assert isinstance(event, Ticked)
+        if event.counter == "loud":
+            raise RuntimeError("upstream said: " + "x" * 2_000_000)
+        return super().react(event, envelope)
+
+
+async def test_an_event_whose_error_is_huge_is_parked_and_the_runner_goes_on(
+        nc: Client, jetstream_store: JetStreamEventStore) -> None:
+    ticks = InMemoryEventStore()
+    checkpoints = await JetStreamCheckpointStore.for_store(nc, jetstream_store)
+    runner = ReactionRunner("loud", ticks, registry, make_counter_router(ticks),
+                            policies=[LongWinded()], checkpoints=checkpoints,
+                            retry=RetryPolicy(attempts=2, backoff=0.001))
+    await tick(ticks, ["a", "loud", "b"])
+    await runner.start()
+    try:
+        await asyncio.wait_for(runner.wait_caught_up(), 30)
+    finally:
+        await runner.stop()
+    assert runner.error is None
+    [parked] = await runner.parked()
+    assert (parked.position, parked.event.data) == (2, {"counter": "loud"})
+    assert parked.error.startswith("RuntimeError('upstream said: xxx")
+    assert [len(await ticks.get_events(c)) for c in ("a", "loud", "b")] == [1, 0, 1]
 
 
 @pytest.fixture(params=["memory", "jetstream"])
