@@ -26,7 +26,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from aether.checkpoints import CheckpointStore, InMemoryCheckpointStore, ParkedEvent
+from aether.checkpoints import (
+    CheckpointAheadError,
+    CheckpointStore,
+    InMemoryCheckpointStore,
+    ParkedEvent,
+)
 from aether.command import CommandSender
 from aether.errors import AetherError, StoreUnavailableError
 from aether.event import Event
@@ -288,7 +293,14 @@ class ReactionRunner:
             if handler.checkpointed and self._checkpoints is not None:
                 handler.position = handler.saved = await self._checkpoints.load(self.name,
                                                                                 handler.name)
-        self._head = max(self._head, await self.store.last_position())
+        last = await self.store.last_position()
+        for handler in self._handlers:
+            # A feed's positions only grow: one behind a checkpoint is another history (the
+            # stream recreated or restored from an older backup, another store). Following
+            # it from the checkpoint would skip, without a word, every event up to there.
+            if handler.position > last:
+                raise CheckpointAheadError(self.name, handler.name, handler.position, last)
+        self._head = max(self._head, last)
 
     async def _run(self) -> None:
         outages = 0

@@ -13,7 +13,7 @@ import pytest
 from nats.aio.client import Client
 
 from aether import ClusterRouter, JetStreamCheckpointStore, ReactionRunner, RetryPolicy
-from aether.checkpoints import InMemoryCheckpointStore
+from aether.checkpoints import CheckpointAheadError, InMemoryCheckpointStore
 from aether.command import Command, Dispatch
 from aether.event import Event
 from aether.registry import EventPayload
@@ -126,5 +126,40 @@ async def test_a_runner_catches_up_past_events_none_of_its_handlers_reads(
         await asyncio.wait_for(runner.wait_caught_up(), 10)
         assert (runner.position, runner.lag) == (last, 0)
         assert await checkpoints.load("quiet", "IncrementOnTick") == last
+    finally:
+        await runner.stop()
+
+
+async def test_checkpoints_of_another_history_are_refused_not_followed(
+        nc: Client, jetstream_store: JetStreamEventStore) -> None:
+    """The stream is recreated (or restored from an older backup) while its checkpoint
+    bucket stays: the checkpoints point past the new history's end. Followed from there,
+    the runner skipped every new event up to the old position, silently."""
+    store = jetstream_store
+    checkpoints = await JetStreamCheckpointStore.for_store(nc, store)
+    runner = ReactionRunner("again", store, registry, make_counter_router(store),
+                            policies=[IncrementOnTick()], checkpoints=checkpoints)
+    await tick(store, ["a", "b", "c"])
+    await runner.start()
+    await asyncio.wait_for(runner.wait_caught_up(), 30)
+    await runner.stop()
+    assert await checkpoints.load("again", "IncrementOnTick") >= 3
+    await nc.jetstream().delete_stream(store.stream_name)
+    store = await JetStreamEventStore.create(nc, store.stream_name,
+                                             JetStreamConfig(storage="memory"))
+    await tick(store, ["x", "y"])
+    runner = ReactionRunner("again", store, registry, make_counter_router(store),
+                            policies=[IncrementOnTick()], checkpoints=checkpoints)
+    with pytest.raises(CheckpointAheadError, match="ends at 2"):
+        await runner.start()
+    assert not runner.running
+    await checkpoints.save("again", "IncrementOnTick", 0)  # what the error says to do
+    await runner.start()
+    try:
+        for _ in range(200):
+            if [len(await store.get_events(c)) for c in "xy"] == [1, 1]:
+                break
+            await asyncio.sleep(0.05)
+        assert [len(await store.get_events(c)) for c in "xy"] == [1, 1]
     finally:
         await runner.stop()
