@@ -66,7 +66,8 @@ async def test_an_owner_never_answers_into_the_stream_or_the_jetstream_api(
         nats_server: NatsServer, jetstream_store: JetStreamEventStore) -> None:
     """The answer goes out on the owner's connection: a reply subject naming the event
     stream would append the answer to the log every reaction runner reads (and stop them
-    all on a message that is no event); one naming the JetStream API would call it."""
+    all on a message that is no event); one naming the JetStream API would call it. None of
+    these requests (nor one without a reply subject) is executed."""
     store = jetstream_store
     async with nodes(nats_server.url, cluster_name(), ["a"], store) as [node]:
         await node.router.send("r-1", Increment())
@@ -77,6 +78,7 @@ async def test_an_owner_never_answers_into_the_stream_or_the_jetstream_api(
                           f"$JS.API.STREAM.PURGE.{store.stream_name}", "aether.actors.x.1"):
                 await nc.publish(subject, request("r-2"), reply=reply)
                 await nc.publish(subject, b"not json", reply=reply)
+            await nc.publish(subject, request("r-2"))  # no reply subject: nobody to answer
             await nc.flush()
             await wait_for(lambda: node.host.counters.bad_requests == 8)
             # A request from a real inbox is served after them, so they were all handled.
