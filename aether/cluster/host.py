@@ -41,10 +41,10 @@ from aether.cluster.types import ShardChange
 from aether.cluster.wire import (
     DOMAIN,
     FAILED,
-    INBOX_PREFIX,
     INVALID,
     MOVED,
     QUEUE_GROUP,
+    REPLY_PREFIXES,
     ShardMovedError,
     decode_request,
     encode_error,
@@ -93,7 +93,7 @@ class ActorHost:
                  commands: CommandRegistry, *, max_actors: int = 10_000,
                  passivate_after: float = 300.0, drain_timeout: float = 10.0,
                  retries: int = 3, handover_timeout: float | None = None,
-                 reply_prefixes: Sequence[str] = (INBOX_PREFIX,)) -> None:
+                 reply_prefixes: Sequence[str] = REPLY_PREFIXES) -> None:
         if max_actors < 1:
             raise ValueError(f"max_actors must be at least 1, got {max_actors}")
         if not reply_prefixes or not all(reply_prefixes):

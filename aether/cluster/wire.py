@@ -19,7 +19,7 @@ CommandRouter raises, with the owner's message) or ``failed`` (the node could no
 it: RemoteCommandError; StoreUnavailableError when its store was unreachable, as locally).
 A caller accepts as its result only events of the actor it sent to that carry its command
 id; any other reply is RemoteCommandError ``failed``. An owner answers only reply subjects
-under ``INBOX_PREFIX``.
+under ``REPLY_PREFIXES``.
 """
 
 from __future__ import annotations
@@ -43,10 +43,12 @@ briefly both listen, a request still reaches only one of them."""
 
 DOMAIN, MOVED, INVALID, FAILED = "domain", "moved", "invalid", "failed"
 
-INBOX_PREFIX = "_INBOX."
-"""Where nats-py (and every NATS client, by default) receives the answers to its requests:
-the only reply subjects an owner answers (``ActorHost(reply_prefixes=...)`` for others), so
-a request cannot make it publish into the event stream or the JetStream API."""
+REPLY_PREFIXES = ("_INBOX.", "_R_.", "_GR_.")
+"""The reply subjects an owner answers (``ActorHost(reply_prefixes=...)`` for others), so a
+request cannot make it publish into the event stream or the JetStream API: where every
+NATS client receives answers by default (``_INBOX.``), and the server's own rewrites of
+them for a request that crossed an account's service import (``_R_.``) or a gateway
+between server clusters (``_GR_.``)."""
 
 
 def shard_subject(cluster: str, shard: int) -> str:
