@@ -44,6 +44,24 @@ class ParkedEvent(BaseModel):
     parked_at: datetime
 
 
+class CheckpointAheadError(AetherError):
+    """A handler's position is beyond the end of the store's feed: the checkpoints describe
+    another history, and following from them would skip events silently."""
+
+    def __init__(self, runner: str, handler: str, position: int, last: int) -> None:
+        self.runner, self.handler, self.position, self.last = runner, handler, position, last
+        super().__init__(
+            f"reaction runner {runner!r}: {handler} is at feed position {position}, but the "
+            f"store's feed ends at {last}, so its checkpoints belong to another history (the "
+            f"stream was recreated or restored from an older backup, or this is another "
+            f"store). Point the runner at the store its checkpoints came from, or reset them "
+            f"with checkpoints.save({runner!r}, {handler!r}, 0) to handle this store's events "
+            f"from the start")
+
+    def __reduce__(self) -> tuple[type[CheckpointAheadError], tuple[str, str, int, int]]:
+        return (type(self), (self.runner, self.handler, self.position, self.last))
+
+
 @runtime_checkable
 class CheckpointStore(Protocol):
     async def load(self, runner: str, handler: str) -> int:

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Collection
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
+from aether.errors import AetherError
 from aether.event import Event
 
 FeedItem = tuple[int, Event]
@@ -80,8 +81,47 @@ class Signal:
             flag.set()
 
 
+MAX_POSITION = 2**63 - 1
+"""The largest position a reader may name: JetStream sequences are unsigned 64-bit, and
+every backend agrees on one bound that also fits a signed 64-bit integer."""
+
+
+class FeedArgumentError(AetherError, ValueError):
+    """``read_all``/``follow`` was called with a position, limit or filter no feed can take."""
+
+
+def check_position(after: object) -> int:
+    """``after`` as a position, or FeedArgumentError: an int (not a bool) from 0 to
+    MAX_POSITION. A float or an out-of-range number would otherwise reach the backend
+    (JetStream answers "malformed request", which reads as an outage and is retried
+    forever by a reaction runner)."""
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_POSITION:
+        raise FeedArgumentError(
+            f"after must be a feed position, an int from 0 to {MAX_POSITION}, got "
+            f"{after!r:.80}: pass 0 to read from the start, or a position the feed returned")
+    return after
+
+
+def check_read(after: object, limit: object) -> None:
+    """FeedArgumentError unless ``after`` is a position and ``limit`` an int >= 1."""
+    check_position(after)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise FeedArgumentError(f"limit must be an int >= 1, got {limit!r:.80}")
+
+
 def normal_types(event_types: Collection[str] | None) -> frozenset[str] | None:
-    return None if event_types is None else frozenset(event_types)
+    """The filter as a set, or FeedArgumentError: a bare string would be taken as the set
+    of its characters and silently match nothing, forever."""
+    if event_types is None:
+        return None
+    if isinstance(event_types, (str, bytes)):
+        raise FeedArgumentError(
+            f"event_types must be a collection of event type names, got the string "
+            f"{event_types!r:.80}: write event_types=[{event_types!r:.80}]")
+    types = frozenset(event_types)
+    if not all(isinstance(name, str) for name in types):
+        raise FeedArgumentError("event_types must hold event type names (str) only")
+    return types
 
 
 class Follow:
@@ -102,8 +142,7 @@ class Follow:
         on_close: Callable[[], Awaitable[None]] | None = None,
         poll_interval: float = POLL_INTERVAL,
     ) -> None:
-        if after < 0:
-            raise ValueError(f"after must be a position >= 0, got {after}")
+        check_position(after)
         self._scan = scan
         self._signal = signal
         self._after = after
@@ -114,11 +153,19 @@ class Follow:
         self._poll = poll_interval
         self._buffer: deque[FeedItem] = deque()
         self._closed = asyncio.Event()
+        self._on_skipped: Callable[[int], Awaitable[None]] | None = None
 
     @property
     def position(self) -> int:
         """The last position read from the store (delivered or skipped by the filter)."""
         return self._after
+
+    def on_skipped(self, callback: Callable[[int], Awaitable[None]] | None) -> None:
+        """Call ``callback(position)`` when a read finds only events the filter skips, up to
+        ``position``, with nothing left to deliver: every pair delivered before has been
+        handled (iteration asked for more), so a reader may record that it is caught up to
+        there. Without it, a filtered reader learns its position only from the next match."""
+        self._on_skipped = callback
 
     @property
     def closed(self) -> bool:
@@ -157,10 +204,13 @@ class Follow:
                 raise StopAsyncIteration
             flag = self._signal.arm()
             pairs, scanned = await self._scan(self._after, self._batch, self._types)
+            skipped = scanned > self._after
             self._after = max(self._after, scanned)
             if pairs:
                 self._buffer.extend(pairs)
                 break
+            if skipped and self._on_skipped is not None:
+                await self._on_skipped(self._after)
             if self._closed.is_set():
                 raise StopAsyncIteration
             woken = await _wait(flag, delay)

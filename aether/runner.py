@@ -26,11 +26,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from aether.checkpoints import CheckpointStore, InMemoryCheckpointStore, ParkedEvent
+from aether.checkpoints import (
+    CheckpointAheadError,
+    CheckpointStore,
+    InMemoryCheckpointStore,
+    ParkedEvent,
+)
 from aether.command import CommandSender
 from aether.errors import AetherError, StoreUnavailableError
 from aether.event import Event
-from aether.feed import DEFAULT_BATCH, EventFeed
+from aether.feed import DEFAULT_BATCH, EventFeed, FeedArgumentError, normal_types
 from aether.reactions import Outcome, Policy, ReadModel
 from aether.registry import EventRegistry
 
@@ -105,6 +110,31 @@ class _Handler:
         self.target.position = value
 
 
+MAX_PARKED_ERROR = 2000
+"""Characters of a handler's error kept with a parked event. The record must fit one
+message of the checkpoint store (a NATS server's max_payload, 1 MiB by default) beside the
+event itself; an error whose text is a whole response body or a big repr would not, and the
+runner, unable to park, stopped instead of going on."""
+
+
+def _described(error: BaseException) -> str:
+    text = repr(error)
+    if len(text) <= MAX_PARKED_ERROR:
+        return text
+    return f"{text[:MAX_PARKED_ERROR]}... ({len(text)} characters in all)"
+
+
+def _types(target: Policy | ReadModel, names: object) -> frozenset[str]:
+    """The event types a handler declares (``reacts_to`` / ``reads``), or FeedArgumentError:
+    a bare string there would become the set of its characters and match nothing, so the
+    handler would silently never run."""
+    try:
+        types = normal_types(names)  # type: ignore[arg-type]
+    except FeedArgumentError as exc:
+        raise FeedArgumentError(f"{target.name}: {exc}") from None
+    return types or frozenset()
+
+
 class ReactionRunner:
     """Feeds every event after its checkpoints to its read models and policies.
 
@@ -147,9 +177,9 @@ class ReactionRunner:
         self._checkpoints = checkpoints
         self._parking: CheckpointStore = checkpoints or InMemoryCheckpointStore()
         self._handlers = [
-            *(_Handler(rm, checkpoints is not None and rm.durable, frozenset(rm.reads))
+            *(_Handler(rm, checkpoints is not None and rm.durable, _types(rm, rm.reads))
               for rm in read_models),
-            *(_Handler(policy, checkpoints is not None, frozenset(policy.reacts_to))
+            *(_Handler(policy, checkpoints is not None, _types(policy, policy.reacts_to))
               for policy in policies),
         ]
         names = [handler.name for handler in self._handlers]
@@ -252,7 +282,7 @@ class ReactionRunner:
                 await self._deliver(handler, parked.position, parked.event, None)
             except Exception as exc:
                 await self._parking.park(parked.model_copy(update={
-                    "attempts": parked.attempts + 1, "error": repr(exc)}))
+                    "attempts": parked.attempts + 1, "error": _described(exc)}))
             else:
                 await self._parking.unpark(parked)
                 succeeded += 1
@@ -263,7 +293,14 @@ class ReactionRunner:
             if handler.checkpointed and self._checkpoints is not None:
                 handler.position = handler.saved = await self._checkpoints.load(self.name,
                                                                                 handler.name)
-        self._head = max(self._head, await self.store.last_position())
+        last = await self.store.last_position()
+        for handler in self._handlers:
+            # A feed's positions only grow: one behind a checkpoint is another history (the
+            # stream recreated or restored from an older backup, another store). Following
+            # it from the checkpoint would skip, without a word, every event up to there.
+            if handler.position > last:
+                raise CheckpointAheadError(self.name, handler.name, handler.position, last)
+        self._head = max(self._head, last)
 
     async def _run(self) -> None:
         outages = 0
@@ -291,6 +328,10 @@ class ReactionRunner:
     async def _follow(self) -> None:
         """Follow the feed from the handlers' positions; returns when halted."""
         async with self.store.follow(self.position, event_types=self._types) as feed:
+            # Events no handler reads (e.g. those the policies' own commands produce) are
+            # skipped by the feed; without this the position, lag and checkpoints stayed at
+            # the last event read until another one came, and wait_caught_up hung.
+            feed.on_skipped(self._skipped_to)
             async for position, event in feed:
                 if not await self._process(position, event, None):
                     return
@@ -300,6 +341,10 @@ class ReactionRunner:
                     await self._flush()
                 elif self._since_flush >= self.checkpoint_every:
                     await self._flush()
+
+    async def _skipped_to(self, position: int) -> None:
+        self._advance_to(position)
+        await self._flush()
 
     def _advance_to(self, position: int) -> None:
         self._head = max(self._head, position)
@@ -348,7 +393,7 @@ class ReactionRunner:
                     raise RunnerHalted(self.name, handler.name, position, exc) from exc
                 await self._parking.park(ParkedEvent(
                     runner=self.name, handler=handler.name, position=position, event=event,
-                    error=repr(exc), attempts=attempt, parked_at=datetime.now(UTC)))
+                    error=_described(exc), attempts=attempt, parked_at=datetime.now(UTC)))
                 self.counters.parked += 1
                 logger.error("%s parked the event at position %d after %d attempts: %r",
                              handler.name, position, attempt, exc)

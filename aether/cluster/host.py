@@ -27,7 +27,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,7 @@ from aether.cluster.wire import (
     INVALID,
     MOVED,
     QUEUE_GROUP,
+    REPLY_PREFIXES,
     ShardMovedError,
     decode_request,
     encode_error,
@@ -91,9 +92,12 @@ class ActorHost:
     def __init__(self, manager: ClusterManager, router: CommandRouter,
                  commands: CommandRegistry, *, max_actors: int = 10_000,
                  passivate_after: float = 300.0, drain_timeout: float = 10.0,
-                 retries: int = 3, handover_timeout: float | None = None) -> None:
+                 retries: int = 3, handover_timeout: float | None = None,
+                 reply_prefixes: Sequence[str] = REPLY_PREFIXES) -> None:
         if max_actors < 1:
             raise ValueError(f"max_actors must be at least 1, got {max_actors}")
+        if not reply_prefixes or not all(reply_prefixes):
+            raise ValueError("reply_prefixes must name at least one non-empty inbox prefix")
         self.manager = manager
         self.router = router
         self.commands = commands
@@ -102,6 +106,7 @@ class ActorHost:
         self.drain_timeout = drain_timeout
         self.retries = retries
         self.handover_timeout = handover_timeout or 2 * manager.timing.member_timeout
+        self.reply_prefixes = tuple(reply_prefixes)
         self.counters = HostCounters()
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -377,6 +382,14 @@ class ActorHost:
     async def _answer(self, message: Msg) -> None:
         if not message.reply:
             return  # a publish, not a request: nobody to answer
+        if not message.reply.startswith(self.reply_prefixes):
+            # The answer is published with this node's connection: to a reply subject such
+            # as the event stream's or the JetStream API's it would write there for whoever
+            # can reach a shard's subject. Callers' inboxes are all a reply can go to.
+            self.counters.bad_requests += 1
+            log.warning("node %s: ignored a request whose reply subject %r is not an inbox "
+                        "(%s)", self.node_id, message.reply[:80], ", ".join(self.reply_prefixes))
+            return
         try:
             if message.headers and message.headers.get(CONTROL) == RELEASE:
                 shard = int(message.subject.rsplit(".", 1)[1])

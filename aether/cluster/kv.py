@@ -24,10 +24,20 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 
-from aether.cluster.errors import ClusterConfigError, ClusterUnavailableError, UnknownClusterError
+from aether.cluster.errors import (
+    ClusterConfigError,
+    ClusterError,
+    ClusterUnavailableError,
+    UnknownClusterError,
+)
 from aether.store import jsapi
 from aether.store.naming import encode_token, sanitize_namespace
-from aether.store.streams import OWNER_NAMESPACE, OWNER_ROLE
+from aether.store.streams import (
+    ERR_NO_SUITABLE_PEERS,
+    ERR_STREAM_NAME_IN_USE,
+    OWNER_NAMESPACE,
+    OWNER_ROLE,
+)
 
 ROLE = "cluster"
 KV_OPERATION = "KV-Operation"
@@ -102,9 +112,24 @@ class ClusterBucket:
             try:
                 await js.add_stream(want)
                 return
-            except nats.js.errors.BadRequestError:
-                pass  # exists (maybe with other settings): check who owns it below
+            except nats.js.errors.APIError as exc:
+                if isinstance(exc, jsapi.TRANSPORT_ERRORS):
+                    raise
+                if exc.err_code != ERR_STREAM_NAME_IN_USE:
+                    # Not "exists": reading it back would only say "unknown cluster".
+                    raise self._refused(replicas, exc) from None
+                # exists (maybe with other settings): check who owns it below
         await self.check()
+
+    def _refused(self, replicas: int, exc: nats.js.errors.APIError) -> ClusterError:
+        if exc.err_code == ERR_NO_SUITABLE_PEERS:  # a server cluster still forming, or one down
+            return ClusterUnavailableError(
+                f"JetStream cannot place the KV bucket {self.bucket!r} on {replicas} servers "
+                f"yet ({exc.description}): start enough JetStream servers, or lower replicas; "
+                f"the node retries")
+        return ClusterConfigError(
+            f"JetStream refused to create the KV bucket {self.bucket!r} with {replicas} "
+            f"replica(s): {exc.description}")
 
     async def check(self) -> None:
         """Raise UnknownClusterError if the bucket is missing, ClusterConfigError if it

@@ -104,7 +104,7 @@ class ClusterRouter(SenderBase):
                 except (nats.errors.TimeoutError, TimeoutError):
                     reason = "the owner did not answer in time"
                 else:
-                    result = decode_reply(reply.data)
+                    result = decode_reply(reply.data, actor_id, meta[COMMAND_ID])
                     if not isinstance(result, RemoteCommandError):
                         return result
                     if result.kind != MOVED:

@@ -16,20 +16,24 @@ subjects. Request and reply are JSON objects (``FORMAT`` 1)::
 node no longer owns the shard: the caller retries), ``invalid`` (the request cannot be
 executed as sent: re-raised as the InvalidCommandError or InvalidEventError a local
 CommandRouter raises, with the owner's message) or ``failed`` (the node could not execute
-it: RemoteCommandError).
+it: RemoteCommandError; StoreUnavailableError when its store was unreachable, as locally).
+A caller accepts as its result only events of the actor it sent to that carry its command
+id; any other reply is RemoteCommandError ``failed``. An owner answers only reply subjects
+under ``REPLY_PREFIXES``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from itertools import pairwise
 from typing import Any
 
 from pydantic import ValidationError
 
 from aether.command import InvalidCommandError
-from aether.errors import AetherError, DomainError, InvalidEventError
-from aether.event import Event
+from aether.errors import AetherError, DomainError, InvalidEventError, StoreUnavailableError
+from aether.event import COMMAND_ID, Event
 from aether.store.naming import encode_token
 
 FORMAT = 1
@@ -38,6 +42,13 @@ QUEUE_GROUP = "owners"
 briefly both listen, a request still reaches only one of them."""
 
 DOMAIN, MOVED, INVALID, FAILED = "domain", "moved", "invalid", "failed"
+
+REPLY_PREFIXES = ("_INBOX.", "_R_.", "_GR_.")
+"""The reply subjects an owner answers (``ActorHost(reply_prefixes=...)`` for others), so a
+request cannot make it publish into the event stream or the JetStream API: where every
+NATS client receives answers by default (``_INBOX.``), and the server's own rewrites of
+them for a request that crossed an account's service import (``_R_.``) or a gateway
+between server clusters (``_GR_.``)."""
 
 
 def shard_subject(cluster: str, shard: int) -> str:
@@ -126,6 +137,9 @@ def decode_request(payload: bytes) -> tuple[str, int, str, Any, dict[str, str]]:
         request = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
         raise WireError("the request is not JSON: send commands through a ClusterRouter") from None
+    except RecursionError:  # json's C decoder recurses per nesting level
+        raise WireError("the request is nested too deeply to decode: send commands through "
+                        "a ClusterRouter") from None
     if not isinstance(request, dict) or request.get("format") != FORMAT:
         raise WireError(f"the request is not a format-{FORMAT} command object")
     actor_id, shard = request.get("actor_id"), request.get("shard")
@@ -153,25 +167,57 @@ def encode_error(kind: str, exc: BaseException) -> bytes:
         "kind": kind, "type": type(exc).__name__, "message": message}}).encode()
 
 
-def decode_reply(payload: bytes) -> list[Event] | RemoteCommandError:
-    """The events, or the error the owner answered: a refusal (DomainError) and an invalid
-    request (InvalidCommandError, InvalidEventError) are raised as a local router raises
-    them; ``moved`` and ``failed`` are returned as RemoteCommandError."""
+def decode_reply(payload: bytes, actor_id: str, command_id: str,
+                 ) -> list[Event] | RemoteCommandError:
+    """The events, or the error the owner answered: a refusal (DomainError), an invalid
+    request (InvalidCommandError, InvalidEventError) and the owner's store being unavailable
+    (StoreUnavailableError) are raised as a local router raises them; ``moved`` and other
+    ``failed`` answers are returned as RemoteCommandError.
+
+    A reply that cannot be the answer to this command (not this JSON, events that are not
+    Events, events of another actor or without this ``command_id``: a misrouted, stale or
+    forged answer) is raised as RemoteCommandError ``failed``/``WireError``, never returned
+    as the command's result; the command id makes resending it safe."""
     try:
         reply = json.loads(payload)
-        if not isinstance(reply, dict) or reply.get("format") != FORMAT:
-            raise ValueError("not a reply object")
-        error = reply.get("error")
-        if error is not None:
-            kind, message = str(error.get("kind")), str(error.get("message"))
-            if kind == DOMAIN:
-                raise DomainError(message)
-            if kind == INVALID:
-                raise invalid_error(str(error.get("type")), message)
-            return RemoteCommandError(kind, str(error.get("type")), message)
-        return [Event.model_validate(e) for e in reply["events"]]
-    except (ValueError, KeyError, TypeError, AttributeError, ValidationError) as exc:
-        if isinstance(exc, AetherError):
-            raise
-        raise RemoteCommandError(FAILED, "WireError",
-                                 f"unreadable reply from the owning node: {exc}"[:2000]) from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise _unreadable(f"not JSON ({type(exc).__name__})") from None
+    if not isinstance(reply, dict) or reply.get("format") != FORMAT:
+        raise _unreadable("not a format-1 reply object")
+    error = reply.get("error")
+    if error is not None:
+        if not isinstance(error, dict):
+            raise _unreadable("its error is not an object")
+        kind, error_type = str(error.get("kind")), str(error.get("type"))
+        message = str(error.get("message"))
+        if kind == DOMAIN:
+            raise DomainError(message)
+        if kind == INVALID:
+            raise invalid_error(error_type, message)
+        if kind == FAILED and error_type == StoreUnavailableError.__name__:
+            # The owner's store is down: an outage, as a local router reports it, so a
+            # reaction runner pauses and resumes instead of counting it against the handler
+            # and parking the event.
+            raise StoreUnavailableError(message)
+        return RemoteCommandError(kind, error_type, message)
+    stored = reply.get("events")
+    if not isinstance(stored, list):
+        raise _unreadable("it has neither events nor an error")
+    try:
+        events = [Event.model_validate(e) for e in stored]
+    except (AetherError, ValidationError, ValueError, TypeError) as exc:
+        raise _unreadable(f"an event is not valid: {exc}") from None
+    for event in events:
+        if event.actor_id != actor_id or event.metadata.get(COMMAND_ID) != command_id:
+            raise _unreadable(
+                f"it holds an event of actor {event.actor_id[:80]!r} with command id "
+                f"{str(event.metadata.get(COMMAND_ID))[:80]!r}, not the answer to command "
+                f"{command_id!r} for actor {actor_id[:80]!r}")
+    if any(a.version >= b.version for a, b in pairwise(events)):
+        raise _unreadable("its events' versions do not ascend")
+    return events
+
+
+def _unreadable(why: str) -> RemoteCommandError:
+    return RemoteCommandError(FAILED, "WireError",
+                              f"unreadable reply from the owning node: {why}"[:2000])

@@ -19,7 +19,7 @@ from nats.aio.subscription import Subscription
 
 from aether.errors import StoreUnavailableError
 from aether.event import Event
-from aether.feed import FeedItem, Signal
+from aether.feed import FeedItem, Signal, check_read
 from aether.store import jsapi
 from aether.store.stored import decode_message
 
@@ -43,8 +43,7 @@ class StreamFeed:
         Filtered reads keep going past non-matching batches until something matches or
         the stream ends, so an empty answer always means "nothing more yet".
         """
-        if after < 0 or limit < 1:
-            raise ValueError(f"read_all needs after >= 0 and limit >= 1, got {after}, {limit}")
+        check_read(after, limit)
         found: list[FeedItem] = []
         scanned = after
         while len(found) < limit:

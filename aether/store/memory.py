@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 
 from aether.errors import DuplicateEventIdError, VersionConflictError
 from aether.event import NO_EVENTS, ActorSnapshot, Event, Latest, check_batch, encode_record
-from aether.feed import DEFAULT_BATCH, FeedItem, Follow, Signal, normal_types
+from aether.feed import DEFAULT_BATCH, FeedItem, Follow, Signal, check_read, normal_types
 from aether.limits import check_actor_id, check_stored_size
 
 # Latest(version, id) without its Python-level __new__: every load of a cached aggregate asks.
@@ -158,8 +158,7 @@ class InMemoryEventStore:
 
     def _scan_log(self, after: int, limit: int, types: frozenset[str] | None,
                   ) -> tuple[list[FeedItem], int]:
-        if after < 0 or limit < 1:
-            raise ValueError(f"read_all needs after >= 0 and limit >= 1, got {after}, {limit}")
+        check_read(after, limit)
         if types is None:
             chunk = self._log[after:after + limit]
             return list(enumerate(chunk, start=after + 1)), after + len(chunk)
