@@ -36,6 +36,7 @@ from aether.cluster.wire import (
 from aether.command import Command, CommandRegistry, SenderBase, with_command_id
 from aether.event import COMMAND_ID, Event
 from aether.limits import check_actor_id
+from aether.store import jsapi
 
 
 class ClusterRouter(SenderBase):
@@ -103,6 +104,10 @@ class ClusterRouter(SenderBase):
                     reason = "no node serves the shard yet"
                 except (nats.errors.TimeoutError, TimeoutError):
                     reason = "the owner did not answer in time"
+                except jsapi.TRANSPORT_ERRORS as exc:  # the connection itself: as a store says
+                    raise jsapi.unavailable(
+                        f"sending a command for actor {actor_id[:80]!r} to cluster "
+                        f"{self.cluster!r}", exc) from exc
                 else:
                     result = decode_reply(reply.data, actor_id, meta[COMMAND_ID])
                     if not isinstance(result, RemoteCommandError):

@@ -16,6 +16,7 @@ from aether import (
     CommandTimeoutError,
     DomainError,
     InvalidCommandError,
+    StoreUnavailableError,
 )
 from aether.cluster.shard import shard_for
 from aether.event import COMMAND_ID
@@ -81,6 +82,16 @@ async def test_with_no_owner_the_caller_gets_a_timeout_naming_the_command_id(
         assert info.value.command_id == "lost-1"
     finally:
         await nc.drain()
+
+
+async def test_a_closed_connection_is_store_unavailable_as_on_a_local_router(
+        nats_server: NatsServer) -> None:
+    # A reaction runner pauses on StoreUnavailableError; nats-py's own error leaked before.
+    nc = await nats.connect(nats_server.url)
+    router = ClusterRouter(nc, cluster_name(), commands, shard_count=SHARDS, timeout=5)
+    await nc.close()
+    with pytest.raises(StoreUnavailableError, match="ConnectionClosedError"):
+        await router.send("c-1", Increment())
 
 
 async def test_send_command_without_a_declared_identity_says_what_to_do(
