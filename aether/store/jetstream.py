@@ -206,6 +206,11 @@ class JetStreamEventStore:
                 return
             tip = await self._read_tip(actor_id, subject)
             if duplicate_in_batch and first.version > tip.version:
+                # A replica that has not caught up may not show our own batch, landed by an
+                # attempt whose ack was lost: only the stream leader's answer can say that
+                # the id is another event's.
+                tip = await self._leader_tip(actor_id, subject)
+            if duplicate_in_batch and first.version > tip.version:
                 # Not a lost race, not our own retry: an id of the batch is taken.
                 raise DuplicateEventIdError(
                     first.id, actor_id, first.version,
@@ -320,6 +325,23 @@ class JetStreamEventStore:
             actor_id, subject, read, lambda got: _EMPTY if got is None else _tip_of(got))
         return tip
 
+    async def _leader_tip(self, actor_id: str, subject: str) -> _Tip:
+        """Where the actor's history ends as the stream leader, which holds every
+        acknowledged write, says (a direct get may be answered by a lagging replica)."""
+        async with jsapi.reaching(f"reading actor {actor_id!r} from the leader of stream "
+                                  f"{self._stream!r}"):
+            last = await jsapi.get_message(self._nc, self._stream, last_of=subject,
+                                           timeout=self._timeout, direct=False)
+        if last is None:
+            return _EMPTY
+        headers = last.headers or {}
+        version = headers.get(VERSION_HEADER)
+        tip = _Tip(last.seq or 0,
+                   int(version) if version is not None else decode_message(Event, last).version,
+                   headers.get("Nats-Msg-Id", ""))
+        self._observe(actor_id, tip.sequence)
+        return tip
+
     async def _settled(self, actor_id: str, subject: str, read: Callable[[], Awaitable[T]],
                        tip_of: Callable[[T], _Tip]) -> tuple[T, _Tip]:
         """``read()``'s answer and where it says the actor's history ends, read again while
@@ -345,11 +367,7 @@ class JetStreamEventStore:
             await asyncio.sleep(_REPLICA_PAUSE * 2**attempt)
             return True
         if attempt == _REPLICA_RETRIES:
-            async with jsapi.reaching(f"reading actor {actor_id!r} from the leader of stream "
-                                      f"{self._stream!r}"):
-                last = await jsapi.get_message(self._nc, self._stream, last_of=subject,
-                                               timeout=self._timeout, direct=False)
-            end = 0 if last is None else last.seq or 0
+            end = (await self._leader_tip(actor_id, subject)).sequence
             if end < floor:
                 self._floors[actor_id] = end
                 return False
