@@ -199,6 +199,9 @@ class JetStreamEventStore:
             else:
                 if ack.duplicate:
                     await self._accept_duplicate(ack.seq, last)
+                    # Stored at ack.seq, perhaps with more after it: reads from now on show
+                    # at least that much (a lagging replica is asked again).
+                    self._observe(actor_id, ack.seq)
                     self._tips.pop(actor_id, None)
                     return
                 self._observe(actor_id, ack.seq)
@@ -232,6 +235,9 @@ class JetStreamEventStore:
         async with jsapi.reaching(f"reading message {sequence} of stream {self._stream!r}"):
             stored = await jsapi.get_message(self._nc, self._stream, sequence=sequence,
                                              timeout=self._timeout)
+            if stored is None:  # a replica that has not caught up: the leader holds it
+                stored = await jsapi.get_message(self._nc, self._stream, sequence=sequence,
+                                                 timeout=self._timeout, direct=False)
         try:
             other = None if stored is None else decode_message(Event, stored)
         except EventDecodeError:

@@ -11,7 +11,10 @@ catching up does.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import nats
@@ -19,9 +22,9 @@ import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from aether import Event
-from aether.store import JetStreamEventStore, jsapi
-from aether.testing import NatsServer, make_event
+from aether import Event, StoreUnavailableError
+from aether.store import JetStreamConfig, JetStreamEventStore, jsapi
+from aether.testing import NatsServer, free_port, make_event
 
 STORE = "lagretry"  # its stream is "lagretry": the mapping below names it
 ROUNDS = 12  # each round meets the lagging replica with probability 1/2 or more
@@ -40,10 +43,52 @@ mappings = {
 """
 
 
-@pytest.fixture
-async def lagging(tmp_path: Path) -> AsyncIterator[NatsServer]:
-    server = NatsServer(tmp_path, extra_config=MAPPING).start()
-    follower = await nats.connect(server.url)
+@dataclass
+class Lagging:
+    """Servers whose stream ``lagretry`` has a replica that holds nothing yet."""
+
+    servers: list[NatsServer]
+    config: JetStreamConfig
+
+    async def connect(self) -> Client:
+        return await nats.connect(servers=[s.url for s in self.servers])
+
+    async def store(self, nc: Client) -> JetStreamEventStore:
+        deadline = time.monotonic() + 30
+        while True:  # a cluster just started may still be electing its meta leader
+            try:
+                return await JetStreamEventStore.create(nc, STORE, self.config)
+            except StoreUnavailableError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+
+
+def _cluster(base: Path, size: int) -> list[NatsServer]:
+    """start_cluster's layout, each server with the mapping."""
+    ports = [free_port() for _ in range(size)]
+    name = f"lagretry-{ports[0]}"  # a name of its own, as start_cluster gives
+    servers = [NatsServer(store_dir=base / f"n{i}", name=f"n{i}", cluster_port=ports[i],
+                          cluster_name=name,
+                          routes=[p for j, p in enumerate(ports) if j != i],
+                          extra_config=MAPPING)
+               for i in range(size)]
+    for server in servers:
+        server.start(wait=False)
+    for server in servers:
+        server.wait_ready(timeout=30)
+    return servers
+
+
+@pytest.fixture(params=["single server", "3-node cluster"])
+async def lagging(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Lagging]:
+    if request.param == "single server":
+        servers = [NatsServer(tmp_path, extra_config=MAPPING).start()]
+        config = JetStreamConfig(request_timeout=2.0)
+    else:
+        servers = await asyncio.to_thread(_cluster, tmp_path, 3)
+        config = JetStreamConfig(replica_count=3, request_timeout=2.0)
+    follower = await nats.connect(servers[0].url)
 
     async def answer_empty(message: Msg) -> None:
         await follower.publish(message.reply, b"", headers={"Status": "404",
@@ -52,10 +97,11 @@ async def lagging(tmp_path: Path) -> AsyncIterator[NatsServer]:
     await follower.subscribe("lagging.>", cb=answer_empty)
     await follower.flush()
     try:
-        yield server
+        yield Lagging(servers, config)
     finally:
         await follower.close()
-        server.stop()
+        for server in servers:
+            await asyncio.to_thread(server.stop)
 
 
 async def _lost_ack(nc: Client, store: JetStreamEventStore, events: list[Event]) -> None:
@@ -72,16 +118,16 @@ async def _lost_ack(nc: Client, store: JetStreamEventStore, events: list[Event])
 
 
 async def test_a_retried_event_whose_ack_was_lost_is_accepted_once(
-    lagging: NatsServer,
+    lagging: Lagging,
 ) -> None:
-    nc = await nats.connect(lagging.url)
+    nc = await lagging.connect()
     try:
         outcomes = []
         for round_ in range(ROUNDS):
             actor = f"single-{round_}"
             event = make_event(actor, 1)
-            await _lost_ack(nc, await JetStreamEventStore.create(nc, STORE), [event])
-            retrying = await JetStreamEventStore.create(nc, STORE)  # knows nothing of it
+            await _lost_ack(nc, await lagging.store(nc), [event])
+            retrying = await lagging.store(nc)  # knows nothing of it
             try:
                 await retrying.save_event(event)
             except Exception as exc:  # the outcome is what is asserted
@@ -98,16 +144,16 @@ async def test_a_retried_event_whose_ack_was_lost_is_accepted_once(
 
 
 async def test_a_retried_batch_whose_ack_was_lost_is_accepted_once(
-    lagging: NatsServer,
+    lagging: Lagging,
 ) -> None:
-    nc = await nats.connect(lagging.url)
+    nc = await lagging.connect()
     try:
         outcomes = []
         for round_ in range(ROUNDS):
             actor = f"batch-{round_}"
             batch = [make_event(actor, version) for version in (1, 2, 3)]
-            await _lost_ack(nc, await JetStreamEventStore.create(nc, STORE), batch)
-            retrying = await JetStreamEventStore.create(nc, STORE)
+            await _lost_ack(nc, await lagging.store(nc), batch)
+            retrying = await lagging.store(nc)
             try:
                 await retrying.save_events(batch)
             except Exception as exc:  # the outcome is what is asserted
