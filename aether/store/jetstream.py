@@ -173,12 +173,16 @@ class JetStreamEventStore:
         messages = [self._message(subject, event) for event in events]  # checks every limit
         first, last = events[0], events[-1]
         tip = self._tips.get(actor_id) or await self._read_tip(actor_id, subject)
-        attempts = 0
+        attempts, looked = 0, False
         while True:
             if first.version <= tip.version:
                 if tip.event_id == last.id:
                     self._remember(actor_id, tip)
                     return  # a retry of a write that already landed
+                if not tip.event_id and not looked:
+                    # Known from a snapshot's mark, which names no event: is it ours?
+                    tip, looked = await self._read_tip(actor_id, subject), True
+                    continue
                 self._tips.pop(actor_id, None)
                 raise VersionConflictError(actor_id, tip.version, first.version)
             attempts += 1

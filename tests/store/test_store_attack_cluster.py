@@ -39,7 +39,7 @@ async def _create(nc: Client, config: JetStreamConfig) -> JetStreamEventStore:
 
 
 async def _write(store: JetStreamEventStore, writer: Writer, acked: dict[str, int],
-                 deadline: float) -> None:
+                 deadline: float, halfway: asyncio.Event) -> None:
     for index, batch in enumerate(writer.batches):
         while True:
             try:
@@ -56,6 +56,8 @@ async def _write(store: JetStreamEventStore, writer: Writer, acked: dict[str, in
             await asyncio.sleep(0.05)
         writer.acked += 1
         acked[writer.actor] = batch[-1].version
+        if writer.acked * 3 >= len(writer.batches):
+            halfway.set()  # a third of the way, in fact: the kill lands among busy writers
 
 
 async def _read(store: JetStreamEventStore, actor: str, acked: dict[str, int],
@@ -101,13 +103,14 @@ async def test_saves_and_reads_through_the_loss_of_the_stream_leader(
         rng = random.Random(7)
         writers = [Writer(f"order.{i}", _plan(f"order.{i}", 50, rng)) for i in range(6)]
         acked: dict[str, int] = {}
-        done, wrong_reads = asyncio.Event(), []
+        done, wrong_reads = asyncio.Event(), list[str]()
         deadline = time.monotonic() + 120
-        tasks = [asyncio.create_task(_write(store, w, acked, deadline)) for w in writers]
+        halfway = asyncio.Event()
+        tasks = [asyncio.create_task(_write(store, w, acked, deadline, halfway))
+                 for w in writers]
         readers = [asyncio.create_task(_read(store, w.actor, acked, done, wrong_reads))
                    for w in writers]
-        while sum(w.acked for w in writers) < 80:
-            await asyncio.sleep(0.02)
+        await asyncio.wait_for(halfway.wait(), timeout=60)
         await asyncio.to_thread(victim.kill)
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=150)
         done.set()

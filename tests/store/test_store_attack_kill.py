@@ -85,7 +85,7 @@ async def test_saves_through_a_kill_9_land_exactly_once(
         deadline = time.monotonic() + 90
         tasks = [asyncio.create_task(_save_until_acked(store, w, deadline, progress, 100, total))
                  for w in writers]
-        for kill in range(KILLS):
+        for _ in range(KILLS):
             await asyncio.wait_for(progress.wait(), timeout=60)
             server.kill()  # mid-flight: some saves are sent, some acked, some waiting
             # Sometimes long enough for every save in flight to fail, sometimes not.
