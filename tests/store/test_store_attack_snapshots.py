@@ -9,6 +9,7 @@ import contextlib
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import nats
 import pytest
@@ -17,7 +18,7 @@ from nats.aio.client import Client
 from aether import ActorSnapshot, CommandRouter, DomainError, StoreUnavailableError
 from aether.command import Command
 from aether.store import JetStreamConfig, JetStreamEventStore, jsapi
-from aether.testing import NatsServer, make_event
+from aether.testing import NatsServer, make_event, start_cluster
 from tests.runtime.bank import Deposit, Open, Withdraw, bank_router
 
 pytestmark = pytest.mark.slow
@@ -123,3 +124,47 @@ async def test_a_retry_after_a_load_from_a_snapshot_is_not_a_conflict(nc: Client
         with contextlib.suppress(Exception):
             await nc.jetstream().delete_stream(store.stream_name)
             await nc.jetstream().delete_stream(store.snapshot_stream_name)
+
+
+async def _create(nc: Client, config: JetStreamConfig) -> JetStreamEventStore:
+    deadline = time.monotonic() + 30
+    while True:  # right after start the cluster may still be electing its meta leader
+        try:
+            return await JetStreamEventStore.create(nc, "bank", config)
+        except StoreUnavailableError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def test_a_load_after_losing_the_stream_leader_equals_a_replay(tmp_path: Path) -> None:
+    servers = await asyncio.to_thread(start_cluster, tmp_path, 3)
+    clients: list[Client] = []
+    try:
+        clients.append(admin := await nats.connect(servers=[s.url for s in servers]))
+        config = JetStreamConfig(replica_count=3, request_timeout=1.0, publish_attempts=2)
+        store = await _create(admin, config)
+        info = await admin.jetstream().stream_info(store.stream_name)
+        victim = next(s for s in servers if info.cluster and s.name == info.cluster.leader)
+        survivor = next(s for s in servers if s is not victim)
+        clients.append(nc := await nats.connect(survivor.url, max_reconnect_attempts=-1))
+        store = await _create(nc, config)
+        router, repository = bank_router(store, snapshot_every=3)
+        deadline = time.monotonic() + 120
+        busy = asyncio.Event()
+        senders = [asyncio.create_task(_send_until_done(router, a, 30, deadline, busy))
+                   for a in ACCOUNTS]
+        await asyncio.wait_for(busy.wait(), timeout=60)
+        await asyncio.to_thread(victim.kill)  # the snapshots' leader too, when it is there
+        await asyncio.wait_for(asyncio.gather(*senders), timeout=150)
+
+        for actor in ACCOUNTS:
+            replayed = await _replayed(store, actor)
+            assert await _from_snapshot(store, actor) == replayed, actor
+            assert (await repository.load(actor)).state == replayed[1], actor
+    finally:
+        for client in clients:
+            with contextlib.suppress(Exception):
+                await client.close()
+        for server in servers:
+            await asyncio.to_thread(server.stop)
