@@ -50,7 +50,7 @@ from aether.store import jsapi
 from aether.store.jetstream_feed import StreamFeed
 from aether.store.naming import encode_token, stream_name
 from aether.store.stored import decode_message
-from aether.store.streams import JetStreamConfig, desired_stream, ensure_stream
+from aether.store.streams import JetStreamConfig, desired_stream, ensure_streams
 
 VERSION_HEADER = "Aether-Version"
 EVENT_SEQUENCE_HEADER = "Aether-Event-Sequence"
@@ -113,16 +113,11 @@ class JetStreamEventStore:
         store = cls(nc, name, config or JetStreamConfig())
         js = nc.jetstream(timeout=store._timeout)
         cfg = store._config
-        await ensure_stream(
-            js, desired_stream(store._stream, [f"{store._stream}.events.>"], cfg, "events"),
-            cfg.update_existing,
-        )
-        await ensure_stream(
-            js,
+        await ensure_streams(js, [
+            desired_stream(store._stream, [f"{store._stream}.events.>"], cfg, "events"),
             desired_stream(store._snapshot_stream, [f"{store._stream}.snapshots.>"], cfg,
                            "snapshots", per_subject=1),
-            cfg.update_existing,
-        )
+        ], cfg.update_existing)
         return store
 
     @classmethod
