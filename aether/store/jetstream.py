@@ -167,17 +167,22 @@ class JetStreamEventStore:
         subject = self.event_subject(actor_id)
         messages = [self._message(subject, event) for event in events]  # checks every limit
         first, last = events[0], events[-1]
-        tip = self._tips.get(actor_id) or await self._read_tip(actor_id, subject)
-        attempts, looked = 0, False
+        tip = self._tips.get(actor_id)
+        known = tip is not None  # remembered, so perhaps stale: others may have written since
+        if tip is None:
+            tip = await self._read_tip(actor_id, subject)
+        attempts = 0
         while True:
             if first.version <= tip.version:
+                if known:
+                    # A retry or a conflict: either way the answer is the server's, as a
+                    # store that remembers nothing gets it (a remembered position may be
+                    # behind, or a snapshot's mark that names no event).
+                    tip, known = await self._read_tip(actor_id, subject), False
+                    continue
                 if tip.event_id == last.id:
                     self._remember(actor_id, tip)
                     return  # a retry of a write that already landed
-                if not tip.event_id and not looked:
-                    # Known from a snapshot's mark, which names no event: is it ours?
-                    tip, looked = await self._read_tip(actor_id, subject), True
-                    continue
                 self._tips.pop(actor_id, None)
                 raise VersionConflictError(actor_id, tip.version, first.version)
             attempts += 1
@@ -198,10 +203,16 @@ class JetStreamEventStore:
             else:
                 if ack.duplicate:
                     await self._accept_duplicate(ack.seq, last)
-                    # Stored at ack.seq, perhaps with more after it: reads from now on show
-                    # at least that much (a lagging replica is asked again).
+                    # Stored at ack.seq: reads from now on show at least that much (a
+                    # lagging replica is asked again). A clustered server checks the id
+                    # before the expected sequence, so the event may no longer be the
+                    # latest: a conflict then, as a single server and every store say.
                     self._observe(actor_id, ack.seq)
-                    self._tips.pop(actor_id, None)
+                    tip = await self._read_tip(actor_id, subject)
+                    if tip.event_id != last.id:
+                        self._tips.pop(actor_id, None)
+                        raise VersionConflictError(actor_id, tip.version, first.version)
+                    self._remember(actor_id, tip)
                     return
                 self._observe(actor_id, ack.seq)
                 self._remember(actor_id, _Tip(ack.seq, last.version, last.id))

@@ -19,9 +19,9 @@ import nats
 import pytest
 from nats.aio.client import Client
 
-from aether import AetherError, StoreUnavailableError
+from aether import AetherError, StoreUnavailableError, VersionConflictError
 from aether.store import JetStreamConfig, JetStreamEventStore
-from aether.testing import start_cluster
+from aether.testing import make_event, start_cluster
 from tests.store.test_store_attack_kill import Writer, _plan
 
 pytestmark = pytest.mark.slow
@@ -137,5 +137,33 @@ async def test_saves_and_reads_through_the_loss_of_the_stream_leader(
         for client in clients:
             with contextlib.suppress(Exception):
                 await client.close()
+        for server in servers:
+            await asyncio.to_thread(server.stop)
+
+
+async def test_a_retry_no_longer_the_latest_is_a_conflict_whatever_the_store_remembers(
+    tmp_path: Path,
+) -> None:
+    # The conformance suite's rule (test_retrying_the_latest_save_is_a_no_op): retrying the
+    # latest save is a no-op, retrying one that is no longer the latest a real conflict. A
+    # clustered server checks the event id before the expected sequence, so a store whose
+    # view of the actor is stale gets a duplicate ack where a single server refuses.
+    servers = await asyncio.to_thread(start_cluster, tmp_path, 3)
+    try:
+        nc = await nats.connect(servers=[s.url for s in servers])
+        config = JetStreamConfig(replica_count=3)
+        store, other = await _create(nc, config), await _create(nc, config)
+        first = make_event("a", 1)
+        await store.save_event(first)
+        await store.save_event(first)  # the latest: a no-op
+        await other.save_event(make_event("a", 2))  # store still thinks 1 is the latest
+        for retrying in (store, await _create(nc, config)):
+            with pytest.raises(VersionConflictError) as conflict:
+                await retrying.save_event(first)
+            assert conflict.value.current_version == 2
+        assert [e.version for e in await other.get_events("a")] == [1, 2]
+        await store.save_event(make_event("a", 3))  # and it writes on
+        await nc.close()
+    finally:
         for server in servers:
             await asyncio.to_thread(server.stop)

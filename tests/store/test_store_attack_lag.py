@@ -22,7 +22,7 @@ import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from aether import Event, StoreUnavailableError
+from aether import Event, StoreUnavailableError, VersionConflictError
 from aether.store import JetStreamConfig, JetStreamEventStore, jsapi
 from aether.testing import NatsServer, free_port, make_event
 
@@ -164,5 +164,31 @@ async def test_a_retried_batch_whose_ack_was_lost_is_accepted_once(
                 outcomes.append((actor, f"read back versions {seen}"))
         assert outcomes == []
         assert (await nc.jetstream().stream_info(STORE)).state.messages == 3 * ROUNDS
+    finally:
+        await nc.close()
+
+
+async def test_a_retried_event_no_longer_the_latest_is_a_conflict(lagging: Lagging) -> None:
+    # As every store says (the conformance suite's test_retrying_the_latest_save_is_a_no_op),
+    # even when a lagging replica shows the retrying store an empty history, so that its
+    # publish reaches a clustered server's duplicate check, which comes before the sequence's.
+    nc = await lagging.connect()
+    try:
+        answers: list[int | None] = []
+        for round_ in range(ROUNDS):
+            actor = f"under-{round_}"
+            event = make_event(actor, 1)
+            writer = await lagging.store(nc)
+            await _lost_ack(nc, writer, [event])
+            await writer.save_event(make_event(actor, 2))  # on top of it
+            retrying = await lagging.store(nc)
+            try:
+                await retrying.save_event(event)
+            except VersionConflictError as conflict:
+                answers.append(conflict.current_version)
+            else:
+                answers.append(None)
+        assert answers == [2] * ROUNDS
+        assert (await nc.jetstream().stream_info(STORE)).state.messages == 2 * ROUNDS
     finally:
         await nc.close()
