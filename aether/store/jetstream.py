@@ -223,6 +223,7 @@ class JetStreamEventStore:
                 # attempt whose ack was lost: only the stream leader's answer can say that
                 # the id is another event's.
                 tip = await self._leader_tip(actor_id, subject)
+                self._observe(actor_id, tip.sequence)
             if duplicate_in_batch and first.version > tip.version:
                 # Not a lost race, not our own retry: an id of the batch is taken.
                 raise DuplicateEventIdError(
@@ -352,11 +353,9 @@ class JetStreamEventStore:
             return _EMPTY
         headers = last.headers or {}
         version = headers.get(VERSION_HEADER)
-        tip = _Tip(last.seq or 0,
-                   int(version) if version is not None else decode_message(Event, last).version,
-                   headers.get("Nats-Msg-Id", ""))
-        self._observe(actor_id, tip.sequence)
-        return tip
+        return _Tip(last.seq or 0,
+                    int(version) if version is not None else decode_message(Event, last).version,
+                    headers.get("Nats-Msg-Id", ""))
 
     async def _settled(self, actor_id: str, subject: str, read: Callable[[], Awaitable[T]],
                        tip_of: Callable[[T], _Tip]) -> tuple[T, _Tip]:
