@@ -50,7 +50,7 @@ from aether.store import jsapi
 from aether.store.jetstream_feed import StreamFeed
 from aether.store.naming import encode_token, stream_name
 from aether.store.stored import decode_message
-from aether.store.streams import JetStreamConfig, desired_stream, ensure_stream
+from aether.store.streams import JetStreamConfig, desired_stream, ensure_streams
 
 VERSION_HEADER = "Aether-Version"
 EVENT_SEQUENCE_HEADER = "Aether-Event-Sequence"
@@ -113,16 +113,11 @@ class JetStreamEventStore:
         store = cls(nc, name, config or JetStreamConfig())
         js = nc.jetstream(timeout=store._timeout)
         cfg = store._config
-        await ensure_stream(
-            js, desired_stream(store._stream, [f"{store._stream}.events.>"], cfg, "events"),
-            cfg.update_existing,
-        )
-        await ensure_stream(
-            js,
+        await ensure_streams(js, [
+            desired_stream(store._stream, [f"{store._stream}.events.>"], cfg, "events"),
             desired_stream(store._snapshot_stream, [f"{store._stream}.snapshots.>"], cfg,
                            "snapshots", per_subject=1),
-            cfg.update_existing,
-        )
+        ], cfg.update_existing)
         return store
 
     @classmethod
@@ -172,10 +167,19 @@ class JetStreamEventStore:
         subject = self.event_subject(actor_id)
         messages = [self._message(subject, event) for event in events]  # checks every limit
         first, last = events[0], events[-1]
-        tip = self._tips.get(actor_id) or await self._read_tip(actor_id, subject)
+        tip = self._tips.get(actor_id)
+        known = tip is not None  # remembered, so perhaps stale: others may have written since
+        if tip is None:
+            tip = await self._read_tip(actor_id, subject)
         attempts = 0
         while True:
             if first.version <= tip.version:
+                if known:
+                    # A retry or a conflict: either way the answer is the server's, as a
+                    # store that remembers nothing gets it (a remembered position may be
+                    # behind, or a snapshot's mark that names no event).
+                    tip, known = await self._read_tip(actor_id, subject), False
+                    continue
                 if tip.event_id == last.id:
                     self._remember(actor_id, tip)
                     return  # a retry of a write that already landed
@@ -199,12 +203,27 @@ class JetStreamEventStore:
             else:
                 if ack.duplicate:
                     await self._accept_duplicate(ack.seq, last)
-                    self._tips.pop(actor_id, None)
+                    # Stored at ack.seq: reads from now on show at least that much (a
+                    # lagging replica is asked again). A clustered server checks the id
+                    # before the expected sequence, so the event may no longer be the
+                    # latest: a conflict then, as a single server and every store say.
+                    self._observe(actor_id, ack.seq)
+                    tip = await self._read_tip(actor_id, subject)
+                    if tip.event_id != last.id:
+                        self._tips.pop(actor_id, None)
+                        raise VersionConflictError(actor_id, tip.version, first.version)
+                    self._remember(actor_id, tip)
                     return
                 self._observe(actor_id, ack.seq)
                 self._remember(actor_id, _Tip(ack.seq, last.version, last.id))
                 return
             tip = await self._read_tip(actor_id, subject)
+            if duplicate_in_batch and first.version > tip.version:
+                # A replica that has not caught up may not show our own batch, landed by an
+                # attempt whose ack was lost: only the stream leader's answer can say that
+                # the id is another event's.
+                tip = await self._leader_tip(actor_id, subject)
+                self._observe(actor_id, tip.sequence)
             if duplicate_in_batch and first.version > tip.version:
                 # Not a lost race, not our own retry: an id of the batch is taken.
                 raise DuplicateEventIdError(
@@ -227,6 +246,9 @@ class JetStreamEventStore:
         async with jsapi.reaching(f"reading message {sequence} of stream {self._stream!r}"):
             stored = await jsapi.get_message(self._nc, self._stream, sequence=sequence,
                                              timeout=self._timeout)
+            if stored is None:  # a replica that has not caught up: the leader holds it
+                stored = await jsapi.get_message(self._nc, self._stream, sequence=sequence,
+                                                 timeout=self._timeout, direct=False)
         try:
             other = None if stored is None else decode_message(Event, stored)
         except EventDecodeError:
@@ -320,6 +342,21 @@ class JetStreamEventStore:
             actor_id, subject, read, lambda got: _EMPTY if got is None else _tip_of(got))
         return tip
 
+    async def _leader_tip(self, actor_id: str, subject: str) -> _Tip:
+        """Where the actor's history ends as the stream leader, which holds every
+        acknowledged write, says (a direct get may be answered by a lagging replica)."""
+        async with jsapi.reaching(f"reading actor {actor_id!r} from the leader of stream "
+                                  f"{self._stream!r}"):
+            last = await jsapi.get_message(self._nc, self._stream, last_of=subject,
+                                           timeout=self._timeout, direct=False)
+        if last is None:
+            return _EMPTY
+        headers = last.headers or {}
+        version = headers.get(VERSION_HEADER)
+        return _Tip(last.seq or 0,
+                    int(version) if version is not None else decode_message(Event, last).version,
+                    headers.get("Nats-Msg-Id", ""))
+
     async def _settled(self, actor_id: str, subject: str, read: Callable[[], Awaitable[T]],
                        tip_of: Callable[[T], _Tip]) -> tuple[T, _Tip]:
         """``read()``'s answer and where it says the actor's history ends, read again while
@@ -345,11 +382,7 @@ class JetStreamEventStore:
             await asyncio.sleep(_REPLICA_PAUSE * 2**attempt)
             return True
         if attempt == _REPLICA_RETRIES:
-            async with jsapi.reaching(f"reading actor {actor_id!r} from the leader of stream "
-                                      f"{self._stream!r}"):
-                last = await jsapi.get_message(self._nc, self._stream, last_of=subject,
-                                               timeout=self._timeout, direct=False)
-            end = 0 if last is None else last.seq or 0
+            end = (await self._leader_tip(actor_id, subject)).sequence
             if end < floor:
                 self._floors[actor_id] = end
                 return False

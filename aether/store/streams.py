@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import nats.js.errors
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, StorageType, StreamConfig, StreamInfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from aether.errors import AetherError, StoreConfigError, StoreUnavailableError
@@ -105,13 +105,31 @@ _COMPARED = (
 )
 
 
-async def ensure_stream(js: JetStreamContext, want: StreamConfig, update_existing: bool) -> None:
-    """Create the stream, or reconcile an existing one explicitly (never silently)."""
+async def ensure_streams(js: JetStreamContext, wants: list[StreamConfig],
+                         update_existing: bool) -> None:
+    """Create the streams, or reconcile existing ones explicitly (never silently). Every
+    existing stream's owner is checked before any stream is created, so a store refused for
+    a name another namespace or store holds leaves no stream of its own behind."""
+    found = []
+    for want in wants:
+        name = want.name or ""
+        async with reaching(f"looking up stream {name!r}"):
+            try:
+                info: StreamInfo | None = await js.stream_info(name)
+            except nats.js.errors.NotFoundError:
+                info = None
+        if info is not None:
+            _check_owner(name, info.config, want)
+        found.append(info)
+    for want, info in zip(wants, found, strict=True):
+        await _ensure_stream(js, want, update_existing, info)
+
+
+async def _ensure_stream(js: JetStreamContext, want: StreamConfig, update_existing: bool,
+                         info: StreamInfo | None) -> None:
     name = want.name or ""
-    async with reaching(f"looking up stream {name!r}"):
-        try:
-            info = await js.stream_info(name)
-        except nats.js.errors.NotFoundError:
+    if info is None:
+        async with reaching(f"creating stream {name!r}"):
             try:
                 await js.add_stream(want)
                 return

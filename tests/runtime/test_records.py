@@ -285,7 +285,9 @@ def test_frozen_data_encodes_and_dumps_as_the_plain_json_it_holds(
     # FrozenDict and FrozenList carry their own serializers (aether/jsondata.py): the JSON
     # must be byte for byte what pydantic_core writes for the plain values, and model_dump
     # must give plain, mutable copies, at every depth.
-    event = make_event("a-1", 1, **data) if data else make_event("a-1", 1)
+    # model_copy, not make_event(**data): a key such as "version" is make_event's own.
+    event = make_event("a-1", 1).model_copy(update={"data": data}) if data else make_event(
+        "a-1", 1)
     snapshot = ActorSnapshot(actor_id="a-1", version=1, state=data, timestamp=event.timestamp)
     plain = json.loads(json.dumps(data)) if data else {"n": 1}
     assert b'"data":' + to_json(plain) + b',"timestamp"' in encode_record(event)

@@ -1,0 +1,46 @@
+"""A retried save is answered by what the server holds, not by what the store remembers.
+
+The conformance rule (test_retrying_the_latest_save_is_a_no_op): retrying the latest save is
+a no-op, retrying one that is no longer the latest is a real conflict. A store that saved an
+event and then met no other write to its actor remembers that event as the latest, while
+another process may have written on top of it since.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from uuid import uuid4
+
+import nats
+import pytest
+
+from aether import VersionConflictError
+from aether.store import JetStreamEventStore
+from aether.testing import NatsServer, make_event
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+async def test_a_retry_no_longer_the_latest_is_a_conflict_for_a_store_that_saved_it(
+    nats_server: NatsServer, batch: int
+) -> None:
+    ours, theirs = await nats.connect(nats_server.url), await nats.connect(nats_server.url)
+    name = f"retry_{uuid4().hex[:8]}"
+    try:
+        store = await JetStreamEventStore.create(ours, name)
+        other = await JetStreamEventStore.create(theirs, name)  # as another process
+        saved = [make_event("a", version) for version in range(1, batch + 1)]
+        await store.save_events(saved)
+        await store.save_events(saved)  # still the latest: a no-op
+        await other.get_events("a")
+        await other.save_event(make_event("a", batch + 1))
+        with pytest.raises(VersionConflictError) as conflict:
+            await store.save_events(saved)
+        assert conflict.value.current_version == batch + 1
+        assert len(await other.get_events("a")) == batch + 1
+        await store.save_event(make_event("a", batch + 2))  # it writes on from there
+    finally:
+        for stream in (name, f"{name}_snapshots"):
+            with contextlib.suppress(Exception):
+                await ours.jetstream().delete_stream(stream)
+        await ours.close()
+        await theirs.close()
