@@ -27,11 +27,12 @@ from tests.store.test_store_attack_kill import Writer, _plan
 pytestmark = pytest.mark.slow
 
 
-async def _create(nc: Client, config: JetStreamConfig) -> JetStreamEventStore:
+async def create_on_cluster(nc: Client, config: JetStreamConfig, name: str = "orders"
+                            ) -> JetStreamEventStore:
     deadline = time.monotonic() + 30
     while True:  # right after start the cluster may still be electing its meta leader
         try:
-            return await JetStreamEventStore.create(nc, "orders", config)
+            return await JetStreamEventStore.create(nc, name, config)
         except StoreUnavailableError:
             if time.monotonic() > deadline:
                 raise
@@ -88,7 +89,7 @@ async def test_saves_and_reads_through_the_loss_of_the_stream_leader(
         admin = await nats.connect(servers=[s.url for s in servers])
         clients.append(admin)
         config = JetStreamConfig(replica_count=3, request_timeout=1.0, publish_attempts=2)
-        store = await _create(admin, config)
+        store = await create_on_cluster(admin, config)
         info = await admin.jetstream().stream_info(store.stream_name)
         leader = info.cluster.leader if info.cluster else None
         victim = next(s for s in servers if s.name == leader)
@@ -98,7 +99,7 @@ async def test_saves_and_reads_through_the_loss_of_the_stream_leader(
         nc = await nats.connect(servers=urls, max_reconnect_attempts=-1,
                                 reconnect_time_wait=0.1)
         clients.append(nc)
-        store = await _create(nc, config)
+        store = await create_on_cluster(nc, config)
 
         rng = random.Random(7)
         writers = [Writer(f"order.{i}", _plan(f"order.{i}", 50, rng)) for i in range(6)]
@@ -125,7 +126,7 @@ async def test_saves_and_reads_through_the_loss_of_the_stream_leader(
         await asyncio.to_thread(victim.start)
         back = await nats.connect(victim.url)
         clients.append(back)
-        returned = await _create(back, config)
+        returned = await create_on_cluster(back, config)
         for writer in writers:
             meant = [event for batch in writer.batches for event in batch]
             deadline = time.monotonic() + 30
@@ -152,12 +153,12 @@ async def test_a_retry_no_longer_the_latest_is_a_conflict_whatever_the_store_rem
     try:
         nc = await nats.connect(servers=[s.url for s in servers])
         config = JetStreamConfig(replica_count=3)
-        store, other = await _create(nc, config), await _create(nc, config)
+        store, other = await create_on_cluster(nc, config), await create_on_cluster(nc, config)
         first = make_event("a", 1)
         await store.save_event(first)
         await store.save_event(first)  # the latest: a no-op
         await other.save_event(make_event("a", 2))  # store still thinks 1 is the latest
-        for retrying in (store, await _create(nc, config)):
+        for retrying in (store, await create_on_cluster(nc, config)):
             with pytest.raises(VersionConflictError) as conflict:
                 await retrying.save_event(first)
             assert conflict.value.current_version == 2

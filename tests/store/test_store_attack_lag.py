@@ -117,53 +117,33 @@ async def _lost_ack(nc: Client, store: JetStreamEventStore, events: list[Event])
         await jsapi.publish_atomic(nc, "lost", messages, 5.0)
 
 
-async def test_a_retried_event_whose_ack_was_lost_is_accepted_once(
-    lagging: Lagging,
+@pytest.mark.parametrize("size", [1, 3])
+async def test_a_retried_save_whose_ack_was_lost_is_accepted_once(
+    lagging: Lagging, size: int
 ) -> None:
+    # size 1: save_event; 3: an atomic batch through save_events.
     nc = await lagging.connect()
     try:
         outcomes = []
         for round_ in range(ROUNDS):
-            actor = f"single-{round_}"
-            event = make_event(actor, 1)
-            await _lost_ack(nc, await lagging.store(nc), [event])
+            actor = f"size{size}-{round_}"
+            batch = [make_event(actor, version) for version in range(1, size + 1)]
+            await _lost_ack(nc, await lagging.store(nc), batch)
             retrying = await lagging.store(nc)  # knows nothing of it
             try:
-                await retrying.save_event(event)
+                if size == 1:
+                    await retrying.save_event(batch[0])
+                else:
+                    await retrying.save_events(batch)
             except Exception as exc:  # the outcome is what is asserted
                 outcomes.append((actor, repr(exc)))
                 continue
-            # The retry said the event is stored: this store's reads show it from now on.
+            # The retry said the events are stored: this store's reads show them from now on.
             seen = [await retrying.get_latest_version(actor) for _ in range(4)]
-            if seen != [1] * 4:
+            if seen != [size] * 4:
                 outcomes.append((actor, f"read back versions {seen}"))
         assert outcomes == []
-        assert (await nc.jetstream().stream_info(STORE)).state.messages == ROUNDS
-    finally:
-        await nc.close()
-
-
-async def test_a_retried_batch_whose_ack_was_lost_is_accepted_once(
-    lagging: Lagging,
-) -> None:
-    nc = await lagging.connect()
-    try:
-        outcomes = []
-        for round_ in range(ROUNDS):
-            actor = f"batch-{round_}"
-            batch = [make_event(actor, version) for version in (1, 2, 3)]
-            await _lost_ack(nc, await lagging.store(nc), batch)
-            retrying = await lagging.store(nc)
-            try:
-                await retrying.save_events(batch)
-            except Exception as exc:  # the outcome is what is asserted
-                outcomes.append((actor, repr(exc)))
-                continue
-            seen = [await retrying.get_latest_version(actor) for _ in range(4)]
-            if seen != [3] * 4:
-                outcomes.append((actor, f"read back versions {seen}"))
-        assert outcomes == []
-        assert (await nc.jetstream().stream_info(STORE)).state.messages == 3 * ROUNDS
+        assert (await nc.jetstream().stream_info(STORE)).state.messages == size * ROUNDS
     finally:
         await nc.close()
 

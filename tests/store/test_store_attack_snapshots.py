@@ -20,6 +20,7 @@ from aether.command import Command
 from aether.store import JetStreamConfig, JetStreamEventStore, jsapi
 from aether.testing import NatsServer, make_event, start_cluster
 from tests.runtime.bank import Deposit, Open, Withdraw, bank_router
+from tests.store.test_store_attack_cluster import create_on_cluster
 
 pytestmark = pytest.mark.slow
 ACCOUNTS = [f"acc.{i}" for i in range(6)]
@@ -126,29 +127,18 @@ async def test_a_retry_after_a_load_from_a_snapshot_is_not_a_conflict(nc: Client
             await nc.jetstream().delete_stream(store.snapshot_stream_name)
 
 
-async def _create(nc: Client, config: JetStreamConfig) -> JetStreamEventStore:
-    deadline = time.monotonic() + 30
-    while True:  # right after start the cluster may still be electing its meta leader
-        try:
-            return await JetStreamEventStore.create(nc, "bank", config)
-        except StoreUnavailableError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.5)
-
-
 async def test_a_load_after_losing_the_stream_leader_equals_a_replay(tmp_path: Path) -> None:
     servers = await asyncio.to_thread(start_cluster, tmp_path, 3)
     clients: list[Client] = []
     try:
         clients.append(admin := await nats.connect(servers=[s.url for s in servers]))
         config = JetStreamConfig(replica_count=3, request_timeout=1.0, publish_attempts=2)
-        store = await _create(admin, config)
+        store = await create_on_cluster(admin, config, "bank")
         info = await admin.jetstream().stream_info(store.stream_name)
         victim = next(s for s in servers if info.cluster and s.name == info.cluster.leader)
         survivor = next(s for s in servers if s is not victim)
         clients.append(nc := await nats.connect(survivor.url, max_reconnect_attempts=-1))
-        store = await _create(nc, config)
+        store = await create_on_cluster(nc, config, "bank")
         router, repository = bank_router(store, snapshot_every=3)
         deadline = time.monotonic() + 120
         busy = asyncio.Event()
