@@ -25,7 +25,7 @@ import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.js.api import PubAck
+from nats.js.api import PubAck, RawStreamMsg
 
 from aether.errors import (
     AetherError,
@@ -351,11 +351,8 @@ class JetStreamEventStore:
                                            timeout=self._timeout, direct=False)
         if last is None:
             return _EMPTY
-        headers = last.headers or {}
-        version = headers.get(VERSION_HEADER)
-        return _Tip(last.seq or 0,
-                    int(version) if version is not None else decode_message(Event, last).version,
-                    headers.get("Nats-Msg-Id", ""))
+        return _Tip(last.seq or 0, _stored_version(last),
+                    (last.headers or {}).get("Nats-Msg-Id", ""))
 
     async def _settled(self, actor_id: str, subject: str, read: Callable[[], Awaitable[T]],
                        tip_of: Callable[[T], _Tip]) -> tuple[T, _Tip]:
@@ -491,7 +488,7 @@ def _tip_of(message: Msg) -> _Tip:
                 headers.get("Nats-Msg-Id", ""))
 
 
-def _stored_version(message: Msg) -> int:
+def _stored_version(message: Msg | RawStreamMsg) -> int:
     """The version an event message carries in its header; decoded only when absent."""
     version = (message.headers or {}).get(VERSION_HEADER)
     return int(version) if version is not None else decode_message(Event, message).version
