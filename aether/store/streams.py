@@ -141,8 +141,8 @@ async def _ensure_stream(js: JetStreamContext, want: StreamConfig, update_existi
                 # Someone created it first (another process, another namespace that
                 # sanitizes alike): check what they made like any existing stream.
                 info = await js.stream_info(name)
+                _check_owner(name, info.config, want)  # ensure_streams checked those it found
     have = info.config
-    _check_owner(name, have, want)
     if have.storage != want.storage:
         raise StoreConfigError(
             f"stream {name!r} exists with {_storage(have)} storage, the config asks for "
