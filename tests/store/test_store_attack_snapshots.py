@@ -49,6 +49,17 @@ async def _send_until_done(router: CommandRouter, actor: str, commands: int,
         await _retry(router, actor, command, deadline)
 
 
+async def _senders_under_way(router: CommandRouter, commands: int, seconds: float
+                             ) -> list[asyncio.Task[None]]:
+    """One sender per account, each retrying through outages for ``seconds``; returns once
+    they are a third of the way through, so a failure lands mid-work."""
+    deadline, busy = time.monotonic() + seconds, asyncio.Event()
+    senders = [asyncio.create_task(_send_until_done(router, a, commands, deadline, busy))
+               for a in ACCOUNTS]
+    await asyncio.wait_for(busy.wait(), timeout=60)
+    return senders
+
+
 async def _retry(router: CommandRouter, actor: str, command: Command, deadline: float) -> None:
     while True:
         try:
@@ -71,11 +82,7 @@ async def test_a_load_after_a_kill_9_equals_a_replay_of_the_stored_events(
         config = JetStreamConfig(request_timeout=0.5, publish_attempts=2)
         store = await JetStreamEventStore.create(nc, "bank", config)
         router, repository = bank_router(store, snapshot_every=3)
-        deadline = time.monotonic() + 90
-        busy = asyncio.Event()
-        senders = [asyncio.create_task(_send_until_done(router, a, 40, deadline, busy))
-                   for a in ACCOUNTS]
-        await asyncio.wait_for(busy.wait(), timeout=60)
+        senders = await _senders_under_way(router, 40, 90)
         server.kill()
         await asyncio.sleep(0.8)
         await asyncio.to_thread(server.start)
@@ -140,11 +147,7 @@ async def test_a_load_after_losing_the_stream_leader_equals_a_replay(tmp_path: P
         clients.append(nc := await nats.connect(survivor.url, max_reconnect_attempts=-1))
         store = await create_on_cluster(nc, config, "bank")
         router, repository = bank_router(store, snapshot_every=3)
-        deadline = time.monotonic() + 120
-        busy = asyncio.Event()
-        senders = [asyncio.create_task(_send_until_done(router, a, 30, deadline, busy))
-                   for a in ACCOUNTS]
-        await asyncio.wait_for(busy.wait(), timeout=60)
+        senders = await _senders_under_way(router, 30, 120)
         await asyncio.to_thread(victim.kill)  # the snapshots' leader too, when it is there
         await asyncio.wait_for(asyncio.gather(*senders), timeout=150)
 
