@@ -74,6 +74,7 @@ class StoreLimitsConformance:
         (stored,) = await store.get_events(event.actor_id, latest + 1)
         assert_reads_back_exactly(stored, event)
         assert await store.get_latest_version(event.actor_id) == latest + 1
+        assert await store.get_latest(event.actor_id) == (latest + 1, event.id)
 
     @property_test
     @given(actor_id=strategies.actor_ids, payloads=st.lists(strategies.json_data, min_size=1,
@@ -92,6 +93,7 @@ class StoreLimitsConformance:
         assert len(stored) == len(batch)
         for read, saved in zip(stored, batch, strict=True):
             assert_reads_back_exactly(read, saved)
+        assert await store.get_latest(actor_id) == (batch[-1].version, batch[-1].id)
 
     @property_test
     @given(actor_id=strategies.actor_ids, state=strategies.hostile_data,
