@@ -65,11 +65,15 @@ class UnknownEventTypeError(AetherError, LookupError):
 
     def __init__(self, event_type: str, known: list[str]) -> None:
         self.event_type = event_type
+        self.known = list(known)
         hint = ", ".join(sorted(known)) if known else "none registered"
         super().__init__(
             f"no payload class registered for event type {event_type!r} (known: {hint}); "
             f"register it with EventRegistry.register before loading"
         )
+
+    def __reduce__(self) -> tuple[type[UnknownEventTypeError], tuple[str, list[str]]]:
+        return (type(self), (self.event_type, self.known))
 
 
 class EventDecodeError(AetherError, ValueError):

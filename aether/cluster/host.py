@@ -39,20 +39,18 @@ from aether.aggregate import AggregateRoot, Repository
 from aether.cluster.manager import ClusterManager
 from aether.cluster.types import ShardChange
 from aether.cluster.wire import (
-    DOMAIN,
     FAILED,
-    INVALID,
-    MOVED,
     QUEUE_GROUP,
     REPLY_PREFIXES,
     ShardMovedError,
     decode_request,
     encode_error,
     encode_events,
+    error_reply,
     shard_subject,
 )
 from aether.command import Command, CommandRegistry, InvalidCommandError, with_command_id
-from aether.errors import AetherError, DomainError, InvalidEventError, VersionConflictError
+from aether.errors import AetherError, InvalidEventError, VersionConflictError
 from aether.event import COMMAND_ID, Event
 from aether.limits import check_actor_id
 from aether.router import CommandRouter, Route
@@ -396,9 +394,11 @@ class ActorHost:
                 reply = await self._release(shard)
             else:
                 reply = await self._serve(message.data)
-        except Exception:  # a bug must never take the host down: answer and log
+        except Exception as exc:  # a bug must never take the host down: answer and log
             log.exception("node %s: serving a command failed", self.node_id)
-            reply = encode_error(FAILED, AetherError("internal error on the owning node"))
+            # Not an AetherError: the caller gets RemoteCommandError naming its type.
+            reply = encode_error(FAILED, AetherError(
+                f"internal error on node {self.node_id!r}; see its log"), type(exc).__name__)
         with contextlib.suppress(nats.errors.Error):
             await message.respond(reply)
 
@@ -413,12 +413,8 @@ class ActorHost:
                     f"in shard {self.manager.shard_of(actor_id)}: the sender's shard_count "
                     f"differs from the cluster's ({self.manager.shards.shard_count})")
             return encode_events(await self.execute(actor_id, command, metadata))
-        except DomainError as exc:
-            return encode_error(DOMAIN, exc)
-        except ShardMovedError as exc:
-            return encode_error(MOVED, exc)
         except (InvalidCommandError, InvalidEventError) as exc:
             self.counters.bad_requests += 1
-            return encode_error(INVALID, exc)
-        except AetherError as exc:
-            return encode_error(FAILED, exc)
+            return error_reply(exc)
+        except AetherError as exc:  # the caller raises it as a local router would
+            return error_reply(exc)
