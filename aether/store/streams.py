@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+import nats.errors
 import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, StorageType, StreamConfig, StreamInfo
@@ -121,18 +123,45 @@ async def ensure_streams(js: JetStreamContext, wants: list[StreamConfig],
         if info is not None:
             _check_owner(name, info.config, want)
         found.append(info)
-    for want, info in zip(wants, found, strict=True):
-        await _ensure_stream(js, want, update_existing, info)
+    created: list[StreamConfig] = []
+    try:
+        for want, info in zip(wants, found, strict=True):
+            if await _ensure_stream(js, want, update_existing, info):
+                created.append(want)
+    except _ForeignStream:
+        # Another store took a later name between our look and our create (store "f"
+        # and store "f_snapshots" opened at once: "f_snapshots" is one's snapshot stream
+        # and the other's event stream). Refused, take back what this call created.
+        await _take_back(js, created)
+        raise
+
+
+async def _take_back(js: JetStreamContext, created: list[StreamConfig]) -> None:
+    """Delete the streams this refused store created, if still empty and still ours.
+
+    No store of ours can be using them: opening it takes every one of its names, and one
+    of them belongs to someone else. Best effort: a stream that cannot be deleted now
+    (the server went away) is left, as a refused create always left it before."""
+    for want in created:
+        name = want.name or ""
+        with contextlib.suppress(nats.errors.Error, AetherError):
+            async with reaching(f"removing stream {name!r} of a refused store"):
+                info = await js.stream_info(name)
+                have, ours = info.config.metadata or {}, want.metadata or {}
+                if info.state.messages == 0 and all(
+                        have.get(key) == ours.get(key) for key in (OWNER_NAMESPACE, OWNER_ROLE)):
+                    await js.delete_stream(name)
 
 
 async def _ensure_stream(js: JetStreamContext, want: StreamConfig, update_existing: bool,
-                         info: StreamInfo | None) -> None:
+                         info: StreamInfo | None) -> bool:
+    """Create or reconcile one stream; True if this call created it."""
     name = want.name or ""
     if info is None:
         async with reaching(f"creating stream {name!r}"):
             try:
                 await js.add_stream(want)
-                return
+                return True
             except nats.js.errors.ServiceUnavailableError:
                 raise  # no JetStream answering: `reaching` reports it
             except nats.js.errors.APIError as exc:
@@ -155,7 +184,7 @@ async def _ensure_stream(js: JetStreamContext, want: StreamConfig, update_existi
         if _normal(getattr(have, field)) != _normal(getattr(want, field))
     ]
     if not differences:
-        return
+        return False
     if not update_existing:
         raise StoreConfigError(
             f"stream {name!r} exists with other settings ({'; '.join(differences)}); "
@@ -169,6 +198,7 @@ async def _ensure_stream(js: JetStreamContext, want: StreamConfig, update_existi
                 f"stream {name!r} could not be updated ({'; '.join(differences)}): "
                 f"{exc.description}"
             ) from exc
+    return False
 
 
 ERR_STREAM_NAME_IN_USE = 10058
@@ -187,12 +217,16 @@ def _refused(name: str, want: StreamConfig, exc: nats.js.errors.APIError) -> Aet
     return StoreConfigError(f"JetStream refused to create stream {name!r}: {exc.description}")
 
 
+class _ForeignStream(StoreConfigError):
+    """A stream of this store's name belongs to another namespace or store."""
+
+
 def _check_owner(name: str, have: StreamConfig, want: StreamConfig) -> None:
     have_meta = have.metadata or {}
     want_meta = want.metadata or {}
     for key in (OWNER_NAMESPACE, OWNER_ROLE):
         if have_meta.get(key) != want_meta.get(key):
-            raise StoreConfigError(
+            raise _ForeignStream(
                 f"stream {name!r} already belongs to {key.split('.')[1]} "
                 f"{have_meta.get(key)!r}, not {want_meta.get(key)!r}: two namespaces or stores "
                 f"map to the same stream name; choose a namespace or store name that differs "
