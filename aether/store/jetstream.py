@@ -48,17 +48,18 @@ from aether.feed import DEFAULT_BATCH, FeedItem, Follow, Signal, normal_types
 from aether.limits import HEADER_RESERVE, check_actor_id, check_stored_size
 from aether.store import jsapi
 from aether.store.jetstream_feed import StreamFeed
+from aether.store.jetstream_snapshots import (
+    EVENT_SEQUENCE_HEADER,
+    EXPECTED_SEQUENCE,
+    MAX_PAYLOAD,
+    VERSION_HEADER,
+    SnapshotStream,
+)
 from aether.store.naming import encode_token, stream_name
 from aether.store.stored import decode_message
 from aether.store.streams import JetStreamConfig, desired_stream, ensure_streams
 
-VERSION_HEADER = "Aether-Version"
-EVENT_SEQUENCE_HEADER = "Aether-Event-Sequence"
-"""On a snapshot: the stream sequence of the actor's event at the snapshot's version, so a
-load from that snapshot reads only the later events."""
-EXPECTED_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
 _RACE_LOST = (*jsapi.WRONG_LAST_SEQUENCE, jsapi.ERR_BATCH_DUPLICATE_MSG_ID)
-_MAX_PAYLOAD = "NATS server's max_payload"
 # Actors whose read floor a store keeps (see JetStreamEventStore._floors), and how a read
 # answered by a lagging replica is asked again: quick retries first (a follower is usually
 # a few milliseconds behind), then the stream leader or a pause up to the request timeout.
@@ -66,7 +67,9 @@ _FLOORS = 65_536
 _REPLICA_RETRIES = 3
 _REPLICA_PAUSE = 0.005
 
-__all__ = ["JetStreamConfig", "JetStreamEventStore"]
+__all__ = [
+    "EVENT_SEQUENCE_HEADER", "VERSION_HEADER", "JetStreamConfig", "JetStreamEventStore",
+]
 
 
 class _Tip(NamedTuple):
@@ -104,6 +107,7 @@ class JetStreamEventStore:
         # (read with the snapshot): a read from a later version starts after it.
         self._marks: OrderedDict[str, _Tip] = OrderedDict()
         self._feed = StreamFeed(nc, self._stream, self._timeout)
+        self._snapshots = SnapshotStream(nc, self._snapshot_stream, self._timeout)
 
     @classmethod
     async def create(
@@ -265,7 +269,7 @@ class JetStreamEventStore:
         payload = encode_record(event)
         if len(payload) + HEADER_RESERVE > self._nc.max_payload:  # name it only to refuse
             check_stored_size(f"event {event.id[:80]!r}", len(payload), self._nc.max_payload,
-                              _MAX_PAYLOAD)
+                              MAX_PAYLOAD)
         return jsapi.Outgoing(
             subject, payload, {"Nats-Msg-Id": event.id, VERSION_HEADER: str(event.version)}
         )
@@ -398,32 +402,8 @@ class JetStreamEventStore:
         """Keep the newest snapshot per actor; an older one arriving late is ignored."""
         check_storable(snapshot)
         subject = self.snapshot_subject(snapshot.actor_id)
-        payload = encode_record(snapshot)
-        check_stored_size(f"snapshot of actor {snapshot.actor_id[:80]!r}", len(payload),
-                          self._nc.max_payload, _MAX_PAYLOAD)
-        headers = {VERSION_HEADER: str(snapshot.version)}
         position = await self._position_of(snapshot.actor_id, snapshot.version)
-        if position:
-            headers[EVENT_SEQUENCE_HEADER] = str(position)
-        while True:
-            async with jsapi.reaching(f"reading a snapshot on {self._snapshot_stream!r}"):
-                current = await jsapi.get_message(
-                    self._nc, self._snapshot_stream, last_of=subject, timeout=self._timeout)
-            expected = 0
-            if current is not None:
-                if int((current.headers or {}).get(VERSION_HEADER, "0")) > snapshot.version:
-                    return
-                expected = current.seq or 0
-            message = jsapi.Outgoing(subject, payload, {**headers,
-                                                        EXPECTED_SEQUENCE: str(expected)})
-            try:
-                async with jsapi.reaching(f"saving a snapshot on {self._snapshot_stream!r}"):
-                    await jsapi.publish(self._nc, message, self._timeout)
-                return
-            except jsapi.PublishRejected as rejected:
-                if rejected.err_code not in jsapi.WRONG_LAST_SEQUENCE:
-                    raise AetherError(f"saving snapshot of {snapshot.actor_id!r}: {rejected}") \
-                        from None
+        await self._snapshots.save(snapshot, subject, position)
 
     async def _position_of(self, actor_id: str, version: int) -> int:
         """The stream sequence of the actor's event at ``version`` when it is the actor's
@@ -434,17 +414,14 @@ class JetStreamEventStore:
         return tip.sequence if tip.version == version else 0
 
     async def get_latest_snapshot(self, actor_id: str) -> ActorSnapshot | None:
-        async with jsapi.reaching(f"reading a snapshot on {self._snapshot_stream!r}"):
-            message = await jsapi.get_message(
-                self._nc, self._snapshot_stream, last_of=self.snapshot_subject(actor_id),
-                timeout=self._timeout)
-        if message is None:
+        """The newest snapshot, never older than one this store saved or read before."""
+        found = await self._snapshots.latest(actor_id, self.snapshot_subject(actor_id))
+        if found is None:
             return None
-        snapshot = decode_message(ActorSnapshot, message)
-        position = (message.headers or {}).get(EVENT_SEQUENCE_HEADER, "")
-        if position.isdigit():
-            self._remember(actor_id, _Tip(int(position), snapshot.version, ""), self._marks)
-            self._observe(actor_id, int(position))
+        snapshot, position = found
+        if position:
+            self._remember(actor_id, _Tip(position, snapshot.version, ""), self._marks)
+            self._observe(actor_id, position)
         return snapshot
 
     # ---- the feed (aether.feed.EventFeed; positions are stream sequences) ---------------
