@@ -14,18 +14,16 @@ actor go in one atomic batch.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Collection, Sequence
-from typing import NamedTuple, TypeVar
+from collections.abc import Collection, Sequence
 from uuid import uuid4
 
 import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.js.api import PubAck, RawStreamMsg
+from nats.js.api import PubAck
 
 from aether.errors import (
     AetherError,
@@ -48,11 +46,19 @@ from aether.feed import DEFAULT_BATCH, FeedItem, Follow, Signal, normal_types
 from aether.limits import HEADER_RESERVE, check_actor_id, check_stored_size
 from aether.store import jsapi
 from aether.store.jetstream_feed import StreamFeed
+from aether.store.jetstream_reads import (
+    EMPTY,
+    VERSION_HEADER,
+    Floors,
+    ReplicaReads,
+    Tip,
+    stored_version,
+    tip_of,
+)
 from aether.store.jetstream_snapshots import (
     EVENT_SEQUENCE_HEADER,
     EXPECTED_SEQUENCE,
     MAX_PAYLOAD,
-    VERSION_HEADER,
     SnapshotStream,
 )
 from aether.store.naming import encode_token, stream_name
@@ -60,28 +66,10 @@ from aether.store.stored import decode_message
 from aether.store.streams import JetStreamConfig, desired_stream, ensure_streams
 
 _RACE_LOST = (*jsapi.WRONG_LAST_SEQUENCE, jsapi.ERR_BATCH_DUPLICATE_MSG_ID)
-# Actors whose read floor a store keeps (see JetStreamEventStore._floors), and how a read
-# answered by a lagging replica is asked again: quick retries first (a follower is usually
-# a few milliseconds behind), then the stream leader or a pause up to the request timeout.
-_FLOORS = 65_536
-_REPLICA_RETRIES = 3
-_REPLICA_PAUSE = 0.005
 
 __all__ = [
     "EVENT_SEQUENCE_HEADER", "VERSION_HEADER", "JetStreamConfig", "JetStreamEventStore",
 ]
-
-
-class _Tip(NamedTuple):
-    """Where an actor's history ends: subject sequence, version, event id (0, 0, "" if empty)."""
-
-    sequence: int
-    version: int
-    event_id: str
-
-
-_EMPTY = _Tip(0, 0, "")
-T = TypeVar("T")
 
 
 class JetStreamEventStore:
@@ -96,16 +84,13 @@ class JetStreamEventStore:
         self._snapshot_stream = f"{self._stream}_snapshots"
         self._timeout = config.request_timeout
         # Per actor, the highest stream sequence of its history this store has written or
-        # read. Direct gets are answered by any replica of a replicated stream, and a
-        # follower may lag the quorum that acknowledged a write; a read that ends before the
-        # floor came from such a follower and is asked again, so this store never sees an
-        # actor's history older than it has seen (read-your-writes and monotonic reads per
-        # actor). nats-server 2.15 ignores ADR-53's min_last_seq, so the client checks.
-        self._floors: OrderedDict[str, int] = OrderedDict()
-        self._tips: OrderedDict[str, _Tip] = OrderedDict()
+        # read: no read shows it less (jetstream_reads.py).
+        self._floors = Floors()
+        self._reads = ReplicaReads(nc, self._stream, self._timeout, self._floors)
+        self._tips: OrderedDict[str, Tip] = OrderedDict()
         # Per actor, where the event at the version of its latest snapshot sits in the stream
         # (read with the snapshot): a read from a later version starts after it.
-        self._marks: OrderedDict[str, _Tip] = OrderedDict()
+        self._marks: OrderedDict[str, Tip] = OrderedDict()
         self._feed = StreamFeed(nc, self._stream, self._timeout)
         self._snapshots = SnapshotStream(nc, self._snapshot_stream, self._timeout)
 
@@ -196,7 +181,7 @@ class JetStreamEventStore:
             except jsapi.PublishRejected as rejected:
                 if rejected.err_code not in _RACE_LOST:
                     raise AetherError(f"saving events of actor {actor_id!r}: {rejected}") from None
-                self._observe(actor_id, _wrong_last_sequence(rejected.description))
+                self._floors.observe(actor_id, _wrong_last_sequence(rejected.description))
                 duplicate_in_batch = rejected.err_code == jsapi.ERR_BATCH_DUPLICATE_MSG_ID
             except StoreUnavailableError:
                 # The ack may be lost while the write landed: look before trying again. With
@@ -211,23 +196,23 @@ class JetStreamEventStore:
                     # lagging replica is asked again). A clustered server checks the id
                     # before the expected sequence, so the event may no longer be the
                     # latest: a conflict then, as a single server and every store say.
-                    self._observe(actor_id, ack.seq)
+                    self._floors.observe(actor_id, ack.seq)
                     tip = await self._read_tip(actor_id, subject)
                     if tip.event_id != last.id:
                         self._tips.pop(actor_id, None)
                         raise VersionConflictError(actor_id, tip.version, first.version)
                     self._remember(actor_id, tip)
                     return
-                self._observe(actor_id, ack.seq)
-                self._remember(actor_id, _Tip(ack.seq, last.version, last.id))
+                self._floors.observe(actor_id, ack.seq)
+                self._remember(actor_id, Tip(ack.seq, last.version, last.id))
                 return
             tip = await self._read_tip(actor_id, subject)
             if duplicate_in_batch and first.version > tip.version:
                 # A replica that has not caught up may not show our own batch, landed by an
                 # attempt whose ack was lost: only the stream leader's answer can say that
                 # the id is another event's.
-                tip = await self._leader_tip(actor_id, subject)
-                self._observe(actor_id, tip.sequence)
+                tip = await self._reads.leader_tip(actor_id, subject)
+                self._floors.observe(actor_id, tip.sequence)
             if duplicate_in_batch and first.version > tip.version:
                 # Not a lost race, not our own retry: an id of the batch is taken.
                 raise DuplicateEventIdError(
@@ -274,15 +259,7 @@ class JetStreamEventStore:
             subject, payload, {"Nats-Msg-Id": event.id, VERSION_HEADER: str(event.version)}
         )
 
-    def _observe(self, actor_id: str, sequence: int) -> None:
-        floors = self._floors
-        if sequence > floors.get(actor_id, 0):
-            floors[actor_id] = sequence
-            floors.move_to_end(actor_id)
-            if len(floors) > _FLOORS:
-                floors.popitem(last=False)
-
-    def _remember(self, actor_id: str, tip: _Tip, cache: OrderedDict[str, _Tip] | None = None
+    def _remember(self, actor_id: str, tip: Tip, cache: OrderedDict[str, Tip] | None = None
                   ) -> None:
         cache = self._tips if cache is None else cache
         if self._config.version_cache_size == 0:
@@ -309,7 +286,7 @@ class JetStreamEventStore:
         # Events of an actor are in version order in the stream: those after a known event
         # start after its sequence (a load from a snapshot reads only the tail).
         mark = self._marks.get(actor_id)
-        after = mark if mark is not None and mark.version < from_version else _EMPTY
+        after = mark if mark is not None and mark.version < from_version else EMPTY
 
         async def read() -> list[Msg]:
             # try/except, not jsapi.reaching: on the load path a context manager and a
@@ -322,8 +299,8 @@ class JetStreamEventStore:
                 raise jsapi.unavailable(
                     f"reading actor {actor_id!r} from stream {self._stream!r}", exc) from exc
 
-        messages, tip = await self._settled(
-            actor_id, subject, read, lambda got: _tip_of(got[-1]) if got else after)
+        messages, tip = await self._reads.settled(
+            actor_id, subject, read, lambda got: tip_of(got[-1]) if got else after)
         # Where the history ends now: the next save of this actor (a command's, typically)
         # needs no read of its own. A stale position costs a refused publish and a read,
         # never a wrong write: the server checks the expected sequence.
@@ -331,9 +308,9 @@ class JetStreamEventStore:
         self._remember(actor_id, tip)
         # The version header says which events to skip, so those are never decoded.
         return [decode_message(Event, message) for message in messages
-                if _stored_version(message) >= from_version]
+                if stored_version(message) >= from_version]
 
-    async def _read_tip(self, actor_id: str, subject: str) -> _Tip:
+    async def _read_tip(self, actor_id: str, subject: str) -> Tip:
         async def read() -> Msg | None:
             try:
                 return await jsapi.direct_get_last(self._nc, self._stream, subject,
@@ -342,59 +319,9 @@ class JetStreamEventStore:
                 raise jsapi.unavailable(
                     f"reading the latest version on stream {self._stream!r}", exc) from exc
 
-        _, tip = await self._settled(
-            actor_id, subject, read, lambda got: _EMPTY if got is None else _tip_of(got))
+        _, tip = await self._reads.settled(
+            actor_id, subject, read, lambda got: EMPTY if got is None else tip_of(got))
         return tip
-
-    async def _leader_tip(self, actor_id: str, subject: str) -> _Tip:
-        """Where the actor's history ends as the stream leader, which holds every
-        acknowledged write, says (a direct get may be answered by a lagging replica)."""
-        async with jsapi.reaching(f"reading actor {actor_id!r} from the leader of stream "
-                                  f"{self._stream!r}"):
-            last = await jsapi.get_message(self._nc, self._stream, last_of=subject,
-                                           timeout=self._timeout, direct=False)
-        if last is None:
-            return _EMPTY
-        return _Tip(last.seq or 0, _stored_version(last),
-                    (last.headers or {}).get("Nats-Msg-Id", ""))
-
-    async def _settled(self, actor_id: str, subject: str, read: Callable[[], Awaitable[T]],
-                       tip_of: Callable[[T], _Tip]) -> tuple[T, _Tip]:
-        """``read()``'s answer and where it says the actor's history ends, read again while
-        a lagging replica answers with less than this store has seen (see _lagging)."""
-        floor = self._floors.get(actor_id, 0)
-        attempt = 0
-        while True:
-            answer = await read()
-            tip = tip_of(answer)
-            if tip.sequence >= floor or not await self._lagging(actor_id, subject, floor,
-                                                                   attempt):
-                self._observe(actor_id, tip.sequence)
-                return answer, tip
-            attempt += 1
-
-    async def _lagging(self, actor_id: str, subject: str, floor: int, attempt: int) -> bool:
-        """A replica answered a read of ``actor_id`` with less of its history than this
-        store has seen (up to stream sequence ``floor``). True, after a pause, to ask again;
-        False when the stream leader, which holds every acknowledged write, says the history
-        really ends earlier (events older than the stream's retention age expire): the floor
-        comes down and the answer stands."""
-        if attempt < _REPLICA_RETRIES:
-            await asyncio.sleep(_REPLICA_PAUSE * 2**attempt)
-            return True
-        if attempt == _REPLICA_RETRIES:
-            end = (await self._leader_tip(actor_id, subject)).sequence
-            if end < floor:
-                self._floors[actor_id] = end
-                return False
-        pause = _REPLICA_PAUSE * 2**_REPLICA_RETRIES
-        if (attempt - _REPLICA_RETRIES) * pause >= self._timeout:
-            raise StoreUnavailableError(
-                f"the replica of stream {self._stream!r} answering this store's reads has "
-                f"not caught up with actor {actor_id[:80]!r} (stream sequence {floor}) "
-                f"within {self._timeout} s: try again, or connect to another server")
-        await asyncio.sleep(pause)
-        return True
 
     # ---- snapshots -------------------------------------------------------------------
 
@@ -420,8 +347,8 @@ class JetStreamEventStore:
             return None
         snapshot, position = found
         if position:
-            self._remember(actor_id, _Tip(position, snapshot.version, ""), self._marks)
-            self._observe(actor_id, position)
+            self._remember(actor_id, Tip(position, snapshot.version, ""), self._marks)
+            self._floors.observe(actor_id, position)
         return snapshot
 
     # ---- the feed (aether.feed.EventFeed; positions are stream sequences) ---------------
@@ -457,15 +384,3 @@ def _wrong_last_sequence(description: str) -> int:
     at least that far shows the write that won the race."""
     _, _, tail = description.rpartition(":")
     return int(tail) if tail.strip().isdigit() else 0
-
-
-def _tip_of(message: Msg) -> _Tip:
-    headers = message.headers or {}
-    return _Tip(int(headers["Nats-Sequence"]), _stored_version(message),
-                headers.get("Nats-Msg-Id", ""))
-
-
-def _stored_version(message: Msg | RawStreamMsg) -> int:
-    """The version an event message carries in its header; decoded only when absent."""
-    version = (message.headers or {}).get(VERSION_HEADER)
-    return int(version) if version is not None else decode_message(Event, message).version

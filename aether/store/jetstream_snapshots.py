@@ -13,8 +13,6 @@ stands and the floor comes down.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from nats.aio.client import Client
 from nats.js.api import RawStreamMsg
 
@@ -22,15 +20,14 @@ from aether.errors import AetherError
 from aether.event import ActorSnapshot, encode_record
 from aether.limits import check_stored_size
 from aether.store import jsapi
+from aether.store.jetstream_reads import VERSION_HEADER, Floors
 from aether.store.stored import decode_message
 
-VERSION_HEADER = "Aether-Version"
 EVENT_SEQUENCE_HEADER = "Aether-Event-Sequence"
 """On a snapshot: the stream sequence of the actor's event at the snapshot's version, so a
 load from that snapshot reads only the later events."""
 EXPECTED_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
 MAX_PAYLOAD = "NATS server's max_payload"
-_FLOORS = 65_536
 
 
 class SnapshotStream:
@@ -40,7 +37,7 @@ class SnapshotStream:
         self._nc = nc
         self.stream = stream
         self._timeout = timeout
-        self._floors: OrderedDict[str, int] = OrderedDict()
+        self._floors = Floors()
 
     async def save(self, snapshot: ActorSnapshot, subject: str, position: int) -> None:
         """Keep the newest snapshot per actor; an older one arriving late is ignored.
@@ -71,7 +68,7 @@ class SnapshotStream:
                         from None
                 leader = True
                 continue
-            self._observe(snapshot.actor_id, ack.seq)
+            self._floors.observe(snapshot.actor_id, ack.seq)
             return
 
     async def latest(self, actor_id: str, subject: str) -> tuple[ActorSnapshot, int] | None:
@@ -86,28 +83,20 @@ class SnapshotStream:
 
     async def _last(self, actor_id: str, subject: str, leader: bool) -> RawStreamMsg | None:
         """The subject's last message, never older than this store's floor for the actor."""
-        floor = self._floors.get(actor_id, 0)
+        floor = self._floors.get(actor_id)
         message = await self._get(subject, direct=not leader)
         if not leader and _sequence(message) < floor:  # a lagging replica answered
             message = await self._get(subject, direct=False)
         sequence = _sequence(message)
         if sequence < floor:  # the leader says so: expired, the floor comes down
-            self._floors[actor_id] = sequence
-        self._observe(actor_id, sequence)
+            self._floors.lower(actor_id, sequence)
+        self._floors.observe(actor_id, sequence)
         return message
 
     async def _get(self, subject: str, *, direct: bool) -> RawStreamMsg | None:
         async with jsapi.reaching(f"reading a snapshot on {self.stream!r}"):
             return await jsapi.get_message(self._nc, self.stream, last_of=subject,
                                            timeout=self._timeout, direct=direct)
-
-    def _observe(self, actor_id: str, sequence: int) -> None:
-        floors = self._floors
-        if sequence > floors.get(actor_id, 0):
-            floors[actor_id] = sequence
-            floors.move_to_end(actor_id)
-            if len(floors) > _FLOORS:
-                floors.popitem(last=False)
 
 
 def _sequence(message: RawStreamMsg | None) -> int:
