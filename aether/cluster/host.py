@@ -5,8 +5,8 @@ to the shard's subject (wire.py) and executes the commands that arrive, one at a
 actor, through the routes of a CommandRouter (generated ``make_router``):
 
 - an aggregate is loaded (snapshot + later events) on its first command, then kept in a
-  bounded LRU cache; one idle for ``passivate_after`` seconds, or pushed out by
-  ``max_actors`` newer ones, is dropped and reloaded when next needed;
+  bounded LRU cache (actor_cache.py); one idle for ``passivate_after`` seconds, or pushed
+  out by ``max_actors`` newer ones, is dropped and reloaded when next needed;
 - a repeated command id is answered with the events it produced (``Repository.recorded``);
 - ownership is checked on arrival and again right before saving; the store's optimistic
   concurrency is the last line of defence: a stale copy costs a VersionConflictError, after
@@ -26,16 +26,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import nats.errors
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from aether.aggregate import AggregateRoot, Repository
+from aether.aggregate import Repository
+from aether.cluster.actor_cache import ActorCache, CachedActor, HostCounters
 from aether.cluster.manager import ClusterManager
 from aether.cluster.types import ShardChange
 from aether.cluster.wire import (
@@ -65,25 +64,6 @@ SERVED_BY = "aether_served_by"
 SERVED_AT = "aether_served_at"
 
 
-@dataclass
-class _Cached:
-    aggregate: AggregateRoot[Any]
-    repository: Repository[Any]
-    shard: int
-    used: float
-
-
-@dataclass
-class HostCounters:
-    served: int = 0
-    loaded: int = 0
-    passivated: int = 0
-    conflicts: int = 0
-    refused_moved: int = 0
-    bad_requests: int = 0
-    inflight: dict[int, int] = field(default_factory=dict)
-
-
 class ActorHost:
     """Serves the commands of this node's shards (see the module docstring)."""
 
@@ -92,8 +72,6 @@ class ActorHost:
                  passivate_after: float = 300.0, drain_timeout: float = 10.0,
                  retries: int = 3, handover_timeout: float | None = None,
                  reply_prefixes: Sequence[str] = REPLY_PREFIXES) -> None:
-        if max_actors < 1:
-            raise ValueError(f"max_actors must be at least 1, got {max_actors}")
         if not reply_prefixes or not all(reply_prefixes):
             raise ValueError("reply_prefixes must name at least one non-empty inbox prefix")
         self.manager = manager
@@ -106,7 +84,7 @@ class ActorHost:
         self.handover_timeout = handover_timeout or 2 * manager.timing.member_timeout
         self.reply_prefixes = tuple(reply_prefixes)
         self.counters = HostCounters()
-        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        self._cache = ActorCache(max_actors, passivate_after, self.counters)
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._subscriptions: dict[int, Subscription] = {}
         self._accepting: set[int] = set()
@@ -125,7 +103,7 @@ class ActorHost:
         return shard in self._accepting and shard in self.manager.my_shards()
 
     def cached_actors(self) -> list[str]:
-        return list(self._cache)
+        return self._cache.actors()
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -213,8 +191,7 @@ class ActorHost:
         # Whatever is cached for the shard dates from an earlier tenure: another node may
         # have written since, and a refusal decided on a stale copy is never checked by a
         # save. Start from the store.
-        for actor_id in [a for a, c in self._cache.items() if c.shard == shard]:
-            del self._cache[actor_id]
+        self._cache.drop_shards({shard})
         self._subscriptions[shard] = subscription
         self._accepting.add(shard)
 
@@ -241,9 +218,7 @@ class ActorHost:
         async with self._drained:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drained.wait_for(drained), self.drain_timeout)
-        gone = set(lost)
-        for actor_id in [a for a, c in self._cache.items() if c.shard in gone]:
-            del self._cache[actor_id]
+        self._cache.drop_shards(set(lost))
         for shard in lost:
             # Another _lose (stop() racing a shard change) may have taken it meanwhile.
             subscription = self._subscriptions.pop(shard, None)
@@ -268,11 +243,7 @@ class ActorHost:
         """Passivate aggregates idle for ``passivate_after`` seconds."""
         while True:
             await asyncio.sleep(max(self.passivate_after / 4, 0.05))
-            horizon = time.monotonic() - self.passivate_after
-            for actor_id in [a for a, c in self._cache.items() if c.used < horizon]:
-                if actor_id not in self._locks:  # never under a running command
-                    del self._cache[actor_id]
-                    self.counters.passivated += 1
+            self._cache.passivate_idle(self._locks)
 
     # -- executing ----------------------------------------------------------------
 
@@ -326,11 +297,11 @@ class ActorHost:
                 route.handle(aggregate, command)
             except BaseException:
                 if aggregate.pending_events:  # half-decided: the copy no longer matches
-                    self._cache.pop(actor_id, None)
+                    self._cache.drop(actor_id)
                 route.repository.cache.forget(actor_id)  # as Repository.execute does
                 raise
             if not self.serves(shard):  # fenced: the table moved on while we decided
-                self._cache.pop(actor_id, None)
+                self._cache.drop(actor_id)
                 self.counters.refused_moved += 1
                 raise ShardMovedError(actor_id, shard, self.node_id)
             stamped = {**meta, SERVED_BY: self.node_id,
@@ -339,34 +310,27 @@ class ActorHost:
                 events = await route.repository.save(aggregate, stamped)
             except VersionConflictError:
                 # Another writer (a stale or a new owner): our copy is behind. Reload.
-                self._cache.pop(actor_id, None)
+                self._cache.drop(actor_id)
                 self.counters.conflicts += 1
                 attempt += 1
                 if attempt > self.retries:
                     raise
                 continue
             except BaseException:
-                self._cache.pop(actor_id, None)
+                self._cache.drop(actor_id)
                 raise
             self.counters.served += 1
             return events
 
     async def _aggregate(self, actor_id: str, shard: int,
-                         repository: Repository[Any]) -> _Cached:
+                         repository: Repository[Any]) -> CachedActor:
         cached = self._cache.get(actor_id)
         if cached is None or cached.repository is not repository:
             aggregate = await repository.load(actor_id)
             self.counters.loaded += 1
-            cached = _Cached(aggregate, repository, shard, time.monotonic())
-            if not self.serves(shard):
-                return cached  # lost while loading (drain timed out): cache nothing for it
-            self._cache[actor_id] = cached
-            while len(self._cache) > self.max_actors:
-                self._cache.popitem(last=False)
-                self.counters.passivated += 1
-        else:
-            cached.used = time.monotonic()
-            self._cache.move_to_end(actor_id)
+            cached = CachedActor(aggregate, repository, shard, time.monotonic())
+            if self.serves(shard):  # else lost while loading (drain timed out): cache nothing
+                self._cache.put(actor_id, cached)
         return cached
 
     # -- the wire -----------------------------------------------------------------
