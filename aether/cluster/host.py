@@ -77,8 +77,6 @@ class ActorHost:
         self.manager = manager
         self.router = router
         self.commands = commands
-        self.max_actors = max_actors
-        self.passivate_after = passivate_after
         self.drain_timeout = drain_timeout
         self.retries = retries
         self.handover_timeout = handover_timeout or 2 * manager.timing.member_timeout
@@ -101,6 +99,24 @@ class ActorHost:
     def serves(self, shard: int) -> bool:
         """True while this host takes commands for ``shard`` (it owns it and listens)."""
         return shard in self._accepting and shard in self.manager.my_shards()
+
+    @property
+    def max_actors(self) -> int:
+        """Aggregates kept in memory at most (settable)."""
+        return self._cache.max_actors
+
+    @max_actors.setter
+    def max_actors(self, value: int) -> None:
+        self._cache.max_actors = value
+
+    @property
+    def passivate_after(self) -> float:
+        """Seconds an aggregate stays cached unused (settable)."""
+        return self._cache.passivate_after
+
+    @passivate_after.setter
+    def passivate_after(self, value: float) -> None:
+        self._cache.passivate_after = value
 
     def cached_actors(self) -> list[str]:
         return self._cache.actors()

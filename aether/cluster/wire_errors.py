@@ -56,6 +56,7 @@ DOMAIN, MOVED, INVALID, FAILED = "domain", "moved", "invalid", "failed"
 MAX_MESSAGE = 4000
 """Characters of an error message kept on the wire (both when sending and when reading)."""
 MAX_TEXTS = 1000
+MAX_NAMES_TEXT = 20_000
 MAX_INT = 2**63 - 1
 
 
@@ -152,7 +153,9 @@ def FLOAT(value: object) -> bool:
 
 
 def NAMES(value: object) -> bool:
-    return isinstance(value, list) and len(value) <= MAX_TEXTS and all(map(NAME, value))
+    # Bounded in total too: the rebuilt message lists them all.
+    return (isinstance(value, list) and len(value) <= MAX_TEXTS and all(map(NAME, value))
+            and sum(map(len, value)) <= MAX_NAMES_TEXT)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from aether.cluster.wire_errors import (
     TEXT,
     Check,
 )
-from aether.command import Command, CommandRegistry
+from aether.command import Command, CommandRegistry, UnknownCommandTypeError
 from aether.event import COMMAND_ID, Event
 from aether.registry import EventPayload, EventRegistry
 from aether.store import JetStreamEventStore
@@ -296,3 +296,22 @@ async def test_a_refusal_from_an_older_owner_without_fields_is_still_a_refusal()
                      "c-1", "cid")
     with pytest.raises(DomainError, match="no"):
         decode_reply(encode_error("domain", DomainError("no"), "MyRefusal"), "c-1", "cid")
+
+
+def test_oversized_or_unprintable_error_replies_fall_back_to_bounded_text() -> None:
+    huge = ["t" * 500] * 1000  # 500 kB of names: the rebuilt message would list them all
+    forged = {"kind": "invalid", "type": "UnknownCommandTypeError", "message": "m" * 10**6,
+              "fields": {"command_type": "X", "known": huge}}
+    with pytest.raises(InvalidCommandError) as raised:
+        decode_reply(json.dumps({"format": 1, "error": forged}).encode(), "c-1", "cid")
+    assert type(raised.value) is InvalidCommandError and len(str(raised.value)) <= 4000
+    # An owner with such a registry sends no fields, and the caller gets the same base.
+    sent = error_reply(UnknownCommandTypeError("X", huge))
+    with pytest.raises(InvalidCommandError) as again:
+        decode_reply(sent, "c-1", "cid")
+    assert type(again.value) is InvalidCommandError
+    lone = json.dumps({"format": 1, "error": {"kind": "domain", "type": "DomainError",
+                                              "message": "no \ud800 way"}}).encode()
+    with pytest.raises(DomainError) as refused:
+        decode_reply(lone, "c-1", "cid")
+    str(refused.value).encode()  # printable and loggable as UTF-8

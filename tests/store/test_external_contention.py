@@ -7,8 +7,11 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar
 
-from aether import AetherError, ExternalSystem
-from aether.store import JetStreamEventStore
+import nats
+
+from aether import AetherError, Event, ExternalSystem, StoreUnavailableError
+from aether.store import JetStreamConfig, JetStreamEventStore
+from aether.testing import NatsServer
 from aether.testing.counters import Ticked, registry
 
 
@@ -41,3 +44,47 @@ def test_retry_delays_are_random_bounded_and_grow_to_the_cap() -> None:
         assert all(0 <= d <= bound for d in delays)
         assert len(delays) > 100  # random: writers that collided wait differently
         assert max(delays) > bound / 2
+
+
+async def test_records_racing_through_a_server_restart_land_once_or_say_unavailable(
+        private_nats_server: NatsServer) -> None:
+    """Writers keep recording on one key while the server restarts under them: each record
+    returns an event the store holds at exactly that version, or raises
+    StoreUnavailableError (it may or may not have landed); the stream stays one gapless
+    history, one event per version."""
+    server = private_nats_server
+    nc = await nats.connect(server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
+    try:
+        store = await JetStreamEventStore.create(
+            nc, "extrestart", JetStreamConfig(request_timeout=1.0))
+        clock = Clock(store, registry)
+        returned: list[Event] = []
+        unavailable = 0
+        others: list[BaseException] = []
+
+        async def writer(index: int) -> None:
+            nonlocal unavailable
+            for n in range(6):
+                try:
+                    returned.append(await clock.record(Ticked(counter=f"w{index}-{n}"),
+                                                       key="restart"))
+                except StoreUnavailableError:
+                    unavailable += 1
+                except Exception as exc:  # collected, asserted on below
+                    others.append(exc)
+
+        writers = [asyncio.create_task(writer(i)) for i in range(16)]
+        await asyncio.sleep(0.05)
+        await asyncio.to_thread(server.stop)
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(server.start)
+        await asyncio.gather(*writers)
+        assert others == []
+        stored = await store.get_events("clock-restart")
+        assert [e.version for e in stored] == list(range(1, len(stored) + 1))
+        by_version = {e.version: e for e in stored}
+        assert all(by_version.get(e.version) == e for e in returned)
+        assert len(returned) + unavailable == 16 * 6
+        assert len(returned) <= len(stored) <= len(returned) + unavailable
+    finally:
+        await nc.close()
