@@ -119,10 +119,10 @@ def error_reply(exc: AetherError) -> bytes:
 
 def decode_reply(payload: bytes, actor_id: str, command_id: str,
                  ) -> list[Event] | RemoteCommandError:
-    """The events, or the error the owner answered: a refusal (DomainError), an invalid
-    request (InvalidCommandError, InvalidEventError) and the owner's store being unavailable
-    (StoreUnavailableError) are raised as a local router raises them; ``moved`` and other
-    ``failed`` answers are returned as RemoteCommandError.
+    """The events, or the error the owner answered: every error wire_errors.py rebuilds
+    (DomainError, InvalidCommandError, VersionConflictError, StoreUnavailableError, ...)
+    is raised as a local router raises it; ``moved`` and errors with no local counterpart
+    are returned as RemoteCommandError (the router retries the first, raises the rest).
 
     A reply that cannot be the answer to this command (not this JSON, events that are not
     Events, events of another actor or without this ``command_id``: a misrouted, stale or
