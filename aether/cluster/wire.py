@@ -32,7 +32,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from aether.command import InvalidCommandError
-from aether.errors import AetherError, DomainError, InvalidEventError, StoreUnavailableError
+from aether.errors import (
+    AetherError,
+    DomainError,
+    InvalidEventError,
+    StoreUnavailableError,
+    TransientError,
+)
 from aether.event import COMMAND_ID, Event
 from aether.store.naming import encode_token
 
@@ -71,7 +77,7 @@ class ShardMovedError(AetherError):
         return (type(self), (self.actor_id, self.shard, self.node_id))
 
 
-class CommandTimeoutError(AetherError, TimeoutError):
+class CommandTimeoutError(TransientError, TimeoutError):
     """No owner answered the command in time; it may or may not have taken effect."""
 
     def __init__(self, actor_id: str, shard: int, command_id: str, timeout: float,

@@ -6,6 +6,10 @@ blocks without creating a consumer (bench/reactions.py compares this with a raw
 ordered consumer). A follower that has caught up listens to the stream's subjects
 as plain core NATS messages, so a write anywhere wakes it; the message is only a hint
 and the next direct get reads what the stream actually stored.
+
+A message in the stream that is not an event (published by a foreign client, damaged)
+ends a scan just before it; the scan that starts at it raises UndecodableEventError with
+its sequence, so readers see it once, in order, and can step past it (aether/feed.py).
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from aether.errors import StoreUnavailableError
+from aether.errors import EventDecodeError, StoreUnavailableError
 from aether.event import Event
-from aether.feed import FeedItem, Signal, check_read
+from aether.feed import MAX_EXCERPT, FeedItem, Signal, UndecodableEventError, check_read
 from aether.store import jsapi
 from aether.store.stored import decode_message
 
@@ -51,8 +55,18 @@ class StreamFeed:
                                                                       _PER_REQUEST)
             messages, more = await self._batch(scanned + 1, want)
             for message in messages:
-                sequence = int((message.headers or {})["Nats-Sequence"])
-                event = decode_message(Event, message)
+                headers = message.headers or {}
+                sequence = int(headers["Nats-Sequence"])
+                try:
+                    event = decode_message(Event, message)
+                except EventDecodeError as exc:
+                    if found:
+                        # What came before is the caller's first: the next scan starts
+                        # at the record and reports it, whatever the filter.
+                        return found, scanned
+                    raise UndecodableEventError(
+                        sequence, headers.get("Nats-Subject", ""), str(exc.__cause__ or exc),
+                        (message.data or b"")[:MAX_EXCERPT]) from exc
                 if event_types is None or event.event_type in event_types:
                     found.append((sequence, event))
                 scanned = sequence
