@@ -107,7 +107,7 @@ class UndecodableEventError(EventDecodeError):
 
     def __init__(self, position: int, subject: str, reason: str, excerpt: bytes = b"") -> None:
         self.position = position
-        self.subject = subject
+        self.subject = subject[:1000]
         self.reason = reason[:2000]
         self.excerpt = excerpt[:MAX_EXCERPT]
         super().__init__(

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from aether.checkpoints import UNDECODABLE, CheckpointStore, ParkedEvent
 from aether.event import Event
-from aether.feed import EventFeed, UndecodableEventError
+from aether.feed import MAX_POSITION, EventFeed, UndecodableEventError
 from aether.retry import described, is_transient
 
 Deliver = Callable[[str, int, Event], Awaitable[None]]
@@ -83,6 +83,12 @@ class Parking:
         An event now: parked once per handler that reads its type (so each is replayed
         and, if it fails, kept on its own, like any event), unparked as a record, and those
         per-handler records returned."""
+        if not 1 <= parked.position <= MAX_POSITION:  # the record came from elsewhere
+            await self.store.park(parked.model_copy(update={
+                "attempts": parked.attempts + 1,
+                "error": f"{parked.position} is not a feed position (1 to {MAX_POSITION}): "
+                         f"unpark this record with checkpoints.unpark(record)"}))
+            return None
         try:
             pairs = await self.feed.read_all(parked.position - 1, 1)
         except UndecodableEventError as poison:

@@ -13,7 +13,8 @@ from aether.store import JetStreamEventStore
 from aether.testing.counters import Ticked, registry
 
 FOREIGN = "foreign"
-"""The subject token the foreign client writes under (an actor no Aether code writes)."""
+"""The subject token the foreign client writes under: an actor no test's aggregate uses (an
+aggregate whose subject holds such records cannot load, and its commands fail)."""
 
 
 def _event_fields(counter: str, version: int) -> dict[str, Any]:

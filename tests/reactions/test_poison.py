@@ -57,7 +57,7 @@ async def mixed(nc: Client, store: JetStreamEventStore) -> tuple[list[int], dict
         good.append(await store.last_position())
         bad[await publish_raw(nc, store, data)] = name
         if number == 2:
-            good.append(await publish_raw(nc, store, foreign_tick("foreign", 1)))
+            good.append(await publish_raw(nc, store, foreign_tick("outside", 1)))
     bad[await publish_raw(nc, store, b"{truncated")] = "last"
     return good, bad
 
@@ -174,7 +174,7 @@ async def test_runners_handle_every_good_event_in_order_and_park_each_poison_onc
     assert len(await second.parked()) == len(bad)
     assert [len(await counters.get_events(f"c{n}")) for n in range(len(poisons()))] == \
         [1] * len(poisons())
-    assert len(await counters.get_events("foreign")) == 1
+    assert len(await counters.get_events("outside")) == 1
 
 
 async def test_a_runner_configured_to_halt_halts_at_the_first_poison(
