@@ -54,11 +54,15 @@ class RunnerHalted(AetherError):
 
     def __init__(self, runner: str, handler: str, position: int, error: BaseException) -> None:
         self.runner, self.handler, self.position = runner, handler, position
+        self.error = error
         super().__init__(
             f"reaction runner {runner!r} halted: {handler} failed on the event at position "
             f"{position}: {described(error)}; fix the handler and start the runner again (it "
             f"resumes at that event), or configure RetryPolicy(on_exhausted='park')"
         )
+
+    def __reduce__(self) -> tuple[type[RunnerHalted], tuple[str, str, int, BaseException]]:
+        return (type(self), (self.runner, self.handler, self.position, self.error))
 
 
 MAX_PARKED_ERROR = 2000

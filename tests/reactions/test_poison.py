@@ -5,6 +5,7 @@ reordered or handled twice."""
 from __future__ import annotations
 
 import asyncio
+import pickle
 from typing import ClassVar
 
 import pytest
@@ -219,3 +220,13 @@ async def test_replaying_a_parked_record_reads_it_again_from_the_store(
     assert set(left) == {poison, gone}
     assert left[poison].attempts == 2 and "not an event" in left[poison].error
     assert left[gone].attempts == 2 and "no longer in the store" in left[gone].error
+
+
+def test_the_new_errors_survive_pickling_with_their_fields() -> None:
+    poison = UndecodableEventError(7, "s.events.x", "not JSON", b"\xff{")
+    copy = pickle.loads(pickle.dumps(poison))
+    assert (copy.position, copy.subject, copy.reason, copy.excerpt, str(copy)) == \
+        (7, "s.events.x", "not JSON", b"\xff{", str(poison))
+    halted = pickle.loads(pickle.dumps(RunnerHalted("r", UNDECODABLE, 7, poison)))
+    assert (halted.runner, halted.handler, halted.position) == ("r", UNDECODABLE, 7)
+    assert isinstance(halted.error, UndecodableEventError) and halted.error.position == 7
