@@ -38,6 +38,10 @@ class StreamFeed:
         self._stream = stream
         self._subjects = f"{stream}.events.>"
         self._timeout = timeout
+        self._rest: tuple[int, list[Msg]] | None = None
+        """Messages a scan fetched but did not use because it stopped at an undecodable
+        record, keyed by the sequence the next scan will start at. A run of such records
+        would otherwise cost a whole batch request each (3,000 in a row took 128 s)."""
 
     async def scan(
         self, after: int, limit: int, event_types: frozenset[str] | None
@@ -53,8 +57,8 @@ class StreamFeed:
         while len(found) < limit:
             want = _PER_REQUEST if event_types is not None else min(limit - len(found),
                                                                       _PER_REQUEST)
-            messages, more = await self._batch(scanned + 1, want)
-            for message in messages:
+            messages, more = await self._fetch(scanned + 1, want)
+            for index, message in enumerate(messages):
                 headers = message.headers or {}
                 sequence = int(headers["Nats-Sequence"])
                 try:
@@ -63,7 +67,9 @@ class StreamFeed:
                     if found:
                         # What came before is the caller's first: the next scan starts
                         # at the record and reports it, whatever the filter.
+                        self._keep(scanned + 1, messages[index:])
                         return found, scanned
+                    self._keep(sequence + 1, messages[index + 1:])
                     raise UndecodableEventError(
                         sequence, headers.get("Nats-Subject", ""), str(exc.__cause__ or exc),
                         (message.data or b"")[:MAX_EXCERPT]) from exc
@@ -75,6 +81,18 @@ class StreamFeed:
             if not more or not messages or (found and event_types is not None):
                 break
         return found, scanned
+
+    def _keep(self, start: int, messages: list[Msg]) -> None:
+        self._rest = (start, messages) if messages else None
+
+    async def _fetch(self, start: int, count: int) -> tuple[list[Msg], bool]:
+        """``_batch``, or the messages kept for a scan starting at ``start`` (stored
+        messages never change; "more" is assumed, so the scan asks the stream for anything
+        after them rather than trust an old answer)."""
+        rest, self._rest = self._rest, None
+        if rest is not None and rest[0] == start:
+            return rest[1], True
+        return await self._batch(start, count)
 
     async def last_position(self) -> int:
         async with jsapi.reaching(f"reading the state of stream {self._stream!r}"):

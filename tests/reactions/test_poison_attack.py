@@ -149,3 +149,26 @@ async def test_a_parked_record_with_a_hostile_position_stays_parked_on_replay(
     assert await runner.replay_parked() == 0
     (left,) = await runner.parked()
     assert left.attempts == 2 and "not a feed position" in left.error
+
+
+async def test_a_flood_of_foreign_records_is_passed_in_one_read_each_not_a_batch_each(
+        nc: Client, jetstream_store: JetStreamEventStore) -> None:
+    """1,500 records in a row that are not events, then one that is: each read past one used
+    to fetch a whole batch again (3,000 took 128 s); the rest of the batch is kept now."""
+    store = jetstream_store
+    await tick(store, ["first"])
+    js = nc.jetstream()
+    for number in range(1500):
+        await js.publish(f"{store.stream_name}.events.foreign", b"junk %d" % number)
+    await tick(store, ["last"])
+    pairs, skipped = await read_everything(store, 1000, ["Ticked"])
+    assert [position for position, _ in pairs] == [1, 1502] and skipped == list(range(2, 1502))
+    view = CountsView()
+    runner = ReactionRunner("flood", store, registry, make_counter_router(store),
+                            read_models=[view], checkpoints=InMemoryCheckpointStore())
+    await runner.start()
+    await asyncio.wait_for(runner.wait_caught_up(), 60)
+    await runner.stop()
+    assert view.ticks == 2 and runner.counters.undecodable == 1500
+    assert [parked.excerpt for parked in await runner.parked()] == \
+        [f"junk {number}" for number in range(1500)]
