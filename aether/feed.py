@@ -44,7 +44,9 @@ class EventFeed(Protocol):
         event_types: Collection[str] | None = None,
     ) -> list[FeedItem]:
         """Up to ``limit`` (position, event) pairs with position > ``after``, ascending;
-        only events of ``event_types`` when given. Empty means nothing more (yet)."""
+        only events of ``event_types`` when given. Empty means nothing more (yet).
+        UndecodableEventError when the next record is not an event (whatever the filter):
+        read on with ``after=error.position``."""
         ...
 
     def follow(

@@ -230,3 +230,24 @@ def test_the_new_errors_survive_pickling_with_their_fields() -> None:
     halted = pickle.loads(pickle.dumps(RunnerHalted("r", UNDECODABLE, 7, poison)))
     assert (halted.runner, halted.handler, halted.position) == ("r", UNDECODABLE, 7)
     assert isinstance(halted.error, UndecodableEventError) and halted.error.position == 7
+
+
+async def test_a_tailing_runner_passes_a_foreign_record_that_arrives_last(
+        nc: Client, store: JetStreamEventStore) -> None:
+    checkpoints = InMemoryCheckpointStore()
+    log = TickLog()
+    runner = ReactionRunner("tail", store, registry, make_counter_router(store),
+                            read_models=[log], checkpoints=checkpoints)
+    await tick(store, ["a"])
+    await runner.start()
+    try:
+        await asyncio.wait_for(runner.wait_caught_up(), 30)
+        poison = await publish_raw(nc, store, poisons()["non-object"])  # wakes the runner
+        await asyncio.wait_for(runner.wait_caught_up(), 30)
+        assert runner.position == poison and runner.lag == 0
+        assert [p.position for p in await runner.parked()] == [poison]
+        await tick(store, ["b"])
+        await asyncio.wait_for(runner.wait_caught_up(), 30)
+        assert len(log.ids) == 2 and runner.counters.undecodable == 1
+    finally:
+        await runner.stop()
