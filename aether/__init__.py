@@ -2,6 +2,7 @@
 
 from aether.aggregate import AggregateRoot, Repository
 from aether.checkpoints import (
+    UNDECODABLE,
     CheckpointStore,
     InMemoryCheckpointStore,
     JetStreamCheckpointStore,
@@ -27,6 +28,7 @@ from aether.errors import (
     StoreConfigError,
     StoreUnavailableError,
     SubscriptionClosedError,
+    TransientError,
     UnknownEventTypeError,
     VersionConflictError,
 )
@@ -41,7 +43,7 @@ from aether.event import (
 )
 from aether.eventbus import EventBroadcaster, EventBus, OverflowPolicy, Subscription
 from aether.external import ExternalSystem, UndeclaredExternalEventError
-from aether.feed import EventFeed, Follow
+from aether.feed import EventFeed, Follow, UndecodableEventError
 from aether.fieldtypes import JsonBytes
 from aether.nats_eventbus import NATSEventBus
 from aether.policy_reads import MissingReadModelError, read_model_of, run_policy_scenario
@@ -60,6 +62,7 @@ from aether.runner import (
 __all__ = [
     "COMMAND_ID",
     "NO_EVENTS",
+    "UNDECODABLE",
     "ActorHost",
     "ActorSnapshot",
     "AetherError",
@@ -110,7 +113,9 @@ __all__ = [
     "StoreUnavailableError",
     "Subscription",
     "SubscriptionClosedError",
+    "TransientError",
     "UndeclaredExternalEventError",
+    "UndecodableEventError",
     "UnknownCommandTypeError",
     "UnknownEventTypeError",
     "VersionConflictError",

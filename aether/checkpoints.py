@@ -30,18 +30,28 @@ from aether.store.naming import encode_token
 KV_OPERATION = "KV-Operation"
 
 
+UNDECODABLE = "<undecodable>"
+"""The ``handler`` of a parked record the feed could not decode into an event: no handler
+was given it, so it is parked once for the whole runner (no handler can have this name)."""
+
+
 class ParkedEvent(BaseModel):
-    """An event a handler failed on ``attempts`` times, with the last error."""
+    """An event a handler failed on ``attempts`` times, with the last error; or, with
+    ``handler == UNDECODABLE`` and ``event`` None, a record in the feed that is not an event
+    (``subject`` and ``excerpt`` say where it is and how it starts; it stays in the store at
+    ``position``, and ``ReactionRunner.replay_parked`` reads it again from there)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     runner: str
     handler: str
     position: int
-    event: Event
+    event: Event | None
     error: str
     attempts: int
     parked_at: datetime
+    subject: str | None = None
+    excerpt: str | None = None
 
 
 class CheckpointAheadError(AetherError):

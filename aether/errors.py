@@ -80,7 +80,22 @@ class EventDecodeError(AetherError, ValueError):
     """Stored bytes or data could not be turned back into an event or payload."""
 
 
-class StoreUnavailableError(AetherError, ConnectionError):
+class TransientError(AetherError):
+    """Marker base: infrastructure was out of reach for the moment, not the request wrong.
+
+    NATS or JetStream not answering, a cluster shard with no owner yet, a connection being
+    re-established: the same request, unchanged, may succeed a moment later, so retrying it
+    is right and giving up on it (parking an event, failing a job) is wrong. A
+    ``ReactionRunner`` pauses on these and retries the same event with capped backoff, for
+    as long as it takes. Errors that say something about the request itself (a
+    ``DomainError``, an invalid command, a version conflict) are never transient.
+    Subclasses: ``StoreUnavailableError`` here, and in ``aether.cluster``
+    ``ClusterUnavailableError`` and ``CommandTimeoutError`` (the core never imports them:
+    this class is how it recognises them).
+    """
+
+
+class StoreUnavailableError(TransientError, ConnectionError):
     """The backing infrastructure (NATS, JetStream) did not answer or refused the request."""
 
 

@@ -9,6 +9,12 @@ reaction runner's checkpoints rely on.
 for the backend's wake-up hint (an in-process signal, or a core NATS message on the
 stream's subjects) and reads again. The hint only says "look"; the read decides, so a
 lost hint costs at most one poll interval, never an event.
+
+A record the store cannot decode into an event (a foreign client or corruption wrote it
+into the events stream) is neither skipped silently nor a wall: a read stops just before
+it, and the next read starting there raises ``UndecodableEventError`` naming its position,
+so a reader can record it and go on with ``after=error.position``. A ``Follow`` hands it to
+``on_undecodable``; the reaction runner parks it (see aether/runner.py).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from collections.abc import Awaitable, Callable, Collection
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
-from aether.errors import AetherError
+from aether.errors import AetherError, EventDecodeError
 from aether.event import Event
 
 FeedItem = tuple[int, Event]
@@ -38,7 +44,9 @@ class EventFeed(Protocol):
         event_types: Collection[str] | None = None,
     ) -> list[FeedItem]:
         """Up to ``limit`` (position, event) pairs with position > ``after``, ascending;
-        only events of ``event_types`` when given. Empty means nothing more (yet)."""
+        only events of ``event_types`` when given. Empty means nothing more (yet).
+        UndecodableEventError when the next record is not an event (whatever the filter):
+        read on with ``after=error.position``."""
         ...
 
     def follow(
@@ -84,6 +92,34 @@ class Signal:
 MAX_POSITION = 2**63 - 1
 """The largest position a reader may name: JetStream sequences are unsigned 64-bit, and
 every backend agrees on one bound that also fits a signed 64-bit integer."""
+
+
+MAX_EXCERPT = 1024
+"""Bytes of an undecodable record an UndecodableEventError carries (the record itself stays
+in the store at its position)."""
+
+
+class UndecodableEventError(EventDecodeError):
+    """The record at ``position`` of the feed is not an event this library can decode.
+
+    Raised by the read that would have returned it first, so everything before it has been
+    returned already; read on with ``after=position`` to pass it. ``subject`` is where it was
+    stored (JetStream), ``reason`` why it did not decode, ``excerpt`` its first bytes.
+    """
+
+    def __init__(self, position: int, subject: str, reason: str, excerpt: bytes = b"") -> None:
+        self.position = position
+        self.subject = subject[:1000]
+        self.reason = reason[:2000]
+        self.excerpt = excerpt[:MAX_EXCERPT]
+        super().__init__(
+            f"the record at feed position {position} (subject {subject[:200]!r}) is not an "
+            f"event Aether can decode: {self.reason}; it was written by something other "
+            f"than Aether, or damaged. It is still in the store: read on past it with "
+            f"read_all(after={position}) (a ReactionRunner parks it and goes on)")
+
+    def __reduce__(self) -> tuple[type[UndecodableEventError], tuple[str | int | bytes, ...]]:
+        return (type(self), (self.position, self.subject, self.reason, self.excerpt))
 
 
 class FeedArgumentError(AetherError, ValueError):
@@ -154,6 +190,7 @@ class Follow:
         self._buffer: deque[FeedItem] = deque()
         self._closed = asyncio.Event()
         self._on_skipped: Callable[[int], Awaitable[None]] | None = None
+        self._on_undecodable: Callable[[UndecodableEventError], Awaitable[None]] | None = None
 
     @property
     def position(self) -> int:
@@ -166,6 +203,16 @@ class Follow:
         handled (iteration asked for more), so a reader may record that it is caught up to
         there. Without it, a filtered reader learns its position only from the next match."""
         self._on_skipped = callback
+
+    def on_undecodable(
+        self, callback: Callable[[UndecodableEventError], Awaitable[None]] | None
+    ) -> None:
+        """Call ``callback(error)`` for a record the store cannot decode, once every pair
+        before it has been handled, then go on past it. If the callback raises, the error
+        propagates and the record is met again by the next read. Without a callback,
+        iteration raises the UndecodableEventError itself; iterating again goes on after
+        the record."""
+        self._on_undecodable = callback
 
     @property
     def closed(self) -> bool:
@@ -203,7 +250,17 @@ class Follow:
             if self._closed.is_set():
                 raise StopAsyncIteration
             flag = self._signal.arm()
-            pairs, scanned = await self._scan(self._after, self._batch, self._types)
+            try:
+                pairs, scanned = await self._scan(self._after, self._batch, self._types)
+            except UndecodableEventError as poison:
+                if poison.position <= self._after:  # a backend's bug: never go backwards
+                    raise
+                if self._on_undecodable is None:
+                    self._after = poison.position  # seen: iterating again goes on past it
+                    raise
+                await self._on_undecodable(poison)
+                self._after = poison.position
+                continue
             skipped = scanned > self._after
             self._after = max(self._after, scanned)
             if pairs:

@@ -8,11 +8,14 @@ commands carry deterministic command ids (``Policy.command_id``) and a sender ex
 command id at most once (see ``Repository.execute``). Nothing shares a transaction with
 the checkpoint, so this holds whichever node writes the commands' events.
 
-A handler that raises is retried with exponential backoff; after ``RetryPolicy.attempts``
-the event is parked (kept with its error in the checkpoint store, readable and
-replayable) and the runner goes on, or the runner halts, as configured. A DomainError from
-a policy's command is an outcome (``rejections``), not a failure. StoreUnavailableError
-(NATS down) is neither: the runner waits with backoff and resumes from its positions.
+Failures (aether/retry.py): a handler that raises is retried with exponential backoff;
+after ``RetryPolicy.attempts`` the event is parked (aether/parking.py: kept with its error
+in the checkpoint store, readable and replayable) and the runner goes on, or the runner
+halts, as configured. A DomainError from a policy's command is an outcome
+(``rejections``), not a failure. An outage (``TransientError``: the store down, a shard
+with no owner, a command timed out) is neither: the runner waits with capped backoff and
+tries the same event again, as long as it takes. A record in the feed that is not an event
+is parked once for the runner and passed.
 """
 
 from __future__ import annotations
@@ -22,117 +25,28 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Literal
 
 from aether.checkpoints import (
+    UNDECODABLE,
     CheckpointAheadError,
     CheckpointStore,
     InMemoryCheckpointStore,
     ParkedEvent,
 )
 from aether.command import CommandSender
-from aether.errors import AetherError, StoreUnavailableError
+from aether.errors import AetherError, TransientError
 from aether.event import Event
-from aether.feed import DEFAULT_BATCH, EventFeed, FeedArgumentError, normal_types
-from aether.reactions import Outcome, Policy, ReadModel
+from aether.feed import DEFAULT_BATCH, EventFeed, UndecodableEventError
+from aether.parking import Parking
+from aether.reactions import Policy, ReadModel
 from aether.registry import EventRegistry
+from aether.retry import MAX_PARKED_ERROR, RetryPolicy, RunnerHalted, is_transient
+from aether.runner_state import Handler, Rejection, RunnerCounters, handler_types
+
+__all__ = ["MAX_PARKED_ERROR", "ReactionRunner", "Rejection", "RetryPolicy", "RunnerCounters",
+           "RunnerHalted", "settle"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often a failing handler is tried on one event, and what happens then."""
-
-    attempts: int = 5
-    backoff: float = 0.1
-    """Seconds before the first retry; doubled for each further one."""
-    max_backoff: float = 10.0
-    on_exhausted: Literal["park", "halt"] = "park"
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ValueError(f"RetryPolicy.attempts must be at least 1, got {self.attempts}")
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
-
-
-@dataclass
-class RunnerCounters:
-    processed: int = 0
-    """Events the runner went through (whether or not a handler wanted them)."""
-    retried: int = 0
-    parked: int = 0
-    rejected: int = 0
-    """Policy commands an aggregate refused with a DomainError."""
-
-
-@dataclass(frozen=True)
-class Rejection:
-    position: int
-    policy: str
-    outcome: Outcome
-
-
-class RunnerHalted(AetherError):
-    """A handler kept failing and the runner is configured to halt rather than park."""
-
-    def __init__(self, runner: str, handler: str, position: int, error: BaseException) -> None:
-        self.runner, self.handler, self.position = runner, handler, position
-        super().__init__(
-            f"reaction runner {runner!r} halted: {handler} failed on the event at position "
-            f"{position}: {error!r}; fix the handler and start the runner again (it resumes "
-            f"at that event), or configure RetryPolicy(on_exhausted='park')"
-        )
-
-
-@dataclass(eq=False)
-class _Handler:
-    target: Policy | ReadModel
-    checkpointed: bool
-    types: frozenset[str]
-    saved: int = 0
-
-    @property
-    def name(self) -> str:
-        return self.target.name
-
-    @property
-    def position(self) -> int:
-        return self.target.position
-
-    @position.setter
-    def position(self, value: int) -> None:
-        # In-process positions live on the handler object, beside the state they describe.
-        self.target.position = value
-
-
-MAX_PARKED_ERROR = 2000
-"""Characters of a handler's error kept with a parked event. The record must fit one
-message of the checkpoint store (a NATS server's max_payload, 1 MiB by default) beside the
-event itself; an error whose text is a whole response body or a big repr would not, and the
-runner, unable to park, stopped instead of going on."""
-
-
-def _described(error: BaseException) -> str:
-    text = repr(error)
-    if len(text) <= MAX_PARKED_ERROR:
-        return text
-    return f"{text[:MAX_PARKED_ERROR]}... ({len(text)} characters in all)"
-
-
-def _types(target: Policy | ReadModel, names: object) -> frozenset[str]:
-    """The event types a handler declares (``reacts_to`` / ``reads``), or FeedArgumentError:
-    a bare string there would become the set of its characters and match nothing, so the
-    handler would silently never run."""
-    try:
-        types = normal_types(names)  # type: ignore[arg-type]
-    except FeedArgumentError as exc:
-        raise FeedArgumentError(f"{target.name}: {exc}") from None
-    return types or frozenset()
 
 
 class ReactionRunner:
@@ -175,14 +89,17 @@ class ReactionRunner:
         self.policies = tuple(policies)
         self.read_models = tuple(read_models)
         self._checkpoints = checkpoints
-        self._parking: CheckpointStore = checkpoints or InMemoryCheckpointStore()
+        self._parking = Parking(name, checkpoints or InMemoryCheckpointStore(), store)
         self._handlers = [
-            *(_Handler(rm, checkpoints is not None and rm.durable, _types(rm, rm.reads))
+            *(Handler(rm, checkpoints is not None and rm.durable, handler_types(rm, rm.reads))
               for rm in read_models),
-            *(_Handler(policy, checkpoints is not None, _types(policy, policy.reacts_to))
+            *(Handler(policy, checkpoints is not None, handler_types(policy, policy.reacts_to))
               for policy in policies),
         ]
         names = [handler.name for handler in self._handlers]
+        if UNDECODABLE in names:
+            raise ValueError(f"{UNDECODABLE!r} is reserved for records the feed cannot decode: "
+                             f"give the handler another name")
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"handler names must be unique within a runner (checkpoints are "
@@ -210,7 +127,9 @@ class ReactionRunner:
         return self._task is not None and not self._task.done()
 
     async def parked(self) -> list[ParkedEvent]:
-        return await self._parking.parked(self.name)
+        """Events handlers kept failing on, and records of the feed that were not events
+        (``handler == UNDECODABLE``), ordered by handler, then position."""
+        return await self._parking.parked()
 
     async def wait_caught_up(self) -> None:
         """Wait until the runner has handled every event in the store at the time of the
@@ -257,8 +176,15 @@ class ReactionRunner:
         await self._load_positions()
         reactions: list[tuple[Event, Policy]] = []
         while self.error is None:
-            pairs = await self.store.read_all(self.position, DEFAULT_BATCH,
-                                              event_types=self._types)
+            try:
+                pairs = await self.store.read_all(self.position, DEFAULT_BATCH,
+                                                  event_types=self._types)
+            except UndecodableEventError as poison:
+                try:
+                    await self._undecodable(poison)
+                except RunnerHalted as halted:
+                    self.error = halted
+                continue
             if not pairs:
                 break
             for position, event in pairs:
@@ -271,22 +197,15 @@ class ReactionRunner:
 
     async def replay_parked(self) -> int:
         """Try every parked event of this runner once more; returns how many succeeded
-        (and were unparked). Events are replayed out of feed order."""
+        (and were unparked). Events are replayed out of feed order; a parked record that
+        was not an event is read again from the store (see aether/parking.py)."""
         handlers = {handler.name: handler for handler in self._handlers}
-        succeeded = 0
-        for parked in await self._parking.parked(self.name):
-            handler = handlers.get(parked.handler)
-            if handler is None:
-                continue
-            try:
-                await self._deliver(handler, parked.position, parked.event, None)
-            except Exception as exc:
-                await self._parking.park(parked.model_copy(update={
-                    "attempts": parked.attempts + 1, "error": _described(exc)}))
-            else:
-                await self._parking.unpark(parked)
-                succeeded += 1
-        return succeeded
+
+        async def deliver(name: str, position: int, event: Event) -> None:
+            await self._deliver(handlers[name], position, event, None)
+
+        return await self._parking.replay(
+            [(handler.name, handler.types) for handler in self._handlers], deliver)
 
     async def _load_positions(self) -> None:
         for handler in self._handlers:
@@ -306,16 +225,18 @@ class ReactionRunner:
         outages = 0
         try:
             while True:
+                reached = self.position
                 try:
                     await self._follow()
                     break  # halted
-                except StoreUnavailableError as exc:
-                    # The store, not a handler, failed: wait for it and resume from the
-                    # positions reached; nothing is parked for an outage.
-                    outages += 1
-                    logger.warning("reaction runner %r: store unavailable, retrying: %s",
-                                   self.name, exc)
-                    await asyncio.sleep(self.retry.delay(min(outages, 30)))
+                except TransientError as exc:
+                    # The infrastructure, not a handler or the event, failed: wait and try
+                    # again from the positions reached; nothing is parked for an outage.
+                    outages = 1 if self.position > reached else outages + 1
+                    self.counters.outages += 1
+                    logger.warning("reaction runner %r paused at position %d (outage, try "
+                                   "%d): %s", self.name, self.position, outages, exc)
+                    await asyncio.sleep(self.retry.delay(outages))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -332,6 +253,7 @@ class ReactionRunner:
             # skipped by the feed; without this the position, lag and checkpoints stayed at
             # the last event read until another one came, and wait_caught_up hung.
             feed.on_skipped(self._skipped_to)
+            feed.on_undecodable(self._undecodable)
             async for position, event in feed:
                 if not await self._process(position, event, None):
                     return
@@ -344,6 +266,23 @@ class ReactionRunner:
 
     async def _skipped_to(self, position: int) -> None:
         self._advance_to(position)
+        await self._flush()
+
+    async def _undecodable(self, poison: UndecodableEventError) -> None:
+        """A record of the feed that is not an event, met once every event before it was
+        handled: retrying cannot help, so park it (one record for the runner, whichever
+        handler might have read it), count it, and pass it; or halt, if so configured.
+        Parked before the checkpoint moves past it: a crash in between parks it again
+        (same key, one record), never loses it."""
+        if self.retry.on_exhausted == "halt":
+            raise RunnerHalted(self.name, UNDECODABLE, poison.position, poison) from poison
+        await self._parking.park_undecodable(poison)
+        self.counters.undecodable += 1
+        self.counters.parked += 1
+        logger.error("reaction runner %r parked the record at position %d: %s", self.name,
+                     poison.position, poison)
+        self.counters.processed += 1
+        self._advance_to(poison.position)
         await self._flush()
 
     def _advance_to(self, position: int) -> None:
@@ -372,7 +311,7 @@ class ReactionRunner:
         self._progress.set()
         return True
 
-    async def _deliver_with_retries(self, handler: _Handler, position: int, event: Event,
+    async def _deliver_with_retries(self, handler: Handler, position: int, event: Event,
                                     reactions: list[tuple[Event, Policy]] | None) -> None:
         attempt = 0
         while True:
@@ -380,9 +319,9 @@ class ReactionRunner:
             try:
                 await self._deliver(handler, position, event, reactions)
                 return
-            except StoreUnavailableError:
-                raise  # an outage, not this handler's fault: _run waits and resumes
             except Exception as exc:
+                if is_transient(exc):
+                    raise  # an outage, not this handler's fault: _run waits and resumes
                 if attempt < self.retry.attempts:
                     self.counters.retried += 1
                     logger.warning("%s failed on position %d (attempt %d), retrying: %r",
@@ -391,15 +330,13 @@ class ReactionRunner:
                     continue
                 if self.retry.on_exhausted == "halt":
                     raise RunnerHalted(self.name, handler.name, position, exc) from exc
-                await self._parking.park(ParkedEvent(
-                    runner=self.name, handler=handler.name, position=position, event=event,
-                    error=_described(exc), attempts=attempt, parked_at=datetime.now(UTC)))
+                await self._parking.park_failure(handler.name, position, event, exc, attempt)
                 self.counters.parked += 1
                 logger.error("%s parked the event at position %d after %d attempts: %r",
                              handler.name, position, attempt, exc)
                 return
 
-    async def _deliver(self, handler: _Handler, position: int, event: Event,
+    async def _deliver(self, handler: Handler, position: int, event: Event,
                        reactions: list[tuple[Event, Policy]] | None) -> None:
         target = handler.target
         if isinstance(target, ReadModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aether.errors import AetherError
+from aether.errors import AetherError, TransientError
 
 
 class ClusterError(AetherError):
@@ -45,5 +45,5 @@ class UnknownClusterError(ClusterError, LookupError):
         return (type(self), (self.cluster, self.bucket))
 
 
-class ClusterUnavailableError(ClusterError, ConnectionError):
+class ClusterUnavailableError(ClusterError, TransientError, ConnectionError):
     """NATS or JetStream did not answer a cluster request in time."""

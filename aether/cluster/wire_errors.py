@@ -45,6 +45,7 @@ from aether.errors import (
     InvalidEventError,
     StoreConfigError,
     StoreUnavailableError,
+    TransientError,
     UnknownEventTypeError,
     VersionConflictError,
 )
@@ -76,7 +77,7 @@ class ShardMovedError(AetherError):
         return (type(self), (self.actor_id, self.shard, self.node_id))
 
 
-class CommandTimeoutError(AetherError, TimeoutError):
+class CommandTimeoutError(TransientError, TimeoutError):
     """No owner answered the command in time; it may or may not have taken effect."""
 
     def __init__(self, actor_id: str, shard: int, command_id: str, timeout: float,
@@ -202,6 +203,7 @@ _SPECS: dict[str, _Spec] = {spec.cls.__name__: spec for spec in [
     _Spec(CommandTimeoutError, FAILED, (
         ("actor_id", NAME), ("shard", INT), ("command_id", NAME), ("timeout", FLOAT),
         ("reason", TEXT))),
+    _Spec(TransientError, FAILED),
     _Spec(StoreUnavailableError, FAILED),
     _Spec(StoreConfigError, FAILED),
     _Spec(EventDecodeError, FAILED),

@@ -171,7 +171,8 @@ async def test_an_always_failing_event_is_parked_and_the_runner_goes_on(
     assert runner.counters.parked == 1 and runner.counters.retried == 2
     (parked,) = await runner.parked()
     assert (parked.handler, parked.position, parked.attempts) == ("Broken", 2, 3)
-    assert parked.event.data == {"counter": "poison"} and "cannot handle poison" in parked.error
+    assert parked.event is not None and parked.event.data == {"counter": "poison"}
+    assert "cannot handle poison" in parked.error
 
     # Fixed: replaying the parked event applies it once and unparks it.
     fixed = ReactionRunner("r", store, registry, router, policies=[Broken(fixed=True)],

@@ -97,6 +97,7 @@ async def test_an_event_whose_error_is_huge_is_parked_and_the_runner_goes_on(
         await runner.stop()
     assert runner.error is None
     [parked] = await runner.parked()
+    assert parked.event is not None
     assert (parked.position, parked.event.data) == (2, {"counter": "loud"})
     assert parked.error.startswith("RuntimeError('upstream said: xxx")
     assert [len(await ticks.get_events(c)) for c in ("a", "loud", "b")] == [1, 0, 1]
@@ -243,4 +244,5 @@ async def test_every_event_is_handled_in_order_or_parked_across_restarts_and_cra
     for actor, version in dict.fromkeys(handled):
         first_seen.setdefault(actor, []).append(version)
     assert all(versions == sorted(versions) for versions in first_seen.values())
-    assert {(p.event.actor_id, p.event.version) for p in await runner.parked()} == poisoned
+    assert {(p.event.actor_id, p.event.version) for p in await runner.parked()
+            if p.event is not None} == poisoned
