@@ -37,10 +37,23 @@ def nats_server_binary() -> str:
     return found
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nobody listens on now and this process has not handed out before.
+
+    The kernel may give the same ephemeral port to two binds in a row while nothing holds
+    it yet; a cluster asks for nine ports before any server binds them, and a stopped
+    server keeps its ports for its restart, so a port is handed out once per process.
+    """
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 @dataclass
