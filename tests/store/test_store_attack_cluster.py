@@ -10,7 +10,6 @@ read ever showed an actor with less than the store had seen acknowledged.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from nats.aio.client import Client
 
 from aether import AetherError, StoreUnavailableError, VersionConflictError
 from aether.store import JetStreamConfig, JetStreamEventStore
-from aether.testing import make_event, start_cluster
+from aether.testing import make_event, shut_down, start_cluster
 from tests.store.test_store_attack_kill import Writer, _plan
 
 pytestmark = pytest.mark.slow
@@ -135,11 +134,7 @@ async def test_saves_and_reads_through_the_loss_of_the_stream_leader(
                 assert time.monotonic() < deadline, f"{writer.actor} never caught up"
                 await asyncio.sleep(0.2)
     finally:
-        for client in clients:
-            with contextlib.suppress(Exception):
-                await client.close()
-        for server in servers:
-            await asyncio.to_thread(server.stop)
+        await shut_down(clients, servers)
 
 
 async def test_a_retry_no_longer_the_latest_is_a_conflict_whatever_the_store_remembers(

@@ -18,7 +18,7 @@ from nats.aio.client import Client
 from aether import ActorSnapshot, CommandRouter, DomainError, StoreUnavailableError
 from aether.command import Command
 from aether.store import JetStreamConfig, JetStreamEventStore, jsapi
-from aether.testing import NatsServer, make_event, start_cluster
+from aether.testing import NatsServer, make_event, shut_down, start_cluster
 from tests.runtime.bank import Deposit, Open, Withdraw, bank_router
 from tests.store.test_store_attack_cluster import create_on_cluster
 
@@ -156,8 +156,4 @@ async def test_a_load_after_losing_the_stream_leader_equals_a_replay(tmp_path: P
             assert await _from_snapshot(store, actor) == replayed, actor
             assert (await repository.load(actor)).state == replayed[1], actor
     finally:
-        for client in clients:
-            with contextlib.suppress(Exception):
-                await client.close()
-        for server in servers:
-            await asyncio.to_thread(server.stop)
+        await shut_down(clients, servers)
