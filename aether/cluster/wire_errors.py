@@ -149,8 +149,9 @@ def INT(value: object) -> bool:
 
 
 def FLOAT(value: object) -> bool:
+    # abs() first: a JSON integer is unbounded and math.isfinite(10**400) overflows.
     return (isinstance(value, float | int) and not isinstance(value, bool)
-            and math.isfinite(value) and abs(value) <= 1e9)
+            and abs(value) <= 1e9 and math.isfinite(value))
 
 
 def NAMES(value: object) -> bool:
@@ -237,9 +238,14 @@ def kind_of(exc: AetherError) -> str:
 def encode_error(kind: str, exc: BaseException, error_type: str | None = None) -> bytes:
     """The error reply for ``exc``; its fields go along when its exact type is in the
     table and they fit (else the caller falls back to the kind's base error)."""
-    error: dict[str, Any] = {"kind": kind, "type": error_type or type(exc).__name__,
-                             "message": str(exc)[:MAX_MESSAGE]}
     spec = _SPECS.get(type(exc).__name__)
+    message = str(exc)
+    if error_type is None and spec is None and isinstance(exc, TransientError):
+        # An outage the table does not name (a user's TransientError subclass) is still an
+        # outage for the caller: sent as TransientError, its type kept in the message.
+        error_type, message = TransientError.__name__, f"{type(exc).__name__}: {message}"
+    error: dict[str, Any] = {"kind": kind, "type": error_type or type(exc).__name__,
+                             "message": message[:MAX_MESSAGE]}
     if spec is not None and spec.cls is type(exc) and spec.fields and error_type is None:
         assert isinstance(exc, AetherError)
         values = spec.values(exc)
@@ -268,6 +274,10 @@ def decode_error(error: object, actor_id: str) -> AetherError:
         rebuilt = spec.rebuild(message, error.get("fields"), actor_id)
         if rebuilt is not None:
             return rebuilt
+        if issubclass(spec.cls, TransientError):
+            # An outage whose fields do not fit (an older owner, a field out of range) is
+            # still an outage: a ReactionRunner must pause on it, not park the event.
+            return TransientError(message)
     if kind == INVALID:
         return InvalidCommandError(message)
     return RemoteCommandError(kind[:40], error_type, message)
