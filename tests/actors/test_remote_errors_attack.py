@@ -9,9 +9,11 @@ import pickle
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aether.cluster.wire import decode_reply, error_reply
-from aether.cluster.wire_errors import CommandTimeoutError, RemoteCommandError
+from aether.cluster.wire_errors import _SPECS, Check, CommandTimeoutError, RemoteCommandError
 from aether.errors import AetherError, TransientError
 from aether.retry import is_transient
 
@@ -79,3 +81,45 @@ def test_an_owner_timeout_with_fields_comes_back_as_itself() -> None:
     exc = CommandTimeoutError(ACTOR, 3, "cmd-1", 2.0, "no owner")
     rebuilt = raised(error_reply(exc))
     assert type(rebuilt) is CommandTimeoutError and rebuilt.shard == 3
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=3),
+    max_leaves=10)
+
+
+def field_values(check: Check) -> st.SearchStrategy[Any]:
+    return st.one_of(json_values, st.integers(-(10**500), 10**500), st.sampled_from(
+        [ACTOR, "\ud800", "x" * 5000, ["\udfff"], [ACTOR] * 1001, 1e308, -0.0]))
+
+
+@st.composite
+def hostile_errors(draw: st.DrawFn) -> dict[str, Any]:
+    name = draw(st.sampled_from(sorted(_SPECS)) | st.text(max_size=10))
+    spec = _SPECS.get(name)
+    error: dict[str, Any] = {
+        "kind": draw(st.sampled_from(["domain", "moved", "invalid", "failed"]) | st.text()),
+        "type": name, "message": draw(st.text(max_size=50) | st.just("\ud800" * 9000))}
+    if spec is not None and spec.fields and draw(st.booleans()):
+        error["fields"] = {n: draw(field_values(c)) for n, c in spec.fields}
+    elif draw(st.booleans()):
+        error["fields"] = draw(json_values)
+    return error
+
+
+@settings(max_examples=300, deadline=None)
+@given(hostile_errors())
+def test_any_forged_error_reply_is_a_bounded_printable_picklable_aether_error(
+        error: dict[str, Any]) -> None:
+    try:
+        payload = reply(error)
+    except ValueError:  # json cannot write it (a surrogate is fine; inf is not refused)
+        return
+    raised_error = raised(payload)
+    text = str(raised_error)
+    assert len(text) < 30_000
+    text.encode()  # printable, loggable
+    again = pickle.loads(pickle.dumps(raised_error))
+    assert type(again) is type(raised_error) and str(again) == text
