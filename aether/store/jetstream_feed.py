@@ -122,7 +122,7 @@ class StreamFeed:
 
         async def collect(message: Msg) -> None:
             headers = message.headers or {}
-            status = headers.get("Status")
+            status = jsapi.status_of(headers)
             if status is None:
                 messages.append(message)
             elif not finished.done():

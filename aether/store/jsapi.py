@@ -176,6 +176,14 @@ async def get_message(
             f"(code {error.code})") from None
 
 
+def status_of(headers: dict[str, str]) -> str | None:
+    """The server's status in a direct get reply (404, 204 end of batch, ...), or None for
+    a stored message. A stored message always carries the Nats-Sequence the server adds; a
+    status never does. Its own headers are whatever its publisher chose: a foreign record
+    carrying "Status: 404" ended a batch read there, hiding everything after it."""
+    return None if "Nats-Sequence" in headers else headers.get("Status")
+
+
 async def direct_get_subject(
     nc: Client, stream: str, subject: str, timeout: float, start_seq: int = 1
 ) -> list[Msg]:
@@ -271,7 +279,7 @@ class _BatchInbox:
         if batch is None or batch.finished.done():
             return  # a reply after its read gave up
         headers = message.headers or {}
-        status = headers.get("Status")
+        status = status_of(headers)
         if status is None:
             batch.into.append(message)
         else:
