@@ -3,13 +3,16 @@ chose, a poison first, runs of poison under a type filter, poison arriving while
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from nats.aio.client import Client
 
 from aether import UndecodableEventError
 from aether.event import Event
 from aether.store import JetStreamEventStore
-from tests.reactions.poison import FOREIGN, foreign_tick
+from aether.testing.counters import Incremented, registry
+from tests.reactions.poison import FOREIGN, foreign_tick, poisons, publish_raw
 from tests.reactions.test_runner import tick
 
 
@@ -63,3 +66,75 @@ async def test_a_foreign_records_own_headers_do_not_move_or_end_the_feed(
             assert [p for p, _ in pairs] == [first, odd, last] and skipped == []
         else:
             assert [p for p, _ in pairs] == [first, last] and skipped == [odd]
+
+
+async def increment(store: JetStreamEventStore, actor: str) -> int:
+    version = await store.get_latest_version(actor)
+    await store.save_event(registry.to_event(Incremented(by=1), actor, version + 1))
+    return await store.last_position()
+
+
+async def test_runs_of_poison_between_filtered_out_events_are_each_reported_once(
+        nc: Client, jetstream_store: JetStreamEventStore) -> None:
+    """Poison first, then runs of poison among events the filter skips and events it keeps."""
+    store = jetstream_store
+    bad = [await publish_raw(nc, store, b"{first")]
+    wanted: list[int] = []
+    samples = list(poisons().values())
+    for round_ in range(12):
+        for index in range(round_ % 4):
+            bad.append(await publish_raw(nc, store, samples[(round_ + index) % len(samples)]))
+        await increment(store, f"n{round_}")
+        if round_ % 3 == 0:
+            await tick(store, [f"t{round_}"])
+            wanted.append(await store.last_position())
+        bad.append(await publish_raw(nc, store, b"[]"))
+    for limit in (1, 2, 1000):
+        pairs, skipped = await read_everything(store, limit, ["Ticked"])
+        assert [p for p, _ in pairs] == wanted and skipped == bad, limit
+
+
+@pytest.mark.parametrize("with_callback", [True, False])
+async def test_follow_meets_poison_published_while_it_tails_in_order(
+        nc: Client, jetstream_store: JetStreamEventStore, with_callback: bool) -> None:
+    """With and without on_undecodable, a tailing follower sees every poison once, at its
+    position, between the good events around it, and does not stop at it."""
+    store = jetstream_store
+    start = await store.last_position()
+    seen: list[tuple[str, int]] = []
+    expected: list[tuple[str, int]] = []
+
+    async def reported(error: UndecodableEventError) -> None:
+        seen.append(("bad", error.position))
+
+    async with store.follow(start, event_types=["Ticked"]) as feed:
+        if with_callback:
+            feed.on_undecodable(reported)
+
+        async def consume() -> None:
+            while len(seen) < 10:
+                try:
+                    position, _ = await feed.__anext__()
+                except UndecodableEventError as error:
+                    assert not with_callback
+                    seen.append(("bad", error.position))
+                    continue
+                seen.append(("good", position))
+
+        consumer = asyncio.create_task(consume())
+        await asyncio.sleep(0.05)  # the follower is tailing now
+        for round_ in range(3):
+            expected.append(("bad", await publish_raw(nc, store, b"\xff")))
+            await increment(store, "skipped")
+            await tick(store, [f"t{round_}"])
+            expected.append(("good", await store.last_position()))
+            expected.append(("bad", await publish_raw(nc, store, b"{}")))
+            await asyncio.sleep(0.02)
+        await tick(store, ["last"])  # the callback's last record is followed by a match
+        expected.append(("good", await store.last_position()))
+        try:
+            async with asyncio.timeout(5):
+                await consumer
+        except TimeoutError:
+            consumer.cancel()
+    assert seen == expected, with_callback
