@@ -92,11 +92,12 @@ class Parking:
         try:
             pairs = await self.feed.read_all(parked.position - 1, 1)
         except UndecodableEventError as poison:
-            if poison.position != parked.position:  # another record before it: not ours
-                raise
-            await self.store.park(parked.model_copy(update={
-                "attempts": parked.attempts + 1, "error": described(poison)}))
-            return None
+            if poison.position == parked.position:  # still not an event
+                await self.store.park(parked.model_copy(update={
+                    "attempts": parked.attempts + 1, "error": described(poison)}))
+                return None
+            # A later record, undecodable too: ours is gone (reads start after position - 1).
+            pairs = []
         if not pairs or pairs[0][0] != parked.position:
             await self.store.park(parked.model_copy(update={
                 "attempts": parked.attempts + 1,

@@ -4,15 +4,18 @@ chose, a poison first, runs of poison under a type filter, poison arriving while
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
+from uuid import uuid4
 
 import pytest
 from nats.aio.client import Client
 
-from aether import UndecodableEventError
+from aether import InMemoryCheckpointStore, ReactionRunner, UndecodableEventError
 from aether.event import Event
-from aether.store import JetStreamEventStore
-from aether.testing.counters import Incremented, registry
+from aether.store import JetStreamConfig, JetStreamEventStore
+from aether.testing.counters import Incremented, make_counter_router, registry
 from tests.reactions.poison import FOREIGN, foreign_tick, poisons, publish_raw
+from tests.reactions.test_poison import TickLog
 from tests.reactions.test_runner import tick
 
 
@@ -138,3 +141,34 @@ async def test_follow_meets_poison_published_while_it_tails_in_order(
         except TimeoutError:
             consumer.cancel()
     assert seen == expected, with_callback
+
+
+async def test_replaying_a_parked_record_that_expired_before_another_foreign_one(
+        nc: Client) -> None:
+    # The re-read starts after the parked position, so with the parked record gone it meets
+    # the next one; when that is undecodable too, the parked record is gone all the same
+    # (it used to raise the later record's error on every replay).
+    store = await JetStreamEventStore.create(nc, f"expire_{uuid4().hex[:8]}", JetStreamConfig(
+        storage="memory", stream_retention=timedelta(seconds=1),
+        duplicate_window=timedelta(milliseconds=500)))
+    first = await publish_raw(nc, store, b"not an event")
+    runner = ReactionRunner("expired", store, registry, make_counter_router(store),
+                            read_models=[TickLog()], checkpoints=InMemoryCheckpointStore())
+    await runner.start()
+    await asyncio.wait_for(runner.wait_caught_up(), 30)
+    await runner.stop()
+    assert [parked.position for parked in await runner.parked()] == [first]
+    for _ in range(100):  # until the server expires it (about a second)
+        try:
+            if await store.read_all(0, 10) == []:
+                break
+        except UndecodableEventError:
+            pass
+        await asyncio.sleep(0.1)
+    second = await publish_raw(nc, store, b"[1, 2]")
+    assert second > first
+
+    assert await runner.replay_parked() == 0
+    (parked,) = await runner.parked()
+    assert parked.position == first and parked.attempts == 2
+    assert "no longer in the store" in (parked.error or "")
