@@ -11,34 +11,11 @@ import pytest
 from nats.aio.client import Client
 
 from aether import InMemoryCheckpointStore, ReactionRunner, UndecodableEventError
-from aether.event import Event
 from aether.store import JetStreamConfig, JetStreamEventStore
 from aether.testing.counters import Incremented, make_counter_router, registry
 from tests.reactions.poison import FOREIGN, foreign_tick, poisons, publish_raw
-from tests.reactions.test_poison import TickLog
+from tests.reactions.test_poison import TickLog, read_everything
 from tests.reactions.test_runner import tick
-
-
-async def read_everything(store: JetStreamEventStore, limit: int,
-                          event_types: list[str] | None = None,
-                          ) -> tuple[list[tuple[int, Event]], list[int]]:
-    after = 0
-    pairs: list[tuple[int, Event]] = []
-    skipped: list[int] = []
-    for _ in range(10_000):
-        try:
-            page = await store.read_all(after, limit, event_types=event_types)
-        except UndecodableEventError as poison:
-            assert poison.position > after
-            skipped.append(poison.position)
-            after = poison.position
-            continue
-        if not page:
-            return pairs, skipped
-        assert page[0][0] > after
-        pairs.extend(page)
-        after = page[-1][0]
-    raise AssertionError("the feed never ended")
 
 
 async def publish_with(nc: Client, store: JetStreamEventStore, data: bytes,
