@@ -192,7 +192,7 @@ class ClusterBucket:
 
         async def collect(message: Msg) -> None:
             headers = message.headers or {}
-            if "Status" in headers:
+            if jsapi.status_of(headers) is not None:
                 if not done.done():
                     done.set_result(None)
                 return

@@ -142,15 +142,16 @@ async def direct_get_last(nc: Client, stream: str, subject: str, timeout: float)
     """The last message on ``subject`` (one request, no scan), or None, as the replica that
     answers holds it: on a replicated stream a follower may not have the newest yet."""
     reply = await nc.request(f"{API}.DIRECT.GET.{stream}.{subject}", b"", timeout=timeout)
-    if reply.headers and "Status" in reply.headers and not reply.data:
-        status = reply.headers["Status"]
+    headers = reply.headers or {}
+    status = None if reply.data else status_of(headers)
+    if status is not None:
         if status == "404":
             return None
         if status == "503":
             raise nats.errors.NoRespondersError
         raise StoreUnavailableError(
             f"direct get on stream {stream!r} failed with status {status}: "
-            f"{reply.headers.get('Description', '')}"
+            f"{headers.get('Description', '')}"
         )
     return reply
 
