@@ -35,6 +35,7 @@ from aether.records import (
     decode_snapshot,
     fill_event,
     fill_event_fields,
+    native_builders,
     fill_snapshot,
 )
 
@@ -173,8 +174,10 @@ class Event(_Record):
             # _Record.__init__ with the fields as parameters: Python binds the keywords
             # without the dict and the lookups fill_event would need (the constructor runs
             # for every event an application builds).
-            if extra or type(self) is not Event or not fill_event_fields(
-                    self, id, event_type, actor_id, version, data, timestamp, metadata, True):
+            if extra or type(self) is not Event or not (_fill_native(
+                    self, id, event_type, actor_id, version, data, timestamp, metadata)
+                    or fill_event_fields(self, id, event_type, actor_id, version, data,
+                                         timestamp, metadata, True)):
                 given = (("id", id), ("event_type", event_type), ("actor_id", actor_id),
                          ("version", version), ("data", data), ("timestamp", timestamp),
                          ("metadata", metadata))
@@ -228,6 +231,9 @@ class Event(_Record):
         return self.metadata.get(CAUSATION_ID)
 
 
+_fill_native, _decode_native = native_builders(Event)
+
+
 class ActorSnapshot(_Record):
     """An actor's state as of ``version``, so loading need not replay from the start."""
 
@@ -276,7 +282,8 @@ def decode_record(kind: type[_RecordT], raw: bytes, *, stored: bool) -> _RecordT
         fields = None
     if type(fields) is dict:
         if kind is Event:  # a subclass may declare more: pydantic
-            record = decode_event(kind, fields, not stored)
+            record = _decode_native(fields, not stored) or decode_event(
+                kind, fields, not stored)
             if record is not None:
                 return record
         elif kind is ActorSnapshot:

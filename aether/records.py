@@ -387,3 +387,47 @@ def build_events(
     except InvalidEventError:
         return None
     return events
+
+
+
+# aether/_records.c: the common case of fill_event_fields (check=True) and decode_event in
+# C, answering False / None where these Python functions must decide. It is built with the
+# package (hatch_build.py); without a C compiler the Python functions do all the work.
+try:
+    from aether import _records as _native  # type: ignore[attr-defined]
+except ImportError:
+    _native = None
+
+
+def _native_fill_unavailable(*_args: Any) -> bool:
+    return False
+
+
+def _native_decode_unavailable(_fields: dict[str, Any], _check: bool) -> None:
+    return None
+
+
+NativeFill = Callable[..., bool]
+"""fill_event_fields(event, ..., check=True)'s common case, called without ``check``;
+False: the Python function decides."""
+NativeDecode = Callable[[dict[str, Any], bool], Any]
+"""decode_event(Event, fields, check)'s common case; None: the Python function decides."""
+
+
+def native_builders(event_class: type) -> tuple[NativeFill, NativeDecode]:
+    """The C builders for aether.event.Event, handed what they share with this module, or
+    stand-ins that always leave the decision to Python when they were not built."""
+    if _native is None:
+        return _native_fill_unavailable, _native_decode_unavailable
+    from aether.jsondata import FrozenList
+    from aether.limits import MAX_JSON_DEPTH
+
+    _native.configure(
+        event_class, ABSENT, _NOTHING, UTC, FIT_TYPES, FIT_ACTORS, FrozenDict, FrozenList,
+        (_EVENT_GIVEN[False, False], _EVENT_GIVEN[False, True], _EVENT_GIVEN[True, False],
+         _EVENT_GIVEN[True, True]),
+        (vars(BaseModel)["__dict__"], vars(BaseModel)["__pydantic_fields_set__"],
+         vars(BaseModel)["__pydantic_extra__"], vars(BaseModel)["__pydantic_private__"],
+         vars(RecordSlots)["_aether_json"], vars(RecordSlots)["_aether_checked"]),
+        MAX_EVENT_ID_BYTES, MAX_JSON_DEPTH)
+    return _native.fill_event, _native.decode_event

@@ -1,0 +1,591 @@
+/* The common case of aether/records.py in C: building an Event from exact built-in values
+ * within the limits, and freezing plain JSON data.
+ *
+ * Every function here either does exactly what its Python twin in aether/records.py or
+ * aether/jsondata.py does, or answers "not sure" (0 / None) without touching its arguments,
+ * and the Python code then decides (and, for anything it refuses, pydantic's validation).
+ * So this module can only make the common case cheaper: it never accepts or refuses on its
+ * own. tests/runtime/test_records_native.py holds it to its Python twins on hostile input.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <datetime.h>
+#include <math.h>
+
+/* Set once by configure() (aether/records.py), all owned references. */
+static PyObject *ABSENT, *NOTHING, *UTC_ZONE, *FIT_TYPES, *FIT_ACTORS;
+static PyTypeObject *FROZEN_DICT, *FROZEN_LIST, *EVENT;
+static PyObject *GIVEN[4]; /* the fields given, by (data given) * 2 + (metadata given) */
+/* The descriptors of an Event's instance dict and slots: __dict__, __pydantic_fields_set__,
+ * __pydantic_extra__, __pydantic_private__, _aether_json, _aether_checked. */
+static PyObject *SETTERS[6];
+static Py_ssize_t MAX_EVENT_ID_BYTES, MAX_JSON_DEPTH;
+static PyObject *KEYS[7]; /* id, event_type, actor_id, version, data, timestamp, metadata */
+static PyObject *FROM_ISO_FORMAT; /* datetime.fromisoformat */
+static int configured;
+
+/* check: the limits on numbers (not for records read back from storage); parsed: the value
+ * is what pydantic_core.from_json just built, whose text needs no check (the parser refuses
+ * lone surrogates and bytes that are not UTF-8) and whose keys are all text. */
+static PyObject *quick_dict(PyObject *source, Py_ssize_t depth, int check, int parsed);
+static PyObject *quick_list(PyObject *source, Py_ssize_t depth, int check, int parsed);
+
+/* 1: a scalar JSON value within the limits; 0: not sure; the containers are the callers'. */
+static int
+scalar_ok(PyObject *value, int check, int parsed)
+{
+    PyTypeObject *kind = Py_TYPE(value);
+    if (kind == &PyUnicode_Type) {
+        /* other text: the Python walk checks that it encodes */
+        return parsed || PyUnicode_IS_ASCII(value);
+    }
+    if (kind == &PyLong_Type) {
+        if (!check) {
+            return 1;
+        }
+        int overflow;
+        PyLong_AsLongLongAndOverflow(value, &overflow); /* the limits are 64-bit signed */
+        if (PyErr_Occurred()) {
+            PyErr_Clear();
+            return 0;
+        }
+        return overflow == 0;
+    }
+    if (kind == &PyFloat_Type) {
+        return isfinite(PyFloat_AS_DOUBLE(value));
+    }
+    return value == Py_None || kind == &PyBool_Type;
+}
+
+/* A frozen copy of a nested container, NULL and no error when not sure. */
+static PyObject *
+quick_child(PyObject *child, Py_ssize_t depth, int check, int parsed)
+{
+    PyTypeObject *kind = Py_TYPE(child);
+    if (depth >= MAX_JSON_DEPTH) {
+        return NULL;
+    }
+    if (kind == &PyDict_Type || kind == FROZEN_DICT) {
+        return quick_dict(child, depth + 1, check, parsed);
+    }
+    if (kind == &PyList_Type || kind == FROZEN_LIST) {
+        return quick_list(child, depth + 1, check, parsed);
+    }
+    return NULL;
+}
+
+static int
+is_container(PyObject *value)
+{
+    PyTypeObject *kind = Py_TYPE(value);
+    return kind == &PyDict_Type || kind == FROZEN_DICT || kind == &PyList_Type
+           || kind == FROZEN_LIST;
+}
+
+/* jsondata._quick_dict: NULL without an error set means not sure. */
+static PyObject *
+quick_dict(PyObject *source, Py_ssize_t depth, int check, int parsed)
+{
+    PyObject *frozen = PyDict_Type.tp_new(FROZEN_DICT, NULL, NULL);
+    if (frozen == NULL) {
+        return NULL;
+    }
+    if (PyDict_Merge(frozen, source, 1) < 0) {
+        Py_DECREF(frozen);
+        return NULL;
+    }
+    Py_ssize_t position = 0;
+    PyObject *key, *child;
+    while (PyDict_Next(source, &position, &key, &child)) {
+        if (!parsed && (!PyUnicode_CheckExact(key) || !PyUnicode_IS_ASCII(key))) {
+            goto unsure;
+        }
+        if (scalar_ok(child, check, parsed)) {
+            continue;
+        }
+        if (!is_container(child)) {
+            goto unsure;
+        }
+        PyObject *inner = quick_child(child, depth, check, parsed);
+        if (inner == NULL) {
+            goto unsure;
+        }
+        /* dict's own setitem (FrozenDict refuses its Python one), as _fill_dict */
+        int failed = PyDict_SetItem(frozen, key, inner);
+        Py_DECREF(inner);
+        if (failed) {
+            Py_DECREF(frozen);
+            return NULL;
+        }
+    }
+    return frozen;
+unsure:
+    Py_DECREF(frozen);
+    return NULL;
+}
+
+static PyObject *
+quick_list(PyObject *source, Py_ssize_t depth, int check, int parsed)
+{
+    PyObject *frozen = PyObject_CallOneArg((PyObject *)FROZEN_LIST, source);
+    if (frozen == NULL) {
+        return NULL;
+    }
+    Py_ssize_t size = PyList_GET_SIZE(frozen);
+    for (Py_ssize_t index = 0; index < size; index++) {
+        PyObject *child = PyList_GET_ITEM(frozen, index);
+        if (scalar_ok(child, check, parsed)) {
+            continue;
+        }
+        if (!is_container(child)) {
+            goto unsure;
+        }
+        PyObject *inner = quick_child(child, depth, check, parsed);
+        if (inner == NULL) {
+            goto unsure;
+        }
+        PyList_SET_ITEM(frozen, index, inner); /* list's own, as _set_list */
+        Py_DECREF(child);
+    }
+    return frozen;
+unsure:
+    Py_DECREF(frozen);
+    return NULL;
+}
+
+/* jsondata.freeze_text_map's common case: ASCII text to ASCII text; NULL: not sure. */
+static PyObject *
+quick_text_map(PyObject *value)
+{
+    Py_ssize_t position = 0;
+    PyObject *key, *text;
+    while (PyDict_Next(value, &position, &key, &text)) {
+        if (!PyUnicode_CheckExact(key) || !PyUnicode_CheckExact(text)
+            || !PyUnicode_IS_ASCII(key) || !PyUnicode_IS_ASCII(text)) {
+            return NULL;
+        }
+    }
+    PyObject *frozen = PyDict_Type.tp_new(FROZEN_DICT, NULL, NULL);
+    if (frozen != NULL && PyDict_Merge(frozen, value, 1) < 0) {
+        Py_CLEAR(frozen);
+    }
+    return frozen;
+}
+
+/* The common case of limits.names_fit: a type and an actor id seen before, an id of
+ * printable ASCII without edge spaces within its limit. */
+static int
+names_fit(PyObject *event_id, PyObject *event_type, PyObject *actor_id)
+{
+    if (!PyUnicode_IS_ASCII(event_id)) {
+        return 0;
+    }
+    Py_ssize_t size = PyUnicode_GET_LENGTH(event_id);
+    if (size == 0 || size > MAX_EVENT_ID_BYTES) {
+        return 0;
+    }
+    const Py_UCS1 *text = PyUnicode_1BYTE_DATA(event_id);
+    if (text[0] == ' ' || text[size - 1] == ' ') {
+        return 0;
+    }
+    for (Py_ssize_t index = 0; index < size; index++) {
+        if (text[index] < 0x20 || text[index] > 0x7e) {
+            return 0;
+        }
+    }
+    int known = PySet_Contains(FIT_TYPES, event_type);
+    if (known == 1) {
+        known = PySet_Contains(FIT_ACTORS, actor_id);
+    }
+    if (known < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    return known;
+}
+
+static int
+put(int which, PyObject *record, PyObject *value)
+{
+    PyObject *descriptor = SETTERS[which];
+    return Py_TYPE(descriptor)->tp_descr_set(descriptor, record, value);
+}
+
+/* Set an Event's fields and slots as records.fill_event_fields does; steals nothing. */
+static int
+put_event(PyObject *event, PyObject *const *values, PyObject *given, PyObject *checked)
+{
+    PyObject *fields = _PyDict_NewPresized(7);
+    if (fields == NULL) {
+        return -1;
+    }
+    for (int index = 0; index < 7; index++) {
+        if (PyDict_SetItem(fields, KEYS[index], values[index]) < 0) {
+            Py_DECREF(fields);
+            return -1;
+        }
+    }
+    int failed = put(0, event, fields) || put(1, event, given) || put(2, event, Py_None)
+                 || put(3, event, Py_None) || put(4, event, Py_None)
+                 || put(5, event, checked);
+    Py_DECREF(fields);
+    return failed ? -1 : 0;
+}
+
+/* fill_event(event, id, event_type, actor_id, version, data, timestamp, metadata) -> bool:
+ * records.fill_event_fields with check=True, for its common case only; False (event
+ * untouched) means the Python function must decide. */
+static PyObject *
+fill_event(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 8 || !configured) {
+        PyErr_SetString(PyExc_TypeError, "fill_event takes 8 arguments, after configure()");
+        return NULL;
+    }
+    PyObject *event = args[0], *event_id = args[1], *event_type = args[2];
+    PyObject *actor_id = args[3], *version = args[4], *data = args[5];
+    PyObject *timestamp = args[6], *metadata = args[7];
+    if (!PyUnicode_CheckExact(event_id) || !PyUnicode_CheckExact(event_type)
+        || !PyUnicode_CheckExact(actor_id) || !PyLong_CheckExact(version)
+        || !PyDateTime_CheckExact(timestamp)) {
+        Py_RETURN_FALSE;
+    }
+    int overflow;
+    long long number = PyLong_AsLongLongAndOverflow(version, &overflow);
+    if (overflow || number <= 0) { /* MAX_JSON_INT is the largest long long */
+        Py_RETURN_FALSE;
+    }
+    if (!names_fit(event_id, event_type, actor_id)
+        || PyDateTime_DATE_GET_TZINFO(timestamp) != UTC_ZONE) {
+        Py_RETURN_FALSE;
+    }
+    PyObject *frozen_data, *frozen_metadata;
+    if (data == ABSENT) {
+        frozen_data = Py_NewRef(NOTHING);
+    }
+    else if (PyDict_CheckExact(data)) {
+        frozen_data = quick_dict(data, 1, 1, 0);
+        if (frozen_data == NULL) {
+            if (PyErr_Occurred()) {
+                return NULL;
+            }
+            Py_RETURN_FALSE;
+        }
+    }
+    else {
+        Py_RETURN_FALSE;
+    }
+    if (metadata == ABSENT
+        || ((PyDict_CheckExact(metadata) || Py_IS_TYPE(metadata, FROZEN_DICT))
+            && PyDict_GET_SIZE(metadata) == 0)) {
+        frozen_metadata = Py_NewRef(NOTHING);
+    }
+    else if (PyDict_CheckExact(metadata) || Py_IS_TYPE(metadata, FROZEN_DICT)) {
+        frozen_metadata = quick_text_map(metadata);
+        if (frozen_metadata == NULL) {
+            Py_DECREF(frozen_data);
+            if (PyErr_Occurred()) {
+                return NULL;
+            }
+            Py_RETURN_FALSE;
+        }
+    }
+    else {
+        Py_DECREF(frozen_data);
+        Py_RETURN_FALSE;
+    }
+    PyObject *values[7] = {event_id, event_type, actor_id, version, frozen_data, timestamp,
+                           frozen_metadata};
+    int failed = put_event(event, values,
+                           GIVEN[(data != ABSENT) * 2 + (metadata != ABSENT)], Py_True);
+    Py_DECREF(frozen_data);
+    Py_DECREF(frozen_metadata);
+    if (failed) {
+        return NULL;
+    }
+    Py_RETURN_TRUE;
+}
+
+/* 1 when the parsed container ``value`` (an exact dict or list) holds JSON within the
+ * limits that freeze_parsed can freeze, 0 when the Python walk must decide; changes nothing. */
+static int
+parsed_ok(PyObject *value, Py_ssize_t depth, int check)
+{
+    Py_ssize_t position = 0, size = 0;
+    PyObject *key, *child;
+    int is_dict = PyDict_CheckExact(value);
+    if (!is_dict) {
+        size = PyList_GET_SIZE(value);
+    }
+    for (;;) {
+        if (is_dict) {
+            if (!PyDict_Next(value, &position, &key, &child)) {
+                return 1;
+            }
+        }
+        else {
+            if (position >= size) {
+                return 1;
+            }
+            child = PyList_GET_ITEM(value, position++);
+        }
+        if (scalar_ok(child, check, 1)) {
+            continue;
+        }
+        if (!(PyDict_CheckExact(child) || PyList_CheckExact(child)) || depth >= MAX_JSON_DEPTH
+            || !parsed_ok(child, depth + 1, check)) {
+            return 0;
+        }
+    }
+}
+
+/* Freeze a parsed container that parsed_ok accepted where it is: from_json built it and no
+ * one else holds it, and FrozenDict and FrozenList are dict and list with the same layout
+ * (checked by configure), so it becomes one by its type alone, without a copy. Returns
+ * ``value``, borrowed. */
+static PyObject *
+freeze_parsed(PyObject *value)
+{
+    Py_ssize_t position = 0;
+    PyObject *key, *child;
+    if (PyDict_CheckExact(value)) {
+        while (PyDict_Next(value, &position, &key, &child)) {
+            if (PyDict_CheckExact(child) || PyList_CheckExact(child)) {
+                freeze_parsed(child);
+            }
+        }
+        Py_SET_TYPE(value, (PyTypeObject *)Py_NewRef(FROZEN_DICT)); /* its instances own it */
+    }
+    else {
+        for (position = 0; position < PyList_GET_SIZE(value); position++) {
+            child = PyList_GET_ITEM(value, position);
+            if (PyDict_CheckExact(child) || PyList_CheckExact(child)) {
+                freeze_parsed(child);
+            }
+        }
+        Py_SET_TYPE(value, (PyTypeObject *)Py_NewRef(FROZEN_LIST));
+    }
+    return value;
+}
+
+static int
+in_field_order(PyObject *fields)
+{
+    Py_ssize_t position = 0;
+    PyObject *key, *value;
+    for (int index = 0; PyDict_Next(fields, &position, &key, &value); index++) {
+        if (key != KEYS[index] && PyUnicode_Compare(key, KEYS[index]) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* put_event with the parsed ``fields`` (in field order) as the Event's field dict. */
+static int
+reuse_fields(PyObject *event, PyObject *fields, PyObject *const *values, PyObject *checked)
+{
+    if (PyDict_SetItem(fields, KEYS[4], values[4]) < 0
+        || PyDict_SetItem(fields, KEYS[5], values[5]) < 0
+        || PyDict_SetItem(fields, KEYS[6], values[6]) < 0) {
+        return -1;
+    }
+    return put(0, event, fields) || put(1, event, GIVEN[3]) || put(2, event, Py_None)
+           || put(3, event, Py_None) || put(4, event, Py_None) || put(5, event, checked);
+}
+
+/* decode_event(fields, check) -> Event | None: records.decode_event for the Event class
+ * itself, in its common case only: every field there, of its JSON type, a UTC timestamp.
+ * ``fields`` is what pydantic_core.from_json parsed and is left as it is; None means the
+ * Python function must decide. */
+static PyObject *
+decode_event(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !configured || !PyDict_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "decode_event takes a dict and a bool");
+        return NULL;
+    }
+    PyObject *fields = args[0];
+    int check = PyObject_IsTrue(args[1]);
+    if (check < 0) {
+        return NULL;
+    }
+    if (PyDict_GET_SIZE(fields) != 7) {
+        Py_RETURN_NONE;
+    }
+    PyObject *values[7];
+    for (int index = 0; index < 7; index++) {
+        values[index] = PyDict_GetItemWithError(fields, KEYS[index]); /* borrowed */
+        if (values[index] == NULL) {
+            if (PyErr_Occurred()) {
+                return NULL;
+            }
+            Py_RETURN_NONE;
+        }
+    }
+    PyObject *event_id = values[0], *event_type = values[1], *actor_id = values[2];
+    PyObject *version = values[3], *data = values[4], *stamp = values[5];
+    PyObject *metadata = values[6];
+    if (!PyUnicode_CheckExact(event_id) || !PyUnicode_CheckExact(event_type)
+        || !PyUnicode_CheckExact(actor_id) || !PyLong_CheckExact(version)
+        || !PyUnicode_CheckExact(stamp) || !PyDict_CheckExact(data)
+        || !PyDict_CheckExact(metadata)) {
+        Py_RETURN_NONE;
+    }
+    int overflow;
+    long long number = PyLong_AsLongLongAndOverflow(version, &overflow);
+    if (overflow < 0 || (overflow == 0 && number <= 0) || (overflow > 0 && check)) {
+        Py_RETURN_NONE; /* unchecked, a positive version past 64 bits still reads back */
+    }
+    if (check ? !names_fit(event_id, event_type, actor_id)
+              : (PyUnicode_GET_LENGTH(event_id) == 0 || PyUnicode_GET_LENGTH(event_type) == 0
+                 || PyUnicode_GET_LENGTH(actor_id) == 0)) {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t position = 0;
+    PyObject *key, *text;
+    while (PyDict_Next(metadata, &position, &key, &text)) {
+        if (!PyUnicode_CheckExact(text)) {
+            Py_RETURN_NONE;
+        }
+    }
+    /* as aether.event._parse_timestamp: datetime.fromisoformat */
+    PyObject *timestamp = PyObject_CallOneArg(FROM_ISO_FORMAT, stamp);
+    if (timestamp == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
+            return NULL;
+        }
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    if (!PyDateTime_CheckExact(timestamp) || PyDateTime_DATE_GET_TZINFO(timestamp) != UTC_ZONE) {
+        Py_DECREF(timestamp);
+        Py_RETURN_NONE; /* another zone: the Python function checks its offset */
+    }
+    if (!parsed_ok(data, 1, check)) {
+        Py_DECREF(timestamp);
+        Py_RETURN_NONE;
+    }
+    /* Sure now: nothing below declines, so ``fields`` may change. The parsed containers are
+     * frozen where they are, and ``fields`` itself becomes the Event's field dict when its
+     * keys come in the fields' order (as Aether writes them). */
+    PyObject *frozen_data = PyDict_GET_SIZE(data) ? freeze_parsed(data) : NOTHING;
+    PyObject *frozen_metadata = PyDict_GET_SIZE(metadata) ? freeze_parsed(metadata) : NOTHING;
+    PyObject *event = EVENT->tp_alloc(EVENT, 0); /* object.__new__(Event) */
+    if (event != NULL) {
+        PyObject *record[7] = {event_id, event_type, actor_id, version, frozen_data, timestamp,
+                               frozen_metadata};
+        int failed = in_field_order(fields)
+                         ? reuse_fields(event, fields, record, check ? Py_True : Py_False)
+                         : put_event(event, record, GIVEN[3], check ? Py_True : Py_False);
+        if (failed) {
+            Py_CLEAR(event);
+        }
+    }
+    Py_DECREF(timestamp);
+    return event;
+}
+
+/* freeze_quick(source, check) -> FrozenDict | None: jsondata._quick_dict at depth 1 for an
+ * exact dict, None where the Python walk must decide. */
+static PyObject *
+freeze_quick(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !configured || !PyDict_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "freeze_quick takes a dict and a bool");
+        return NULL;
+    }
+    PyObject *frozen = quick_dict(args[0], 1, PyObject_IsTrue(args[1]), 0);
+    if (frozen == NULL && !PyErr_Occurred()) {
+        Py_RETURN_NONE;
+    }
+    return frozen;
+}
+
+static PyObject *
+configure(PyObject *module, PyObject *args)
+{
+    PyObject *given, *setters;
+    if (!PyArg_ParseTuple(args, "O!OOOOOO!O!O!O!nn", &PyType_Type, &EVENT, &ABSENT, &NOTHING, &UTC_ZONE, &FIT_TYPES,
+                          &FIT_ACTORS, &PyType_Type, &FROZEN_DICT, &PyType_Type,
+                          &FROZEN_LIST, &PyTuple_Type, &given, &PyTuple_Type, &setters,
+                          &MAX_EVENT_ID_BYTES, &MAX_JSON_DEPTH)) {
+        return NULL;
+    }
+    if (PyTuple_GET_SIZE(given) != 4 || PyTuple_GET_SIZE(setters) != 6
+        || !PySet_Check(FIT_TYPES) || !PySet_Check(FIT_ACTORS)
+        || !PyType_IsSubtype(FROZEN_DICT, &PyDict_Type)
+        || !PyType_IsSubtype(FROZEN_LIST, &PyList_Type)) {
+        PyErr_SetString(PyExc_TypeError, "configure: unexpected arguments");
+        return NULL;
+    }
+    for (int index = 0; index < 6; index++) {
+        PyObject *setter = PyTuple_GET_ITEM(setters, index);
+        if (Py_TYPE(setter)->tp_descr_set == NULL) {
+            PyErr_SetString(PyExc_TypeError, "configure: a setter is no data descriptor");
+            return NULL;
+        }
+        SETTERS[index] = Py_NewRef(setter);
+    }
+    for (int index = 0; index < 4; index++) {
+        GIVEN[index] = Py_NewRef(PyTuple_GET_ITEM(given, index));
+    }
+    if (FROZEN_DICT->tp_basicsize != PyDict_Type.tp_basicsize
+        || FROZEN_LIST->tp_basicsize != PyList_Type.tp_basicsize
+        || FROZEN_DICT->tp_itemsize || FROZEN_LIST->tp_itemsize || FROZEN_DICT->tp_dictoffset
+        || FROZEN_LIST->tp_dictoffset || FROZEN_DICT->tp_weaklistoffset
+        || FROZEN_LIST->tp_weaklistoffset) {
+        /* freeze_parsed turns a dict into a FrozenDict by its type alone */
+        PyErr_SetString(PyExc_TypeError, "configure: FrozenDict and FrozenList must add "
+                                         "nothing to dict and list (__slots__ = ())");
+        return NULL;
+    }
+    FROM_ISO_FORMAT = PyObject_GetAttrString((PyObject *)PyDateTimeAPI->DateTimeType,
+                                             "fromisoformat");
+    if (FROM_ISO_FORMAT == NULL) {
+        return NULL;
+    }
+    Py_INCREF(EVENT);
+    Py_INCREF(ABSENT);
+    Py_INCREF(NOTHING);
+    Py_INCREF(UTC_ZONE);
+    Py_INCREF(FIT_TYPES);
+    Py_INCREF(FIT_ACTORS);
+    Py_INCREF(FROZEN_DICT);
+    Py_INCREF(FROZEN_LIST);
+    configured = 1;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"configure", configure, METH_VARARGS, "Hand over the Python objects the builders use."},
+    {"fill_event", (PyCFunction)(void (*)(void))fill_event, METH_FASTCALL,
+     "records.fill_event_fields' common case (check=True); False: let Python decide."},
+    {"decode_event", (PyCFunction)(void (*)(void))decode_event, METH_FASTCALL,
+     "records.decode_event's common case for Event; None: let Python decide."},
+    {"freeze_quick", (PyCFunction)(void (*)(void))freeze_quick, METH_FASTCALL,
+     "jsondata._quick_dict for an exact dict; None: let Python decide."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "aether._records", NULL, -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__records(void)
+{
+    PyDateTime_IMPORT;
+    if (PyDateTimeAPI == NULL) {
+        return NULL;
+    }
+    const char *names[7] = {"id", "event_type", "actor_id", "version", "data", "timestamp",
+                            "metadata"};
+    for (int index = 0; index < 7; index++) {
+        KEYS[index] = PyUnicode_InternFromString(names[index]);
+        if (KEYS[index] == NULL) {
+            return NULL;
+        }
+    }
+    return PyModule_Create(&module_def);
+}
