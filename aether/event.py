@@ -35,8 +35,8 @@ from aether.records import (
     decode_snapshot,
     fill_event,
     fill_event_fields,
-    native_builders,
     fill_snapshot,
+    native_builders,
 )
 
 CORRELATION_ID = "correlation_id"
@@ -282,8 +282,10 @@ def decode_record(kind: type[_RecordT], raw: bytes, *, stored: bool) -> _RecordT
         fields = None
     if type(fields) is dict:
         if kind is Event:  # a subclass may declare more: pydantic
-            record = _decode_native(fields, not stored) or decode_event(
-                kind, fields, not stored)
+            native: Event | None = _decode_native(fields, not stored)
+            if native is not None:
+                return native  # type: ignore[return-value]  # kind is Event
+            record = decode_event(kind, fields, not stored)
             if record is not None:
                 return record
         elif kind is ActorSnapshot:

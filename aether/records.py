@@ -355,6 +355,12 @@ def build_events(
         metas: dict[int, FrozenDict] = {}
         events: list[EventT] = []
         for event_type, version, data, metadata in items:
+            if kind is _NATIVE_KIND:
+                event = _new(kind)
+                if _native_fill(event, new_event_id(), event_type, actor_id, version, data,
+                                timestamp, metadata):
+                    events.append(event)
+                    continue
             if type(event_type) is not str or not (
                     event_type in FIT_TYPES or type_fits(event_type)):
                 return None
@@ -430,4 +436,11 @@ def native_builders(event_class: type) -> tuple[NativeFill, NativeDecode]:
          vars(BaseModel)["__pydantic_extra__"], vars(BaseModel)["__pydantic_private__"],
          vars(RecordSlots)["_aether_json"], vars(RecordSlots)["_aether_checked"]),
         MAX_EVENT_ID_BYTES, MAX_JSON_DEPTH)
+    global _NATIVE_KIND, _native_fill
+    _NATIVE_KIND, _native_fill = event_class, _native.fill_event
     return _native.fill_event, _native.decode_event
+
+
+# build_events' builder for each event when the C one was built (native_builders).
+_NATIVE_KIND: type | None = None
+_native_fill: NativeFill = _native_fill_unavailable

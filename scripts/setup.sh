@@ -12,6 +12,20 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
   exit 1
 fi
 
+# Installing Aether compiles aether/_records.c (hatch_build.py): a C compiler is needed,
+# unless AETHER_PURE_PYTHON=1 (then the Python builders do all the work, slower).
+if [ -z "${AETHER_PURE_PYTHON:-}" ] && ! command -v cc >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's gcc to build aether/_records.c"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc >/dev/null
+  else
+    echo "setup: no C compiler (cc) for aether/_records.c; install one (e.g. sudo apt-get" \
+      "install gcc) or set AETHER_PURE_PYTHON=1" >&2
+    exit 1
+  fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
@@ -20,6 +34,12 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e '.[dev,bench]'
   touch "$stamp"
+fi
+# The editable install compiled the extension beside its source; compile it again when the
+# source changed since.
+built=$(ls aether/_records.*.so 2>/dev/null | head -n 1 || true)
+if [ -z "${AETHER_PURE_PYTHON:-}" ] && { [ -z "$built" ] || [ aether/_records.c -nt "$built" ]; }; then
+  .venv/bin/python hatch_build.py
 fi
 
 if ! command -v dot >/dev/null 2>&1; then
