@@ -399,10 +399,16 @@ def build_events(
 # aether/_records.c: the common case of fill_event_fields (check=True) and decode_event in
 # C, answering False / None where these Python functions must decide. It is built with the
 # package (hatch_build.py); without a C compiler the Python functions do all the work.
-try:
-    from aether import _records as _native  # type: ignore[attr-defined]
-except ImportError:
-    _native = None
+def _load_native() -> Any:
+    try:
+        from aether import _records  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return _records
+
+
+NATIVE: Any = _load_native()
+"""The aether._records module when it was built, else None."""
 
 
 def _native_fill_unavailable(*_args: Any) -> bool:
@@ -423,12 +429,12 @@ NativeDecode = Callable[[dict[str, Any], bool], Any]
 def native_builders(event_class: type) -> tuple[NativeFill, NativeDecode]:
     """The C builders for aether.event.Event, handed what they share with this module, or
     stand-ins that always leave the decision to Python when they were not built."""
-    if _native is None:
+    if NATIVE is None:
         return _native_fill_unavailable, _native_decode_unavailable
     from aether.jsondata import FrozenList
     from aether.limits import MAX_JSON_DEPTH
 
-    _native.configure(
+    NATIVE.configure(
         event_class, ABSENT, _NOTHING, UTC, FIT_TYPES, FIT_ACTORS, FrozenDict, FrozenList,
         (_EVENT_GIVEN[False, False], _EVENT_GIVEN[False, True], _EVENT_GIVEN[True, False],
          _EVENT_GIVEN[True, True]),
@@ -437,8 +443,8 @@ def native_builders(event_class: type) -> tuple[NativeFill, NativeDecode]:
          vars(RecordSlots)["_aether_json"], vars(RecordSlots)["_aether_checked"]),
         MAX_EVENT_ID_BYTES, MAX_JSON_DEPTH)
     global _NATIVE_KIND, _native_fill
-    _NATIVE_KIND, _native_fill = event_class, _native.fill_event
-    return _native.fill_event, _native.decode_event
+    _NATIVE_KIND, _native_fill = event_class, NATIVE.fill_event
+    return NATIVE.fill_event, NATIVE.decode_event
 
 
 # build_events' builder for each event when the C one was built (native_builders).
