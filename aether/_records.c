@@ -322,6 +322,9 @@ parsed_ok(PyObject *value, Py_ssize_t depth, int check)
             if (!PyDict_Next(value, &position, &key, &child)) {
                 return 1;
             }
+            if (!PyUnicode_CheckExact(key)) {
+                return 0; /* from_json's keys are text; anything else is not its output */
+            }
         }
         else {
             if (position >= size) {
@@ -341,8 +344,9 @@ parsed_ok(PyObject *value, Py_ssize_t depth, int check)
 
 /* Freeze a parsed container that parsed_ok accepted where it is: from_json built it and no
  * one else holds it, and FrozenDict and FrozenList are dict and list with the same layout
- * (checked by configure), so it becomes one by its type alone, without a copy. Returns
- * ``value``, borrowed. */
+ * (checked by configure), so it becomes one by its type alone, without a copy. A container
+ * met twice (never in from_json's output, but a caller's dict may share one) is frozen once
+ * and then left alone. Returns ``value``, borrowed. */
 static PyObject *
 freeze_parsed(PyObject *value)
 {
@@ -350,24 +354,34 @@ freeze_parsed(PyObject *value)
     PyObject *key, *child;
     if (PyDict_CheckExact(value)) {
         while (PyDict_Next(value, &position, &key, &child)) {
-            if (PyDict_CheckExact(child) || PyList_CheckExact(child)) {
-                freeze_parsed(child);
-            }
+            freeze_parsed(child);
         }
         Py_SET_TYPE(value, (PyTypeObject *)Py_NewRef(FROZEN_DICT)); /* its instances own it */
     }
-    else {
+    else if (PyList_CheckExact(value)) {
         for (position = 0; position < PyList_GET_SIZE(value); position++) {
-            child = PyList_GET_ITEM(value, position);
-            if (PyDict_CheckExact(child) || PyList_CheckExact(child)) {
-                freeze_parsed(child);
-            }
+            freeze_parsed(PyList_GET_ITEM(value, position));
         }
         Py_SET_TYPE(value, (PyTypeObject *)Py_NewRef(FROZEN_LIST));
     }
     return value;
 }
 
+/* 1 when every key of the dict ``value`` is exact text (comparing them runs no Python). */
+static int
+text_keys(PyObject *value)
+{
+    Py_ssize_t position = 0;
+    PyObject *key, *child;
+    while (PyDict_Next(value, &position, &key, &child)) {
+        if (!PyUnicode_CheckExact(key)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* 1 when the keys of ``fields`` (exact text, as text_keys checked) come in field order. */
 static int
 in_field_order(PyObject *fields)
 {
@@ -381,14 +395,15 @@ in_field_order(PyObject *fields)
     return 1;
 }
 
-/* put_event with the parsed ``fields`` (in field order) as the Event's field dict. */
+/* put_event with the parsed ``fields`` (in field order) as the Event's field dict: every
+ * value is written back, so the dict holds exactly the record whatever it held before. */
 static int
 reuse_fields(PyObject *event, PyObject *fields, PyObject *const *values, PyObject *checked)
 {
-    if (PyDict_SetItem(fields, KEYS[4], values[4]) < 0
-        || PyDict_SetItem(fields, KEYS[5], values[5]) < 0
-        || PyDict_SetItem(fields, KEYS[6], values[6]) < 0) {
-        return -1;
+    for (int index = 0; index < 7; index++) {
+        if (PyDict_SetItem(fields, KEYS[index], values[index]) < 0) {
+            return -1;
+        }
     }
     return put(0, event, fields) || put(1, event, GIVEN[3]) || put(2, event, Py_None)
            || put(3, event, Py_None) || put(4, event, Py_None) || put(5, event, checked);
@@ -410,12 +425,14 @@ decode_event(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (check < 0) {
         return NULL;
     }
-    if (PyDict_GET_SIZE(fields) != 7) {
+    if (PyDict_GET_SIZE(fields) != 7 || !text_keys(fields)) {
         Py_RETURN_NONE;
     }
+    /* Exact text keys: the lookups below compare text only and run no Python code, so the
+     * values stay in ``fields``; owned all the same, as ``fields`` is changed below. */
     PyObject *values[7];
     for (int index = 0; index < 7; index++) {
-        values[index] = PyDict_GetItemWithError(fields, KEYS[index]); /* borrowed */
+        values[index] = PyDict_GetItemWithError(fields, KEYS[index]);
         if (values[index] == NULL) {
             if (PyErr_Occurred()) {
                 return NULL;
@@ -429,7 +446,7 @@ decode_event(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (!PyUnicode_CheckExact(event_id) || !PyUnicode_CheckExact(event_type)
         || !PyUnicode_CheckExact(actor_id) || !PyLong_CheckExact(version)
         || !PyUnicode_CheckExact(stamp) || !PyDict_CheckExact(data)
-        || !PyDict_CheckExact(metadata)) {
+        || !PyDict_CheckExact(metadata) || data == metadata) {
         Py_RETURN_NONE;
     }
     int overflow;
@@ -442,12 +459,18 @@ decode_event(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                  || PyUnicode_GET_LENGTH(actor_id) == 0)) {
         Py_RETURN_NONE;
     }
+    if (!text_keys(metadata)) {
+        Py_RETURN_NONE;
+    }
     Py_ssize_t position = 0;
     PyObject *key, *text;
     while (PyDict_Next(metadata, &position, &key, &text)) {
         if (!PyUnicode_CheckExact(text)) {
             Py_RETURN_NONE;
         }
+    }
+    if (!parsed_ok(data, 1, check)) {
+        Py_RETURN_NONE;
     }
     /* as aether.event._parse_timestamp: datetime.fromisoformat */
     PyObject *timestamp = PyObject_CallOneArg(FROM_ISO_FORMAT, stamp);
@@ -462,9 +485,8 @@ decode_event(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(timestamp);
         Py_RETURN_NONE; /* another zone: the Python function checks its offset */
     }
-    if (!parsed_ok(data, 1, check)) {
-        Py_DECREF(timestamp);
-        Py_RETURN_NONE;
+    for (int index = 0; index < 7; index++) {
+        Py_INCREF(values[index]);
     }
     /* Sure now: nothing below declines, so ``fields`` may change. The parsed containers are
      * frozen where they are, and ``fields`` itself becomes the Event's field dict when its
@@ -482,77 +504,74 @@ decode_event(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             Py_CLEAR(event);
         }
     }
+    for (int index = 0; index < 7; index++) {
+        Py_DECREF(values[index]);
+    }
     Py_DECREF(timestamp);
     return event;
 }
 
-/* freeze_quick(source, check) -> FrozenDict | None: jsondata._quick_dict at depth 1 for an
- * exact dict, None where the Python walk must decide. */
-static PyObject *
-freeze_quick(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 2 || !configured || !PyDict_CheckExact(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "freeze_quick takes a dict and a bool");
-        return NULL;
-    }
-    PyObject *frozen = quick_dict(args[0], 1, PyObject_IsTrue(args[1]), 0);
-    if (frozen == NULL && !PyErr_Occurred()) {
-        Py_RETURN_NONE;
-    }
-    return frozen;
-}
-
+/* configure(Event, ABSENT, NOTHING, UTC, FIT_TYPES, FIT_ACTORS, FrozenDict, FrozenList,
+ * given, setters, max_event_id_bytes, max_json_depth): everything is checked before any of
+ * it replaces what a previous call set, so a refused call leaves the module as it was. */
 static PyObject *
 configure(PyObject *module, PyObject *args)
 {
+    PyObject *event, *absent, *nothing, *zone, *types, *actors, *frozen_dict, *frozen_list;
     PyObject *given, *setters;
-    if (!PyArg_ParseTuple(args, "O!OOOOOO!O!O!O!nn", &PyType_Type, &EVENT, &ABSENT, &NOTHING, &UTC_ZONE, &FIT_TYPES,
-                          &FIT_ACTORS, &PyType_Type, &FROZEN_DICT, &PyType_Type,
-                          &FROZEN_LIST, &PyTuple_Type, &given, &PyTuple_Type, &setters,
-                          &MAX_EVENT_ID_BYTES, &MAX_JSON_DEPTH)) {
+    Py_ssize_t max_id, max_depth;
+    if (!PyArg_ParseTuple(args, "O!OOOO!O!O!O!O!O!nn", &PyType_Type, &event, &absent, &nothing,
+                          &zone, &PySet_Type, &types, &PySet_Type, &actors, &PyType_Type,
+                          &frozen_dict, &PyType_Type, &frozen_list, &PyTuple_Type, &given,
+                          &PyTuple_Type, &setters, &max_id, &max_depth)) {
         return NULL;
     }
-    if (PyTuple_GET_SIZE(given) != 4 || PyTuple_GET_SIZE(setters) != 6
-        || !PySet_Check(FIT_TYPES) || !PySet_Check(FIT_ACTORS)
-        || !PyType_IsSubtype(FROZEN_DICT, &PyDict_Type)
-        || !PyType_IsSubtype(FROZEN_LIST, &PyList_Type)) {
+    PyTypeObject *dict_kind = (PyTypeObject *)frozen_dict;
+    PyTypeObject *list_kind = (PyTypeObject *)frozen_list;
+    if (PyTuple_GET_SIZE(given) != 4 || PyTuple_GET_SIZE(setters) != 6 || max_id < 1
+        || max_depth < 1 || !PyType_IsSubtype(dict_kind, &PyDict_Type)
+        || !PyType_IsSubtype(list_kind, &PyList_Type)) {
         PyErr_SetString(PyExc_TypeError, "configure: unexpected arguments");
         return NULL;
     }
-    for (int index = 0; index < 6; index++) {
-        PyObject *setter = PyTuple_GET_ITEM(setters, index);
-        if (Py_TYPE(setter)->tp_descr_set == NULL) {
-            PyErr_SetString(PyExc_TypeError, "configure: a setter is no data descriptor");
-            return NULL;
-        }
-        SETTERS[index] = Py_NewRef(setter);
-    }
-    for (int index = 0; index < 4; index++) {
-        GIVEN[index] = Py_NewRef(PyTuple_GET_ITEM(given, index));
-    }
-    if (FROZEN_DICT->tp_basicsize != PyDict_Type.tp_basicsize
-        || FROZEN_LIST->tp_basicsize != PyList_Type.tp_basicsize
-        || FROZEN_DICT->tp_itemsize || FROZEN_LIST->tp_itemsize || FROZEN_DICT->tp_dictoffset
-        || FROZEN_LIST->tp_dictoffset || FROZEN_DICT->tp_weaklistoffset
-        || FROZEN_LIST->tp_weaklistoffset) {
+    if (dict_kind->tp_basicsize != PyDict_Type.tp_basicsize
+        || list_kind->tp_basicsize != PyList_Type.tp_basicsize || dict_kind->tp_itemsize
+        || list_kind->tp_itemsize || dict_kind->tp_dictoffset || list_kind->tp_dictoffset
+        || dict_kind->tp_weaklistoffset || list_kind->tp_weaklistoffset) {
         /* freeze_parsed turns a dict into a FrozenDict by its type alone */
         PyErr_SetString(PyExc_TypeError, "configure: FrozenDict and FrozenList must add "
                                          "nothing to dict and list (__slots__ = ())");
         return NULL;
     }
-    FROM_ISO_FORMAT = PyObject_GetAttrString((PyObject *)PyDateTimeAPI->DateTimeType,
-                                             "fromisoformat");
-    if (FROM_ISO_FORMAT == NULL) {
+    for (int index = 0; index < 6; index++) {
+        if (Py_TYPE(PyTuple_GET_ITEM(setters, index))->tp_descr_set == NULL) {
+            PyErr_SetString(PyExc_TypeError, "configure: a setter is no data descriptor");
+            return NULL;
+        }
+    }
+    PyObject *from_iso_format = PyObject_GetAttrString(
+        (PyObject *)PyDateTimeAPI->DateTimeType, "fromisoformat");
+    if (from_iso_format == NULL) {
         return NULL;
     }
-    Py_INCREF(EVENT);
-    Py_INCREF(ABSENT);
-    Py_INCREF(NOTHING);
-    Py_INCREF(UTC_ZONE);
-    Py_INCREF(FIT_TYPES);
-    Py_INCREF(FIT_ACTORS);
-    Py_INCREF(FROZEN_DICT);
-    Py_INCREF(FROZEN_LIST);
+    /* Sure now: replace what was set (Py_XSETREF drops the old reference last). */
+    for (int index = 0; index < 6; index++) {
+        Py_XSETREF(SETTERS[index], Py_NewRef(PyTuple_GET_ITEM(setters, index)));
+    }
+    for (int index = 0; index < 4; index++) {
+        Py_XSETREF(GIVEN[index], Py_NewRef(PyTuple_GET_ITEM(given, index)));
+    }
+    Py_XSETREF(FROM_ISO_FORMAT, from_iso_format);
+    Py_XSETREF(EVENT, (PyTypeObject *)Py_NewRef(event));
+    Py_XSETREF(ABSENT, Py_NewRef(absent));
+    Py_XSETREF(NOTHING, Py_NewRef(nothing));
+    Py_XSETREF(UTC_ZONE, Py_NewRef(zone));
+    Py_XSETREF(FIT_TYPES, Py_NewRef(types));
+    Py_XSETREF(FIT_ACTORS, Py_NewRef(actors));
+    Py_XSETREF(FROZEN_DICT, (PyTypeObject *)Py_NewRef(frozen_dict));
+    Py_XSETREF(FROZEN_LIST, (PyTypeObject *)Py_NewRef(frozen_list));
+    MAX_EVENT_ID_BYTES = max_id;
+    MAX_JSON_DEPTH = max_depth;
     configured = 1;
     Py_RETURN_NONE;
 }
@@ -563,8 +582,6 @@ static PyMethodDef methods[] = {
      "records.fill_event_fields' common case (check=True); False: let Python decide."},
     {"decode_event", (PyCFunction)(void (*)(void))decode_event, METH_FASTCALL,
      "records.decode_event's common case for Event; None: let Python decide."},
-    {"freeze_quick", (PyCFunction)(void (*)(void))freeze_quick, METH_FASTCALL,
-     "jsondata._quick_dict for an exact dict; None: let Python decide."},
     {NULL, NULL, 0, NULL},
 };
 
