@@ -74,12 +74,17 @@ quick_child(PyObject *child, Py_ssize_t depth, int check, int parsed)
     return NULL;
 }
 
+/* One member of a container being frozen: a scalar it keeps (*inner stays NULL), or its
+ * frozen copy in *inner; 0 means not sure (or an error is set). */
 static int
-is_container(PyObject *value)
+quick_member(PyObject *child, Py_ssize_t depth, int check, int parsed, PyObject **inner)
 {
-    PyTypeObject *kind = Py_TYPE(value);
-    return kind == &PyDict_Type || kind == FROZEN_DICT || kind == &PyList_Type
-           || kind == FROZEN_LIST;
+    *inner = NULL;
+    if (scalar_ok(child, check, parsed)) {
+        return 1;
+    }
+    *inner = quick_child(child, depth, check, parsed);
+    return *inner != NULL;
 }
 
 /* jsondata._quick_dict: NULL without an error set means not sure. */
@@ -100,15 +105,12 @@ quick_dict(PyObject *source, Py_ssize_t depth, int check, int parsed)
         if (!parsed && (!PyUnicode_CheckExact(key) || !PyUnicode_IS_ASCII(key))) {
             goto unsure;
         }
-        if (scalar_ok(child, check, parsed)) {
-            continue;
-        }
-        if (!is_container(child)) {
+        PyObject *inner;
+        if (!quick_member(child, depth, check, parsed, &inner)) {
             goto unsure;
         }
-        PyObject *inner = quick_child(child, depth, check, parsed);
         if (inner == NULL) {
-            goto unsure;
+            continue;
         }
         /* dict's own setitem (FrozenDict refuses its Python one), as _fill_dict */
         int failed = PyDict_SetItem(frozen, key, inner);
@@ -134,15 +136,12 @@ quick_list(PyObject *source, Py_ssize_t depth, int check, int parsed)
     Py_ssize_t size = PyList_GET_SIZE(frozen);
     for (Py_ssize_t index = 0; index < size; index++) {
         PyObject *child = PyList_GET_ITEM(frozen, index);
-        if (scalar_ok(child, check, parsed)) {
-            continue;
-        }
-        if (!is_container(child)) {
+        PyObject *inner;
+        if (!quick_member(child, depth, check, parsed, &inner)) {
             goto unsure;
         }
-        PyObject *inner = quick_child(child, depth, check, parsed);
         if (inner == NULL) {
-            goto unsure;
+            continue;
         }
         PyList_SET_ITEM(frozen, index, inner); /* list's own, as _set_list */
         Py_DECREF(child);
@@ -412,11 +411,11 @@ reuse_fields(PyObject *event, PyObject *fields, PyObject *const *values, PyObjec
 /* decode_event(fields, check) -> Event | None: records.decode_event for the Event class
  * itself, in its common case only: every field there, of its JSON type, a UTC timestamp.
  * ``fields`` is what pydantic_core.from_json parsed and is left as it is; None means the
- * Python function must decide. */
+ * Python function must decide (a dict subclass, which the parser never gives, included). */
 static PyObject *
 decode_event(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2 || !configured || !PyDict_CheckExact(args[0])) {
+    if (nargs != 2 || !configured || !PyDict_Check(args[0])) {
         PyErr_SetString(PyExc_TypeError, "decode_event takes a dict and a bool");
         return NULL;
     }
@@ -425,7 +424,7 @@ decode_event(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (check < 0) {
         return NULL;
     }
-    if (PyDict_GET_SIZE(fields) != 7 || !text_keys(fields)) {
+    if (!PyDict_CheckExact(fields) || PyDict_GET_SIZE(fields) != 7 || !text_keys(fields)) {
         Py_RETURN_NONE;
     }
     /* Exact text keys: the lookups below compare text only and run no Python code, so the
