@@ -87,6 +87,19 @@ quick_member(PyObject *child, Py_ssize_t depth, int check, int parsed, PyObject 
     return *inner != NULL;
 }
 
+/* A FrozenDict of scalars alone cannot be part of a reference cycle, so the cyclic GC need
+ * not walk it: CPython untracks a plain dict of scalars for the same reason, and dict's own
+ * insert tracks it again should anyone add a container (FrozenDict has no slots of its
+ * own). An application holding many events would otherwise pay for each in every full
+ * collection. */
+static void
+untrack_atoms(PyObject *frozen, int atoms_only)
+{
+    if (atoms_only && PyObject_GC_IsTracked(frozen)) {
+        PyObject_GC_UnTrack(frozen);
+    }
+}
+
 /* jsondata._quick_dict: NULL without an error set means not sure. */
 static PyObject *
 quick_dict(PyObject *source, Py_ssize_t depth, int check, int parsed)
@@ -101,6 +114,7 @@ quick_dict(PyObject *source, Py_ssize_t depth, int check, int parsed)
     }
     Py_ssize_t position = 0;
     PyObject *key, *child;
+    int atoms_only = 1;
     while (PyDict_Next(source, &position, &key, &child)) {
         if (!parsed && (!PyUnicode_CheckExact(key) || !PyUnicode_IS_ASCII(key))) {
             goto unsure;
@@ -109,6 +123,7 @@ quick_dict(PyObject *source, Py_ssize_t depth, int check, int parsed)
         if (!quick_member(child, depth, check, parsed, &inner)) {
             goto unsure;
         }
+        atoms_only = atoms_only && inner == NULL && !PyObject_IS_GC(key);
         if (inner == NULL) {
             continue;
         }
@@ -120,6 +135,7 @@ quick_dict(PyObject *source, Py_ssize_t depth, int check, int parsed)
             return NULL;
         }
     }
+    untrack_atoms(frozen, atoms_only);
     return frozen;
 unsure:
     Py_DECREF(frozen);
@@ -167,6 +183,9 @@ quick_text_map(PyObject *value)
     PyObject *frozen = PyDict_Type.tp_new(FROZEN_DICT, NULL, NULL);
     if (frozen != NULL && PyDict_Merge(frozen, value, 1) < 0) {
         Py_CLEAR(frozen);
+    }
+    if (frozen != NULL) {
+        untrack_atoms(frozen, 1);
     }
     return frozen;
 }

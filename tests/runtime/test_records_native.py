@@ -14,6 +14,7 @@ import gc
 import json
 import sys
 import tracemalloc
+import weakref
 from collections.abc import Callable, Iterator
 from collections.abc import Sequence as Sequence_
 from contextlib import contextmanager
@@ -549,6 +550,31 @@ def test_the_common_case_is_built_in_c() -> None:
     unseen = _fields(actor_id="never-seen-before", data={})
     assert NATIVE.decode_event(unseen, True) is None  # unremembered: Python decides
     assert NATIVE.decode_event(unseen, False).data is records._NOTHING
+
+
+class _Probe:
+    """Weakly referenced to tell whether a cycle holding it was collected."""
+
+
+def test_frozen_scalars_are_left_out_of_the_cyclic_gc_until_they_hold_a_container() -> None:
+    """As CPython does for a plain dict of scalars: nothing to walk in every collection, and
+    the dict's own insert tracks it again, so a cycle made through it is still collected."""
+    Event(**dict(zip(_FIELDS, _CALL, strict=True)))  # remembers the names
+    flat = _fill(*_CALL[:4], {"n": 1, "s": "t", "f": 1.5, "b": True, "z": None}, _STAMP,
+                 {"c": "d"})
+    nested = _fill(*_CALL)
+    assert flat is not None and nested is not None
+    assert not gc.is_tracked(flat.data) and not gc.is_tracked(flat.metadata)
+    inner: Any = nested.data["l"]
+    assert gc.is_tracked(nested.data) and not gc.is_tracked(inner[1])
+    probe = _Probe()
+    alive = weakref.ref(probe)
+    cycle: Any = [flat, probe]
+    dict.__setitem__(flat.data, "cycle", cycle)  # what FrozenDict refuses itself
+    assert gc.is_tracked(flat.data)
+    del flat, probe, cycle
+    gc.collect()
+    assert alive() is None
 
 
 def _growth(run: Callable[[], object], watched: list[object], rounds: int) -> list[int]:

@@ -170,6 +170,7 @@ def test_the_reference_paths_never_take_the_quick_path(monkeypatch: pytest.Monke
         taken.append("quick")
         return False  # so pydantic decides, as it does for anything the quick path refuses
 
+    monkeypatch.setattr(aether.event, "_fill_native", lambda *_args: False)  # C declines
     monkeypatch.setattr(aether.event, "fill_event_fields", refuse)
     fillers: dict[Any, Any] = aether.event._FILLERS
     monkeypatch.setitem(fillers, Event, refuse)
