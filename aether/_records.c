@@ -24,13 +24,14 @@ static PyObject *KEYS[7]; /* id, event_type, actor_id, version, data, timestamp,
 static PyObject *FROM_ISO_FORMAT; /* datetime.fromisoformat */
 static int configured;
 
-/* check: the limits on numbers (not for records read back from storage); parsed: the value
- * is what pydantic_core.from_json just built, whose text needs no check (the parser refuses
- * lone surrogates and bytes that are not UTF-8) and whose keys are all text. */
-static PyObject *quick_dict(PyObject *source, Py_ssize_t depth, int check, int parsed);
-static PyObject *quick_list(PyObject *source, Py_ssize_t depth, int check, int parsed);
+/* The frozen copies of Python data (Event(...)), checked against every limit. */
+static PyObject *quick_dict(PyObject *source, Py_ssize_t depth);
+static PyObject *quick_list(PyObject *source, Py_ssize_t depth);
 
-/* 1: a scalar JSON value within the limits; 0: not sure; the containers are the callers'. */
+/* 1: a scalar JSON value within the limits; 0: not sure; the containers are the callers'.
+ * check: the limits on numbers (not for records read back from storage); parsed: the value
+ * is what pydantic_core.from_json just built, whose text needs no check (the parser refuses
+ * lone surrogates and bytes that are not UTF-8). */
 static int
 scalar_ok(PyObject *value, int check, int parsed)
 {
@@ -59,17 +60,17 @@ scalar_ok(PyObject *value, int check, int parsed)
 
 /* A frozen copy of a nested container, NULL and no error when not sure. */
 static PyObject *
-quick_child(PyObject *child, Py_ssize_t depth, int check, int parsed)
+quick_child(PyObject *child, Py_ssize_t depth)
 {
     PyTypeObject *kind = Py_TYPE(child);
     if (depth >= MAX_JSON_DEPTH) {
         return NULL;
     }
     if (kind == &PyDict_Type || kind == FROZEN_DICT) {
-        return quick_dict(child, depth + 1, check, parsed);
+        return quick_dict(child, depth + 1);
     }
     if (kind == &PyList_Type || kind == FROZEN_LIST) {
-        return quick_list(child, depth + 1, check, parsed);
+        return quick_list(child, depth + 1);
     }
     return NULL;
 }
@@ -77,13 +78,13 @@ quick_child(PyObject *child, Py_ssize_t depth, int check, int parsed)
 /* One member of a container being frozen: a scalar it keeps (*inner stays NULL), or its
  * frozen copy in *inner; 0 means not sure (or an error is set). */
 static int
-quick_member(PyObject *child, Py_ssize_t depth, int check, int parsed, PyObject **inner)
+quick_member(PyObject *child, Py_ssize_t depth, PyObject **inner)
 {
     *inner = NULL;
-    if (scalar_ok(child, check, parsed)) {
+    if (scalar_ok(child, 1, 0)) {
         return 1;
     }
-    *inner = quick_child(child, depth, check, parsed);
+    *inner = quick_child(child, depth);
     return *inner != NULL;
 }
 
@@ -102,7 +103,7 @@ untrack_atoms(PyObject *frozen, int atoms_only)
 
 /* jsondata._quick_dict: NULL without an error set means not sure. */
 static PyObject *
-quick_dict(PyObject *source, Py_ssize_t depth, int check, int parsed)
+quick_dict(PyObject *source, Py_ssize_t depth)
 {
     PyObject *frozen = PyDict_Type.tp_new(FROZEN_DICT, NULL, NULL);
     if (frozen == NULL) {
@@ -116,14 +117,14 @@ quick_dict(PyObject *source, Py_ssize_t depth, int check, int parsed)
     PyObject *key, *child;
     int atoms_only = 1;
     while (PyDict_Next(source, &position, &key, &child)) {
-        if (!parsed && (!PyUnicode_CheckExact(key) || !PyUnicode_IS_ASCII(key))) {
+        if (!PyUnicode_CheckExact(key) || !PyUnicode_IS_ASCII(key)) {
             goto unsure;
         }
         PyObject *inner;
-        if (!quick_member(child, depth, check, parsed, &inner)) {
+        if (!quick_member(child, depth, &inner)) {
             goto unsure;
         }
-        atoms_only = atoms_only && inner == NULL && !PyObject_IS_GC(key);
+        atoms_only = atoms_only && inner == NULL;
         if (inner == NULL) {
             continue;
         }
@@ -143,7 +144,7 @@ unsure:
 }
 
 static PyObject *
-quick_list(PyObject *source, Py_ssize_t depth, int check, int parsed)
+quick_list(PyObject *source, Py_ssize_t depth)
 {
     PyObject *frozen = PyObject_CallOneArg((PyObject *)FROZEN_LIST, source);
     if (frozen == NULL) {
@@ -153,7 +154,7 @@ quick_list(PyObject *source, Py_ssize_t depth, int check, int parsed)
     for (Py_ssize_t index = 0; index < size; index++) {
         PyObject *child = PyList_GET_ITEM(frozen, index);
         PyObject *inner;
-        if (!quick_member(child, depth, check, parsed, &inner)) {
+        if (!quick_member(child, depth, &inner)) {
             goto unsure;
         }
         if (inner == NULL) {
@@ -282,7 +283,7 @@ fill_event(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         frozen_data = Py_NewRef(NOTHING);
     }
     else if (PyDict_CheckExact(data)) {
-        frozen_data = quick_dict(data, 1, 1, 0);
+        frozen_data = quick_dict(data, 1);
         if (frozen_data == NULL) {
             if (PyErr_Occurred()) {
                 return NULL;
