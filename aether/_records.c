@@ -19,7 +19,7 @@ static PyObject *GIVEN[4]; /* the fields given, by (data given) * 2 + (metadata 
 /* The descriptors of an Event's instance dict and slots: __dict__, __pydantic_fields_set__,
  * __pydantic_extra__, __pydantic_private__, _aether_json, _aether_checked. */
 static PyObject *SETTERS[6];
-static Py_ssize_t MAX_EVENT_ID_BYTES, MAX_JSON_DEPTH;
+static Py_ssize_t MAX_EVENT_ID_BYTES, MAX_EVENT_TYPE_BYTES, MAX_ACTOR_ID_BYTES, MAX_JSON_DEPTH;
 static PyObject *KEYS[7]; /* id, event_type, actor_id, version, data, timestamp, metadata */
 static PyObject *FROM_ISO_FORMAT; /* datetime.fromisoformat */
 static int configured;
@@ -191,36 +191,59 @@ quick_text_map(PyObject *value)
     return frozen;
 }
 
-/* The common case of limits.names_fit: a type and an actor id seen before, an id of
- * printable ASCII without edge spaces within its limit. */
+/* 1 when ``text`` is ASCII, printable, without edge spaces and 1 to ``limit`` characters
+ * long: limits.header_text's ASCII case. */
 static int
-names_fit(PyObject *event_id, PyObject *event_type, PyObject *actor_id)
+header_ascii(PyObject *text, Py_ssize_t limit)
 {
-    if (!PyUnicode_IS_ASCII(event_id)) {
+    if (!PyUnicode_IS_ASCII(text)) {
         return 0;
     }
-    Py_ssize_t size = PyUnicode_GET_LENGTH(event_id);
-    if (size == 0 || size > MAX_EVENT_ID_BYTES) {
+    Py_ssize_t size = PyUnicode_GET_LENGTH(text);
+    if (size == 0 || size > limit) {
         return 0;
     }
-    const Py_UCS1 *text = PyUnicode_1BYTE_DATA(event_id);
-    if (text[0] == ' ' || text[size - 1] == ' ') {
+    const Py_UCS1 *chars = PyUnicode_1BYTE_DATA(text);
+    if (chars[0] == ' ' || chars[size - 1] == ' ') {
         return 0;
     }
     for (Py_ssize_t index = 0; index < size; index++) {
-        if (text[index] < 0x20 || text[index] > 0x7e) {
+        if (chars[index] < 0x20 || chars[index] > 0x7e) {
             return 0;
         }
     }
-    int known = PySet_Contains(FIT_TYPES, event_type);
-    if (known == 1) {
-        known = PySet_Contains(FIT_ACTORS, actor_id);
-    }
+    return 1;
+}
+
+/* 1 when ``name`` is in ``fit`` (limits.FIT_TYPES or FIT_ACTORS: names that fit). */
+static int
+remembered(PyObject *fit, PyObject *name)
+{
+    int known = PySet_Contains(fit, name);
     if (known < 0) {
         PyErr_Clear();
         return 0;
     }
     return known;
+}
+
+/* The common case of limits.names_fit: an id and a type of printable ASCII without edge
+ * spaces, an ASCII actor id, each within its limit; other text when its name set holds it. */
+static int
+names_fit(PyObject *event_id, PyObject *event_type, PyObject *actor_id)
+{
+    if (!header_ascii(event_id, MAX_EVENT_ID_BYTES)) {
+        return 0;
+    }
+    if (PyUnicode_IS_ASCII(event_type) ? !header_ascii(event_type, MAX_EVENT_TYPE_BYTES)
+                                       : !remembered(FIT_TYPES, event_type)) {
+        return 0;
+    }
+    if (PyUnicode_IS_ASCII(actor_id)) {
+        Py_ssize_t size = PyUnicode_GET_LENGTH(actor_id);
+        return size > 0 && size <= MAX_ACTOR_ID_BYTES; /* limits.check_actor_id */
+    }
+    return remembered(FIT_ACTORS, actor_id);
 }
 
 static int
@@ -400,27 +423,102 @@ text_keys(PyObject *value)
     return 1;
 }
 
-/* 1 when the keys of ``fields`` (exact text, as text_keys checked) come in field order. */
+/* 1 when ``key`` is the text ``name`` (an interned ASCII field name): the parser's keys are
+ * its own objects, so most compare by their bytes, without PyUnicode_Compare's dispatch. */
 static int
-in_field_order(PyObject *fields)
+is_name(PyObject *key, PyObject *name)
+{
+    if (key == name) {
+        return 1;
+    }
+    if (!PyUnicode_CheckExact(key) || !PyUnicode_IS_ASCII(key)) {
+        return 0;
+    }
+    Py_ssize_t size = PyUnicode_GET_LENGTH(key);
+    return size == PyUnicode_GET_LENGTH(name)
+           && memcmp(PyUnicode_1BYTE_DATA(key), PyUnicode_1BYTE_DATA(name), size) == 0;
+}
+
+/* The values of ``fields`` into ``values`` when its seven keys are the field names in field
+ * order (as Aether writes them): 1, in one pass, so ``fields`` can be the Event's field dict;
+ * 0 otherwise (``values`` then means nothing). */
+static int
+ordered_fields(PyObject *fields, PyObject **values)
 {
     Py_ssize_t position = 0;
-    PyObject *key, *value;
-    for (int index = 0; PyDict_Next(fields, &position, &key, &value); index++) {
-        if (key != KEYS[index] && PyUnicode_Compare(key, KEYS[index]) != 0) {
+    PyObject *key;
+    for (int index = 0; index < 7; index++) {
+        if (!PyDict_Next(fields, &position, &key, &values[index])
+            || !is_name(key, KEYS[index])) {
             return 0;
         }
     }
     return 1;
 }
 
-/* put_event with the parsed ``fields`` (in field order) as the Event's field dict: every
- * value is written back, so the dict holds exactly the record whatever it held before. */
+/* Two decimal digits at ``text``, or -1. */
 static int
-reuse_fields(PyObject *event, PyObject *fields, PyObject *const *values, PyObject *checked)
+two_digits(const Py_UCS1 *text)
+{
+    if (text[0] < '0' || text[0] > '9' || text[1] < '0' || text[1] > '9') {
+        return -1;
+    }
+    return (text[0] - '0') * 10 + (text[1] - '0');
+}
+
+/* datetime.fromisoformat(stamp) for the two forms Aether writes (pydantic's JSON of a UTC
+ * datetime): YYYY-MM-DDTHH:MM:SSZ and YYYY-MM-DDTHH:MM:SS.ffffffZ. NULL and no error for
+ * any other text, or a date or time that does not exist (fromisoformat then decides). */
+static PyObject *
+utc_stamp(PyObject *stamp)
+{
+    if (!PyUnicode_IS_ASCII(stamp)) {
+        return NULL;
+    }
+    Py_ssize_t size = PyUnicode_GET_LENGTH(stamp);
+    const Py_UCS1 *text = PyUnicode_1BYTE_DATA(stamp);
+    if ((size != 20 && size != 27) || text[4] != '-' || text[7] != '-' || text[10] != 'T'
+        || text[13] != ':' || text[16] != ':' || text[size - 1] != 'Z') {
+        return NULL;
+    }
+    int century = two_digits(text), year = two_digits(text + 2), month = two_digits(text + 5);
+    int day = two_digits(text + 8), hour = two_digits(text + 11);
+    int minute = two_digits(text + 14), second = two_digits(text + 17);
+    int micro = 0;
+    if (size == 27) {
+        if (text[19] != '.') {
+            return NULL;
+        }
+        for (int index = 20; index < 26; index++) {
+            if (text[index] < '0' || text[index] > '9') {
+                return NULL;
+            }
+            micro = micro * 10 + (text[index] - '0');
+        }
+    }
+    if (century < 0 || year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0
+        || second < 0) {
+        return NULL;
+    }
+    PyObject *built = PyDateTimeAPI->DateTime_FromDateAndTime(
+        century * 100 + year, month, day, hour, minute, second, micro, UTC_ZONE,
+        PyDateTimeAPI->DateTimeType);
+    if (built == NULL) {
+        PyErr_Clear(); /* out of range (month 13, year 0): fromisoformat says so */
+    }
+    return built;
+}
+
+/* put_event with the parsed ``fields`` (in field order, its values those in ``values``) as
+ * the Event's field dict: only the values that differ from those ``record`` holds are
+ * written back (the timestamp, and empty containers given as the shared empty one). */
+static int
+reuse_fields(PyObject *event, PyObject *fields, PyObject *const *values,
+             PyObject *const *record, PyObject *checked)
 {
     for (int index = 0; index < 7; index++) {
-        if (PyDict_SetItem(fields, KEYS[index], values[index]) < 0) {
+        if (record[index] != values[index]
+            && PyDict_SetItem(fields, KEYS[index], record[index]) < 0) {
             return -1;
         }
     }
@@ -444,13 +542,17 @@ decode_event(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (check < 0) {
         return NULL;
     }
-    if (!PyDict_CheckExact(fields) || PyDict_GET_SIZE(fields) != 7 || !text_keys(fields)) {
+    if (!PyDict_CheckExact(fields) || PyDict_GET_SIZE(fields) != 7) {
+        Py_RETURN_NONE;
+    }
+    PyObject *values[7];
+    int ordered = ordered_fields(fields, values);
+    if (!ordered && !text_keys(fields)) {
         Py_RETURN_NONE;
     }
     /* Exact text keys: the lookups below compare text only and run no Python code, so the
      * values stay in ``fields``; owned all the same, as ``fields`` is changed below. */
-    PyObject *values[7];
-    for (int index = 0; index < 7; index++) {
+    for (int index = 0; !ordered && index < 7; index++) {
         values[index] = PyDict_GetItemWithError(fields, KEYS[index]);
         if (values[index] == NULL) {
             if (PyErr_Occurred()) {
@@ -478,13 +580,10 @@ decode_event(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                  || PyUnicode_GET_LENGTH(actor_id) == 0)) {
         Py_RETURN_NONE;
     }
-    if (!text_keys(metadata)) {
-        Py_RETURN_NONE;
-    }
     Py_ssize_t position = 0;
     PyObject *key, *text;
     while (PyDict_Next(metadata, &position, &key, &text)) {
-        if (!PyUnicode_CheckExact(text)) {
+        if (!PyUnicode_CheckExact(key) || !PyUnicode_CheckExact(text)) {
             Py_RETURN_NONE;
         }
     }
@@ -492,7 +591,10 @@ decode_event(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_RETURN_NONE;
     }
     /* as aether.event._parse_timestamp: datetime.fromisoformat */
-    PyObject *timestamp = PyObject_CallOneArg(FROM_ISO_FORMAT, stamp);
+    PyObject *timestamp = utc_stamp(stamp);
+    if (timestamp == NULL) {
+        timestamp = PyObject_CallOneArg(FROM_ISO_FORMAT, stamp);
+    }
     if (timestamp == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
             return NULL;
@@ -516,9 +618,9 @@ decode_event(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (event != NULL) {
         PyObject *record[7] = {event_id, event_type, actor_id, version, frozen_data, timestamp,
                                frozen_metadata};
-        int failed = in_field_order(fields)
-                         ? reuse_fields(event, fields, record, check ? Py_True : Py_False)
-                         : put_event(event, record, GIVEN[3], check ? Py_True : Py_False);
+        int failed = ordered ? reuse_fields(event, fields, values, record,
+                                            check ? Py_True : Py_False)
+                             : put_event(event, record, GIVEN[3], check ? Py_True : Py_False);
         if (failed) {
             Py_CLEAR(event);
         }
@@ -531,24 +633,26 @@ decode_event(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 }
 
 /* configure(Event, ABSENT, NOTHING, UTC, FIT_TYPES, FIT_ACTORS, FrozenDict, FrozenList,
- * given, setters, max_event_id_bytes, max_json_depth): everything is checked before any of
+ * given, setters, max_event_id_bytes, max_event_type_bytes, max_actor_id_bytes,
+ * max_json_depth): everything is checked before any of
  * it replaces what a previous call set, so a refused call leaves the module as it was. */
 static PyObject *
 configure(PyObject *module, PyObject *args)
 {
     PyObject *event, *absent, *nothing, *zone, *types, *actors, *frozen_dict, *frozen_list;
     PyObject *given, *setters;
-    Py_ssize_t max_id, max_depth;
-    if (!PyArg_ParseTuple(args, "O!OOOO!O!O!O!O!O!nn", &PyType_Type, &event, &absent, &nothing,
+    Py_ssize_t max_id, max_type, max_actor, max_depth;
+    if (!PyArg_ParseTuple(args, "O!OOOO!O!O!O!O!O!nnnn", &PyType_Type, &event, &absent, &nothing,
                           &zone, &PySet_Type, &types, &PySet_Type, &actors, &PyType_Type,
                           &frozen_dict, &PyType_Type, &frozen_list, &PyTuple_Type, &given,
-                          &PyTuple_Type, &setters, &max_id, &max_depth)) {
+                          &PyTuple_Type, &setters, &max_id, &max_type, &max_actor,
+                          &max_depth)) {
         return NULL;
     }
     PyTypeObject *dict_kind = (PyTypeObject *)frozen_dict;
     PyTypeObject *list_kind = (PyTypeObject *)frozen_list;
     if (PyTuple_GET_SIZE(given) != 4 || PyTuple_GET_SIZE(setters) != 6 || max_id < 1
-        || max_depth < 1 || !PyType_IsSubtype(dict_kind, &PyDict_Type)
+        || max_type < 1 || max_actor < 1 || max_depth < 1 || !PyType_IsSubtype(dict_kind, &PyDict_Type)
         || !PyType_IsSubtype(list_kind, &PyList_Type)) {
         PyErr_SetString(PyExc_TypeError, "configure: unexpected arguments");
         return NULL;
@@ -590,6 +694,8 @@ configure(PyObject *module, PyObject *args)
     Py_XSETREF(FROZEN_DICT, (PyTypeObject *)Py_NewRef(frozen_dict));
     Py_XSETREF(FROZEN_LIST, (PyTypeObject *)Py_NewRef(frozen_list));
     MAX_EVENT_ID_BYTES = max_id;
+    MAX_EVENT_TYPE_BYTES = max_type;
+    MAX_ACTOR_ID_BYTES = max_actor;
     MAX_JSON_DEPTH = max_depth;
     configured = 1;
     Py_RETURN_NONE;

@@ -315,6 +315,23 @@ _ODD_METADATA: list[Any] = [{"a": 1}, {"a": None}, {"a": ["x"]}, {"a": {"b": "c"
 _WRONG = [None, True, 1, 1.5, "x", "", [], {}, ["x"], {"a": "b"}, "__INF__"]
 
 
+@st.composite
+def _near_canonical(draw: st.DrawFn) -> str:
+    """Text in or next to the two forms Aether writes a UTC timestamp in (the C decoder
+    reads those itself): any two-digit field, which may name no day or time, and one
+    character anywhere replaced."""
+    fields = [draw(st.integers(0, 9999))] + [draw(st.integers(0, 99)) for _ in range(5)]
+    fraction = draw(st.sampled_from(["", ".000000", ".999999", ".12345", ".1234567"])
+                    | st.from_regex(r"\.[0-9]{6}", fullmatch=True))
+    stamp = "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}".format(*fields) + fraction + "Z"
+    if draw(st.booleans()):
+        stamp = draw(_utc).isoformat().replace("+00:00", "Z")
+    if draw(st.booleans()):
+        index = draw(st.integers(0, len(stamp) - 1))
+        stamp = stamp[:index] + draw(st.sampled_from("0159-:.TtZz +\u0660")) + stamp[index + 1:]
+    return stamp
+
+
 def _mutate(draw: st.DrawFn, document: dict[str, Any]) -> None:
     what = draw(st.sampled_from(["drop", "extra", "reorder", "wrong", "version", "timestamp",
                                  "name", "metadata", "data"]))
@@ -333,7 +350,7 @@ def _mutate(draw: st.DrawFn, document: dict[str, Any]) -> None:
         document["version"] = draw(st.sampled_from([0, -1, 1, MAX_JSON_INT, 2**63, 2**64,
                                                      -(2**63), 10**30, 1.0, True, "1"]))
     elif what == "timestamp":
-        document["timestamp"] = draw(st.sampled_from(_STAMPS))
+        document["timestamp"] = draw(st.one_of(st.sampled_from(_STAMPS), _near_canonical()))
     elif what == "name":
         document[draw(st.sampled_from(_FIELDS[:3]))] = draw(st.one_of(
             st.sampled_from(_ODD_TEXT), _WORD, st.text(max_size=8)))
@@ -421,6 +438,22 @@ def _fields(**changes: Any) -> dict[str, Any]:
     fields: dict[str, Any] = from_json(_RAW)
     fields.update(changes)
     return fields
+
+
+@_EXAMPLES
+@given(stamp=_near_canonical(), check=st.booleans())
+def test_decode_event_reads_timestamps_as_fromisoformat_does(stamp: str, check: bool) -> None:
+    try:
+        expected: datetime | None = datetime.fromisoformat(stamp)
+    except ValueError:
+        expected = None
+    decoded = NATIVE.decode_event(_fields(timestamp=stamp), check)
+    if expected is None or expected.tzinfo is not UTC:
+        assert decoded is None  # the Python decoder says what is wrong, or reads the offset
+    else:
+        assert decoded is not None  # Aether's own forms are read in C
+        assert type(decoded.timestamp) is datetime and decoded.timestamp.tzinfo is UTC
+        assert decoded.timestamp == expected and decoded.timestamp.fold == expected.fold
 
 
 class Hostile(str):
@@ -547,8 +580,10 @@ def test_the_common_case_is_built_in_c() -> None:
         decoded = NATIVE.decode_event(from_json(encode_record(expected)), check)
         assert decoded == expected and decoded._aether_checked is check
         assert type(decoded.data["l"][1]) is FrozenDict  # non-ASCII text too: it is parsed
-    unseen = _fields(actor_id="never-seen-before", data={})
-    assert NATIVE.decode_event(unseen, True) is None  # unremembered: Python decides
+    ascii_names = _fields(actor_id="never-seen-before", event_type="NeverSeen", data={})
+    assert NATIVE.decode_event(ascii_names, True).data is records._NOTHING  # checked in C
+    unseen = _fields(actor_id="jamais-vu-é", data={})
+    assert NATIVE.decode_event(unseen, True) is None  # other text unremembered: Python decides
     assert NATIVE.decode_event(unseen, False).data is records._NOTHING
 
 
@@ -643,7 +678,8 @@ def _configuration() -> list[Any]:
                 (BaseModel, "__dict__"), (BaseModel, "__pydantic_fields_set__"),
                 (BaseModel, "__pydantic_extra__"), (BaseModel, "__pydantic_private__"),
                 (records.RecordSlots, "_aether_json"), (records.RecordSlots, "_aether_checked"))),
-            limits.MAX_EVENT_ID_BYTES, MAX_JSON_DEPTH]
+            limits.MAX_EVENT_ID_BYTES, limits.MAX_EVENT_TYPE_BYTES, limits.MAX_ACTOR_ID_BYTES,
+            MAX_JSON_DEPTH]
 
 
 class Loose(dict[str, Any]):
@@ -666,11 +702,12 @@ def test_a_refused_configure_leaves_the_builders_as_they_were() -> None:
     decoy = _configuration()
     decoy[:6] = [ActorSnapshot, object(), FrozenDict(), timezone(timedelta(0), "Z"), set(),
                  set()]
-    decoy[-2:] = [8, 2]
+    decoy[-4:] = [8, 3, 4, 2]
     wrong: list[tuple[int, Any]] = [
         (0, 1), (4, list(limits.FIT_TYPES)), (5, frozenset()), (6, Loose), (6, list),
         (7, tuple), (7, FrozenDict), (8, decoy[8][:3]), (8, list(decoy[8])),
-        (9, (*decoy[9][:5], 1)), (9, decoy[9][:5]), (10, 0), (10, "256"), (11, 0), (11, 1.5)]
+        (9, (*decoy[9][:5], 1)), (9, decoy[9][:5]), (10, 0), (10, "256"), (11, 0), (11, -1),
+        (12, 0), (12, "512"), (13, 0), (13, 1.5)]
     try:
         for index, value in wrong:
             arguments = [*decoy[:index], value, *decoy[index + 1:]]
