@@ -178,8 +178,8 @@ def new_command_id() -> str:
 
 def with_command_id(metadata: Mapping[str, str] | None) -> dict[str, str]:
     """A copy of ``metadata`` that carries a command id: the caller's (checked) or a new one."""
-    if not metadata:  # the usual case
-        return {COMMAND_ID: new_command_id()}
+    if not metadata:  # the usual case: new_command_id written out (a frame per command)
+        return {COMMAND_ID: urandom(16).hex()}
     meta = dict(metadata)
     command_id = meta.get(COMMAND_ID)
     if command_id is None:

@@ -346,12 +346,15 @@ def build_events(
     them); the data of each event is frozen and checked as always. The ids are made here, so
     they need no check.
     """
-    if type(actor_id) is not str or not _fixed_zone(timestamp):
+    # A Repository's clock gives UTC: checked inline, as _fixed_zone and check_timestamp would.
+    utc = type(timestamp) is datetime and timestamp.tzinfo is UTC
+    if type(actor_id) is not str or not (utc or _fixed_zone(timestamp)):
         return None
     if not (actor_id in FIT_ACTORS or actor_fits(actor_id)):
         return None
     try:
-        check_timestamp("Event.timestamp", timestamp)
+        if not utc:
+            check_timestamp("Event.timestamp", timestamp)
         metas: dict[int, FrozenDict] = {}
         events: list[EventT] = []
         for event_type, version, data, metadata in items:
@@ -432,7 +435,7 @@ def native_builders(event_class: type) -> tuple[NativeFill, NativeDecode]:
     if NATIVE is None:
         return _native_fill_unavailable, _native_decode_unavailable
     from aether.jsondata import FrozenList
-    from aether.limits import MAX_JSON_DEPTH
+    from aether.limits import MAX_ACTOR_ID_BYTES, MAX_EVENT_TYPE_BYTES, MAX_JSON_DEPTH
 
     NATIVE.configure(
         event_class, ABSENT, _NOTHING, UTC, FIT_TYPES, FIT_ACTORS, FrozenDict, FrozenList,
@@ -441,7 +444,7 @@ def native_builders(event_class: type) -> tuple[NativeFill, NativeDecode]:
         (vars(BaseModel)["__dict__"], vars(BaseModel)["__pydantic_fields_set__"],
          vars(BaseModel)["__pydantic_extra__"], vars(BaseModel)["__pydantic_private__"],
          vars(RecordSlots)["_aether_json"], vars(RecordSlots)["_aether_checked"]),
-        MAX_EVENT_ID_BYTES, MAX_JSON_DEPTH)
+        MAX_EVENT_ID_BYTES, MAX_EVENT_TYPE_BYTES, MAX_ACTOR_ID_BYTES, MAX_JSON_DEPTH)
     global _NATIVE_KIND, _native_fill
     _NATIVE_KIND, _native_fill = event_class, NATIVE.fill_event
     return NATIVE.fill_event, NATIVE.decode_event

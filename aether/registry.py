@@ -156,8 +156,9 @@ class EventRegistry:
             if payload.schema_version != meta_version:  # once, but for mixed versions
                 meta_version = payload.schema_version
                 meta = {**(metadata or {}), SCHEMA_VERSION: str(meta_version)}
+            # model_dump(mode="json") without its Python frame and dozen keyword arguments
             items.append((payload.event_type, first_version + offset,
-                          payload.model_dump(mode="json"), meta))
+                          payload.__pydantic_serializer__.to_python(payload, mode="json"), meta))
         events = build_events(Event, actor_id, now, items)
         if events is None:
             events = [

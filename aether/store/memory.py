@@ -50,6 +50,12 @@ class InMemoryEventStore:
             events.append(event)
             self._versions[event.actor_id].append(event.version)
             self._log.append(event)
+        elif events is None and event.version > 0 and event.id not in self._ids:
+            # The other common case: a new actor's first event (a new aggregate's save).
+            self._ids[event.id] = event
+            self._events[event.actor_id] = [event]
+            self._versions[event.actor_id] = [event.version]
+            self._log.append(event)
         elif self._admit(event.actor_id, event, event) and self._id_is_new(event):
             self._append(event)
         else:
