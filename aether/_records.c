@@ -634,16 +634,16 @@ decode_event(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 /* configure(Event, ABSENT, NOTHING, UTC, FIT_TYPES, FIT_ACTORS, FrozenDict, FrozenList,
  * given, setters, max_event_id_bytes, max_event_type_bytes, max_actor_id_bytes,
- * max_json_depth): everything is checked before any of
- * it replaces what a previous call set, so a refused call leaves the module as it was. */
+ * max_json_depth): everything is checked before any of it replaces what a previous call
+ * set, so a refused call leaves the module as it was. */
 static PyObject *
 configure(PyObject *module, PyObject *args)
 {
     PyObject *event, *absent, *nothing, *zone, *types, *actors, *frozen_dict, *frozen_list;
     PyObject *given, *setters;
     Py_ssize_t max_id, max_type, max_actor, max_depth;
-    if (!PyArg_ParseTuple(args, "O!OOOO!O!O!O!O!O!nnnn", &PyType_Type, &event, &absent, &nothing,
-                          &zone, &PySet_Type, &types, &PySet_Type, &actors, &PyType_Type,
+    if (!PyArg_ParseTuple(args, "O!OOOO!O!O!O!O!O!nnnn", &PyType_Type, &event, &absent,
+                          &nothing, &zone, &PySet_Type, &types, &PySet_Type, &actors, &PyType_Type,
                           &frozen_dict, &PyType_Type, &frozen_list, &PyTuple_Type, &given,
                           &PyTuple_Type, &setters, &max_id, &max_type, &max_actor,
                           &max_depth)) {
@@ -652,7 +652,8 @@ configure(PyObject *module, PyObject *args)
     PyTypeObject *dict_kind = (PyTypeObject *)frozen_dict;
     PyTypeObject *list_kind = (PyTypeObject *)frozen_list;
     if (PyTuple_GET_SIZE(given) != 4 || PyTuple_GET_SIZE(setters) != 6 || max_id < 1
-        || max_type < 1 || max_actor < 1 || max_depth < 1 || !PyType_IsSubtype(dict_kind, &PyDict_Type)
+        || max_type < 1 || max_actor < 1 || max_depth < 1
+        || !PyType_IsSubtype(dict_kind, &PyDict_Type)
         || !PyType_IsSubtype(list_kind, &PyList_Type)) {
         PyErr_SetString(PyExc_TypeError, "configure: unexpected arguments");
         return NULL;
