@@ -439,7 +439,7 @@ class Repository(Generic[AggregateT]):
         while True:
             aggregate = await self._load(aggregate_id, keep=False)
             # Most commands are new: ask the aggregate before awaiting the store.
-            if command_id and aggregate._commands.get(command_id) is not None:
+            if command_id and aggregate.command_versions(command_id) is not None:
                 earlier = await self.recorded(aggregate, command_id)
                 if earlier is not None:
                     self.cache.put(aggregate_id, aggregate._cached())
