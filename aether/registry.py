@@ -123,7 +123,8 @@ class EventRegistry:
             event_type=payload.event_type,
             actor_id=actor_id,
             version=version,
-            data=payload.model_dump(mode="json"),
+            # as to_events dumps it, so one payload gives the same data either way
+            data=payload.__pydantic_serializer__.to_python(payload, mode="json"),
             timestamp=timestamp or datetime.now(UTC),
             metadata=meta,
         )
