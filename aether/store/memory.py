@@ -44,13 +44,22 @@ class InMemoryEventStore:
         if self._max_event_bytes is not None:
             _check_size(event, self._max_event_bytes)
         events = self._events.get(event.actor_id)
-        # The common case, decided without _admit's and _id_is_new's calls: a new id after
-        # the actor's latest version (0 for a new actor, whose lists are never empty).
-        latest = events[-1].version if events else 0
-        if not ((event.version > latest and event.id not in self._ids)
-                or (self._admit(event.actor_id, event, event) and self._id_is_new(event))):
+        # The common case, a new id after the actor's latest version (0 for a new actor,
+        # whose lists are never empty), is _append written out: a call per save costs
+        # build + append 5%.
+        if event.version > (events[-1].version if events else 0) and event.id not in self._ids:
+            self._ids[event.id] = event
+            if events is None:
+                self._events[event.actor_id] = [event]
+                self._versions[event.actor_id] = [event.version]
+            else:
+                events.append(event)
+                self._versions[event.actor_id].append(event.version)
+            self._log.append(event)
+        elif self._admit(event.actor_id, event, event) and self._id_is_new(event):
+            self._append(event)
+        else:
             return  # a retry that already landed
-        self._append(event)
         self._appended.notify()
 
     async def save_events(self, events: Sequence[Event]) -> None:
