@@ -44,17 +44,11 @@ class InMemoryEventStore:
         if self._max_event_bytes is not None:
             _check_size(event, self._max_event_bytes)
         events = self._events.get(event.actor_id)
-        # The common case, a new id after the actor's latest version (0 for a new actor,
-        # whose lists are never empty), is _append written out: a call per save costs
-        # build + append 5%.
-        if event.version > (events[-1].version if events else 0) and event.id not in self._ids:
+        if events and event.version > events[-1].version and event.id not in self._ids:
+            # The common case, decided inline: a new event after the actor's latest.
             self._ids[event.id] = event
-            if events is None:
-                self._events[event.actor_id] = [event]
-                self._versions[event.actor_id] = [event.version]
-            else:
-                events.append(event)
-                self._versions[event.actor_id].append(event.version)
+            events.append(event)
+            self._versions[event.actor_id].append(event.version)
             self._log.append(event)
         elif self._admit(event.actor_id, event, event) and self._id_is_new(event):
             self._append(event)
