@@ -86,7 +86,7 @@ class EsOrder(Aggregate):
         self.status = "paid"
 
 
-def _place_order(order_id: str) -> PlaceOrder:
+def place_order(order_id: str) -> PlaceOrder:
     # Built from plain data inside the timed loop, as a command arriving from outside is.
     return PlaceOrder(order_id=order_id, customer_id="c-1",
                       lines=[OrderLine.model_validate(line) for line in LINES])
@@ -115,7 +115,7 @@ async def _compare(
 
 async def ours_new_orders(router: CommandRouter) -> None:
     for index in range(ORDERS):
-        await router.send(f"order-{index}", _place_order(f"{index}"))
+        await router.send(f"order-{index}", place_order(f"{index}"))
 
 
 async def theirs_new_orders(app: Application[UUID]) -> None:
@@ -153,7 +153,7 @@ async def floor_new_orders(_: None) -> None:
     # What Order.handle_place_order and apply_order_placed do, and the dump of the event's
     # data every store needs; no load, no Event, no store.
     for index in range(ORDERS):
-        command = _place_order(f"{index}")
+        command = place_order(f"{index}")
         total = sum((line.price * line.quantity for line in command.lines), Decimal(0))
         payload = OrderPlaced(order_id=command.order_id, customer_id=command.customer_id,
                               lines=command.lines, total=total)

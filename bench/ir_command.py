@@ -3,8 +3,10 @@ python -m bench.ir_command MODE. Instructions are deterministic where this machi
 move by 2x; cutting them is what moves the bench.
 
 MODE: none (imports and a router only), new (+ 2,000 new orders), pay (+ 2,000 payments of
-them), build0 / build (20,000 ids prepared / + Event(...) and save_event of each), and the
-eventsourcing baseline's es_new0 / es_new, es_placed / es_pay, es_build0 / es_build.
+them), build0 / build (20,000 ids prepared / + Event(...) and save_event of each), floor
+(none + the floor row's 2,000 new orders: the pydantic work alone, no framework), commands
+(none + only the 2,000 PlaceOrder commands built from plain data, the floor's first step),
+and the eventsourcing baseline's es_new0 / es_new, es_placed / es_pay, es_build0 / es_build.
 Per operation: (Ir(mode) - Ir(the mode before it)) / count, e.g. a payment is
 (Ir(pay) - Ir(new)) / 2000. With NO_GC=1 in the environment the cyclic garbage collector is
 off for the whole run: the difference is what collecting costs each side.
@@ -20,10 +22,13 @@ from eventsourcing.application import Application
 
 from aether.store import InMemoryEventStore
 from bench.app import (
+    ORDERS,
+    floor_new_orders,
     ours_build_append,
     ours_build_prepared,
     ours_new_orders,
     ours_pay,
+    place_order,
     theirs_build_append,
     theirs_build_prepared,
     theirs_new_orders,
@@ -50,6 +55,13 @@ async def main(mode: str) -> None:
         prepared = ours_build_prepared()
         if mode == "build":
             await ours_build_append(prepared)
+    elif mode in ("floor", "commands"):
+        make_router(InMemoryEventStore())  # as in none, which this mode is measured against
+        if mode == "floor":
+            await floor_new_orders(None)
+        else:
+            for index in range(ORDERS):
+                place_order(f"{index}")
     elif mode in ("none", "new", "pay"):
         router = make_router(InMemoryEventStore())
         if mode != "none":
