@@ -1,6 +1,6 @@
 """Aether runtime: event store, event bus, aggregates and cluster primitives."""
 
-from aether.aggregate import AggregateRoot, Repository
+from aether.aggregate import AggregateRoot, InvalidRepositoryError, Repository
 from aether.checkpoints import (
     UNDECODABLE,
     CheckpointStore,
@@ -8,6 +8,7 @@ from aether.checkpoints import (
     JetStreamCheckpointStore,
     ParkedEvent,
 )
+from aether.cluster.errors import ClusterUnavailableError
 from aether.cluster.host import ActorHost
 from aether.cluster.routing import ClusterRouter
 from aether.cluster.wire import CommandTimeoutError, RemoteCommandError, ShardMovedError
@@ -45,6 +46,7 @@ from aether.eventbus import EventBroadcaster, EventBus, OverflowPolicy, Subscrip
 from aether.external import ExternalSystem, UndeclaredExternalEventError
 from aether.feed import EventFeed, Follow, UndecodableEventError
 from aether.fieldtypes import JsonBytes
+from aether.limits import DEFAULT_MAX_PAYLOAD
 from aether.nats_eventbus import NATSEventBus
 from aether.policy_reads import MissingReadModelError, read_model_of, run_policy_scenario
 from aether.reactions import Outcome, Policy, ReadModel
@@ -61,6 +63,7 @@ from aether.runner import (
 
 __all__ = [
     "COMMAND_ID",
+    "DEFAULT_MAX_PAYLOAD",
     "NO_EVENTS",
     "UNDECODABLE",
     "ActorHost",
@@ -69,6 +72,7 @@ __all__ = [
     "AggregateRoot",
     "CheckpointStore",
     "ClusterRouter",
+    "ClusterUnavailableError",
     "Command",
     "CommandRegistry",
     "CommandRouter",
@@ -90,6 +94,7 @@ __all__ = [
     "InMemoryCheckpointStore",
     "InvalidCommandError",
     "InvalidEventError",
+    "InvalidRepositoryError",
     "JetStreamCheckpointStore",
     "JsonBytes",
     "Latest",

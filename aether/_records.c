@@ -297,8 +297,10 @@ fill_event(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (overflow || number <= 0) { /* MAX_JSON_INT is the largest long long */
         Py_RETURN_FALSE;
     }
+    /* fold=1 does not read back from JSON: the Python path makes it 0 */
     if (!names_fit(event_id, event_type, actor_id)
-        || PyDateTime_DATE_GET_TZINFO(timestamp) != UTC_ZONE) {
+        || PyDateTime_DATE_GET_TZINFO(timestamp) != UTC_ZONE
+        || PyDateTime_DATE_GET_FOLD(timestamp)) {
         Py_RETURN_FALSE;
     }
     PyObject *frozen_data, *frozen_metadata;

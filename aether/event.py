@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, Self, TypeVar, runtime_checkable
 
 from pydantic import (
@@ -19,14 +19,16 @@ from pydantic import (
 )
 from pydantic_core import from_json
 
-from aether.errors import InvalidEventError
+from aether.errors import DuplicateEventIdError, InvalidEventError, VersionConflictError
 from aether.jsondata import FrozenDict, freeze_json, freeze_text_map
 from aether.limits import (
+    MAX_BATCH_EVENTS,
     MAX_JSON_INT,
     check_actor_id,
     check_event_id,
     check_event_type,
     check_timestamp,
+    named_zone,
 )
 from aether.records import (
     ABSENT,
@@ -65,7 +67,7 @@ class _Record(RecordSlots):
     # validation (aether/records.py or the validators below):
     # _aether_json: the record's JSON once encoded (encode_record);
     # _aether_checked: every limit was checked (not read back under STORED), so a store
-    # need not check again (check_storable).
+    # need not check again (storable).
     __slots__ = ()
     if TYPE_CHECKING:
         _aether_json: bytes | None
@@ -130,9 +132,12 @@ def _parse_timestamp(value: Any) -> Any:
     # A zone (ZoneInfo) becomes its fixed offset at that instant, which is what JSON keeps:
     # Python never finds a time in a DST fold or gap equal to one in another zone, so the
     # zone itself would not read back equal.
-    if isinstance(value, datetime) and value.tzinfo is not None and not isinstance(
-        value.tzinfo, timezone
+    if isinstance(value, datetime) and value.tzinfo is not None and (
+        not isinstance(value.tzinfo, timezone) or value.fold
+        or (value.tzinfo is not UTC and named_zone(value.tzinfo))
     ):
+        # A named offset (timezone(offset, "IST")) and fold=1 do not read back either: JSON
+        # keeps +HH:MM alone, and a fixed offset has no second reading of a time.
         offset = value.utcoffset()
         if offset is not None:
             return value.replace(tzinfo=timezone(offset), fold=0)
@@ -315,23 +320,35 @@ _FILLERS: dict[type[_Record], Callable[[_Record, dict[str, Any], bool], bool]] =
 }
 
 
-def check_storable(record: Event | ActorSnapshot) -> None:
-    """Check the limits again at a store's door, for a store that cannot afford to trust
-    its caller: ``model_construct`` skips validation, and an unchecked actor id would reach
-    a NATS subject. A record whose limits its own validation checked (it is immutable) is
-    not walked again. The version rules stay the store's own (version 0 is a conflict)."""
+def storable(record: _RecordT) -> _RecordT:
+    """``record`` as every store and bus keeps it, or InvalidEventError before anything is
+    written.
+
+    A record whose constructor checked it is itself (it is immutable). Anything else, built
+    by ``model_construct`` (which skips validation), unpickled, or read back from storage
+    (not held to limits added since), is built again through its constructor: that checks
+    every limit and gives the form JSON reads back (frozen data, a zone as its fixed
+    offset), so a store that keeps objects holds what one that keeps JSON gives back, and
+    an unchecked actor id never reaches a NATS subject. A subclass is refused: JSON gives
+    back the base class without its fields. The version rules stay the store's own."""
+    kind = type(record)
+    if kind is not Event and kind is not ActorSnapshot:
+        if not isinstance(record, Event | ActorSnapshot):
+            raise InvalidEventError(
+                f"stores and buses take aether.Event (snapshot stores ActorSnapshot) records, "
+                f"got {kind.__name__}: build one with Event(...)"
+            )
+        base = "Event" if isinstance(record, Event) else "ActorSnapshot"
+        raise InvalidEventError(
+            f"stores and buses keep {base} itself, not {kind.__name__}: a subclass's type and "
+            f"fields would not read back from JSON; build {base}(...) with its fields"
+        )
     try:
         if record._aether_checked:
-            return
+            return record
     except AttributeError:  # model_construct'ed or unpickled: validation never saw it
         pass
-    if isinstance(record, Event):
-        _check_event_limits(record)
-        freeze_json(record.data, "Event.data")
-        freeze_text_map(record.metadata, "Event.metadata")
-    else:
-        _check_snapshot_limits(record)
-        freeze_json(record.state, "ActorSnapshot.state")
+    return kind(**record.__dict__)
 
 
 def _mark_validated(record: _Record, checked: bool) -> None:
@@ -426,17 +443,31 @@ class SnapshotStore(Protocol):
     async def get_latest_snapshot(self, actor_id: str) -> ActorSnapshot | None: ...
 
 
-def check_batch(events: Sequence[Event]) -> str:
-    """Check a batch for ``save_events`` and return its actor id.
+def check_batch(events: Sequence[Event]) -> list[Event]:
+    """The batch for ``save_events`` as every store keeps it (each event ``storable``).
 
-    A batch is one actor's events in strictly increasing version order, each with an id
-    of its own; anything else is a caller bug, reported before a backend is touched.
+    A batch is a sequence of one actor's events in strictly increasing version order, each
+    with an id of its own, at most ``MAX_BATCH_EVENTS``; anything else is a caller bug,
+    reported before a backend is touched.
     """
+    if type(events) is not list and (
+            not isinstance(events, Sequence) or isinstance(events, str | bytes)):
+        raise InvalidEventError(
+            f"save_events takes a sequence of events, got {type(events).__name__}: pass a "
+            f"list (save_event saves one event)"
+        )
     if not events:
         raise InvalidEventError("save_events needs at least one event; got an empty batch")
+    if len(events) > MAX_BATCH_EVENTS:
+        raise InvalidEventError(
+            f"save_events takes at most {MAX_BATCH_EVENTS} events per call (JetStream's "
+            f"largest atomic batch, a limit every store keeps), got {len(events)}: split the "
+            f"batch"
+        )
+    events = [storable(event) for event in events]
     actor_id = events[0].actor_id
-    if len(events) == 1 and events[0].version > 0:
-        return actor_id  # what a command's save usually is: nothing to compare
+    if len(events) == 1:
+        return events  # what a command's save usually is: nothing to compare
     previous = 0
     ids: set[str] = set()
     for event in events:
@@ -457,4 +488,25 @@ def check_batch(events: Sequence[Event]) -> str:
                 f"follows {previous} for actor {actor_id!r}"
             )
         previous = event.version
-    return actor_id
+    return events
+
+
+def check_retry(events: Sequence[Event], stored: Sequence[Event], latest_version: int) -> None:
+    """For a save whose last event id is already the actor's latest: return when it is a
+    retry of a save that landed (``stored``, the actor's events from ``events[0].version``
+    on, are these very events, compared as stored, so ``1`` is not ``True``); else raise
+    what every store raises, having written nothing: DuplicateEventIdError when an event
+    reuses the id of a different stored event, VersionConflictError otherwise."""
+    if len(stored) == len(events) and all(
+            encode_record(event) == encode_record(kept)
+            for event, kept in zip(events, stored, strict=True)):
+        return
+    kept_by_id = {kept.id: kept for kept in stored}
+    for event in events:
+        kept = kept_by_id.get(event.id)
+        if kept is not None and encode_record(kept) != encode_record(event):
+            raise DuplicateEventIdError(
+                event.id, event.actor_id, event.version,
+                f" (version {kept.version} of actor {kept.actor_id[:80]!r}, with other content)",
+            )
+    raise VersionConflictError(events[0].actor_id, latest_version, events[0].version)

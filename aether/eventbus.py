@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Protocol, runtime_checkable
 
 from aether.errors import InvalidEventError, StoreConfigError, SubscriptionClosedError
-from aether.event import Event
+from aether.event import Event, storable
 from aether.store.naming import MAX_NAMESPACE_BYTES, check_namespace, utf8_size
 
 logger = logging.getLogger(__name__)
@@ -295,7 +295,7 @@ class EventBus:
     async def publish(self, namespace: str, event: Event) -> None:
         self._check_open()
         check_bus_namespace(namespace)
-        check_publishable(event)
+        event = check_publishable(event)
         self._table.deliver_exact(namespace, event)
         self._table.deliver_patterns(namespace, event)
 
@@ -333,12 +333,14 @@ def check_bus_namespace(namespace: str) -> str:
 
 
 def check_publishable(event: Event) -> Event:
+    """The event as every bus delivers it (``storable``: what a remote node reads back from
+    its JSON), or InvalidEventError before any subscriber sees it."""
     if not isinstance(event, Event):
         raise InvalidEventError(
             f"a bus publishes aether.Event objects, got {type(event).__name__}: build an Event "
             f"(or save through a Repository, which publishes what it saved)"
         )
-    return event
+    return storable(event)
 
 
 def _event_type_filter(event_types: Iterable[str] | None) -> frozenset[str] | None:

@@ -27,6 +27,8 @@ included. The limits and their reasons (docs/runtime.md lists them for users):
   its own error, and a message over the limit by its headers makes the server close the
   connection. This one limit is the server's, so it is not the same everywhere.
 - timestamps: timezone-aware, with an offset in whole minutes (JSON keeps ``+HH:MM``).
+- a batch (``save_events``): at most ``MAX_BATCH_EVENTS`` events, JetStream's largest
+  atomic batch.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ MAX_JSON_DEPTH = 64
 DEFAULT_MAX_PAYLOAD = 1024 * 1024
 """The NATS server's default max_payload (1 MiB)."""
 HEADER_RESERVE = 1024
+MAX_BATCH_EVENTS = 1000
 """Bytes counted for the NATS headers of a stored event (id, version, sequence, batch)."""
 MAX_JSON_INT = 2**63 - 1
 MIN_JSON_INT = -(2**63)
@@ -65,8 +68,12 @@ def utf8_size(text: str, what: str, error: type[Exception]) -> int:
 
 
 def _check_size(text: str, what: str, limit: int) -> None:
+    if not isinstance(text, str):
+        raise InvalidEventError(f"{what} must be a str, got {type(text).__name__}: pass text")
     size = utf8_size(text, what, InvalidEventError)
-    if not 0 < size <= limit:
+    if size == 0:
+        raise InvalidEventError(f"{what} must not be empty: give it 1 to {limit} bytes of text")
+    if size > limit:
         raise InvalidEventError(
             f"{what} of {size} bytes (UTF-8) is outside the limit of 1 to {limit} bytes: "
             f"{text[:80]!r}; use a shorter {what}"
@@ -75,10 +82,18 @@ def _check_size(text: str, what: str, limit: int) -> None:
 
 def check_actor_id(actor_id: str) -> str:
     """Refuse, with InvalidEventError, an actor id no backend can store."""
-    if actor_id.isascii() and 0 < len(actor_id) <= MAX_ACTOR_ID_BYTES:
+    if type(actor_id) is str and actor_id.isascii() and 0 < len(actor_id) <= MAX_ACTOR_ID_BYTES:
         return actor_id  # the common case, without _check_size's two calls
     _check_size(actor_id, "actor id", MAX_ACTOR_ID_BYTES)
     return actor_id
+
+
+def from_version_error(from_version: object) -> InvalidEventError:
+    """What a store's get_events raises for a ``from_version`` that is not an int."""
+    return InvalidEventError(
+        f"from_version must be an int (the first version to read; 0 for all), got "
+        f"{type(from_version).__name__} {str(from_version)[:80]!r}"
+    )
 
 
 def check_event_id(event_id: str) -> str:
@@ -131,6 +146,14 @@ def check_stored_size(what: str, json_bytes: int, limit: int, whose: str) -> Non
             f"{HEADER_RESERVE:,} for headers), over the {whose} of {limit:,} bytes: keep "
             f"large content elsewhere and store a reference to it, or raise the limit"
         )
+
+
+def named_zone(zone: timezone) -> bool:
+    """True for ``timezone(offset, name)``: JSON keeps only ``+HH:MM``, so the name would
+    not read back (its constructor arguments are its only public trace: typeshed lacks
+    them, tzname() of an unnamed offset may read the same)."""
+    arguments: tuple[object, ...] = zone.__getinitargs__()  # type: ignore[attr-defined]
+    return len(arguments) > 1
 
 
 def check_timestamp(what: str, timestamp: datetime) -> datetime:

@@ -36,7 +36,6 @@ from pydantic import ValidationError
 
 from aether.errors import (
     AetherError,
-    InvalidEventError,
     StoreConfigError,
     StoreUnavailableError,
     SubscriptionClosedError,
@@ -50,6 +49,7 @@ from aether.eventbus import (
     check_bus_namespace,
     check_publishable,
 )
+from aether.limits import HEADER_RESERVE, check_stored_size
 from aether.store.naming import (
     MAX_NAMESPACE_BYTES,
     check_header_value,
@@ -203,15 +203,17 @@ class NATSEventBus:
         if self._closed:
             self._check_open()
         subject = self._subjects.get(namespace) or self.subject(namespace)
-        if type(event) is not Event:
-            check_publishable(event)
+        try:
+            checked = type(event) is Event and event._aether_checked
+        except AttributeError:  # model_construct'ed or unpickled: validation never saw it
+            checked = False
+        if not checked:
+            event = check_publishable(event)
         payload = encode_record(event)
-        if len(payload) > self._nc.max_payload:
-            raise InvalidEventError(
-                f"event {event.id!r} is {len(payload)} bytes as JSON, over the NATS server's "
-                f"max_payload of {self._nc.max_payload} bytes: publish a smaller event (or a "
-                f"reference to the data) or raise max_payload on the server"
-            )
+        if len(payload) + HEADER_RESERVE > self._nc.max_payload:
+            # The server counts the headers too, and closes the connection over the limit.
+            check_stored_size(f"event {event.id[:80]!r}", len(payload), self._nc.max_payload,
+                              "NATS server's max_payload")
         if self._table.exact or self._table.patterns:
             self._table.deliver_exact(namespace, event)
             self._table.deliver_patterns(namespace, event)

@@ -19,7 +19,7 @@ stays readable.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timezone, tzinfo
+from datetime import UTC, datetime, timezone
 from os import urandom
 from typing import Any, TypeVar
 
@@ -43,6 +43,7 @@ from aether.limits import (
     actor_fits,
     check_actor_id,
     check_timestamp,
+    named_zone,
     names_fit,
     type_fits,
 )
@@ -99,8 +100,11 @@ EventT = TypeVar("EventT")
 
 
 def _fixed_zone(timestamp: object) -> bool:
-    # ZoneInfo zones are turned into fixed offsets by pydantic's path (_parse_timestamp).
-    return type(timestamp) is datetime and type(timestamp.tzinfo) is timezone
+    # ZoneInfo zones, named offsets and fold=1 are made what JSON reads back by pydantic's
+    # path (_parse_timestamp): a zone as its unnamed fixed offset, fold 0.
+    return (type(timestamp) is datetime and type(timestamp.tzinfo) is timezone
+            and not timestamp.fold
+            and (timestamp.tzinfo is UTC or not named_zone(timestamp.tzinfo)))
 
 
 def fill_event(event: Any, fields: dict[str, Any], check: bool) -> bool:
@@ -135,7 +139,8 @@ def fill_event_fields(event: Any, event_id: Any, event_type: Any, actor_id: Any,
                 and event_id[0] != " " and event_id[-1] != " ") and not names_fit(
                     event_id, event_type, actor_id):
             return False
-        if zone is not UTC and (type(zone) is not timezone or not _whole_minutes(zone)):
+        if timestamp.fold or (zone is not UTC and (
+                type(zone) is not timezone or not _plain_offset(zone))):
             return False
     elif not (event_id and event_type and actor_id) or type(zone) is not timezone:
         return False
@@ -211,7 +216,7 @@ def decode_event(kind: type[EventT], fields: dict[str, Any], check: bool) -> Eve
                     event_id, event_type, actor_id):
             return None
         # fromisoformat gives a fixed-offset timezone or none at all (naive)
-        if zone is not UTC and (zone is None or not _whole_minutes(zone)):
+        if zone is not UTC and (type(zone) is not timezone or not _plain_offset(zone)):
             return None
     elif not (event_id and event_type and actor_id) or zone is None:
         return None
@@ -261,10 +266,12 @@ def _fill_parsed_snapshot(snapshot: Any, fields: dict[str, Any], check: bool) ->
     return fill_snapshot(snapshot, fields, check, parsed=True)
 
 
-def _whole_minutes(zone: tzinfo) -> bool:
-    # What check_timestamp asks of a fixed offset other than UTC.
+def _plain_offset(zone: timezone) -> bool:
+    # What check_timestamp asks of a fixed offset other than UTC, with no name of its own
+    # (JSON keeps only +HH:MM, so a name would not read back).
     offset = zone.utcoffset(None)
-    return offset is not None and not (offset.seconds % 60 or offset.microseconds)
+    return (not (offset.seconds % 60 or offset.microseconds)
+            and not named_zone(zone))
 
 
 def fill_snapshot(
@@ -347,7 +354,7 @@ def build_events(
     they need no check.
     """
     # A Repository's clock gives UTC: checked inline, as _fixed_zone and check_timestamp would.
-    utc = type(timestamp) is datetime and timestamp.tzinfo is UTC
+    utc = type(timestamp) is datetime and timestamp.tzinfo is UTC and not timestamp.fold
     if type(actor_id) is not str or not (utc or _fixed_zone(timestamp)):
         return None
     if not (actor_id in FIT_ACTORS or actor_fits(actor_id)):

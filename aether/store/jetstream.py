@@ -29,7 +29,6 @@ from aether.errors import (
     AetherError,
     DuplicateEventIdError,
     EventDecodeError,
-    InvalidEventError,
     StoreUnavailableError,
     VersionConflictError,
 )
@@ -39,11 +38,12 @@ from aether.event import (
     Event,
     Latest,
     check_batch,
-    check_storable,
+    check_retry,
     encode_record,
+    storable,
 )
 from aether.feed import DEFAULT_BATCH, FeedItem, Follow, Signal, normal_types
-from aether.limits import HEADER_RESERVE, check_actor_id, check_stored_size
+from aether.limits import HEADER_RESERVE, check_actor_id, check_stored_size, from_version_error
 from aether.store import jsapi
 from aether.store.jetstream_feed import StreamFeed
 from aether.store.jetstream_reads import (
@@ -141,20 +141,16 @@ class JetStreamEventStore:
     # ---- writing ---------------------------------------------------------------------
 
     async def save_event(self, event: Event) -> None:
+        event = storable(event)
         await self._append(event.actor_id, [event])
 
     async def save_events(self, events: Sequence[Event]) -> None:
-        actor_id = check_batch(events)
-        if len(events) > jsapi.MAX_ATOMIC_BATCH:
-            raise InvalidEventError(
-                f"save_events takes at most {jsapi.MAX_ATOMIC_BATCH} events per call (the "
-                f"JetStream atomic batch limit), got {len(events)}: split the batch"
-            )
-        await self._append(actor_id, list(events))
+        batch = check_batch(events)
+        await self._append(batch[0].actor_id, batch)
 
     async def _append(self, actor_id: str, events: list[Event]) -> None:
         subject = self.event_subject(actor_id)
-        messages = [self._message(subject, event) for event in events]  # checks every limit
+        messages = [self._message(subject, event) for event in events]  # checks the size
         first, last = events[0], events[-1]
         tip = self._tips.get(actor_id)
         known = tip is not None  # remembered, so perhaps stale: others may have written since
@@ -170,8 +166,12 @@ class JetStreamEventStore:
                     tip, known = await self._read_tip(actor_id, subject), False
                     continue
                 if tip.event_id == last.id:
+                    # A retry of a write that already landed, if those are these very
+                    # events (else check_retry raises).
+                    check_retry(events, await self.get_events(actor_id, first.version),
+                                tip.version)
                     self._remember(actor_id, tip)
-                    return  # a retry of a write that already landed
+                    return
                 self._tips.pop(actor_id, None)
                 raise VersionConflictError(actor_id, tip.version, first.version)
             attempts += 1
@@ -242,15 +242,14 @@ class JetStreamEventStore:
             other = None if stored is None else decode_message(Event, stored)
         except EventDecodeError:
             other = None
-        if other == event:
-            return
+        if other is not None and encode_record(other) == encode_record(event):
+            return  # compared as stored: 1 and True are not the same event
         detail = "" if other is None else (
             f" (version {other.version} of actor {other.actor_id[:80]!r})"
         )
         raise DuplicateEventIdError(event.id, event.actor_id, event.version, detail)
 
     def _message(self, subject: str, event: Event) -> jsapi.Outgoing:
-        check_storable(event)
         payload = encode_record(event)
         if len(payload) + HEADER_RESERVE > self._nc.max_payload:  # name it only to refuse
             check_stored_size(f"event {event.id[:80]!r}", len(payload), self._nc.max_payload,
@@ -282,6 +281,8 @@ class JetStreamEventStore:
         return Latest(tip.version, tip.event_id or None) if tip.version else NO_EVENTS
 
     async def get_events(self, actor_id: str, from_version: int = 0) -> list[Event]:
+        if type(from_version) is not int:
+            raise from_version_error(from_version)
         subject = self.event_subject(actor_id)
         # Events of an actor are in version order in the stream: those after a known event
         # start after its sequence (a load from a snapshot reads only the tail).
@@ -327,7 +328,7 @@ class JetStreamEventStore:
 
     async def save_snapshot(self, snapshot: ActorSnapshot) -> None:
         """Keep the newest snapshot per actor; an older one arriving late is ignored."""
-        check_storable(snapshot)
+        snapshot = storable(snapshot)
         subject = self.snapshot_subject(snapshot.actor_id)
         position = await self._position_of(snapshot.actor_id, snapshot.version)
         await self._snapshots.save(snapshot, subject, position)

@@ -42,7 +42,7 @@ class SnapshotStream:
     async def save(self, snapshot: ActorSnapshot, subject: str, position: int) -> None:
         """Keep the newest snapshot per actor; an older one arriving late is ignored.
         ``position`` is the stream sequence of the event at the snapshot's version (0:
-        unknown). The caller has checked the snapshot (check_storable)."""
+        unknown). The caller has checked the snapshot (storable)."""
         payload = encode_record(snapshot)
         check_stored_size(f"snapshot of actor {snapshot.actor_id[:80]!r}", len(payload),
                           self._nc.max_payload, MAX_PAYLOAD)

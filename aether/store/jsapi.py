@@ -23,6 +23,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 
 from aether.errors import StoreUnavailableError
+from aether.limits import MAX_BATCH_EVENTS
 
 API = "$JS.API"
 ERR_WRONG_LAST_SEQUENCE = 10071
@@ -32,7 +33,7 @@ WRONG_LAST_SEQUENCE = (ERR_WRONG_LAST_SEQUENCE, ERR_WRONG_LAST_SEQUENCE_CONSTANT
 found ("wrong last sequence: 42"), 10164 does not (a replicated stream refusing a write
 while another to the subject is in flight); nats-py's KV checks both, so do we."""
 ERR_BATCH_DUPLICATE_MSG_ID = 10201
-MAX_ATOMIC_BATCH = 1000
+MAX_ATOMIC_BATCH = MAX_BATCH_EVENTS  # the limit every store keeps (aether.limits)
 DIRECT_BATCH = 1000
 
 

@@ -6,9 +6,18 @@ from bisect import bisect_left
 from collections.abc import Collection, Sequence
 
 from aether.errors import DuplicateEventIdError, VersionConflictError
-from aether.event import NO_EVENTS, ActorSnapshot, Event, Latest, check_batch, encode_record
+from aether.event import (
+    NO_EVENTS,
+    ActorSnapshot,
+    Event,
+    Latest,
+    check_batch,
+    check_retry,
+    encode_record,
+    storable,
+)
 from aether.feed import DEFAULT_BATCH, FeedItem, Follow, Signal, check_read, normal_types
-from aether.limits import check_actor_id, check_stored_size
+from aether.limits import check_actor_id, check_stored_size, from_version_error
 
 # Latest(version, id) without its Python-level __new__: every load of a cached aggregate asks.
 _latest = tuple.__new__
@@ -41,6 +50,13 @@ class InMemoryEventStore:
         self._appended = Signal()
 
     async def save_event(self, event: Event) -> None:
+        # What JetStream keeps is what it reads back from JSON: so is what this store keeps
+        # (storable, written out for the common case: an Event its constructor checked).
+        try:
+            if type(event) is not Event or not event._aether_checked:
+                event = storable(event)
+        except AttributeError:  # model_construct'ed or unpickled
+            event = storable(event)
         if self._max_event_bytes is not None:
             _check_size(event, self._max_event_bytes)
         events = self._events.get(event.actor_id)
@@ -50,36 +66,40 @@ class InMemoryEventStore:
             events.append(event)
             self._versions[event.actor_id].append(event.version)
             self._log.append(event)
-        elif self._admit(event.actor_id, event, event) and self._id_is_new(event):
+        elif self._admit(event.actor_id, (event,)) and self._id_is_new(event):
             self._append(event)
         else:
             return  # a retry that already landed
         self._appended.notify()
 
     async def save_events(self, events: Sequence[Event]) -> None:
-        actor_id = check_batch(events)
-        if len(events) == 1:  # a command's usual save
-            # This class's own path, not an override's: a subclass that adds to both
-            # save_event and save_events must not see one save twice.
+        if type(events) is list and len(events) == 1:  # a command's usual save
+            # All check_batch would check of one event, save_event checks. This class's own
+            # path, not an override's: a subclass that adds to both save_event and
+            # save_events must not see one save twice.
             await InMemoryEventStore.save_event(self, events[0])
             return
+        events = check_batch(events)
         if self._max_event_bytes is not None:
             for event in events:
                 _check_size(event, self._max_event_bytes)
-        if self._admit(actor_id, events[0], events[-1]) and all(map(self._id_is_new, events)):
+        if self._admit(events[0].actor_id, events) and all(map(self._id_is_new, events)):
             for event in events:
                 self._append(event)
             self._appended.notify()
 
-    def _admit(self, actor_id: str, first: Event, last: Event) -> bool:
+    def _admit(self, actor_id: str, batch: Sequence[Event]) -> bool:
         """True when the write may go ahead, False when it is a retry that already landed."""
         events = self._events.get(actor_id)
         latest_version = events[-1].version if events else 0
-        if first.version > latest_version:
+        first = batch[0].version
+        if first > latest_version:
             return True
-        if events and events[-1].id == last.id:
+        if events and events[-1].id == batch[-1].id:
+            start = bisect_left(self._versions[actor_id], first)
+            check_retry(batch, events[start:], latest_version)
             return False
-        raise VersionConflictError(actor_id, latest_version, first.version)
+        raise VersionConflictError(actor_id, latest_version, first)
 
     def _id_is_new(self, event: Event) -> bool:
         owner = self._ids.get(event.id)
@@ -91,6 +111,8 @@ class InMemoryEventStore:
         )
 
     async def get_events(self, actor_id: str, from_version: int = 0) -> list[Event]:
+        if type(from_version) is not int:
+            raise from_version_error(from_version)
         events = self._events.get(actor_id)
         if not events:
             check_actor_id(actor_id)  # refused like every store refuses it
@@ -114,6 +136,7 @@ class InMemoryEventStore:
         return _latest(Latest, (last.version, last.id))
 
     async def save_snapshot(self, snapshot: ActorSnapshot) -> None:
+        snapshot = storable(snapshot)
         if self._max_event_bytes is not None:
             _check_size(snapshot, self._max_event_bytes)
         current = self._snapshots.get(snapshot.actor_id)

@@ -24,7 +24,8 @@ from aether import (
     StoreUnavailableError,
     Subscription,
 )
-from aether.event import Event
+from aether.event import Event, encode_record
+from aether.limits import HEADER_RESERVE
 from aether.nats_eventbus import INSTANCE_HEADER, NODE_HEADER, namespace_of_token
 from aether.store import InMemoryEventStore
 from aether.testing import NatsServer, make_event
@@ -313,6 +314,27 @@ async def test_refusals_are_clear(connect: Connect, prefix: str) -> None:
     assert sub.pending == 0  # refused before anyone saw it
     await bus.publish("ns", ok := make_event("a", 2))  # the connection is fine
     assert await read_n(sub, 1) == [ok]
+    await bus.close()
+
+
+async def test_an_event_over_max_payload_by_its_headers_is_refused(
+    connect: Connect, prefix: str
+) -> None:
+    # The server counts headers with the payload and closes the connection past
+    # max_payload: the bus counts HEADER_RESERVE bytes for them, as the stores do.
+    nc = await connect()
+    bus = NATSEventBus(nc, subject_prefix=prefix)
+    sub = await bus.subscribe("ns")
+    empty = len(encode_record(make_event("a", 1, blob="")))
+    room = nc.max_payload - HEADER_RESERVE - empty
+    fits, over = make_event("a", 1, blob="x" * room), make_event("a", 2, blob="x" * (room + 1))
+    with pytest.raises(InvalidEventError, match="max_payload"):
+        await bus.publish("ns", over)
+    assert sub.pending == 0
+    await bus.publish("ns", fits)
+    assert await read_n(sub, 1) == [fits]
+    await bus.flush()  # the server took it: the connection is still open
+    assert nc.is_connected
     await bus.close()
 
 

@@ -1,7 +1,8 @@
 """InMemoryEventStore's inline save path (a new event after the actor's latest, decided in
 save_event itself) against the rules every save follows (``_admit`` and ``_id_is_new``,
-written out here as a model): retries of what landed, duplicate ids, conflicts, one event
-or a batch, through save_event and save_events, and through a subclass that adds to both."""
+written out here as a model): retries of what landed (only the very same events), duplicate
+ids, conflicts, one event or a batch, through save_event and save_events, and through a
+subclass that adds to both."""
 
 from __future__ import annotations
 
@@ -27,7 +28,13 @@ class Model:
         latest = history[-1].version if history else 0
         if batch[0].version <= latest:
             if history and history[-1].id == batch[-1].id:
-                return  # a retry of what landed
+                tail = [event for event in history if event.version >= batch[0].version]
+                if [e.model_dump() for e in tail] == [e.model_dump() for e in batch]:
+                    return  # a retry of what landed: these very events
+                kept = {event.id: event.model_dump() for event in tail}
+                for event in batch:  # an id of a different stored event
+                    if kept.get(event.id, event.model_dump()) != event.model_dump():
+                        raise DuplicateEventIdError(event.id, event.actor_id, event.version, "")
             raise VersionConflictError(batch[0].actor_id, latest, batch[0].version)
         for event in batch:
             if event.id in self.ids:

@@ -6,7 +6,7 @@ implements both EventStore and SnapshotStore::
     from aether.testing.conformance import StoreConformance
 
     class TestMyStore(StoreConformance):
-        @pytest.fixture
+        @pytest_asyncio.fixture
         async def store(self) -> MyStore:
             return await MyStore.open(...)
 """
@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 
-from aether.errors import InvalidEventError, VersionConflictError
-from aether.event import NO_EVENTS, ActorSnapshot, Latest
-from aether.limits import MAX_ACTOR_ID_BYTES
+from aether.errors import DuplicateEventIdError, InvalidEventError, VersionConflictError
+from aether.event import NO_EVENTS, ActorSnapshot, Event, Latest
+from aether.jsondata import FrozenList
+from aether.limits import MAX_ACTOR_ID_BYTES, MAX_BATCH_EVENTS
 from aether.testing.conformance.store_limits import StoreLimitsConformance
 from aether.testing.factories import make_event, unchecked
 
@@ -46,6 +47,7 @@ ODD_ACTOR_IDS = [
 ]
 
 class StoreConformance(StoreLimitsConformance):
+    # Asyncio-marked by StoreLimitsConformance (pytest collects class marks along the bases).
     # ---- version rules -------------------------------------------------------------
 
     async def test_unknown_actor_has_version_zero_and_no_events(self, store: Any) -> None:
@@ -68,11 +70,12 @@ class StoreConformance(StoreLimitsConformance):
         assert await store.get_events("order-1") == [event]
         assert await store.get_latest_version("order-1") == 1
 
-    async def test_first_version_zero_conflicts(self, store: Any) -> None:
+    async def test_first_version_zero_is_refused(self, store: Any) -> None:
+        # Event(...) refuses version 0; a model_construct'ed one is refused at the door.
         bad = unchecked(make_event("a", 1), version=0)
-        with pytest.raises(VersionConflictError) as caught:
+        with pytest.raises(InvalidEventError, match="greater than 0"):
             await store.save_event(bad)
-        assert (caught.value.current_version, caught.value.attempted_version) == (0, 0)
+        assert await store.get_events("a") == []
 
     async def test_conflicting_append_reports_current_version(self, store: Any) -> None:
         await store.save_event(make_event("order-1", 1))
@@ -138,6 +141,88 @@ class StoreConformance(StoreLimitsConformance):
         assert [e.id for e in await store.get_events("a")] == [event.id] + [e.id for e in batch]
         with pytest.raises(VersionConflictError):
             await store.save_event(event)  # no longer the latest: a real conflict
+
+    async def test_a_different_event_under_the_latest_id_is_no_retry(self, store: Any) -> None:
+        # A retry is the very same event (or batch); the same id with other content would
+        # otherwise be answered "already stored" and the new event silently lost.
+        first = make_event("a", 1, amount=10)
+        await store.save_event(first)
+        updates: list[dict[str, Any]] = [{"data": {"amount": 999}}, {"data": {"amount": True}},
+                                         {"event_type": "Other"}, {"metadata": {}}]
+        for update in updates:
+            other = first.model_copy(update=update)
+            with pytest.raises(DuplicateEventIdError) as caught:
+                await store.save_event(other)
+            assert caught.value.event_id == first.id
+        batch = [make_event("a", 2), make_event("a", 3)]
+        await store.save_events(batch)
+        # The last id is the latest's, the event before it is another: nothing is written.
+        with pytest.raises(VersionConflictError):
+            await store.save_events([make_event("a", 2), batch[1]])
+        with pytest.raises(DuplicateEventIdError):
+            await store.save_events([batch[0], batch[1].model_copy(update={"data": {"x": 1}})])
+        assert await store.get_events("a") == [first, *batch]
+
+    async def test_a_batch_is_at_most_the_atomic_limit(self, store: Any) -> None:
+        too_many = [make_event("a", v) for v in range(1, MAX_BATCH_EVENTS + 2)]
+        with pytest.raises(InvalidEventError, match=f"at most {MAX_BATCH_EVENTS}"):
+            await store.save_events(too_many)
+        assert await store.get_latest_version("a") == 0
+        await store.save_events(too_many[:MAX_BATCH_EVENTS])
+        assert await store.get_latest_version("a") == MAX_BATCH_EVENTS
+
+    async def test_unvalidated_records_are_kept_as_their_constructor_builds_them(
+        self, store: Any
+    ) -> None:
+        # model_construct skips validation: every store builds the record through its
+        # constructor, so it refuses what the constructor refuses and keeps what JSON gives.
+        for bad in ({"data": {"n": float("nan")}}, {"actor_id": ""},
+                    {"timestamp": datetime(2026, 1, 1)}, {"data": {"t": (1, 2)}}):
+            with pytest.raises(InvalidEventError):
+                await store.save_event(unchecked(make_event("a", 1), **bad))
+        assert await store.get_latest_version("a") == 0
+        raw = unchecked(make_event("a", 1), data={"lines": [{"sku": "x"}]})
+        await store.save_event(raw)
+        (kept,) = await store.get_events("a")
+        assert kept == Event(**raw.__dict__) and type(kept.data["lines"]) is FrozenList
+
+    async def test_a_subclass_of_event_is_refused(self, store: Any) -> None:
+        class Tagged(Event):
+            tenant: str = ""
+
+        with pytest.raises(InvalidEventError, match="Tagged"):
+            await store.save_event(Tagged(**make_event("a", 1).__dict__, tenant="t"))
+        assert await store.get_latest_version("a") == 0
+
+    async def test_a_named_offset_and_fold_read_back_as_json_keeps_them(
+        self, store: Any
+    ) -> None:
+        named = datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=5, minutes=30), "IST"))
+        for version, stamp in enumerate(
+                (named, datetime(2026, 1, 1, tzinfo=timezone(timedelta(0), "GMT")),
+                 datetime(2026, 1, 1, tzinfo=UTC, fold=1)), start=1):
+            event = make_event("a", version).model_copy(update={"timestamp": stamp})
+            assert event.timestamp == stamp and event.timestamp.fold == 0
+            await store.save_event(event)
+            (kept,) = await store.get_events("a", version)
+            assert kept == event
+            assert (kept.timestamp.tzname(), kept.timestamp.fold) == (
+                event.timestamp.tzname(), 0)
+        assert [e.timestamp.tzname() for e in await store.get_events("a")] == [
+            "UTC+05:30", "UTC", "UTC"]
+
+    async def test_reads_refuse_arguments_of_the_wrong_type(self, store: Any) -> None:
+        await store.save_event(make_event("a", 1))
+        for from_version in ("1", None, 1.0):
+            with pytest.raises(InvalidEventError, match="from_version"):
+                await store.get_events("a", from_version)
+        for actor_id in (b"a", 1, None):
+            with pytest.raises(InvalidEventError, match="actor id"):
+                await store.get_latest_version(actor_id)
+            with pytest.raises(InvalidEventError, match="actor id"):
+                await store.get_events(actor_id)
+        with pytest.raises(InvalidEventError, match="sequence"):
+            await store.save_events(make_event("a", 2))
 
     # ---- save_events ---------------------------------------------------------------
 
