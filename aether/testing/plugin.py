@@ -13,6 +13,10 @@ Fixtures:
 - ``nc``: a connection to ``nats_server``, drained after the test.
 - ``memory_store``, ``jetstream_store``: a fresh, empty store per backend (the JetStream one
   with streams of its own, deleted after the test).
+
+The async fixtures are declared with ``pytest_asyncio.fixture`` and the conformance suites mark
+their tests ``asyncio``, so both work in pytest-asyncio's default strict mode as well as in auto
+mode: a project needs no pytest configuration to use them.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from uuid import uuid4
 
 import nats
 import pytest
+import pytest_asyncio
 from nats.aio.client import Client
 
 from aether.store.jetstream import JetStreamConfig, JetStreamEventStore
@@ -63,7 +68,7 @@ def nats_cluster(tmp_path: Path) -> Iterator[list[NatsServer]]:
         server.stop()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
     client = await nats.connect(nats_server.url, connect_timeout=5, max_reconnect_attempts=5)
     yield client
@@ -75,7 +80,7 @@ def memory_store() -> InMemoryEventStore:
     return InMemoryEventStore()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def jetstream_store(nc: Client) -> AsyncIterator[JetStreamEventStore]:
     store = await JetStreamEventStore.create(
         nc, f"events_{uuid4().hex[:10]}", JetStreamConfig(storage="memory")

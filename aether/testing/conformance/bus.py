@@ -12,11 +12,11 @@ test's own)::
     from aether.testing.conformance import BroadcasterConformance
 
     class TestMyBus(BroadcasterConformance):
-        @pytest.fixture
+        @pytest_asyncio.fixture  # async fixtures: pytest_asyncio's, for strict mode
         async def bus(self) -> AsyncIterator[MyBus]: ...
 
         @pytest.fixture
-        async def peer(self, bus: MyBus) -> MyBus:
+        def peer(self, bus: MyBus) -> MyBus:
             return bus
 
 No test waits a fixed time to prove that something did *not* arrive: a marker published after
@@ -36,8 +36,9 @@ from hypothesis import strategies as st
 from aether.errors import InvalidEventError, StoreConfigError, SubscriptionClosedError
 from aether.event import Event
 from aether.eventbus import OverflowPolicy, Subscription
+from aether.jsondata import FrozenList
 from aether.store.naming import MAX_NAMESPACE_BYTES
-from aether.testing.factories import make_event
+from aether.testing.factories import make_event, unchecked
 
 ODD_NAMESPACES = [
     "",
@@ -91,6 +92,10 @@ namespace_text = st.text(
 
 
 class BroadcasterConformance:
+    # Every test is a coroutine: marked here so subclasses run in pytest-asyncio's default
+    # strict mode too, with no configuration from the user (auto mode ignores the mark).
+    pytestmark = pytest.mark.asyncio
+
     # ---- delivery ------------------------------------------------------------------
 
     async def test_publish_reaches_every_subscriber_on_every_node_once_in_order(
@@ -353,6 +358,29 @@ class BroadcasterConformance:
         with pytest.raises(InvalidEventError, match="Event"):
             await bus.publish("ns", {"id": "e1"})
         assert subscription.pending == 0
+
+    async def test_unvalidated_events_are_delivered_as_their_constructor_builds_them(
+        self, bus: Any, peer: Any
+    ) -> None:
+        # model_construct skips validation: a bus builds the event through its constructor,
+        # so local and remote subscribers get the same event and nobody gets a refused one.
+        local, remote = await bus.subscribe("ns"), await peer.subscribe("ns")
+        for bad in ({"data": {"n": float("nan")}}, {"data": {"t": (1, 2)}},
+                    {"data": {1: "a"}}, {"version": 0}, {"actor_id": ""}):
+            with pytest.raises(InvalidEventError):
+                await bus.publish("ns", unchecked(make_event("a", 1), **bad))
+
+        class Tagged(Event):
+            tenant: str = ""
+
+        with pytest.raises(InvalidEventError, match="Tagged"):
+            await bus.publish("ns", Tagged(**make_event("a", 1).__dict__, tenant="t"))
+        raw = unchecked(make_event("a", 2), data={"lines": [{"sku": "x"}]})
+        await bus.publish("ns", raw)
+        built = Event(**raw.__dict__)
+        assert await read_n(remote, 1) == [built]
+        (mine,) = await read_n(local, 1)
+        assert mine == built and type(mine.data["lines"]) is FrozenList
 
     async def test_overlong_patterns_are_refused(self, bus: Any) -> None:
         with pytest.raises(StoreConfigError, match="pattern"):

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from aether.checkpoints import CheckpointStore, ParkedEvent
 from aether.testing.conformance.store import ODD_ACTOR_IDS
 from aether.testing.factories import make_event
@@ -20,6 +22,10 @@ def _parked(runner: str, handler: str, position: int) -> ParkedEvent:
 
 
 class CheckpointConformance:
+    # Every test is a coroutine: marked here so subclasses run in pytest-asyncio's default
+    # strict mode too, with no configuration from the user (auto mode ignores the mark).
+    pytestmark = pytest.mark.asyncio
+
     async def test_is_a_checkpoint_store(self, checkpoints: Any) -> None:
         assert isinstance(checkpoints, CheckpointStore)
 

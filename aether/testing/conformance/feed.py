@@ -6,7 +6,7 @@ EventStore and EventFeed::
     from aether.testing.conformance import FeedConformance
 
     class TestMyStoreFeed(FeedConformance):
-        @pytest.fixture
+        @pytest_asyncio.fixture  # async fixtures: pytest_asyncio's, for strict mode
         async def store(self) -> MyStore:
             return await MyStore.open(...)
 """
@@ -19,6 +19,7 @@ import itertools
 from typing import Any
 from uuid import uuid4
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -50,6 +51,10 @@ def _assert_increasing(pairs: list[tuple[int, Event]]) -> None:
 
 
 class FeedConformance:
+    # Every test is a coroutine: marked here so subclasses run in pytest-asyncio's default
+    # strict mode too, with no configuration from the user (auto mode ignores the mark).
+    pytestmark = pytest.mark.asyncio
+
     async def test_empty_store_has_an_empty_feed(self, store: Any) -> None:
         assert await store.read_all() == []
         assert await store.last_position() == 0

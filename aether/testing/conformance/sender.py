@@ -51,6 +51,10 @@ def _name() -> str:
 
 
 class SenderConformance:
+    # Every test is a coroutine: marked here so subclasses run in pytest-asyncio's default
+    # strict mode too, with no configuration from the user (auto mode ignores the mark).
+    pytestmark = pytest.mark.asyncio
+
     async def test_is_a_command_sender(self, sender: Any) -> None:
         assert isinstance(sender, CommandSender)
 

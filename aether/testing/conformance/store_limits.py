@@ -56,6 +56,10 @@ property_test = settings(
 class StoreLimitsConformance:
     """Rule 2 tests; StoreConformance inherits them, so every backend runs them."""
 
+    # Every test is a coroutine: marked here (StoreConformance inherits the mark) so subclasses
+    # run in pytest-asyncio's default strict mode too, with no configuration from the user.
+    pytestmark = pytest.mark.asyncio
+
     # ---- rule 2: whatever a store accepts it reads back exactly, the rest is refused -----
 
     @property_test
