@@ -21,6 +21,8 @@ from typing import Any, Final
 from modeling.index import index_model
 from modeling.typeexpr import TypeSyntaxError, named_types, parse_type
 from modeling.types import EnumType, EventDef, FieldSpec, Model, ValueObject
+from modeling.values import DeclaredTypes, value_problem
+from modeling.yaml_source import load_yaml
 
 LOCK_FORMAT: Final = 1
 LOCK_SUFFIX: Final = ".lock.json"
@@ -158,7 +160,60 @@ def parse_lock(text: str, name: str) -> Lock:
                 or not all(k.isdigit() and _schema_ok(v) for k, v in versions.items())):
             raise LockError(f"{name}:1:1: the lock's entry for event {str(event)[:80]!r} is "
                             f"damaged; restore the lock from version control")
+        for version, schema in versions.items():
+            found = _schema_problem(schema)
+            if found is not None:
+                where, problem = found
+                raise LockError(
+                    f"{_locate(text, name, ('events', event, 'versions', version, *where))}: "
+                    f"version {version} of event {str(event)[:80]!r} in the lock: {problem}; "
+                    f"restore the lock from version control")
     return data
+
+
+def _schema_problem(schema: Schema) -> tuple[tuple[str, ...], str] | None:
+    """(where in the schema, what is wrong) for a locked version generate could not compile
+    (its upcaster tests build payloads from it): a type that does not parse or names a type
+    the version does not carry, a default that does not fit its type."""
+    locked: dict[str, Any] = schema.get("types", {})
+    try:
+        types = DeclaredTypes(
+            {n: ValueObject(name=n, fields={f: _spec(s) for f, s in t["fields"].items()})
+             for n, t in locked.items() if "enum" not in t},
+            {n: EnumType(name=n, values=t["enum"]) for n, t in locked.items() if "enum" in t})
+    except ValueError as error:  # pydantic's ValidationError: a default or value not JSON
+        return ("types",), f"a type is damaged ({str(error).splitlines()[0]})"
+    groups = [(("fields",), schema["fields"])] + [
+        (("types", n, "fields"), t["fields"]) for n, t in locked.items() if "enum" not in t]
+    for base, fields in groups:
+        for field, spec in fields.items():
+            try:
+                expr = parse_type(spec["type"])
+            except TypeSyntaxError as error:
+                return (*base, field, "type"), f"field {field!r}: {error}"
+            unknown = [t for t in named_types(expr) if t not in locked]
+            if unknown:
+                return ((*base, field, "type"),
+                        f"field {field!r} has type {unknown[0]!r}, which the version does not "
+                        f"carry under `types`")
+            problem = None if spec["required"] else value_problem(spec.get("default"), expr,
+                                                                  types)
+            if problem is not None:
+                return (*base, field, "default"), f"default of field {field!r}: {problem}"
+    return None
+
+
+def _spec(field: dict[str, Any]) -> FieldSpec:
+    if field["required"]:
+        return FieldSpec(type=field["type"])
+    return FieldSpec(type=field["type"], default=field.get("default"))
+
+
+def _locate(text: str, name: str, path: tuple[str, ...]) -> str:
+    """file:line:col of a value in the lock's JSON (JSON is YAML), or of the nearest value
+    around it that can be found."""
+    _, source, _ = load_yaml(text, name)
+    return str(source.locate(path))
 
 
 def _fields_ok(fields: Any) -> bool:

@@ -10,14 +10,36 @@ import yaml
 from pydantic import BaseModel
 
 from modeling.types import Actor, FieldSpec, Model, Scenario
+from modeling.yaml_source import YAML12_FLOAT
 
 SCHEMA_ID = "https://aether.dev/schemas/model.json"
+
+
+_BREAKS = frozenset("\x85\u2028\u2029\ufeff")
+
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, quoting the text that aether-gen's reader takes as another
+    type than PyYAML's (YAML 1.1) does: ``1e300`` is a float to it, as in YAML 1.2."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = None
+    if _BREAKS.intersection(value) or not value.replace("\n", "").isprintable():
+        style = '"'  # escaped there: YAML reads NEL, LS, PS as line breaks, drops a BOM
+    elif YAML12_FLOAT.fullmatch(value):
+        style = "'"
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
 
 
 def to_yaml(model: Model) -> str:
     """The model in the YAML format, shorthands used where they say the same thing."""
     data = _plain(model)
-    text: str = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    text: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                          width=100)
     return text
 
 

@@ -22,6 +22,9 @@ Problem = tuple[Path, str, str]
 ID_TYPES = ("str", "int", "uuid")
 """Field types an identity may have: they print as the same text for the same value."""
 _PREFIX = re.compile(r"[a-z][a-z0-9_]{0,62}")
+MAX_ACTOR_ID_BYTES = 512
+"""The runtime's limit on an actor id (aether.limits.MAX_ACTOR_ID_BYTES; modeling does not
+import aether, tests/modeling keeps the two equal)."""
 
 
 def id_prefix(aggregate: Aggregate) -> str:
@@ -45,6 +48,29 @@ def command_target(owner: Aggregate, command: str,
         return None
     spec = next((c.fields.get(owner.id) for c in owner.commands if c.name == command), None)
     return actor_id(owner, payload[owner.id], spec.type if spec is not None else "str")
+
+
+def id_value_problem(owner: Aggregate | None, payload: Mapping[str, JsonValue],
+                     fields: Mapping[str, FieldSpec]) -> str | None:
+    """What is wrong when a scenario message (an event or command of ``owner``) carries an
+    identity whose actor id ``<prefix>-<value>`` is longer than the runtime takes."""
+    if owner is None or owner.id is None:
+        return None
+    spec, value = fields.get(owner.id), payload.get(owner.id)
+    if spec is None or spec.type not in ID_TYPES or not isinstance(value, str | int) or (
+            isinstance(value, bool)):
+        return None
+    try:
+        actor = actor_id(owner, value, spec.type)
+    except ValueError:
+        return None  # not a uuid: reported as a bad value
+    size = len(actor.encode("utf-8", "surrogatepass"))
+    if size <= MAX_ACTOR_ID_BYTES:
+        return None
+    room = MAX_ACTOR_ID_BYTES - len(id_prefix(owner)) - 1
+    return (f"field {owner.id!r} makes the actor id {shown(actor, 40)} of {size} bytes "
+            f"(UTF-8); actor ids are at most {MAX_ACTOR_ID_BYTES} bytes: keep "
+            f"{owner.id} within {room} bytes")
 
 
 def event_emitters(model: Model) -> dict[str, str]:

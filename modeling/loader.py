@@ -35,7 +35,10 @@ def load_model(path: str | FilePath, strict: bool = False) -> LoadedModel:
     file = FilePath(path)
     data, source, diagnostics = _read(file)
     if data is None:
-        raise ModelError(diagnostics)
+        # Never an error without a message: the CLI would exit 1 saying nothing.
+        raise ModelError(diagnostics or [Diagnostic(
+            Location(str(file), 1, 1), "error", "the model file holds no model; start with "
+            "`model: <name>` and `contexts:`", "empty")])
     # The file parsed (a duplicate key or a refused tag leaves the rest readable): go on,
     # so one run shows every error, but say each place only once.
     reported = {d.location for d in diagnostics}

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from pydantic import JsonValue
 
-from modeling.identity import id_prefix
+from modeling.identity import MAX_ACTOR_ID_BYTES, id_prefix, id_value_problem
 from modeling.names import short, shown, snake_case
 from modeling.source import Path, Severity
 from modeling.types import Aggregate, EventDef, Model, Policy, PolicyScenario
@@ -77,12 +77,14 @@ def split_message(message: Mapping[str, JsonValue], extra: str) -> Message | tup
     address = message.get(extra)
     if extra in message and not _is_actor_id(address):
         return extra, (f"`{extra}` is an actor id: text of 1 to {MAX_ACTOR_ID} printable "
-                       f"characters, such as `{extra}: order-o1`")
+                       f"characters (at most {MAX_ACTOR_ID_BYTES} bytes of UTF-8), such as "
+                       f"`{extra}: order-o1`")
     return Message(name, payload, address if isinstance(address, str) else None)
 
 
 def _is_actor_id(value: JsonValue) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= MAX_ACTOR_ID and value.isprintable()
+    return isinstance(value, str) and 0 < len(value) <= MAX_ACTOR_ID and value.isprintable() \
+        and len(value.encode("utf-8", "surrogatepass")) <= MAX_ACTOR_ID_BYTES
 
 
 def read_models_read(model: Model, policy: Policy) -> dict[str, list[str]]:
@@ -178,10 +180,16 @@ class _ScenarioCheck:
         known = index.events.get(message.name) or index.commands.get(message.name)
         if known is None:
             return
-        for field, problem in payload_problems(message.payload, known[0].fields,
-                                               self.checker.types, message.name):
+        problems = payload_problems(message.payload, known[0].fields, self.checker.types,
+                                    message.name)
+        for field, problem in problems:
             where = (*path, message.name) if field is None else (*path, message.name, field)
             self.checker.report(where, problem, "bad-scenario")
+        owner = known[1]
+        too_long = None if problems else id_value_problem(owner, message.payload,
+                                                          known[0].fields)
+        if too_long is not None and owner is not None:
+            self.checker.report((*path, message.name, str(owner.id)), too_long, "bad-scenario")
 
     def given(self, path: Path, raw: Mapping[str, JsonValue]) -> None:
         message = self.split(path, raw, ACTOR_KEY)

@@ -17,10 +17,11 @@ from decimal import Decimal
 
 from pydantic import JsonValue
 
+from modeling.identity import id_value_problem
 from modeling.names import short, shown
 from modeling.source import Path
 from modeling.typeexpr import PRIMITIVES, Named, Primitive, TypeSyntaxError, parse_type
-from modeling.types import FieldSpec, Model, ReadModel, ReadModelScenario
+from modeling.types import Aggregate, FieldSpec, Model, ReadModel, ReadModelScenario
 from modeling.values import DeclaredTypes, payload_problems
 
 Problem = tuple[Path, str, str, bool]
@@ -65,6 +66,7 @@ def row_shape(read_model: ReadModel,
 def read_model_problems(model: Model, types: DeclaredTypes, hint: Hint) -> Iterator[Problem]:
     events = {e.name: e.fields for c in model.contexts
               for e in [*(e for a in c.aggregates for e in a.events), *c.events]}
+    owners = {e.name: a for c in model.contexts for a in c.aggregates for e in a.events}
     for c, context in enumerate(model.contexts):
         for i, read_model in enumerate(context.read_models):
             path: Path = ("contexts", c, "read_models", i)
@@ -76,7 +78,7 @@ def read_model_problems(model: Model, types: DeclaredTypes, hint: Hint) -> Itera
             yield from _key_problems(path, read_model, events, types)
             for s, scenario in enumerate(read_model.scenarios):
                 yield from _scenario_problems((*path, "scenarios", s), read_model, scenario,
-                                              events, types, hint)
+                                              events, types, hint, owners)
 
 
 def _key_problems(path: Path, read_model: ReadModel,
@@ -148,7 +150,7 @@ def _key_type_problem(kind: str, types: DeclaredTypes) -> str | None:
 
 def _scenario_problems(path: Path, read_model: ReadModel, scenario: ReadModelScenario,
                        events: Mapping[str, Mapping[str, FieldSpec]], types: DeclaredTypes,
-                       hint: Hint) -> Iterator[Problem]:
+                       hint: Hint, owners: Mapping[str, Aggregate]) -> Iterator[Problem]:
     name = short(read_model.name)
     for g, message in enumerate(scenario.given):
         where: Path = (*path, "given", g)
@@ -164,9 +166,14 @@ def _scenario_problems(path: Path, read_model: ReadModel, scenario: ReadModelSce
             yield (where, f"read model {name} does not read {short(event)}: add it to "
                    f"`from`, or remove it from the scenario", "unknown-reference", True)
         else:
-            for field, problem in payload_problems(payload, events[event], types, event):
+            problems = payload_problems(payload, events[event], types, event)
+            for field, problem in problems:
                 yield ((*where, event) if field is None else (*where, event, field), problem,
                        "bad-scenario", False)
+            owner = owners.get(event)
+            too_long = None if problems else id_value_problem(owner, payload, events[event])
+            if too_long is not None and owner is not None:
+                yield (*where, event, str(owner.id)), too_long, "bad-scenario", False
     if read_model.single and len(scenario.then) != 1:
         yield ((*path, "then"), f"read model {name} is a single row: `then` is exactly that "
                f"one row, as `[{{field: value}}]`", "bad-scenario", False)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import difflib
+import enum
 import types
 import typing
+import uuid
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -42,7 +47,9 @@ def _diagnostic(error: Any, data: Any, source: SourceMap) -> Diagnostic:
         return Diagnostic(source.locate(path[:-1]), "error",
                           f"{describe(path[:-1], data)} needs a {shown(str(path[-1]))} key",
                           "missing-key")
-    message = error["msg"]
+    message = error["msg"].removeprefix("Value error, ")  # our own validators' words
+    if kind == "invalid-json-value":  # a Python model's default or scenario value
+        message = f"not a JSON value; {json_hint(error.get('input'))}"
     if len(path) >= 2 and path[-2] in ("fields", "state") and kind in ("model_type", "dict_type"):
         return Diagnostic(source.locate(path), "error",
                           f"{where}: write a type such as str, or a mapping with type, default "
@@ -51,6 +58,25 @@ def _diagnostic(error: Any, data: Any, source: SourceMap) -> Diagnostic:
                 "model_type"):
         message = f"{message}, got {_kind_of(error.get('input'))}"
     return Diagnostic(source.locate(path), "error", f"{where}: {message}", "structure")
+
+
+def json_hint(value: object) -> str:
+    """What to write instead of a Python value that is not JSON."""
+    if isinstance(value, dt.datetime):
+        return f"write the datetime as ISO text, {shown(value.isoformat())}"
+    if isinstance(value, dt.date):
+        return f"write the date as ISO text, {shown(value.isoformat())}"
+    if isinstance(value, Decimal | uuid.UUID | enum.Enum):
+        text = str(value.value if isinstance(value, enum.Enum) else value)
+        return f"write the {type(value).__name__} as text, {shown(text)}"
+    if isinstance(value, bytes | bytearray):
+        encoded = base64.b64encode(value).decode("ascii")
+        return (f"write bytes as text: a bytes field's own default is its text, bytes in "
+                f"lists, value objects and scenarios are base64 ({shown(encoded)})")
+    if isinstance(value, tuple | set | frozenset):
+        return f"write the {type(value).__name__} as a list, [...]"
+    return (f"got {type(value).__name__}; write text, a number, true/false, None, a list or "
+            f"a dict with str keys")
 
 
 def error_path(error: Any) -> Path:

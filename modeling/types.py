@@ -12,6 +12,27 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 
+MAX_VERSION = 10**9
+"""Largest model version and event schema_version: one is bumped by one at a time, and
+the number is printed into generated headers and module names."""
+
+
+def _version(value: Any) -> Any:
+    # Strict: YAML's `true` or `1.0` is no version (pydantic would read them as 1).
+    if type(value) is not int or not 1 <= value <= MAX_VERSION:
+        if isinstance(value, bool):
+            got = "true/false"
+        elif isinstance(value, int) and len(str(value)) > 12:
+            got = f"a number of {len(str(value))} digits"
+        else:
+            got = repr(value) if isinstance(value, int | float) else "text"
+        raise ValueError(f"a version is a whole number from 1 to {MAX_VERSION:_} (bump it by "
+                         f"one for each change), got {got}")
+    return value
+
+
+Version = Annotated[int, BeforeValidator(_version)]
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
@@ -71,7 +92,7 @@ class EnumType(Element):
 
 class EventDef(Element):
     fields: Fields = Field(default_factory=dict)
-    schema_version: int = Field(default=1, ge=1)
+    schema_version: Version = Field(default=1, ge=1, le=MAX_VERSION)
 
 
 class CommandDef(Element):
@@ -216,7 +237,7 @@ class Model(_Frozen):
     """A whole EventStorming model."""
 
     name: str = Field(alias="model")
-    version: int = Field(default=1, ge=1)
+    version: Version = Field(default=1, ge=1, le=MAX_VERSION)
     description: str = ""
     contexts: list[BoundedContext] = Field(default_factory=list)
     context_map: list[Relationship] = Field(

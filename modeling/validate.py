@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from pydantic import JsonValue
 
 from modeling.context_map import crossing_problems, map_problems
-from modeling.identity import identity_problems
+from modeling.identity import id_value_problem, identity_problems
 from modeling.index import Entry, Kind, ModelIndex, index_model
 from modeling.lints import LINT_CODES, lint_model
 from modeling.name_checks import (
@@ -304,9 +304,13 @@ class _Checker:
                         f"{short(aggregate.name)}{self.what_it_is(name, kind)}"
                         f"{_did_you_mean(name, list(known))}", "unknown-reference", at_key=True)
             return
-        for field, problem in payload_problems(payload, known[name], self.types, name):
+        problems = payload_problems(payload, known[name], self.types, name)
+        for field, problem in problems:
             where = (*path, name) if field is None else (*path, name, field)
             self.report(where, problem, "bad-scenario")
+        too_long = None if problems else id_value_problem(aggregate, payload, known[name])
+        if too_long is not None:
+            self.report((*path, name, str(aggregate.id)), too_long, "bad-scenario")
 
     def check_read_models(self) -> None:
         def hint(name: str, expected: str, candidates: list[str]) -> str:

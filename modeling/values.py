@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import math
-import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 
@@ -14,6 +12,7 @@ from pydantic import JsonValue
 from modeling.names import shown
 from modeling.typeexpr import DictOf, ListOf, Named, Optional, Primitive, TypeExpr, parse_type
 from modeling.types import EnumType, FieldSpec, ValueObject
+from modeling.value_texts import FORMS, text_problem
 
 MAX_INT = 2**53 - 1
 """Integers in defaults and scenarios stay within what every JSON reader keeps exact."""
@@ -75,12 +74,16 @@ def value_problem(value: JsonValue, expr: TypeExpr, types: DeclaredTypes) -> str
     inner = expr.inner if isinstance(expr, Optional) else expr
     if isinstance(inner, Primitive) and inner.name == "bytes" and isinstance(value, str):
         return json_problem(value)
-    return json_problem(value) or _value_problem(value, expr, types)
+    # A list or value-object default is generated as JSON that pydantic validates as
+    # written (kit.Field(default=..., validate_default=True)): nothing fills in a left-out
+    # optional field there, unlike scenario values, which become constructor calls.
+    return json_problem(value) or _value_problem(value, expr, types, as_written=True)
 
 
-def _value_problem(value: JsonValue, expr: TypeExpr, types: DeclaredTypes) -> str | None:
+def _value_problem(value: JsonValue, expr: TypeExpr, types: DeclaredTypes,
+                   as_written: bool = False) -> str | None:
     if isinstance(expr, Optional):
-        return None if value is None else _value_problem(value, expr.inner, types)
+        return None if value is None else _value_problem(value, expr.inner, types, as_written)
     if value is None:
         return f"null does not fit {expr}; make the type `{expr} | None` or give a value"
     if isinstance(expr, Primitive):
@@ -89,7 +92,7 @@ def _value_problem(value: JsonValue, expr: TypeExpr, types: DeclaredTypes) -> st
         if not isinstance(value, list):
             return f"expected a list for {expr}"
         for index, item in enumerate(value):
-            problem = _value_problem(item, expr.item, types)
+            problem = _value_problem(item, expr.item, types, as_written)
             if problem:
                 return f"item {index + 1}: {problem}"
         return None
@@ -97,7 +100,7 @@ def _value_problem(value: JsonValue, expr: TypeExpr, types: DeclaredTypes) -> st
         if not isinstance(value, dict):
             return f"expected a mapping for {expr}"
         for key, item in value.items():
-            problem = _value_problem(item, expr.value, types)
+            problem = _value_problem(item, expr.value, types, as_written)
             if problem:
                 return f"key {key!r}: {problem}"
         return None
@@ -112,7 +115,7 @@ def _value_problem(value: JsonValue, expr: TypeExpr, types: DeclaredTypes) -> st
         return None  # the unknown type itself is reported elsewhere
     if not isinstance(value, dict):
         return f"expected a mapping of {expr.name}'s fields"
-    return _payload_problem(value, value_object.fields, types, expr.name)
+    return _payload_problem(value, value_object.fields, types, expr.name, as_written)
 
 
 def payload_problems(payload: Mapping[str, JsonValue], fields: Mapping[str, FieldSpec],
@@ -136,29 +139,34 @@ def payload_problems(payload: Mapping[str, JsonValue], fields: Mapping[str, Fiel
 
 
 def _payload_problem(payload: Mapping[str, JsonValue], fields: Mapping[str, FieldSpec],
-                     types: DeclaredTypes, owner: str) -> str | None:
+                     types: DeclaredTypes, owner: str, as_written: bool) -> str | None:
     unknown = [key for key in payload if key not in fields]
     if unknown:
         known = ", ".join(fields) or "none"
         return f"{owner} has no field {shown(unknown[0])} (fields: {known})"
     for name, spec in fields.items():
-        problem = _field_problem(payload, name, spec, types, owner)
+        problem = _field_problem(payload, name, spec, types, owner, as_written)
         if problem:
             return problem
     return None
 
 
 def _field_problem(payload: Mapping[str, JsonValue], name: str, spec: FieldSpec,
-                   types: DeclaredTypes, owner: str) -> str | None:
+                   types: DeclaredTypes, owner: str, as_written: bool = False) -> str | None:
     try:
         expr = parse_type(spec.type)
     except ValueError:
         return None  # reported where the field is declared
     if name not in payload:
-        if not spec.has_default and not isinstance(expr, Optional):
+        if spec.has_default:
+            return None
+        if not isinstance(expr, Optional):
             return f"{owner} needs a value for field {name!r} ({spec.type})"
+        if as_written:
+            return (f"{owner} needs a value for field {name!r} ({spec.type}) in a default: "
+                    f"a default is read as written, so write `{name}: null` for none")
         return None
-    problem = _value_problem(payload[name], expr, types)
+    problem = _value_problem(payload[name], expr, types, as_written)
     return f"field {name!r} of {owner}: {problem}" if problem else None
 
 
@@ -179,32 +187,24 @@ def _primitive_problem(value: JsonValue, name: str) -> str | None:
     elif name == "decimal":
         ok = len(str(value)) <= MAX_DECIMAL_TEXT and _parses(
             lambda: Decimal(str(value)).is_finite() or _not_finite(), value, (InvalidOperation,))
-    elif name == "datetime":
-        ok = isinstance(value, str) and _parses(lambda: dt.datetime.fromisoformat(str(value)),
-                                                value, (ValueError,))
-        if ok and dt.datetime.fromisoformat(str(value)).tzinfo is None:
-            # Stored timestamps are aware; a naive one would compare unequal (or fail) there.
-            return (f"{shown(str(value))} has no time zone; datetimes are aware (events store "
-                    f"aware timestamps): write {shown(str(value) + '+00:00')} or another "
-                    f"offset")
-    elif name == "date":
-        ok = isinstance(value, str) and _parses(lambda: dt.date.fromisoformat(str(value)),
-                                                value, (ValueError,))
-    else:  # uuid
-        ok = isinstance(value, str) and _parses(lambda: uuid.UUID(str(value)), value,
-                                                (ValueError,))
+    elif name in FORMS:  # date, datetime, uuid: read alike by Python and by pydantic
+        if isinstance(value, str):
+            return text_problem(value, name)
+        ok = False
+    else:
+        raise AssertionError(f"unknown primitive {name}")
     if ok:
         return None
     if name == "bytes":
         return (f"{shown(str(value)) if isinstance(value, str) else shown(repr(value))} is "
                 f"not base64 text; bytes in scenarios and in lists or value objects are "
                 f"written as base64 (\"AAEC/w==\" is the bytes 0, 1, 2, 255; \"\" is none)")
-    examples = {"datetime": '"2026-01-31T12:00:00+00:00"', "date": '"2026-01-31"',
-                "uuid": '"5f0c…" (a UUID)', "decimal": '"12.50"'}
-    hint = f" such as {examples[name]}" if name in examples else ""
+    said = shown(str(value)) if isinstance(value, str) else shown(repr(value))
+    if name in FORMS:
+        return f"{said} is not a valid {name}; write {FORMS[name]} (as text)"
+    hint = ' such as "12.50"' if name == "decimal" else ""
     article = "an" if name == "int" else "a"
-    return f"{shown(str(value)) if isinstance(value, str) else shown(repr(value))} is not " \
-        f"a valid {name}; write {article} {name}{hint}"
+    return f"{said} is not a valid {name}; write {article} {name}{hint}"
 
 
 def _not_finite() -> bool:

@@ -33,8 +33,9 @@ MAX_VALUES = 200_000
 
 _PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in (
     "str", "int", "float", "bool", "null", "timestamp", "map", "seq"))
+_NULL_TAG = "tag:yaml.org,2002:null"
 # YAML 1.2's core-schema float with an exponent (1e300, 2E-3, .5e1), which 1.1 reads as text.
-_YAML12_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
+YAML12_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
 
 
 def _location(file: str, mark: Any) -> Location:
@@ -60,7 +61,8 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Diagnostic]]:
     except yaml.YAMLError as exc:
         return None, source, [Diagnostic(Location(file, 1, 1), "error", f"YAML: {exc}",
                                          "yaml-syntax")]
-    if root is None:
+    if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL_TAG):
+        # No document, or one that is only null (`---`, `~`, `null`, `%YAML 1.2` + `---`).
         return None, source, [Diagnostic(
             Location(file, 1, 1), "error",
             "the model file is empty; start with `model: <name>` and `contexts:`", "empty",
@@ -175,6 +177,6 @@ class _Converter:
             return node.value  # YAML 1.1 reads on/off/yes/no as booleans; modelers mean words
         if isinstance(value, dt.date | dt.datetime):
             return node.value
-        if isinstance(value, str) and node.style is None and _YAML12_FLOAT.fullmatch(value):
+        if isinstance(value, str) and node.style is None and YAML12_FLOAT.fullmatch(value):
             return float(value)  # YAML 1.1 wants a dot and a signed exponent: 1e300 is text
         return value

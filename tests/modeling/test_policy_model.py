@@ -95,10 +95,10 @@ def test_every_problem_of_reads_and_policy_scenarios_in_one_run_at_its_place() -
         "MarkOverdueLoans issues MarkOverdue, Charge: `then` lists those of them it dispatches",
         "34:54: error: command MarkOverdue goes to aggregate Loan, which declares no `id`, so "
         "the scenario must say where: write `to: <actor id>` beside it (e.g. `to: loan-1`)",
-        "36:38: error: field 'due' of Borrowed: 'soon' is not a valid date; write a date such "
-        "as \"2026-01-31\"",
-        "37:53: error: `actor` is an actor id: text of 1 to 255 printable characters, such as "
-        "`actor: order-o1`",
+        "36:38: error: field 'due' of Borrowed: 'soon' is not a valid date; write dates as "
+        "YYYY-MM-DD, such as \"2026-01-31\"",
+        "37:53: error: `actor` is an actor id: text of 1 to 255 printable characters (at most "
+        "512 bytes of UTF-8), such as `actor: order-o1`",
         "38:69: error: Charge has no field 'extra' (fields: member_id, amount)",
         "44:22: error: policy ChargeDaily reads no read models, so the given event Borrowed "
         "feeds nothing: declare what it reads (`reads: [...]`) or remove `given`",
