@@ -8,6 +8,7 @@ a bug in aether-gen itself.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import traceback
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from codegen.asyncapi import export as export_contract
 from codegen.contract_cli import refuse_breaking, run_check, stale_lock, write_lock
 from codegen.formatting import FormatError
 from codegen.generator import generate as generate_files
+from codegen.writer import UnsafeOutputError
 from codegen.writer import plan as plan_output
 from codegen.writer import write as write_output
 from modeling import LoadedModel, ModelError, load_model
@@ -53,7 +55,7 @@ def friendly(command: F) -> F:
             for diagnostic in error.diagnostics:
                 click.echo(str(diagnostic), err=True)
             sys.exit(EXIT_PROBLEMS)
-        except (DiagramError, LockError, OSError) as error:
+        except (DiagramError, LockError, UnsafeOutputError, OSError) as error:
             fail(str(error))
         except (RecursionError, MemoryError) as error:  # bounded by validate; never silent
             fail(f"internal error ({type(error).__name__}); rerun with AETHER_DEBUG=1 and "
@@ -143,15 +145,29 @@ def diagram(model: Path, output: Path, fmt: Format | None, context: str | None) 
     click.echo(f"wrote {output} ({chosen})")
 
 
-def _template_problem(error: jinja2.TemplateError, templates: Path) -> str:
-    """Where a custom template failed, and why: ``path:line: message`` when jinja2 says."""
+def _template_problem(error: Exception, templates: Path) -> str | None:
+    """Where a custom template failed, and why (``path:line: message``), or None when the
+    error did not come from one of the templates in ``templates``."""
     if isinstance(error, jinja2.TemplateSyntaxError):
         return f"{error.filename or error.name}:{error.lineno}: {error.message}"
     # Rendering errors carry no line, but jinja2 puts template frames in the traceback.
     frames = [frame for frame in traceback.extract_tb(error.__traceback__)
               if Path(frame.filename).parent == templates]
+    if not frames and not isinstance(error, jinja2.TemplateError):
+        return None
     where = f"{frames[-1].filename}:{frames[-1].lineno}: " if frames else ""
     return f"{where}{type(error).__name__}: {error}"
+
+
+def _regenerate(model: Path, output: Path, package: str | None,
+                templates: Path | None) -> str:
+    """The generate command that brings ``output`` up to date, as the user ran it."""
+    words = ["aether-gen", "generate", str(model), "-o", str(output)]
+    if package is not None:
+        words += ["--package", package]
+    if templates is not None:
+        words += ["--templates", str(templates)]
+    return shlex.join(words)
 
 
 def _format_from_suffix(output: Path) -> Format:
@@ -179,7 +195,7 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
     """Compile MODEL into a typed Python package on the Aether runtime."""
     loaded = _load(model)
     refuse_breaking(loaded)
-    name = package or loaded.model.name
+    name = loaded.model.name if package is None else package  # "" is refused, not ignored
     problem = package_name_problem(name)
     if problem:
         fail(f"{problem}; pass --package with one, e.g. --package {loaded.model.name}")
@@ -189,10 +205,13 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
         if templates is None:
             raise  # the built-in templates made invalid Python: a bug, exit 2
         fail(f"{error}; check your templates in {templates}")
-    except jinja2.TemplateError as error:
-        if templates is None:
-            raise  # a built-in template failed to render: a bug, exit 2
-        fail(f"{_template_problem(error, templates)}; check your templates in {templates}")
+    except Exception as error:
+        # A custom template that fails to render ({{ 1/0 }}) is the user's to fix; anything
+        # else (a built-in template, aether-gen itself) is a bug, exit 2.
+        problem = None if templates is None else _template_problem(error, templates)
+        if problem is None:
+            raise
+        fail(f"{problem}; check your templates in {templates}")
     if check:
         result = plan_output(files, output)
         problems = ([f"missing: {p}" for p in result.created] +
@@ -204,8 +223,8 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
             click.echo(line, err=True)
             problems.append(line)
         if problems:
-            fail(f"{len(problems)} file(s) out of date; run aether-gen generate {model} "
-                 f"-o {output}")
+            fail(f"{len(problems)} file(s) out of date; run "
+                 f"{_regenerate(model, output, package, templates)}")
         click.echo(f"{output / name}: up to date")
         return
     result = write_output(files, output)

@@ -261,7 +261,9 @@ def policy_view(policy: Policy, event_fields: dict[str, dict[str, FieldSpec]],
             if owner.id is not None and all(
                     n in fields and fields[n].type == spec.type
                     for n, spec in needed.items() if not spec.has_default):
-                args = [f"{n}=event.{n}" for n in needed if n in fields]
+                # A field with a default is passed on only when the types match too.
+                args = [f"{n}=event.{n}" for n, spec in needed.items()
+                        if n in fields and fields[n].type == spec.type]
                 body = [call(f"command = {issued}", args, ""),
                         "return [kit.Dispatch(command.target_actor_id(), command)]"]
                 break

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import keyword
 import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,10 @@ from modeling.types import Aggregate, EventDef, FieldSpec, Model, Policy
 POLICY_MEMBERS = frozenset({"name", "position", "react", "handle", "command_id",
                             "reacts_to"})
 """Attributes kit.Policy has: a read model attribute never takes one of these names."""
+PARAMETERS = frozenset({"self", "cls", *keyword.softkwlist, "type"})
+"""Names an attribute never takes either: each is also a parameter of the base class's
+``__init__(self, ...)`` (``Self`` -> ``self`` would repeat ``self``), and a soft keyword
+reads badly there (``module_name`` already adds ``_`` to hard keywords)."""
 
 
 @dataclass
@@ -59,13 +64,14 @@ class PolicyScenarioView:
 
 def attributes(reads: list[str]) -> dict[str, str]:
     """The attribute a policy keeps each read model it reads in: ``DailySheet`` ->
-    ``daily_sheet``; never a member of kit.Policy, an ``on_<event>`` handler, or another
-    read model's attribute (``Name`` -> ``name_view``, then ``NameView`` -> ``name_view_2``)."""
+    ``daily_sheet``; never a member of kit.Policy, a reserved parameter name (``Self`` ->
+    ``self_view``), an ``on_<event>`` handler, or another read model's attribute
+    (``Name`` -> ``name_view``, then ``NameView`` -> ``name_view_2``)."""
     taken: set[str] = set()
     found = {}
     for read in reads:
         name = module_name(read)
-        if name in POLICY_MEMBERS or name.startswith("on_"):
+        if name in POLICY_MEMBERS or name in PARAMETERS or name.startswith("on_"):
             name = f"{name}_view"
         unique, number = name, 2
         while unique in taken:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from typing import Any
 
 from pydantic import JsonValue
@@ -22,6 +23,7 @@ from pydantic import JsonValue
 LINE = 100
 PIECE = 40  # longest piece of a long string literal (indentation can reach ~50 columns)
 TEST_NAME = 60  # longest scenario part of a generated test name
+MEMBER = 80  # longest `Enum.MEMBER`: ruff format puts it alone on a line at column 8
 
 # Letters ruff does not flag as confusable (measured); others are escaped.
 _KEPT = frozenset(chr(code) for code in range(0xC0, 0x180)) - {"\u00d7", "\u0131", "\u017f"}
@@ -44,6 +46,15 @@ def identifier(text: str, taken: set[str], limit: int = TEST_NAME) -> str:
 def constant(value: str) -> str:
     """An enum member name from its value: paid -> PAID (validate keeps these unique)."""
     return value.upper()
+
+
+def member(enum: str, value: str) -> str:
+    """The enum member of ``value``: ``Status.PAID``; ``Status["PAID"]`` when that would be
+    too long for a line (ruff format can break a subscript, not an attribute)."""
+    name = constant(value)
+    if len(enum) + 1 + len(name) <= MEMBER:
+        return f"{enum}.{name}"
+    return f"{enum}[{string(name, 60)}]"  # names have at most 48 characters: one piece
 
 
 def _escaped(char: str, quote: str = '"') -> str:
@@ -100,21 +111,29 @@ def _wrap(paragraph: str, width: int) -> list[str]:
     return lines
 
 
-def string(text: str) -> str:
+def comment(text: str) -> str:
+    """``text`` as ``# `` comment lines within the line limit (a word too long for a line,
+    such as a huge version number, is cut). The text must be safe already: one line, no
+    control characters (callers pass names and numbers)."""
+    return "\n".join(textwrap.wrap(text, LINE, initial_indent="# ", subsequent_indent="# ",
+                                   break_on_hyphens=False))
+
+
+def string(text: str, piece: int = PIECE) -> str:
     """A string literal holding ``text`` exactly; long text becomes adjacent pieces of at
-    most PIECE characters (Python joins adjacent literals)."""
-    return _pieces([_escaped(char) for char in text], '"', "")
+    most ``piece`` characters (Python joins adjacent literals)."""
+    return _pieces([_escaped(char) for char in text], '"', "", piece)
 
 
-def _pieces(escaped: list[str], quote: str, prefix: str) -> str:
-    if sum(map(len, escaped)) <= PIECE:
+def _pieces(escaped: list[str], quote: str, prefix: str, piece: int = PIECE) -> str:
+    if sum(map(len, escaped)) <= piece:
         return f"{prefix}{quote}{''.join(escaped)}{quote}"
     parts: list[str] = []
     current = ""
-    for index, piece in enumerate(escaped):
-        current += piece
-        at_space = piece == " " and len(current) >= PIECE // 2
-        if len(current) >= PIECE or at_space or index == len(escaped) - 1:
+    for index, part in enumerate(escaped):
+        current += part
+        at_space = part == " " and len(current) >= piece // 2
+        if len(current) >= piece or at_space or index == len(escaped) - 1:
             parts.append(f"{prefix}{quote}{current}{quote}")
             current = ""
     # No parentheses of our own: ruff format joins the pieces when they fit and puts them

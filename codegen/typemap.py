@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pydantic import JsonValue
 
 from codegen.imports import Code
-from codegen.pysource import bytes_literal, constant, literal, string
+from codegen.pysource import bytes_literal, literal, member, string
 from modeling.typeexpr import DictOf, ListOf, Named, Optional, Primitive, TypeExpr, parse_type
 from modeling.types import EnumType, FieldSpec, ValueObject
 
@@ -81,7 +81,7 @@ def default_expression(spec: FieldSpec, expr: TypeExpr, types: Types) -> Code:
     if isinstance(expr, Primitive):
         return _primitive_default(expr.name, value)
     if isinstance(expr, Named) and expr.name in types.enums:
-        return Code(f"{expr.name}.{constant(str(value))}", types=frozenset({expr.name}))
+        return Code(member(expr.name, str(value)), types=frozenset({expr.name}))
     # Containers and value objects: pydantic validates (and copies) the JSON default.
     return Code(f"kit.Field(default={literal(value)}, validate_default=True)", kit=True)
 
@@ -159,7 +159,7 @@ def value_expression(value: JsonValue, expr: TypeExpr, types: Types) -> Code:
                      *entries.values())
     assert isinstance(expr, Named)
     if expr.name in types.enums:
-        return Code(f"{expr.name}.{constant(str(value))}", types=frozenset({expr.name}))
+        return Code(member(expr.name, str(value)), types=frozenset({expr.name}))
     assert isinstance(value, dict)
     code = constructor(expr.name, value, types.value_objects[expr.name].fields, types)
     return Code(code.text, code.modules, code.kit, code.types | {expr.name})

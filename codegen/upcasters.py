@@ -21,7 +21,7 @@ from modeling.contract import Lock, LockError, Schema
 from modeling.names import module_name
 from modeling.typeexpr import TypeSyntaxError, parse_type
 from modeling.types import EnumType, FieldSpec, Model, ValueObject
-from modeling.upcasting import UpcastStep, upcast_steps
+from modeling.upcasting import UpcastStep, stored_default, upcast_steps
 
 
 @dataclass
@@ -111,8 +111,9 @@ def example_payload(schema: Schema, event: str, version: int) -> dict[str, JsonV
     a sample value where it has no default."""
     try:
         types = _types(schema.get("types", {}))
+        # A bytes field's own default is its text; the stored payload holds base64.
         return {name: sample(parse_type(spec["type"]), types) if spec["required"]
-                else spec.get("default")
+                else stored_default(spec["type"], spec.get("default"))
                 for name, spec in schema["fields"].items()}
     except (TypeSyntaxError, KeyError, ValueError) as error:
         raise LockError(f"the lock's version {version} of {event} cannot be read "

@@ -6,6 +6,10 @@
 - Nothing touches the output until every file has been rendered; then the new
   package is assembled beside the old one and swapped in with renames, so a
   failure leaves the previous output whole.
+- Nothing is written through a symlink: a generated file that is a symlink inside the
+  output directory is replaced by a file; one pointing outside it, a symlinked
+  directory, or a file where a directory goes (and the reverse) is refused, before
+  anything is read or written (``UnsafeOutputError``).
 """
 
 from __future__ import annotations
@@ -31,7 +35,54 @@ class Plan:
         return bool(self.created or self.updated or self.removed)
 
 
+class UnsafeOutputError(Exception):
+    """A path generate would write is not a plain file or directory it may replace."""
+
+
+def check_safe(files: list[OutputFile], out: Path) -> None:
+    """Refuse output paths that would make generate write outside ``out`` or replace
+    something that is not its own: raises UnsafeOutputError saying what to do."""
+    root = out.resolve()
+    directories = {parent for f in files for parent in _parents(f.path)}
+    for relative in sorted(directories):
+        path = out / relative
+        if path.is_symlink():
+            raise UnsafeOutputError(
+                f"{path} is a symlink (to {os.readlink(path)}) where aether-gen writes a "
+                f"directory, and it never writes through symlinks; replace it with a "
+                f"directory or remove it, or pass another -o or --package")
+        if path.exists() and not path.is_dir():
+            raise UnsafeOutputError(
+                f"{path} is a file where aether-gen writes a directory; move or remove it, "
+                f"or pass another -o or --package")
+    for item in files:
+        path = out / item.path
+        if path.is_symlink() and not _inside(path.parent.resolve() / os.readlink(path), root):
+            raise UnsafeOutputError(
+                f"{path} is a symlink to {os.readlink(path)}, outside {out}, and aether-gen "
+                f"never writes through symlinks; remove it (aether-gen writes the file)")
+        if path.is_dir() and not path.is_symlink():
+            raise UnsafeOutputError(
+                f"{path} is a directory where aether-gen writes a file; move or remove it")
+
+
+def _parents(path: str) -> list[str]:
+    """``a/b/c.py`` -> ``a``, ``a/b``: the directories a file of the output lives in."""
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: nowhere to write
+        return False
+    return resolved == root or root in resolved.parents
+
+
 def plan(files: list[OutputFile], out: Path) -> Plan:
+    """What ``write`` would change; raises UnsafeOutputError first (see check_safe)."""
+    check_safe(files, out)
     result = Plan()
     wanted = {f.path for f in files}
     for item in files:
@@ -72,6 +123,8 @@ def write(files: list[OutputFile], out: Path) -> Plan:
         for path in [*result.created, *result.updated]:
             target = staging / path
             target.parent.mkdir(parents=True, exist_ok=True)
+            if target.is_symlink():  # one inside the output (check_safe): becomes a file
+                target.unlink()
             target.write_text(by_path[path].content, encoding="utf-8")
         for path in result.removed:
             (staging / path).unlink()

@@ -110,7 +110,7 @@ def _key_problems(path: Path, read_model: ReadModel,
         # The row's evolve(...) takes the key as `        <key>: <type> | ...`, one line.
         yield ((*path, "key"), f"key {shown(key)} of read model {name} and its type "
                f"{shown(kind)} have {len(key) + len(kind)} characters together; at most 90 "
-               f"fit the generated `evolve({key}: {kind} | ...)` within 100 columns: shorten "
+               f"fit the generated `{key}: {kind} ...` line within 100 columns: shorten "
                f"the field name or the type name", "bad-key", False)
     for e, event in enumerate(read_model.from_):
         fields = events.get(event)

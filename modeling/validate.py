@@ -36,8 +36,9 @@ MAX_ISSUED = 64
 """Most commands one policy may issue."""
 
 MAX_EVOLVE_PAIR = 90
-"""Longest field name plus type name of a state or row field: `        name: Type` of the
-generated evolve(...) keeps within 100 columns."""
+"""Longest field name plus type name of a state or row field, or a field with a default:
+`        name: Type` of the generated evolve(...) (or `name: Type = ...`) keeps within 100
+columns."""
 
 
 def check_model(model: Model, source: SourceMap,
@@ -126,7 +127,8 @@ class _Checker:
                 if problem:
                     self.report(field_path, problem, "bad-name", at_key=True)
                 self.check_field_type(field_path, owner, name, spec, declared)
-                if path[-1] == "state" or path[-3:-2] == ("read_models",):
+                if (path[-1] == "state" or path[-3:-2] == ("read_models",)
+                        or spec.has_default):
                     self.check_evolve_line(field_path, owner, name, spec)
         for c, context in enumerate(self.model.contexts):
             for i, vo in enumerate(context.value_objects):
@@ -146,7 +148,8 @@ class _Checker:
 
     def check_evolve_line(self, path: Path, owner: str, name: str, spec: FieldSpec) -> None:
         """A state or row field is a parameter of the generated ``evolve(...)``, one line at
-        8 columns that ruff cannot break between the name and a type name."""
+        8 columns that ruff cannot break between the name and a type name; so is any field
+        with a default (``name: Type = ...``: ruff breaks the value, not the annotation)."""
         try:
             types = named_types(parse_type(spec.type))
         except TypeSyntaxError:
@@ -156,7 +159,7 @@ class _Checker:
                 self.report(path, f"field {shown(name)} of {owner} and its type "
                             f"{shown(type_name)} have {len(name) + len(type_name)} characters "
                             f"together; at most {MAX_EVOLVE_PAIR} fit the generated "
-                            f"`evolve({name}: {type_name} | ...)` within 100 columns: shorten "
+                            f"`{name}: {type_name} ...` line within 100 columns: shorten "
                             f"the field name or the type name", "bad-name", at_key=True)
                 return
 

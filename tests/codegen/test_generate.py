@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -277,3 +278,45 @@ def test_a_custom_template_that_jinja2_refuses_is_a_user_error(
     assert f"error: {templates / 'events.py.j2'}{said}" in result.stderr
     assert result.stderr.rstrip().endswith(f"check your templates in {templates}")
     assert "internal error" not in result.stderr
+
+
+def test_an_empty_package_name_is_refused_in_one_line(tmp_path: Path) -> None:
+    result = aether_gen("generate", ORDERS_YAML, "-o", tmp_path, "--package", "")
+    assert result.returncode == 1
+    assert result.stderr == ("aether-gen: error: package name '' is not a lowercase Python "
+                             "identifier; pass --package with one, e.g. --package orders\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_custom_template_that_raises_while_rendering_names_its_line(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "events.py.j2").write_text('{% include "_header.j2" %}\n\n{{ 1/0 }}\n')
+    result = aether_gen("generate", ORDERS_YAML, "-o", tmp_path / "out", "--templates",
+                        templates)
+    assert result.returncode == 1, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line == (f"aether-gen: error: {templates / 'events.py.j2'}:3: ZeroDivisionError: "
+                    f"division by zero; check your templates in {templates}")
+
+
+@pytest.mark.parametrize("custom", [False, True])
+def test_check_suggests_the_command_that_regenerates_the_same_package(
+    tmp_path: Path, custom: bool,
+) -> None:
+    templates = tmp_path / "my templates"
+    templates.mkdir()
+    out = tmp_path / "out dir"
+    options = ["--package", "shop", *(["--templates", templates] if custom else [])]
+    assert aether_gen("generate", ORDERS_YAML, "-o", out, *options).returncode == 0
+    with (out / "shop" / "events.py").open("a") as events:
+        events.write("# x\n")
+    result = aether_gen("generate", ORDERS_YAML, "-o", out, *options, "--check")
+    assert result.returncode == 1
+    suggested = result.stderr.splitlines()[-1].split("; run ", 1)[1]
+    assert suggested.startswith("aether-gen generate ")
+    words = shlex.split(suggested)[1:]  # the same command line, quoted for a shell
+    assert aether_gen(*words, cwd=ROOT).returncode == 0
+    assert aether_gen(*words, "--check").returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == ["shop"]
+    assert ("--templates" in words) is custom

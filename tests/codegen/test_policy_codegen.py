@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -153,3 +154,23 @@ def test_scenario_actor_ids_stay_string_literals(actor: str, target: str) -> Non
     assert isinstance(given_call, ast.Tuple) and isinstance(then_call, ast.Call)
     assert ast.literal_eval(given_call.elts[0]) == actor
     assert ast.literal_eval(then_call.args[0]) == target
+
+
+@pytest.mark.parametrize("read", ["Self", "Cls", "Match", "Type"])
+def test_a_read_model_named_like_a_parameter_gets_an_attribute_of_its_own(
+    tmp_path: Path, read: str,
+) -> None:
+    # `Self` -> `def __init__(self, self: "Self")` was a SyntaxError (duplicate argument);
+    # soft keywords read badly as parameters: each becomes `<name>_view`.
+    attribute = f"{read.lower()}_view"
+    package = f"policy_{read.lower()}"
+    model = Model.model_validate(load_yaml(MODEL.replace("Sheet", read), "model.yaml")[0])
+    write(generate(model, package), tmp_path)
+    bases = (tmp_path / package / "bases.py").read_text()
+    assert f'def __init__(self, {attribute}: "{read}") -> None:' in bases
+    stub = tmp_path / package / "policies" / "mark_overdue_loans.py"
+    text = stub.read_text()
+    body = text[text.index(f"        # self.{attribute}"):]
+    stub.write_text(text.replace(body, POLICY.replace("self.sheet", f"self.{attribute}")))
+    assert run_policy_tests(tmp_path, package) == {
+        "test_mark_overdue_loans_due_yesterday": None}
