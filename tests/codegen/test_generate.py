@@ -307,7 +307,8 @@ def test_check_suggests_the_command_that_regenerates_the_same_package(
     templates = tmp_path / "my templates"
     templates.mkdir()
     out = tmp_path / "out dir"
-    options = ["--package", "shop", *(["--templates", templates] if custom else [])]
+    custom_templates: list[str | Path] = ["--templates", templates] if custom else []
+    options: list[str | Path] = ["--package", "shop", *custom_templates]
     assert aether_gen("generate", ORDERS_YAML, "-o", out, *options).returncode == 0
     with (out / "shop" / "events.py").open("a") as events:
         events.write("# x\n")

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,10 +22,11 @@ from modeling.types import FieldSpec, ValueObject
 from modeling.values import DeclaredTypes, payload_problems, value_problem
 
 NO_TYPES = DeclaredTypes({}, {})
-PYTHON = {"date": dt.date.fromisoformat, "datetime": dt.datetime.fromisoformat,
-          "uuid": uuid.UUID}
-PYDANTIC = {"date": TypeAdapter(list[dt.date]), "datetime": TypeAdapter(list[dt.datetime]),
-            "uuid": TypeAdapter(list[uuid.UUID])}
+PYTHON: dict[str, Callable[[str], object]] = {
+    "date": dt.date.fromisoformat, "datetime": dt.datetime.fromisoformat, "uuid": uuid.UUID}
+PYDANTIC: dict[str, TypeAdapter[list[Any]]] = {
+    "date": TypeAdapter(list[dt.date]), "datetime": TypeAdapter(list[dt.datetime]),
+    "uuid": TypeAdapter(list[uuid.UUID])}
 
 
 def errors(tmp_path: Path, text: str) -> list[str]:
@@ -43,8 +46,9 @@ def _week_date(day: dt.date) -> str:
 
 _offsets = st.integers(-23 * 3600 - 3599, 23 * 3600 + 3599).map(
     lambda seconds: dt.timezone(dt.timedelta(seconds=seconds)))
+_zones: st.SearchStrategy[dt.tzinfo | None] = st.one_of(st.none(), _offsets)
 _datetimes = st.datetimes(min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30),
-                          timezones=st.none() | _offsets)
+                          timezones=_zones)  # type: ignore[arg-type]  # stub: None only
 _texts = {
     "date": st.one_of(
         st.dates().map(dt.date.isoformat), st.dates().map(lambda d: d.strftime("%Y%m%d")),
@@ -79,7 +83,12 @@ def test_texts_validate_accepts_are_read_alike_by_python_and_pydantic(
         assert offset is not None and offset.seconds % 60 == 0 and not offset.microseconds
 
 
-@given(_datetimes.filter(lambda d: d.tzinfo is not None and d.utcoffset().seconds % 60 != 0))
+def _offset_of_seconds(moment: dt.datetime) -> bool:
+    offset = moment.utcoffset()
+    return offset is not None and offset.seconds % 60 != 0
+
+
+@given(_datetimes.filter(_offset_of_seconds))
 def test_datetimes_with_an_offset_of_seconds_are_refused(moment: dt.datetime) -> None:
     text = moment.isoformat()
     problem = value_problem(text, parse_type("datetime"), NO_TYPES)

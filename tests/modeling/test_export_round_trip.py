@@ -17,7 +17,7 @@ from modeling.structure import build_model
 from modeling.types import Aggregate, BoundedContext, FieldSpec, Model, ValueObject
 from modeling.yaml_source import load_yaml
 
-_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=12) | st.sampled_from([
+_text = st.text(st.characters(codec="utf-8"), max_size=12) | st.sampled_from([
     "1e300", "1e3", "1e-5", "-2E+7", ".5e1", "1.", "1.0e+3", "0x1F", "0o17", "1_000", "12:30",
     "2026-01-31", "2026-01-31T12:00:00Z", "yes", "no", "on", "off", "y", "n", "~", "null",
     "true", "False", ".inf", "-.Inf", ".nan", "", " ", "- a", "a: b", "#c", "&a", "*a", "!t",
@@ -41,7 +41,7 @@ def test_export_then_load_gives_an_equal_model(name: str, version: int, descript
                                                fields: dict[str, FieldSpec],
                                                state: dict[str, FieldSpec],
                                                vo_name: str) -> None:
-    model = Model(model=name, version=version, description=description, contexts=[
+    model = Model(name=name, version=version, description=description, contexts=[
         BoundedContext(name=vo_name, value_objects=[ValueObject(name=vo_name, fields=fields)],
                        aggregates=[Aggregate(name=name, id=vo_name, state=state)])])
     data, source, problems = load_yaml(to_yaml(model), "exported.yaml")
@@ -52,7 +52,7 @@ def test_export_then_load_gives_an_equal_model(name: str, version: int, descript
 
 
 def test_numbers_written_as_text_stay_text() -> None:
-    model = Model(model="rt", contexts=[BoundedContext(name="S", value_objects=[ValueObject(
+    model = Model(name="rt", contexts=[BoundedContext(name="S", value_objects=[ValueObject(
         name="V", fields={"a": FieldSpec(type="str", default="1e300")})])])
     assert "default: '1e300'" in to_yaml(model)
 
