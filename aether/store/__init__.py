@@ -2,5 +2,6 @@
 
 from aether.store.jetstream import JetStreamConfig, JetStreamEventStore
 from aether.store.memory import InMemoryEventStore
+from aether.store.streams import ForeignStreamError
 
-__all__ = ["InMemoryEventStore", "JetStreamConfig", "JetStreamEventStore"]
+__all__ = ["ForeignStreamError", "InMemoryEventStore", "JetStreamConfig", "JetStreamEventStore"]

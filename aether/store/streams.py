@@ -128,7 +128,7 @@ async def ensure_streams(js: JetStreamContext, wants: list[StreamConfig],
         for want, info in zip(wants, found, strict=True):
             if await _ensure_stream(js, want, update_existing, info):
                 created.append(want)
-    except _ForeignStream:
+    except ForeignStreamError:
         # Another store took a later name between our look and our create (store "f"
         # and store "f_snapshots" opened at once: "f_snapshots" is one's snapshot stream
         # and the other's event stream). Refused, take back what this call created.
@@ -217,8 +217,9 @@ def _refused(name: str, want: StreamConfig, exc: nats.js.errors.APIError) -> Aet
     return StoreConfigError(f"JetStream refused to create stream {name!r}: {exc.description}")
 
 
-class _ForeignStream(StoreConfigError):
-    """A stream of this store's name belongs to another namespace or store."""
+class ForeignStreamError(StoreConfigError):
+    """A stream of this store's name belongs to another namespace or store (their names
+    sanitize alike); a StoreConfigError, exported as ``aether.store.ForeignStreamError``."""
 
 
 def _check_owner(name: str, have: StreamConfig, want: StreamConfig) -> None:
@@ -226,7 +227,7 @@ def _check_owner(name: str, have: StreamConfig, want: StreamConfig) -> None:
     want_meta = want.metadata or {}
     for key in (OWNER_NAMESPACE, OWNER_ROLE):
         if have_meta.get(key) != want_meta.get(key):
-            raise _ForeignStream(
+            raise ForeignStreamError(
                 f"stream {name!r} already belongs to {key.split('.')[1]} "
                 f"{have_meta.get(key)!r}, not {want_meta.get(key)!r}: two namespaces or stores "
                 f"map to the same stream name; choose a namespace or store name that differs "

@@ -12,7 +12,7 @@ import pytest
 from nats.aio.client import Client
 
 from aether import AetherError, InvalidEventError, StoreConfigError, StoreUnavailableError
-from aether.store import JetStreamConfig, JetStreamEventStore
+from aether.store import ForeignStreamError, JetStreamConfig, JetStreamEventStore
 from aether.testing import NatsServer, make_event
 from aether.testing.factories import unchecked
 
@@ -67,8 +67,9 @@ async def test_namespaces_that_sanitize_alike_cannot_share_a_stream(
 ) -> None:
     name = f"ev{uuid4().hex[:8]}"
     await open_store(nc, cleanup, name, namespace="a.b")
-    with pytest.raises(StoreConfigError, match=r"already belongs to namespace 'a\.b'"):
+    with pytest.raises(ForeignStreamError, match=r"already belongs to namespace 'a\.b'"):
         await JetStreamEventStore.create(nc, name, JetStreamConfig(namespace="a b"))
+    assert issubclass(ForeignStreamError, StoreConfigError)  # caught as a config error too
     with pytest.raises(StoreConfigError, match="already belongs"):
         await JetStreamEventStore.create(nc, f"a_b_{name}")
 
