@@ -320,28 +320,29 @@ _FILLERS: dict[type[_Record], Callable[[_Record, dict[str, Any], bool], bool]] =
 }
 
 
-def storable(record: _RecordT) -> _RecordT:
-    """``record`` as every store and bus keeps it, or InvalidEventError before anything is
-    written.
+def storable(record: object, kind: type[_RecordT]) -> _RecordT:
+    """``record`` as every store and bus keeps a ``kind`` (Event or ActorSnapshot), or
+    InvalidEventError before anything is written.
 
     A record whose constructor checked it is itself (it is immutable). Anything else, built
     by ``model_construct`` (which skips validation), unpickled, or read back from storage
     (not held to limits added since), is built again through its constructor: that checks
     every limit and gives the form JSON reads back (frozen data, a zone as its fixed
     offset), so a store that keeps objects holds what one that keeps JSON gives back, and
-    an unchecked actor id never reaches a NATS subject. A subclass is refused: JSON gives
-    back the base class without its fields. The version rules stay the store's own."""
-    kind = type(record)
-    if kind is not Event and kind is not ActorSnapshot:
-        if not isinstance(record, Event | ActorSnapshot):
+    an unchecked actor id never reaches a NATS subject. Anything but ``kind`` itself is
+    refused, a subclass too: JSON gives back the base class without its fields. The
+    version rules stay the store's own."""
+    if type(record) is not kind:
+        name = kind.__name__
+        if isinstance(record, kind):
             raise InvalidEventError(
-                f"stores and buses take aether.Event (snapshot stores ActorSnapshot) records, "
-                f"got {kind.__name__}: build one with Event(...)"
+                f"stores and buses keep {name} itself, not {type(record).__name__}: a "
+                f"subclass's type and fields would not read back from JSON; build "
+                f"{name}(...) with its fields"
             )
-        base = "Event" if isinstance(record, Event) else "ActorSnapshot"
         raise InvalidEventError(
-            f"stores and buses keep {base} itself, not {kind.__name__}: a subclass's type and "
-            f"fields would not read back from JSON; build {base}(...) with its fields"
+            f"expected an aether.{name}, got {type(record).__name__}: events are saved and "
+            f"published as Event, snapshots saved as ActorSnapshot"
         )
     try:
         if record._aether_checked:
@@ -464,7 +465,7 @@ def check_batch(events: Sequence[Event]) -> list[Event]:
             f"largest atomic batch, a limit every store keeps), got {len(events)}: split the "
             f"batch"
         )
-    events = [storable(event) for event in events]
+    events = [storable(event, Event) for event in events]
     actor_id = events[0].actor_id
     if len(events) == 1:
         return events  # what a command's save usually is: nothing to compare

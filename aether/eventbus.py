@@ -340,7 +340,7 @@ def check_publishable(event: Event) -> Event:
             f"a bus publishes aether.Event objects, got {type(event).__name__}: build an Event "
             f"(or save through a Repository, which publishes what it saved)"
         )
-    return storable(event)
+    return storable(event, Event)
 
 
 def _event_type_filter(event_types: Iterable[str] | None) -> frozenset[str] | None:

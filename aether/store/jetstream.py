@@ -141,7 +141,7 @@ class JetStreamEventStore:
     # ---- writing ---------------------------------------------------------------------
 
     async def save_event(self, event: Event) -> None:
-        event = storable(event)
+        event = storable(event, Event)
         await self._append(event.actor_id, [event])
 
     async def save_events(self, events: Sequence[Event]) -> None:
@@ -328,7 +328,7 @@ class JetStreamEventStore:
 
     async def save_snapshot(self, snapshot: ActorSnapshot) -> None:
         """Keep the newest snapshot per actor; an older one arriving late is ignored."""
-        snapshot = storable(snapshot)
+        snapshot = storable(snapshot, ActorSnapshot)
         subject = self.snapshot_subject(snapshot.actor_id)
         position = await self._position_of(snapshot.actor_id, snapshot.version)
         await self._snapshots.save(snapshot, subject, position)

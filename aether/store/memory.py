@@ -54,9 +54,9 @@ class InMemoryEventStore:
         # (storable, written out for the common case: an Event its constructor checked).
         try:
             if type(event) is not Event or not event._aether_checked:
-                event = storable(event)
+                event = storable(event, Event)
         except AttributeError:  # model_construct'ed or unpickled
-            event = storable(event)
+            event = storable(event, Event)
         if self._max_event_bytes is not None:
             _check_size(event, self._max_event_bytes)
         events = self._events.get(event.actor_id)
@@ -136,7 +136,7 @@ class InMemoryEventStore:
         return _latest(Latest, (last.version, last.id))
 
     async def save_snapshot(self, snapshot: ActorSnapshot) -> None:
-        snapshot = storable(snapshot)
+        snapshot = storable(snapshot, ActorSnapshot)
         if self._max_event_bytes is not None:
             _check_size(snapshot, self._max_event_bytes)
         current = self._snapshots.get(snapshot.actor_id)

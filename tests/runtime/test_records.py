@@ -178,9 +178,9 @@ def test_a_store_still_checks_what_was_read_back_past_today_s_limits() -> None:
     raw = json.dumps(_json_of({"data": {"big": 2**70}})).encode()
     old = decode_record(Event, raw, stored=True)
     with pytest.raises(InvalidEventError, match="64-bit"):
-        storable(old)  # saving it anew must meet today's limits
+        storable(old, Event)  # saving it anew must meet today's limits
     fresh = make_event("a", 1)
-    assert storable(fresh) is fresh  # checked when it was built: kept as it is
+    assert storable(fresh, Event) is fresh  # checked when it was built: kept as it is
 
 
 class Noted(EventPayload):

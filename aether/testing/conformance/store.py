@@ -194,6 +194,19 @@ class StoreConformance(StoreLimitsConformance):
             await store.save_event(Tagged(**make_event("a", 1).__dict__, tenant="t"))
         assert await store.get_latest_version("a") == 0
 
+    async def test_an_event_is_no_snapshot_and_a_snapshot_no_event(self, store: Any) -> None:
+        event = make_event("a", 1)
+        snapshot = ActorSnapshot(actor_id="a", version=1, state={}, timestamp=event.timestamp)
+        with pytest.raises(InvalidEventError, match="ActorSnapshot"):
+            await store.save_snapshot(event)
+        for method, argument in ((store.save_event, snapshot),
+                                 (store.save_events, [snapshot]),
+                                 (store.save_events, [snapshot, snapshot])):
+            with pytest.raises(InvalidEventError, match=r"expected an aether\.Event"):
+                await method(argument)
+        assert await store.get_latest_snapshot("a") is None
+        assert await store.get_latest_version("a") == 0
+
     async def test_a_named_offset_and_fold_read_back_as_json_keeps_them(
         self, store: Any
     ) -> None:
