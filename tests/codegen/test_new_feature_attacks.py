@@ -52,6 +52,13 @@ def aether_gen(*args: str | Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def generated_tests_pass(cwd: Path, target: str | Path) -> None:
+    """The generated tests at ``target`` (relative to ``cwd``) run and pass."""
+    tests = subprocess.run([str(BIN / "pytest"), "-q", "-p", "no:cacheprovider", str(target)],
+                           cwd=cwd, capture_output=True, text=True, check=False)
+    assert tests.returncode == 0, tests.stdout
+
+
 def test_a_policy_reading_many_read_models_gets_a_stub_within_100_columns(
     tmp_path: Path,
 ) -> None:
@@ -78,10 +85,7 @@ def test_a_bytes_field_added_with_a_default_is_upcast_as_base64(tmp_path: Path) 
     aether_gen("generate", model, "-o", tmp_path)
     stub = tmp_path / "blob_bump" / "upcasters" / "stored_v1_to_v2.py"
     assert 'data.setdefault("raw", "aMOpbGxvIFwgPT0=")' in stub.read_text()
-    tests = subprocess.run([str(BIN / "pytest"), "-q", "-p", "no:cacheprovider",
-                            "blob_bump/tests/test_upcasters.py"], cwd=tmp_path,
-                           capture_output=True, text=True, check=False)
-    assert tests.returncode == 0, tests.stdout
+    generated_tests_pass(tmp_path, "blob_bump/tests/test_upcasters.py")
 
 
 LEFT_OUT = """\
@@ -132,9 +136,7 @@ def test_an_optional_field_left_out_of_a_scenario_is_none(tmp_path: Path) -> Non
                            ROOT / "pyproject.toml", "--cache-dir", tmp_path / "cache", "left_out"],
                           cwd=tmp_path, capture_output=True, text=True, check=False)
     assert mypy.returncode == 0, mypy.stdout
-    tests = subprocess.run([str(BIN / "pytest"), "-q", "-p", "no:cacheprovider", "left_out"],
-                           cwd=tmp_path, capture_output=True, text=True, check=False)
-    assert tests.returncode == 0, tests.stdout
+    generated_tests_pass(tmp_path, "left_out")
 
 
 def test_a_value_object_changed_under_an_event_leaves_the_upcaster_to_write() -> None:
@@ -211,10 +213,7 @@ def test_a_policy_reading_a_long_named_read_model_stays_within_100_columns(
                            "long_reads"], cwd=tmp_path, capture_output=True, text=True,
                           check=False)
     assert mypy.returncode == 0, mypy.stdout
-    tests = subprocess.run([str(BIN / "pytest"), "-q", "-p", "no:cacheprovider",
-                            "long_reads"], cwd=tmp_path, capture_output=True, text=True,
-                           check=False)
-    assert tests.returncode == 0, tests.stdout
+    generated_tests_pass(tmp_path, "long_reads")
 
 
 STUB_OPTIONAL = """\
@@ -246,10 +245,7 @@ def test_a_prefilled_handler_passes_none_for_an_optional_field_the_command_lacks
                            "stub_optional"], cwd=tmp_path, capture_output=True, text=True,
                           check=False)
     assert mypy.returncode == 0, mypy.stdout
-    tests = subprocess.run([str(BIN / "pytest"), "-q", "-p", "no:cacheprovider",
-                            "stub_optional"], cwd=tmp_path, capture_output=True, text=True,
-                           check=False)
-    assert tests.returncode == 0, tests.stdout
+    generated_tests_pass(tmp_path, "stub_optional")
 
 
 NOTE_TYPES = """\
@@ -300,10 +296,7 @@ def test_a_prefilled_policy_passes_a_defaulted_field_only_of_the_same_type(
                            "note_types"], cwd=tmp_path, capture_output=True, text=True,
                           check=False)  # no pydantic plugin: __init__ is typed
     assert mypy.returncode == 0, mypy.stdout
-    tests = subprocess.run([str(BIN / "pytest"), "-q", "-p", "no:cacheprovider",
-                            "note_types/tests/test_policies.py"], cwd=tmp_path,
-                           capture_output=True, text=True, check=False)
-    assert tests.returncode == 0, tests.stdout
+    generated_tests_pass(tmp_path, "note_types/tests/test_policies.py")
 
 
 SHELF_V1 = """\
@@ -337,6 +330,4 @@ def test_an_old_payload_example_carries_a_bytes_default_as_base64(tmp_path: Path
     aether_gen("generate", model, "-o", tmp_path)
     test = tmp_path / "shelf" / "tests" / "test_upcasters.py"
     assert '{"blob": "aGkh", "patron_id": "text"}' in test.read_text()
-    tests = subprocess.run([str(BIN / "pytest"), "-q", "-p", "no:cacheprovider", test],
-                           cwd=tmp_path, capture_output=True, text=True, check=False)
-    assert tests.returncode == 0, tests.stdout
+    generated_tests_pass(tmp_path, test)
