@@ -1,8 +1,8 @@
 """InMemoryEventStore's inline save path (a new event after the actor's latest, decided in
-save_event itself) against the rules every save follows (``_admit`` and ``_id_is_new``,
-written out here as a model): retries of what landed (only the very same events), duplicate
-ids, conflicts, one event or a batch, through save_event and save_events, and through a
-subclass that adds to both."""
+save_event itself) against the rules every save follows (``_admit`` and ``_id_is_new``, as
+StoreConformance's model writes them out): retries of what landed (only the very same
+events), duplicate ids, conflicts, one event or a batch, through save_event and save_events,
+and through a subclass that adds to both."""
 
 from __future__ import annotations
 
@@ -14,33 +14,7 @@ from hypothesis import strategies as st
 
 from aether import DuplicateEventIdError, Event, InvalidEventError, VersionConflictError
 from aether.store import InMemoryEventStore
-
-
-class Model:
-    """The documented rules, one batch at a time."""
-
-    def __init__(self) -> None:
-        self.events: dict[str, list[Event]] = {}
-        self.ids: set[str] = set()
-
-    def save(self, batch: Sequence[Event]) -> None:
-        history = self.events.setdefault(batch[0].actor_id, [])
-        latest = history[-1].version if history else 0
-        if batch[0].version <= latest:
-            if history and history[-1].id == batch[-1].id:
-                tail = [event for event in history if event.version >= batch[0].version]
-                if [e.model_dump() for e in tail] == [e.model_dump() for e in batch]:
-                    return  # a retry of what landed: these very events
-                kept = {event.id: event.model_dump() for event in tail}
-                for event in batch:  # an id of a different stored event
-                    if kept.get(event.id, event.model_dump()) != event.model_dump():
-                        raise DuplicateEventIdError(event.id, event.actor_id, event.version, "")
-            raise VersionConflictError(batch[0].actor_id, latest, batch[0].version)
-        for event in batch:
-            if event.id in self.ids:
-                raise DuplicateEventIdError(event.id, event.actor_id, event.version, "")
-        history.extend(batch)
-        self.ids.update(event.id for event in batch)
+from aether.testing.conformance.store_rules import StoreModel
 
 
 class Noting(InMemoryEventStore):
@@ -71,7 +45,7 @@ _save = st.tuples(st.sampled_from(["a", "b"]), st.integers(-2, 2), st.integers(1
 async def test_every_save_path_follows_the_same_rules(
         saves: list[tuple[str, int, int, list[int], bool]], subclass: bool) -> None:
     store = Noting() if subclass else InMemoryEventStore()
-    model = Model()
+    model = StoreModel()
     for actor_id, offset, size, id_picks, single in saves:
         latest = await store.get_latest_version(actor_id)
         first = max(1, latest + offset)

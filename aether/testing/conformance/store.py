@@ -23,7 +23,7 @@ from aether.errors import DuplicateEventIdError, InvalidEventError, VersionConfl
 from aether.event import NO_EVENTS, ActorSnapshot, Event, Latest
 from aether.jsondata import FrozenList
 from aether.limits import MAX_ACTOR_ID_BYTES, MAX_BATCH_EVENTS
-from aether.testing.conformance.store_limits import StoreLimitsConformance
+from aether.testing.conformance.store_rules import StoreRulesConformance
 from aether.testing.factories import make_event, unchecked
 
 ODD_ACTOR_IDS = [
@@ -46,7 +46,7 @@ ODD_ACTOR_IDS = [
     "🙂" * (MAX_ACTOR_ID_BYTES // 4),  # the longest id: 512 bytes, each escaped in a subject
 ]
 
-class StoreConformance(StoreLimitsConformance):
+class StoreConformance(StoreRulesConformance):
     # Asyncio-marked by StoreLimitsConformance (pytest collects class marks along the bases).
     # ---- version rules -------------------------------------------------------------
 
