@@ -13,6 +13,7 @@ import pytest
 
 from codegen.generator import generate
 from modeling import load_model
+from tests.cli import aether_gen, tool
 
 ROOT = Path(__file__).resolve().parents[2]
 RICH = Path(__file__).parent / "models" / "rich.yaml"
@@ -25,16 +26,6 @@ WIDGET_RENAME = '''    def handle_rename_widget(self, command: RenameWidget) -> 
             raise DomainError(f'already called "{command.name}"')
         self.record(WidgetRenamed(name=command.name))
 '''
-
-
-def aether_gen(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "codegen", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, check=False)
-
-
-def tool(name: str, *args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / name), *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, check=False)
 
 
 def tree(root: Path) -> dict[str, str]:

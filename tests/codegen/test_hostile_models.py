@@ -18,21 +18,12 @@ import yaml
 from codegen.generator import generate
 from codegen.writer import write
 from modeling import ModelError, load_model
+from tests.cli import aether_gen, tool
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = Path(__file__).parent / "models" / "hostile.yaml"
 BIN = Path(sys.executable).parent
 CONFIG = ROOT / "pyproject.toml"
-
-
-def aether_gen(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "codegen", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, check=False, timeout=timeout)
-
-
-def tool(name: str, *args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / name), *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, check=False)
 
 
 def base_model(**aggregate: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from modeling.upcasting import upcast_steps
+from tests.cli import aether_gen
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -46,9 +47,8 @@ BYTES_V2 = BYTES_V1.replace("fields: {n: int}", """schema_version: 2
             fields: {n: int, raw: {type: bytes, default: "h\\u00e9llo \\\\ =="}}""")
 
 
-def aether_gen(*args: str | Path) -> None:
-    result = subprocess.run([str(BIN / "aether-gen"), *map(str, args)], capture_output=True,
-                            text=True, check=False)
+def generate(model: Path, out: Path) -> None:
+    result = aether_gen("generate", model, "-o", out)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -67,7 +67,7 @@ def test_a_policy_reading_many_read_models_gets_a_stub_within_100_columns(
                    for view in VIEWS)
     model = tmp_path / "many_reads.yaml"
     model.write_text(MANY_READS % (rows.rstrip("\n"), ", ".join(VIEWS)))
-    aether_gen("generate", model, "-o", tmp_path / "out")
+    generate(model, tmp_path / "out")
     stub = tmp_path / "out" / "many_reads" / "policies" / "pol.py"
     ruff = subprocess.run([str(BIN / "ruff"), "check", "--config", ROOT / "pyproject.toml",
                            stub], capture_output=True, text=True, check=False)
@@ -80,9 +80,9 @@ def test_a_bytes_field_added_with_a_default_is_upcast_as_base64(tmp_path: Path) 
     old event failed to decode ('ascii' codec can't encode character)."""
     model = tmp_path / "blob_bump.yaml"
     model.write_text(BYTES_V1)
-    aether_gen("generate", model, "-o", tmp_path)
+    generate(model, tmp_path)
     model.write_text(BYTES_V2)
-    aether_gen("generate", model, "-o", tmp_path)
+    generate(model, tmp_path)
     stub = tmp_path / "blob_bump" / "upcasters" / "stored_v1_to_v2.py"
     assert 'data.setdefault("raw", "aMOpbGxvIFwgPT0=")' in stub.read_text()
     generated_tests_pass(tmp_path, "blob_bump/tests/test_upcasters.py")
@@ -123,7 +123,7 @@ def test_an_optional_field_left_out_of_a_scenario_is_none(tmp_path: Path) -> Non
     and raised ValidationError instead of comparing."""
     model = tmp_path / "left_out.yaml"
     model.write_text(LEFT_OUT)
-    aether_gen("generate", model, "-o", tmp_path)
+    generate(model, tmp_path)
     stub = tmp_path / "left_out" / "aggregates" / "till.py"
     text = stub.read_text()
     start = text.index("    def handle_ring")
@@ -200,7 +200,7 @@ def test_a_policy_reading_a_long_named_read_model_stays_within_100_columns(
     long = "Eeee" * 11 + "Eeee"  # 48 characters, 59 in snake_case
     model = tmp_path / "long_reads.yaml"
     model.write_text(LONG_READS % {"long": long})
-    aether_gen("generate", model, "-o", tmp_path)
+    generate(model, tmp_path)
     bases = (tmp_path / "long_reads" / "bases.py").read_text()
     assert f"{long} as _ReadModel1" in bases
     assert f'{"eeee_" * 11}eeee: "_ReadModel1",' in bases
@@ -237,7 +237,7 @@ def test_a_prefilled_handler_passes_none_for_an_optional_field_the_command_lacks
     argument "note") and the scenario raised ValidationError."""
     model = tmp_path / "stub_optional.yaml"
     model.write_text(STUB_OPTIONAL)
-    aether_gen("generate", model, "-o", tmp_path)
+    generate(model, tmp_path)
     stub = (tmp_path / "stub_optional" / "aggregates" / "till.py").read_text()
     assert "self.record(Rung(amount=command.amount, note=None))" in stub
     mypy = subprocess.run([str(BIN / "mypy"), "--strict", "--config-file",
@@ -289,7 +289,7 @@ def test_a_prefilled_policy_passes_a_defaulted_field_only_of_the_same_type(
     mypy --strict refused it, and the scenario crashed with a ValidationError."""
     model = tmp_path / "note_types.yaml"
     model.write_text(NOTE_TYPES)
-    aether_gen("generate", model, "-o", tmp_path)
+    generate(model, tmp_path)
     stub = (tmp_path / "note_types" / "policies" / "ship_on_order.py").read_text()
     assert "command = ShipParcel(order_id=event.order_id)\n" in stub
     mypy = subprocess.run([str(BIN / "mypy"), "--strict", "--cache-dir", tmp_path / "cache",
@@ -325,9 +325,9 @@ def test_an_old_payload_example_carries_a_bytes_default_as_base64(tmp_path: Path
     stored JSON never does (bytes are base64): the generated test failed to decode it."""
     model = tmp_path / "shelf.yaml"
     model.write_text(SHELF_V1)
-    aether_gen("generate", model, "-o", tmp_path)
+    generate(model, tmp_path)
     model.write_text(SHELF_V2)
-    aether_gen("generate", model, "-o", tmp_path)
+    generate(model, tmp_path)
     test = tmp_path / "shelf" / "tests" / "test_upcasters.py"
     assert '{"blob": "aGkh", "patron_id": "text"}' in test.read_text()
     generated_tests_pass(tmp_path, test)

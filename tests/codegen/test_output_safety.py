@@ -4,12 +4,12 @@ to do, before anything is written."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests.cli import aether_gen
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = """\
@@ -22,11 +22,6 @@ contexts:
         commands: [{name: PlaceOrder, actor: User, emits: [OrderPlaced]}]
         events: [{name: OrderPlaced}]
 """
-
-
-def aether_gen(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "codegen", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, check=False)
 
 
 def package_is_a_file(out: Path, outside: Path) -> None:

@@ -7,8 +7,6 @@ The two packages get separate import names (``--package``), so they live side by
 from __future__ import annotations
 
 import importlib
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 from types import ModuleType
@@ -20,6 +18,7 @@ from nats.aio.client import Client
 from aether import Repository
 from aether.store import JetStreamEventStore
 from aether.upcasting import SCHEMA_VERSION
+from tests.cli import aether_gen
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,11 +44,6 @@ RENAMED = V1.replace("fields: {patron_id: str, hold_till: date}",
                      "fields: {patron_id: str, till: date}")
 BUMPED = RENAMED.replace("          - name: BookPlacedOnHold\n",
                          "          - name: BookPlacedOnHold\n            schema_version: 2\n")
-
-
-def aether_gen(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "codegen", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, check=False, timeout=120)
 
 
 def generated(model: Path, out: Path, package: str,
