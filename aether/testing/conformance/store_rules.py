@@ -65,6 +65,26 @@ class StoreModel:
         self.ids.update(event.id for event in batch)
 
 
+async def save_as_the_model_does(store: Any, model: StoreModel, batch: list[Event], *,
+                                  single: bool) -> None:
+    """Save ``batch`` (through save_event when ``single``) in ``store`` and ``model``: both
+    must take it or refuse it alike."""
+    try:
+        await (store.save_event(batch[0]) if single else store.save_events(batch))
+        got = "ok"
+    except (VersionConflictError, DuplicateEventIdError, InvalidEventError) as error:
+        got = type(error).__name__
+    if got == "InvalidEventError":  # a batch repeating an id: refused before the rules
+        assert len({event.id for event in batch}) < len(batch), batch
+        return
+    try:
+        model.save(batch)
+        expected = "ok"
+    except (VersionConflictError, DuplicateEventIdError) as error:
+        expected = type(error).__name__
+    assert got == expected, batch
+
+
 _STAMP = datetime(2026, 1, 1, tzinfo=UTC)
 # Small pools, so that ids repeat and retries differ in one thing at a time: data that
 # Python finds equal but JSON does not, the same instant in another offset, another type.
@@ -132,20 +152,7 @@ class StoreRulesConformance(StoreLimitsConformance):
             else:
                 continue
             sent.append(batch)
-            try:
-                await (store.save_event(batch[0]) if single else store.save_events(batch))
-                got = "ok"
-            except (VersionConflictError, DuplicateEventIdError, InvalidEventError) as error:
-                got = type(error).__name__
-            if got == "InvalidEventError":  # a batch repeating an id: refused before the rules
-                assert len({event.id for event in batch}) < len(batch), batch
-            else:
-                try:
-                    model.save(batch)
-                    expected = "ok"
-                except (VersionConflictError, DuplicateEventIdError) as error:
-                    expected = type(error).__name__
-                assert got == expected, batch
+            await save_as_the_model_does(store, model, batch, single=single)
             for actor_id in actors.values():
                 kept = await store.get_events(actor_id)
                 assert [stored_form(e) for e in kept] == [
