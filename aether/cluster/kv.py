@@ -30,6 +30,7 @@ from aether.cluster.errors import (
     ClusterUnavailableError,
     UnknownClusterError,
 )
+from aether.limits import utf8_size
 from aether.store import jsapi
 from aether.store.naming import encode_token, sanitize_namespace
 from aether.store.streams import (
@@ -44,14 +45,21 @@ KV_OPERATION = "KV-Operation"
 MAX_CLUSTER_NAME = 200
 
 
-def bucket_name(cluster: str) -> str:
-    if not cluster:
-        raise ClusterConfigError("the cluster name is empty: name the cluster (e.g. 'shop')")
-    if len(cluster.encode("utf-8")) > MAX_CLUSTER_NAME:
+def check_cluster_name(cluster: str) -> None:
+    """ClusterConfigError unless ``cluster`` is 1 to MAX_CLUSTER_NAME bytes of UTF-8."""
+    if not isinstance(cluster, str) or not cluster:
         raise ClusterConfigError(
-            f"cluster name {cluster[:40]!r}... is {len(cluster.encode())} bytes; "
-            f"use at most {MAX_CLUSTER_NAME}"
+            f"the cluster name must be non-empty text, got {cluster!r}: name the cluster "
+            f"(e.g. 'shop')")
+    size = utf8_size(cluster, "cluster name", ClusterConfigError)
+    if size > MAX_CLUSTER_NAME:
+        raise ClusterConfigError(
+            f"cluster name {cluster[:40]!r}... is {size} bytes; use at most {MAX_CLUSTER_NAME}"
         )
+
+
+def bucket_name(cluster: str) -> str:
+    check_cluster_name(cluster)
     return f"{sanitize_namespace(cluster)}_cluster"
 
 

@@ -31,6 +31,7 @@ from aether.cluster.types import (
     ShardChange,
     ShardTable,
 )
+from aether.limits import utf8_size
 
 MAX_NODE_ID = 128
 
@@ -77,7 +78,8 @@ class ClusterManager:
                  member_timeout: float | None = None, request_timeout: float | None = None,
                  vnodes: int = DEFAULT_VNODES, replicas: int = 1,
                  start_timeout: float = 30.0) -> None:
-        if not node_id or len(node_id.encode("utf-8")) > MAX_NODE_ID:
+        if not isinstance(node_id, str) or not node_id or utf8_size(
+                node_id, "node id", ClusterConfigError) > MAX_NODE_ID:
             raise ClusterConfigError(
                 f"node id {node_id[:40]!r} must be 1 to {MAX_NODE_ID} bytes of UTF-8")
         if shard_count < 1:

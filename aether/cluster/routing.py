@@ -22,6 +22,7 @@ from nats.aio.client import Client
 
 from aether.cluster.errors import ClusterUnavailableError
 from aether.cluster.host import ActorHost
+from aether.cluster.kv import check_cluster_name
 from aether.cluster.shard import shard_for
 from aether.cluster.status import read_status
 from aether.cluster.wire import (
@@ -45,6 +46,7 @@ class ClusterRouter(SenderBase):
     def __init__(self, nc: Client, cluster: str, commands: CommandRegistry, *,
                  shard_count: int, host: ActorHost | None = None, timeout: float = 10.0,
                  attempt_timeout: float = 2.0) -> None:
+        check_cluster_name(cluster)
         if shard_count < 1:
             raise ValueError(f"shard_count must be at least 1, got {shard_count}")
         if timeout <= 0 or attempt_timeout <= 0:

@@ -24,9 +24,12 @@ from aether.cluster import (
     read_status,
 )
 from aether.cluster.kv import ClusterBucket
+from aether.cluster.routing import ClusterRouter
 from aether.cluster.shard import TABLE_KEY
 from aether.cluster.types import ShardTable
+from aether.command import CommandRegistry
 from aether.testing import NatsServer
+from aether.testing.counters import Increment
 from tests.cluster.fleet import eventually
 
 TTL = 1.0
@@ -262,6 +265,25 @@ async def test_unknown_cluster_and_bad_settings_are_clear_errors(
         ClusterManager(nc, "a", cluster="shop", shard_count=0)
     with pytest.raises(ClusterConfigError, match="heartbeat_interval"):
         ClusterManager(nc, "a", cluster="shop", lease_ttl=1.0, heartbeat_interval=0.9)
+
+
+@pytest.mark.parametrize("name", ["a\ud800", "\udfff", "x" * 201, ""])
+async def test_a_cluster_name_or_node_id_with_no_utf8_form_or_too_long_is_a_config_error(
+        nc: Client, name: str) -> None:
+    # Lone surrogates raised UnicodeEncodeError at every door (not an AetherError), and a
+    # ClusterRouter took an empty name and timed out on each command.
+    commands = CommandRegistry([Increment])
+    for door in (lambda: ClusterManager(nc, "a", cluster=name),
+                 lambda: ClusterRouter(nc, name, commands, shard_count=4)):
+        with pytest.raises(ClusterConfigError, match="cluster name"):
+            door()
+    for connect in (lambda: read_status(nc, name),
+                    lambda: ClusterRouter.connect(nc, name, commands)):
+        with pytest.raises(ClusterConfigError, match="cluster name"):
+            await connect()
+    if name:
+        with pytest.raises(ClusterConfigError, match="node id"):
+            ClusterManager(nc, name * 2, cluster="shop")
 
 
 async def test_junk_in_the_bucket_is_never_trusted(nats_server: NatsServer) -> None:
