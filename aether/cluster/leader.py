@@ -13,7 +13,10 @@
   leaders are never valid at once, without synchronised clocks. A paused leader
   (SIGSTOP, a blocked loop) finds its lease expired on resume and its next renewal
   refused, so it never acts with its old epoch.
-- A graceful stop deletes the key (CAS), and a candidate takes over at once.
+- A graceful stop deletes the key (CAS), and a candidate takes over at once; so does a
+  leader that is no longer a live member (a newer process took its node id, or its own
+  heartbeats lapsed): it could not place shards, and renewing would keep every live member
+  from leading. Such a node does not campaign either.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from pydantic import ValidationError
 
@@ -38,9 +42,12 @@ SAFETY = 0.9
 
 class LeaderElection:
     def __init__(self, bucket: ClusterBucket, me: Member, lease_ttl: float,
-                 renew_interval: float) -> None:
+                 renew_interval: float, may_lead: Callable[[], bool] = lambda: True) -> None:
         self.bucket = bucket
         self.me = me
+        # Whether this node is a live member (NodeDiscovery.alive): a leader that is not
+        # cannot place shards, so it resigns and does not campaign.
+        self.may_lead = may_lead
         self.lease_ttl = lease_ttl
         self.renew_interval = renew_interval
         self.listeners: Listeners[LeadershipChange] = Listeners([])
@@ -78,9 +85,14 @@ class LeaderElection:
         self._wake.set()
         await finish(self._task, grace=2 * self.bucket.timeout)
         self._task = None
+        await self._resign("stopping")
+
+    async def _resign(self, why: str) -> None:
+        """Stop leading and, while the lease is still ours, delete it so a successor need
+        not wait for it to run out."""
         if self._leading:
             revision, still_valid = self._revision, self.is_leader()
-            await self._lose("stopping")
+            await self._lose(why)
             if still_valid:
                 with contextlib.suppress(CasFailed, ClusterError):
                     await self.bucket.delete(KEY, expect=revision)
@@ -101,7 +113,11 @@ class LeaderElection:
                 await self._lose("could not renew the lease in time")
 
     async def _step(self) -> None:
-        if self._leading:
+        if not self.may_lead():
+            # Replaced by a newer process with this node id, or its membership lapsed:
+            # renewing would keep the lease (and placement) from the live members for good.
+            await self._resign("this node is no longer a live member")
+        elif self._leading:
             await self._renew()
         else:
             await self._campaign()

@@ -97,7 +97,8 @@ class ClusterManager:
         self.discovery = NodeDiscovery(self.bucket, node_id, self.timing.heartbeat_interval,
                                        self.timing.member_timeout)
         self.election = LeaderElection(self.bucket, self.discovery.me, lease_ttl,
-                                       renew_interval=lease_ttl / 4)
+                                       renew_interval=lease_ttl / 4,
+                                       may_lead=self.discovery.alive)
         self.shards = ShardManager(self.bucket, node_id, shard_count, self.discovery,
                                    self.election, self.timing.heartbeat_interval, vnodes)
         self.discovery.listeners.add(lambda _: self.shards.wake())

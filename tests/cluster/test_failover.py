@@ -153,3 +153,29 @@ async def test_losing_one_of_three_servers_does_not_stop_election_or_placement(
             await nc.close()
         for server in servers:
             await asyncio.to_thread(server.stop)
+
+
+async def test_a_leader_replaced_by_a_newer_process_with_its_id_resigns(
+        nats_server: NatsServer, tmp_path: Path) -> None:
+    # The older process, superseded as a member, kept renewing the lease by compare-and-
+    # swap, so the newer one never took it over and no shard moved again: a node killed
+    # afterwards kept its shards (commands to them timed out) for as long as the old lived.
+    nc = await nats.connect(nats_server.url)
+    async with fleet_of(nats_server.url, tmp_path, 2) as fleet:
+        await _converge(nc, fleet, STARTUP)
+        leader = fleet.leader()
+        assert leader is not None
+        old = fleet.retire(leader.node_id)  # still running: a replacement started too early
+        fleet.spawn(leader.node_id)
+        other = next(node for node in fleet.nodes.values() if node.node_id != leader.node_id)
+        await asyncio.to_thread(other.kill)
+        fleet.retire(other.node_id)
+        await _converge(nc, fleet, LIVENESS + STARTUP)
+        status = await read_status(nc, fleet.cluster)
+        (member,) = status.members
+        assert status.leader is not None
+        assert status.leader.incarnation == member.incarnation  # the newer process leads
+        assert old.alive()
+        assert not (old.last_state() or {}).get("leader")
+        assert_one_leader_at_a_time(fleet.all_lines())
+    await nc.drain()
