@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import nats.errors
@@ -274,11 +274,42 @@ class ActorHost:
             raise ShardMovedError(actor_id, shard, self.node_id)
         route = self.router.route_for(type(command))
         meta = with_command_id(metadata)
+        return await self._serving(actor_id, shard, lambda: self._run(
+            actor_id, shard, route, command, meta))
+
+    async def recorded(self, actor_id: str, command: Command, command_id: str,
+                       from_version: int = 1) -> list[Event]:
+        """The events command ``command_id`` produced on the actor, from ``from_version`` on,
+        executing nothing (the rest of a reply too large for one message); ShardMovedError
+        as ``execute``, InvalidCommandError when the actor does not remember the command."""
+        check_actor_id(actor_id)
+        shard = self.manager.shard_of(actor_id)
+        if not self.serves(shard):
+            self.counters.refused_moved += 1
+            raise ShardMovedError(actor_id, shard, self.node_id)
+        repository = self.router.route_for(type(command)).repository
+
+        async def read() -> list[Event]:
+            cached = await self._aggregate(actor_id, shard, repository)
+            return await repository.recorded(cached.aggregate, command_id) or []
+
+        events = await self._serving(actor_id, shard, read)
+        if not events:
+            raise InvalidCommandError(
+                f"actor {actor_id[:80]!r} has no events of command {command_id[:80]!r} to "
+                f"send: it remembers only its latest commands' ids; read the events from the "
+                f"store")
+        return [event for event in events if event.version >= from_version]
+
+    async def _serving(self, actor_id: str, shard: int,
+                       work: Callable[[], Awaitable[list[Event]]]) -> list[Event]:
+        """``work`` on the actor, one at a time, counted in flight on its shard (a shard
+        is handed over only when none are)."""
         inflight = self.counters.inflight
         inflight[shard] = inflight.get(shard, 0) + 1
         try:
             async with self._actor_lock(actor_id):
-                return await self._run(actor_id, shard, route, command, meta)
+                return await work()
         finally:
             inflight[shard] -= 1
             if not inflight[shard]:
@@ -379,12 +410,18 @@ class ActorHost:
             # Not an AetherError: the caller gets RemoteCommandError naming its type.
             reply = encode_error(FAILED, AetherError(
                 f"internal error on node {self.node_id!r}; see its log"), type(exc).__name__)
-        with contextlib.suppress(nats.errors.Error):
+        try:
             await message.respond(reply)
+        except nats.errors.MaxPayloadError:  # encode_events keeps replies within it: a bug
+            log.exception("node %s: a reply of %d bytes is over max_payload", self.node_id,
+                          len(reply))
+        except nats.errors.Error:
+            pass  # the connection is closing or gone: the caller times out and resends
 
     async def _serve(self, payload: bytes) -> bytes:
         try:
-            actor_id, shard, command_type, data, metadata = decode_request(payload)
+            actor_id, shard, command_type, data, metadata, from_version = decode_request(
+                payload)
             command = self.commands.decode(command_type, data)
             check_actor_id(actor_id)
             if shard != self.manager.shard_of(actor_id):
@@ -392,7 +429,15 @@ class ActorHost:
                     f"the request puts actor {actor_id[:80]!r} in shard {shard}, this cluster "
                     f"in shard {self.manager.shard_of(actor_id)}: the sender's shard_count "
                     f"differs from the cluster's ({self.manager.shards.shard_count})")
-            return encode_events(await self.execute(actor_id, command, metadata))
+            if from_version is None:
+                events = await self.execute(actor_id, command, metadata)
+            else:  # the rest of an earlier reply: read, never execute
+                command_id = metadata.get(COMMAND_ID)
+                if not command_id:
+                    raise InvalidCommandError("a request for the rest of a reply (from_version) "
+                                              "must carry the command's id")
+                events = await self.recorded(actor_id, command, command_id, from_version)
+            return encode_events(events, self.manager.nc.max_payload)
         except (InvalidCommandError, InvalidEventError) as exc:
             self.counters.bad_requests += 1
             return error_reply(exc)

@@ -34,7 +34,13 @@ from aether.cluster.wire import (
     encode_request,
     shard_subject,
 )
-from aether.command import Command, CommandRegistry, SenderBase, with_command_id
+from aether.command import (
+    Command,
+    CommandRegistry,
+    InvalidCommandError,
+    SenderBase,
+    with_command_id,
+)
 from aether.event import COMMAND_ID, Event
 from aether.limits import check_actor_id
 from aether.store import jsapi
@@ -88,32 +94,54 @@ class ClusterRouter(SenderBase):
         encoded = self.commands.encode(command)
         shard = shard_for(actor_id, self.shard_count)
         payload = encode_request(actor_id, shard, encoded, meta)
+        # Refused wherever the actor lives (here too), so a command's fate never depends on
+        # which node owns it at the time.
+        if len(payload) > self.nc.max_payload:
+            raise InvalidCommandError(
+                f"the command for actor {actor_id[:80]!r} is {len(payload)} bytes as sent; "
+                f"the NATS server takes at most {self.nc.max_payload} (its max_payload): keep "
+                f"large data elsewhere and send a reference to it, or raise max_payload")
         subject = shard_subject(self.cluster, shard)
         deadline = time.monotonic() + self.timeout
         delay = 0.01
+        events: list[Event] = []  # got so far: a reply too large for one message comes in parts
         while True:
+            after = events[-1].version + 1 if events else None
             if self.host is not None and self.host.serves(shard):
                 try:
-                    return await self.host.execute(actor_id, command, meta)
+                    if after is None:
+                        return await self.host.execute(actor_id, command, meta)
+                    return events + await self.host.recorded(actor_id, command,
+                                                             meta[COMMAND_ID], after)
                 except ShardMovedError:
                     reason = "the shard moved away from this node"
             else:
                 remaining = deadline - time.monotonic()
+                request = payload if after is None else encode_request(
+                    actor_id, shard, encoded, meta, from_version=after)
                 try:
                     reply = await self.nc.request(
-                        subject, payload, timeout=max(0.001, min(self.attempt_timeout, remaining)))
+                        subject, request, timeout=max(0.001, min(self.attempt_timeout, remaining)))
                 except nats.errors.NoRespondersError:
                     reason = "no node serves the shard yet"
                 except (nats.errors.TimeoutError, TimeoutError):
                     reason = "the owner did not answer in time"
+                except nats.errors.MaxPayloadError as exc:  # checked above: the server changed
+                    raise InvalidCommandError(
+                        f"the command for actor {actor_id[:80]!r} is {len(request)} bytes as "
+                        f"sent, more than the NATS server takes ({exc})") from exc
                 except jsapi.TRANSPORT_ERRORS as exc:  # the connection itself: as a store says
                     raise jsapi.unavailable(
                         f"sending a command for actor {actor_id[:80]!r} to cluster "
                         f"{self.cluster!r}", exc) from exc
                 else:
-                    result = decode_reply(reply.data, actor_id, meta[COMMAND_ID])
+                    result = decode_reply(reply.data, actor_id, meta[COMMAND_ID], after or 1)
                     if not isinstance(result, RemoteCommandError):
-                        return result
+                        events += result.events
+                        if not result.more:
+                            return events
+                        delay = 0.01
+                        continue  # ask for the rest at once
                     if result.kind != MOVED:
                         raise result
                     reason = "the shard is moving"

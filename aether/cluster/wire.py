@@ -8,11 +8,19 @@ encoded with ``encode_token`` (lossless, one token), so no cluster can reach ano
 subjects. Request and reply are JSON objects (``FORMAT`` 1)::
 
     request: {"format": 1, "actor_id": str, "shard": int, "command_type": str,
-              "data": {...}, "metadata": {str: str}}
-    reply:   {"format": 1, "events": [Event as JSON, ...]}
+              "data": {...}, "metadata": {str: str}}   (+ "from_version": int, below)
+    reply:   {"format": 1, "events": [Event as JSON, ...]}   (+ "more": true, below)
           or {"format": 1, "error": {"kind": KIND, "type": str, "message": str}}
 
           (+ "fields": {...} for errors that carry more than a message)
+
+Text is UTF-8 (not JSON's escapes), so a message is about as large as what the store keeps.
+A request must fit the server's ``max_payload``: the router refuses a larger command before
+sending it. A reply carries as many of the command's events as fit; when some are left it
+says ``"more": true``, and the caller asks again with the same request plus
+``"from_version"`` (the version after the last event it got). A request with
+``from_version`` never executes anything: the owner answers with the events the command id
+already produced from that version on, or an error when it no longer remembers them.
 
 ``kind`` is ``domain`` (the aggregate refused: DomainError), ``moved`` (the node no longer
 owns the shard: the caller retries), ``invalid`` (the request cannot be executed as sent)
@@ -29,7 +37,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from itertools import pairwise
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -49,12 +57,13 @@ from aether.cluster.wire_errors import (
     unreadable,
 )
 from aether.errors import AetherError
-from aether.event import COMMAND_ID, Event
+from aether.event import COMMAND_ID, Event, encode_record
 from aether.store.naming import encode_token
 
 __all__ = [
     "DOMAIN", "FAILED", "FORMAT", "INVALID", "MOVED", "QUEUE_GROUP", "REPLY_PREFIXES",
-    "CommandTimeoutError", "RemoteCommandError", "ShardMovedError", "WireError",
+    "Answer", "CommandTimeoutError", "RemoteCommandError", "ReplyTooLargeError", "Request",
+    "ShardMovedError", "WireError",
     "decode_reply", "decode_request", "encode_error", "encode_events", "encode_request",
     "error_reply", "kind_of", "shard_subject",
 ]
@@ -75,15 +84,46 @@ def shard_subject(cluster: str, shard: int) -> str:
     return f"aether.actors.{encode_token(cluster)}.{shard}"
 
 
+class ReplyTooLargeError(AetherError):
+    """One of a command's events is larger than any reply can carry (an event store with
+    no size limit, or one above the server's max_payload, accepted it)."""
+
+
+class Request(NamedTuple):
+    actor_id: str
+    shard: int
+    command_type: str
+    data: Any
+    metadata: dict[str, str]
+    from_version: int | None = None
+    """Set on a request for the rest of a reply: never execute, answer from this version."""
+
+
+class Answer(NamedTuple):
+    events: list[Event]
+    more: bool = False
+    """True when the owner had more events of the command than one reply could carry."""
+
+
+def _utf8_json(value: object) -> bytes:
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate has no UTF-8 form: JSON's escapes carry it
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
 def encode_request(actor_id: str, shard: int, command: Mapping[str, Any],
-                   metadata: Mapping[str, str]) -> bytes:
-    return json.dumps({"format": FORMAT, "actor_id": actor_id, "shard": shard,
-                       "command_type": command["command_type"], "data": command["data"],
-                       "metadata": dict(metadata)}, separators=(",", ":")).encode()
+                   metadata: Mapping[str, str], from_version: int | None = None) -> bytes:
+    request = {"format": FORMAT, "actor_id": actor_id, "shard": shard,
+               "command_type": command["command_type"], "data": command["data"],
+               "metadata": dict(metadata)}
+    if from_version is not None:
+        request["from_version"] = from_version
+    return _utf8_json(request)
 
 
-def decode_request(payload: bytes) -> tuple[str, int, str, Any, dict[str, str]]:
-    """(actor_id, shard, command_type, data, metadata), or WireError saying what is wrong."""
+def decode_request(payload: bytes) -> Request:
+    """The request, or WireError saying what is wrong."""
     try:
         request = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
@@ -104,12 +144,38 @@ def decode_request(payload: bytes) -> tuple[str, int, str, Any, dict[str, str]]:
     if not isinstance(metadata, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
         raise WireError("the request's metadata must map strings to strings")
-    return actor_id, shard, command_type, request.get("data"), metadata
+    from_version = request.get("from_version")
+    if from_version is not None and (
+            not isinstance(from_version, int) or isinstance(from_version, bool)
+            or from_version < 1):
+        raise WireError("the request's from_version must be a positive integer")
+    return Request(actor_id, shard, command_type, request.get("data"), metadata, from_version)
 
 
-def encode_events(events: list[Event]) -> bytes:
-    return json.dumps({"format": FORMAT, "events": [e.model_dump(mode="json") for e in events]},
-                      separators=(",", ":")).encode()
+_EVENTS_HEAD = b'{"format":%d,"events":[' % FORMAT
+_MORE_TAIL = b'],"more":true}'
+
+
+def encode_events(events: list[Event], max_payload: int) -> bytes:
+    """The reply carrying ``events``, or as many of them as fit in ``max_payload`` bytes
+    (then marked ``"more": true``); ReplyTooLargeError when not even the first one fits."""
+    size = len(_EVENTS_HEAD) + len(_MORE_TAIL)
+    parts: list[bytes] = []
+    for event in events:
+        encoded = encode_record(event)
+        size += len(encoded) + 1
+        if size > max_payload:
+            break
+        parts.append(encoded)
+    if events and not parts:
+        first = events[0]
+        raise ReplyTooLargeError(
+            f"event version {first.version} of actor {first.actor_id[:80]!r} is "
+            f"{len(encode_record(first))} bytes as JSON, more than a reply can carry (the "
+            f"server's max_payload is {max_payload}): the command ran and its events are "
+            f"stored; read them from the store, or raise max_payload")
+    tail = _MORE_TAIL if len(parts) < len(events) else b"]}"
+    return _EVENTS_HEAD + b",".join(parts) + tail
 
 
 def error_reply(exc: AetherError) -> bytes:
@@ -117,8 +183,8 @@ def error_reply(exc: AetherError) -> bytes:
     return encode_error(kind_of(exc), exc)
 
 
-def decode_reply(payload: bytes, actor_id: str, command_id: str,
-                 ) -> list[Event] | RemoteCommandError:
+def decode_reply(payload: bytes, actor_id: str, command_id: str, from_version: int = 1,
+                 ) -> Answer | RemoteCommandError:
     """The events, or the error the owner answered: every error wire_errors.py rebuilds
     (DomainError, InvalidCommandError, VersionConflictError, StoreUnavailableError, ...)
     is raised as a local router raises it; ``moved`` and errors with no local counterpart
@@ -154,4 +220,10 @@ def decode_reply(payload: bytes, actor_id: str, command_id: str,
                 f"{command_id!r} for actor {actor_id[:80]!r}")
     if any(a.version >= b.version for a, b in pairwise(events)):
         raise unreadable("its events' versions do not ascend")
-    return events
+    if events and events[0].version < from_version:
+        raise unreadable(f"it starts at version {events[0].version}, before the version "
+                         f"{from_version} asked for")
+    more = reply.get("more", False)
+    if more is not False and (more is not True or not events):
+        raise unreadable("its 'more' is not true after at least one event, nor false")
+    return Answer(events, more)

@@ -69,17 +69,22 @@ async def test_send_command_routes_by_the_commands_own_target() -> None:
 @given(payload=st.binary(max_size=300))
 def test_any_bytes_decode_to_a_request_or_a_wire_error(payload: bytes) -> None:
     try:
-        actor_id, shard, command_type, _, metadata = decode_request(payload)
+        actor_id, shard, command_type, _, metadata, from_version = decode_request(payload)
     except WireError:
         return
     assert isinstance(actor_id, str) and isinstance(shard, int)
     assert isinstance(command_type, str) and isinstance(metadata, dict)
+    assert from_version is None or (type(from_version) is int and from_version >= 1)
 
 
 @given(actor_id=st.text(min_size=1, max_size=50), by=st.integers(-(2**53), 2**53))
 def test_requests_round_trip(actor_id: str, by: int) -> None:
     payload = encode_request(actor_id, 3, commands.encode(Increment(by=by)), {COMMAND_ID: "c"})
-    assert decode_request(payload) == (actor_id, 3, "Increment", {"by": by}, {COMMAND_ID: "c"})
+    assert decode_request(payload) == (actor_id, 3, "Increment", {"by": by}, {COMMAND_ID: "c"},
+                                       None)
+    again = encode_request(actor_id, 3, commands.encode(Increment(by=by)), {COMMAND_ID: "c"},
+                           from_version=by % 9 + 1)
+    assert decode_request(again).from_version == by % 9 + 1
 
 
 def test_registering_a_command_class_wrongly_is_an_aether_error() -> None:
