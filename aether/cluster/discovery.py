@@ -21,7 +21,7 @@ import time
 
 from pydantic import ValidationError
 
-from aether.cluster.errors import ClusterError
+from aether.cluster.errors import ClusterError, ClusterUnavailableError
 from aether.cluster.kv import CasFailed, ClusterBucket, Entry
 from aether.cluster.loops import finish, nap
 from aether.cluster.types import Listeners, Member, MembershipChange
@@ -30,6 +30,9 @@ from aether.store.naming import encode_token
 log = logging.getLogger("aether.cluster")
 
 PREFIX = "members"
+DEAF_AFTER = 2
+"""Heartbeats in a row NATS does not answer, on a connection that is up, before the node
+reconnects (see NodeDiscovery._reconnect_if_deaf)."""
 SAFETY = 0.9
 """A node trusts its own lease for this fraction of its length: slack for clock-rate drift
 and for the work done between checking the lease and acting on it."""
@@ -48,6 +51,7 @@ class NodeDiscovery:
         self._revision = 0
         self._alive_until = 0.0
         self._superseded = False
+        self._unanswered = 0  # heartbeats in a row NATS did not answer
         self._seen: dict[str, tuple[Entry, Member, float]] = {}
         self._members: tuple[Member, ...] = ()
         self._wake = asyncio.Event()
@@ -96,11 +100,30 @@ class NodeDiscovery:
                 if not self._superseded:
                     await self._heartbeat()
                 await self._refresh()
+                self._unanswered = 0
+            except ClusterUnavailableError as exc:
+                log.warning("node %s: %s", self.me.node_id, exc)
+                self._unanswered += 1
+                if self._unanswered >= DEAF_AFTER:
+                    await self._reconnect_if_deaf()
             except ClusterError as exc:
                 log.warning("node %s: %s", self.me.node_id, exc)
             except Exception:  # a bug must not silence the loop: that would fail the node
                 log.exception("node %s: unexpected error in the cluster loop", self.me.node_id)
             await self._update(time.monotonic())  # silent peers time out even without NATS
+
+    async def _reconnect_if_deaf(self) -> None:
+        """NATS answered none of the last heartbeats though the connection is up: it may
+        have stopped reading (nats-py's reader stops for good on a message it cannot parse,
+        such as a header status line that is not UTF-8, which anyone allowed to publish on
+        a shard's subject can send), and would stay deaf until its pings fail, minutes
+        later. A new connection costs little next to a node that hears nothing."""
+        nc = self.bucket.nc
+        self._unanswered = 0
+        if nc.is_connected:
+            log.warning("node %s: NATS answered none of the last %d heartbeats on a connection "
+                        "that is up; reconnecting", self.me.node_id, DEAF_AFTER)
+            await nc.force_reconnect()
 
     async def _heartbeat(self) -> None:
         sent = time.monotonic()

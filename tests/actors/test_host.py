@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator
 
 import nats
@@ -120,3 +121,34 @@ async def test_commands_keep_flowing_while_nodes_join_and_leave(
                 served.setdefault(key, set()).add(event.metadata[SERVED_BY])
         assert all(len(by) == 1 for by in served.values()), served
         assert {"a", "b", "c"} <= set().union(*served.values())
+
+
+def _raw_publish(port: int, subject: str, headers: bytes) -> None:
+    """One HPUB with these exact header bytes, from a bare socket (no client would send it)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        raw.recv(4096)  # INFO
+        raw.sendall(b'CONNECT {"verbose":false,"headers":true,"protocol":1}\r\n')
+        payload = b"{}"
+        raw.sendall(f"HPUB {subject} _INBOX.x {len(headers)} {len(headers) + len(payload)}"
+                    f"\r\n".encode() + headers + payload + b"\r\nPING\r\n")
+        raw.recv(4096)  # PONG: the server took it
+
+
+async def test_a_message_its_client_cannot_parse_does_not_leave_a_node_deaf(
+        nats_server: NatsServer) -> None:
+    # nats-py's reader stops for good on a header status line that is not UTF-8, and the
+    # connection stays up: the node heard nothing (heartbeats, commands) until its pings
+    # failed minutes later, while still subscribed. It reconnects when heartbeats go
+    # unanswered on a connection that is up.
+    cluster = cluster_name()
+    async with nodes(nats_server.url, cluster, ["a"], InMemoryEventStore()) as [node]:
+        client = await nats.connect(nats_server.url)
+        router = await ClusterRouter.connect(client, cluster, commands, timeout=30)
+        await router.send("c-1", Increment())
+        subject = shard_subject(cluster, node.manager.shard_of("c-1"))
+        await asyncio.to_thread(_raw_publish, nats_server.port, subject,
+                                b"NATS/1.0 \xff\xfe\xfd\r\n\r\n")
+        await asyncio.sleep(1)
+        events = await router.send("c-1", Increment())
+        assert events[0].version == 2
+        await client.drain()
