@@ -181,8 +181,13 @@ class ActorHost:
                 log.warning("node %s: shard %d not released in %.1fs; serving it anyway (the "
                             "store's concurrency check protects it)", self.node_id, shard,
                             self.handover_timeout)
-            if shard in self.manager.my_shards():
-                await self._listen(shard, subject)
+            # A lapse of this node's membership lease empties my_shards() for a moment,
+            # which the shard manager may never report (it reports what differs between its
+            # rounds): wait it out. A shard really lost is reported, and _lose cancels this.
+            # Polled: the lease is a deadline on the clock, renewed by each heartbeat.
+            while shard not in self.manager.my_shards():  # noqa: ASYNC110
+                await asyncio.sleep(self.manager.timing.heartbeat_interval)
+            await self._listen(shard, subject)
         except nats.errors.Error as exc:
             log.warning("node %s: could not take shard %d: %s", self.node_id, shard, exc)
         finally:

@@ -152,3 +152,16 @@ async def test_a_message_its_client_cannot_parse_does_not_leave_a_node_deaf(
         events = await router.send("c-1", Increment())
         assert events[0].version == 2
         await client.drain()
+
+
+async def test_a_claim_outlasts_a_brief_lapse_of_the_nodes_membership(
+        nats_server: NatsServer) -> None:
+    # A claim that found the node's membership lease lapsed (my_shards() empty for a moment)
+    # gave up without subscribing; when the shard manager never saw the lapse (it reports
+    # what differs between its rounds), the shard stayed unserved until the next change.
+    async with nodes(nats_server.url, cluster_name(), ["a"], InMemoryEventStore()) as [node]:
+        shard = min(node.manager.my_shards())
+        await node.host._lose(frozenset({shard}))  # as if handed over, and now back
+        node.manager.discovery._alive_until = 0.0  # lapsed until the next heartbeat
+        node.host._gain(frozenset({shard}))
+        await wait_for(lambda: node.host.serves(shard), timeout=10)
