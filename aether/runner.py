@@ -26,6 +26,7 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 
+from aether.cancelling import raise_if_cancelled
 from aether.checkpoints import (
     UNDECODABLE,
     CheckpointAheadError,
@@ -236,6 +237,7 @@ class ReactionRunner:
                     self.counters.outages += 1
                     logger.warning("reaction runner %r paused at position %d (outage, try "
                                    "%d): %s", self.name, self.position, outages, exc)
+                    raise_if_cancelled()
                     await asyncio.sleep(self.retry.delay(outages))
         except asyncio.CancelledError:
             raise

@@ -21,6 +21,7 @@ import time
 
 from pydantic import ValidationError
 
+from aether.cancelling import raise_if_cancelled
 from aether.cluster.errors import ClusterError, ClusterUnavailableError
 from aether.cluster.kv import CasFailed, ClusterBucket, Entry
 from aether.cluster.loops import finish, nap
@@ -110,6 +111,7 @@ class NodeDiscovery:
                 log.warning("node %s: %s", self.me.node_id, exc)
             except Exception:  # a bug must not silence the loop: that would fail the node
                 log.exception("node %s: unexpected error in the cluster loop", self.me.node_id)
+            raise_if_cancelled()
             await self._update(time.monotonic())  # silent peers time out even without NATS
 
     async def _reconnect_if_deaf(self) -> None:

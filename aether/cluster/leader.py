@@ -29,6 +29,7 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
+from aether.cancelling import raise_if_cancelled
 from aether.cluster.errors import ClusterError
 from aether.cluster.kv import CasFailed, ClusterBucket, Entry
 from aether.cluster.loops import finish, nap
@@ -109,6 +110,7 @@ class LeaderElection:
                 log.warning("node %s: %s", self.me.node_id, exc)
             except Exception:  # a bug must not silence the loop: that would fail the node
                 log.exception("node %s: unexpected error in the cluster loop", self.me.node_id)
+            raise_if_cancelled()
             if self._leading and time.monotonic() >= self._deadline:
                 await self._lose("could not renew the lease in time")
 

@@ -17,6 +17,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from aether.cancelling import raise_if_cancelled
 from aether.cluster.discovery import NodeDiscovery
 from aether.cluster.errors import ClusterConfigError, ClusterUnavailableError
 from aether.cluster.hashring import DEFAULT_VNODES
@@ -122,6 +123,7 @@ class ClusterManager:
                 # leader; a new server cluster once it has a meta leader.
                 if time.monotonic() > deadline:
                     raise
+                raise_if_cancelled()
                 await asyncio.sleep(self.timing.heartbeat_interval)
         self._subscription = await self.nc.subscribe(
             nudge_subject(self.cluster), cb=self._nudged)

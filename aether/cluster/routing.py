@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import nats.errors
 from nats.aio.client import Client
 
+from aether.cancelling import raise_if_cancelled
 from aether.cluster.errors import ClusterUnavailableError
 from aether.cluster.host import ActorHost
 from aether.cluster.kv import check_cluster_name
@@ -125,6 +126,7 @@ class ClusterRouter(SenderBase):
                 except nats.errors.NoRespondersError:
                     reason = "no node serves the shard yet"
                 except (nats.errors.TimeoutError, TimeoutError):
+                    raise_if_cancelled()  # else a lost cancel would retry until the deadline
                     reason = "the owner did not answer in time"
                 except nats.errors.MaxPayloadError as exc:  # checked above: the server changed
                     raise InvalidCommandError(

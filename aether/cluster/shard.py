@@ -19,6 +19,7 @@ import logging
 
 from pydantic import ValidationError
 
+from aether.cancelling import raise_if_cancelled
 from aether.cluster.discovery import NodeDiscovery
 from aether.cluster.errors import ClusterError, ShardCountMismatchError
 from aether.cluster.hashring import ConsistentHashRing, stable_hash
@@ -133,6 +134,7 @@ class ShardManager:
                 log.warning("node %s: %s", self.node_id, exc)
             except Exception:  # a bug must not silence the loop: that would fail the node
                 log.exception("node %s: unexpected error in the cluster loop", self.node_id)
+            raise_if_cancelled()
             await self._report()  # shards lapse with the membership lease, NATS or not
 
     async def _step(self) -> None:
