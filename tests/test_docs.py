@@ -12,6 +12,7 @@ A block whose first line is ``# not run`` would be shown only; the docs have non
 from __future__ import annotations
 
 import ast
+import codeop
 import re
 import shlex
 import subprocess
@@ -66,6 +67,38 @@ async def test_python_blocks_run(path: Path, nats_server: NatsServer) -> None:
                 await result
     finally:
         del sys.modules[module.__name__]
+
+
+def paste_errors(source: str) -> list[str]:
+    """What ``python -m asyncio``'s prompt says when ``source`` is pasted into it, line by
+    line: it compiles each statement as soon as it is complete, so a blank line ends a
+    class or function body, and a statement after an indented block needs a blank line
+    first (codeop is what the prompt uses)."""
+    compiler = codeop.CommandCompiler()
+    compiler.compiler.flags |= ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    pending: list[str] = []
+    errors = []
+    for number, line in enumerate([*source.split("\n"), ""], start=1):
+        pending.append(line)
+        try:
+            complete = compiler("\n".join(pending), "<stdin>", "single")
+        except SyntaxError as error:
+            errors.append(f"line {number} of the block: {error.msg}: {line!r}")
+            pending = []
+            continue
+        if complete is not None:
+            pending = []
+    return errors
+
+
+PASTED = [path for path in DOCS if "`python -m asyncio`" in path.read_text()]
+
+
+@pytest.mark.parametrize("path", PASTED, ids=ids)
+def test_python_blocks_paste_into_the_asyncio_prompt(path: Path) -> None:
+    # The pages that say so: their blocks pasted into `python -m asyncio` must run there.
+    for line, source in blocks(path, "python"):
+        assert not paste_errors(source), f"{path}:{line}: {paste_errors(source)}"
 
 
 @pytest.mark.parametrize("path", DOCS, ids=ids)
