@@ -150,6 +150,15 @@ def _template_problem(error: Exception, templates: Path) -> str | None:
     error did not come from one of the templates in ``templates``."""
     if isinstance(error, jinja2.TemplateSyntaxError):
         return f"{error.filename or error.name}:{error.lineno}: {error.message}"
+    if isinstance(error, UnicodeDecodeError):
+        # Raised while jinja2's loader reads the file: the file is a local of that frame.
+        tb = error.__traceback__
+        while tb is not None:
+            filename = tb.tb_frame.f_locals.get("filename")
+            if isinstance(filename, str) and Path(filename).is_relative_to(templates):
+                return (f"{filename}: not UTF-8 text (byte {error.object[error.start]:#04x} "
+                        f"at offset {error.start}): save the template as UTF-8")
+            tb = tb.tb_next
     # Rendering errors carry no line, but jinja2 puts template frames in the traceback.
     frames = [frame for frame in traceback.extract_tb(error.__traceback__)
               if Path(frame.filename).parent == templates]

@@ -271,6 +271,21 @@ def test_a_custom_template_that_jinja2_refuses_is_a_user_error(
     assert "internal error" not in result.stderr
 
 
+def test_a_custom_template_that_is_not_utf8_is_a_user_error(tmp_path: Path) -> None:
+    # It exited 2 with "internal error (UnicodeDecodeError)".
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "events.py.j2").write_bytes(b'{% include "_header.j2" %}\n# caf\xe9\n')
+    result = aether_gen("generate", ORDERS_YAML, "-o", tmp_path / "out", "--templates",
+                        templates)
+    assert result.returncode == 1, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line == (f"aether-gen: error: {templates / 'events.py.j2'}: not UTF-8 text (byte "
+                    f"0xe9 at offset 32): save the template as UTF-8; check your templates "
+                    f"in {templates}")
+    assert not (tmp_path / "out").exists()
+
+
 def test_an_empty_package_name_is_refused_in_one_line(tmp_path: Path) -> None:
     result = aether_gen("generate", ORDERS_YAML, "-o", tmp_path, "--package", "")
     assert result.returncode == 1
