@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Collection, Sequence
+from operator import attrgetter
 
 from aether.errors import DuplicateEventIdError, VersionConflictError
 from aether.event import (
@@ -41,7 +42,6 @@ class InMemoryEventStore:
 
     def __init__(self, max_event_bytes: int | None = None) -> None:
         self._events: dict[str, list[Event]] = {}
-        self._versions: dict[str, list[int]] = {}
         self._ids: dict[str, Event] = {}
         self._snapshots: dict[str, ActorSnapshot] = {}
         self._max_event_bytes = max_event_bytes
@@ -64,7 +64,6 @@ class InMemoryEventStore:
             # The common case, decided inline: a new event after the actor's latest.
             self._ids[event.id] = event
             events.append(event)
-            self._versions[event.actor_id].append(event.version)
             self._log.append(event)
         elif self._admit(event.actor_id, (event,)) and self._id_is_new(event):
             self._append(event)
@@ -96,7 +95,7 @@ class InMemoryEventStore:
         if first > latest_version:
             return True
         if events and events[-1].id == batch[-1].id:
-            start = bisect_left(self._versions[actor_id], first)
+            start = bisect_left(events, first, key=_version)
             check_retry(batch, events[start:], latest_version)
             return False
         raise VersionConflictError(actor_id, latest_version, first)
@@ -117,15 +116,15 @@ class InMemoryEventStore:
         if not events:
             check_actor_id(actor_id)  # refused like every store refuses it
             return []
-        start = bisect_left(self._versions[actor_id], from_version)
+        start = bisect_left(events, from_version, key=_version)
         return events[start:]
 
     async def get_latest_version(self, actor_id: str) -> int:
-        versions = self._versions.get(actor_id)
-        if not versions:
+        events = self._events.get(actor_id)
+        if not events:
             check_actor_id(actor_id)
             return 0
-        return versions[-1]
+        return events[-1].version
 
     async def get_latest(self, actor_id: str) -> Latest:
         events = self._events.get(actor_id)
@@ -155,10 +154,8 @@ class InMemoryEventStore:
         events = self._events.get(event.actor_id)
         if events is None:
             self._events[event.actor_id] = [event]
-            self._versions[event.actor_id] = [event.version]
         else:
             events.append(event)
-            self._versions[event.actor_id].append(event.version)
         self._log.append(event)
 
     # ---- the feed (aether.feed.EventFeed) ------------------------------------------------
@@ -194,6 +191,10 @@ class InMemoryEventStore:
                 if len(found) == limit:
                     break
         return found, max(position, after)
+
+
+_version = attrgetter("version")
+"""An event's version: the key the actor's events are sorted by (bisect)."""
 
 
 def _check_size(record: Event | ActorSnapshot, limit: int) -> None:
