@@ -57,8 +57,13 @@ class ReactionRunner:
     tests; a restarted process replays from 0, and policies' commands are deduplicated by
     command id within each aggregate's remembered window). In production pass a durable
     ``CheckpointStore`` (e.g. ``JetStreamCheckpointStore.for_store``): policies and
-    ``durable`` read models are then checkpointed there, every ``checkpoint_every``
-    events and whenever the runner catches up.
+    ``durable`` read models are then checkpointed there, whenever ``checkpoint_every``
+    events have been handled or commands sent since the last checkpoint, and whenever the
+    runner catches up. Counting commands bounds what a crash makes a policy send again:
+    an aggregate remembers only its last ``remembered_commands`` command ids, and a
+    policy fanning out many commands per event would otherwise resend, after a crash,
+    more than the aggregate remembers: each one forgotten runs again, and (stored as the
+    newest) pushes out the next one the runner resends.
     """
 
     def __init__(
@@ -345,6 +350,7 @@ class ReactionRunner:
             target.handle(event, self.registry)
             return
         outcomes = await target.handle(event, self.registry, self.sender)
+        self._since_flush += len(outcomes)  # each a command resent after a crash
         for outcome in outcomes:
             if outcome.refused is not None:
                 self.counters.rejected += 1
