@@ -34,6 +34,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from aether.aggregate import Repository
+from aether.cancelling import raise_if_cancelled
 from aether.cluster.actor_cache import ActorCache, CachedActor, HostCounters
 from aether.cluster.manager import ClusterManager
 from aether.cluster.types import ShardChange
@@ -173,6 +174,7 @@ class ActorHost:
                 except nats.errors.NoRespondersError:
                     break  # nobody listens: the shard is free
                 except (nats.errors.TimeoutError, TimeoutError):
+                    raise_if_cancelled()  # a cancel nats-py's request turned into a timeout
                     continue
                 if reply.data == RELEASED:
                     break
@@ -185,7 +187,8 @@ class ActorHost:
             # which the shard manager may never report (it reports what differs between its
             # rounds): wait it out. A shard really lost is reported, and _lose cancels this.
             # Polled: the lease is a deadline on the clock, renewed by each heartbeat.
-            while shard not in self.manager.my_shards():  # noqa: ASYNC110
+            while shard not in self.manager.my_shards():
+                raise_if_cancelled()
                 await asyncio.sleep(self.manager.timing.heartbeat_interval)
             await self._listen(shard, subject)
         except nats.errors.Error as exc:
@@ -414,7 +417,8 @@ class ActorHost:
             log.exception("node %s: serving a command failed", self.node_id)
             # Not an AetherError: the caller gets RemoteCommandError naming its type.
             reply = encode_error(FAILED, AetherError(
-                f"internal error on node {self.node_id!r}; see its log"), type(exc).__name__)
+                f"internal error on node {self.node_id!r}; see its log"), type(exc).__name__,
+                max_payload=self.manager.nc.max_payload)
         try:
             await message.respond(reply)
         except nats.errors.MaxPayloadError:  # encode_events keeps replies within it: a bug
@@ -445,6 +449,6 @@ class ActorHost:
             return encode_events(events, self.manager.nc.max_payload)
         except (InvalidCommandError, InvalidEventError) as exc:
             self.counters.bad_requests += 1
-            return error_reply(exc)
+            return error_reply(exc, self.manager.nc.max_payload)
         except AetherError as exc:  # the caller raises it as a local router would
-            return error_reply(exc)
+            return error_reply(exc, self.manager.nc.max_payload)

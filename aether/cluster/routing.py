@@ -27,6 +27,7 @@ from aether.cluster.kv import check_cluster_name
 from aether.cluster.shard import shard_for
 from aether.cluster.status import read_status
 from aether.cluster.wire import (
+    FROM_VERSION_RESERVE,
     MOVED,
     CommandTimeoutError,
     RemoteCommandError,
@@ -97,11 +98,13 @@ class ClusterRouter(SenderBase):
         payload = encode_request(actor_id, shard, encoded, meta)
         # Refused wherever the actor lives (here too), so a command's fate never depends on
         # which node owns it at the time.
-        if len(payload) > self.nc.max_payload:
+        # Room for the "from_version" that asks for the rest of a result sent in parts.
+        limit = self.nc.max_payload - FROM_VERSION_RESERVE
+        if len(payload) > limit:
             raise InvalidCommandError(
                 f"the command for actor {actor_id[:80]!r} is {len(payload)} bytes as sent; "
-                f"the NATS server takes at most {self.nc.max_payload} (its max_payload): keep "
-                f"large data elsewhere and send a reference to it, or raise max_payload")
+                f"at most {limit} fit the NATS server's max_payload ({self.nc.max_payload}): "
+                f"keep large data elsewhere and send a reference to it, or raise max_payload")
         subject = shard_subject(self.cluster, shard)
         deadline = time.monotonic() + self.timeout
         delay = 0.01

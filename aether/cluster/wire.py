@@ -55,13 +55,15 @@ from aether.cluster.wire_errors import (
     encode_error,
     kind_of,
     unreadable,
+    utf8_json,
 )
 from aether.errors import AetherError
 from aether.event import COMMAND_ID, Event, encode_record
 from aether.store.naming import encode_token
 
 __all__ = [
-    "DOMAIN", "FAILED", "FORMAT", "INVALID", "MOVED", "QUEUE_GROUP", "REPLY_PREFIXES",
+    "DOMAIN", "FAILED", "FORMAT", "FROM_VERSION_RESERVE", "INVALID", "MOVED", "QUEUE_GROUP",
+    "REPLY_PREFIXES",
     "Answer", "CommandTimeoutError", "RemoteCommandError", "ReplyTooLargeError", "Request",
     "ShardMovedError", "WireError",
     "decode_reply", "decode_request", "encode_error", "encode_events", "encode_request",
@@ -105,11 +107,8 @@ class Answer(NamedTuple):
     """True when the owner had more events of the command than one reply could carry."""
 
 
-def _utf8_json(value: object) -> bytes:
-    try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-    except UnicodeEncodeError:  # a lone surrogate has no UTF-8 form: JSON's escapes carry it
-        return json.dumps(value, separators=(",", ":")).encode()
+FROM_VERSION_RESERVE = len(b',"from_version":') + len(str(2**63 - 1))
+"""Bytes a request grows by when it asks for the rest of a result (any version)."""
 
 
 def encode_request(actor_id: str, shard: int, command: Mapping[str, Any],
@@ -119,7 +118,7 @@ def encode_request(actor_id: str, shard: int, command: Mapping[str, Any],
                "metadata": dict(metadata)}
     if from_version is not None:
         request["from_version"] = from_version
-    return _utf8_json(request)
+    return utf8_json(request)
 
 
 def decode_request(payload: bytes) -> Request:
@@ -154,17 +153,21 @@ def decode_request(payload: bytes) -> Request:
 
 _EVENTS_HEAD = b'{"format":%d,"events":[' % FORMAT
 _MORE_TAIL = b'],"more":true}'
+_END = b"]}"
 
 
 def encode_events(events: list[Event], max_payload: int) -> bytes:
     """The reply carrying ``events``, or as many of them as fit in ``max_payload`` bytes
     (then marked ``"more": true``); ReplyTooLargeError when not even the first one fits."""
-    size = len(_EVENTS_HEAD) + len(_MORE_TAIL)
+    size = len(_EVENTS_HEAD)
     parts: list[bytes] = []
-    for event in events:
+    last = len(events) - 1
+    for index, event in enumerate(events):
         encoded = encode_record(event)
-        size += len(encoded) + 1
-        if size > max_payload:
+        # Room for this event, its comma, and the ending: "]}" after the last event, the
+        # longer "more" ending after any other (the reply may have to stop there).
+        size += len(encoded) + (1 if parts else 0)
+        if size + (len(_END) if index == last else len(_MORE_TAIL)) > max_payload:
             break
         parts.append(encoded)
     if events and not parts:
@@ -174,13 +177,14 @@ def encode_events(events: list[Event], max_payload: int) -> bytes:
             f"{len(encode_record(first))} bytes as JSON, more than a reply can carry (the "
             f"server's max_payload is {max_payload}): the command ran and its events are "
             f"stored; read them from the store, or raise max_payload")
-    tail = _MORE_TAIL if len(parts) < len(events) else b"]}"
+    tail = _MORE_TAIL if len(parts) < len(events) else _END
     return _EVENTS_HEAD + b",".join(parts) + tail
 
 
-def error_reply(exc: AetherError) -> bytes:
-    """The reply to a command that failed with ``exc`` (wire_errors.py)."""
-    return encode_error(kind_of(exc), exc)
+def error_reply(exc: AetherError, max_payload: int | None = None) -> bytes:
+    """The reply to a command that failed with ``exc`` (wire_errors.py), cut to fit
+    ``max_payload`` when given."""
+    return encode_error(kind_of(exc), exc, max_payload=max_payload)
 
 
 def decode_reply(payload: bytes, actor_id: str, command_id: str, from_version: int = 1,

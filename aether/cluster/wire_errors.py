@@ -235,9 +235,22 @@ def kind_of(exc: AetherError) -> str:
     return FAILED
 
 
-def encode_error(kind: str, exc: BaseException, error_type: str | None = None) -> bytes:
+def utf8_json(value: object) -> bytes:
+    """``value`` as compact JSON in UTF-8 (not JSON's 6- and 12-byte escapes, so a message
+    is about the size of its text); a lone surrogate, which has no UTF-8 form, escaped."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
+def encode_error(kind: str, exc: BaseException, error_type: str | None = None,
+                 max_payload: int | None = None) -> bytes:
     """The error reply for ``exc``; its fields go along when its exact type is in the
-    table and they fit (else the caller falls back to the kind's base error)."""
+    table and they fit (else the caller falls back to the kind's base error).
+
+    With ``max_payload`` the reply fits it: a long message is cut, and when that is not
+    enough the fields are left out (the caller then raises the kind's base error)."""
     spec = _SPECS.get(type(exc).__name__)
     message = str(exc)
     if error_type is None and spec is None and isinstance(exc, TransientError):
@@ -251,7 +264,20 @@ def encode_error(kind: str, exc: BaseException, error_type: str | None = None) -
         values = spec.values(exc)
         if values is not None:
             error["fields"] = values
-    return json.dumps({"format": FORMAT, "error": error}).encode()
+    reply = utf8_json({"format": FORMAT, "error": error})
+    if max_payload is None:
+        return reply
+    while len(reply) > max_payload:
+        if len(error["message"]) > 200:
+            error["message"] = error["message"][:len(error["message"]) // 2] + "..."
+        elif "fields" in error:
+            del error["fields"]
+        elif error["message"]:
+            error["message"] = error["message"][:len(error["message"]) // 2]
+        else:
+            break  # kind and type alone: a server that cannot carry these carries nothing
+        reply = utf8_json({"format": FORMAT, "error": error})
+    return reply
 
 
 def decode_error(error: object, actor_id: str) -> AetherError:
