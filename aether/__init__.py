@@ -5,6 +5,7 @@ from aether.checkpoints import (
     UNDECODABLE,
     CheckpointStore,
     InMemoryCheckpointStore,
+    InvalidNameError,
     JetStreamCheckpointStore,
     ParkedEvent,
 )
@@ -94,6 +95,7 @@ __all__ = [
     "InMemoryCheckpointStore",
     "InvalidCommandError",
     "InvalidEventError",
+    "InvalidNameError",
     "InvalidRepositoryError",
     "JetStreamCheckpointStore",
     "JsonBytes",

@@ -17,17 +17,46 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+import nats.errors
 from nats.aio.client import Client
 from nats.js.api import KeyValueConfig, StorageType
 from pydantic import BaseModel, ConfigDict
 
 from aether.errors import AetherError, StoreConfigError
 from aether.event import Event
+from aether.limits import utf8_size
 from aether.store import jsapi
 from aether.store.jetstream import JetStreamEventStore
 from aether.store.naming import encode_token
 
 KV_OPERATION = "KV-Operation"
+MAX_NAME_BYTES = 512
+"""Bytes (UTF-8) of a runner's or a handler's name: both go, encoded (up to 3 characters a
+byte), into the subjects checkpoints and parked events are kept under, which NATS's 4 KiB
+protocol line bounds. Every checkpoint store refuses longer names alike."""
+PARK_HEADROOM = 256
+"""Bytes of a message the checkpoint bucket keeps free beside a parked record (headers)."""
+
+
+def check_names(runner: str, handler: str) -> None:
+    check_name("runner name", runner)
+    check_name("handler name", handler)
+
+
+class InvalidNameError(AetherError, ValueError):
+    """A runner or handler name that checkpoints cannot be kept under."""
+
+
+def check_name(what: str, name: object) -> None:
+    """InvalidNameError unless ``name`` is 1 to MAX_NAME_BYTES bytes of UTF-8 text."""
+    if not isinstance(name, str) or not name:
+        raise InvalidNameError(f"{what} must be non-empty text (its checkpoints' key), got "
+                               f"{name!r}")
+    size = utf8_size(name, what, InvalidNameError)
+    if size > MAX_NAME_BYTES:
+        raise InvalidNameError(
+            f"{what} {name[:40]!r}... is {size} bytes of UTF-8; use at most {MAX_NAME_BYTES} "
+            f"(its checkpoints are kept under it)")
 
 
 UNDECODABLE = "<undecodable>"
@@ -97,12 +126,15 @@ class InMemoryCheckpointStore:
         self._parked: dict[tuple[str, str, int], ParkedEvent] = {}
 
     async def load(self, runner: str, handler: str) -> int:
+        check_names(runner, handler)
         return self._positions.get((runner, handler), 0)
 
     async def save(self, runner: str, handler: str, position: int) -> None:
+        check_names(runner, handler)
         self._positions[(runner, handler)] = position
 
     async def park(self, parked: ParkedEvent) -> None:
+        check_names(parked.runner, parked.handler)
         self._parked[(parked.runner, parked.handler, parked.position)] = parked
 
     async def parked(self, runner: str) -> list[ParkedEvent]:
@@ -153,9 +185,11 @@ class JetStreamCheckpointStore:
                                 replicas=config.replica_count, timeout=config.request_timeout)
 
     def _position_subject(self, runner: str, handler: str) -> str:
+        check_names(runner, handler)
         return f"{self._prefix}.position.{encode_token(runner)}.{encode_token(handler)}"
 
     def _parked_subject(self, runner: str, handler: str, position: int) -> str:
+        check_names(runner, handler)
         return (f"{self._prefix}.parked.{encode_token(runner)}.{encode_token(handler)}."
                 f"{position}")
 
@@ -173,7 +207,18 @@ class JetStreamCheckpointStore:
 
     async def park(self, parked: ParkedEvent) -> None:
         subject = self._parked_subject(parked.runner, parked.handler, parked.position)
-        await self._put(subject, parked.model_dump_json().encode(), {})
+        record = parked.model_dump_json().encode()
+        over = len(record) - (self._nc.max_payload - PARK_HEADROOM)
+        if over > 0:
+            # An event near the size limit and a long error: the error gives way (the
+            # event is what a replay needs), else the runner could not park and stopped.
+            error = parked.error.encode()
+            kept = error[:max(0, len(error) - over - 64)].decode("utf-8", "ignore")
+            parked = parked.model_copy(update={
+                "error": f"{kept}... (cut to fit the bucket's {self._nc.max_payload}-byte "
+                         f"messages)"})
+            record = parked.model_dump_json().encode()
+        await self._put(subject, record, {})
 
     async def parked(self, runner: str) -> list[ParkedEvent]:
         async with jsapi.reaching(f"reading parked events from bucket {self.bucket!r}"):
@@ -198,3 +243,7 @@ class JetStreamCheckpointStore:
         except jsapi.PublishRejected as rejected:
             raise AetherError(f"checkpoint bucket {self.bucket!r} refused a write: {rejected}") \
                 from None
+        except nats.errors.MaxPayloadError:
+            raise AetherError(
+                f"checkpoint bucket {self.bucket!r} cannot take a record of {len(payload)} "
+                f"bytes: the NATS server's max_payload is {self._nc.max_payload}") from None

@@ -33,6 +33,7 @@ from aether.checkpoints import (
     CheckpointStore,
     InMemoryCheckpointStore,
     ParkedEvent,
+    check_name,
 )
 from aether.command import CommandSender
 from aether.errors import AetherError, TransientError
@@ -79,8 +80,7 @@ class ReactionRunner:
         retry: RetryPolicy | None = None,
         checkpoint_every: int = 100,
     ) -> None:
-        if not name:
-            raise ValueError("a ReactionRunner needs a non-empty name (its checkpoints' key)")
+        check_name("a ReactionRunner's name", name)
         if checkpoint_every < 1:
             raise ValueError(f"checkpoint_every must be at least 1, got {checkpoint_every}")
         self.name = name
@@ -103,6 +103,8 @@ class ReactionRunner:
               for policy in policies),
         ]
         names = [handler.name for handler in self._handlers]
+        for handler_name in names:
+            check_name("handler name", handler_name)
         if UNDECODABLE in names:
             raise ValueError(f"{UNDECODABLE!r} is reserved for records the feed cannot decode: "
                              f"give the handler another name")

@@ -14,7 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nats.aio.client import Client
 
-from aether import ClusterRouter, JetStreamCheckpointStore, Policy, ReactionRunner, RetryPolicy
+from aether import (
+    ClusterRouter,
+    InvalidNameError,
+    JetStreamCheckpointStore,
+    Policy,
+    ReactionRunner,
+    RetryPolicy,
+)
 from aether.checkpoints import CheckpointAheadError, InMemoryCheckpointStore
 from aether.command import Command, Dispatch
 from aether.event import Event
@@ -101,6 +108,69 @@ async def test_an_event_whose_error_is_huge_is_parked_and_the_runner_goes_on(
     assert (parked.position, parked.event.data) == (2, {"counter": "loud"})
     assert parked.error.startswith("RuntimeError('upstream said: xxx")
     assert [len(await ticks.get_events(c)) for c in ("a", "loud", "b")] == [1, 0, 1]
+
+
+class Heavy(IncrementOnTick):
+    """Fails on every event with a long, non-ASCII error."""
+
+    def react(self, event: EventPayload, envelope: Event) -> Sequence[Dispatch[Command]]:
+        raise RuntimeError("é" * 1900)
+
+
+async def test_an_event_near_the_size_limit_with_a_long_error_is_parked(
+        tmp_path: Any) -> None:
+    # The parked record (the event and up to 2,000 characters of error, 2 bytes each here)
+    # passed the server's max_payload: nats-py raised MaxPayloadError, the runner stopped on
+    # the event, and stopped again there on every start.
+    server = NatsServer(store_dir=tmp_path, name="small",
+                        extra_config="max_payload: 65536\n").start()
+    nc = await nats.connect(server.url)
+    try:
+        store = await JetStreamEventStore.create(nc, "heavy")
+        checkpoints = await JetStreamCheckpointStore.for_store(nc, store)
+        big = registry.to_event(Ticked(counter="y" * 62_000), "clock", 1)
+        await store.save_event(big)  # within the store's limit: max_payload less 1 KiB
+        await tick(store, ["after"])
+        runner = ReactionRunner("heavy", store, registry, make_counter_router(store),
+                                policies=[Heavy()], checkpoints=checkpoints,
+                                retry=RetryPolicy(attempts=1, backoff=0.001))
+        await runner.start()
+        try:
+            await asyncio.wait_for(runner.wait_caught_up(), 30)
+        finally:
+            await runner.stop()
+        assert runner.error is None
+        first, second = await runner.parked()
+        assert first.event == big and first.error.startswith("RuntimeError('éé")
+        assert "cut to fit" in first.error
+        assert second.error == f"RuntimeError('{'é' * 1900}')"  # a small event keeps it all
+    finally:
+        await nc.close()
+        server.stop()
+
+
+@pytest.mark.parametrize("name", ["é" * 700, "x" * 513, "a\ud800"])
+async def test_a_runner_or_handler_name_checkpoints_cannot_be_kept_under_is_refused(
+        nc: Client, jetstream_store: JetStreamEventStore, name: str) -> None:
+    # A 700-character name went into the KV subjects, past NATS's 4 KiB protocol line:
+    # the server dropped the shared connection, and start() reported an outage.
+    checkpoints = await JetStreamCheckpointStore.for_store(nc, jetstream_store)
+    router = make_counter_router(jetstream_store)
+    with pytest.raises(InvalidNameError, match="ReactionRunner's name"):
+        ReactionRunner(name, jetstream_store, registry, router, checkpoints=checkpoints)
+
+    class Named(IncrementOnTick):
+        @property
+        def name(self) -> str:
+            return name
+
+    with pytest.raises(InvalidNameError, match="handler name"):
+        ReactionRunner("ok", jetstream_store, registry, router, policies=[Named()],
+                       checkpoints=checkpoints)
+    with pytest.raises(InvalidNameError):
+        await checkpoints.save(name, "h", 1)
+    await checkpoints.save("ok", "h", 1)  # the connection is fine
+    assert await checkpoints.load("ok", "h") == 1
 
 
 @pytest.fixture(params=["memory", "jetstream"])

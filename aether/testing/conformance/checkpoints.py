@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from aether.checkpoints import CheckpointStore, ParkedEvent
+from aether.checkpoints import MAX_NAME_BYTES, CheckpointStore, InvalidNameError, ParkedEvent
 from aether.testing.conformance.store import ODD_ACTOR_IDS
 from aether.testing.factories import make_event
 
@@ -47,6 +47,17 @@ class CheckpointConformance:
             await checkpoints.save(name, name, index)
         for index, name in enumerate(ODD_ACTOR_IDS, start=1):
             assert await checkpoints.load(name, name) == index
+
+    async def test_a_name_no_checkpoint_store_keeps_is_refused(self, checkpoints: Any
+                                                             ) -> None:
+        for name in ("", "x" * (MAX_NAME_BYTES + 1), "é" * 300, "a\ud800"):
+            with pytest.raises(InvalidNameError):
+                await checkpoints.save(name, "h", 1)
+            with pytest.raises(InvalidNameError):
+                await checkpoints.save("r", name, 1)
+            with pytest.raises(InvalidNameError):
+                await checkpoints.park(_parked(name, "p", 1))
+        assert await checkpoints.load("r", "h") == 0
 
     async def test_parked_events_are_listed_and_unparked(self, checkpoints: Any) -> None:
         second, first, other = _parked("r", "p", 7), _parked("r", "p", 3), _parked("x", "p", 1)
