@@ -23,7 +23,7 @@ from nats.js.api import KeyValueConfig, StorageType
 from pydantic import BaseModel, ConfigDict
 
 from aether.errors import AetherError, StoreConfigError
-from aether.event import Event
+from aether.event import STORED, Event
 from aether.limits import utf8_size
 from aether.store import jsapi
 from aether.store.jetstream import JetStreamEventStore
@@ -81,6 +81,16 @@ class ParkedEvent(BaseModel):
     parked_at: datetime
     subject: str | None = None
     excerpt: str | None = None
+
+
+def parked_record(**fields: object) -> ParkedEvent:
+    """A ParkedEvent whose event is held to the limits of what is read back from storage,
+    as the feed holds it: history written before a limit was added is parked (and read
+    back) like any other event, not refused by today's limits."""
+    return ParkedEvent.model_validate(fields, context=READ_BACK)
+
+
+READ_BACK = {STORED: True}
 
 
 class CheckpointAheadError(AetherError):
@@ -226,8 +236,8 @@ class JetStreamCheckpointStore:
                 self._nc, self._stream, f"{self._prefix}.parked.{encode_token(runner)}.>",
                 self._timeout,
             )
-        found = [ParkedEvent.model_validate_json(message.data) for message in messages
-                 if not (message.headers or {}).get(KV_OPERATION)]
+        found = [ParkedEvent.model_validate_json(message.data, context=READ_BACK)
+                 for message in messages if not (message.headers or {}).get(KV_OPERATION)]
         return sorted(found, key=lambda parked: (parked.handler, parked.position))
 
     async def unpark(self, parked: ParkedEvent) -> None:

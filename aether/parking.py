@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
-from aether.checkpoints import UNDECODABLE, CheckpointStore, ParkedEvent
+from aether.checkpoints import UNDECODABLE, CheckpointStore, ParkedEvent, parked_record
 from aether.event import Event
 from aether.feed import MAX_POSITION, EventFeed, UndecodableEventError
 from aether.retry import described, is_transient
@@ -36,7 +36,7 @@ class Parking:
 
     async def park_failure(self, handler: str, position: int, event: Event,
                            error: BaseException, attempts: int) -> None:
-        await self.store.park(ParkedEvent(
+        await self.store.park(parked_record(
             runner=self.runner, handler=handler, position=position, event=event,
             error=described(error), attempts=attempts, parked_at=datetime.now(UTC)))
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
+from uuid import uuid4
 
 import nats
 import pytest
@@ -171,6 +173,58 @@ async def test_a_runner_or_handler_name_checkpoints_cannot_be_kept_under_is_refu
         await checkpoints.save(name, "h", 1)
     await checkpoints.save("ok", "h", 1)  # the connection is fine
     assert await checkpoints.load("ok", "h") == 1
+
+
+class Picky(IncrementOnTick):
+    """Fails on the events an older writer left (marked "legacy")."""
+
+    def react(self, event: EventPayload, envelope: Event) -> Sequence[Dispatch[Command]]:
+        if "legacy" in envelope.metadata:
+            raise RuntimeError("cannot handle this one yet")
+        return super().react(event, envelope)
+
+
+@pytest.mark.parametrize("legacy", ["long actor id", "integer over 64 bits", "deep data"])
+async def test_history_older_than_todays_limits_is_parked_listed_and_replayed(
+        nc: Client, jetstream_store: JetStreamEventStore, legacy: str) -> None:
+    # The feed reads what an older writer stored beyond today's limits, but parking held the
+    # event to them: a 600-byte actor id stopped the runner (nothing parked), and a parked
+    # 2**64 or 70-deep data made parked() and replay_parked() fail for every record.
+    store = jetstream_store
+    actor = "clock"
+    data: dict[str, Any] = {"counter": "a"}
+    deep: dict[str, Any] = {"x": 1}
+    for _ in range(70):
+        deep = {"x": deep}
+    if legacy == "long actor id":
+        actor = "c" * 600
+    elif legacy == "integer over 64 bits":
+        data["extra"] = 2**64
+    else:
+        data["extra"] = deep
+    event_id = str(uuid4())
+    raw = {"id": event_id, "event_type": "Ticked", "actor_id": actor, "version": 1,
+           "data": data, "timestamp": "2020-01-01T00:00:00+00:00",
+           "metadata": {"legacy": "yes"}}
+    await nc.jetstream().publish(f"{store.stream_name}.events.legacy",
+                                 json.dumps(raw).encode(), headers={"Nats-Msg-Id": event_id})
+    await store.save_event(registry.to_event(Ticked(counter="b"), "clock-2", 1))
+    checkpoints = await JetStreamCheckpointStore.for_store(nc, store)
+    runner = ReactionRunner("legacy", store, registry, make_counter_router(store),
+                            policies=[Picky()], checkpoints=checkpoints,
+                            retry=RetryPolicy(attempts=1, backoff=0.001))
+    await runner.start()
+    try:
+        await asyncio.wait_for(runner.wait_caught_up(), 30)
+        assert runner.error is None
+        (parked,) = await runner.parked()
+        assert parked.event is not None and parked.event.id == event_id
+        assert parked.event.actor_id == actor and parked.position == 1
+        assert await runner.replay_parked() == 0  # fails again, stays parked
+        assert [p.attempts for p in await runner.parked()] == [2]
+        assert await store.get_latest_version("b") == 1  # the next event was handled
+    finally:
+        await runner.stop()
 
 
 @pytest.fixture(params=["memory", "jetstream"])
