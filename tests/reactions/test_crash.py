@@ -28,9 +28,11 @@ TICKS_PER_ROUND = 25
 COUNTERS = [f"counter-{n}" for n in range(6)]
 
 
-def spawn(url: str, name: str, mode: str) -> subprocess.Popen[str]:
+def spawn(url: str, name: str, mode: str,
+          worker_module: str = "tests.reactions.crash_worker") -> subprocess.Popen[str]:
+    """A worker process (``python -m worker_module URL NAME MODE``), once it said "ready"."""
     worker = subprocess.Popen(
-        [sys.executable, "-m", "tests.reactions.crash_worker", url, name, mode],
+        [sys.executable, "-m", worker_module, url, name, mode],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert worker.stdout is not None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from uuid import uuid4
@@ -23,19 +22,14 @@ from aether.store import JetStreamEventStore
 from aether.testing import NatsServer
 from aether.testing.counters import Ticked, registry
 from tests.reactions.fanout_worker import FAN_OUT, HOT
+from tests.reactions.test_crash import spawn as crash_spawn
 
 ROOT = Path(__file__).resolve().parents[2]
 TICKS = 60
 
 
 def spawn(url: str, name: str, mode: str) -> subprocess.Popen[str]:
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "tests.reactions.fanout_worker", url, name, mode],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert worker.stdout is not None
-    line = worker.stdout.readline()
-    assert line.strip() == "ready", (line, worker.stderr.read() if worker.stderr else "")
-    return worker
+    return crash_spawn(url, name, mode, worker_module="tests.reactions.fanout_worker")
 
 
 @pytest.mark.slow

@@ -91,20 +91,28 @@ class LongWinded(IncrementOnTick):
         return super().react(event, envelope)
 
 
-async def test_an_event_whose_error_is_huge_is_parked_and_the_runner_goes_on(
-        nc: Client, jetstream_store: JetStreamEventStore) -> None:
-    ticks = InMemoryEventStore()
-    checkpoints = await JetStreamCheckpointStore.for_store(nc, jetstream_store)
-    runner = ReactionRunner("loud", ticks, registry, make_counter_router(ticks),
-                            policies=[LongWinded()], checkpoints=checkpoints,
-                            retry=RetryPolicy(attempts=2, backoff=0.001))
-    await tick(ticks, ["a", "loud", "b"])
+async def run_to_the_end(name: str, store: Any, checkpoints: JetStreamCheckpointStore,
+                         policy: Policy, attempts: int = 1) -> ReactionRunner:
+    """A runner of ``policy`` that parks after ``attempts`` failures, run over every event
+    in ``store`` (sending its commands there too) and stopped, with no error."""
+    runner = ReactionRunner(name, store, registry, make_counter_router(store),
+                            policies=[policy], checkpoints=checkpoints,
+                            retry=RetryPolicy(attempts=attempts, backoff=0.001))
     await runner.start()
     try:
         await asyncio.wait_for(runner.wait_caught_up(), 30)
     finally:
         await runner.stop()
     assert runner.error is None
+    return runner
+
+
+async def test_an_event_whose_error_is_huge_is_parked_and_the_runner_goes_on(
+        nc: Client, jetstream_store: JetStreamEventStore) -> None:
+    ticks = InMemoryEventStore()
+    checkpoints = await JetStreamCheckpointStore.for_store(nc, jetstream_store)
+    await tick(ticks, ["a", "loud", "b"])
+    runner = await run_to_the_end("loud", ticks, checkpoints, LongWinded(), attempts=2)
     [parked] = await runner.parked()
     assert parked.event is not None
     assert (parked.position, parked.event.data) == (2, {"counter": "loud"})
@@ -133,15 +141,7 @@ async def test_an_event_near_the_size_limit_with_a_long_error_is_parked(
         big = registry.to_event(Ticked(counter="y" * 62_000), "clock", 1)
         await store.save_event(big)  # within the store's limit: max_payload less 1 KiB
         await tick(store, ["after"])
-        runner = ReactionRunner("heavy", store, registry, make_counter_router(store),
-                                policies=[Heavy()], checkpoints=checkpoints,
-                                retry=RetryPolicy(attempts=1, backoff=0.001))
-        await runner.start()
-        try:
-            await asyncio.wait_for(runner.wait_caught_up(), 30)
-        finally:
-            await runner.stop()
-        assert runner.error is None
+        runner = await run_to_the_end("heavy", store, checkpoints, Heavy())
         first, second = await runner.parked()
         assert first.event == big and first.error.startswith("RuntimeError('éé")
         assert "cut to fit" in first.error
@@ -210,21 +210,13 @@ async def test_history_older_than_todays_limits_is_parked_listed_and_replayed(
                                  json.dumps(raw).encode(), headers={"Nats-Msg-Id": event_id})
     await store.save_event(registry.to_event(Ticked(counter="b"), "clock-2", 1))
     checkpoints = await JetStreamCheckpointStore.for_store(nc, store)
-    runner = ReactionRunner("legacy", store, registry, make_counter_router(store),
-                            policies=[Picky()], checkpoints=checkpoints,
-                            retry=RetryPolicy(attempts=1, backoff=0.001))
-    await runner.start()
-    try:
-        await asyncio.wait_for(runner.wait_caught_up(), 30)
-        assert runner.error is None
-        (parked,) = await runner.parked()
-        assert parked.event is not None and parked.event.id == event_id
-        assert parked.event.actor_id == actor and parked.position == 1
-        assert await runner.replay_parked() == 0  # fails again, stays parked
-        assert [p.attempts for p in await runner.parked()] == [2]
-        assert await store.get_latest_version("b") == 1  # the next event was handled
-    finally:
-        await runner.stop()
+    runner = await run_to_the_end("legacy", store, checkpoints, Picky())
+    (parked,) = await runner.parked()
+    assert parked.event is not None and parked.event.id == event_id
+    assert parked.event.actor_id == actor and parked.position == 1
+    assert await runner.replay_parked() == 0  # fails again, stays parked
+    assert [p.attempts for p in await runner.parked()] == [2]
+    assert await store.get_latest_version("b") == 1  # the next event was handled
 
 
 @pytest.fixture(params=["memory", "jetstream"])
