@@ -82,7 +82,13 @@ class ClusterManager:
         if not isinstance(node_id, str) or not node_id or utf8_size(
                 node_id, "node id", ClusterConfigError) > MAX_NODE_ID:
             raise ClusterConfigError(
-                f"node id {node_id[:40]!r} must be 1 to {MAX_NODE_ID} bytes of UTF-8")
+                f"node id {str(node_id)[:40]!r} must be 1 to {MAX_NODE_ID} bytes of UTF-8")
+        if not node_id.isprintable():
+            # Logged as it is on every node ("node <id>: ..."): a line break would forge
+            # log lines, a control character hide them.
+            raise ClusterConfigError(
+                f"node id {node_id[:40]!r} must be printable text (no line breaks, tabs or "
+                f"control characters): use e.g. the host name")
         if shard_count < 1:
             raise ClusterConfigError(f"shard_count must be at least 1, got {shard_count}")
         if not 1 <= replicas <= 5:

@@ -286,6 +286,15 @@ async def test_a_cluster_name_or_node_id_with_no_utf8_form_or_too_long_is_a_conf
             ClusterManager(nc, name * 2, cluster="shop")
 
 
+@pytest.mark.parametrize("node_id", ["n1\r\nnode n2: elected leader", "a\tb", "a\x00b",
+                                     "a\u2028b", None])
+def test_a_node_id_that_would_forge_or_hide_log_lines_is_a_config_error(
+        nc: Client, node_id: str) -> None:
+    # Node ids are logged as they are on every node ("node <id>: ...").
+    with pytest.raises(ClusterConfigError, match="node id"):
+        ClusterManager(nc, node_id, cluster="shop")
+
+
 async def test_junk_in_the_bucket_is_never_trusted(nats_server: NatsServer) -> None:
     cluster = _name()
     nc = await nats.connect(nats_server.url)
