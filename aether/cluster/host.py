@@ -275,11 +275,7 @@ class ActorHost:
                       metadata: Mapping[str, str] | None = None) -> list[Event]:
         """Run one command here, once per command id; ShardMovedError if this node does not
         serve the actor's shard (a ClusterRouter retries it where the shard went)."""
-        check_actor_id(actor_id)
-        shard = self.manager.shard_of(actor_id)
-        if not self.serves(shard):
-            self.counters.refused_moved += 1
-            raise ShardMovedError(actor_id, shard, self.node_id)
+        shard = self._served_shard(actor_id)
         route = self.router.route_for(type(command))
         meta = with_command_id(metadata)
         return await self._serving(actor_id, shard, lambda: self._run(
@@ -290,11 +286,7 @@ class ActorHost:
         """The events command ``command_id`` produced on the actor, from ``from_version`` on,
         executing nothing (the rest of a reply too large for one message); ShardMovedError
         as ``execute``, InvalidCommandError when the actor does not remember the command."""
-        check_actor_id(actor_id)
-        shard = self.manager.shard_of(actor_id)
-        if not self.serves(shard):
-            self.counters.refused_moved += 1
-            raise ShardMovedError(actor_id, shard, self.node_id)
+        shard = self._served_shard(actor_id)
         repository = self.router.route_for(type(command)).repository
 
         async def read() -> list[Event]:
@@ -308,6 +300,15 @@ class ActorHost:
                 f"send: it remembers only its latest commands' ids; read the events from the "
                 f"store")
         return [event for event in events if event.version >= from_version]
+
+    def _served_shard(self, actor_id: str) -> int:
+        """The actor's shard, or ShardMovedError when this node does not serve it."""
+        check_actor_id(actor_id)
+        shard = self.manager.shard_of(actor_id)
+        if not self.serves(shard):
+            self.counters.refused_moved += 1
+            raise ShardMovedError(actor_id, shard, self.node_id)
+        return shard
 
     async def _serving(self, actor_id: str, shard: int,
                        work: Callable[[], Awaitable[list[Event]]]) -> list[Event]:
