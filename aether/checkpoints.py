@@ -43,6 +43,13 @@ def check_names(runner: str, handler: str) -> None:
     check_name("handler name", handler)
 
 
+def _token(kind: str, name: str) -> str:
+    """``name`` as one subject token, checked first: every subject of the bucket is built
+    from these, so none can pass NATS's protocol line."""
+    check_name(f"{kind} name", name)
+    return encode_token(name)
+
+
 class InvalidNameError(AetherError, ValueError):
     """A runner or handler name that checkpoints cannot be kept under."""
 
@@ -148,6 +155,7 @@ class InMemoryCheckpointStore:
         self._parked[(parked.runner, parked.handler, parked.position)] = parked
 
     async def parked(self, runner: str) -> list[ParkedEvent]:
+        check_name("runner name", runner)
         return [self._parked[key] for key in sorted(self._parked) if key[0] == runner]
 
     async def unpark(self, parked: ParkedEvent) -> None:
@@ -195,12 +203,10 @@ class JetStreamCheckpointStore:
                                 replicas=config.replica_count, timeout=config.request_timeout)
 
     def _position_subject(self, runner: str, handler: str) -> str:
-        check_names(runner, handler)
-        return f"{self._prefix}.position.{encode_token(runner)}.{encode_token(handler)}"
+        return f"{self._prefix}.position.{_token('runner', runner)}.{_token('handler', handler)}"
 
     def _parked_subject(self, runner: str, handler: str, position: int) -> str:
-        check_names(runner, handler)
-        return (f"{self._prefix}.parked.{encode_token(runner)}.{encode_token(handler)}."
+        return (f"{self._prefix}.parked.{_token('runner', runner)}.{_token('handler', handler)}."
                 f"{position}")
 
     async def load(self, runner: str, handler: str) -> int:
@@ -233,7 +239,7 @@ class JetStreamCheckpointStore:
     async def parked(self, runner: str) -> list[ParkedEvent]:
         async with jsapi.reaching(f"reading parked events from bucket {self.bucket!r}"):
             messages = await jsapi.direct_get_subject(
-                self._nc, self._stream, f"{self._prefix}.parked.{encode_token(runner)}.>",
+                self._nc, self._stream, f"{self._prefix}.parked.{_token('runner', runner)}.>",
                 self._timeout,
             )
         found = [ParkedEvent.model_validate_json(message.data, context=READ_BACK)

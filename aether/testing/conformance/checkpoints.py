@@ -57,6 +57,8 @@ class CheckpointConformance:
                 await checkpoints.save("r", name, 1)
             with pytest.raises(InvalidNameError):
                 await checkpoints.park(_parked(name, "p", 1))
+            with pytest.raises(InvalidNameError):
+                await checkpoints.parked(name)
         assert await checkpoints.load("r", "h") == 0
 
     async def test_parked_events_are_listed_and_unparked(self, checkpoints: Any) -> None:
