@@ -175,6 +175,12 @@ class ActorHost:
                     break  # nobody listens: the shard is free
                 except (nats.errors.TimeoutError, TimeoutError):
                     raise_if_cancelled()  # a cancel nats-py's request turned into a timeout
+                    # Nobody answered: a lagging or paused owner, or only listeners that
+                    # never answer (an operator's plain `nats sub '>'` hears every request).
+                    # Waiting is for an owner that is still a member; one that is not
+                    # refuses commands already.
+                    if self.manager.shards.holder_gone(shard):
+                        break
                     continue
                 if reply.data == RELEASED:
                     break

@@ -60,6 +60,11 @@ class ShardManager:
         self._stored_current = True
         self._owned: frozenset[int] = frozenset()
         self._since: dict[int, int] = {}
+        # shard -> its owner in the table this node held before the one that moved it
+        # (None: unowned there), for the shards this node has seen move; all of them None
+        # when its first table was the cluster's first (the key was empty when it looked).
+        self._before: dict[int, str | None] = {}
+        self._founding = False
         self._ring = ConsistentHashRing(vnodes=vnodes)
         self._wake = asyncio.Event()
         self._stopping = False
@@ -86,6 +91,19 @@ class ShardManager:
     @property
     def table_version(self) -> int:
         return 0 if self.table is None else self.table.version
+
+    def holder_gone(self, shard: int) -> bool:
+        """True when nobody can still be serving ``shard`` but this node: the node that
+        owned it in the table before the one that moved it is not a live member (or was
+        this node, or nobody). A node whose membership lapsed refuses commands, so a release
+        request nobody answers need not be asked again for it. False when that owner is
+        alive or unknown (a shard that moved before this node read its first table, unless
+        that table was the cluster's first)."""
+        if shard not in self._before:
+            return False
+        before = self._before[shard]
+        return before is None or before == self.node_id or before not in {
+            member.node_id for member in self.discovery.members()}
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -148,6 +166,7 @@ class ShardManager:
     async def _read(self) -> None:
         entry, revision = await self.bucket.read(TABLE_KEY)
         self._revision = revision
+        self._founding = self._founding or (entry is None and self.table is None)
         table = self._valid(entry.value, revision) if entry is not None else None
         # The stored value is not the table we hold (stale, foreign or unreadable): the
         # leader replaces it, so nodes starting now do not pick it up.
@@ -155,8 +174,20 @@ class ShardManager:
         self._stored_current = entry is None or table == self.table
         if table is not None and (self.table is None or (table.epoch, table.version) > (
                 self.table.epoch, self.table.version)):
-            self.table = table
+            self._adopt(table)
             self._stored_current = True
+
+    def _adopt(self, table: ShardTable) -> None:
+        if self.table is not None:
+            previous = self.table.owner_list()
+        elif self._founding:
+            previous = [None] * self.shard_count
+        else:  # joined a running cluster: who had what before this table is unknown
+            previous = table.owner_list()
+        for shard, (before, after) in enumerate(zip(previous, table.owner_list(), strict=True)):
+            if before != after:
+                self._before[shard] = before
+        self.table = table
 
     def _valid(self, value: bytes, revision: int) -> ShardTable | None:
         try:
@@ -195,7 +226,7 @@ class ShardManager:
                 TABLE_KEY, table.model_dump_json().encode(), expect=self._revision)
         except CasFailed:
             return  # the table moved on; read it next round
-        self.table = table
+        self._adopt(table)
         log.info("cluster %r: shard table version %d (epoch %d) on %d nodes",
                  self.bucket.cluster, table.version, epoch, len(table.nodes))
         await self.bucket.nudge(TABLE_KEY)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from uuid import uuid4
 
 import nats
@@ -18,10 +21,23 @@ from aether.testing.counters import commands, make_counter_router
 
 SHARDS = 16
 TTL = 1.0
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def cluster_name() -> str:
     return f"actors {uuid4().hex[:6]}"
+
+
+def spawn_node(url: str, cluster: str, node_id: str, stream: str,
+               shards: int = SHARDS) -> subprocess.Popen[bytes]:
+    """A node in its own OS process (tests/actors/node.py) on the JetStream stream
+    ``stream``, returned once it has started."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.actors.node", url, cluster, node_id, stream, str(shards)],
+        cwd=ROOT, stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == b"ready"
+    return process
 
 
 @dataclass

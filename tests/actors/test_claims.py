@@ -11,18 +11,21 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.request
+from uuid import uuid4
 
 import nats
 import pytest
+from nats.aio.msg import Msg
 
 from aether.cluster import ActorHost, ClusterManager, ClusterRouter
+from aether.cluster.host import SERVED_BY
 from aether.cluster.types import ShardChange
 from aether.cluster.wire import shard_subject
 from aether.errors import DomainError
 from aether.store import InMemoryEventStore, JetStreamEventStore
 from aether.testing import NatsServer
 from aether.testing.counters import Increment, Refuse, commands, make_counter_router
-from tests.actors.cluster import SHARDS, TTL, cluster_name, nodes, wait_for
+from tests.actors.cluster import SHARDS, TTL, cluster_name, nodes, spawn_node, wait_for
 
 
 def server_subjects(server: NatsServer) -> list[str]:
@@ -141,3 +144,38 @@ async def test_stopping_while_a_shard_change_drains_leaves_nothing_behind(
         prefix = shard_subject(cluster, 0).rsplit(".", 1)[0] + "."
         assert [s for s in await asyncio.to_thread(server_subjects, nats_server)
                 if s.startswith(prefix)] == []
+
+
+async def test_a_listener_that_never_answers_does_not_hold_up_a_dead_owners_shards(
+        nats_server: NatsServer) -> None:
+    """A plain subscriber on ``aether.actors.>`` (an operator's ``nats sub '>'``) hears
+    every release request and answers none, so NATS never says "no responders": the claim
+    of a SIGKILLed node's shards must not wait out the handover timeout (here 10 minutes)
+    for an owner that has left the cluster, nor the first node's claims, in a new cluster,
+    for owners there never were."""
+    cluster, stream = cluster_name(), f"claims_{uuid4().hex[:6]}"
+    client = await nats.connect(nats_server.url)
+    store = await JetStreamEventStore.create(client, stream)
+
+    async def ignore(message: Msg) -> None:
+        return None
+
+    await client.subscribe("aether.actors.>", cb=ignore)  # hears everything, answers nothing
+    await client.flush()
+    async with nodes(nats_server.url, cluster, ["n1"], store, handover_timeout=600) as [n1]:
+        victim = spawn_node(nats_server.url, cluster, "n2", stream)
+        try:
+            await wait_for(lambda: n1.manager.table is not None
+                           and set(n1.manager.table.nodes) == {"n1", "n2"})
+            assert n1.manager.table is not None
+            theirs = n1.manager.table.shards_of("n2")
+            actor = next(f"c-{i}" for i in range(500) if n1.manager.shard_of(f"c-{i}") in theirs)
+            served = await n1.router.send(actor, Increment())  # n2 took it: it answers
+            assert served[0].metadata[SERVED_BY] == "n2"
+        finally:
+            victim.kill()
+            victim.wait()
+        await wait_for(lambda: all(n1.host.serves(shard) for shard in theirs), timeout=60)
+        events = await n1.router.send(actor, Increment())
+        assert (events[0].version, events[0].metadata[SERVED_BY]) == (2, "n1")
+    await client.drain()

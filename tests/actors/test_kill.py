@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
 from collections import Counter as Tally
-from pathlib import Path
 from uuid import uuid4
 
 import nats
@@ -25,20 +23,15 @@ from aether.event import COMMAND_ID
 from aether.store import JetStreamEventStore
 from aether.testing import NatsServer
 from aether.testing.counters import Increment, commands
+from tests.actors.cluster import spawn_node
 
-ROOT = Path(__file__).resolve().parents[2]
 SHARDS = 32
 COUNTERS = 40
 COMMANDS = 1200
 
 
 def _start(url: str, cluster: str, node_id: str, stream: str) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.actors.node", url, cluster, node_id, stream, str(SHARDS)],
-        cwd=ROOT, stdout=subprocess.PIPE)
-    assert process.stdout is not None
-    assert process.stdout.readline().strip() == b"ready"
-    return process
+    return spawn_node(url, cluster, node_id, stream, SHARDS)
 
 
 async def test_a_node_killed_mid_stream_loses_and_doubles_nothing(
