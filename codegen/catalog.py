@@ -13,7 +13,6 @@ dates, and everything ordered by the model or by name.
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,16 +22,10 @@ from markupsafe import Markup
 from codegen.catalog_pages import Connection, Page, build_pages, connections, context_map
 from codegen.catalog_site import KINDS, Site, build_site, clean
 from codegen.catalog_svg import Diagram, flow_diagram
+from codegen.catalog_write import MARKER, CatalogError, write_files
 from codegen.generator import builtin_templates
 from modeling.diagram import LEGEND_ORDER, STYLES
 from modeling.types import Model
-
-ASSETS = ("catalog.css", "catalog.js")
-MARKER = "aether-catalog"  # <meta name="generator"> of every page: marks a catalog directory
-
-
-class CatalogError(Exception):
-    """The catalog cannot be written where asked; the message says what to do instead."""
 
 
 @dataclass(frozen=True)
@@ -75,23 +68,9 @@ def build_catalog(model: Model) -> Catalog:
 def write_catalog(catalog: Catalog, output: Path) -> list[str]:
     """Write the site to ``output``, replacing an earlier catalog there; returns the paths
     written. Refuses a non-empty directory that holds no catalog, so it never deletes
-    someone's files."""
-    if output.exists() and not output.is_dir():
-        raise CatalogError(f"{output} is a file; choose a directory for the catalog")
-    if output.is_dir() and any(output.iterdir()):
-        index = output / "index.html"
-        if not index.is_file() or MARKER not in index.read_text(errors="replace")[:2000]:
-            raise CatalogError(f"{output} is not empty and holds no catalog; choose an empty "
-                               f"or new directory (or an earlier catalog to replace)")
-        for child in sorted(output.iterdir()):
-            if child.is_dir() and not child.is_symlink():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
-    for path, content in catalog.files.items():
-        target = output / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
+    someone's files; replacing a catalog removes only what a catalog writes (see
+    ``codegen.catalog_write``)."""
+    write_files(catalog.files, output)
     return list(catalog.files)
 
 

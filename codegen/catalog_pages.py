@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from codegen.catalog_scenarios import ScenarioView, Streams, aggregate_scenario
 from codegen.catalog_site import Link, Site
 from modeling.context_map import relationships
-from modeling.graph import build_graph
+from modeling.graph import build_graph, node_id
 from modeling.read_models import row_shape
 from modeling.types import Aggregate, BoundedContext, FieldSpec, Model, ReadModel
 
@@ -267,10 +267,17 @@ def _type_parts(text: str, site: Site) -> list[tuple[str, Link | None]]:
 
 
 def _hot_spots(model: Model, site: Site) -> list[HotSpotView]:
+    """Each hot spot is about the element the flow diagram draws its edge to (an element,
+    not an actor of the same name); one about a context or a type, which the diagram does
+    not draw, is about the element of that name."""
+    graph = build_graph(model)
     spots: list[HotSpotView] = []
     for context in model.contexts:
         for number, spot in enumerate(context.hot_spots, start=1):
-            about = site.named(spot.about) if spot.about else None
+            drawn = [graph.nodes[n] for n in
+                     graph.successors(node_id("hot_spot", f"{context.name}#{number}"))]
+            about = (site.link(drawn[0]["kind"], drawn[0]["name"]) if drawn
+                     else site.named(spot.about) if spot.about else None)
             spots.append(HotSpotView(f"hot-spot-{number}", spot.text, about,
                                      site.link("context", context.name)))
     return spots

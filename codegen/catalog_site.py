@@ -32,12 +32,17 @@ KINDS: dict[str, tuple[str, str, str]] = {
 }
 
 _UNSAFE = re.compile(r"[^a-z0-9]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# Control characters, lone surrogates, and the bidirectional controls (embeddings and
+# overrides U+202A-U+202E, isolates U+2066-U+2069, the marks U+200E, U+200F, U+061C): a
+# model's text must not reorder the page text around it, as an unclosed U+202E would.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff"
+                      r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def clean(text: str) -> str:
-    """Text a page can always show and encode: control characters (NUL, escapes) and lone
-    surrogates become visible ``\\xNN`` / ``\\uNNNN`` marks instead of vanishing or failing."""
+    """Text a page can always show and encode, and that stays in its place: control and
+    bidirectional control characters and lone surrogates become visible ``\\xNN`` /
+    ``\\uNNNN`` marks instead of vanishing, failing or reversing the text after them."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
                         else f"\\u{ord(m.group()):04x}", text)
 
@@ -66,9 +71,11 @@ class Site:
         return self.links.get((kind, name))
 
     def named(self, name: str) -> Link | None:
-        """The element called ``name`` whatever its kind (names are unique in a valid model;
-        hot spots' ``about`` and scenario messages refer to elements this way)."""
-        return next((link for (_, n), link in self.links.items() if n == name), None)
+        """The element called ``name`` whatever its kind (names are unique in a valid model,
+        but an actor may share its name with an element: the element is meant, as in the
+        flow diagram; hot spots' ``about`` and scenario messages refer to elements so)."""
+        found = [link for (_, n), link in self.links.items() if n == name]
+        return min(found, key=lambda link: link.kind == "actor", default=None)
 
     def of_kind(self, kind: str) -> list[Link]:
         return sorted((link for (k, _), link in self.links.items() if k == kind),

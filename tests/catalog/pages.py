@@ -14,6 +14,7 @@ MODELS = {
     "library": ROOT / "examples" / "library" / "model.py",
     "rich": ROOT / "tests" / "codegen" / "models" / "rich.yaml",
     "hostile": Path(__file__).resolve().parent / "models" / "hostile.yaml",
+    "unruly": Path(__file__).resolve().parent / "models" / "unruly.yaml",
 }
 
 

@@ -34,7 +34,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     built = {}
-    for name in ("orders", "hostile"):
+    for name in ("orders", "hostile", "unruly"):
         folder = tmp_path_factory.mktemp(f"catalog-{name}")
         write_catalog(build_catalog(load_model(MODELS[name]).model), folder)
         built[name] = folder
@@ -189,3 +189,56 @@ def test_a_hostile_model_catalog_shows_its_text_and_runs_none_of_it(
         .to_be_visible()
     assert dialogs == []
     assert problems == []
+
+
+# The x of each visible character of an element, in the order of the text (logical order).
+CHARACTER_POSITIONS = """element => {
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+  const found = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (let i = 0; i < node.data.length; i++) {
+      if (!/\\S/.test(node.data[i])) continue;
+      const range = document.createRange();
+      range.setStart(node, i);
+      range.setEnd(node, i + 1);
+      found.push([node.data[i], range.getBoundingClientRect().left]);
+    }
+  }
+  return found;
+}"""
+
+
+def test_bidirectional_controls_in_model_text_do_not_reorder_the_text_after_them(
+        page: Page, sites: dict[str, Path]) -> None:
+    for path, selector, text in [
+            ("contexts/desk.html", "#hot-spot-1", "Ask legal \\u202e about Clerk"),
+            ("aggregates/clerk.html", ".hot-spot", "Hot spot: Ask legal \\u202e"),
+            ("aggregates/clerk.html", ".description", "Embeds \\u202aleft\\u202b right"),
+            ("events/clerk-hired.html", ".description", "Overrides \\u202d and \\u202e rev")]:
+        page.goto(url(sites["unruly"], path))
+        element = page.locator(selector)
+        positions = element.evaluate(CHARACTER_POSITIONS)
+        assert len(positions) > 10
+        # One line of left-to-right text: every character right of the one before it.
+        lefts = [left for _, left in positions]
+        shown = "".join(char for char, _ in sorted(positions, key=lambda p: p[1]))
+        assert lefts == sorted(lefts) and len(set(lefts)) == len(lefts), f"{path}: {shown}"
+        expect(element).to_contain_text(text)
+        assert not re.search("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]",
+                             page.locator("body").inner_text())
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_a_long_word_in_a_description_does_not_widen_the_page(browser: Browser,
+                                                              sites: dict[str, Path],
+                                                              width: int) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    page = context.new_page()
+    try:
+        for path in ("index.html", "contexts/desk.html"):
+            page.goto(url(sites["unruly"], path))
+            expect(page.locator("main")).to_contain_text("0123456789abcdefghijklmnopqrstuvwxyz")
+            widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            assert widths[0] <= widths[1], f"{path} scrolls sideways at {width}px: {widths}"
+    finally:
+        context.close()

@@ -204,3 +204,16 @@ def test_policy_and_read_model_pages_show_their_scenarios_with_streams_and_targe
     assert "a paid order shows as paid" in summary and "Then its rows are" in summary
     assert "OrderPlacedin order-o1" in summary and '"status": "paid"' in summary
     assert "When" not in summary.partition("a paid order shows as paid")[2]
+
+
+def test_a_hot_spot_about_a_name_shared_by_an_actor_and_an_aggregate_is_about_the_aggregate(
+        ) -> None:
+    files = catalog("unruly").files  # actor Clerk and aggregate Clerk; the spot is about Clerk
+    assert "Ask legal" in parse(files["aggregates/clerk.html"]).all_text
+    assert "Ask legal" not in parse(files["actors/clerk.html"]).all_text
+    desk = files["contexts/desk.html"].decode()
+    about = re.search(r'<span class="about">about <a [^>]*href="\.\./([^"]+)"', desk)
+    assert about is not None and about.group(1) == "aggregates/clerk.html"
+    # The diagram draws the same: its hot spot's edge ends at the aggregate's note.
+    edges = re.findall(r'<g class="edge"><title>([^<]*)</title>', files["index.html"].decode())
+    assert "Hot spot: Ask legal \\u202e \u2192 Aggregate: Clerk" in edges

@@ -125,3 +125,19 @@ def test_the_hostile_model_validates_and_its_catalog_shows_every_text() -> None:
                  "</pre><script>alert('row')</script>"]:
         assert clean(text) in everything
     assert site.warnings == []  # the diagram was drawn, defanged where Graphviz needed it
+
+
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def test_bidirectional_controls_show_as_marks_and_reach_no_page() -> None:
+    site = build_catalog(load_model(MODELS["unruly"]).model)
+    for path, content in site.files.items():
+        text = content.decode("utf-8")
+        if path == "search-index.js":  # its JSON escapes would turn back into the controls
+            text = json.dumps(search_index(site), ensure_ascii=False)
+        assert not set(text) & set(BIDI_CONTROLS), f"{path} holds a bidirectional control"
+    desk = parse(site.files["contexts/desk.html"]).all_text
+    assert "Ask legal \\u202e about Clerk" in desk
+    clerk = parse(site.files["aggregates/clerk.html"]).all_text
+    assert "Embeds \\u202aleft\\u202b right \\u202c and marks \\u200e \\u200f \\u061c" in clerk
