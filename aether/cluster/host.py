@@ -40,7 +40,6 @@ from aether.cluster.manager import ClusterManager
 from aether.cluster.types import ShardChange
 from aether.cluster.wire import (
     FAILED,
-    QUEUE_GROUP,
     REPLY_PREFIXES,
     ShardMovedError,
     decode_request,
@@ -210,8 +209,13 @@ class ActorHost:
         ``moved`` until the connection closed. So the subscribe runs shielded, and a claim
         cancelled meanwhile waits for it and takes it back before it lets the cancel through.
         """
+        # A plain subscription, not a queue group: a request must reach every node that
+        # listens, so an owner frozen with its subscriptions still on the server (a paused
+        # process, after its shards moved) cannot take commands from the node that serves
+        # them now; nodes that do not serve the actor's shard answer `moved`, and the caller
+        # keeps the first answer.
         subscribing = asyncio.ensure_future(self.manager.nc.subscribe(
-            subject, queue=QUEUE_GROUP, cb=self._arrived))
+            subject, cb=self._arrived))
         try:
             subscription = await asyncio.shield(subscribing)
         except asyncio.CancelledError:

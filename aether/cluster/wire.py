@@ -3,7 +3,9 @@ a caller of the cluster router can meet.
 
 A command for actor ``A`` goes to the subject of A's shard, ``aether.actors.<cluster
 token>.<shard>``, as a NATS request; the node that owns the shard subscribes to its shards'
-subjects (in one queue group, so one node answers each request). The cluster name is
+subjects (plain subscriptions: while a shard changes hands, or an old owner frozen with its
+subscriptions still on the server, every listener gets the request and the caller keeps
+the first answer; nodes that do not serve the shard answer ``moved``). The cluster name is
 encoded with ``encode_token`` (lossless, one token), so no cluster can reach another's
 subjects. Request and reply are JSON objects (``FORMAT`` 1)::
 
@@ -62,17 +64,13 @@ from aether.event import COMMAND_ID, Event, encode_record
 from aether.store.naming import encode_token
 
 __all__ = [
-    "DOMAIN", "FAILED", "FORMAT", "FROM_VERSION_RESERVE", "INVALID", "MOVED", "QUEUE_GROUP",
+    "DOMAIN", "FAILED", "FORMAT", "FROM_VERSION_RESERVE", "INVALID", "MOVED",
     "REPLY_PREFIXES",
     "Answer", "CommandTimeoutError", "RemoteCommandError", "ReplyTooLargeError", "Request",
     "ShardMovedError", "WireError",
     "decode_reply", "decode_request", "encode_error", "encode_events", "encode_request",
     "error_reply", "kind_of", "shard_subject",
 ]
-
-QUEUE_GROUP = "owners"
-"""Every owner subscribes in this queue group: during a handover, when old and new owner
-briefly both listen, a request still reaches only one of them."""
 
 REPLY_PREFIXES = ("_INBOX.", "_R_.", "_GR_.")
 """The reply subjects an owner answers (``ActorHost(reply_prefixes=...)`` for others), so a

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import urllib.request
 from uuid import uuid4
 
@@ -178,4 +179,43 @@ async def test_a_listener_that_never_answers_does_not_hold_up_a_dead_owners_shar
         await wait_for(lambda: all(n1.host.serves(shard) for shard in theirs), timeout=60)
         events = await n1.router.send(actor, Increment())
         assert (events[0].version, events[0].metadata[SERVED_BY]) == (2, "n1")
+    await client.drain()
+
+
+async def test_a_paused_owner_takes_no_commands_from_the_node_that_took_its_shards(
+        nats_server: NatsServer) -> None:
+    """A node frozen (SIGSTOP: a VM pause, a stalled process) keeps its connection and its
+    subscriptions on the server until the server gives up on it, minutes later. Once its
+    shards have a new owner, every command for them must reach that owner: none may vanish
+    into the frozen node and time out."""
+    cluster, stream = cluster_name(), f"claims_{uuid4().hex[:6]}"
+    client = await nats.connect(nats_server.url)
+    store = await JetStreamEventStore.create(client, stream)
+    async with nodes(nats_server.url, cluster, ["n1"], store) as [n1]:
+        frozen = spawn_node(nats_server.url, cluster, "n2", stream)
+        try:
+            await wait_for(lambda: n1.manager.table is not None
+                           and set(n1.manager.table.nodes) == {"n1", "n2"})
+            assert n1.manager.table is not None
+            theirs = n1.manager.table.shards_of("n2")
+            actors = [f"c-{i}" for i in range(2000) if n1.manager.shard_of(f"c-{i}") in theirs]
+            actors = actors[:24]
+            for actor in actors:
+                served = await n1.router.send(actor, Increment())
+                assert served[0].metadata[SERVED_BY] == "n2"
+            frozen.send_signal(signal.SIGSTOP)
+            await wait_for(lambda: all(n1.host.serves(shard) for shard in theirs), timeout=60)
+            # One attempt each, however long the frozen node stays frozen: a command that
+            # reached it would time out.
+            router = ClusterRouter(client, cluster, commands, shard_count=SHARDS,
+                                   timeout=5.0, attempt_timeout=5.0)
+            for actor in actors:
+                events = await router.send(actor, Increment())
+                assert (events[0].version, events[0].metadata[SERVED_BY]) == (2, "n1")
+        finally:
+            frozen.send_signal(signal.SIGCONT)
+            frozen.terminate()
+            frozen.wait()
+    for actor in actors:  # the frozen node, woken, wrote nothing more
+        assert [e.metadata[SERVED_BY] for e in await store.get_events(actor)] == ["n2", "n1"]
     await client.drain()
