@@ -15,6 +15,7 @@ kept with its error so it can be read, fixed and replayed, while the runner goes
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Protocol, runtime_checkable
 
 import nats.errors
@@ -254,8 +255,9 @@ class JetStreamCheckpointStore:
     async def _put(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
         try:
             async with jsapi.reaching(f"writing to checkpoint bucket {self.bucket!r}"):
-                await jsapi.publish(self._nc, jsapi.Outgoing(subject, payload, headers),
-                                    self._timeout)
+                await jsapi.through_elections(self._nc, self._timeout, partial(
+                    jsapi.publish, self._nc, jsapi.Outgoing(subject, payload, headers),
+                    self._timeout))
         except jsapi.PublishRejected as rejected:
             raise AetherError(f"checkpoint bucket {self.bucket!r} refused a write: {rejected}") \
                 from None

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Collection, Sequence
 from uuid import uuid4
 
 import nats.errors
@@ -222,10 +222,13 @@ class JetStreamEventStore:
                 )
 
     async def _publish(self, messages: list[jsapi.Outgoing]) -> PubAck:
-        try:
+        def publish() -> Awaitable[PubAck]:
             if len(messages) == 1:
-                return await jsapi.publish(self._nc, messages[0], self._timeout)
-            return await jsapi.publish_atomic(self._nc, uuid4().hex, messages, self._timeout)
+                return jsapi.publish(self._nc, messages[0], self._timeout)
+            return jsapi.publish_atomic(self._nc, uuid4().hex, messages, self._timeout)
+
+        try:
+            return await jsapi.through_elections(self._nc, self._timeout, publish)
         except jsapi.TRANSPORT_ERRORS as exc:
             raise jsapi.unavailable(f"publishing to stream {self._stream!r}", exc) from exc
 

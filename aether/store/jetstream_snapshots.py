@@ -13,6 +13,8 @@ stands and the floor comes down.
 
 from __future__ import annotations
 
+from functools import partial
+
 from nats.aio.client import Client
 from nats.js.api import RawStreamMsg
 
@@ -61,7 +63,8 @@ class SnapshotStream:
                                                         EXPECTED_SEQUENCE: str(expected)})
             try:
                 async with jsapi.reaching(f"saving a snapshot on {self.stream!r}"):
-                    ack = await jsapi.publish(self._nc, message, self._timeout)
+                    ack = await jsapi.through_elections(self._nc, self._timeout, partial(
+                        jsapi.publish, self._nc, message, self._timeout))
             except jsapi.PublishRejected as rejected:
                 if rejected.err_code not in jsapi.WRONG_LAST_SEQUENCE:
                     raise AetherError(f"saving snapshot of {snapshot.actor_id!r}: {rejected}") \

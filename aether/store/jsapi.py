@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import nats.errors
 import nats.js.errors
@@ -62,6 +63,29 @@ TRANSPORT_ERRORS = (
     nats.errors.StaleConnectionError,
     nats.errors.OutboundBufferLimitError,
 )
+
+
+NOBODY_TOOK_IT = (nats.errors.NoRespondersError, nats.js.errors.ServiceUnavailableError)
+"""No server took a publish: no stream (or no JetStream) at all, or a replicated stream
+between leaders (the election after its leader's server stopped takes a few seconds)."""
+T = TypeVar("T")
+
+
+async def through_elections(nc: Client, budget: float, publish: Callable[[], Awaitable[T]]) -> T:
+    """``publish()``, asked again while no server takes it, for up to ``budget`` seconds (a
+    store's ``request_timeout``): a replicated stream electing a new leader costs a write that
+    much latency, not an error. Nothing was stored when nobody took the message, so asking
+    again is safe. Past the budget, or once the connection is down, its error is raised."""
+    deadline = time.monotonic() + budget
+    pause = 0.05
+    while True:
+        try:
+            return await publish()
+        except NOBODY_TOOK_IT:
+            if not nc.is_connected or time.monotonic() + pause > deadline:
+                raise
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, 0.5)
 
 
 def unavailable(what: str, exc: BaseException) -> StoreUnavailableError:

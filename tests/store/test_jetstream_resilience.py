@@ -263,3 +263,51 @@ async def test_racing_saves_on_a_replicated_stream_are_version_conflicts(
     finally:
         for server in servers:
             await asyncio.to_thread(server.stop)
+
+
+async def test_saves_wait_out_the_election_that_follows_a_stream_leader_killed(
+        tmp_path: Path) -> None:
+    """A replicated stream whose leader's server dies has no leader for a few seconds, and
+    JetStream answers a publish then with "no responders" (here after the first publish's
+    3 s timeout). On a connection to a server that stays up, a save waits for the new leader
+    (up to ``request_timeout`` an attempt): none fails."""
+    servers = await asyncio.to_thread(start_cluster, tmp_path, 3)
+    clients: list[Client] = []
+    try:
+        first = await nats.connect(servers=[s.url for s in servers])
+        clients.append(first)
+        created = await _create_when_cluster_ready(first)
+        info = await first.jetstream().stream_info(created.stream_name)
+        leader = info.cluster.leader if info.cluster else None
+        victim = next(s for s in servers if s.name == leader)
+        survivor = next(s for s in servers if s.name != leader)
+        nc = await nats.connect(survivor.url, max_reconnect_attempts=0)
+        clients.append(nc)
+        store = await JetStreamEventStore.create(
+            nc, "orders", JetStreamConfig(replica_count=3, request_timeout=3.0))
+        acked: list[Event] = []
+        running = asyncio.Event()
+
+        async def write(actor: str) -> None:
+            for version in range(1, 101):
+                event = make_event(actor, version)
+                await store.save_event(event)  # no retry here: the store must wait it out
+                acked.append(event)
+                if len(acked) == 60:
+                    running.set()
+
+        writers = [asyncio.create_task(write(f"order-{i}")) for i in range(3)]
+        await asyncio.wait_for(running.wait(), timeout=60)
+        await asyncio.to_thread(victim.kill)
+        await asyncio.wait_for(asyncio.gather(*writers), timeout=120)
+        assert nc.is_connected
+        for actor in (f"order-{i}" for i in range(3)):
+            events = await store.get_events(actor)
+            assert [e.version for e in events] == list(range(1, 101))
+            assert [e.id for e in events] == [e.id for e in acked if e.actor_id == actor]
+    finally:
+        for client in clients:
+            with contextlib.suppress(Exception):
+                await client.close()
+        for server in servers:
+            await asyncio.to_thread(server.stop)
