@@ -11,7 +11,15 @@ import click
 
 from modeling import LoadedModel, ModelError, load_model
 from modeling.changes import Change
-from modeling.contract import Lock, LockError, contract, lock_path, parse_lock, read_lock
+from modeling.contract import (
+    Lock,
+    LockError,
+    contract,
+    lock_path,
+    parse_lock,
+    read_lock,
+    read_lock_text,
+)
 from modeling.evolution import breaking_diagnostics, changes_against, lock_update
 
 
@@ -51,7 +59,7 @@ def _against(loaded: LoadedModel, against: str | None) -> tuple[Lock, str]:
     candidate = Path(against)
     if candidate.is_file():
         if candidate.name.endswith(".json"):
-            return parse_lock(candidate.read_text(encoding="utf-8"), against), against
+            return parse_lock(read_lock_text(candidate, against), against), against
         return contract(load_model(candidate).model), against
     return contract(_model_at_revision(loaded.path, against).model), f"{against}:{loaded.path}"
 

@@ -18,6 +18,7 @@ from codegen.imports import Imports
 from codegen.pysource import docstring, identifier, literal, string
 from codegen.typemap import Types, sample
 from modeling.contract import Lock, LockError, Schema
+from modeling.lock_checks import printable
 from modeling.names import module_name
 from modeling.typeexpr import TypeSyntaxError, parse_type
 from modeling.types import EnumType, FieldSpec, Model, ValueObject
@@ -65,9 +66,17 @@ def upcaster_views(model: Model, lock: Lock | None) -> UpcastersView:
         for step in upcast_steps(name, versions):
             view.steps.append(step_view(step, versions))
             old = versions[str(step.from_version)]
+            test = f"{module_name(name)}_v{step.from_version}"
             view.examples.append(ExampleView(
-                identifier(f"{module_name(name)}_v{step.from_version}", taken), string(name),
-                step.from_version, literal(example_payload(old, name, step.from_version))))
+                identifier(test, taken), string(name), step.from_version,
+                literal(example_payload(old, name, step.from_version))))
+            if not all(spec["required"] for spec in old["fields"].values()):
+                # Stored before its optional fields were added (or without them): the lock
+                # keeps one schema per version, so such payloads have the same version.
+                view.examples.append(ExampleView(
+                    identifier(f"{test}_without_defaults", taken), string(name),
+                    step.from_version,
+                    literal(example_payload(old, name, step.from_version, defaults=False))))
     imports = Imports(kit=True)
     for made in view.steps:
         imports.add_local(".", made.module)
@@ -90,7 +99,7 @@ def step_view(step: UpcastStep, versions: dict[str, Schema]) -> StepView:
     body = [line for old, new in step.renames.items() for line in (
         # The plan pairs a field that went with one of the same type that came: a guess.
         "# a guess from the types (one field went, one of its type came): is it a rename?",
-        f"data[{string(new)}] = data.pop({string(old)})")]
+        f"data[{string(new)}] = data.pop({string(old)}{_or_default(step, old)})")]
     body += [f"data.pop({string(name)}, None)" for name in step.dropped]
     body += [f"data.setdefault({string(name)}, {literal(default)})"
              for name, default in step.defaults.items()]
@@ -100,25 +109,34 @@ def step_view(step: UpcastStep, versions: dict[str, Schema]) -> StepView:
     return StepView(step.event, module, a, b, doc, function_doc, body)
 
 
+def _or_default(step: UpcastStep, old: str) -> str:
+    """``, <default>`` when a payload may lack the renamed field (it had a default)."""
+    if old not in step.rename_defaults:
+        return ""
+    return f", {literal(step.rename_defaults[old])}"
+
+
 def _outline(schema: Schema) -> str:
     fields = schema["fields"]
     return ", ".join(f"{name} ({spec['type']})" for name, spec in sorted(fields.items())) \
         or "no fields"
 
 
-def example_payload(schema: Schema, event: str, version: int) -> dict[str, JsonValue]:
+def example_payload(schema: Schema, event: str, version: int,
+                    defaults: bool = True) -> dict[str, JsonValue]:
     """A payload an event of this locked version could have been stored with: every field,
-    a sample value where it has no default."""
+    a sample value where it has no default (``defaults=False``: only those, as events
+    stored before the optional fields were added to the version hold them)."""
     try:
         types = _types(schema.get("types", {}))
         # A bytes field's own default is its text; the stored payload holds base64.
         return {name: sample(parse_type(spec["type"]), types) if spec["required"]
                 else stored_default(spec["type"], spec.get("default"))
-                for name, spec in schema["fields"].items()}
+                for name, spec in schema["fields"].items() if spec["required"] or defaults}
     except (TypeSyntaxError, KeyError, ValueError) as error:
-        raise LockError(f"the lock's version {version} of {event} cannot be read "
-                        f"({type(error).__name__}: {error}); restore the lock from version "
-                        f"control") from None
+        raise LockError(f"the lock's version {version} of {printable(event)} cannot be read "
+                        f"({type(error).__name__}: {printable(str(error))}); restore the lock "
+                        f"from version control") from None
 
 
 def _types(declared: dict[str, Any]) -> Types:

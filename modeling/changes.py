@@ -4,7 +4,14 @@ Breaking means an event already stored (or already published to a consumer) no l
 decodes as the new model says: a field removed or renamed, a type changed, a required
 field added without a default, an event removed or renamed, an enum value removed.
 Compatible: an optional field (one with a default) added, a description changed, an
-event or enum value added.
+event or enum value added, a default changed (stored events all decode; those written
+without the field read the new default, which is reported so a person can judge it).
+
+A field losing its default is breaking even when it was in the schema from the start: a
+compatible change keeps the event's ``schema_version``, so the lock overwrites that
+version's schema in place and cannot tell a field that was always there from one added
+with a default later, which events written before lack. An event removed keeps its
+versions in the lock (``removed_events``); adding it back is compared with them.
 
 A breaking change to an event is *versioned* when the new model bumped that event's
 ``schema_version`` past the locked one (old events are then upcast, not mis-read); an
@@ -19,21 +26,25 @@ fails): an upcaster mends stored events, not the other team's reading of the con
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from modeling.contract import Lock, Schema, latest
+from modeling.lock_checks import printable as _n
 from modeling.source import Location
 
 Kind = Literal[
     "optional-field-added", "description-changed", "event-added", "enum-value-added",
-    "schema-version-bumped",
+    "schema-version-bumped", "default-changed",
     "field-removed", "field-renamed", "type-changed", "required-field-added",
+    "default-removed",
     "event-removed", "event-renamed", "enum-value-removed", "schema-version-lowered",
 ]
 BREAKING: frozenset[str] = frozenset({
     "field-removed", "field-renamed", "type-changed", "required-field-added",
+    "default-removed",
     "event-removed", "event-renamed", "enum-value-removed", "schema-version-lowered",
 })
 
@@ -93,6 +104,15 @@ def compare(old: Lock, new: Lock, locate: Locator) -> list[Change]:
         changes += _event_changes(name, old_events[name], new_events[name], locate)
     removed = sorted(set(old_events) - set(new_events))
     added = [n for n in sorted(set(new_events) - set(old_events))]
+    gone: dict[str, Any] = old.get("removed_events", {})
+    for name in [n for n in added if n in gone]:
+        added.remove(name)
+        version, _schema = latest(gone[name])
+        changes.append(Change(
+            locate(("event", name)), name, "event-added",
+            f"event {name} added back: it was removed, and its stored events (up to "
+            f"schema_version {version}) must decode as it is now"))
+        changes += _event_changes(name, gone[name], new_events[name], locate)
     for name in removed:
         _version, schema = latest(old_events[name])
         twin = next((a for a in added if _same_shape(schema, latest(new_events[a])[1])), None)
@@ -100,15 +120,16 @@ def compare(old: Lock, new: Lock, locate: Locator) -> list[Change]:
             added.remove(twin)
             changes.append(Change(
                 locate(("event", twin)), name, "event-renamed",
-                f"event {name} renamed to {twin}: stored {name} events no longer decode; "
-                f"keep {name} (and add {twin} beside it), or bump the model's version",
+                f"event {_n(name)} renamed to {twin}: stored {_n(name)} events no longer "
+                f"decode; keep {_n(name)} (and add {twin} beside it), or bump the model's "
+                f"version",
                 model_bumped))
             continue
         context = str(old_events[name].get("context", ""))
         changes.append(Change(
             locate(("context", context)), name, "event-removed",
-            f"event {name} removed: stored {name} events no longer decode; keep it, or bump "
-            f"the model's version", model_bumped))
+            f"event {_n(name)} removed: stored {_n(name)} events no longer decode; keep it, "
+            f"or bump the model's version", model_bumped))
     for name in added:
         changes.append(Change(locate(("event", name)), name, "event-added",
                               f"event {name} added"))
@@ -160,11 +181,12 @@ def _field_changes(owner: str, at: Where, old: dict[str, Any],
         if twin is not None:
             added.remove(twin)
             found.append(((*at, "fields", twin), "field-renamed",
-                          f"{owner}.{field} renamed to {twin}: stored events carry {field}"
-                          f"{_fix(owner, at)}"))
+                          f"{owner}.{_n(field)} renamed to {twin}: stored events carry "
+                          f"{_n(field)}{_fix(owner, at)}"))
         else:
             found.append(((*at,), "field-removed",
-                          f"{owner}.{field} removed: stored events carry it{_fix(owner, at)}"))
+                          f"{owner}.{_n(field)} removed: stored events carry it"
+                          f"{_fix(owner, at)}"))
     for field in added:
         if new[field]["required"]:
             found.append(((*at, "fields", field), "required-field-added",
@@ -179,12 +201,30 @@ def _field_changes(owner: str, at: Where, old: dict[str, Any],
         before, after = old[field], new[field]
         if before["type"] != after["type"]:
             found.append(((*at, "fields", field), "type-changed",
-                          f"{owner}.{field} changed type from {before['type']} to "
+                          f"{owner}.{field} changed type from {_n(before['type'])} to "
                           f"{after['type']}{_fix(owner, at)}"))
+        elif not before["required"] and after["required"]:
+            found.append(((*at, "fields", field), "default-removed",
+                          f"{owner}.{field} lost its default: stored events may lack it "
+                          f"(those written before it was added with the default); keep a "
+                          f"default{_fix(owner, at, 'or ')}"))
+        elif not before["required"] and _json(before.get("default")) != _json(
+                after.get("default")):
+            found.append(((*at, "fields", field), "default-changed",
+                          f"{owner}.{field}'s default changed from "
+                          f"{_json(before.get('default'))} to {_json(after.get('default'))}: "
+                          f"stored events that lack it now read the new default"))
         if before.get("description", "") != after.get("description", ""):
             found.append(((*at, "fields", field), "description-changed",
                           f"{owner}.{field}'s description changed"))
     return found
+
+
+def _json(value: Any, limit: int = 60) -> str:
+    """A default as messages show it: JSON, ASCII only (so no control or bidi character
+    from a lock reaches the terminal), cut short."""
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _fix(owner: str, at: Where, joiner: str = "") -> str:
@@ -200,19 +240,19 @@ def _type_changes(event: str, old: dict[str, Any],
         before, after = old[name], new[name]
         at: Where = ("type", name)
         if ("enum" in before) != ("enum" in after):
-            found.append((at, "type-changed", f"{name} (used by {event}) changed between "
+            found.append((at, "type-changed", f"{_n(name)} (used by {event}) changed between "
                           f"enum and value object; bump {event}'s schema_version"))
         elif "enum" in before:
             for value in before["enum"]:
                 if value not in after["enum"]:
                     found.append(((*at, "values", str(value)), "enum-value-removed",
-                                  f"{name} lost the value {value!r} that stored {event} events "
+                                  f"{_n(name)} lost the value {value!r} that stored {event} events "
                                   f"may hold; bump {event}'s schema_version and upcast them"))
             for value in after["enum"]:
                 if value not in before["enum"]:
                     found.append(((*at, "values", str(value)), "enum-value-added",
-                                  f"{name} gained the value {value!r}"))
+                                  f"{_n(name)} gained the value {value!r}"))
         else:
             found += [(where, kind, f"{message} (in {event})") for where, kind, message in
-                      _field_changes(name, at, before["fields"], after["fields"])]
+                      _field_changes(_n(name), at, before["fields"], after["fields"])]
     return found

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from modeling.index import index_model
+from modeling.lock_checks import printable, schema_problem, structure_problem, version_key
+from modeling.names import shown
 from modeling.typeexpr import TypeSyntaxError, named_types, parse_type
 from modeling.types import EnumType, EventDef, FieldSpec, Model, ValueObject
-from modeling.values import DeclaredTypes, value_problem
 from modeling.yaml_source import load_yaml
 
 LOCK_FORMAT: Final = 1
@@ -31,7 +32,8 @@ Schema = dict[str, Any]
 """One event version: {"description", "fields": {name: field}, "types": {name: type}}."""
 Lock = dict[str, Any]
 """{"aether_lock", "model", "model_version", "events": {name: {"context", "aggregate",
-"schema_version", "versions": {"1": Schema, ...}}}}"""
+"schema_version", "versions": {"1": Schema, ...}}}, "removed_events": {the same, for events
+the model had and no longer has}}"""
 
 
 class LockError(ValueError):
@@ -123,18 +125,26 @@ def contract(model: Model) -> Lock:
 
 def merged_lock(previous: Lock | None, current: Lock) -> Lock:
     """The lock to write: the current contract plus every older version the previous lock
-    recorded below each event's current ``schema_version`` (events the model no longer has
-    are dropped: removing one is a breaking change that check and validate report first)."""
+    recorded below each event's current ``schema_version``. An event the model no longer
+    has (removing one is a breaking change that check and validate report first) keeps its
+    versions under ``removed_events``: its events are still stored, so adding it back is
+    checked against them, and its older versions are there for the upcasters."""
     merged: Lock = json.loads(json.dumps(current))
-    old_events = (previous or {}).get("events", {})
+    before = previous or {}
+    old_events: dict[str, Any] = {**before.get("removed_events", {}), **before.get("events", {})}
     for name, entry in merged["events"].items():
         old = old_events.get(name)
         if not isinstance(old, dict):
             continue
         for version, schema in old.get("versions", {}).items():
-            if version.isdigit() and int(version) < entry["schema_version"]:
+            number = version_key(version)
+            if number is not None and number < entry["schema_version"]:
                 entry["versions"].setdefault(version, schema)
         entry["versions"] = dict(sorted(entry["versions"].items(), key=lambda kv: int(kv[0])))
+    removed = {name: json.loads(json.dumps(entry)) for name, entry in old_events.items()
+               if name not in merged["events"]}
+    if removed:
+        merged["removed_events"] = removed
     return merged
 
 
@@ -144,69 +154,43 @@ def render_lock(lock: Lock) -> str:
 
 
 def parse_lock(text: str, name: str) -> Lock:
+    """The lock in ``text`` (read from ``name``), checked so that nothing reading it later
+    can fail on it: any damage is a LockError at its place in the file."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as error:
-        raise LockError(f"{name}:{error.lineno}:{error.colno}: not a valid lock ({error.msg}); "
-                        f"restore it from version control, or delete it and run "
-                        f"aether-gen generate to write a new one") from None
-    if not isinstance(data, dict) or data.get("aether_lock") != LOCK_FORMAT or not isinstance(
-            data.get("events"), dict):
-        raise LockError(f"{name}:1:1: not an aether-gen lock (format {LOCK_FORMAT}); restore it "
-                        f"from version control, or delete it and run aether-gen generate")
-    for event, entry in data["events"].items():
-        versions = entry.get("versions") if isinstance(entry, dict) else None
-        if (not isinstance(versions, dict) or not versions
-                or not all(k.isdigit() and _schema_ok(v) for k, v in versions.items())):
-            raise LockError(f"{name}:1:1: the lock's entry for event {str(event)[:80]!r} is "
-                            f"damaged; restore the lock from version control")
-        for version, schema in versions.items():
-            found = _schema_problem(schema)
-            if found is not None:
-                where, problem = found
-                raise LockError(
-                    f"{_locate(text, name, ('events', event, 'versions', version, *where))}: "
-                    f"version {version} of event {str(event)[:80]!r} in the lock: {problem}; "
-                    f"restore the lock from version control")
-    return data
+        raise _damaged(f"{name}:{error.lineno}:{error.colno}", error.msg) from None
+    except (ValueError, RecursionError) as error:  # NaN, a 5000-digit number, deep nesting
+        what = str(error) if isinstance(error, ValueError) else "nested too deeply"
+        raise _damaged(f"{name}:1:1", printable(what)) from None
+    try:  # "\ud800" is valid JSON, but no text: the lock could not be written back
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise _damaged(f"{name}:1:1", "a \\u escape of half a surrogate pair") from None
+    found = structure_problem(data, LOCK_FORMAT)
+    if found is not None:
+        where, what = found
+        raise _damaged(_locate(text, name, where), what)
+    for group in ("events", "removed_events"):
+        for event, entry in data.get(group, {}).items():
+            for version, schema in entry["versions"].items():
+                problem = schema_problem(schema)
+                if problem is not None:
+                    where, what = problem
+                    at = _locate(text, name, (group, event, "versions", version, *where))
+                    raise LockError(f"{at}: version {version} of event {shown(event, 80)} in "
+                                    f"the lock: {what}; restore the lock from version control")
+    lock: Lock = data
+    return lock
 
 
-def _schema_problem(schema: Schema) -> tuple[tuple[str, ...], str] | None:
-    """(where in the schema, what is wrong) for a locked version generate could not compile
-    (its upcaster tests build payloads from it): a type that does not parse or names a type
-    the version does not carry, a default that does not fit its type."""
-    locked: dict[str, Any] = schema.get("types", {})
-    try:
-        types = DeclaredTypes(
-            {n: ValueObject(name=n, fields={f: _spec(s) for f, s in t["fields"].items()})
-             for n, t in locked.items() if "enum" not in t},
-            {n: EnumType(name=n, values=t["enum"]) for n, t in locked.items() if "enum" in t})
-    except ValueError as error:  # pydantic's ValidationError: a default or value not JSON
-        return ("types",), f"a type is damaged ({str(error).splitlines()[0]})"
-    groups = [(("fields",), schema["fields"])] + [
-        (("types", n, "fields"), t["fields"]) for n, t in locked.items() if "enum" not in t]
-    for base, fields in groups:
-        for field, spec in fields.items():
-            try:
-                expr = parse_type(spec["type"])
-            except TypeSyntaxError as error:
-                return (*base, field, "type"), f"field {field!r}: {error}"
-            unknown = [t for t in named_types(expr) if t not in locked]
-            if unknown:
-                return ((*base, field, "type"),
-                        f"field {field!r} has type {unknown[0]!r}, which the version does not "
-                        f"carry under `types`")
-            problem = None if spec["required"] else value_problem(spec.get("default"), expr,
-                                                                  types)
-            if problem is not None:
-                return (*base, field, "default"), f"default of field {field!r}: {problem}"
-    return None
+def _refuse_constant(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
 
 
-def _spec(field: dict[str, Any]) -> FieldSpec:
-    if field["required"]:
-        return FieldSpec(type=field["type"])
-    return FieldSpec(type=field["type"], default=field.get("default"))
+def _damaged(where: str, what: str) -> LockError:
+    return LockError(f"{where}: not a valid lock ({what}); restore it from version control, "
+                     f"or delete it and run aether-gen generate to write a new one")
 
 
 def _locate(text: str, name: str, path: tuple[str, ...]) -> str:
@@ -216,28 +200,22 @@ def _locate(text: str, name: str, path: tuple[str, ...]) -> str:
     return str(source.locate(path))
 
 
-def _fields_ok(fields: Any) -> bool:
-    return isinstance(fields, dict) and all(
-        isinstance(f, dict) and isinstance(f.get("type"), str)
-        and isinstance(f.get("required"), bool) for f in fields.values())
-
-
-def _schema_ok(schema: Any) -> bool:
-    """The shape compare() relies on, so a hand-edited lock is an error, not a crash."""
-    if not isinstance(schema, dict) or not _fields_ok(schema.get("fields")):
-        return False
-    types = schema.get("types", {})
-    return isinstance(types, dict) and all(
-        isinstance(t, dict) and (isinstance(t.get("enum"), list) if "enum" in t
-                                 else _fields_ok(t.get("fields")))
-        for t in types.values())
-
-
 def read_lock(path: Path) -> Lock | None:
     """The lock at ``path``, or None when there is none yet."""
     if not path.exists():
         return None
-    return parse_lock(path.read_text(encoding="utf-8"), str(path))
+    return parse_lock(read_lock_text(path, str(path)), str(path))
+
+
+def read_lock_text(path: Path, name: str) -> str:
+    """The text of a lock file; bytes that are not UTF-8 are a LockError at their place."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        raise _damaged(f"{name}:{line}:{column}", "a byte that is not UTF-8") from None
 
 
 def latest(entry: dict[str, Any]) -> tuple[int, Schema]:

@@ -1,8 +1,9 @@
 """What an upcaster from one locked schema version of an event to the next must do.
 
-The mechanical part of a step (a rename, a field added with a default, a field dropped) is
-derived from the two schemas the lock keeps; what cannot be derived (a type change, a
-required field added without a default) is listed as ``manual`` for a person to write.
+The mechanical part of a step (a rename, a field added with a default, a field dropped, a
+field that lost or changed its default: payloads without it meant the old one) is derived
+from the two schemas the lock keeps; what cannot be derived (a type change, a required
+field added without a default) is listed as ``manual`` for a person to write.
 This is the plan an upcaster stub is pre-filled from (codegen/upcasters.py); the runtime
 applies the stubs when it decodes older events (aether/upcasting.py, docs/evolution.md).
 """
@@ -10,6 +11,7 @@ applies the stubs when it decodes older events (aether/upcasting.py, docs/evolut
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -32,13 +34,19 @@ class UpcastStep:
     from_version: int
     to_version: int
     renames: dict[str, str] = field(default_factory=dict)  # old field -> new field
-    defaults: dict[str, JsonValue] = field(default_factory=dict)  # new field -> its default
+    defaults: dict[str, JsonValue] = field(default_factory=dict)  # field -> value if missing
+    # A renamed old field that had a default: payloads stored before it was added lack it,
+    # and meant its default (the lock keeps one schema per version, so it may be missing).
+    rename_defaults: dict[str, JsonValue] = field(default_factory=dict)  # old field -> it
     dropped: list[str] = field(default_factory=list)
     manual: list[str] = field(default_factory=list)  # what a person must write, in words
 
     def apply(self, data: dict[str, Any]) -> dict[str, Any]:
         """The mechanical part of the step on one payload (the manual part is not done)."""
         out = {self.renames.get(k, k): v for k, v in data.items() if k not in self.dropped}
+        for old, default in self.rename_defaults.items():
+            if old not in data:
+                out[self.renames[old]] = default
         for name, default in self.defaults.items():
             out.setdefault(name, default)
         return out
@@ -57,6 +65,7 @@ def _step(event: str, a: int, old_schema: Schema, b: int, new_schema: Schema) ->
     new_types: dict[str, Any] = new_schema.get("types", {})
     renames: dict[str, str] = {}
     defaults: dict[str, JsonValue] = {}
+    rename_defaults: dict[str, JsonValue] = {}
     dropped: list[str] = []
     manual: list[str] = []
     added = [f for f in new if f not in old]
@@ -67,6 +76,8 @@ def _step(event: str, a: int, old_schema: Schema, b: int, new_schema: Schema) ->
             continue
         added.remove(twin)
         renames[name] = twin
+        if not old[name]["required"]:
+            rename_defaults[name] = stored_default(old[name]["type"], old[name].get("default"))
     for name in added:
         if new[name]["required"]:
             manual.append(f"set {name} ({new[name]['type']}): it has no default")
@@ -76,13 +87,21 @@ def _step(event: str, a: int, old_schema: Schema, b: int, new_schema: Schema) ->
         if old[name]["type"] != new[name]["type"]:
             manual.append(f"convert {name} from {old[name]['type']} to {new[name]['type']}")
             continue
+        if not old[name]["required"] and (new[name]["required"] or _json(
+                old[name].get("default")) != _json(new[name].get("default"))):
+            # A payload without it meant the old default, not the new one (or none).
+            defaults[name] = stored_default(old[name]["type"], old[name].get("default"))
         now = _reached(new_types, new[name]["type"])
         changed = [t for t, shape in _reached(old_types, old[name]["type"]).items()
                    if _breaks(shape, now.get(t))]
         if changed:  # same type name, another shape: stored values no longer fit it
             manual.append(f"convert {name} ({old[name]['type']}): "
                           f"{', '.join(changed)} changed since version {a}")
-    return UpcastStep(event, a, b, renames, defaults, dropped, manual)
+    return UpcastStep(event, a, b, renames, defaults, rename_defaults, dropped, manual)
+
+
+def _json(value: JsonValue) -> str:
+    return json.dumps(value, sort_keys=True)
 
 
 def _reached(types: dict[str, Any], type_text: str) -> dict[str, Any]:
@@ -113,7 +132,8 @@ def _breaks(old: dict[str, Any], new: dict[str, Any] | None) -> bool:
     was, now = old.get("fields", {}), new.get("fields", {})
     return any(field not in now or now[field].get("type") != spec.get("type")
                for field, spec in was.items()) or any(
-        spec.get("required") for field, spec in now.items() if field not in was)
+        spec.get("required") and not was.get(field, {}).get("required", False)
+        for field, spec in now.items())
 
 
 def stored_default(type_text: str, default: JsonValue) -> JsonValue:

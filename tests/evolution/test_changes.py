@@ -123,6 +123,28 @@ def test_a_model_version_bump_declares_a_removed_event(tmp_path: Path) -> None:
     assert found == [("event-removed", 4, False)]
 
 
+@pytest.mark.parametrize(("before", "after", "kind"), [
+    ("{type: int, default: 0}", "int", "default-removed"),
+    ("{type: int, default: 0}", "{type: int, default: 1}", "default-changed"),
+    ("int", "{type: int, default: 1}", None),
+])
+def test_a_default_removed_is_breaking_and_a_default_changed_is_reported(
+        tmp_path: Path, before: str, after: str, kind: str | None) -> None:
+    """In an event or a value object: the lock keeps one schema per version, so events of the
+    version may have been written before the field was added with its default."""
+    def edits(grace: str) -> str:
+        return changed(("fields: {days: int}", f"fields: {{days: int, grace: {grace}}}"),
+                       ("late: bool}", f"late: bool, extra: {grace}}}"))
+
+    model = tmp_path / "shelf.yaml"
+    model.write_text(edits(before))
+    old = contract(load_model(model).model)
+    model.write_text(edits(after))
+    found = [(c.kind, c.location.line, c.failing) for c in changes_against(load_model(model), old)]
+    expected = [] if kind is None else [(kind, 11, kind in BREAKING), (kind, 33, kind in BREAKING)]
+    assert found == expected
+
+
 def _cli(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(main, list(args))
     return result.exit_code, result.stdout, result.stderr

@@ -111,12 +111,12 @@ def test_a_damaged_lock_is_a_located_error(tmp_path: Path) -> None:
     model.write_text(SHELF)
     (tmp_path / "shelf.lock.json").write_text('{"aether_lock": 1, "events": {"E": {}}}')
     code, _, err = _cli("validate", model)
-    assert code == 1 and "lock's entry for event 'E' is damaged" in err
+    assert code == 1 and "not a valid lock (event E: `versions` is missing or empty)" in err
     damaged = json.loads(render_lock(contract(load_model(model).model)))
     damaged["events"]["BookReturned"]["versions"]["1"]["fields"]["late"] = {"type": 5}
     (tmp_path / "shelf.lock.json").write_text(json.dumps(damaged))
     code, _, err = _cli("generate", model, "-o", tmp_path / "out")
-    assert code == 1 and "lock's entry for event 'BookReturned' is damaged" in err
+    assert code == 1 and "not a valid lock (event BookReturned: version 1 is damaged" in err
     (tmp_path / "shelf.lock.json").write_text("{nope")
     code, _, err = _cli("check", model)
     assert code == 1 and f"{tmp_path / 'shelf.lock.json'}:1:2: not a valid lock" in err

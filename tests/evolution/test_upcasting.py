@@ -36,3 +36,24 @@ def test_steps_chain_in_version_order_and_name_what_a_person_must_write() -> Non
     assert steps[0].manual == ["set b (bool): it has no default"]
     assert steps[1].dropped == ["b"]
     assert steps[1].manual == ["set c (str): it has no default", "convert a from str to int"]
+
+
+def test_a_field_that_had_a_default_is_filled_with_it_where_old_payloads_lack_it() -> None:
+    (step,) = upcast_steps("E", {
+        "1": _fields(a="str", note="str=x", kept="int=5", same="str=s"),
+        "2": _fields(a="str", memo="str=y", kept="int", same="str=s"),
+    })
+    assert step.renames == {"note": "memo"} and step.rename_defaults == {"note": "x"}
+    assert step.defaults == {"kept": "5"} and step.manual == []
+    assert step.apply({"a": "p"}) == {"a": "p", "memo": "x", "kept": "5"}
+    assert step.apply({"a": "p", "note": "n", "kept": 1}) == {"a": "p", "memo": "n", "kept": 1}
+
+
+def test_a_value_object_field_losing_its_default_needs_a_person() -> None:
+    def version(grace: dict[str, object]) -> dict[str, object]:
+        return {"fields": {"p": {"type": "Period", "required": True}},
+                "types": {"Period": {"fields": {"grace": grace}}}}
+
+    (step,) = upcast_steps("E", {"1": version({"type": "int", "required": False, "default": 0}),
+                                 "2": version({"type": "int", "required": True})})
+    assert step.manual == ["convert p (Period): Period changed since version 1"]
