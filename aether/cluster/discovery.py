@@ -104,7 +104,10 @@ class NodeDiscovery:
                 self._unanswered = 0
             except ClusterUnavailableError as exc:
                 log.warning("node %s: %s", self.me.node_id, exc)
-                self._unanswered += 1
+                # Only silence counts: "no responders" (the bucket's stream electing a
+                # leader) is the server answering, so this connection reads.
+                self._unanswered = self._unanswered + 1 if isinstance(
+                    exc.__cause__, TimeoutError) else 0
                 if self._unanswered >= DEAF_AFTER:
                     await self._reconnect_if_deaf()
             except ClusterError as exc:

@@ -16,7 +16,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 
-from aether.cluster import read_status
+from aether.cluster import ClusterManager, read_status
 from aether.cluster.kv import bucket_name
 from aether.errors import AetherError
 from aether.testing import NatsServer, start_cluster
@@ -179,3 +179,47 @@ async def test_a_leader_replaced_by_a_newer_process_with_its_id_resigns(
         assert not (old.last_state() or {}).get("leader")
         assert_one_leader_at_a_time(fleet.all_lines())
     await nc.drain()
+
+
+async def test_a_bucket_electing_a_new_leader_does_not_make_a_node_reconnect(
+        tmp_path: Path) -> None:
+    """While the cluster bucket's stream elects a leader (its leader's server died), the
+    servers answer heartbeats "no responders": an answer, so the connection reads, and the
+    node must not take it for a deaf connection and reconnect (which would drop every
+    command in flight on it)."""
+    servers = await asyncio.to_thread(start_cluster, tmp_path / "nats", 3)
+    urls = [s.url for s in servers]
+    cluster = f"deaf {uuid4().hex[:6]}"
+    watcher = await nats.connect(servers=urls, max_reconnect_attempts=-1,
+                                 reconnect_time_wait=0.2)
+    try:
+        nc = await nats.connect(servers=urls, dont_randomize=True)  # the first server
+        manager = ClusterManager(nc, "solo", cluster=cluster, shard_count=4, lease_ttl=TTL,
+                                 replicas=3, start_timeout=STARTUP)
+        await manager.start()
+        info = await watcher.jetstream().stream_info(f"KV_{bucket_name(cluster)}")
+        leader = info.cluster.leader if info.cluster else None
+        if leader == servers[0].name:  # keep our node's own server up: move the leader
+            await watcher.request(f"$JS.API.STREAM.LEADER.STEPDOWN.KV_{bucket_name(cluster)}",
+                                  b"", timeout=10)
+            await eventually(lambda: _leader_of(watcher, cluster, servers[0].name), LIVENESS,
+                             "the bucket led from another server")
+            info = await watcher.jetstream().stream_info(f"KV_{bucket_name(cluster)}")
+            leader = info.cluster.leader if info.cluster else None
+        victim = next(s for s in servers if s.name == leader)
+        await asyncio.to_thread(victim.kill)
+        await asyncio.sleep(LIVENESS / 2)  # the election, and heartbeats going on after it
+        assert nc.stats["reconnects"] == 0
+        assert manager.my_shards() == frozenset(range(4))
+        await manager.stop()
+        await nc.close()
+    finally:
+        with contextlib.suppress(Exception):
+            await watcher.close()
+        for server in servers:
+            await asyncio.to_thread(server.stop)
+
+
+async def _leader_of(nc: Client, cluster: str, not_this: str) -> bool:
+    info = await nc.jetstream().stream_info(f"KV_{bucket_name(cluster)}")
+    return info.cluster is not None and info.cluster.leader not in (None, not_this)
