@@ -26,7 +26,15 @@ from aether.errors import DomainError
 from aether.store import InMemoryEventStore, JetStreamEventStore
 from aether.testing import NatsServer
 from aether.testing.counters import Increment, Refuse, commands, make_counter_router
-from tests.actors.cluster import SHARDS, TTL, cluster_name, nodes, spawn_node, wait_for
+from tests.actors.cluster import (
+    SHARDS,
+    TTL,
+    LocalNode,
+    cluster_name,
+    nodes,
+    spawn_node,
+    wait_for,
+)
 
 
 def server_subjects(server: NatsServer) -> list[str]:
@@ -147,6 +155,14 @@ async def test_stopping_while_a_shard_change_drains_leaves_nothing_behind(
                 if s.startswith(prefix)] == []
 
 
+async def shards_placed_on(node: LocalNode, other: str) -> frozenset[int]:
+    """The shards ``node``'s table places on ``other``, once it holds a table of the two."""
+    await wait_for(lambda: node.manager.table is not None
+                   and set(node.manager.table.nodes) == {node.manager.node_id, other})
+    assert node.manager.table is not None
+    return node.manager.table.shards_of(other)
+
+
 async def test_a_listener_that_never_answers_does_not_hold_up_a_dead_owners_shards(
         nats_server: NatsServer) -> None:
     """A plain subscriber on ``aether.actors.>`` (an operator's ``nats sub '>'``) hears
@@ -166,10 +182,7 @@ async def test_a_listener_that_never_answers_does_not_hold_up_a_dead_owners_shar
     async with nodes(nats_server.url, cluster, ["n1"], store, handover_timeout=600) as [n1]:
         victim = spawn_node(nats_server.url, cluster, "n2", stream)
         try:
-            await wait_for(lambda: n1.manager.table is not None
-                           and set(n1.manager.table.nodes) == {"n1", "n2"})
-            assert n1.manager.table is not None
-            theirs = n1.manager.table.shards_of("n2")
+            theirs = await shards_placed_on(n1, "n2")
             actor = next(f"c-{i}" for i in range(500) if n1.manager.shard_of(f"c-{i}") in theirs)
             served = await n1.router.send(actor, Increment())  # n2 took it: it answers
             assert served[0].metadata[SERVED_BY] == "n2"
@@ -194,10 +207,7 @@ async def test_a_paused_owner_takes_no_commands_from_the_node_that_took_its_shar
     async with nodes(nats_server.url, cluster, ["n1"], store) as [n1]:
         frozen = spawn_node(nats_server.url, cluster, "n2", stream)
         try:
-            await wait_for(lambda: n1.manager.table is not None
-                           and set(n1.manager.table.nodes) == {"n1", "n2"})
-            assert n1.manager.table is not None
-            theirs = n1.manager.table.shards_of("n2")
+            theirs = await shards_placed_on(n1, "n2")
             actors = [f"c-{i}" for i in range(2000) if n1.manager.shard_of(f"c-{i}") in theirs]
             actors = actors[:24]
             for actor in actors:

@@ -8,8 +8,6 @@ from __future__ import annotations
 import ast
 import importlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -19,9 +17,7 @@ from click.testing import CliRunner
 
 from aether import Event
 from codegen.cli import main
-
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+from tests.cli import ROOT, tool
 
 MODEL = """\
 model: req
@@ -153,8 +149,7 @@ def test_a_renamed_field_that_had_a_default_upcasts_events_written_before_it(
     for command in (("ruff", "check", "--config", ROOT / "pyproject.toml", "."),
                     ("mypy", "--strict", "--config-file", ROOT / "pyproject.toml", "--cache-dir",
                      ROOT / ".mypy_cache", "req_renamed_default")):
-        done = subprocess.run([str(BIN / command[0]), *map(str, command[1:])], cwd=out,
-                              capture_output=True, text=True, check=False)
+        done = tool(command[0], *command[1:], cwd=out)
         assert done.returncode == 0, done.stdout
 
 
