@@ -51,6 +51,9 @@ class NodeDiscovery:
         self._key = f"{PREFIX}.{encode_token(node_id)}"
         self._revision = 0
         self._alive_until = 0.0
+        self.lapses = 0
+        """How often this node's own lease ran out and was renewed later (it stalled, or could
+        not heartbeat): others may have served its shards meanwhile (see ShardManager)."""
         self._superseded = False
         self._unanswered = 0  # heartbeats in a row NATS did not answer
         self._seen: dict[str, tuple[Entry, Member, float]] = {}
@@ -152,6 +155,8 @@ class NodeDiscovery:
                     self._key, value, expect=revision, ttl=self.member_timeout)
             except CasFailed:
                 return  # raced with the other process: sort it out next heartbeat
+        if 0 < self._alive_until <= sent:
+            self.lapses += 1
         self._alive_until = sent + self.member_timeout * SAFETY
 
     async def _refresh(self) -> None:

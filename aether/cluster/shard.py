@@ -65,6 +65,13 @@ class ShardManager:
         # when its first table was the cluster's first (the key was empty when it looked).
         self._before: dict[int, str | None] = {}
         self._founding = False
+        # A break in this node's view: its lease lapsed (discovery.lapses moved on) or it
+        # adopted a table that skips versions. Either way its shards may have been served
+        # elsewhere meanwhile, so it lets go of them all and takes them back from a table
+        # read after the lapse, with the release handshake, starting from the store.
+        self._lapses = 0  # discovery.lapses when this manager last let go for a lapse
+        self._read_lapses = 0  # discovery.lapses when the last table read began
+        self._skipped = False
         self._ring = ConsistentHashRing(vnodes=vnodes)
         self._wake = asyncio.Event()
         self._stopping = False
@@ -79,7 +86,9 @@ class ShardManager:
         return None if self.table is None else self.table.owner(self.shard_of(actor_id))
 
     def my_shards(self) -> frozenset[int]:
-        return self._owned if self.discovery.alive() else frozenset()
+        if not self.discovery.alive() or self.discovery.lapses != self._lapses:
+            return frozenset()  # a lapse not yet let go of (see _report): nothing is ours
+        return self._owned
 
     def owns(self, shard: int, version: int | None = None) -> bool:
         """True if this node owns ``shard`` right now and, when ``version`` is given, has
@@ -164,7 +173,9 @@ class ShardManager:
         await self._report()
 
     async def _read(self) -> None:
+        lapses = self.discovery.lapses
         entry, revision = await self.bucket.read(TABLE_KEY)
+        self._read_lapses = lapses
         self._revision = revision
         self._founding = self._founding or (entry is None and self.table is None)
         table = self._valid(entry.value, revision) if entry is not None else None
@@ -180,6 +191,9 @@ class ShardManager:
     def _adopt(self, table: ShardTable) -> None:
         if self.table is not None:
             previous = self.table.owner_list()
+            # Tables are written one version at a time: one skipped may have moved this
+            # node's shards away and back (only the skipped one says).
+            self._skipped = self._skipped or table.version > self.table.version + 1
         elif self._founding:
             previous = [None] * self.shard_count
         else:  # joined a running cluster: who had what before this table is unknown
@@ -233,8 +247,12 @@ class ShardManager:
 
     async def _report(self, stopping: bool = False) -> None:
         """Fire on_shards when this node's shards differ from those last reported."""
+        lapses = self.discovery.lapses
+        broken = lapses != self._lapses or self._skipped
+        self._lapses, self._skipped = lapses, False
         owned: frozenset[int] = frozenset()
-        if self.table is not None and self.discovery.alive() and not stopping:
+        if (self.table is not None and self.discovery.alive() and not stopping
+                and not broken and self._read_lapses == lapses):
             owned = self.table.shards_of(self.node_id)
         if owned == self._owned:
             return
