@@ -19,6 +19,7 @@ from codegen.pysource import call, docstring, identifier, string
 from codegen.typemap import Types, annotation, constructor
 from modeling.identity import scenario_stream
 from modeling.names import module_name, snake_case
+from modeling.policy_checks import ACTOR_KEY, addresses
 from modeling.read_models import row_shape
 from modeling.typeexpr import parse_type
 from modeling.types import Aggregate, FieldSpec, ReadModel, ReadModelScenario
@@ -102,14 +103,14 @@ def row_scenario_view(read_model: ReadModel, scenario: ReadModelScenario, taken:
     imports.add_local(f"..read_models.{module_name(read_model.name)}", read_model.name)
     view = RowScenarioView(identifier(f"{snake_case(read_model.name)}_{scenario.name}", taken),
                            docstring(scenario.name, 4), read_model.name)
-    for message in scenario.given:
-        for event, payload in message.items():
-            imports.add_local("..events", event)
-            text = imports.use(constructor(event, payload, event_fields[event], types),
-                               "..types")
-            stream = scenario_stream(event, payload, event_fields[event], owners.get(event),
-                                     emitters.get(event))
-            view.given.append((string(stream), text))
+    for message in addresses(scenario.given, ACTOR_KEY):
+        event, payload = message.name, message.payload
+        imports.add_local("..events", event)
+        text = imports.use(constructor(event, dict(payload), event_fields[event], types),
+                           "..types")
+        stream = message.address or scenario_stream(event, payload, event_fields[event],
+                                                    owners.get(event), emitters.get(event))
+        view.given.append((string(stream), text))
     row_name = f"{read_model.name}Row"
     for row in scenario.then:
         imports.add_local("..bases", row_name)

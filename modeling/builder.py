@@ -133,8 +133,9 @@ class ReadModelBuilder:
         self._node = node
 
     def scenario(self, name: str, *, then: list[dict[str, Any]],
-                 given: list[Message] | None = None) -> ReadModelBuilder:
-        """Given these events, ``all()`` returns exactly the rows of ``then``."""
+                 given: list[dict[str, Any]] | None = None) -> ReadModelBuilder:
+        """Given these events (``{"BookBorrowed": {...}, "actor": "loan-1"}`` names the
+        stream), ``all()`` returns exactly the rows of ``then``."""
         data: dict[str, Any] = {"name": name}
         if given is not None:
             data["given"] = given

@@ -2,7 +2,8 @@
 
 An aggregate that declares ``id: order_id`` has every command carry ``order_id``; the
 command's target actor is ``<prefix>-<value>``, the prefix being the aggregate's
-``id_prefix`` or its snake_case name, so two aggregate types never share an actor id.
+``id_prefix`` or its snake_case name, so two aggregate types never share an actor id
+(validate refuses an ``id_prefix`` another aggregate has, and names that share a snake_case).
 """
 
 from __future__ import annotations
@@ -101,6 +102,43 @@ def identity_problems(model: Model) -> Iterator[Problem]:
         for a, aggregate in enumerate(context.aggregates):
             path: Path = ("contexts", c, "aggregates", a)
             yield from _aggregate_problems(path, aggregate)
+    yield from _shared_prefix_problems(model)
+
+
+def _shared_prefix_problems(model: Model) -> Iterator[Problem]:
+    """Two aggregate types with one prefix would record in the same streams, each failing
+    on the other's events at run time. Reported at the explicit ``id_prefix``: two default
+    prefixes (snake_case names) that clash are already refused as clashing module names."""
+    owners: dict[str, list[tuple[Path, Aggregate]]] = {}
+    for c, context in enumerate(model.contexts):
+        for a, aggregate in enumerate(context.aggregates):
+            path: Path = ("contexts", c, "aggregates", a)
+            owners.setdefault(id_prefix(aggregate), []).append((path, aggregate))
+    taken = set(owners)
+    for prefix, sharing in owners.items():
+        for i, (path, aggregate) in enumerate(sharing):
+            if aggregate.id_prefix is None or not _PREFIX.fullmatch(prefix):
+                continue
+            # The first explicit prefix of a group keeps it when it stands beside defaults
+            # only; a default prefix cannot be written differently, so it always keeps it.
+            other = next((o for j, (_, o) in enumerate(sharing)
+                          if o.id_prefix is None or j < i), None)
+            if other is None:
+                continue
+            how = ("its snake_case name" if other.id_prefix is None
+                   else "its id_prefix")
+            yield ((*path, "id_prefix"),
+                   f"id_prefix {shown(prefix)} of aggregate {short(aggregate.name)} is also "
+                   f"the actor id prefix of aggregate {short(other.name)} ({how}): their "
+                   f"instances would share actor ids and streams; write "
+                   f"`id_prefix: {_free_prefix(aggregate, taken)}`", "duplicate")
+
+
+def _free_prefix(aggregate: Aggregate, taken: set[str]) -> str:
+    base = snake_case(aggregate.name)[:56] or "item"
+    if base not in taken:
+        return base
+    return next(f"{base}_{n}" for n in range(2, len(taken) + 3) if f"{base}_{n}" not in taken)
 
 
 def _aggregate_problems(path: Path, aggregate: Aggregate) -> Iterator[Problem]:

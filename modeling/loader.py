@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path as FilePath
 from typing import Any
@@ -12,11 +13,12 @@ from typing import Any
 from modeling.builder import ModelBuilder
 from modeling.names import shown
 from modeling.repair import repair
-from modeling.source import Diagnostic, Location, ModelError, SourceMap
-from modeling.structure import build_model
+from modeling.source import Diagnostic, Location, ModelError, Path, SourceMap
+from modeling.structure import build_model, describe
 from modeling.types import Model
 from modeling.validate import check_model
-from modeling.yaml_source import load_yaml
+from modeling.values import MAX_DEPTH as MAX_VALUE_DEPTH
+from modeling.yaml_source import MAX_DEPTH, MAX_VALUES, load_yaml
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -60,6 +62,9 @@ def load_builder(builder: ModelBuilder, file: str = "<python model>",
                  strict: bool = False) -> LoadedModel:
     """Validate a model built in Python right here (no file to import)."""
     data, source = builder.to_data(file)
+    unbounded = _unbounded(data, source)
+    if unbounded:
+        raise ModelError(unbounded)
     model, structure = build_model(data, source)
     if model is None:
         raise ModelError(structure + _errors_beyond_structure(data, source))
@@ -77,6 +82,39 @@ def _errors_beyond_structure(data: Any, source: SourceMap) -> list[Diagnostic]:
     if mended is None:
         return []
     return [d for d in check_model(mended, source, skipped) if d.severity == "error"]
+
+
+def _unbounded(data: Any, source: SourceMap) -> list[Diagnostic]:
+    """Python data may nest as deep as it likes (or hold itself); pydantic, the repair's
+    deepcopy and the checks all recurse. Bound it as a YAML file is bounded, before any of
+    them runs: iteratively, each value linked to its parent instead of copying paths."""
+    Link = tuple[str | int, Any] | None  # (key, parent's link): the path, built when needed
+    stack: list[tuple[Any, int, Link]] = [(data, 0, None)]
+    count = 0
+    while stack:
+        item, depth, link = stack.pop()
+        count += 1
+        if depth > MAX_DEPTH or count > MAX_VALUES:
+            parts: list[str | int] = []
+            while link is not None:
+                parts.append(link[0])
+                link = link[1]
+            while parts and isinstance(parts[0], int):
+                parts.pop(0)  # name the list the value is in, not "item 1" 60 times
+            path: Path = tuple(reversed(parts))
+            problem = (f"values nest deeper than {MAX_VALUE_DEPTH} levels (or contain "
+                       f"themselves); flatten the value" if depth > MAX_DEPTH else
+                       f"the model holds more than {MAX_VALUES} values (does a value repeat "
+                       f"itself?); make it smaller")
+            return [Diagnostic(source.locate(path), "error",
+                               f"{describe(path, data)}: {problem}", "structure")]
+        if isinstance(item, list):
+            stack += [(child, depth + 1, (i, link)) for i, child in enumerate(item)]
+        elif isinstance(item, dict):
+            # A key is text in a valid model; any other key is refused later, by its type.
+            stack += [(child, depth + 1, (key if isinstance(key, str) else "?", link))
+                      for key, child in item.items()]
+    return []
 
 
 def _read(file: FilePath) -> tuple[Any, SourceMap, list[Diagnostic]]:
@@ -115,7 +153,8 @@ def _python_model(file: FilePath) -> tuple[Any, SourceMap, list[Diagnostic]]:
         exposed = getattr(module, "model", None)
         if isinstance(exposed, ModelBuilder):
             data, source = exposed.to_data(name)
-            return data, source, []
+            unbounded = _unbounded(data, source)
+            return (None if unbounded else data), source, unbounded
         if isinstance(exposed, Model):
             return exposed.model_dump(by_alias=True, exclude_unset=True), SourceMap(name), []
     # The user's code: every way it can end (an exception, sys.exit(0), KeyboardInterrupt,
@@ -132,11 +171,30 @@ def _python_model(file: FilePath) -> tuple[Any, SourceMap, list[Diagnostic]]:
 
 
 def _ended(exc: BaseException) -> str:
+    # Every text here comes from the user's code: escaped (one line, no terminal control
+    # characters) and computed so that a __str__ or __repr__ that raises cannot escape.
     if isinstance(exc, SystemExit):
-        return (f"the Python model called sys.exit({exc.code!r}) while loading; a model "
-                f"module only defines `model`: remove the exit")
-    text = str(exc) if len(str(exc)) <= 300 else shown(str(exc), 300)
-    return f"the Python model raised {type(exc).__name__}" + (f": {text}" if text else "")
+        code = _users_text(repr, exc.code)
+        return (f"the Python model called sys.exit({_plain(code) if code else '...'}) while "
+                f"loading; a model module only defines `model`: remove the exit")
+    text = _users_text(str, exc)
+    said = ("" if text == "" else f": {shown(text, 300)}" if text is not None
+            else " (and its message could not be shown: its __str__ failed)")
+    return f"the Python model raised {_plain(type(exc).__name__)}{said}"
+
+
+def _users_text(show: Callable[[object], str], value: object) -> str | None:
+    """``show(value)``, or None when the user's __str__/__repr__ fails (whichever way)."""
+    try:
+        text = show(value)
+    except BaseException:  # the user's code: its failing is what we report, not a crash
+        return None
+    return text if isinstance(text, str) else None
+
+
+def _plain(text: str) -> str:
+    """A name or repr as written when it is short and one plain line, else escaped."""
+    return text if text.isprintable() and len(text) <= 60 else shown(text)
 
 
 def _raise_site(exc: BaseException, file: FilePath) -> Location:

@@ -10,7 +10,7 @@ names are PascalCase, so those keys never clash with one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -257,7 +257,7 @@ class _ScenarioCheck:
                             at_key=True)
 
 
-def addresses(messages: list[Mapping[str, JsonValue]], extra: str) -> Iterator[Message]:
+def addresses(messages: Sequence[Mapping[str, JsonValue]], extra: str) -> Iterator[Message]:
     """The well-formed messages of a validated scenario (for code generation)."""
     for raw in messages:
         message = split_message(raw, extra)

@@ -19,6 +19,7 @@ from pydantic import JsonValue
 
 from modeling.identity import id_value_problem
 from modeling.names import short, shown
+from modeling.policy_checks import ACTOR_KEY, split_message
 from modeling.source import Path
 from modeling.typeexpr import PRIMITIVES, Named, Primitive, TypeSyntaxError, parse_type
 from modeling.types import Aggregate, FieldSpec, Model, ReadModel, ReadModelScenario
@@ -154,11 +155,13 @@ def _scenario_problems(path: Path, read_model: ReadModel, scenario: ReadModelSce
     name = short(read_model.name)
     for g, message in enumerate(scenario.given):
         where: Path = (*path, "given", g)
-        if len(message) != 1:
-            yield (where, "write exactly one event here, as `{Name: {field: value}}`",
-                   "bad-scenario", False)
+        # Written as a policy scenario's given event: `actor:` beside it names the stream.
+        split = split_message(message, ACTOR_KEY)
+        if isinstance(split, tuple):
+            key, said = split
+            yield (where if key is None else (*where, key)), said, "bad-scenario", key is not None
             continue
-        ((event, payload),) = message.items()
+        event, payload = split.name, split.payload
         if event not in events:
             yield (where, f"{shown(event)} is not an event{hint(event, 'event', list(events))}",
                    "unknown-reference", True)

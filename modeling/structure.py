@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from modeling.names import shown
 from modeling.source import Diagnostic, Path, SourceMap
+from modeling.typeexpr import Optional, Primitive, TypeSyntaxError, parse_type
 from modeling.types import Model
 
 
@@ -49,7 +50,8 @@ def _diagnostic(error: Any, data: Any, source: SourceMap) -> Diagnostic:
                           "missing-key")
     message = error["msg"].removeprefix("Value error, ")  # our own validators' words
     if kind == "invalid-json-value":  # a Python model's default or scenario value
-        message = f"not a JSON value; {json_hint(error.get('input'))}"
+        hint = json_hint(error.get("input"), _own_bytes_default(path, data))
+        message = f"not a JSON value; {hint}"
     if len(path) >= 2 and path[-2] in ("fields", "state") and kind in ("model_type", "dict_type"):
         return Diagnostic(source.locate(path), "error",
                           f"{where}: write a type such as str, or a mapping with type, default "
@@ -60,8 +62,10 @@ def _diagnostic(error: Any, data: Any, source: SourceMap) -> Diagnostic:
     return Diagnostic(source.locate(path), "error", f"{where}: {message}", "structure")
 
 
-def json_hint(value: object) -> str:
-    """What to write instead of a Python value that is not JSON."""
+def json_hint(value: object, own_bytes_default: bool = False) -> str:
+    """What to write instead of a Python value that is not JSON (``own_bytes_default``: it
+    is the default of a field of type bytes, which generated code takes as text, not base64:
+    typemap turns its text into ``b"..."``)."""
     if isinstance(value, dt.datetime):
         return f"write the datetime as ISO text, {shown(value.isoformat())}"
     if isinstance(value, dt.date):
@@ -70,13 +74,38 @@ def json_hint(value: object) -> str:
         text = str(value.value if isinstance(value, enum.Enum) else value)
         return f"write the {type(value).__name__} as text, {shown(text)}"
     if isinstance(value, bytes | bytearray):
-        encoded = base64.b64encode(value).decode("ascii")
-        return (f"write bytes as text: a bytes field's own default is its text, bytes in "
-                f"lists, value objects and scenarios are base64 ({shown(encoded)})")
+        if not own_bytes_default:  # in a list, a value object, a scenario: JSON
+            encoded = base64.b64encode(value).decode("ascii")
+            return f"write bytes here as base64 text, {shown(encoded)}"
+        try:
+            text = bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return ("a bytes field's own default is written as text and stored as its UTF-8 "
+                    "encoding, which these bytes are not: give no default, or one that is "
+                    "UTF-8 text")
+        return f"a bytes field's own default is written as its text, {shown(text)}"
     if isinstance(value, tuple | set | frozenset):
         return f"write the {type(value).__name__} as a list, [...]"
     return (f"got {type(value).__name__}; write text, a number, true/false, None, a list or "
             f"a dict with str keys")
+
+
+def _own_bytes_default(path: Path, data: Any) -> bool:
+    if len(path) < 3 or path[-1] != "default" or path[-3] not in ("fields", "state"):
+        return False
+    spec = _child(_child(_node_at(path[:-3], data), path[-3]), path[-2])
+    try:
+        expr = parse_type(spec["type"]) if isinstance(spec, dict) else None
+    except (TypeSyntaxError, TypeError):
+        return False
+    inner = expr.inner if isinstance(expr, Optional) else expr
+    return inner == Primitive("bytes")
+
+
+def _node_at(path: Path, data: Any) -> Any:
+    for part in path:
+        data = _child(data, part)
+    return data
 
 
 def error_path(error: Any) -> Path:
@@ -93,6 +122,9 @@ def _kind_of(value: object) -> str:
              list: "a list", dict: "a mapping"}
     return names.get(type(value), type(value).__name__)
 
+
+MAX_SHOWN_STEPS = 8
+"""Most steps below the named element that a location shows."""
 
 _SINGULAR = {
     "contexts": "context", "actors": "actor", "value_objects": "value object",
@@ -124,6 +156,9 @@ def describe(path: Path, data: Any) -> str:
         parent_key = part
     if not rest:
         return named
+    if len(rest) > MAX_SHOWN_STEPS:
+        # A value nested 30 levels deep would make a line of "item 1." steps: say how deep.
+        rest = [*rest[:MAX_SHOWN_STEPS - 1], f"({len(rest) - MAX_SHOWN_STEPS + 1} levels deeper)"]
     if named == "the model" and len(rest) == 1:
         # A top-level key in backticks; an item of a top-level list ("relationship 1") as is.
         return rest[0] if isinstance(path[-1], int) else f"`{rest[0]}`"

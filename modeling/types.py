@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
+
+from modeling.typeexpr import TypeSyntaxError, parse_type
 
 MAX_VERSION = 10**9
 """Largest model version and event schema_version: one is bumped by one at a time, and
@@ -38,10 +40,24 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
-class FieldSpec(_Frozen):
-    """One field: a type expression, an optional default and a description."""
+def _one_spelling(text: str) -> str:
+    # Codegen decides which fields a stub copies by comparing type texts: `int|None` and
+    # `int | None` must be one text, or the stub silently drops the field. A text that does
+    # not parse stays as written, for validation to point into it.
+    try:
+        return str(parse_type(text))
+    except TypeSyntaxError:
+        return text
 
-    type: str = Field(description="str int float bool decimal datetime date uuid bytes, "
+
+TypeText = Annotated[str, AfterValidator(_one_spelling)]
+
+
+class FieldSpec(_Frozen):
+    """One field: a type expression (in one spelling: ``str | None``, ``dict[str, int]``,
+    whatever spacing the model used), an optional default and a description."""
+
+    type: TypeText = Field(description="str int float bool decimal datetime date uuid bytes, "
                                   "list[T], dict[str, T], T | None, or a declared type")
     default: JsonValue = Field(default=None, description="default value (JSON)")
     description: str = ""
@@ -172,7 +188,9 @@ class ReadModelScenario(_Frozen):
     """Given these events, the read model's ``all()`` returns exactly these rows."""
 
     name: str
-    given: list[Message] = Field(default_factory=list)
+    given: list[PolicyMessage] = Field(
+        default_factory=list, description="events as `{Name: {field: value}}`, with "
+        "`actor: <actor id>` beside one to name its stream")
     then: list[Row]
 
 

@@ -213,8 +213,18 @@ def test_three_thousand_events_compile(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("code", "said"), [
     ("import sys\nsys.exit(0)\n", "called sys.exit(0)"),
     ("import sys\nsys.exit(3)\n", "called sys.exit(3)"),
-    ("raise BaseException('boom')\n", "raised BaseException: boom"),
+    ("raise BaseException('boom')\n", "raised BaseException: 'boom'"),
     ("raise KeyboardInterrupt\n", "raised KeyboardInterrupt"),
+    # The message is the user's text: escaped, so it stays on the located line.
+    ("raise ValueError('line one\\nline two \\x1b[31m')\n",
+     "raised ValueError: 'line one\\nline two \\x1b[31m'"),
+    ("raise ValueError('x' * 400)\n", "raised ValueError: 'xxx"),
+    # A __str__ or __repr__ that raises is the user's code failing, not aether-gen.
+    ("class Boom(Exception):\n    def __str__(self):\n        raise RuntimeError('inner')\n"
+     "raise Boom()\n", "raised Boom (and its message could not be shown"),
+    ("import sys\nclass C:\n    def __repr__(self):\n        raise RuntimeError('no')\n"
+     "sys.exit(C())\n", "called sys.exit(...)"),
+    ("import sys\nsys.exit('bye\\nnow')\n", "called sys.exit('bye\\nnow')"),
 ])
 def test_every_way_a_python_model_ends_is_a_located_error(tmp_path: Path, code: str,
                                                           said: str) -> None:
@@ -224,7 +234,8 @@ def test_every_way_a_python_model_ends_is_a_located_error(tmp_path: Path, code: 
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     (line,) = result.stderr.splitlines()
-    assert re.fullmatch(rf"{re.escape(str(model))}:[23]:1: error: the Python model .+", line)
+    assert re.fullmatch(rf"{re.escape(str(model))}:[2-6]:1: error: the Python model .+", line)
+    assert line.isprintable() and len(line) < 500 + len(str(model))
     assert said in line
 
 

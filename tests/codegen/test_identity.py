@@ -92,3 +92,64 @@ def test_a_command_of_an_aggregate_without_identity_says_how_to_send_it() -> Non
 
     with pytest.raises(InvalidCommandError, match=r"declare the aggregate's identity"):
         Ping().target_actor_id()
+
+
+def two_aggregates(first: str, second: str, context_between: bool = False) -> str:
+    """Aggregate Order then Shipment (``first``/``second`` are their extra lines), each with
+    ``id: order_id``; with ``context_between`` they are in two contexts."""
+    def aggregate(name: str, command: str, event: str, extra: str) -> str:
+        return (f"      - name: {name}\n        id: order_id\n{extra}"
+                f"        commands: [{{name: {command}, fields: {{order_id: str}}, "
+                f"emits: [{event}]}}]\n"
+                f"        events: [{{name: {event}, fields: {{order_id: str}}}}]\n")
+    head = "model: shop\ncontexts:\n  - name: Sales\n    aggregates:\n"
+    between = "  - name: Shipping\n    aggregates:\n" if context_between else ""
+    return (head + aggregate("Order", "Place", "Placed", first) + between
+            + aggregate("Shipment", "Ship", "Shipped", second))
+
+
+@pytest.mark.parametrize(("first", "second", "other", "how"), [
+    ("", "order", "Order", "its snake_case name"),
+    ("order", "", None, None),  # Order's own prefix written out: no clash
+    ("shared", "shared", "Order", "its id_prefix"),
+])
+@pytest.mark.parametrize("context_between", [False, True])
+def test_two_aggregate_types_may_not_share_an_actor_id_prefix(
+        tmp_path: Path, first: str, second: str, other: str | None, how: str | None,
+        context_between: bool) -> None:
+    def line(prefix: str) -> str:
+        return f"        id_prefix: {prefix}\n" if prefix else ""
+    text = two_aggregates(line(first), line(second), context_between)
+    path = tmp_path / "shop.yaml"
+    path.write_text(text)
+    if other is None:
+        load_model(path)
+        return
+    with pytest.raises(ModelError) as raised:
+        load_model(path)
+    (error,) = [str(d) for d in raised.value.diagnostics if d.severity == "error"]
+    lines = text.splitlines()
+    row = len(lines) - lines[::-1].index(f"        id_prefix: {second}")  # Shipment's
+    assert error.startswith(f"{path}:{row}:20: error: id_prefix '{second}' of aggregate "
+                            f"Shipment is also the actor id prefix of aggregate {other} "
+                            f"({how})"), error
+    assert error.endswith("write `id_prefix: shipment`"), error
+    # What the message says to write is accepted.
+    before, _, after = text.rpartition(f"id_prefix: {second}")
+    path.write_text(f"{before}id_prefix: shipment{after}")
+    load_model(path)
+
+
+def test_an_explicit_prefix_clashing_with_a_later_default_is_refused_at_the_explicit_one(
+        tmp_path: Path) -> None:
+    # Shipment (first in the file) takes `shipment_x`; ShipmentX, declared after it, has that
+    # as its default prefix, which no line of the model can be blamed for.
+    text = two_aggregates("        id_prefix: shipment_x\n", "").replace(
+        "name: Shipment", "name: ShipmentX").replace("name: Order", "name: Shipment")
+    path = tmp_path / "shop.yaml"
+    path.write_text(text)
+    with pytest.raises(ModelError) as raised:
+        load_model(path)
+    (error,) = [str(d) for d in raised.value.diagnostics if d.severity == "error"]
+    assert f"{path}:7:20: error: id_prefix 'shipment_x' of aggregate Shipment is also the " \
+           f"actor id prefix of aggregate ShipmentX (its snake_case name)" in error, error

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from codegen.generator import generate
 from codegen.writer import write
+from modeling import ModelError, load_model
 from modeling.source import SourceMap
 from modeling.types import Model
 from modeling.validate import check_model
@@ -85,3 +88,58 @@ def test_policy_and_read_model_scenarios_put_an_event_in_the_same_stream(
     # generated dispatches what the scenario says, to the stream its event came from.
     result = pytest_in(tmp_path, "-p", "no:cacheprovider", "-q", "streams/tests")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+LOANS = '''\
+model: library
+contexts:
+  - name: Lending
+    actors: [Member]
+    aggregates:
+      - name: Loan
+        commands:
+          - {name: Borrow, actor: Member, fields: {due: date}, emits: [Borrowed]}
+        events:
+          - {name: Borrowed, fields: {due: date}}
+    read_models:
+      - name: Loans
+        from: [Borrowed]
+        fields: {due: "date | None"}
+        scenarios:
+          - name: two loans
+            given:
+              - {Borrowed: {due: "2026-03-01"}, actor: loan-1}
+              - {actor: loan-2, Borrowed: {due: "2026-03-09"}}
+              - {Borrowed: {due: "2026-03-10"}, actor: loan-1}
+            then: [{due: "2026-03-10"}, {due: "2026-03-09"}]
+'''
+
+
+def test_actor_beside_a_read_model_scenario_event_names_its_stream(tmp_path: Path) -> None:
+    """An aggregate without `id` has its events in `loan-1` unless the scenario says which
+    instance: a keyless read model (a row per stream) needs `actor:` to have two rows."""
+    model = Model.model_validate(load_yaml(LOANS, "model.yaml")[0])
+    assert [d for d in check_model(model, SourceMap("model.yaml")) if d.severity == "error"] == []
+    write(generate(model, "library"), tmp_path)
+    read_models = (tmp_path / "library" / "tests" / "test_read_models.py").read_text()
+    assert read_models.count('"loan-1",') == 2 and read_models.count('"loan-2",') == 1
+    result = pytest_in(tmp_path, "-p", "no:cacheprovider", "-q", "library/tests")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("item", "said"), [
+    ("{Borrowed: {due: '2026-03-01'}, actor: 5}", "`actor` is an actor id: text of 1 to"),
+    ("{Borrowed: {due: '2026-03-01'}, to: loan-1}", "unknown key 'to' here: beside an event "
+                                                    "write `actor: <actor id>`"),
+    ("{Borrowed: {due: '2026-03-01'}, Other: {}}", "write exactly one name here"),
+])
+def test_a_misplaced_or_bad_actor_in_a_read_model_scenario_is_one_located_line(
+        tmp_path: Path, item: str, said: str) -> None:
+    path = tmp_path / "model.yaml"
+    text = LOANS.replace('{Borrowed: {due: "2026-03-01"}, actor: loan-1}', item)
+    path.write_text(text)
+    with pytest.raises(ModelError) as raised:
+        load_model(path)
+    errors = [str(d) for d in raised.value.diagnostics if d.severity == "error"]
+    assert len(errors) == 1 and said in errors[0], errors
+    assert errors[0].startswith(f"{path}:18:"), errors

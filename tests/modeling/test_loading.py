@@ -118,7 +118,7 @@ def test_python_model_errors_point_at_the_builder_call() -> None:
 
 def test_python_model_that_raises_points_at_the_raise() -> None:
     assert diagnostics_of("raises.py") == [
-        "5:1: error: the Python model raised RuntimeError: the model could not be built"]
+        "5:1: error: the Python model raised RuntimeError: 'the model could not be built'"]
 
 
 def test_python_module_without_model() -> None:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 from pathlib import Path
 
 import pytest
+from pydantic import JsonValue
 
-from modeling import ModelError, load_model
+from codegen.generator import generate
+from codegen.writer import write
+from modeling import ModelBuilder, ModelError, load_builder, load_model
+from modeling.builder import field
 
 MODEL = """\
 import datetime, decimal, uuid
@@ -27,8 +33,10 @@ order.event("OrderPlaced")
      "write the datetime as ISO text, '2026-01-31T12:00:00+00:00'"),
     ("decimal", "decimal.Decimal('1.5')", "write the Decimal as text, '1.5'"),
     ("uuid", "uuid.UUID(int=1)", "write the UUID as text, '00000000-0000-0000-0000-000000000001'"),
-    ("bytes", "b'hi'", "write bytes as text: a bytes field's own default is its text, bytes in "
-                     "lists, value objects and scenarios are base64 ('aGk=')"),
+    ("bytes", "b'hi'", "a bytes field's own default is written as its text, 'hi'"),
+    ("bytes | None", "b'\\xff\\x00'", "a bytes field's own default is written as text and "
+     "stored as its UTF-8 encoding, which these bytes are not: give no default, or one that "
+     "is UTF-8 text"),
     ("list[int]", "(1, 2)", "write the tuple as a list, [...]"),
     ("list[int]", "{1, 2}", "write the set as a list, [...]"),
 ])
@@ -40,3 +48,84 @@ def test_a_value_that_is_not_json_says_what_to_write(tmp_path: Path, type_: str,
         load_model(file)
     assert [str(d).removeprefix(f"{file}:") for d in caught.value.diagnostics] == [
         f"7:9: error: state.x.default of aggregate 'Order': not a JSON value; {said}"]
+
+
+def test_bytes_in_a_list_are_written_as_base64(tmp_path: Path) -> None:
+    file = tmp_path / "m.py"
+    file.write_text(MODEL % ("list[bytes]", "[b'\\xff\\x00']"))
+    with pytest.raises(ModelError) as caught:
+        load_model(file)
+    assert [str(d).removeprefix(f"{file}:") for d in caught.value.diagnostics] == [
+        "7:9: error: state.x.default.item 1 of aggregate 'Order': not a JSON value; write "
+        "bytes here as base64 text, '/wA='"]
+
+
+@pytest.mark.parametrize(("package", "type_", "written", "expected"), [
+    ("hint_own", "bytes", "'hi'", b"hi"), ("hint_list", "list[bytes]", "['/wA=']", [b"\xff\x00"])])
+def test_following_the_bytes_hint_gives_the_same_bytes(
+        tmp_path: Path, package: str, type_: str, written: str, expected: object) -> None:
+    file = tmp_path / "m.py"
+    file.write_text(MODEL % (type_, written))
+    write(generate(load_model(file).model, package), tmp_path / "out")
+    sys.path.insert(0, str(tmp_path / "out"))
+    try:
+        bases = importlib.import_module(f"{package}.bases")
+    finally:
+        sys.path.remove(str(tmp_path / "out"))
+    assert bases.OrderState().x == expected
+
+
+DEEP = """\
+from modeling import ModelBuilder
+from modeling.builder import field
+x = %s
+for _ in range(%d):
+    x = %s
+model = ModelBuilder("shop")
+sales = model.context("Sales")
+sales.actor("User")
+order = sales.aggregate("Order", state={"x": field("list[str]", default=x)})
+"""
+
+
+@pytest.mark.parametrize(("start", "depth", "nest", "where"), [
+    ("[]", 40, "[x]", "default of field 'x' of aggregate Order state"),
+    ("[]", 400, "[x]", "state.x.default of aggregate 'Order'"),
+    ("[]", 600, "[x]", "state.x.default of aggregate 'Order'"),
+    ("[]", 5000, "[x]", "state.x.default of aggregate 'Order'"),
+    ("{}", 600, "{'k': x}", "state.x.default.k.k.k.k.(54 levels deeper) of aggregate 'Order'"),
+    ("[]; x.append(x)", 0, "x", "state.x.default of aggregate 'Order'"),
+])
+def test_a_value_nested_too_deep_is_one_short_located_error(
+        tmp_path: Path, start: str, depth: int, nest: str, where: str) -> None:
+    file = tmp_path / "m.py"
+    file.write_text(DEEP % (start, depth, nest))
+    with pytest.raises(ModelError) as caught:
+        load_model(file)
+    errors = [str(d).removeprefix(f"{file}:") for d in caught.value.diagnostics
+              if d.severity == "error"]
+    assert errors == [f"9:9: error: {where}: values nest deeper than 32 levels"
+                      + (" (or contain themselves)" if depth != 40 else "")
+                      + "; flatten the value"]
+
+
+def test_a_value_that_repeats_itself_is_bounded(tmp_path: Path) -> None:
+    file = tmp_path / "m.py"
+    file.write_text(DEEP % ("[]", 18, "[x, x]"))  # 2**19 values, 18 levels deep
+    with pytest.raises(ModelError) as caught:
+        load_model(file)
+    (error,) = [str(d).removeprefix(f"{file}:") for d in caught.value.diagnostics]
+    assert error.startswith("9:9: error: state.x.default of aggregate 'Order': the model "
+                            "holds more than 200000 values"), error
+
+
+def test_a_model_built_right_here_is_bounded_too() -> None:
+    x: JsonValue = []
+    for _ in range(600):
+        x = [x]
+    model = ModelBuilder("shop")
+    model.context("Sales").aggregate("Order", state={"x": field("list[str]", default=x)})
+    with pytest.raises(ModelError) as caught:
+        load_builder(model, file="shop.py")
+    (error,) = map(str, caught.value.diagnostics)
+    assert "values nest deeper than 32 levels" in error and len(error) < 200, error
