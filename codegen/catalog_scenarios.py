@@ -89,34 +89,29 @@ class Streams:
             return given or ""
         return command_target(owner, name, payload) or ""
 
-    def policy_scenarios(self, policy: Policy, site: Site) -> list[ScenarioView]:
-        def message(raw: Mapping[str, JsonValue], extra: str) -> Message:
-            taken = split_message(raw, extra)
-            if not isinstance(taken, PolicyMessage):  # validate refuses it; show it as written
-                return Message("?", None, _json(dict(raw)))
-            if extra == ACTOR_KEY:
-                where = self.stream(taken.name, taken.payload, taken.address)
-                address = f"in {where}" if where else ""
-            else:
-                where = self.target(taken.name, taken.payload, taken.address)
-                address = f"to {where}" if where else ""
-            return Message(taken.name, site.named(taken.name), _json(dict(taken.payload)),
-                           address)
+    def message(self, raw: Mapping[str, JsonValue], extra: str, site: Site) -> Message:
+        """A scenario's event (``actor:`` beside it names its stream) or command (``to:``
+        its target), with the stream or target the generated tests use."""
+        taken = split_message(raw, extra)
+        if not isinstance(taken, PolicyMessage):  # validate refuses it; show it as written
+            return Message("?", None, _json(dict(raw)))
+        if extra == ACTOR_KEY:
+            where = self.stream(taken.name, taken.payload, taken.address)
+            address = f"in {where}" if where else ""
+        else:
+            where = self.target(taken.name, taken.payload, taken.address)
+            address = f"to {where}" if where else ""
+        return Message(taken.name, site.named(taken.name), _json(dict(taken.payload)), address)
 
-        return [ScenarioView(s.name, [message(m, ACTOR_KEY) for m in s.given],
-                             message(s.when, ACTOR_KEY),
-                             [message(m, TARGET_KEY) for m in s.then or []], None,
+    def policy_scenarios(self, policy: Policy, site: Site) -> list[ScenarioView]:
+        return [ScenarioView(s.name, [self.message(m, ACTOR_KEY, site) for m in s.given],
+                             self.message(s.when, ACTOR_KEY, site),
+                             [self.message(m, TARGET_KEY, site) for m in s.then or []], None,
                              "Then it dispatches", "no commands")
                 for s in policy.scenarios]
 
     def read_model_scenarios(self, read_model: ReadModel, site: Site) -> list[ScenarioView]:
-        def given(entry: Mapping[str, object]) -> Message:
-            [(name, payload)] = list(entry.items())[:1] or [("?", {})]
-            where = self.stream(name, payload if isinstance(payload, dict) else {}, None)
-            return Message(name, site.named(name), _json(payload),
-                           f"in {where}" if where else "")
-
-        return [ScenarioView(s.name, [given(m) for m in s.given], None,
+        return [ScenarioView(s.name, [self.message(m, ACTOR_KEY, site) for m in s.given], None,
                              [Message("row", None, _json(row)) for row in s.then], None,
                              "Then its rows are", "no rows")
                 for s in read_model.scenarios]

@@ -15,7 +15,9 @@ import pytest
 from codegen.catalog import Catalog, build_catalog
 from modeling import load_model
 from modeling.types import Model
+from modeling.yaml_source import load_yaml
 from tests.catalog.pages import MODELS, ROOT, expected_pages, parse
+from tests.codegen.test_scenario_streams import LOANS
 
 
 @cache
@@ -204,6 +206,13 @@ def test_policy_and_read_model_pages_show_their_scenarios_with_streams_and_targe
     assert "a paid order shows as paid" in summary and "Then its rows are" in summary
     assert "OrderPlacedin order-o1" in summary and '"status": "paid"' in summary
     assert "When" not in summary.partition("a paid order shows as paid")[2]
+
+
+def test_a_read_model_scenario_shows_the_stream_its_actor_names() -> None:
+    loans = Model.model_validate(load_yaml(LOANS, "model.yaml")[0])
+    page = parse(build_catalog(loans).files["read-models/loans.html"]).all_text
+    # As the generated tests record them: loan-1 twice, loan-2 once, in order.
+    assert re.findall(r"Borrowedin (loan-\d)", page) == ["loan-1", "loan-2", "loan-1"]
 
 
 def test_a_hot_spot_about_a_name_shared_by_an_actor_and_an_aggregate_is_about_the_aggregate(
