@@ -155,7 +155,10 @@ class NodeDiscovery:
                     self._key, value, expect=revision, ttl=self.member_timeout)
             except CasFailed:
                 return  # raced with the other process: sort it out next heartbeat
-        if 0 < self._alive_until <= sent:
+        # Counted against the ack, not the send: a stall between the two (the write then
+        # finds our key expired) is a lapse too. The local lease ends before the server's
+        # TTL, so any expiry of the key shows here.
+        if 0 < self._alive_until <= time.monotonic():
             self.lapses += 1
         self._alive_until = sent + self.member_timeout * SAFETY
 

@@ -212,8 +212,8 @@ class ActorHost:
         # A plain subscription, not a queue group: a request must reach every node that
         # listens, so an owner frozen with its subscriptions still on the server (a paused
         # process, after its shards moved) cannot take commands from the node that serves
-        # them now; nodes that do not serve the actor's shard answer `moved`, and the caller
-        # keeps the first answer.
+        # them now; nodes that do not serve the actor's shard answer `moved`, which makes
+        # the caller ask again.
         subscribing = asyncio.ensure_future(self.manager.nc.subscribe(
             subject, cb=self._arrived))
         try:

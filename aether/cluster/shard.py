@@ -193,7 +193,11 @@ class ShardManager:
             previous = self.table.owner_list()
             # Tables are written one version at a time: one skipped may have moved this
             # node's shards away and back (only the skipped one says).
-            self._skipped = self._skipped or table.version > self.table.version + 1
+            if table.version > self.table.version + 1:
+                self._skipped = True
+                self._before.clear()  # who held what before this table: unknown now
+                self.table = table
+                return
         elif self._founding:
             previous = [None] * self.shard_count
         else:  # joined a running cluster: who had what before this table is unknown
@@ -248,6 +252,8 @@ class ShardManager:
     async def _report(self, stopping: bool = False) -> None:
         """Fire on_shards when this node's shards differ from those last reported."""
         lapses = self.discovery.lapses
+        if lapses != self._lapses:
+            self._before.clear()  # others may have held anything meanwhile: unknown
         broken = lapses != self._lapses or self._skipped
         self._lapses, self._skipped = lapses, False
         owned: frozenset[int] = frozenset()

@@ -4,8 +4,9 @@ a caller of the cluster router can meet.
 A command for actor ``A`` goes to the subject of A's shard, ``aether.actors.<cluster
 token>.<shard>``, as a NATS request; the node that owns the shard subscribes to its shards'
 subjects (plain subscriptions: while a shard changes hands, or an old owner frozen with its
-subscriptions still on the server, every listener gets the request and the caller keeps
-the first answer; nodes that do not serve the shard answer ``moved``). The cluster name is
+subscriptions still on the server, every listener gets the request; the caller takes the
+first answer, and asks again when it is ``moved``, from a node that does not serve the
+shard). The cluster name is
 encoded with ``encode_token`` (lossless, one token), so no cluster can reach another's
 subjects. Request and reply are JSON objects (``FORMAT`` 1)::
 

@@ -258,16 +258,51 @@ async def test_a_node_whose_lease_lapsed_lets_go_of_its_shards_and_decides_from_
         time.sleep(1.5 * TTL)  # noqa: ASYNC251 (the stall itself): the lease runs out
         await make_counter_router(jetstream_store).send(actor, Increment())  # served elsewhere
         await manager.discovery._heartbeat()  # renewed
+        manager.discovery._task = asyncio.create_task(manager.discovery._run())  # and kept
         assert manager.discovery.alive()
         assert manager.my_shards() == frozenset()
         assert not any(host.serves(s) for s in range(SHARDS))
         await manager.shards._step()  # lets go of everything
-        await manager.shards._step()  # and takes it back
+        assert changes and changes[-1].owned == frozenset()
+        manager.shards._task = asyncio.create_task(manager.shards._run())  # takes it back
         await wait_for(lambda: all(host.serves(s) for s in range(SHARDS)))
-        assert [c.owned for c in changes] == [frozenset(), frozenset(range(SHARDS))]
+        assert changes[-1].owned == frozenset(range(SHARDS))
         events = await node.router.send(actor, Increment())
         assert events[0].version == 3
         assert host.counters.conflicts == 0  # not decided on the copy of version 1
+
+
+async def test_a_stall_before_a_heartbeat_reaches_the_server_counts_as_a_lapse(
+        nats_server: NatsServer) -> None:
+    """A heartbeat reads the clock, then its write goes out. A stall in between sends the
+    write after the node's key expired on the server (the others dropped it meanwhile): that
+    is a lapse as much as a stall before the clock was read. (A request timeout longer than
+    the stall lets that write be answered rather than time out.)"""
+    nc = await nats.connect(nats_server.url)
+    manager = ClusterManager(nc, "solo", cluster=cluster_name(), shard_count=SHARDS,
+                             lease_ttl=TTL, request_timeout=10 * TTL)
+    await manager.start()
+    try:
+        await wait_for(lambda: manager.my_shards() == frozenset(range(SHARDS)))
+        discovery = manager.discovery
+        assert discovery._task is not None
+        discovery._task.cancel()  # heartbeats by hand from here
+        await asyncio.wait([discovery._task])
+        await discovery._heartbeat()  # the lease now runs 0.9 x TTL, the key TTL
+        await asyncio.sleep(0.5 * TTL)
+        lapses = discovery.lapses
+        beat = asyncio.create_task(discovery._heartbeat())
+        await asyncio.sleep(0)  # it has read the clock (the lease it will get runs from
+        # here: 1.4 x TTL after the last), its write is queued
+        time.sleep(0.7 * TTL)  # noqa: ASYNC251 (the stall): the last lease ran out, the key
+        await beat  # expired or about to; the write lands, and the new lease holds
+        assert discovery.alive() and discovery.lapses == lapses + 1
+        assert manager.my_shards() == frozenset()
+        discovery._task = asyncio.create_task(discovery._run())
+        await wait_for(lambda: manager.my_shards() == frozenset(range(SHARDS)))
+    finally:
+        await manager.stop()
+        await nc.drain()
 
 
 async def test_a_node_that_missed_a_table_lets_go_of_its_shards_and_takes_them_back(
@@ -287,8 +322,12 @@ async def test_a_node_that_missed_a_table_lets_go_of_its_shards_and_takes_them_b
         await make_counter_router(jetstream_store).send(actor, Increment())  # meanwhile
         await node.manager.bucket.write(TABLE_KEY, skipped.model_dump_json().encode(),
                                         expect=revision)
-        await wait_for(lambda: [c.owned for c in changes] == [frozenset(), frozenset(
-            range(SHARDS))] and all(node.host.serves(s) for s in range(SHARDS)))
+        await wait_for(lambda: frozenset() in [c.owned for c in changes]
+                       and all(node.host.serves(s) for s in range(SHARDS)))
+        assert changes[-1].owned == frozenset(range(SHARDS))
         assert changes[-1].version == table.version + 2
+        # Who held its shards before that table is unknown now: a claim would ask until
+        # the handover timeout, not stop at the first unanswered request.
+        assert not any(node.manager.shards.holder_gone(s) for s in range(SHARDS))
         events = await node.router.send(actor, Increment())
         assert (events[0].version, node.host.counters.conflicts) == (3, 0)
