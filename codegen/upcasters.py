@@ -18,8 +18,7 @@ from codegen.imports import Imports
 from codegen.pysource import docstring, identifier, literal, string
 from codegen.typemap import Types, sample
 from modeling.contract import Lock, LockError, Schema
-from modeling.lock_checks import printable
-from modeling.names import module_name
+from modeling.names import module_name, printable
 from modeling.typeexpr import TypeSyntaxError, parse_type
 from modeling.types import EnumType, FieldSpec, Model, ValueObject
 from modeling.upcasting import UpcastStep, stored_default, upcast_steps

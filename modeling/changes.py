@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from modeling.contract import Lock, Schema, latest
-from modeling.lock_checks import printable as _n
+from modeling.names import printable as _n
 from modeling.source import Location
 
 Kind = Literal[

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from modeling.index import index_model
-from modeling.lock_checks import printable, schema_problem, structure_problem, version_key
-from modeling.names import shown
+from modeling.lock_checks import schema_problem, structure_problem, version_key
+from modeling.names import printable, shown
 from modeling.typeexpr import TypeSyntaxError, named_types, parse_type
-from modeling.types import EnumType, EventDef, FieldSpec, Model, ValueObject
+from modeling.types import EnumType, EventDef, FieldSpec, Model, ValueObject, one_spelling
 from modeling.yaml_source import load_yaml
 
 LOCK_FORMAT: Final = 1
@@ -46,19 +46,12 @@ def lock_path(model_file: Path) -> Path:
 
 
 def field_schema(spec: FieldSpec) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": _canonical(spec.type), "required": not spec.has_default}
+    out: dict[str, Any] = {"type": spec.type, "required": not spec.has_default}
     if spec.has_default:
         out["default"] = spec.default
     if spec.description:
         out["description"] = spec.description
     return out
-
-
-def _canonical(text: str) -> str:
-    try:
-        return str(parse_type(text))
-    except TypeSyntaxError:  # validation reports it; the contract keeps the text as written
-        return text
 
 
 def _declared_types(model: Model) -> dict[str, ValueObject | EnumType]:
@@ -180,8 +173,21 @@ def parse_lock(text: str, name: str) -> Lock:
                     at = _locate(text, name, (group, event, "versions", version, *where))
                     raise LockError(f"{at}: version {version} of event {shown(event, 80)} in "
                                     f"the lock: {what}; restore the lock from version control")
+    _respell(data)
     lock: Lock = data
     return lock
+
+
+def _respell(data: dict[str, Any]) -> None:
+    """Every type in the lock in the one spelling the model's are in (a hand-edited
+    `str|None` is no change from `str | None`)."""
+    for group in ("events", "removed_events"):
+        for entry in data.get(group, {}).values():
+            for schema in entry["versions"].values():
+                types = schema.get("types", {}).values()
+                for fields in [schema["fields"], *(t["fields"] for t in types if "enum" not in t)]:
+                    for spec in fields.values():
+                        spec["type"] = one_spelling(spec["type"])
 
 
 def _refuse_constant(constant: str) -> Any:

@@ -11,7 +11,7 @@ from pathlib import Path as FilePath
 from typing import Any
 
 from modeling.builder import ModelBuilder
-from modeling.names import shown
+from modeling.names import printable, shown
 from modeling.repair import repair
 from modeling.source import Diagnostic, Location, ModelError, Path, SourceMap
 from modeling.structure import build_model, describe
@@ -175,12 +175,12 @@ def _ended(exc: BaseException) -> str:
     # characters) and computed so that a __str__ or __repr__ that raises cannot escape.
     if isinstance(exc, SystemExit):
         code = _users_text(repr, exc.code)
-        return (f"the Python model called sys.exit({_plain(code) if code else '...'}) while "
+        return (f"the Python model called sys.exit({printable(code, 60) if code else '...'}) while "
                 f"loading; a model module only defines `model`: remove the exit")
     text = _users_text(str, exc)
     said = ("" if text == "" else f": {shown(text, 300)}" if text is not None
             else " (and its message could not be shown: its __str__ failed)")
-    return f"the Python model raised {_plain(type(exc).__name__)}{said}"
+    return f"the Python model raised {printable(type(exc).__name__, 60)}{said}"
 
 
 def _users_text(show: Callable[[object], str], value: object) -> str | None:
@@ -190,11 +190,6 @@ def _users_text(show: Callable[[object], str], value: object) -> str | None:
     except BaseException:  # the user's code: its failing is what we report, not a crash
         return None
     return text if isinstance(text, str) else None
-
-
-def _plain(text: str) -> str:
-    """A name or repr as written when it is short and one plain line, else escaped."""
-    return text if text.isprintable() and len(text) <= 60 else shown(text)
 
 
 def _raise_site(exc: BaseException, file: FilePath) -> Location:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from modeling.names import shown
+from modeling.names import printable, shown
 from modeling.typeexpr import TypeSyntaxError, named_types, parse_type
 from modeling.types import MAX_VERSION, EnumType, FieldSpec, ValueObject
 from modeling.values import DeclaredTypes, value_problem
@@ -27,14 +27,6 @@ Problem = tuple[Where, str]
 """(where in the lock's JSON, what is wrong with it)"""
 
 _VERSION_KEY = re.compile(r"[1-9][0-9]{0,9}")
-
-
-def printable(text: object, limit: int = 200) -> str:
-    """``text`` as a message shows it: as written when it is printable (no line break,
-    control or bidi character: ``str.isprintable``) and short, else quoted and cut."""
-    if isinstance(text, str) and text.isprintable() and len(text) <= limit:
-        return text
-    return shown(text if isinstance(text, str) else repr(text), limit)
 
 
 def version_key(key: str) -> int | None:

@@ -91,6 +91,14 @@ def shown(text: str, limit: int = 60) -> str:
     return f"{text[:limit]!r}... ({len(text)} characters)"
 
 
+def printable(text: object, limit: int = 200) -> str:
+    """``text`` as a message shows it: as written when it is printable (no line break,
+    control or bidi character: ``str.isprintable``) and short, else quoted and cut."""
+    if isinstance(text, str) and text.isprintable() and len(text) <= limit:
+        return text
+    return shown(text if isinstance(text, str) else repr(text), limit)
+
+
 def short(text: str, limit: int = 60) -> str:
     """``text`` cut to ``limit`` characters for messages (``shown`` without the quotes)."""
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"

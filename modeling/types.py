@@ -40,17 +40,19 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
-def _one_spelling(text: str) -> str:
-    # Codegen decides which fields a stub copies by comparing type texts: `int|None` and
-    # `int | None` must be one text, or the stub silently drops the field. A text that does
-    # not parse stays as written, for validation to point into it.
+def one_spelling(text: str) -> str:
+    """A type expression in the one spelling models, locks and generated code use
+    (``str | None``, ``dict[str, int]``), whatever spacing it was written with; a text that
+    does not parse stays as written, for validation to point into it."""
+    # Codegen decides which fields a stub copies by comparing type texts, and the lock's
+    # checks compare them with the model's: two spellings of one type must be one text.
     try:
         return str(parse_type(text))
     except TypeSyntaxError:
         return text
 
 
-TypeText = Annotated[str, AfterValidator(_one_spelling)]
+TypeText = Annotated[str, AfterValidator(one_spelling)]
 
 
 class FieldSpec(_Frozen):

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from codegen.cli import main
 from modeling import load_model
 from modeling.changes import BREAKING
-from modeling.contract import contract, lock_path, render_lock
+from modeling.contract import contract, lock_path, parse_lock, render_lock
 from modeling.evolution import changes_against
 from tests.evolution.shelf import SHELF, changed
 
@@ -180,3 +180,15 @@ def test_check_against_a_model_file_and_without_a_lock(tmp_path: Path) -> None:
     assert "no lock yet; run aether-gen generate" in err and "Traceback" not in err
     code, _, err = _cli("check", str(new), "--against", "no-such-rev")
     assert code == 1 and "neither a file nor a git revision" in err
+
+
+def test_a_type_spelled_otherwise_in_a_hand_edited_lock_is_no_change(tmp_path: Path) -> None:
+    model = tmp_path / "shelf.yaml"
+    model.write_text(changed(("{days: int}", '{days: "int | None", weeks: "list[int]"}'),
+                             ("patron: str\n", 'patron: "str | None"\n')))
+    written = render_lock(contract(load_model(model).model))
+    assert written.count('"str | None"') == 1 and '"list[int]"' in written
+    edited = written.replace('"str | None"', '"str|None"').replace(
+        '"int | None"', '"int  |None"').replace('"list[int]"', '"list[ int ]"')
+    assert edited != written
+    assert changes_against(load_model(model), parse_lock(edited, "shelf.lock.json")) == []
