@@ -20,7 +20,8 @@ written to a staging directory beside them; then each is swapped in with a renam
 element directory whole) and only then are stale pages removed, so a failure while
 writing leaves the earlier catalog whole. Files that are not the catalog's are never
 moved, copied or rewritten. A staging directory a killed run left behind
-(``.aether-catalog-*``) is removed by the next run.
+(``.aether-catalog-*``) is removed by a run ten minutes later or more (a newer one may be
+another run's, writing now).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import codecs
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Mapping
 from html.parser import HTMLParser
 from pathlib import Path
@@ -38,6 +40,7 @@ from codegen.catalog_site import KINDS
 MARKER = "aether-catalog"  # <meta name="generator" content=...> of every catalog page
 _HEAD_BYTES = 64 * 1024  # the mark sits in the first few hundred bytes of a page
 _STAGING = ".aether-catalog-"
+_LEFTOVER_AFTER = 600.0  # seconds: a catalog is written in a few
 
 
 class CatalogError(Exception):
@@ -48,11 +51,14 @@ def write_files(files: Mapping[str, bytes], output: Path) -> None:
     """Write ``files`` (path relative to ``output`` -> bytes) as the catalog in ``output``."""
     if output.exists() and not output.is_dir():
         raise CatalogError(f"{output} is a file; choose a directory for the catalog")
-    leftovers = _leftover_staging(output)
-    if output.is_dir() and any(child not in leftovers for child in output.iterdir()):
+    staging_dirs = _staging_dirs(output)
+    if output.is_dir() and any(child not in staging_dirs for child in output.iterdir()):
         _check_earlier_catalog(output)
-    for leftover in leftovers:  # of a run killed while it wrote: never swapped in
-        shutil.rmtree(leftover)
+    for leftover in staging_dirs:
+        # Of a run killed while it wrote (never swapped in), unless so recent that it may
+        # be another run's, writing into the same directory right now.
+        if time.time() - leftover.stat().st_mtime > _LEFTOVER_AFTER:
+            shutil.rmtree(leftover, ignore_errors=True)
     tops = {path.split("/", 1)[0] for path in files}
     directories = {top for top in tops if any(p.startswith(f"{top}/") for p in files)}
     _check_safe(output, files, directories)
@@ -89,7 +95,7 @@ def write_files(files: Mapping[str, bytes], output: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _leftover_staging(output: Path) -> list[Path]:
+def _staging_dirs(output: Path) -> list[Path]:
     if not output.is_dir():
         return []
     return [child for child in sorted(output.iterdir()) if child.name.startswith(_STAGING)
@@ -102,14 +108,11 @@ def _check_earlier_catalog(output: Path) -> None:
         raise CatalogError(f"{output} is not empty and holds no catalog; choose an empty "
                            f"or new directory (or an earlier catalog to replace)")
     try:
-        with index.open("rb") as handle:
-            head = handle.read(_HEAD_BYTES)
+        text = _head(index)
     except OSError as error:
         raise CatalogError(f"cannot read {index} to tell whether {output} holds an earlier "
                            f"catalog ({error.strerror or error}); choose an empty or new "
                            f"directory") from None
-    try:
-        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
         raise CatalogError(f"{index} is not UTF-8 text, so {output} holds no catalog; choose "
                            f"an empty or new directory (or an earlier catalog to replace)"
@@ -133,25 +136,27 @@ class _HeadReader(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.marked = False
         self.done = False
-        self._raw = 0  # inside <title>, <script> or <style>: their text is no body text
+        self._inside: str | None = None  # <title>, <script> or <style>: text, no tags
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._inside:
+            return  # a browser reads this as the element's text, not as a tag
         if tag not in _HEAD_TAGS:
             self.done = True
         elif not self.done and tag == "meta":
             self.marked = self.marked or dict(attrs) == {"name": "generator",
                                                           "content": MARKER}
         elif tag in ("title", "script", "style"):
-            self._raw += 1
+            self._inside = tag
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "head":
+        if self._inside:
+            self._inside = None if tag == self._inside else self._inside
+        elif tag == "head":
             self.done = True
-        elif tag in ("title", "script", "style"):
-            self._raw = max(0, self._raw - 1)
 
     def handle_data(self, data: str) -> None:
-        self.done = self.done or (not self._raw and bool(data.strip()))
+        self.done = self.done or (not self._inside and bool(data.strip()))
 
 
 def _marked(text: str) -> bool:
@@ -165,11 +170,17 @@ def _is_catalog_page(path: Path) -> bool:
     if path.suffix != ".html" or path.is_symlink() or not path.is_file():
         return False
     try:
-        with path.open("rb") as handle:
-            head = handle.read(_HEAD_BYTES)
-        return _marked(codecs.getincrementaldecoder("utf-8")().decode(head, final=False))
+        return _marked(_head(path))
     except (OSError, UnicodeDecodeError):
         return False
+
+
+def _head(page: Path) -> str:
+    """The start of a page, where the mark sits, as UTF-8 (a character the cut splits is
+    left out)."""
+    with page.open("rb") as handle:
+        head = handle.read(_HEAD_BYTES)
+    return codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
 
 
 def _check_safe(output: Path, files: Mapping[str, bytes], directories: set[str]) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -87,6 +89,8 @@ def test_an_invalid_model_gets_located_errors_and_writes_nothing(tmp_path: Path)
     '<html><body><p>Our docs</p><meta name="generator" content="aether-catalog"></body>',
     '<html><p>Our docs</p><meta name="generator" content="aether-catalog">',
     'Our docs <meta name="generator" content="aether-catalog">',
+    '<html><head><title><meta name="generator" content="aether-catalog"></title></head>',
+    '<html><head><script>"<meta name=generator content=aether-catalog>"</script></head>',
 ])
 def test_an_index_that_only_mentions_the_catalog_is_refused_and_left_alone(
         tmp_path: Path, index: str) -> None:
@@ -175,7 +179,12 @@ def test_what_a_killed_run_staged_is_removed_by_the_next(tmp_path: Path) -> None
         staged = site / ".aether-catalog-k1ll3d" / "events"
         staged.mkdir(parents=True)
         (staged / "half.html").write_bytes(b"<html")
-        result = catalog(model, site)
+        result = catalog(model, site)  # maybe another run's, writing now: left alone
+        assert result.returncode == 0, result.stderr
+        assert files_under(site) == {**written, ".aether-catalog-k1ll3d/events/half.html": b"<html"}
+        an_hour_ago = time.time() - 3600
+        os.utime(staged.parent, (an_hour_ago, an_hour_ago))
+        result = catalog(model, site)  # a killed run's: removed
         assert result.returncode == 0, result.stderr
         assert files_under(site) == written
 

@@ -268,9 +268,10 @@ async def test_racing_saves_on_a_replicated_stream_are_version_conflicts(
 async def test_saves_wait_out_the_election_that_follows_a_stream_leader_killed(
         tmp_path: Path) -> None:
     """A replicated stream whose leader's server dies has no leader for a few seconds, and
-    JetStream answers a publish then with "no responders" (here after the first publish's
-    3 s timeout). On a connection to a server that stays up, a save waits for the new leader
-    (up to ``request_timeout`` an attempt): none fails."""
+    JetStream answers a publish then with "no responders" (a publish caught in flight by
+    the kill times out first, and the store tries it again). On a connection to a server
+    that stays up, a save waits for the new leader (up to ``request_timeout``): none fails,
+    here with a timeout shorter than the election."""
     servers = await asyncio.to_thread(start_cluster, tmp_path, 3)
     clients: list[Client] = []
     try:
