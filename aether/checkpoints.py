@@ -39,18 +39,6 @@ PARK_HEADROOM = 256
 """Bytes of a message the checkpoint bucket keeps free beside a parked record (headers)."""
 
 
-def check_names(runner: str, handler: str) -> None:
-    check_name("runner name", runner)
-    check_name("handler name", handler)
-
-
-def _token(kind: str, name: str) -> str:
-    """``name`` as one subject token, checked first: every subject of the bucket is built
-    from these, so none can pass NATS's protocol line."""
-    check_name(f"{kind} name", name)
-    return encode_token(name)
-
-
 class InvalidNameError(AetherError, ValueError):
     """A runner or handler name that checkpoints cannot be kept under."""
 
@@ -65,6 +53,18 @@ def check_name(what: str, name: object) -> None:
         raise InvalidNameError(
             f"{what} {name[:40]!r}... is {size} bytes of UTF-8; use at most {MAX_NAME_BYTES} "
             f"(its checkpoints are kept under it)")
+
+
+def check_names(runner: str, handler: str) -> None:
+    check_name("runner name", runner)
+    check_name("handler name", handler)
+
+
+def _token(kind: str, name: str) -> str:
+    """``name`` as one subject token, checked first: every subject of the bucket is built
+    from these, so none can pass NATS's protocol line."""
+    check_name(f"{kind} name", name)
+    return encode_token(name)
 
 
 UNDECODABLE = "<undecodable>"
@@ -91,14 +91,16 @@ class ParkedEvent(BaseModel):
     excerpt: str | None = None
 
 
-def parked_record(**fields: object) -> ParkedEvent:
-    """A ParkedEvent whose event is held to the limits of what is read back from storage,
-    as the feed holds it: history written before a limit was added is parked (and read
-    back) like any other event, not refused by today's limits."""
-    return ParkedEvent.model_validate(fields, context=READ_BACK)
-
-
 READ_BACK = {STORED: True}
+"""Validation context of a parked record: its event is held to the limits of what is read
+back from storage, as the feed holds it."""
+
+
+def parked_record(**fields: object) -> ParkedEvent:
+    """A ParkedEvent whose event is held to the limits of what is read back from storage:
+    history written before a limit was added is parked (and read back) like any other
+    event, not refused by today's limits."""
+    return ParkedEvent.model_validate(fields, context=READ_BACK)
 
 
 class CheckpointAheadError(AetherError):

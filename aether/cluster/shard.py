@@ -189,22 +189,23 @@ class ShardManager:
             self._stored_current = True
 
     def _adopt(self, table: ShardTable) -> None:
-        if self.table is not None:
-            previous = self.table.owner_list()
+        if self.table is not None and table.version > self.table.version + 1:
             # Tables are written one version at a time: one skipped may have moved this
-            # node's shards away and back (only the skipped one says).
-            if table.version > self.table.version + 1:
-                self._skipped = True
-                self._before.clear()  # who held what before this table: unknown now
-                self.table = table
-                return
-        elif self._founding:
-            previous = [None] * self.shard_count
-        else:  # joined a running cluster: who had what before this table is unknown
-            previous = table.owner_list()
-        for shard, (before, after) in enumerate(zip(previous, table.owner_list(), strict=True)):
-            if before != after:
-                self._before[shard] = before
+            # node's shards away and back (only the skipped one says), and who held what
+            # before this table is unknown now.
+            self._skipped = True
+            self._before.clear()
+        else:
+            if self.table is not None:
+                previous = self.table.owner_list()
+            elif self._founding:
+                previous = [None] * self.shard_count
+            else:  # joined a running cluster: who had what before this table is unknown
+                previous = table.owner_list()
+            for shard, (before, after) in enumerate(zip(previous, table.owner_list(),
+                                                        strict=True)):
+                if before != after:
+                    self._before[shard] = before
         self.table = table
 
     def _valid(self, value: bytes, revision: int) -> ShardTable | None:
@@ -252,9 +253,10 @@ class ShardManager:
     async def _report(self, stopping: bool = False) -> None:
         """Fire on_shards when this node's shards differ from those last reported."""
         lapses = self.discovery.lapses
-        if lapses != self._lapses:
+        lapsed = lapses != self._lapses
+        if lapsed:
             self._before.clear()  # others may have held anything meanwhile: unknown
-        broken = lapses != self._lapses or self._skipped
+        broken = lapsed or self._skipped
         self._lapses, self._skipped = lapses, False
         owned: frozenset[int] = frozenset()
         if (self.table is not None and self.discovery.alive() and not stopping
