@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from modeling.index import index_model
-from modeling.lock_checks import schema_problem, structure_problem, version_key
+from modeling.lock_checks import field_groups, schema_problem, structure_problem, version_key
 from modeling.names import printable, shown
 from modeling.typeexpr import TypeSyntaxError, named_types, parse_type
 from modeling.types import EnumType, EventDef, FieldSpec, Model, ValueObject, one_spelling
@@ -173,21 +173,13 @@ def parse_lock(text: str, name: str) -> Lock:
                     at = _locate(text, name, (group, event, "versions", version, *where))
                     raise LockError(f"{at}: version {version} of event {shown(event, 80)} in "
                                     f"the lock: {what}; restore the lock from version control")
-    _respell(data)
-    lock: Lock = data
-    return lock
-
-
-def _respell(data: dict[str, Any]) -> None:
-    """Every type in the lock in the one spelling the model's are in (a hand-edited
-    `str|None` is no change from `str | None`)."""
-    for group in ("events", "removed_events"):
-        for entry in data.get(group, {}).values():
-            for schema in entry["versions"].values():
-                types = schema.get("types", {}).values()
-                for fields in [schema["fields"], *(t["fields"] for t in types if "enum" not in t)]:
+                # Types in the one spelling the model's are in: a hand-edited `str|None`
+                # is no change from `str | None`.
+                for _, fields in field_groups(schema):
                     for spec in fields.values():
                         spec["type"] = one_spelling(spec["type"])
+    lock: Lock = data
+    return lock
 
 
 def _refuse_constant(constant: str) -> Any:

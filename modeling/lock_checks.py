@@ -104,6 +104,14 @@ def _schema_ok(schema: Any) -> bool:
         for t in types.values())
 
 
+def field_groups(schema: dict[str, Any]) -> list[tuple[Where, dict[str, Any]]]:
+    """Every mapping of fields in a locked version, with where it is: the event's own,
+    then each value object's."""
+    return [(("fields",), schema["fields"])] + [
+        (("types", name, "fields"), kind["fields"])
+        for name, kind in schema.get("types", {}).items() if "enum" not in kind]
+
+
 def schema_problem(schema: dict[str, Any]) -> Problem | None:
     """(where in the schema, what is wrong) for a locked version generate could not compile
     (its upcaster tests build payloads from it): a type that does not parse or names a type
@@ -116,9 +124,7 @@ def schema_problem(schema: dict[str, Any]) -> Problem | None:
             {n: EnumType(name=n, values=t["enum"]) for n, t in locked.items() if "enum" in t})
     except ValueError as error:  # pydantic's ValidationError: a default or value not JSON
         return ("types",), f"a type is damaged ({printable(str(error).splitlines()[0])})"
-    groups = [(("fields",), schema["fields"])] + [
-        (("types", n, "fields"), t["fields"]) for n, t in locked.items() if "enum" not in t]
-    for base, fields in groups:
+    for base, fields in field_groups(schema):
         for field, spec in fields.items():
             try:
                 expr = parse_type(spec["type"])

@@ -93,7 +93,7 @@ def json_hint(value: object, own_bytes_default: bool = False) -> str:
 def _own_bytes_default(path: Path, data: Any) -> bool:
     if len(path) < 3 or path[-1] != "default" or path[-3] not in ("fields", "state"):
         return False
-    spec = _child(_child(_node_at(path[:-3], data), path[-3]), path[-2])
+    spec = _node_at(path[:-1], data)
     try:
         expr = parse_type(spec["type"]) if isinstance(spec, dict) else None
     except (TypeSyntaxError, TypeError):
