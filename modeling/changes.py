@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from modeling.contract import Lock, Schema, latest
+from modeling.lock_checks import same_default
 from modeling.names import printable as _n
 from modeling.source import Location
 
@@ -208,8 +209,7 @@ def _field_changes(owner: str, at: Where, old: dict[str, Any],
                           f"{owner}.{field} lost its default: stored events may lack it "
                           f"(those written before it was added with the default); keep a "
                           f"default{_fix(owner, at, 'or ')}"))
-        elif not before["required"] and _json(before.get("default")) != _json(
-                after.get("default")):
+        elif not before["required"] and not same_default(before, after):
             found.append(((*at, "fields", field), "default-changed",
                           f"{owner}.{field}'s default changed from "
                           f"{_json(before.get('default'))} to {_json(after.get('default'))}: "

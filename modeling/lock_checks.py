@@ -14,6 +14,7 @@ nor a bidi control reorder what the terminal shows.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -34,6 +35,13 @@ def version_key(key: str) -> int | None:
     if _VERSION_KEY.fullmatch(key) is None or int(key) > MAX_VERSION:
         return None
     return int(key)
+
+
+def same_default(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether two locked fields' defaults are one JSON value (``1``, ``1.0`` and ``true``
+    are not: each reads back as its own type)."""
+    return json.dumps(old.get("default"), sort_keys=True) == json.dumps(
+        new.get("default"), sort_keys=True)
 
 
 def _is_version(value: Any) -> bool:

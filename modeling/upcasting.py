@@ -11,7 +11,6 @@ applies the stubs when it decodes older events (aether/upcasting.py, docs/evolut
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from pydantic import JsonValue
 
 from modeling.contract import Schema
+from modeling.lock_checks import same_default
 from modeling.typeexpr import (
     Optional,
     Primitive,
@@ -87,8 +87,8 @@ def _step(event: str, a: int, old_schema: Schema, b: int, new_schema: Schema) ->
         if old[name]["type"] != new[name]["type"]:
             manual.append(f"convert {name} from {old[name]['type']} to {new[name]['type']}")
             continue
-        if not old[name]["required"] and (new[name]["required"] or _json(
-                old[name].get("default")) != _json(new[name].get("default"))):
+        if not old[name]["required"] and (new[name]["required"]
+                                           or not same_default(old[name], new[name])):
             # A payload without it meant the old default, not the new one (or none).
             defaults[name] = stored_default(old[name]["type"], old[name].get("default"))
         now = _reached(new_types, new[name]["type"])
@@ -98,10 +98,6 @@ def _step(event: str, a: int, old_schema: Schema, b: int, new_schema: Schema) ->
             manual.append(f"convert {name} ({old[name]['type']}): "
                           f"{', '.join(changed)} changed since version {a}")
     return UpcastStep(event, a, b, renames, defaults, rename_defaults, dropped, manual)
-
-
-def _json(value: JsonValue) -> str:
-    return json.dumps(value, sort_keys=True)
 
 
 def _reached(types: dict[str, Any], type_text: str) -> dict[str, Any]:

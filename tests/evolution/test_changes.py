@@ -127,6 +127,9 @@ def test_a_model_version_bump_declares_a_removed_event(tmp_path: Path) -> None:
     ("{type: int, default: 0}", "int", "default-removed"),
     ("{type: int, default: 0}", "{type: int, default: 1}", "default-changed"),
     ("int", "{type: int, default: 1}", None),
+    # Long defaults of one length that differ only far in: compared whole, not as shown.
+    ("{type: str, default: %s}" % ("a" * 80 + "b"), "{type: str, default: %s}" % ("a" * 80 + "c"),
+     "default-changed"),
 ])
 def test_a_default_removed_is_breaking_and_a_default_changed_is_reported(
         tmp_path: Path, before: str, after: str, kind: str | None) -> None:
