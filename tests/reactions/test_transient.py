@@ -23,7 +23,7 @@ from aether.cluster import ClusterUnavailableError
 from aether.store import InMemoryEventStore, JetStreamConfig, JetStreamEventStore
 from aether.testing import NatsServer
 from aether.testing.counters import CountsView, IncrementOnTick, commands, registry
-from tests.actors.cluster import SHARDS, cluster_name, nodes
+from tests.actors.cluster import SHARDS, cluster_name, nodes, wait_for
 from tests.reactions.test_runner import counts, tick
 
 BUDGET = RetryPolicy(attempts=2, backoff=0.05, max_backoff=0.2)
@@ -87,9 +87,11 @@ async def test_a_server_restart_under_a_cluster_router_parks_nothing_and_loses_n
                                 policies=[IncrementOnTick()], read_models=[view],
                                 checkpoints=checkpoints, retry=BUDGET)
         try:
-            await tick(ticks, names * 25)
+            await tick(ticks, names * 250)
             await runner.start()
-            await asyncio.sleep(0.1)
+            # Stopped once the runner is under way: mid-way through a thousand commands on
+            # any machine (a fixed sleep let a fast one finish first).
+            await wait_for(lambda: runner.position >= 10)
             stopped_at = runner.position
             await asyncio.to_thread(server.stop)
             await asyncio.sleep(3.0)
@@ -98,9 +100,9 @@ async def test_a_server_restart_under_a_cluster_router_parks_nothing_and_loses_n
             await asyncio.wait_for(runner.wait_caught_up(), 90)
             assert runner.error is None and runner.counters.parked == 0
             assert await runner.parked() == []
-            assert stopped_at < 100 and runner.counters.outages >= 1  # it hit mid-way
-            assert view.ticks == 101
-            assert await counts(counters, [*names, "e"]) == {**dict.fromkeys(names, 25), "e": 1}
+            assert stopped_at < 1000 and runner.counters.outages >= 1  # it hit mid-way
+            assert view.ticks == 1001
+            assert await counts(counters, [*names, "e"]) == {**dict.fromkeys(names, 250), "e": 1}
         finally:
             await runner.stop()
             with contextlib.suppress(Exception):
