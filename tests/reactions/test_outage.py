@@ -12,6 +12,7 @@ from aether import JetStreamCheckpointStore, ReactionRunner, RetryPolicy
 from aether.store import JetStreamConfig, JetStreamEventStore
 from aether.testing import NatsServer
 from aether.testing.counters import CountsView, IncrementOnTick, make_counter_router, registry
+from tests.actors.cluster import wait_for
 from tests.reactions.test_runner import counts, tick
 
 
@@ -28,9 +29,9 @@ async def test_a_server_outage_pauses_the_runner_and_parks_nothing(
                             policies=[IncrementOnTick()], read_models=[view],
                             checkpoints=checkpoints,
                             retry=RetryPolicy(attempts=2, backoff=0.05, max_backoff=0.5))
-    await tick(store, ["a", "b"] * 100)
+    await tick(store, ["a", "b"] * 500)
     await runner.start()
-    await asyncio.sleep(0.05)
+    await wait_for(lambda: runner.position >= 10)  # under way, far from done on any machine
     stopped_at = runner.position
     await asyncio.to_thread(server.stop)
     await asyncio.sleep(1.5)
@@ -39,9 +40,9 @@ async def test_a_server_outage_pauses_the_runner_and_parks_nothing(
     for _ in range(3):  # the ticks, their increments, and anything left in flight
         await asyncio.wait_for(runner.wait_caught_up(), 60)
     await runner.stop()
-    assert stopped_at < 400  # the outage hit mid-way: 200 ticks and their 200 increments
+    assert stopped_at < 2000  # the outage hit mid-way: 1000 ticks and their increments
     assert runner.error is None and runner.counters.parked == 0
-    assert await counts(store, "abc") == {"a": 100, "b": 100, "c": 1}
-    assert view.counts == {"a": 100, "b": 100, "c": 1}
+    assert await counts(store, "abc") == {"a": 500, "b": 500, "c": 1}
+    assert view.counts == {"a": 500, "b": 500, "c": 1}
     with contextlib.suppress(Exception):
         await nc.drain()
