@@ -11,6 +11,8 @@
 #include <Python.h>
 #include <datetime.h>
 #include <math.h>
+#include <pthread.h>
+#include <sys/random.h> /* getentropy: glibc 2.25+, macOS 10.12+ */
 
 /* Set once by configure() (aether/records.py), all owned references. */
 static PyObject *ABSENT, *NOTHING, *UTC_ZONE, *FIT_TYPES, *FIT_ACTORS;
@@ -704,12 +706,92 @@ configure(PyObject *module, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* ---- new ids -------------------------------------------------------------------------
+ * A command makes two ids (its command id and its event's id); os.urandom is a system
+ * call each, 4% of what a new order costs on the memory store. These read the
+ * kernel's random bytes 256 at a time (getentropy's most) and hand them out in order. A
+ * forked child must not hand out what its parent does: pthread_atfork empties the pool in
+ * the child (tests/runtime/test_records_native.py forks to check). */
+static unsigned char POOL[256];
+static size_t POOL_USED = sizeof POOL;
+
+static void
+empty_pool(void)
+{
+    POOL_USED = sizeof POOL;
+}
+
+static int
+random_bytes(unsigned char *out, size_t size)
+{
+    if (POOL_USED + size > sizeof POOL) {
+        if (getentropy(POOL, sizeof POOL) != 0) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        POOL_USED = 0;
+    }
+    memcpy(out, POOL + POOL_USED, size);
+    memset(POOL + POOL_USED, 0, size); /* handed out: not kept in memory */
+    POOL_USED += size;
+    return 0;
+}
+
+static const char HEX[] = "0123456789abcdef";
+
+/* records.new_event_id: a version 4 UUID in canonical text, as str(uuid.uuid4()). */
+static PyObject *
+new_event_id(PyObject *module, PyObject *unused)
+{
+    unsigned char bytes[16];
+    if (random_bytes(bytes, sizeof bytes) < 0) {
+        return NULL;
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40; /* the version: 4 */
+    bytes[8] = (bytes[8] & 0x3f) | 0x80; /* the variant: RFC 4122 */
+    PyObject *text = PyUnicode_New(36, 127);
+    if (text == NULL) {
+        return NULL;
+    }
+    Py_UCS1 *out = PyUnicode_1BYTE_DATA(text);
+    for (int index = 0; index < 16; index++) {
+        if (index == 4 || index == 6 || index == 8 || index == 10) {
+            *out++ = '-';
+        }
+        *out++ = HEX[bytes[index] >> 4];
+        *out++ = HEX[bytes[index] & 15];
+    }
+    return text;
+}
+
+/* records.new_command_id: 128 random bits as 32 hex digits, as os.urandom(16).hex(). */
+static PyObject *
+new_command_id(PyObject *module, PyObject *unused)
+{
+    unsigned char bytes[16];
+    if (random_bytes(bytes, sizeof bytes) < 0) {
+        return NULL;
+    }
+    PyObject *text = PyUnicode_New(32, 127);
+    if (text == NULL) {
+        return NULL;
+    }
+    Py_UCS1 *out = PyUnicode_1BYTE_DATA(text);
+    for (int index = 0; index < 16; index++) {
+        *out++ = HEX[bytes[index] >> 4];
+        *out++ = HEX[bytes[index] & 15];
+    }
+    return text;
+}
+
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS, "Hand over the Python objects the builders use."},
     {"fill_event", (PyCFunction)(void (*)(void))fill_event, METH_FASTCALL,
      "records.fill_event_fields' common case (check=True); False: let Python decide."},
     {"decode_event", (PyCFunction)(void (*)(void))decode_event, METH_FASTCALL,
      "records.decode_event's common case for Event; None: let Python decide."},
+    {"new_event_id", new_event_id, METH_NOARGS, "A new random (version 4) UUID, as text."},
+    {"new_command_id", new_command_id, METH_NOARGS, "128 new random bits as 32 hex digits."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -731,6 +813,10 @@ PyInit__records(void)
         if (KEYS[index] == NULL) {
             return NULL;
         }
+    }
+    if (pthread_atfork(NULL, NULL, empty_pool) != 0) {
+        PyErr_SetString(PyExc_OSError, "pthread_atfork failed");
+        return NULL;
     }
     return PyModule_Create(&module_def);
 }

@@ -6,13 +6,13 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from os import urandom
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from aether.errors import AetherError
 from aether.event import COMMAND_ID, Event
+from aether.records import new_command_id
 from aether.typenames import TypeNames
 
 MAX_COMMAND_ID = 256
@@ -170,16 +170,10 @@ class SenderBase(ABC):
         return await self.send(command.target_actor_id(), command, metadata)
 
 
-def new_command_id() -> str:
-    """128 random bits as 32 hex digits (what ``uuid4().hex`` gave, without the UUID object:
-    one is made per command)."""
-    return urandom(16).hex()
-
-
 def with_command_id(metadata: Mapping[str, str] | None) -> dict[str, str]:
     """A copy of ``metadata`` that carries a command id: the caller's (checked) or a new one."""
-    if not metadata:  # the usual case: new_command_id written out (a frame per command)
-        return {COMMAND_ID: urandom(16).hex()}
+    if not metadata:  # the usual case
+        return {COMMAND_ID: new_command_id()}
     meta = dict(metadata)
     command_id = meta.get(COMMAND_ID)
     if command_id is None:

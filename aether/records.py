@@ -324,14 +324,18 @@ def _finish(record: Any, given: frozenset[str], checked: bool) -> None:
     _put_checked(record, checked)
 
 
-def new_event_id() -> str:
+def _python_event_id() -> str:
     """A random (version 4) UUID in canonical text, as ``str(uuid4())`` gives, without
-    building a UUID object (a third of the cost of a save's event on the command path)."""
+    building a UUID object (new_event_id without the C module)."""
     text = urandom(16).hex()
     # The version nibble is 4; the variant's two high bits are 10 (RFC 4122), so that
     # nibble keeps its two low random bits: 8, 9, a or b.
     return (f"{text[:8]}-{text[8:12]}-4{text[13:16]}-{_VARIANT[text[16]]}{text[17:20]}-"
             f"{text[20:]}")
+
+
+def _python_command_id() -> str:
+    return urandom(16).hex()
 
 
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
@@ -419,6 +423,15 @@ def _load_native() -> Any:
 
 NATIVE: Any = _load_native()
 """The aether._records module when it was built, else None."""
+
+new_event_id: Callable[[], str] = (
+    _python_event_id if NATIVE is None else NATIVE.new_event_id)
+"""A new random (version 4) UUID in canonical text, as ``str(uuid4())`` gives: an event's
+id. The C one reads the kernel's random bytes in blocks (two ids per command cost about
+as much as a system call each otherwise)."""
+new_command_id: Callable[[], str] = (
+    _python_command_id if NATIVE is None else NATIVE.new_command_id)
+"""128 new random bits as 32 hex digits (what ``uuid4().hex`` gave): a command's id."""
 
 
 def _native_fill_unavailable(*_args: Any) -> bool:

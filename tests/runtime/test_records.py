@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, ClassVar
 from uuid import RFC_4122, UUID
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from pydantic import JsonValue
 from pydantic_core import to_json
 
-from aether import ActorSnapshot, Event, InvalidEventError, limits
+from aether import ActorSnapshot, Event, InvalidEventError, limits, records
 from aether.errors import UnknownEventTypeError
 from aether.event import STORED, decode_record, encode_record, storable
 from aether.jsondata import FrozenDict, FrozenList
@@ -230,8 +231,10 @@ def test_a_save_builds_its_events_like_one_constructor_call_each(
     _assert_same(batch, one_by_one)
 
 
-def test_event_ids_are_canonical_random_uuids() -> None:
-    ids = {new_event_id() for _ in range(1000)}
+@pytest.mark.parametrize("make", [new_event_id, records._python_event_id],
+                         ids=["as built", "pure python"])
+def test_event_ids_are_canonical_random_uuids(make: Callable[[], str]) -> None:
+    ids = {make() for _ in range(1000)}
     assert len(ids) == 1000
     for event_id in ids:
         parsed = UUID(event_id)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import gc
 import json
+import operator
+import os
 import sys
 import tracemalloc
 import weakref
@@ -19,8 +21,10 @@ from collections.abc import Callable, Iterator
 from collections.abc import Sequence as Sequence_
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
+from functools import reduce
 from typing import Any
 from unittest.mock import patch
+from uuid import RFC_4122, UUID
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -719,3 +723,45 @@ def test_a_refused_configure_leaves_the_builders_as_they_were() -> None:
         assert _behaviour() == before
     finally:
         records.native_builders(Event)  # had one been accepted, the next tests need it back
+
+
+def test_new_ids_are_canonical_and_every_random_bit_varies() -> None:
+    # 2,000 ids of 16 bytes read the pool of 256 bytes again 125 times.
+    event_ids = [NATIVE.new_event_id() for _ in range(2000)]
+    command_ids = [NATIVE.new_command_id() for _ in range(2000)]
+    assert len(set(event_ids)) == len(set(command_ids)) == 2000
+    for event_id in event_ids:
+        parsed = UUID(event_id)
+        assert (str(parsed), parsed.version, parsed.variant) == (event_id, 4, RFC_4122)
+    for command_id in command_ids:
+        assert len(command_id) == 32 and command_id == f"{int(command_id, 16):032x}"
+    # A bit stuck at 0 or 1 (a pool handed out twice, a cleared byte) shows here.
+    every = (1 << 128) - 1
+    fixed = UUID("00000000-0000-4000-8000-000000000000").int  # the version and variant bits
+    fixed_mask = UUID("00000000-0000-f000-c000-000000000000").int
+    numbers = [UUID(event_id).int for event_id in event_ids]
+    assert reduce(operator.or_, numbers) == every & ~fixed_mask | fixed
+    assert reduce(operator.and_, numbers) == fixed
+    numbers = [int(command_id, 16) for command_id in command_ids]
+    assert (reduce(operator.or_, numbers), reduce(operator.and_, numbers)) == (every, 0)
+
+
+def test_a_forked_child_makes_other_ids_than_its_parent() -> None:
+    NATIVE.new_event_id()  # the pool is read, most of it not handed out yet
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its ids to the parent, and nothing else
+        try:
+            ids = [NATIVE.new_event_id() for _ in range(20)]
+            ids += [NATIVE.new_command_id() for _ in range(20)]
+            os.write(write, " ".join(ids).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    parent = {NATIVE.new_event_id() for _ in range(20)}
+    parent |= {NATIVE.new_command_id() for _ in range(20)}
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split())
+    assert os.waitpid(pid, 0)[1] == 0
+    assert len(child) == 40
+    assert not parent & child
