@@ -13,8 +13,8 @@ actor, through the routes of a CommandRouter (generated ``make_router``):
   which the aggregate is reloaded and the command decided again;
 - when the shard table takes a shard away, the host stops taking its commands, waits for
   those in flight (up to ``drain_timeout``), drops its cached aggregates, then stops
-  listening; a host given a shard first asks the shard's current listener to release it
-  (see ``_take``), so the old owner has let go before the new one serves.
+  listening; a host given a shard first asks the shard's current listener to release it,
+  so the old owner has let go before the new one serves (handover.py).
 
 Every event a host writes carries ``SERVED_BY`` (node id) and ``SERVED_AT`` (shard table
 version) in its metadata, so anyone can check which node served which command in which table.
@@ -31,11 +31,10 @@ from typing import Any
 
 import nats.errors
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
 from aether.aggregate import Repository
-from aether.cancelling import raise_if_cancelled
 from aether.cluster.actor_cache import ActorCache, CachedActor, HostCounters
+from aether.cluster.handover import CONTROL, RELEASE, ShardListeners
 from aether.cluster.manager import ClusterManager
 from aether.cluster.types import ShardChange
 from aether.cluster.wire import (
@@ -46,7 +45,6 @@ from aether.cluster.wire import (
     encode_error,
     encode_events,
     error_reply,
-    shard_subject,
 )
 from aether.command import Command, CommandRegistry, InvalidCommandError, with_command_id
 from aether.errors import AetherError, InvalidEventError, VersionConflictError
@@ -55,10 +53,6 @@ from aether.limits import check_actor_id
 from aether.router import CommandRouter, Route
 
 log = logging.getLogger("aether.cluster")
-
-CONTROL, RELEASE = "Aether-Control", "release"
-"""A request with this header on a shard's subject asks its current listener to let go."""
-RELEASED, HELD = b"released", b"held"
 
 SERVED_BY = "aether_served_by"
 SERVED_AT = "aether_served_at"
@@ -77,17 +71,15 @@ class ActorHost:
         self.manager = manager
         self.router = router
         self.commands = commands
-        self.drain_timeout = drain_timeout
         self.retries = retries
-        self.handover_timeout = handover_timeout or 2 * manager.timing.member_timeout
         self.reply_prefixes = tuple(reply_prefixes)
         self.counters = HostCounters()
         self._cache = ActorCache(max_actors, passivate_after, self.counters)
+        self._listeners = ShardListeners(
+            manager, self._arrived, self._cache.drop_shards, self.counters.inflight,
+            drain_timeout=drain_timeout,
+            handover_timeout=handover_timeout or 2 * manager.timing.member_timeout)
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-        self._subscriptions: dict[int, Subscription] = {}
-        self._accepting: set[int] = set()
-        self._taking: dict[int, asyncio.Task[None]] = {}
-        self._drained = asyncio.Condition()
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._started = False
@@ -98,7 +90,21 @@ class ActorHost:
 
     def serves(self, shard: int) -> bool:
         """True while this host takes commands for ``shard`` (it owns it and listens)."""
-        return shard in self._accepting and shard in self.manager.my_shards()
+        return self._listeners.accepting(shard) and shard in self.manager.my_shards()
+
+    @property
+    def drain_timeout(self) -> float:
+        """Seconds a lost shard's commands in flight are waited for (settable)."""
+        return self._listeners.drain_timeout
+
+    @drain_timeout.setter
+    def drain_timeout(self, value: float) -> None:
+        self._listeners.drain_timeout = value
+
+    @property
+    def handover_timeout(self) -> float:
+        """Seconds a claim asks the shard's old owner to let go before serving anyway."""
+        return self._listeners.handover_timeout
 
     @property
     def max_actors(self) -> int:
@@ -130,7 +136,7 @@ class ActorHost:
             return
         self._started = True
         self.manager.on_shards(self._on_shards)
-        self._gain(self.manager.my_shards())
+        self._listeners.gain(self.manager.my_shards())
         self._sweeper = asyncio.create_task(self._sweep(), name=f"host-{self.node_id}")
 
     async def stop(self) -> None:
@@ -141,7 +147,7 @@ class ActorHost:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
             self._sweeper = None
-        await self._lose(frozenset(self._subscriptions) | frozenset(self._taking))
+        await self._listeners.lose(self._listeners.held())
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=self.drain_timeout)
         self._cache.clear()
@@ -149,129 +155,10 @@ class ActorHost:
     async def _on_shards(self, change: ShardChange) -> None:
         if not self._started:
             return
-        held = frozenset(self._subscriptions) | frozenset(self._taking)
-        await self._lose(change.lost | (held - change.owned))
+        listeners = self._listeners
+        await listeners.lose(change.lost | (listeners.held() - change.owned))
         if self._started:  # stop() may have run while we drained: claim nothing after it
-            self._gain(change.owned)
-
-    def _gain(self, shards: frozenset[int]) -> None:
-        # Taking a shard waits for its old owner to let go, in the background: the shard
-        # manager's loop (which called us) must not stall on a slow or dead old owner.
-        for shard in sorted(shards - frozenset(self._subscriptions) - frozenset(self._taking)):
-            self._taking[shard] = asyncio.create_task(self._take(shard))
-
-    async def _take(self, shard: int) -> None:
-        """Ask whoever still listens on the shard's subject to release it, then listen."""
-        subject = shard_subject(self.manager.cluster, shard)
-        deadline = time.monotonic() + self.handover_timeout
-        try:
-            while time.monotonic() < deadline:
-                try:
-                    reply = await self.manager.nc.request(
-                        subject, b"", timeout=self.manager.timing.request_timeout,
-                        headers={CONTROL: RELEASE})
-                except nats.errors.NoRespondersError:
-                    break  # nobody listens: the shard is free
-                except (nats.errors.TimeoutError, TimeoutError):
-                    raise_if_cancelled()  # a cancel nats-py's request turned into a timeout
-                    # Nobody answered: a lagging or paused owner, or only listeners that
-                    # never answer (an operator's plain `nats sub '>'` hears every request).
-                    # Waiting is for an owner that is still a member; one that is not
-                    # refuses commands already.
-                    if self.manager.shards.holder_gone(shard):
-                        break
-                    continue
-                if reply.data == RELEASED:
-                    break
-                await asyncio.sleep(self.manager.timing.heartbeat_interval)
-            else:
-                log.warning("node %s: shard %d not released in %.1fs; serving it anyway (the "
-                            "store's concurrency check protects it)", self.node_id, shard,
-                            self.handover_timeout)
-            # A lapse of this node's membership lease empties my_shards() for a moment,
-            # which the shard manager may never report (it reports what differs between its
-            # rounds): wait it out. A shard really lost is reported, and _lose cancels this.
-            # Polled: the lease is a deadline on the clock, renewed by each heartbeat.
-            while shard not in self.manager.my_shards():
-                raise_if_cancelled()
-                await asyncio.sleep(self.manager.timing.heartbeat_interval)
-            await self._listen(shard, subject)
-        except nats.errors.Error as exc:
-            log.warning("node %s: could not take shard %d: %s", self.node_id, shard, exc)
-        finally:
-            self._taking.pop(shard, None)
-
-    async def _listen(self, shard: int, subject: str) -> None:
-        """Subscribe to the shard's subject and record it, or leave nothing behind.
-
-        ``nc.subscribe`` registers the subscription before its last await (the flusher
-        queue): a claim cancelled there would leave a subscription nobody recorded, answering
-        ``moved`` until the connection closed. So the subscribe runs shielded, and a claim
-        cancelled meanwhile waits for it and takes it back before it lets the cancel through.
-        """
-        # A plain subscription, not a queue group: a request must reach every node that
-        # listens, so an owner frozen with its subscriptions still on the server (a paused
-        # process, after its shards moved) cannot take commands from the node that serves
-        # them now; nodes that do not serve the actor's shard answer `moved`, which makes
-        # the caller ask again.
-        subscribing = asyncio.ensure_future(self.manager.nc.subscribe(
-            subject, cb=self._arrived))
-        try:
-            subscription = await asyncio.shield(subscribing)
-        except asyncio.CancelledError:
-            with contextlib.suppress(nats.errors.Error):
-                await (await subscribing).unsubscribe()
-            raise
-        # Whatever is cached for the shard dates from an earlier tenure: another node may
-        # have written since, and a refusal decided on a stale copy is never checked by a
-        # save. Start from the store.
-        self._cache.drop_shards({shard})
-        self._subscriptions[shard] = subscription
-        self._accepting.add(shard)
-
-    async def _lose(self, shards: frozenset[int]) -> None:
-        """Refuse new commands, wait for those in flight, drop the shards' aggregates, then
-        stop listening: all before this returns, so before the shard manager reports the
-        next change and before a new owner's release request finds the shard free."""
-        claims = [task for shard in shards if (task := self._taking.pop(shard, None))]
-        for task in claims:
-            task.cancel()
-        # Wait for the cancelled claims to unwind: one cancelled mid-subscribe takes its
-        # subscription back first (see _listen), so none outlives this call.
-        if claims:
-            await asyncio.wait(claims)  # (not `await task`: that would swallow our own cancel)
-        lost = [shard for shard in shards if shard in self._subscriptions]
-        if not lost:
-            return
-        self._accepting.difference_update(lost)
-        inflight = self.counters.inflight
-
-        def drained() -> bool:
-            return all(inflight.get(shard, 0) == 0 for shard in lost)
-
-        async with self._drained:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._drained.wait_for(drained), self.drain_timeout)
-        self._cache.drop_shards(set(lost))
-        for shard in lost:
-            # Another _lose (stop() racing a shard change) may have taken it meanwhile.
-            subscription = self._subscriptions.pop(shard, None)
-            if subscription is not None:
-                with contextlib.suppress(nats.errors.Error):
-                    await subscription.unsubscribe()
-        async with self._drained:
-            self._drained.notify_all()  # release requests waiting on these shards
-
-    async def _release(self, shard: int) -> bytes:
-        """A new owner asks for ``shard``: answer once we stopped listening (our table agrees
-        and the shard is drained), or say we still hold it and let the requester ask again."""
-        if shard in self._accepting:
-            self.manager.shards.wake()  # read the table now rather than at the next poll
-        async with self._drained:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._drained.wait_for(
-                    lambda: shard not in self._subscriptions), self.handover_timeout / 2)
-        return HELD if shard in self._subscriptions else RELEASED
+            listeners.gain(change.owned)
 
     async def _sweep(self) -> None:
         """Passivate aggregates idle for ``passivate_after`` seconds."""
@@ -333,8 +220,7 @@ class ActorHost:
             inflight[shard] -= 1
             if not inflight[shard]:
                 del inflight[shard]
-                async with self._drained:
-                    self._drained.notify_all()
+                await self._listeners.finished()
 
     @contextlib.asynccontextmanager
     async def _actor_lock(self, actor_id: str) -> Any:
@@ -421,7 +307,7 @@ class ActorHost:
         try:
             if message.headers and message.headers.get(CONTROL) == RELEASE:
                 shard = int(message.subject.rsplit(".", 1)[1])
-                reply = await self._release(shard)
+                reply = await self._listeners.release(shard)
             else:
                 reply = await self._serve(message.data)
         except Exception as exc:  # a bug must never take the host down: answer and log

@@ -150,7 +150,7 @@ async def test_stopping_while_a_shard_change_drains_leaves_nothing_behind(
                                        return_exceptions=True)
         assert [r for r in results[1:] if r is not None] == []  # neither failed
         assert not any(host.serves(s) for s in everything)
-        await wait_for(lambda: not host._taking)
+        await wait_for(lambda: not host._listeners.claiming())
         await node.nc.flush()
         prefix = shard_subject(cluster, 0).rsplit(".", 1)[0] + "."
         assert [s for s in await asyncio.to_thread(server_subjects, nats_server)

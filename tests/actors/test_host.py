@@ -161,7 +161,7 @@ async def test_a_claim_outlasts_a_brief_lapse_of_the_nodes_membership(
     # what differs between its rounds), the shard stayed unserved until the next change.
     async with nodes(nats_server.url, cluster_name(), ["a"], InMemoryEventStore()) as [node]:
         shard = min(node.manager.my_shards())
-        await node.host._lose(frozenset({shard}))  # as if handed over, and now back
+        await node.host._listeners.lose(frozenset({shard}))  # as if handed over, and now back
         node.manager.discovery._alive_until = 0.0  # lapsed until the next heartbeat
-        node.host._gain(frozenset({shard}))
+        node.host._listeners.gain(frozenset({shard}))
         await wait_for(lambda: node.host.serves(shard), timeout=10)
