@@ -23,6 +23,7 @@ from aether.cluster.types import (
     MembershipChange,
     ShardChange,
     ShardTable,
+    Tenure,
 )
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "ShardCountMismatchError",
     "ShardManager",
     "ShardTable",
+    "Tenure",
     "UnknownClusterError",
     "place",
     "read_status",

@@ -31,6 +31,7 @@ from aether.cluster.types import (
     MembershipChange,
     ShardChange,
     ShardTable,
+    Tenure,
 )
 from aether.limits import utf8_size
 
@@ -187,10 +188,10 @@ class ClusterManager:
     def my_shards(self) -> frozenset[int]:
         return self.shards.my_shards()
 
-    def owns(self, shard: int, version: int | None = None) -> bool:
-        """Does this node own ``shard`` right now (and, given the ``version`` of the
+    def owns(self, shard: int, tenure: Tenure | None = None) -> bool:
+        """Does this node own ``shard`` right now (and, given the ``tenure`` of the
         ShardChange that handed it over, without a break since)?"""
-        return self.shards.owns(shard, version)
+        return self.shards.owns(shard, tenure)
 
     @property
     def table(self) -> ShardTable | None:

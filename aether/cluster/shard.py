@@ -27,7 +27,7 @@ from aether.cluster.kv import CasFailed, ClusterBucket
 from aether.cluster.leader import LeaderElection
 from aether.cluster.loops import finish, nap
 from aether.cluster.placement import place
-from aether.cluster.types import ClusterSettings, Listeners, ShardChange, ShardTable
+from aether.cluster.types import ClusterSettings, Listeners, ShardChange, ShardTable, Tenure
 
 log = logging.getLogger("aether.cluster")
 
@@ -59,7 +59,8 @@ class ShardManager:
         self._stored_version = 0
         self._stored_current = True
         self._owned: frozenset[int] = frozenset()
-        self._since: dict[int, int] = {}
+        self._since: dict[int, Tenure] = {}  # owned shard -> the tenure it was gained in
+        self._changes = 0  # shard changes reported: the last tenure
         # shard -> its owner in the table this node held before the one that moved it
         # (None: unowned there), for the shards this node has seen move; all of them None
         # when its first table was the cluster's first (the key was empty when it looked).
@@ -90,12 +91,12 @@ class ShardManager:
             return frozenset()  # a lapse not yet let go of (see _report): nothing is ours
         return self._owned
 
-    def owns(self, shard: int, version: int | None = None) -> bool:
-        """True if this node owns ``shard`` right now and, when ``version`` is given, has
-        owned it without a break since the table of that version gave it the shard."""
+    def owns(self, shard: int, tenure: Tenure | None = None) -> bool:
+        """True if this node owns ``shard`` right now and, when ``tenure`` is given, has
+        owned it without a break since the ShardChange of that tenure gave it the shard."""
         if shard not in self.my_shards():
             return False
-        return version is None or self._since.get(shard) == version
+        return tenure is None or self._since.get(shard) == tenure
 
     @property
     def table_version(self) -> int:
@@ -267,10 +268,12 @@ class ShardManager:
         version = self.table_version
         epoch = 0 if self.table is None else self.table.epoch
         gained, lost = owned - self._owned, self._owned - owned
+        self._changes += 1
+        tenure = Tenure(self._changes)
         for shard in lost:
             self._since.pop(shard, None)
         for shard in gained:
-            self._since[shard] = version
+            self._since[shard] = tenure
         self._owned = owned
         await self.listeners.fire(ShardChange(version, epoch, frozenset(gained),
-                                              frozenset(lost), owned))
+                                              frozenset(lost), owned, tenure))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, NewType, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -98,17 +98,26 @@ class MembershipChange:
     left: tuple[Member, ...]
 
 
+Tenure = NewType("Tenure", int)
+"""One unbroken stretch of a node owning a shard: the number of the ShardChange that gave it
+the shard (a node numbers its shard changes from 1 and never reuses one)."""
+
+
 @dataclass(frozen=True)
 class ShardChange:
     """This node's shards changed. ``version`` and ``epoch`` are those of the table that
-    made the change (or of the last table, when the node lost its membership lease);
-    ask ``ClusterManager.owns(shard, version)`` later to check a shard is still yours."""
+    made the change (or of the last table, when the node lost its membership lease).
+    ``tenure`` numbers this change among the node's shard changes: ask
+    ``ClusterManager.owns(shard, tenure)`` later to check that a shard it gained is still
+    yours, without a break since. (Not the table version: after a break, a lapse of the
+    node's lease, the same table gives its shards back under a new tenure.)"""
 
     version: int
     epoch: int
     gained: frozenset[int]
     lost: frozenset[int]
     owned: frozenset[int]
+    tenure: Tenure = Tenure(0)  # 0: no tenure (a change made by hand)
 
 
 T = TypeVar("T")

@@ -247,6 +247,10 @@ async def test_a_node_whose_lease_lapsed_lets_go_of_its_shards_and_decides_from_
         manager.on_shards(changes.append)
         actor = "lapse-1"
         await node.router.send(actor, Increment())  # kept in memory at version 1
+        shard = manager.shard_of(actor)
+        before = manager.shards._since[shard]  # the tenure it was gained in (before changes)
+        version = manager.table_version
+        assert manager.owns(shard, before)
         # The node's loops, driven by hand from here in the order that lost the race in a
         # SIGSTOP trial: after the stall the heartbeat renews the lease before the shard
         # loop has run at all.
@@ -267,6 +271,9 @@ async def test_a_node_whose_lease_lapsed_lets_go_of_its_shards_and_decides_from_
         manager.shards._task = asyncio.create_task(manager.shards._run())  # takes it back
         await wait_for(lambda: all(host.serves(s) for s in range(SHARDS)))
         assert changes[-1].owned == frozenset(range(SHARDS))
+        # Back under the same table, in a new tenure: the one before the break has ended.
+        assert (changes[-1].version, manager.table_version) == (version, version)
+        assert manager.owns(shard, changes[-1].tenure) and not manager.owns(shard, before)
         events = await node.router.send(actor, Increment())
         assert events[0].version == 3
         assert host.counters.conflicts == 0  # not decided on the copy of version 1
