@@ -107,8 +107,9 @@ class ClusterBucket:
     def subject(self, key: str) -> str:
         return f"$KV.{self.bucket}.{key}"
 
-    async def ensure(self, replicas: int) -> None:
-        """Create the bucket, or check that an existing one belongs to this cluster."""
+    async def ensure(self, replicas: int) -> int:
+        """Create the bucket, or check that an existing one belongs to this cluster; its
+        replica count."""
         js = self.nc.jetstream(timeout=self.timeout)
         want = StreamConfig(
             name=self.stream, subjects=[f"$KV.{self.bucket}.>"], storage=StorageType.FILE,
@@ -119,7 +120,7 @@ class ClusterBucket:
         async with self._jetstream(f"creating the KV bucket {self.bucket!r}"):
             try:
                 await js.add_stream(want)
-                return
+                return replicas
             except nats.js.errors.APIError as exc:
                 if isinstance(exc, jsapi.TRANSPORT_ERRORS):
                     raise
@@ -127,7 +128,7 @@ class ClusterBucket:
                     # Not "exists": reading it back would only say "unknown cluster".
                     raise self._refused(replicas, exc) from None
                 # exists (maybe with other settings): check who owns it below
-        await self.check()
+        return await self.check()
 
     def _refused(self, replicas: int, exc: nats.js.errors.APIError) -> ClusterError:
         if exc.err_code == ERR_NO_SUITABLE_PEERS:  # a server cluster still forming, or one down
@@ -139,9 +140,9 @@ class ClusterBucket:
             f"JetStream refused to create the KV bucket {self.bucket!r} with {replicas} "
             f"replica(s): {exc.description}")
 
-    async def check(self) -> None:
-        """Raise UnknownClusterError if the bucket is missing, ClusterConfigError if it
-        belongs to another cluster or to something else."""
+    async def check(self) -> int:
+        """The bucket's replica count; UnknownClusterError if the bucket is missing,
+        ClusterConfigError if it belongs to another cluster or to something else."""
         js = self.nc.jetstream(timeout=self.timeout)
         async with self._jetstream(f"looking up the KV bucket {self.bucket!r}"):
             try:
@@ -156,6 +157,7 @@ class ClusterBucket:
                 f"map to the same bucket after sanitizing (spaces, dots, * and > become _); "
                 f"choose a cluster name that differs"
             )
+        return info.config.num_replicas or 1
 
     @asynccontextmanager
     async def _jetstream(self, what: str) -> AsyncIterator[None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from dataclasses import dataclass
 
@@ -35,7 +36,19 @@ from aether.cluster.types import (
 )
 from aether.limits import utf8_size
 
+log = logging.getLogger("aether.cluster")
+
 MAX_NODE_ID = 128
+LEASE_TTL = 5.0
+"""The default lease_ttl of a cluster whose bucket has one replica."""
+REPLICATED_LEASE_TTL = 15.0
+"""The default lease_ttl with replicas > 1: a node's membership lease must outlast the
+election a replicated bucket holds when the server leading it is lost, during which no
+heartbeat is acknowledged. Measured on nats-server 2.15 (3 servers, the leader's server
+SIGKILLed): 3.3 to 8.0 s without writes; at lease_ttl 5 every node's lease lapsed."""
+ELECTION_OUTAGE = 9.0
+"""Seconds without KV writes a node's lease should survive on a replicated bucket (the
+longest measured election, rounded up; see REPLICATED_LEASE_TTL)."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +89,7 @@ class ClusterManager:
     """
 
     def __init__(self, nc: Client, node_id: str, cluster: str, shard_count: int = 1024,
-                 lease_ttl: float = 5.0, *, heartbeat_interval: float | None = None,
+                 lease_ttl: float | None = None, *, heartbeat_interval: float | None = None,
                  member_timeout: float | None = None, request_timeout: float | None = None,
                  vnodes: int = DEFAULT_VNODES, replicas: int = 1,
                  start_timeout: float = 30.0) -> None:
@@ -94,6 +107,8 @@ class ClusterManager:
             raise ClusterConfigError(f"shard_count must be at least 1, got {shard_count}")
         if not 1 <= replicas <= 5:
             raise ClusterConfigError(f"replicas must be 1 to 5, got {replicas}")
+        if lease_ttl is None:
+            lease_ttl = LEASE_TTL if replicas == 1 else REPLICATED_LEASE_TTL
         self.timing = Timing.derive(lease_ttl, heartbeat_interval, member_timeout,
                                     request_timeout)
         self.nc = nc
@@ -122,7 +137,7 @@ class ClusterManager:
         deadline = time.monotonic() + self.start_timeout
         while True:
             try:
-                await self.bucket.ensure(self.replicas)
+                replicas = await self.bucket.ensure(self.replicas)
                 await self.shards.check_settings()
                 break
             except ClusterUnavailableError:
@@ -132,12 +147,27 @@ class ClusterManager:
                     raise
                 raise_if_cancelled()
                 await asyncio.sleep(self.timing.heartbeat_interval)
+        self._warn_if_short(replicas)
         self._subscription = await self.nc.subscribe(
             nudge_subject(self.cluster), cb=self._nudged)
         await self.discovery.start()
         await self.election.start()
         await self.shards.start()
         self._started = True
+
+    def _warn_if_short(self, replicas: int) -> None:
+        timing = self.timing
+        # The lease runs out 0.9 x member_timeout after the last acknowledged heartbeat,
+        # which went out up to one interval before the bucket's leader was lost.
+        lasts = 0.9 * timing.member_timeout - timing.heartbeat_interval
+        if replicas > 1 and lasts < ELECTION_OUTAGE:
+            log.warning(
+                "node %s: the bucket of cluster %r has %d replicas: losing the server that "
+                "leads it stops every heartbeat for up to %gs while the others elect a new "
+                "leader, longer than this node's lease outlasts one (%.1fs): every node would "
+                "let go of its shards meanwhile. Use lease_ttl >= %g (the default with "
+                "replicas > 1)", self.node_id, self.cluster, replicas, ELECTION_OUTAGE, lasts,
+                REPLICATED_LEASE_TTL)
 
     async def stop(self) -> None:
         """Leave gracefully: give up shards and leadership, then membership, at once."""
