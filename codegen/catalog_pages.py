@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 
 from codegen.catalog_scenarios import ScenarioView, Streams, aggregate_scenario
 from codegen.catalog_site import Link, Site
+from codegen.typemap import zero_data
 from modeling.context_map import relationships
 from modeling.graph import build_graph, node_id
 from modeling.read_models import row_shape
+from modeling.typeexpr import parse_type
 from modeling.types import Aggregate, BoundedContext, FieldSpec, Model, ReadModel
 
 
@@ -166,7 +168,7 @@ class _Builder:
         for read_model in context.read_models:
             rm_page = page("read_model", read_model.name)
             rm_page.description = read_model.description
-            rm_page.fields = _rows(_row_fields(read_model, self.model), site)
+            rm_page.fields = _row_rows(read_model, self.model, site)
             rm_page.facts.append(("Rows", "one" if read_model.single else
                                   f"one per {read_model.key or 'actor id'}"))
             rm_page.relate("reads", "Reads", self.links("event", read_model.from_))
@@ -196,7 +198,7 @@ class _Builder:
         view = self.page("aggregate", aggregate.name)
         view.description = aggregate.description
         view.fields_title = "State"
-        view.fields = _rows(aggregate.state, site)
+        view.fields = _start_rows(aggregate.state, site)
         view.relate("handles", "Handles", self.links("command",
                                                      [c.name for c in aggregate.commands]))
         view.relate("emits", "Emits", self.links("event", [e.name for e in aggregate.events]))
@@ -232,23 +234,41 @@ class _Builder:
             view.search_text.extend(view.values)
 
 
-def _row_fields(read_model: ReadModel, model: Model) -> dict[str, FieldSpec]:
-    """A read model's row: its key first (said so), then its fields."""
+def _row_rows(read_model: ReadModel, model: Model, site: Site) -> list[FieldRow]:
+    """A read model's row: its key first (said so, and always given), then its fields."""
     events = {e.name: e.fields for c in model.contexts
               for e in [*(e for a in c.aggregates for e in a.events), *c.events]}
     shape = row_shape(read_model, events)
+    rows = _start_rows(shape.fields, site)
     if shape.key is None:
-        return shape.fields
+        return rows
     key, kind = shape.key
-    return {key: FieldSpec(type=kind, description=f"the key: one row per {key}"),
-            **shape.fields}
+    return [*_rows({key: FieldSpec(type=kind, description=f"the key: one row per {key}")},
+                   site), *rows]
 
 
 def _rows(fields: dict[str, FieldSpec], site: Site) -> list[FieldRow]:
     return [FieldRow(name, _type_parts(spec.type, site),
-                     json.dumps(spec.default, ensure_ascii=False) if spec.has_default else None,
-                     spec.description)
+                     _json(spec.default) if spec.has_default else None, spec.description)
             for name, spec in fields.items()]
+
+
+def _start_rows(fields: dict[str, FieldSpec], site: Site) -> list[FieldRow]:
+    """Fields of a state or a read-model row, which start empty: each with the value the
+    generated class starts it at (typemap.zero_data), as the generated code has it."""
+    rows = []
+    for name, spec in fields.items():
+        type_text, start = spec.type, (spec.default,) if spec.has_default else zero_data(
+            parse_type(spec.type))
+        if start is None:  # no natural zero (a datetime, an enum...): absent until set
+            type_text, start = f"{type_text} | None", (None,)
+        rows.append(FieldRow(name, _type_parts(type_text, site), _json(start[0]),
+                             spec.description))
+    return rows
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _type_parts(text: str, site: Site) -> list[tuple[str, Link | None]]:

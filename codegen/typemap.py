@@ -27,10 +27,13 @@ _SAMPLES: dict[str, JsonValue] = {
     "datetime": "2026-01-31T12:00:00+00:00", "date": "2026-01-31",
     "uuid": "00000000-0000-4000-8000-000000000001", "bytes": "AAEC/w==",
 }
-# State fields start at these values when the model gives no default.
-_ZEROS: dict[str, Code] = {
-    "str": Code('""'), "int": Code("0"), "float": Code("0.0"), "bool": Code("False"),
-    "decimal": Code("decimal.Decimal(0)", frozenset({"decimal"})), "bytes": Code('b""'),
+# State fields start at these values when the model gives no default: the Python source,
+# and the value as JSON data (what the catalog shows).
+_ZEROS: dict[str, tuple[Code, JsonValue]] = {
+    "str": (Code('""'), ""), "int": (Code("0"), 0), "float": (Code("0.0"), 0.0),
+    "bool": (Code("False"), False),
+    "decimal": (Code("decimal.Decimal(0)", frozenset({"decimal"})), "0"),
+    "bytes": (Code('b""'), ""),
 }
 SAMPLE_DEPTH = 4
 
@@ -108,10 +111,23 @@ def zero_expression(expr: TypeExpr) -> Code | None:
     if isinstance(expr, Optional):
         return Code("None")
     if isinstance(expr, Primitive) and expr.name in _ZEROS:
-        return _ZEROS[expr.name]
+        return _ZEROS[expr.name][0]
     if isinstance(expr, ListOf | DictOf):
         factory = "list" if isinstance(expr, ListOf) else "dict"
         return Code(f"kit.Field(default_factory={factory})", kit=True)
+    return None
+
+
+def zero_data(expr: TypeExpr) -> tuple[JsonValue] | None:
+    """``zero_expression``'s value as JSON data, in a 1-tuple (JSON null is a value too);
+    None when the type has no natural zero, and the field becomes Optional, starting at
+    null."""
+    if isinstance(expr, Optional):
+        return (None,)
+    if isinstance(expr, Primitive) and expr.name in _ZEROS:
+        return (_ZEROS[expr.name][1],)
+    if isinstance(expr, ListOf | DictOf):
+        return ([] if isinstance(expr, ListOf) else {},)
     return None
 
 
