@@ -173,6 +173,14 @@ class LeaderElection:
         await self.bucket.nudge(KEY)
         await self.listeners.fire(LeadershipChange(self.me.node_id, True, revision))
 
+    async def refound(self) -> None:
+        """The cluster's bucket was created again: its epochs start again from 1, so forget
+        the greatest one seen (and lead no more: the lease was in the old bucket)."""
+        await self._lose("the cluster's KV bucket was created again")
+        self.epoch = 0
+        self.leader_id = None
+        self._observed = (0, 0.0)
+
     async def _lose(self, why: str) -> None:
         if not self._leading:
             return

@@ -123,7 +123,8 @@ class ClusterManager:
                                        renew_interval=lease_ttl / 4,
                                        may_lead=self.discovery.alive)
         self.shards = ShardManager(self.bucket, node_id, shard_count, self.discovery,
-                                   self.election, self.timing.heartbeat_interval, vnodes)
+                                   self.election, self.timing.heartbeat_interval, vnodes,
+                                   replicas)
         self.discovery.listeners.add(lambda _: self.shards.wake())
         self.election.listeners.add(lambda _: self.shards.wake())
         self._subscription: Subscription | None = None

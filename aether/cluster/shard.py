@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 
+import nats.errors
 from pydantic import ValidationError
 
 from aether.cancelling import raise_if_cancelled
 from aether.cluster.discovery import NodeDiscovery
-from aether.cluster.errors import ClusterError, ShardCountMismatchError
+from aether.cluster.errors import ClusterError, ShardCountMismatchError, UnknownClusterError
 from aether.cluster.hashring import ConsistentHashRing, stable_hash
 from aether.cluster.kv import CasFailed, ClusterBucket
 from aether.cluster.leader import LeaderElection
@@ -43,7 +45,7 @@ def shard_for(actor_id: str, shard_count: int) -> int:
 class ShardManager:
     def __init__(self, bucket: ClusterBucket, node_id: str, shard_count: int,
                  discovery: NodeDiscovery, election: LeaderElection, interval: float,
-                 vnodes: int) -> None:
+                 vnodes: int, replicas: int = 1) -> None:
         if shard_count < 1:
             raise ValueError(f"shard_count must be at least 1, got {shard_count}")
         self.bucket = bucket
@@ -53,6 +55,9 @@ class ShardManager:
         self.election = election
         self.interval = interval
         self.vnodes = vnodes
+        self.replicas = replicas  # of the bucket, should it have to be created again
+        self.founded = ""  # the founding (ClusterSettings.founded) this node's view is of
+        self._refounded = False  # this node saw the bucket created again
         self.listeners: Listeners[ShardChange] = Listeners([])
         self.table: ShardTable | None = None
         self._revision = 0
@@ -118,22 +123,26 @@ class ShardManager:
     # -- lifecycle ----------------------------------------------------------------
 
     async def check_settings(self) -> None:
-        """Found the cluster with our shard count, or check ours against it."""
-        wanted = ClusterSettings(shard_count=self.shard_count)
+        """Found the cluster with our shard count, or check ours against it; its founding
+        is this node's from now on."""
+        self.founded = (await self._settings()).founded
+
+    async def _settings(self) -> ClusterSettings:
+        wanted = ClusterSettings(shard_count=self.shard_count, founded=secrets.token_hex(8))
         while True:
             entry, revision = await self.bucket.read(SETTINGS_KEY)
             if entry is None:
                 try:
                     await self.bucket.write(SETTINGS_KEY, wanted.model_dump_json().encode(),
                                             expect=revision)
-                    return
+                    return wanted
                 except CasFailed:
                     continue  # another node founded it just now: check against theirs
             have = ClusterSettings.model_validate_json(entry.value)
             if have.shard_count != self.shard_count:
                 raise ShardCountMismatchError(self.bucket.cluster, have.shard_count,
                                               self.shard_count)
-            return
+            return have
 
     async def start(self) -> None:
         await self._step()
@@ -160,6 +169,8 @@ class ShardManager:
                 await self._step()
             except ClusterError as exc:
                 log.warning("node %s: %s", self.node_id, exc)
+                if isinstance(exc.__cause__, nats.errors.NoRespondersError):
+                    await self._recreate_if_gone()
             except Exception:  # a bug must not silence the loop: that would fail the node
                 log.exception("node %s: unexpected error in the cluster loop", self.node_id)
             raise_if_cancelled()
@@ -173,21 +184,67 @@ class ShardManager:
             await self._place()
         await self._report()
 
+    async def _recreate_if_gone(self) -> None:
+        """Nobody answers for the bucket: if its stream is gone (deleted, or a server
+        restarted without its store), create it again, as a node starting would. The next
+        read then finds the table gone and founds the cluster anew (_check_founding)."""
+        try:
+            await self.bucket.check()
+            return  # there: its replicas are electing a leader, or the server is busy
+        except UnknownClusterError:
+            pass
+        except ClusterError:
+            return  # unknown: the next round asks again
+        log.warning("cluster %r: its KV bucket %r is gone (deleted, or a server restarted "
+                    "without its store); node %s creates it again", self.bucket.cluster,
+                    self.bucket.bucket, self.node_id)
+        try:
+            await self.bucket.ensure(self.replicas)
+        except ClusterError as exc:
+            log.warning("node %s: %s", self.node_id, exc)
+
     async def _read(self) -> None:
         lapses = self.discovery.lapses
         entry, revision = await self.bucket.read(TABLE_KEY)
         self._read_lapses = lapses
         self._revision = revision
-        self._founding = self._founding or (entry is None and self.table is None)
         table = self._valid(entry.value, revision) if entry is not None else None
+        if (table is not None and table.founded != self.founded) or (
+                entry is None and self.table is not None):
+            # Not a table of our founding, or ours is gone: was the bucket created again?
+            await self._check_founding()
+            if table is not None and table.founded != self.founded:
+                table = None  # a stale leader's, of an older founding: never adopted
+        # Only a node that saw the cluster's first table knows that nobody held a shard
+        # before it; after a new founding, old owners may still be serving.
+        self._founding = self._founding or (
+            entry is None and self.table is None and not self._refounded)
         # The stored value is not the table we hold (stale, foreign or unreadable): the
-        # leader replaces it, so nodes starting now do not pick it up.
+        # leader replaces it, so nodes starting now do not pick it up. (Past a stale
+        # table's version; one of another founding numbers its versions apart.)
         self._stored_version = table.version if table is not None else 0
         self._stored_current = entry is None or table == self.table
         if table is not None and (self.table is None or (table.epoch, table.version) > (
                 self.table.epoch, self.table.version)):
             self._adopt(table)
             self._stored_current = True
+
+    async def _check_founding(self) -> None:
+        settings = await self._settings()  # founds the cluster again when the bucket is new
+        if settings.founded == self.founded:
+            return
+        log.warning("cluster %r: its KV bucket was created again (founding %r, was %r): "
+                    "node %s lets go of its shards and takes them back from the new table",
+                    self.bucket.cluster, settings.founded, self.founded, self.node_id)
+        self.founded = settings.founded
+        # Epochs and table versions start again from 1 in the new bucket: what this node
+        # held is no measure of what is newer. And others may have served its shards
+        # meanwhile: a break, as after a lapse (see _report).
+        self.table = None
+        self._before.clear()
+        self._skipped = True
+        self._refounded = True
+        await self.election.refound()
 
     def _adopt(self, table: ShardTable) -> None:
         if self.table is not None and table.version > self.table.version + 1:
@@ -237,8 +294,8 @@ class ShardManager:
                 and self._stored_current):
             return
         version = max(current.version if current else 0, self._stored_version) + 1
-        table = ShardTable.build(version=version,
-                                 epoch=epoch, leader=self.node_id, owners=owners)
+        table = ShardTable.build(version=version, epoch=epoch, leader=self.node_id,
+                                 owners=owners, founded=self.founded)
         if not self.election.is_leader():
             return  # checked again right before writing: the lease may have run out
         try:

@@ -38,6 +38,11 @@ class ClusterSettings(_Record):
     shard_count: int = Field(gt=0)
     hash: str = HASH_NAME
     format: int = FORMAT
+    founded: str = ""
+    """A random id written with the settings: a bucket deleted and created again (an
+    operator's `nats stream rm`, a server restarted without its store) is a new founding,
+    whose epochs and table versions start again from 1. ("" for clusters founded before
+    it was recorded.)"""
 
 
 class LeaseRecord(_Record):
@@ -60,6 +65,8 @@ class ShardTable(_Record):
     """Nodes that own shards, sorted; ``owners`` indexes into it (keeps the value small)."""
     owners: list[int]
     """One entry per shard: an index into ``nodes``, or -1 for no owner."""
+    founded: str = ""
+    """The founding (ClusterSettings.founded) of the bucket the leader wrote it in."""
 
     def owner(self, shard: int) -> str | None:
         index = self.owners[shard]
@@ -76,11 +83,11 @@ class ShardTable(_Record):
 
     @classmethod
     def build(cls, version: int, epoch: int, leader: str,
-              owners: list[str | None]) -> ShardTable:
+              owners: list[str | None], founded: str = "") -> ShardTable:
         nodes = sorted({o for o in owners if o is not None})
         index = {n: i for i, n in enumerate(nodes)}
         return cls(version=version, epoch=epoch, leader=leader, nodes=nodes,
-                   owners=[-1 if o is None else index[o] for o in owners])
+                   owners=[-1 if o is None else index[o] for o in owners], founded=founded)
 
 
 @dataclass(frozen=True)

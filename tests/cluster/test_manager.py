@@ -211,7 +211,8 @@ async def test_a_stale_table_in_the_bucket_is_ignored_and_replaced(
         bucket = ClusterBucket(managers[0].nc, cluster, 2.0)
         _, revision = await bucket.read(TABLE_KEY)
         stale = ShardTable.build(version=table.version + 100, epoch=table.epoch - 1,
-                                 leader="ghost", owners=["ghost"] * SHARDS)
+                                 leader="ghost", owners=["ghost"] * SHARDS,
+                                 founded=managers[0].shards.founded)
         await bucket.write(TABLE_KEY, stale.model_dump_json().encode(), expect=revision)
 
         async def replaced() -> bool:
