@@ -19,10 +19,10 @@ from modeling.names import (
     MAX_NAME_LENGTH,
     MAX_SNAKE_LENGTH,
     PASCAL,
-    SHADOWED_MODULES,
     SNAKE,
     is_reserved_field,
     module_name,
+    shadowing,
     short,
     shown,
     snake_case,
@@ -61,19 +61,26 @@ def model_name_problems(model: Model) -> Iterator[Problem]:
         suggestion = snake_identifier(name) or "my_model"
         yield (("model",), f"model name {shown(name)} must be a snake_case Python identifier "
                f"(it names the generated package); write {shown(suggestion)}", "bad-name")
-    elif name in SHADOWED_MODULES:
+    elif (user := shadowing(name)) is not None:
         yield (("model",), f"model name {shown(name)} would name a generated package that "
-               f"shadows the module {name!r} that Python or aether needs; write "
-               f"{shown(name + '_model')}", "bad-name")
+               f"shadows the module {name!r} {user}; write {shown(unshadowed(name))} or "
+               f"another name", "bad-name")
 
 
 def package_name_problem(name: str) -> str | None:
     """What is wrong with ``name`` as a generated package (``--package``), or None."""
     if not SNAKE.fullmatch(name) or keyword.iskeyword(name) or len(name) > MAX_NAME_LENGTH:
         return f"package name {shown(name)} is not a lowercase Python identifier"
-    if name in SHADOWED_MODULES:
-        return f"package name {shown(name)} would shadow the module {name!r}"
+    user = shadowing(name)
+    if user is not None:
+        return f"package name {shown(name)} would shadow the module {name!r} {user}"
     return None
+
+
+def unshadowed(name: str) -> str:
+    """A package name like ``name`` that shadows nothing: ``json`` -> ``json_model``."""
+    better = f"{name[:MAX_NAME_LENGTH - 6]}_model"
+    return better if shadowing(better) is None else "my_model"
 
 
 def element_name_problems(index: ModelIndex,

@@ -5,6 +5,7 @@ file:line:col, saying what to write instead."""
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -126,6 +127,14 @@ REFUSED: dict[str, tuple[dict[str, Any] | str, str]] = {
 for shadowed in ("typing", "enum", "decimal", "abc", "asyncio", "json", "aether", "pydantic"):
     REFUSED[f"model named {shadowed}"] = ({**base_model(), "model": shadowed},
                                           "shadows the module")
+# Modules of installed distributions the tools import, which no fixed list had: their
+# generated package made pytest (or hypothesis, in the tests) fail to start.
+for shadowed, user in (("pytest_asyncio", "that pytest loads as a plugin"),
+                       ("sortedcontainers", "that hypothesis imports"), ("py", "of pytest"),
+                       ("pygments", "that pytest imports")):
+    REFUSED[f"model named {shadowed}"] = ({**base_model(), "model": shadowed},
+                                          f"shadows the module {shadowed!r} {user}; write "
+                                          f"'{shadowed}_model' or another name")
 REFUSED["scenario value nan"] = (base_model(scenarios=[
     {"name": "s", "when": {"PlaceOrder": {"total": float("nan")}}, "then": []}]),
     "has no JSON form")
@@ -260,3 +269,48 @@ def test_package_option_may_not_shadow_a_module(tmp_path: Path) -> None:
     result = aether_gen("generate", HOSTILE, "-o", tmp_path, "--package", "asyncio")
     assert result.returncode == 1
     assert "would shadow the module 'asyncio'" in result.stderr
+    result = aether_gen("generate", HOSTILE, "-o", tmp_path, "--package", "pygments")
+    assert result.returncode == 1
+    assert "would shadow the module 'pygments' that pytest imports; pass" in result.stderr
+    assert not tmp_path.joinpath("pygments").exists()
+
+
+def test_only_modules_the_tools_import_are_refused_not_every_installed_one(
+        tmp_path: Path) -> None:
+    """End to end: validate refuses a plugin's module; the user's own generated package,
+    installed (as `pip install -e` would), is still a name its model may take, and what
+    generate writes for it then runs its tests."""
+    model = tmp_path / "model.yaml"
+    model.write_text(yaml.safe_dump({**base_model(), "model": "pytest_asyncio"}, sort_keys=False))
+    refused = aether_gen("validate", model)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"{model}:1:8: error: model name 'pytest_asyncio' would name a generated package "
+        f"that shadows the module 'pytest_asyncio' that pytest loads as a plugin; write "
+        f"'pytest_asyncio_model' or another name\n")
+
+    model.write_text(yaml.safe_dump(base_model(), sort_keys=False))
+    site = tmp_path / "site"
+    assert aether_gen("generate", model, "-o", site).returncode == 0
+    info = site / "shop-0.1.dist-info"
+    info.mkdir()
+    info.joinpath("METADATA").write_text("Metadata-Version: 2.1\nName: shop\nVersion: 0.1\n"
+                                         "Requires-Dist: aether\n")
+    info.joinpath("top_level.txt").write_text("shop\n")
+    env = {**os.environ, "PYTHONPATH": str(site)}
+
+    def run(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, *map(str, args)], cwd=cwd, env=env,
+                              capture_output=True, text=True, check=False)
+
+    installed = run("-c", "import importlib.metadata as m; print(m.packages_distributions()"
+                          "['shop'])")
+    assert installed.stdout == "['shop']\n", installed.stderr
+    accepted = run("-m", "codegen", "validate", model)
+    assert accepted.returncode == 0, accepted.stderr
+    out = tmp_path / "out"
+    generated = run("-m", "codegen", "generate", model, "-o", out)
+    assert generated.returncode == 0, generated.stderr
+    tests = run("-m", "pytest", "-q", "-p", "no:cacheprovider", "shop", cwd=out)
+    assert tests.returncode == 0, tests.stdout
+    assert " passed" in tests.stdout
