@@ -22,7 +22,9 @@ import jinja2
 from codegen.asyncapi import export as export_contract
 from codegen.contract_cli import refuse_breaking, run_check, stale_lock, write_lock
 from codegen.formatting import FormatError
+from codegen.generator import OutputFile
 from codegen.generator import generate as generate_files
+from codegen.orphans import OrphanedStub
 from codegen.writer import UnsafeOutputError
 from codegen.writer import plan as plan_output
 from codegen.writer import write as write_output
@@ -197,7 +199,8 @@ def _format_from_suffix(output: Path) -> Format:
 @click.option("--templates", type=click.Path(path_type=Path, file_okay=False, exists=True),
               help="Directory of templates overriding the built-in ones, file by file.")
 @click.option("--check", is_flag=True,
-              help="Write nothing; exit 1 listing missing, stale and orphaned files.")
+              help="Write nothing; exit 1 listing missing, stale and orphaned files and "
+                   "stubs.")
 @friendly
 def generate(model: Path, output: Path, package: str | None, templates: Path | None,
              check: bool) -> None:
@@ -222,18 +225,7 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
             raise
         fail(f"{problem}; check your templates in {templates}")
     if check:
-        result = plan_output(files, output)
-        problems = ([f"missing: {p}" for p in result.created] +
-                    [f"stale: {p}" for p in result.updated] +
-                    [f"orphaned: {p}" for p in result.removed])
-        for line in problems:
-            click.echo(f"{output / line.split(': ', 1)[1]}: {line.split(':', 1)[0]}", err=True)
-        for line in stale_lock(loaded):
-            click.echo(line, err=True)
-            problems.append(line)
-        if problems:
-            fail(f"{len(problems)} file(s) out of date; run "
-                 f"{_regenerate(model, output, package, templates)}")
+        _check_package(files, output, loaded, _regenerate(model, output, package, templates))
         click.echo(f"{output / name}: up to date")
         return
     result = write_output(files, output)
@@ -246,8 +238,38 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
     lock_written = write_lock(loaded)
     if lock_written:
         click.echo(lock_written)
+    orphaned = f", {len(result.orphaned)} orphaned stub(s)" if result.orphaned else ""
     click.echo(f"{output / name}: {len(result.created)} created, {len(result.updated)} "
-               f"updated, {len(result.removed)} removed, {len(result.kept)} stub(s) kept")
+               f"updated, {len(result.removed)} removed, {len(result.kept)} stub(s) kept"
+               f"{orphaned}")
+    # The rest is written and the orphans untouched; exit 1 says the package is not whole.
+    for orphan in result.orphaned:
+        click.echo(orphan.advice(output), err=True)
+    if result.orphaned:
+        fail(_orphans_todo(result.orphaned))
+
+
+def _check_package(files: list[OutputFile], output: Path, loaded: LoadedModel,
+                   regenerate: str) -> None:
+    """generate --check: one line per file out of date and per orphaned stub; exit 1 if any."""
+    result = plan_output(files, output)
+    problems = ([f"{output / p}: missing" for p in result.created] +
+                [f"{output / p}: stale" for p in result.updated] +
+                [f"{output / p}: orphaned" for p in result.removed] +
+                stale_lock(loaded))
+    for line in [*problems, *(orphan.advice(output) for orphan in result.orphaned)]:
+        click.echo(line, err=True)
+    # Regenerating fixes the files, not the orphans: suggest it only for what it fixes.
+    todo = [f"{len(problems)} file(s) out of date; run {regenerate}"] if problems else []
+    if result.orphaned:
+        todo.append(_orphans_todo(result.orphaned))
+    if todo:
+        fail("; ".join(todo))
+
+
+def _orphans_todo(orphans: list[OrphanedStub]) -> str:
+    return (f"{len(orphans)} orphaned stub(s): the app no longer runs their code and the "
+            f"package does not type-check until you move it and delete them, as said above")
 
 
 @main.command(short_help="Compare MODEL's events with its lock; report breaking changes.")
