@@ -33,7 +33,7 @@ from modeling.contract import LockError
 from modeling.diagram import FORMATS, DiagramError, Format, render
 from modeling.evolution import new_lock
 from modeling.export import json_schema, to_yaml
-from modeling.name_checks import package_name_problem
+from modeling.name_checks import package_name_problem, snake_identifier, unshadowed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,6 +56,12 @@ def friendly(command: F) -> F:
         except ModelError as error:
             for diagnostic in error.diagnostics:
                 click.echo(str(diagnostic), err=True)
+            if kwargs.get("strict") and all(
+                    d.severity == "warning" for d in error.diagnostics):
+                # Without this line a strict run that fails on warnings alone prints
+                # nothing that says it failed.
+                fail(f"{len(error.diagnostics)} warning(s), which --strict treats as "
+                     f"errors: fix them, or leave out --strict")
             sys.exit(EXIT_PROBLEMS)
         except (DiagramError, LockError, UnsafeOutputError, OSError) as error:
             fail(str(error))
@@ -120,6 +126,15 @@ def validate(model: Path, strict: bool) -> None:
     summary = ", ".join(f"{n} {one if n == 1 else many}" for (one, many), n in counts.items())
     warnings = f", {len(loaded.warnings)} warning(s)" if loaded.warnings else ""
     click.echo(f"{model}: ok: model {loaded.model.name!r} ({summary}){warnings}")
+
+
+def _package_like(name: str, model_name: str) -> str:
+    """An accepted package name close to the refused ``name`` (else the model's own)."""
+    snake = snake_identifier(name)
+    for suggestion in (snake, snake and unshadowed(snake), model_name):
+        if suggestion and package_name_problem(suggestion) is None:
+            return suggestion
+    return "app"
 
 
 @main.command()
@@ -210,7 +225,8 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
     name = loaded.model.name if package is None else package  # "" is refused, not ignored
     problem = package_name_problem(name)
     if problem:
-        fail(f"{problem}; pass --package with one, e.g. --package {loaded.model.name}")
+        fail(f"{problem}; pass another, e.g. --package "
+             f"{_package_like(name, loaded.model.name)}")
     try:
         files = generate_files(loaded.model, name, templates, new_lock(loaded))
     except FormatError as error:

@@ -264,8 +264,9 @@ class _Checker:
                     f"the command that emits {short(event)})")
         if entry is not None:
             return f"{said}{self.what_it_is(event, 'event')}; name one of its events"
-        return (f"{said}{_did_you_mean(event, own)}; declare it under the aggregate's "
-                f"events")
+        close = _did_you_mean(event, own)  # "; did you mean 'X'?"
+        declare = "declare it under the aggregate's events"
+        return f"{said}{close} Or {declare}" if close else f"{said}; {declare}"
 
     # ---- scenarios ---------------------------------------------------------------------
 

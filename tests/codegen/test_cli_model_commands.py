@@ -61,7 +61,12 @@ def test_warnings_print_but_pass_unless_strict(tmp_path: Path) -> None:
     assert relaxed.returncode == 0
     assert "warning: aggregate Idle has no commands" in relaxed.stderr
     assert "1 warning(s)" in relaxed.stdout
-    assert run("validate", "--strict", str(model)).returncode == 1
+    strict = run("validate", "--strict", str(model))
+    assert strict.returncode == 1
+    # The warning, and a line that says the run failed because of --strict.
+    assert strict.stderr.splitlines()[-1] == (
+        "aether-gen: error: 1 warning(s), which --strict treats as errors: fix them, or "
+        "leave out --strict")
 
 
 def test_missing_file_and_unknown_format_are_one_line(tmp_path: Path) -> None:

@@ -206,8 +206,8 @@ def test_bad_package_name_is_one_line(tmp_path: Path) -> None:
     result = aether_gen("generate", ORDERS_YAML, "-o", tmp_path, "--package", "my-orders")
     assert result.returncode == 1
     assert result.stderr == ("aether-gen: error: package name 'my-orders' is not a lowercase "
-                             "Python identifier; pass --package with one, e.g. --package "
-                             "orders\n")
+                             "Python identifier; pass another, e.g. --package "
+                             "my_orders\n")
 
 
 @pytest.mark.slow
@@ -290,7 +290,7 @@ def test_an_empty_package_name_is_refused_in_one_line(tmp_path: Path) -> None:
     result = aether_gen("generate", ORDERS_YAML, "-o", tmp_path, "--package", "")
     assert result.returncode == 1
     assert result.stderr == ("aether-gen: error: package name '' is not a lowercase Python "
-                             "identifier; pass --package with one, e.g. --package orders\n")
+                             "identifier; pass another, e.g. --package orders\n")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -87,7 +87,7 @@ def test_dangling_references_suggest_close_names() -> None:
         "9:20: error: command PlaceOrder names actor 'Custmer', which is not declared; "
         "did you mean 'Customer'?",
         "10:21: error: command PlaceOrder emits 'OrderPlacd', which is not an event of "
-        "aggregate Order; did you mean 'OrderPlaced'?; declare it under the aggregate's events",
+        "aggregate Order; did you mean 'OrderPlaced'? Or declare it under the aggregate's events",
         "15:27: error: policy Notify reacts to event 'OrderShipped', which is not declared; "
         "did you mean 'OrderPlaced'?",
         "16:18: error: policy Notify issues command 'SendMail', which is not declared",
