@@ -177,6 +177,19 @@ class ReactionRunner:
                 await task
         await self._flush()
 
+    async def wait_quiet(self) -> None:
+        """Wait until the runner has handled every event in the store, the ones its own
+        policies' commands add meanwhile included: ``wait_caught_up`` until a catch-up ends
+        with nothing new stored. For a point where the other writers have stopped (the end
+        of a demo or a batch): while they go on, it waits for them too."""
+        while True:
+            target = await self.store.last_position()
+            await self.wait_caught_up()
+            # A command a policy issued for an event is stored before the runner moves
+            # past that event: a store that did not grow since holds nothing unhandled.
+            if await self.store.last_position() == target:
+                return
+
     async def settle(self) -> list[tuple[Event, Policy]]:
         """Handle every event not handled yet, including those the handlers' own commands
         produce, until the feed has nothing more; returns (event, policy) for each policy

@@ -27,6 +27,7 @@ from aether import (
 from aether.store import InMemoryEventStore, JetStreamEventStore
 from aether.testing.counters import (
     CountsView,
+    Increment,
     IncrementOnTick,
     Refuse,
     Ticked,
@@ -303,3 +304,40 @@ async def test_a_durable_read_model_resumes_from_its_checkpoint(store: InMemoryE
     await ReactionRunner("r", store, registry, router, read_models=[second],
                          checkpoints=checkpoints).settle()
     assert (first.ticks, second.ticks) == (2, 1)
+
+
+class Relay(Policy):
+    """Each increment of counter ``n`` increments counter ``n + 1``, up to ``last``: one
+    event sets off a chain of commands, each stored after the event that caused it."""
+
+    reacts_to: ClassVar[tuple[str, ...]] = ("Incremented",)
+
+    def __init__(self, last: int) -> None:
+        self.last = last
+
+    def react(self, event: EventPayload, envelope: Event) -> Sequence[Dispatch[Command]]:
+        step = int(envelope.actor_id)
+        return [Dispatch(str(step + 1), Increment())] if step < self.last else []
+
+
+@pytest.fixture(params=["memory", "jetstream"])
+def any_store(request: pytest.FixtureRequest) -> Any:
+    return request.getfixturevalue(f"{request.param}_store")
+
+
+async def test_wait_quiet_waits_for_the_events_the_runners_own_commands_cause(
+        any_store: Any) -> None:
+    store = any_store
+    view = CountsView()
+    router = make_counter_router(store)
+    runner = ReactionRunner("relay", store, registry, router, policies=[Relay(last=20)],
+                            read_models=[view], checkpoints=InMemoryCheckpointStore())
+    await runner.start()
+    await router.send("0", Increment())
+    await runner.wait_quiet()
+    try:
+        # Every link of the chain, read by the view: not only what was stored at the call.
+        assert view.counts == {str(step): 1 for step in range(21)}
+        assert runner.position == await store.last_position() == 21
+    finally:
+        await runner.stop()
