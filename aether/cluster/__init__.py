@@ -6,6 +6,7 @@ from aether.cluster.errors import (
     ClusterConfigError,
     ClusterError,
     ClusterUnavailableError,
+    RouterShardCountError,
     ShardCountMismatchError,
     UnknownClusterError,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "Member",
     "MembershipChange",
     "NodeDiscovery",
+    "RouterShardCountError",
     "ShardChange",
     "ShardCountMismatchError",
     "ShardManager",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aether.command import InvalidCommandError
 from aether.errors import AetherError, TransientError
 
 
@@ -28,6 +29,26 @@ class ShardCountMismatchError(ClusterConfigError):
 
     def __reduce__(self) -> tuple[type[ShardCountMismatchError], tuple[str, int, int]]:
         return (type(self), (self.cluster, self.cluster_count, self.node_count))
+
+
+class RouterShardCountError(ShardCountMismatchError, InvalidCommandError):
+    """A ClusterRouter hashes actor ids with a shard count other than its cluster's.
+
+    Also an InvalidCommandError: an owner used to answer such a command ``invalid`` (and
+    still does, should one get through), so code that catches that keeps working."""
+
+    def __init__(self, cluster: str, cluster_count: int, node_count: int) -> None:
+        self.cluster = cluster
+        self.cluster_count = cluster_count
+        self.node_count = node_count  # the router's count (the field's name is the base's)
+        # Not ShardCountMismatchError's message: that one tells a node how to start.
+        super(ShardCountMismatchError, self).__init__(
+            f"this ClusterRouter hashes actor ids with shard_count={node_count}, but cluster "
+            f"{cluster!r} was founded with shard_count={cluster_count}: its shard_count "
+            f"differs, so commands would reach the wrong shards; this one did not run. Build "
+            f"the router with ClusterRouter.connect(nc, cluster, commands), which reads the "
+            f"count, with ClusterRouter.for_host(host) on a node, or with "
+            f"shard_count={cluster_count}")
 
 
 class UnknownClusterError(ClusterError, LookupError):

@@ -105,6 +105,23 @@ class ClusterManager:
                 f"control characters): use e.g. the host name")
         if shard_count < 1:
             raise ClusterConfigError(f"shard_count must be at least 1, got {shard_count}")
+        # The leader writes the shard table as one message, however the shards end up
+        # placed: refused here, before the settings fix the count for the cluster's name.
+        # At its largest every shard has a node of its own: per shard a node id of up to
+        # 2 x MAX_NODE_ID bytes in JSON (each `\` or `"` escapes to two) with its quotes and
+        # comma, and an owner index as wide as shard_count - 1 with its comma; 1 KiB more
+        # covers the rest (two 20-digit numbers, the leader's id, field names, headers).
+        widest = len(str(shard_count - 1))
+        largest = shard_count * (2 * MAX_NODE_ID + 4 + widest) + 1024
+        if largest > nc.max_payload:
+            most = max(min(10**width, (nc.max_payload - 1024) // (2 * MAX_NODE_ID + 4 + width))
+                       for width in range(1, widest + 1))
+            raise ClusterConfigError(
+                f"shard_count={shard_count} is too large for this NATS server: the shard "
+                f"table, written as one message, can grow to {largest} bytes (every shard on "
+                f"a node of its own, node ids of {MAX_NODE_ID} bytes), more than its "
+                f"max_payload of {nc.max_payload}; use shard_count <= {max(most, 0)}, or "
+                f"raise max_payload in the server's configuration")
         if not 1 <= replicas <= 5:
             raise ClusterConfigError(f"replicas must be 1 to 5, got {replicas}")
         if lease_ttl is None:

@@ -9,23 +9,40 @@ attempt gets no answer within ``attempt_timeout``, the router tries again with t
 command id until ``timeout``: the owner executes a command id at most once and answers a
 repeat with the original events, so a retry never doubles an effect. When ``timeout`` runs
 out it raises CommandTimeoutError naming the command id, to resend later just as safely.
+
+The shard count must be the cluster's (the ``settings`` key of its KV bucket): hashed with
+another, a command reaches the wrong shard, where an owner refuses it or nobody listens.
+So the router reads the settings before its first command (``connect`` reads them
+anyway) and refuses with RouterShardCountError, sending nothing, when they name another
+count. It reads them again only when an attempt hints that they changed (nobody listens
+on the shard, or an owner answers ``invalid``): the bucket may have been created again
+with another count. A router from ``connect`` follows the cluster to its new count
+instead. While no node has founded the cluster (or its bucket does not answer) the count
+stays unchecked: commands find nobody and time out as before, and the next send looks again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping
 
 import nats.errors
 from nats.aio.client import Client
+from pydantic import ValidationError
 
 from aether.cancelling import raise_if_cancelled
-from aether.cluster.errors import ClusterUnavailableError
+from aether.cluster.errors import (
+    ClusterConfigError,
+    ClusterUnavailableError,
+    RouterShardCountError,
+)
 from aether.cluster.host import ActorHost
-from aether.cluster.kv import check_cluster_name
-from aether.cluster.shard import shard_for
+from aether.cluster.kv import ClusterBucket, check_cluster_name
+from aether.cluster.shard import SETTINGS_KEY, shard_for
 from aether.cluster.status import read_status
+from aether.cluster.types import ClusterSettings
 from aether.cluster.wire import (
     FROM_VERSION_RESERVE,
     MOVED,
@@ -43,9 +60,12 @@ from aether.command import (
     SenderBase,
     with_command_id,
 )
+from aether.errors import StoreUnavailableError
 from aether.event import COMMAND_ID, Event
 from aether.limits import check_actor_id
 from aether.store import jsapi
+
+log = logging.getLogger("aether.cluster")
 
 
 class ClusterRouter(SenderBase):
@@ -59,6 +79,11 @@ class ClusterRouter(SenderBase):
             raise ValueError(f"shard_count must be at least 1, got {shard_count}")
         if timeout <= 0 or attempt_timeout <= 0:
             raise ValueError("timeout and attempt_timeout must be positive")
+        if host is not None and host.manager.shards.shard_count != shard_count:
+            # Its shards would be looked up by numbers the host does not use.
+            raise ClusterConfigError(
+                f"the router's shard_count={shard_count} differs from its host's "
+                f"({host.manager.shards.shard_count}): use ClusterRouter.for_host(host)")
         self.nc = nc
         self.cluster = cluster
         self.commands = commands
@@ -66,6 +91,10 @@ class ClusterRouter(SenderBase):
         self.host = host
         self.timeout = timeout
         self.attempt_timeout = attempt_timeout
+        self._bucket = ClusterBucket(nc, cluster, min(timeout, attempt_timeout))
+        self._follows = False  # connect(): take the cluster's count when it changes
+        self._checked = False  # the cluster's settings name self.shard_count
+        self._reading: asyncio.Task[int | None] | None = None  # the settings read running
 
     @classmethod
     def for_host(cls, host: ActorHost, *, timeout: float = 10.0,
@@ -86,30 +115,30 @@ class ClusterRouter(SenderBase):
         if settings is None:
             raise ClusterUnavailableError(
                 f"cluster {cluster!r} has no settings yet: start one of its nodes first")
-        return cls(nc, cluster, commands, shard_count=settings.shard_count, timeout=timeout,
-                   attempt_timeout=attempt_timeout)
+        router = cls(nc, cluster, commands, shard_count=settings.shard_count,
+                     timeout=timeout, attempt_timeout=attempt_timeout)
+        router._follows, router._checked = True, True
+        return router
 
     async def send(self, actor_id: str, command: Command,
                    metadata: Mapping[str, str] | None = None) -> list[Event]:
         check_actor_id(actor_id)
         meta = with_command_id(metadata)
         encoded = self.commands.encode(command)
-        shard = shard_for(actor_id, self.shard_count)
-        payload = encode_request(actor_id, shard, encoded, meta)
-        # Refused wherever the actor lives (here too), so a command's fate never depends on
-        # which node owns it at the time.
-        # Room for the "from_version" that asks for the rest of a result sent in parts.
-        limit = self.nc.max_payload - FROM_VERSION_RESERVE
-        if len(payload) > limit:
-            raise InvalidCommandError(
-                f"the command for actor {actor_id[:80]!r} is {len(payload)} bytes as sent; "
-                f"at most {limit} fit the NATS server's max_payload ({self.nc.max_payload}): "
-                f"keep large data elsewhere and send a reference to it, or raise max_payload")
+        began = time.monotonic()
+        if not self._checked:
+            await self._check_shard_count()
+        count = self.shard_count
+        shard, payload = self._request(actor_id, encoded, meta)
         subject = shard_subject(self.cluster, shard)
-        deadline = time.monotonic() + self.timeout
+        deadline = began + self.timeout
         delay = 0.01
         events: list[Event] = []  # got so far: a reply too large for one message comes in parts
         while True:
+            if self.shard_count != count:  # followed the cluster to a new shard count
+                count = self.shard_count
+                shard, payload = self._request(actor_id, encoded, meta)
+                subject = shard_subject(self.cluster, shard)
             after = events[-1].version + 1 if events else None
             if self.host is not None and self.host.serves(shard):
                 try:
@@ -128,6 +157,9 @@ class ClusterRouter(SenderBase):
                         subject, request, timeout=max(0.001, min(self.attempt_timeout, remaining)))
                 except nats.errors.NoRespondersError:
                     reason = "no node serves the shard yet"
+                    # A shard the cluster does not have, had it been founded again with
+                    # fewer; or the cluster was not there when this router looked.
+                    await self._check_shard_count()
                 except (nats.errors.TimeoutError, TimeoutError):
                     raise_if_cancelled()  # else a lost cancel would retry until the deadline
                     reason = "the owner did not answer in time"
@@ -140,7 +172,16 @@ class ClusterRouter(SenderBase):
                         f"sending a command for actor {actor_id[:80]!r} to cluster "
                         f"{self.cluster!r}", exc) from exc
                 else:
-                    result = decode_reply(reply.data, actor_id, meta[COMMAND_ID], after or 1)
+                    try:
+                        result = decode_reply(reply.data, actor_id, meta[COMMAND_ID],
+                                              after or 1)
+                    except InvalidCommandError:
+                        # An owner hashing with another count refuses (nothing ran): the
+                        # cluster may have been founded again since we checked.
+                        await self._check_shard_count()
+                        if self.shard_count == count:
+                            raise
+                        continue  # followed it: ask the new shard's owner
                     if not isinstance(result, RemoteCommandError):
                         events += result.events
                         if not result.more:
@@ -155,3 +196,60 @@ class ClusterRouter(SenderBase):
                                           reason)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.25)
+
+    def _request(self, actor_id: str, encoded: Mapping[str, object],
+                 meta: Mapping[str, str]) -> tuple[int, bytes]:
+        """The actor's shard and the request for it, refused when it cannot fit a message."""
+        shard = shard_for(actor_id, self.shard_count)
+        payload = encode_request(actor_id, shard, encoded, meta)
+        # Refused wherever the actor lives (here too), so a command's fate never depends on
+        # which node owns it at the time.
+        # Room for the "from_version" that asks for the rest of a result sent in parts.
+        limit = self.nc.max_payload - FROM_VERSION_RESERVE
+        if len(payload) > limit:
+            raise InvalidCommandError(
+                f"the command for actor {actor_id[:80]!r} is {len(payload)} bytes as sent; "
+                f"at most {limit} fit the NATS server's max_payload ({self.nc.max_payload}): "
+                f"keep large data elsewhere and send a reference to it, or raise max_payload")
+        return shard, payload
+
+    async def _check_shard_count(self) -> None:
+        """Compare the shard count with the cluster's settings, read afresh (sends that
+        ask while a read runs share it); RouterShardCountError when they differ, or, for a
+        router from ``connect``, take the cluster's count."""
+        if self._reading is None:
+            # One task that every waiting send wakes from at once (a lock would hand over
+            # to them one loop turn at a time, a long tail with a hundred senders).
+            self._reading = asyncio.create_task(self._read_shard_count())
+            self._reading.add_done_callback(self._read_done)
+        # Shielded: a send cancelled meanwhile must not cancel the others' read.
+        found = await asyncio.shield(self._reading)
+        if found is None or found == self.shard_count:
+            self._checked = found is not None
+            return
+        if not self._follows:
+            self._checked = False
+            raise RouterShardCountError(self.cluster, found, self.shard_count)
+        log.warning("cluster %r now has %d shards, not %d (its KV bucket was created again?): "
+                    "the router follows it", self.cluster, found, self.shard_count)
+        self.shard_count, self._checked = found, True
+
+    def _read_done(self, task: asyncio.Task[int | None]) -> None:
+        self._reading = None
+        if not task.cancelled():
+            task.exception()  # retrieved: each waiting send raises it, if any waits
+
+    async def _read_shard_count(self) -> int | None:
+        """The cluster's shard count; None while it has no settings or they cannot be read
+        (no bucket yet answers "no responders" too): sending then tells what is wrong."""
+        try:
+            entry, _ = await self._bucket.read(SETTINGS_KEY)
+        except (ClusterUnavailableError, StoreUnavailableError):
+            raise_if_cancelled()
+            return None
+        if entry is None:
+            return None
+        try:
+            return ClusterSettings.model_validate_json(entry.value).shard_count
+        except ValidationError:
+            return None  # junk is never trusted (types.py); no node starts on it either
