@@ -44,7 +44,7 @@ class NodeDiscovery:
                  member_timeout: float) -> None:
         self.bucket = bucket
         self.me = Member(node_id=node_id, incarnation=time.time_ns() // 1000,
-                         started_at=time.time())
+                         started_at=time.time(), member_timeout=member_timeout)
         self.heartbeat_interval = heartbeat_interval
         self.member_timeout = member_timeout
         self.listeners: Listeners[MembershipChange] = Listeners([])
@@ -177,9 +177,11 @@ class NodeDiscovery:
         await self._update(now)
 
     async def _update(self, now: float) -> None:
+        # Each member by the longer of its own timeout and ours: nodes configured with
+        # different lease_ttls would otherwise see each other die between heartbeats.
         alive = tuple(sorted(
             (member for _, member, first_seen in self._seen.values()
-             if now - first_seen < self.member_timeout),
+             if now - first_seen < max(self.member_timeout, member.member_timeout)),
             key=lambda m: m.node_id,
         ))
         if alive == self._members:

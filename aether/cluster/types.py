@@ -30,6 +30,10 @@ class Member(_Record):
     incarnation: int
     started_at: float = 0.0
     """Wall-clock start time (seconds since the epoch), for operators."""
+    member_timeout: float = 0.0
+    """The node's own member timeout: observers wait at least this long before declaring it
+    dead, so a node with a longer one (fewer heartbeats) is not taken for dead by one with
+    a shorter one. 0.0: not said (records of older nodes); each observer uses its own."""
 
 
 class ClusterSettings(_Record):

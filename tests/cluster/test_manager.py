@@ -309,3 +309,29 @@ async def test_junk_in_the_bucket_is_never_trusted(nats_server: NatsServer) -> N
         await eventually(lambda: sum(m.is_leader() for m in managers) == 1, LIVENESS, "a leader")
         assert [m.node_id for m in managers[0].members()] == ["a", "b"]
     await nc.drain()
+
+
+async def test_nodes_with_different_lease_ttls_keep_one_table(nats_server: NatsServer) -> None:
+    """A node with a ten times longer lease heartbeats every 2 s; by the 1 s member timeout
+    of the other it died between heartbeats, and the table moved its shards back and forth
+    every second. Each node gives each member the member's own timeout, if longer."""
+    cluster = _name()
+    connections = [await nats.connect(nats_server.url) for _ in range(2)]
+    short = ClusterManager(connections[0], "short", cluster=cluster, shard_count=SHARDS,
+                           lease_ttl=TTL)
+    long = ClusterManager(connections[1], "long", cluster=cluster, shard_count=SHARDS,
+                          lease_ttl=10 * TTL)
+    try:
+        await short.start()
+        await long.start()
+        await eventually(lambda: short.is_leader() and _agreed([short, long]), LIVENESS,
+                         "agreed on both nodes, the short lease leading")
+        table = short.table
+        assert table is not None and table.nodes == ["long", "short"]
+        await asyncio.sleep(4 * TTL)  # two of the long node's heartbeats apart, and more
+        assert short.table == table and long.table == table
+    finally:
+        for manager in (long, short):
+            await manager.stop()
+        for nc in connections:
+            await nc.drain()
