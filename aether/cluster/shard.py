@@ -23,7 +23,12 @@ from pydantic import ValidationError
 
 from aether.cancelling import raise_if_cancelled
 from aether.cluster.discovery import NodeDiscovery
-from aether.cluster.errors import ClusterError, ShardCountMismatchError, UnknownClusterError
+from aether.cluster.errors import (
+    ClusterConfigError,
+    ClusterError,
+    ShardCountMismatchError,
+    UnknownClusterError,
+)
 from aether.cluster.hashring import ConsistentHashRing, stable_hash
 from aether.cluster.kv import CasFailed, ClusterBucket
 from aether.cluster.leader import LeaderElection
@@ -138,7 +143,15 @@ class ShardManager:
                     return wanted
                 except CasFailed:
                     continue  # another node founded it just now: check against theirs
-            have = ClusterSettings.model_validate_json(entry.value)
+            try:
+                have = ClusterSettings.model_validate_json(entry.value)
+            except ValidationError:
+                raise ClusterConfigError(
+                    f"cluster {self.bucket.cluster!r}: the settings in its KV bucket "
+                    f"{self.bucket.bucket!r} are not Aether's (something else wrote "
+                    f"{entry.value[:60]!r}): delete the bucket's stream (nats stream rm "
+                    f"{self.bucket.stream}) to found the cluster again, or use another "
+                    f"cluster name") from None
             if have.shard_count != self.shard_count:
                 raise ShardCountMismatchError(self.bucket.cluster, have.shard_count,
                                               self.shard_count)

@@ -335,3 +335,21 @@ async def test_nodes_with_different_lease_ttls_keep_one_table(nats_server: NatsS
             await manager.stop()
         for nc in connections:
             await nc.drain()
+
+
+async def test_settings_something_else_wrote_are_refused_saying_what_to_do(
+        nats_server: NatsServer) -> None:
+    cluster = _name()
+    nc = await nats.connect(nats_server.url)
+    try:
+        bucket = ClusterBucket(nc, cluster, 2.0)
+        await bucket.ensure(replicas=1)
+        await bucket.write("settings", b"\x00not json\nforged line", expect=0)
+        manager = ClusterManager(nc, "a", cluster=cluster, shard_count=SHARDS)
+        with pytest.raises(ClusterConfigError) as refused:
+            await manager.start()
+        message = str(refused.value)
+        assert "are not Aether's" in message and "nats stream rm" in message
+        assert "\n" not in message  # the forged line stays escaped
+    finally:
+        await nc.drain()
