@@ -210,17 +210,26 @@ class ClusterBucket:
             if entry is not None:
                 entries.append(entry)
 
-        inbox = self.nc.new_inbox()
-        async with reaching(f"listing {prefix!r} of cluster {self.cluster!r}"):
+        request = json.dumps({"multi_last": [f"{self.subject(prefix)}.>"],
+                              "batch": 10_000}).encode()
+
+        async def ask(attempt: float) -> None:
+            nonlocal done
+            # A fresh inbox a try: late answers to one that timed out go nowhere.
+            entries.clear()
+            done = asyncio.get_running_loop().create_future()
+            inbox = self.nc.new_inbox()
             subscription = await self.nc.subscribe(inbox, cb=collect)
             try:
-                request = {"multi_last": [f"{self.subject(prefix)}.>"], "batch": 10_000}
-                await self.nc.publish(f"{jsapi.API}.DIRECT.GET.{self.stream}",
-                                      json.dumps(request).encode(), reply=inbox)
-                async with asyncio.timeout(self.timeout):
+                await self.nc.publish(f"{jsapi.API}.DIRECT.GET.{self.stream}", request,
+                                      reply=inbox)
+                async with asyncio.timeout(attempt):
                     await done
             finally:
                 await subscription.unsubscribe()
+
+        async with reaching(f"listing {prefix!r} of cluster {self.cluster!r}"):
+            await jsapi.asked_again(self.timeout, ask)  # see asked_again: a frozen replica
         return entries
 
     async def write(self, key: str, value: bytes, expect: int, ttl: float | None = None) -> int:

@@ -155,6 +155,16 @@ class NatsServer:
         """kill -9: no chance to flush anything."""
         self._signal(signal.SIGKILL)
 
+    def pause(self) -> None:
+        """SIGSTOP: frozen with its connections open, as a VM pause or a stalled disk
+        leaves a server (``resume`` wakes it)."""
+        if self.process is not None:
+            os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None:
+            os.kill(self.process.pid, signal.SIGCONT)
+
     def _signal(self, sig: signal.Signals) -> None:
         if self.process is None:
             return
