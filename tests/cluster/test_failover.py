@@ -181,19 +181,36 @@ async def test_a_leader_replaced_by_a_newer_process_with_its_id_resigns(
     await nc.drain()
 
 
+@contextlib.asynccontextmanager
+async def _three_servers(tmp_path: Path) -> AsyncIterator[tuple[list[NatsServer], Client,
+                                                                 Client]]:
+    """A 3-server NATS cluster, a watcher connected to any of them, and a connection to the
+    first server only (the node's: tests keep it up)."""
+    servers = await asyncio.to_thread(start_cluster, tmp_path / "nats", 3)
+    urls = [s.url for s in servers]
+    watcher = await nats.connect(servers=urls, max_reconnect_attempts=-1,
+                                 reconnect_time_wait=0.2)
+    try:
+        nc = await nats.connect(servers=urls, dont_randomize=True)
+        try:
+            yield servers, watcher, nc
+        finally:
+            await nc.close()
+    finally:
+        with contextlib.suppress(Exception):
+            await watcher.close()
+        for server in servers:
+            await asyncio.to_thread(server.stop)
+
+
 async def test_a_bucket_electing_a_new_leader_does_not_make_a_node_reconnect(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """While the cluster bucket's stream elects a leader (its leader's server died), the
     servers answer heartbeats "no responders": an answer, so the connection reads, and the
     node must not take it for a deaf connection and reconnect (which would drop every
     command in flight on it)."""
-    servers = await asyncio.to_thread(start_cluster, tmp_path / "nats", 3)
-    urls = [s.url for s in servers]
     cluster = f"deaf {uuid4().hex[:6]}"
-    watcher = await nats.connect(servers=urls, max_reconnect_attempts=-1,
-                                 reconnect_time_wait=0.2)
-    try:
-        nc = await nats.connect(servers=urls, dont_randomize=True)  # the first server
+    async with _three_servers(tmp_path) as (servers, watcher, nc):
         manager = ClusterManager(nc, "solo", cluster=cluster, shard_count=4, lease_ttl=TTL,
                                  replicas=3, start_timeout=STARTUP)
         await manager.start()
@@ -205,12 +222,6 @@ async def test_a_bucket_electing_a_new_leader_does_not_make_a_node_reconnect(
         assert nc.stats["reconnects"] == 0
         assert manager.my_shards() == frozenset(range(4))
         await manager.stop()
-        await nc.close()
-    finally:
-        with contextlib.suppress(Exception):
-            await watcher.close()
-        for server in servers:
-            await asyncio.to_thread(server.stop)
 
 
 async def test_with_the_default_lease_losing_the_server_leading_the_bucket_lapses_no_lease(
@@ -218,13 +229,8 @@ async def test_with_the_default_lease_losing_the_server_leading_the_bucket_lapse
     """Losing the server that leads a replicated bucket stops every write for 3 to 8 s
     (measured) while its replicas elect a new leader. The default lease of a replicated
     bucket outlasts that: no node lets go of its shards (at lease_ttl 5 every node did)."""
-    servers = await asyncio.to_thread(start_cluster, tmp_path / "nats", 3)
-    urls = [s.url for s in servers]
     cluster = f"elect {uuid4().hex[:6]}"
-    watcher = await nats.connect(servers=urls, max_reconnect_attempts=-1,
-                                 reconnect_time_wait=0.2)
-    try:
-        nc = await nats.connect(servers=urls, dont_randomize=True)  # the first server
+    async with _three_servers(tmp_path) as (servers, watcher, nc):
         manager = ClusterManager(nc, "solo", cluster=cluster, shard_count=4, replicas=3,
                                  start_timeout=STARTUP)
         changes: list[ShardChange] = []
@@ -243,12 +249,6 @@ async def test_with_the_default_lease_losing_the_server_leading_the_bucket_lapse
         assert manager.discovery.lapses == lapses
         assert changes[owned:] == [] and manager.my_shards() == everything
         await manager.stop()
-        await nc.close()
-    finally:
-        with contextlib.suppress(Exception):
-            await watcher.close()
-        for server in servers:
-            await asyncio.to_thread(server.stop)
 
 
 async def _bucket_leader_away_from(watcher: Client, cluster: str,
