@@ -71,9 +71,9 @@ def test_state_and_row_tables_show_the_generated_types_and_start_values(
     site = build_site(model)
     checked = 0
     for context in model.contexts:
-        pages = [(a.name, f"{a.name}State", a.state) for a in context.aggregates]
-        pages += [(r.name, f"{r.name}Row", None) for r in context.read_models]
-        for element, class_name, _ in pages:
+        pages = [(a.name, f"{a.name}State") for a in context.aggregates]
+        pages += [(r.name, f"{r.name}Row") for r in context.read_models]
+        for element, class_name in pages:
             kind = "aggregate" if class_name.endswith("State") else "read_model"
             link = site.link(kind, element)
             assert link is not None
