@@ -175,7 +175,17 @@ class LeaderElection:
 
     async def refound(self) -> None:
         """The cluster's bucket was created again: its epochs start again from 1, so forget
-        the greatest one seen (and lead no more: the lease was in the old bucket)."""
+        the greatest one seen, and lead no more if the lease was in the old bucket. A lease
+        this node took in the new one (the first campaign there may come before the shard
+        loop sees the new founding) is kept: given up without its key deleted, nobody
+        would lead for a whole lease_ttl."""
+        if self._leading:
+            entry, _ = await self.bucket.read(KEY)
+            record = _parse(entry) if entry is not None else None
+            if (entry is not None and entry.revision == self._revision and record is not None
+                    and (record.node_id, record.incarnation) == (
+                        self.me.node_id, self.me.incarnation)):
+                return  # its epoch is that lease's: _acquire set it
         await self._lose("the cluster's KV bucket was created again")
         self.epoch = 0
         self.leader_id = None

@@ -133,10 +133,10 @@ class ShardManager:
         self.founded = (await self._settings()).founded
 
     async def _settings(self) -> ClusterSettings:
-        wanted = ClusterSettings(shard_count=self.shard_count, founded=secrets.token_hex(8))
         while True:
             entry, revision = await self.bucket.read(SETTINGS_KEY)
             if entry is None:
+                wanted = await self._founding_settings()
                 try:
                     await self.bucket.write(SETTINGS_KEY, wanted.model_dump_json().encode(),
                                             expect=revision)
@@ -196,6 +196,17 @@ class ShardManager:
         if self.election.is_leader() and self.discovery.alive():
             await self._place()
         await self._report()
+
+    async def _founding_settings(self) -> ClusterSettings:
+        """The settings to write when there are none: a new founding, unless the bucket
+        still holds a table (only the settings key was deleted), whose founding the
+        running nodes keep: a new one would part this node from them."""
+        founded = secrets.token_hex(8)
+        entry, revision = await self.bucket.read(TABLE_KEY)
+        table = self._valid(entry.value, revision) if entry is not None else None
+        if table is not None:
+            founded = table.founded
+        return ClusterSettings(shard_count=self.shard_count, founded=founded)
 
     async def _recreate_if_gone(self) -> None:
         """Nobody answers for the bucket: if its stream is gone (deleted, or a server
@@ -257,6 +268,7 @@ class ShardManager:
         self._before.clear()
         self._skipped = True
         self._refounded = True
+        self._founding = False  # who held what before the new founding's table is unknown
         await self.election.refound()
 
     def _adopt(self, table: ShardTable) -> None:

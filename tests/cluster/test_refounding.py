@@ -5,13 +5,15 @@ from 1 in the new bucket, below those the nodes held."""
 
 from __future__ import annotations
 
+import asyncio
 from uuid import uuid4
 
 import nats
 
 from aether.cluster import ClusterManager, ShardChange, read_status
 from aether.cluster.kv import bucket_name
-from aether.cluster.shard import TABLE_KEY
+from aether.cluster.leader import KEY as LEADER_KEY
+from aether.cluster.shard import SETTINGS_KEY, TABLE_KEY
 from aether.cluster.types import ShardTable
 from aether.testing import NatsServer
 from tests.cluster.fleet import eventually
@@ -43,7 +45,7 @@ async def test_a_deleted_bucket_is_created_again_and_the_cluster_founds_itself_a
         for _ in range(300):
             await js.publish(f"$KV.{bucket_name(cluster)}.filler", b"x")
         leader = next(m for m in managers if m.is_leader())
-        await leader.election.refound()  # lets go of the lease: the next one is high
+        await leader.election._resign("moved by the test")  # the next lease is high
         await eventually(lambda: _settled(managers) and managers[0].epoch > 300, LIVENESS,
                          "a leader elected at a high epoch")
         old = managers[0].table
@@ -63,9 +65,12 @@ async def test_a_deleted_bucket_is_created_again_and_the_cluster_founds_itself_a
         assert new.epoch < old_epoch and new.version <= old.version  # below what they held
         watcher = await nats.connect(nats_server.url)
         try:
-            status = await read_status(watcher, cluster)
-            assert status.table == new
-            assert {m.node_id for m in status.members} == {"a", "b"}
+            async def shown() -> bool:  # once both have heartbeated into the new bucket
+                status = await read_status(watcher, cluster)
+                return {m.node_id for m in status.members} == {"a", "b"}
+
+            await eventually(shown, LIVENESS, "both nodes in the status")
+            assert (await read_status(watcher, cluster)).table == new
         finally:
             await watcher.close()
 
@@ -97,3 +102,52 @@ async def test_a_table_of_an_older_founding_is_never_adopted(nats_server: NatsSe
 async def _stored_by(manager: ClusterManager, leader: str) -> bool:
     entry, _ = await manager.bucket.read(TABLE_KEY)
     return entry is not None and ShardTable.model_validate_json(entry.value).leader == leader
+
+
+async def test_a_node_started_after_the_settings_key_alone_was_deleted_joins_the_founding(
+        nats_server: NatsServer) -> None:
+    """Only the settings key deleted (`nats kv del <bucket> settings`): the bucket and its
+    table are still there, so a node starting now writes the settings again with the
+    table's founding, rather than a new one that would part it from the running nodes
+    (the shards the table gave it were served by nobody)."""
+    cluster = f"settings {uuid4().hex[:6]}"
+    async with running(nats_server.url, cluster, ["a", "b"]) as managers:
+        await eventually(lambda: _settled(managers), LIVENESS, "placed on a and b")
+        founded = managers[0].shards.founded
+        _, revision = await managers[0].bucket.read(SETTINGS_KEY)
+        await managers[0].bucket.delete(SETTINGS_KEY, expect=revision)
+        async with running(nats_server.url, cluster, ["c"]) as [late]:
+            everyone = [*managers, late]
+            await eventually(lambda: _settled(everyone) and late.my_shards(), LIVENESS,
+                             "placed on a, b and c")
+            assert {m.shards.founded for m in everyone} == {founded}
+
+
+async def test_the_first_leader_of_a_new_founding_keeps_its_lease(
+        nats_server: NatsServer) -> None:
+    """The first campaign in the new bucket may win before that node's shard loop has seen
+    the new founding; seeing it then must not give the fresh lease up (without deleting its
+    key, nobody would lead for a whole lease_ttl). Driven by hand in that order."""
+    cluster = f"keep {uuid4().hex[:6]}"
+    async with running(nats_server.url, cluster, ["a"]) as [manager]:
+        await eventually(lambda: _settled([manager]), LIVENESS, "placed on a")
+        loop = manager.shards._task
+        assert loop is not None
+        loop.cancel()  # the shard loop, run by hand from here
+        await asyncio.wait([loop])
+        await manager.nc.jetstream().delete_stream(f"KV_{bucket_name(cluster)}")
+        await manager.bucket.ensure(1)
+        # The election loses the old bucket's lease (its renewal finds the key gone) and
+        # wins the new bucket's.
+        async def won_anew() -> bool:
+            entry, _ = await manager.bucket.read(LEADER_KEY)
+            return (entry is not None and manager.is_leader()
+                    and manager.election._revision == entry.revision)
+
+        await eventually(won_anew, LIVENESS, "the lease of the new bucket won")
+        revision = manager.election._revision
+        await manager.shards._step()  # sees the new founding now
+        assert manager.shards.founded != "" and manager.is_leader()
+        assert manager.election._revision >= revision
+        manager.shards._task = asyncio.create_task(manager.shards._run())
+        await eventually(lambda: _settled([manager]), LIVENESS, "placed again")
