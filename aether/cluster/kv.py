@@ -196,41 +196,38 @@ class ClusterBucket:
 
     async def scan(self, prefix: str) -> list[Entry]:
         """The live entries under ``prefix.`` in one batched direct get."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entries: list[Entry] = []
         start = len(self.subject(""))
-
-        async def collect(message: Msg) -> None:
-            headers = message.headers or {}
-            if jsapi.status_of(headers) is not None:
-                if not done.done():
-                    done.set_result(None)
-                return
-            entry = _entry(headers["Nats-Subject"][start:], message)
-            if entry is not None:
-                entries.append(entry)
-
         request = json.dumps({"multi_last": [f"{self.subject(prefix)}.>"],
                               "batch": 10_000}).encode()
 
-        async def ask(attempt: float) -> None:
-            nonlocal done
-            # A fresh inbox a try: late answers to one that timed out go nowhere.
-            entries.clear()
-            done = asyncio.get_running_loop().create_future()
+        async def ask(left: float) -> list[Entry]:
+            # Each try its own inbox and entries: the first to finish is the answer.
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            entries: list[Entry] = []
+
+            async def collect(message: Msg) -> None:
+                headers = message.headers or {}
+                if jsapi.status_of(headers) is not None:
+                    if not done.done():
+                        done.set_result(None)
+                    return
+                entry = _entry(headers["Nats-Subject"][start:], message)
+                if entry is not None:
+                    entries.append(entry)
+
             inbox = self.nc.new_inbox()
             subscription = await self.nc.subscribe(inbox, cb=collect)
             try:
                 await self.nc.publish(f"{jsapi.API}.DIRECT.GET.{self.stream}", request,
                                       reply=inbox)
-                async with asyncio.timeout(attempt):
+                async with asyncio.timeout(left):
                     await done
+                return entries
             finally:
                 await subscription.unsubscribe()
 
         async with reaching(f"listing {prefix!r} of cluster {self.cluster!r}"):
-            await jsapi.asked_again(self.timeout, ask)  # see asked_again: a frozen replica
-        return entries
+            return await jsapi.asked_again(self.timeout, ask)  # a frozen replica: see there
 
     async def write(self, key: str, value: bytes, expect: int, ttl: float | None = None) -> int:
         """Write if the key's last revision is ``expect`` (0: never written or expired);
