@@ -37,17 +37,29 @@ def status(server: str, cluster: str, as_json: bool) -> None:
 
 
 async def _read(server: str, cluster: str) -> ClusterStatus:
-    # One quick retry and a silent error callback: a CLI reports, it does not reconnect.
-    nc = await nats.connect(server, connect_timeout=3, max_reconnect_attempts=1,
-                            reconnect_time_wait=0.1, error_cb=_quiet)
+    # One quick retry and a quiet error callback: a CLI reports, it does not reconnect.
+    refused: list[Exception] = []
+
+    async def note(error: Exception) -> None:
+        # nats-py passes the server's -ERR as a plain Error: "'Authorization Violation'",
+        # "'Authentication Timeout'", "'User Authentication Expired'".
+        if isinstance(error, nats.errors.AuthorizationError) or any(
+                word in str(error).lower() for word in ("authoriz", "authenticat")):
+            refused.append(error)
+
+    try:
+        nc = await nats.connect(server, connect_timeout=3, max_reconnect_attempts=1,
+                                reconnect_time_wait=0.1, error_cb=note)
+    except (OSError, nats.errors.Error) as exc:
+        if refused:  # it answered, and said no: "is it running?" would mislead
+            raise click.ClickException(
+                f"NATS at {server} refused the connection ({refused[-1]}): give a user "
+                f"allowed on it in --server, as nats://USER:PASSWORD@HOST:PORT") from exc
+        raise
     try:
         return await read_status(nc, cluster)
     finally:
         await nc.close()
-
-
-async def _quiet(error: Exception) -> None:
-    pass
 
 
 def _as_json(result: ClusterStatus) -> dict[str, object]:

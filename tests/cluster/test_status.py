@@ -71,6 +71,21 @@ async def test_status_of_an_unknown_cluster_or_server_says_what_to_check(
     assert "cannot reach NATS" in down.stderr and "Traceback" not in down.stderr
 
 
+async def test_status_refused_by_the_server_says_so_not_that_it_is_down(
+        tmp_path: Path) -> None:
+    server = await asyncio.to_thread(NatsServer(
+        tmp_path, extra_config='authorization { user: "op", password: "s3cret" }\n').start)
+    try:
+        for url in (server.url, server.url.replace("nats://", "nats://op:wrong@")):
+            refused = await asyncio.to_thread(_status, "--server", url, "--cluster", "shop")
+            assert refused.returncode == 1 and "Traceback" not in refused.stderr
+            assert "refused the connection" in refused.stderr
+            assert "nats://USER:PASSWORD@HOST:PORT" in refused.stderr
+            assert "is running" not in refused.stderr
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
 SUBJECT_TOKEN = re.compile(r"[A-Za-z0-9_~-]+")
 
 
