@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 
 import click
@@ -31,7 +32,7 @@ def status(server: str, cluster: str, as_json: bool) -> None:
         raise click.ClickException(str(exc)) from exc
     except (OSError, nats.errors.Error) as exc:
         raise click.ClickException(
-            f"cannot reach NATS at {server} ({type(exc).__name__}: {exc}): "
+            f"cannot reach NATS at {_shown(server)} ({type(exc).__name__}: {exc}): "
             f"check --server and that nats-server is running") from exc
     click.echo(json.dumps(_as_json(result), indent=2) if as_json else result.render())
 
@@ -53,13 +54,18 @@ async def _read(server: str, cluster: str) -> ClusterStatus:
     except (OSError, nats.errors.Error) as exc:
         if refused:  # it answered, and said no: "is it running?" would mislead
             raise click.ClickException(
-                f"NATS at {server} refused the connection ({refused[-1]}): give a user "
+                f"NATS at {_shown(server)} refused the connection ({refused[-1]}): give a user "
                 f"allowed on it in --server, as nats://USER:PASSWORD@HOST:PORT") from exc
         raise
     try:
         return await read_status(nc, cluster)
     finally:
         await nc.close()
+
+
+def _shown(server: str) -> str:
+    """``server`` for a message: a password in it is not printed."""
+    return re.sub(r"(//[^/@:]*):[^/@]*@", r"\1:***@", server)
 
 
 def _as_json(result: ClusterStatus) -> dict[str, object]:

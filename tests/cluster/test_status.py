@@ -82,6 +82,7 @@ async def test_status_refused_by_the_server_says_so_not_that_it_is_down(
             assert "refused the connection" in refused.stderr
             assert "nats://USER:PASSWORD@HOST:PORT" in refused.stderr
             assert "is running" not in refused.stderr
+            assert "wrong" not in refused.stderr  # a password is never printed
     finally:
         await asyncio.to_thread(server.stop)
 
