@@ -74,6 +74,8 @@ def _as_json(result: ClusterStatus) -> dict[str, object]:
         "bucket": result.bucket,
         "shard_count": result.settings.shard_count if result.settings else None,
         "leader": result.leader.node_id if result.leader else None,
+        "leader_live": result.leader_live(),
+        "leader_age": result.leader_age,
         "epoch": result.epoch,
         "members": [m.model_dump() for m in result.members],
         "table_version": result.table.version if result.table else None,

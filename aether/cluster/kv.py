@@ -17,6 +17,7 @@ import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from datetime import datetime
 
 import nats.errors
 import nats.js.errors
@@ -73,6 +74,8 @@ class Entry:
     key: str
     value: bytes
     revision: int
+    written: datetime | None = None
+    """When the server stored it (its Nats-Time-Stamp), for operators; None if unreadable."""
 
 
 class CasFailed(Exception):
@@ -265,4 +268,12 @@ def _entry(key: str, message: Msg) -> Entry | None:
     headers = message.headers or {}
     if headers.get(KV_OPERATION) in ("DEL", "PURGE") or "Nats-Marker-Reason" in headers:
         return None
-    return Entry(key, message.data, int(headers["Nats-Sequence"]))
+    return Entry(key, message.data, int(headers["Nats-Sequence"]),
+                 _stamp(headers.get("Nats-Time-Stamp")))
+
+
+def _stamp(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None  # RFC 3339, nanoseconds cut
+    except ValueError:
+        return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from nats.aio.client import Client
@@ -27,6 +28,14 @@ class ClusterStatus:
     leader: LeaseRecord | None
     epoch: int
     table: ShardTable | None
+    leader_age: float | None = None
+    """Seconds since the leader's lease was last written, by this host's clock: past its
+    ``lease_ttl`` nobody renews it (the leader is gone and no other took over yet, or the
+    bucket cannot be written, e.g. its servers lost their quorum)."""
+
+    def leader_live(self) -> bool:
+        return self.leader is not None and (
+            self.leader_age is None or self.leader_age <= self.leader.lease_ttl)
 
     def shards_per_node(self) -> dict[str, int]:
         if self.table is None:
@@ -42,6 +51,10 @@ class ClusterStatus:
                          f"(hash {self.settings.hash}, format {self.settings.format})")
         if self.leader is None:
             lines.append("leader    none")
+        elif not self.leader_live():
+            lines.append(f"leader    none live: the lease of {self.leader.node_id!r} (epoch "
+                         f"{self.epoch}, {self.leader.lease_ttl:g}s) was last renewed "
+                         f"{self.leader_age:.0f}s ago")
         else:
             lines.append(f"leader    {self.leader.node_id!r} epoch {self.epoch} "
                          f"(lease {self.leader.lease_ttl:g}s)")
@@ -70,13 +83,15 @@ async def read_status(nc: Client, cluster: str, timeout: float = 5.0) -> Cluster
     table_entry, _ = await bucket.read(TABLE_KEY)
     members = [m for m in (_parse(Member, e) for e in await bucket.scan(PREFIX)) if m]
     leader = _parse(LeaseRecord, leader_entry)
-    epoch = 0
+    epoch, age = 0, None
     if leader is not None and leader_entry is not None:
         epoch = leader.epoch or leader_entry.revision
+        if leader_entry.written is not None:
+            age = max(0.0, (datetime.now(UTC) - leader_entry.written).total_seconds())
     return ClusterStatus(
         cluster=cluster, bucket=bucket.bucket, settings=_parse(ClusterSettings, settings_entry),
         members=sorted(members, key=lambda m: m.node_id), leader=leader, epoch=epoch,
-        table=_parse(ShardTable, table_entry),
+        table=_parse(ShardTable, table_entry), leader_age=age,
     )
 
 

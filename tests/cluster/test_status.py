@@ -87,6 +87,32 @@ async def test_status_refused_by_the_server_says_so_not_that_it_is_down(
         await asyncio.to_thread(server.stop)
 
 
+async def test_a_lease_nobody_renews_is_shown_as_no_live_leader(
+        nats_server: NatsServer) -> None:
+    """The leader's record stays in the bucket when nobody renews it (the leader frozen,
+    or the bucket's servers without a quorum): status must not name it as leading."""
+    cluster = f"stale {uuid4().hex[:6]}"
+    nc = await nats.connect(nats_server.url)
+    manager = ClusterManager(nc, "a", cluster=cluster, shard_count=8, lease_ttl=1.0)
+    try:
+        await manager.start()
+        await eventually(manager.is_leader, 10, "a leads")
+        live = await read_status(nc, cluster)
+        assert live.leader_live() and "leader    'a' epoch" in live.render()
+        for task in (manager.election._task, manager.discovery._task, manager.shards._task):
+            assert task is not None
+            task.cancel()  # frozen: nothing renews the lease, nothing deletes it
+        await asyncio.sleep(1.5)
+        stale = await read_status(nc, cluster)
+        assert stale.leader is not None and not stale.leader_live()
+        assert "leader    none live: the lease of 'a'" in stale.render()
+        shown = await asyncio.to_thread(_status, "--server", nats_server.url, "--cluster",
+                                        cluster, "--json")
+        assert json.loads(shown.stdout)["leader_live"] is False
+    finally:
+        await nc.close()
+
+
 SUBJECT_TOKEN = re.compile(r"[A-Za-z0-9_~-]+")
 
 
