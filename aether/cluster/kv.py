@@ -255,6 +255,13 @@ class ClusterBucket:
                     raise CasFailed(key) from exc
                 raise ClusterUnavailableError(
                     f"writing {key!r} of cluster {self.cluster!r}: {exc}") from exc
+            except nats.errors.MaxPayloadError as exc:
+                # ClusterManager refuses a shard_count whose table cannot fit; a server
+                # restarted with a smaller max_payload since can still get here.
+                raise ClusterConfigError(
+                    f"writing {key!r} of cluster {self.cluster!r}: {len(value)} bytes is "
+                    f"over the server's max_payload ({self.nc.max_payload}); raise "
+                    f"max_payload in the server's configuration") from exc
         return ack.seq
 
     async def nudge(self, what: str) -> None:

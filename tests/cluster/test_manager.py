@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from uuid import uuid4
 
 import nats
@@ -353,3 +354,20 @@ async def test_settings_something_else_wrote_are_refused_saying_what_to_do(
         assert "\n" not in message  # the forged line stays escaped
     finally:
         await nc.drain()
+
+
+async def test_a_value_over_max_payload_is_a_config_error_naming_the_limit(
+        tmp_path: Path) -> None:
+    # The shard table of a cluster founded before a server was restarted with a smaller
+    # max_payload: the leader's write was a raw MaxPayloadError, logged as a bug each round.
+    server = await asyncio.to_thread(
+        NatsServer(tmp_path, extra_config="max_payload: 4096\n").start)
+    nc = await nats.connect(server.url)
+    try:
+        bucket = ClusterBucket(nc, _name(), 2.0)
+        await bucket.ensure(replicas=1)
+        with pytest.raises(ClusterConfigError, match=r"over the server's max_payload \(4096\)"):
+            await bucket.write(TABLE_KEY, b"x" * 5000, expect=0)
+    finally:
+        await nc.close()
+        await asyncio.to_thread(server.stop)
