@@ -24,12 +24,14 @@ stays unchecked: commands find nobody and time out as before, and the next send 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Mapping
 
 import nats.errors
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from pydantic import ValidationError
 
 from aether.cancelling import raise_if_cancelled
@@ -95,6 +97,7 @@ class ClusterRouter(SenderBase):
         self._follows = False  # connect(): take the cluster's count when it changes
         self._checked = False  # the cluster's settings name self.shard_count
         self._reading: asyncio.Task[int | None] | None = None  # the settings read running
+        self._probing: asyncio.Task[None] | None = None  # the deafness check running
 
     @classmethod
     def for_host(cls, host: ActorHost, *, timeout: float = 10.0,
@@ -163,6 +166,7 @@ class ClusterRouter(SenderBase):
                 except (nats.errors.TimeoutError, TimeoutError):
                     raise_if_cancelled()  # else a lost cancel would retry until the deadline
                     reason = "the owner did not answer in time"
+                    await self._reconnect_if_deaf()
                 except nats.errors.MaxPayloadError as exc:  # checked above: the server changed
                     raise InvalidCommandError(
                         f"the command for actor {actor_id[:80]!r} is {len(request)} bytes as "
@@ -196,6 +200,52 @@ class ClusterRouter(SenderBase):
                                           reason)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.25)
+
+    async def _reconnect_if_deaf(self) -> None:
+        """An attempt went unanswered: check that the connection still hears the server (a
+        message to itself), and reconnect when it does not. nats-py's reader stops for good
+        on a message it cannot parse, such as a header status line that is not UTF-8, which
+        anyone who learns this client's reply inbox can send it; the connection stays up, deaf,
+        until its own pings fail minutes later (a node's discovery checks its heartbeats
+        for the same; a client has none). Sends that time out meanwhile share one check."""
+        if self._probing is None:
+            self._probing = asyncio.create_task(self._probe())
+            self._probing.add_done_callback(self._probed)
+        await asyncio.shield(self._probing)
+
+    def _probed(self, task: asyncio.Task[None]) -> None:
+        self._probing = None
+        if not task.cancelled():
+            task.exception()  # retrieved: each waiting send raises it, if any waits
+
+    async def _probe(self) -> None:
+        """Send ourselves a message and wait for it: it takes the server and this
+        connection's reader (a ping does not: nats-py answers it without the reader)."""
+        if not self.nc.is_connected:
+            return  # reconnecting already
+        heard = asyncio.get_running_loop().create_future()
+
+        async def hear(_: Msg) -> None:
+            if not heard.done():
+                heard.set_result(None)
+
+        inbox = self.nc.new_inbox()
+        try:
+            subscription = await self.nc.subscribe(inbox, cb=hear)
+            try:
+                await self.nc.publish(inbox, b"")
+                async with asyncio.timeout(max(self.attempt_timeout, 1.0)):
+                    await heard
+            finally:
+                with contextlib.suppress(nats.errors.Error):
+                    await subscription.unsubscribe()
+        except TimeoutError:
+            log.warning("cluster %r: the NATS connection is up but hears nothing; "
+                        "reconnecting", self.cluster)
+            with contextlib.suppress(nats.errors.Error):
+                await self.nc.force_reconnect()
+        except nats.errors.Error:
+            pass  # closing or reconnecting: nats-py recovers, or the send reports it
 
     def _request(self, actor_id: str, encoded: Mapping[str, object],
                  meta: Mapping[str, str]) -> tuple[int, bytes]:

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 
 from aether.cluster import ClusterRouter
 from aether.cluster.host import SERVED_AT, SERVED_BY
@@ -151,6 +152,37 @@ async def test_a_message_its_client_cannot_parse_does_not_leave_a_node_deaf(
         await asyncio.sleep(1)
         events = await router.send("c-1", Increment())
         assert events[0].version == 2
+        await client.drain()
+
+
+async def test_a_message_its_client_cannot_parse_does_not_leave_a_client_router_deaf(
+        nats_server: NatsServer) -> None:
+    # The same poison sent to a client-only router's reply inbox (anyone who can read
+    # aether.actors.> learns it): every later command timed out, the connection up. An
+    # attempt that goes unanswered now pings the server, and reconnects when it is deaf.
+    cluster = cluster_name()
+    async with nodes(nats_server.url, cluster, ["a"], InMemoryEventStore()) as [_]:
+        client = await nats.connect(nats_server.url)
+        router = await ClusterRouter.connect(client, cluster, commands, timeout=30,
+                                             attempt_timeout=1.0)
+        spy = await nats.connect(nats_server.url)
+        inbox: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        async def learn(message: Msg) -> None:
+            if message.reply and not inbox.done():
+                inbox.set_result(message.reply)
+
+        await spy.subscribe("aether.actors.>", cb=learn)
+        await spy.flush()
+        await router.send("c-1", Increment())
+        await asyncio.to_thread(_raw_publish, nats_server.port, await inbox,
+                                b"NATS/1.0 \xff\xfe\xfd\r\n\r\n")
+        await asyncio.sleep(0.5)
+        for version in (2, 3):  # served again, the first after a reconnect
+            events = await router.send("c-1", Increment())
+            assert events[0].version == version
+        assert client.stats["reconnects"] >= 1
+        await spy.close()
         await client.drain()
 
 

@@ -22,7 +22,7 @@ from aether.cluster.kv import ClusterBucket
 from aether.cluster.shard import SETTINGS_KEY, shard_for
 from aether.errors import TransientError
 from aether.event import EventStore
-from aether.store import JetStreamEventStore
+from aether.store import JetStreamEventStore, jsapi
 from aether.testing import NatsServer
 from aether.testing.counters import Increment, commands, make_counter_router
 from tests.actors.cluster import SHARDS, TTL, cluster_name, nodes, wait_for
@@ -107,7 +107,9 @@ async def test_a_router_reads_the_settings_once_not_per_command(
             for i in range(50):
                 await router.send(f"c-{i}", Increment())
             await spy.flush()
-            assert len(reads) == 1
+            # One read (asked again, in parallel, when its answer is slow: jsapi.asked_again),
+            # not one per command.
+            assert 1 <= len(reads) <= jsapi.READ_ATTEMPTS
         finally:
             await nc.drain()
             await spy.drain()
