@@ -50,6 +50,7 @@ from aether.eventbus import (
     check_publishable,
 )
 from aether.limits import HEADER_RESERVE, check_stored_size
+from aether.nats_probe import ReaderProbe
 from aether.store.naming import (
     MAX_NAMESPACE_BYTES,
     check_header_value,
@@ -142,8 +143,7 @@ class NATSEventBus:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         # Two tokens after the prefix: no namespace's subject, and no pattern feed's (<prefix>.*).
-        self._probe_subject = f"{subject_prefix}.~probe.{self._instance}"
-        self._probe_sub: NatsSubscription | None = None
+        self._probe = ReaderProbe(nc, f"{subject_prefix}.~probe.{self._instance}")
 
     def subject(self, namespace: str) -> str:
         """The NATS subject events of ``namespace`` travel on."""
@@ -239,23 +239,11 @@ class NATSEventBus:
         try:
             await self._round_trip()
             if not self._closed:
-                await self._probe()
+                await self._probe(_WIRE_TIMEOUT)
         except (NatsError, TimeoutError) as error:
             raise StoreUnavailableError(
                 f"NATS did not answer a flush ({type(error).__name__}: {error}): the "
                 f"connection is down or no longer reads; check it, or reconnect") from error
-
-    async def _probe(self) -> None:
-        # nats-py's flush() returns at once when its read loop has ended (it ends on a header
-        # block it cannot parse, and the client still says it is connected): only a message
-        # that comes back through the reader proves the bus still receives.
-        if self._probe_sub is None:
-            async def answer(message: Msg) -> None:
-                await message.respond(b"")
-
-            # Written ahead of the request on the same connection: the server has it first.
-            self._probe_sub = await self._nc.subscribe(self._probe_subject, cb=answer)
-        await self._nc.request(self._probe_subject, b"", timeout=_WIRE_TIMEOUT)
 
     async def _round_trip(self) -> None:
         # nats-py writes flush()'s PING straight to the socket, ahead of commands still in its
@@ -271,10 +259,7 @@ class NATSEventBus:
         self._closed = True
         for subscription in self._table.all():
             subscription.close()
-        if self._probe_sub is not None:
-            with contextlib.suppress(NatsError):
-                await self._probe_sub.unsubscribe()
-            self._probe_sub = None
+        await self._probe.close()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 

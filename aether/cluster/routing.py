@@ -27,11 +27,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, Generic, TypeVar
 
 import nats.errors
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 from pydantic import ValidationError
 
 from aether.cancelling import raise_if_cancelled
@@ -65,9 +65,11 @@ from aether.command import (
 from aether.errors import StoreUnavailableError
 from aether.event import COMMAND_ID, Event
 from aether.limits import check_actor_id
+from aether.nats_probe import ReaderProbe
 from aether.store import jsapi
 
 log = logging.getLogger("aether.cluster")
+T = TypeVar("T")
 
 
 class ClusterRouter(SenderBase):
@@ -96,8 +98,10 @@ class ClusterRouter(SenderBase):
         self._bucket = ClusterBucket(nc, cluster, min(timeout, attempt_timeout))
         self._follows = False  # connect(): take the cluster's count when it changes
         self._checked = False  # the cluster's settings name self.shard_count
-        self._reading: asyncio.Task[int | None] | None = None  # the settings read running
-        self._probing: asyncio.Task[None] | None = None  # the deafness check running
+        # Each run by one send at a time, shared by the others that ask meanwhile.
+        self._settings_read = _Shared(self._read_shard_count)
+        self._reconnect_if_deaf = _Shared(self._probe)
+        self._hears = ReaderProbe(nc, nc.new_inbox())
 
     @classmethod
     def for_host(cls, host: ActorHost, *, timeout: float = 10.0,
@@ -201,45 +205,17 @@ class ClusterRouter(SenderBase):
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.25)
 
-    async def _reconnect_if_deaf(self) -> None:
-        """An attempt went unanswered: check that the connection still hears the server (a
-        message to itself), and reconnect when it does not. nats-py's reader stops for good
-        on a message it cannot parse, such as a header status line that is not UTF-8, which
-        anyone who learns this client's reply inbox can send it; the connection stays up, deaf,
-        until its own pings fail minutes later (a node's discovery checks its heartbeats
-        for the same; a client has none). Sends that time out meanwhile share one check."""
-        if self._probing is None:
-            self._probing = asyncio.create_task(self._probe())
-            self._probing.add_done_callback(self._probed)
-        await asyncio.shield(self._probing)
-
-    def _probed(self, task: asyncio.Task[None]) -> None:
-        self._probing = None
-        if not task.cancelled():
-            task.exception()  # retrieved: each waiting send raises it, if any waits
-
     async def _probe(self) -> None:
-        """Send ourselves a message and wait for it: it takes the server and this
-        connection's reader (a ping does not: nats-py answers it without the reader)."""
+        """An attempt went unanswered: check that the connection still hears the server,
+        and reconnect when it does not. A message anyone who learns this client's reply
+        inbox can send it stops nats-py's reader for good (aether/nats_probe.py), the
+        connection staying up, deaf, until its own pings fail minutes later (a node's
+        discovery checks its heartbeats for the same; a client has none)."""
         if not self.nc.is_connected:
             return  # reconnecting already
-        heard = asyncio.get_running_loop().create_future()
-
-        async def hear(_: Msg) -> None:
-            if not heard.done():
-                heard.set_result(None)
-
-        inbox = self.nc.new_inbox()
         try:
-            subscription = await self.nc.subscribe(inbox, cb=hear)
-            try:
-                await self.nc.publish(inbox, b"")
-                async with asyncio.timeout(max(self.attempt_timeout, 1.0)):
-                    await heard
-            finally:
-                with contextlib.suppress(nats.errors.Error):
-                    await subscription.unsubscribe()
-        except TimeoutError:
+            await self._hears(max(self.attempt_timeout, 1.0))
+        except (nats.errors.TimeoutError, TimeoutError):
             log.warning("cluster %r: the NATS connection is up but hears nothing; "
                         "reconnecting", self.cluster)
             with contextlib.suppress(nats.errors.Error):
@@ -267,13 +243,7 @@ class ClusterRouter(SenderBase):
         """Compare the shard count with the cluster's settings, read afresh (sends that
         ask while a read runs share it); RouterShardCountError when they differ, or, for a
         router from ``connect``, take the cluster's count."""
-        if self._reading is None:
-            # One task that every waiting send wakes from at once (a lock would hand over
-            # to them one loop turn at a time, a long tail with a hundred senders).
-            self._reading = asyncio.create_task(self._read_shard_count())
-            self._reading.add_done_callback(self._read_done)
-        # Shielded: a send cancelled meanwhile must not cancel the others' read.
-        found = await asyncio.shield(self._reading)
+        found = await self._settings_read()
         if found is None or found == self.shard_count:
             self._checked = found is not None
             return
@@ -283,11 +253,6 @@ class ClusterRouter(SenderBase):
         log.warning("cluster %r now has %d shards, not %d (its KV bucket was created again?): "
                     "the router follows it", self.cluster, found, self.shard_count)
         self.shard_count, self._checked = found, True
-
-    def _read_done(self, task: asyncio.Task[int | None]) -> None:
-        self._reading = None
-        if not task.cancelled():
-            task.exception()  # retrieved: each waiting send raises it, if any waits
 
     async def _read_shard_count(self) -> int | None:
         """The cluster's shard count; None while it has no settings or they cannot be read
@@ -303,3 +268,25 @@ class ClusterRouter(SenderBase):
             return ClusterSettings.model_validate_json(entry.value).shard_count
         except ValidationError:
             return None  # junk is never trusted (types.py); no node starts on it either
+
+
+class _Shared(Generic[T]):
+    """``work()`` run once at a time: a call while it runs waits for that run instead of
+    starting another. One task that every waiting caller wakes from at once (a lock would
+    hand over to them one loop turn at a time, a long tail with a hundred senders); a caller
+    cancelled meanwhile does not cancel it for the others."""
+
+    def __init__(self, work: Callable[[], Coroutine[Any, Any, T]]) -> None:
+        self._work = work
+        self._running: asyncio.Task[T] | None = None
+
+    async def __call__(self) -> T:
+        if self._running is None:
+            self._running = asyncio.create_task(self._work())
+            self._running.add_done_callback(self._ended)
+        return await asyncio.shield(self._running)
+
+    def _ended(self, task: asyncio.Task[T]) -> None:
+        self._running = None
+        if not task.cancelled():
+            task.exception()  # retrieved: each waiting caller raises it, if any waits
