@@ -51,6 +51,27 @@ ELECTION_OUTAGE = 9.0
 longest measured election, rounded up; see REPLICATED_LEASE_TTL)."""
 
 
+def largest_table(shard_count: int) -> int:
+    """Bytes the shard table of ``shard_count`` shards takes at its largest, as written:
+    every shard on a node of its own, per shard a node id of up to 2 x MAX_NODE_ID bytes in
+    JSON (each `\\` or `"` escapes to two) with its quotes and comma, and an owner index as
+    wide as shard_count - 1 with its comma; 1 KiB more covers the rest (two 20-digit
+    numbers, the leader's id, field names, headers)."""
+    return shard_count * (2 * MAX_NODE_ID + 4 + len(str(shard_count - 1))) + 1024
+
+
+def _most_shards(max_payload: int) -> int:
+    """The largest shard count whose largest table fits ``max_payload`` (0: none)."""
+    low, high = 0, max_payload  # a shard takes more than a byte: high never fits
+    while low < high:  # largest_table grows with the count: bisect it
+        middle = (low + high + 1) // 2
+        if largest_table(middle) <= max_payload:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
 @dataclass(frozen=True)
 class Timing:
     """How often a node talks to NATS and how long silence lasts before it counts as failure."""
@@ -107,20 +128,14 @@ class ClusterManager:
             raise ClusterConfigError(f"shard_count must be at least 1, got {shard_count}")
         # The leader writes the shard table as one message, however the shards end up
         # placed: refused here, before the settings fix the count for the cluster's name.
-        # At its largest every shard has a node of its own: per shard a node id of up to
-        # 2 x MAX_NODE_ID bytes in JSON (each `\` or `"` escapes to two) with its quotes and
-        # comma, and an owner index as wide as shard_count - 1 with its comma; 1 KiB more
-        # covers the rest (two 20-digit numbers, the leader's id, field names, headers).
-        widest = len(str(shard_count - 1))
-        largest = shard_count * (2 * MAX_NODE_ID + 4 + widest) + 1024
+        largest = largest_table(shard_count)
         if largest > nc.max_payload:
-            most = max(min(10**width, (nc.max_payload - 1024) // (2 * MAX_NODE_ID + 4 + width))
-                       for width in range(1, widest + 1))
+            most = _most_shards(nc.max_payload)
             raise ClusterConfigError(
                 f"shard_count={shard_count} is too large for this NATS server: the shard "
                 f"table, written as one message, can grow to {largest} bytes (every shard on "
                 f"a node of its own, node ids of {MAX_NODE_ID} bytes), more than its "
-                f"max_payload of {nc.max_payload}; use shard_count <= {max(most, 0)}, or "
+                f"max_payload of {nc.max_payload}; use shard_count <= {most}, or "
                 f"raise max_payload in the server's configuration")
         if not 1 <= replicas <= 5:
             raise ClusterConfigError(f"replicas must be 1 to 5, got {replicas}")
