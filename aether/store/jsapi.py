@@ -207,8 +207,9 @@ async def publish_atomic(
 
 
 async def direct_get_last(nc: Client, stream: str, subject: str, timeout: float) -> Msg | None:
-    """The last message on ``subject`` (one request, no scan), or None, as the replica that
-    answers holds it: on a replicated stream a follower may not have the newest yet."""
+    """The last message on ``subject`` (one request, asked again when slow: see
+    ``asked_again``; no scan), or None, as the replica that answers holds it: on a
+    replicated stream a follower may not have the newest yet."""
     request = f"{API}.DIRECT.GET.{stream}.{subject}"
     reply = await asked_again(timeout, lambda left: nc.request(request, b"", timeout=left))
     headers = reply.headers or {}

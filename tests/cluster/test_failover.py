@@ -128,13 +128,32 @@ async def test_paused_leader_loses_the_lease_and_never_acts_on_its_old_epoch(
     await nc.drain()
 
 
+@contextlib.asynccontextmanager
+async def _three_servers(tmp_path: Path) -> AsyncIterator[tuple[list[NatsServer], Client,
+                                                                 Client]]:
+    """A 3-server NATS cluster, a watcher connected to any of them, and a connection to the
+    first server only (the node's: tests keep it up)."""
+    servers = await asyncio.to_thread(start_cluster, tmp_path / "nats", 3)
+    urls = [s.url for s in servers]
+    watcher = await nats.connect(servers=urls, max_reconnect_attempts=-1,
+                                 reconnect_time_wait=0.2)
+    try:
+        nc = await nats.connect(servers=urls, dont_randomize=True)
+        try:
+            yield servers, watcher, nc
+        finally:
+            await nc.close()
+    finally:
+        with contextlib.suppress(Exception):
+            await watcher.close()
+        for server in servers:
+            await asyncio.to_thread(server.stop)
+
+
 async def test_losing_one_of_three_servers_does_not_stop_election_or_placement(
         tmp_path: Path) -> None:
-    servers = await asyncio.to_thread(start_cluster, tmp_path / "nats", 3)
-    urls = ",".join(s.url for s in servers)
-    nc = await nats.connect(servers=urls.split(","), max_reconnect_attempts=-1,
-                            reconnect_time_wait=0.2)
-    try:
+    async with _three_servers(tmp_path) as (servers, nc, _):
+        urls = ",".join(s.url for s in servers)
         async with fleet_of(urls, tmp_path, 3, replicas=3) as fleet:
             await _converge(nc, fleet, STARTUP)
             info = await nc.jetstream().stream_info(f"KV_{bucket_name(fleet.cluster)}")
@@ -148,11 +167,6 @@ async def test_losing_one_of_three_servers_does_not_stop_election_or_placement(
             fleet.retire(killed.node_id)
             await _converge(nc, fleet, 3 * LIVENESS)
         assert_one_leader_at_a_time(fleet.all_lines())
-    finally:
-        with contextlib.suppress(Exception):
-            await nc.close()
-        for server in servers:
-            await asyncio.to_thread(server.stop)
 
 
 async def test_a_leader_replaced_by_a_newer_process_with_its_id_resigns(
@@ -179,28 +193,6 @@ async def test_a_leader_replaced_by_a_newer_process_with_its_id_resigns(
         assert not (old.last_state() or {}).get("leader")
         assert_one_leader_at_a_time(fleet.all_lines())
     await nc.drain()
-
-
-@contextlib.asynccontextmanager
-async def _three_servers(tmp_path: Path) -> AsyncIterator[tuple[list[NatsServer], Client,
-                                                                 Client]]:
-    """A 3-server NATS cluster, a watcher connected to any of them, and a connection to the
-    first server only (the node's: tests keep it up)."""
-    servers = await asyncio.to_thread(start_cluster, tmp_path / "nats", 3)
-    urls = [s.url for s in servers]
-    watcher = await nats.connect(servers=urls, max_reconnect_attempts=-1,
-                                 reconnect_time_wait=0.2)
-    try:
-        nc = await nats.connect(servers=urls, dont_randomize=True)
-        try:
-            yield servers, watcher, nc
-        finally:
-            await nc.close()
-    finally:
-        with contextlib.suppress(Exception):
-            await watcher.close()
-        for server in servers:
-            await asyncio.to_thread(server.stop)
 
 
 async def test_a_bucket_electing_a_new_leader_does_not_make_a_node_reconnect(
