@@ -3,9 +3,12 @@
 Breaking means an event already stored (or already published to a consumer) no longer
 decodes as the new model says: a field removed or renamed, a type changed, a required
 field added without a default, an event removed or renamed, an enum value removed.
-Compatible: an optional field (one with a default) added, a description changed, an
-event or enum value added, a default changed (stored events all decode; those written
-without the field read the new default, which is reported so a person can judge it).
+An event whose streams move is breaking too: its aggregate renamed (or given another
+``id_prefix``) records it under new actor ids, and the stored histories under the old ones
+are no longer loaded. Compatible: an optional field (one with a default) added, a
+description changed, an event or enum value added, a default changed (stored events all
+decode; those written without the field read the new default, which is reported so a
+person can judge it).
 
 A field losing its default is breaking even when it was in the schema from the start: a
 compatible change keeps the event's ``schema_version``, so the lock overwrites that
@@ -15,7 +18,8 @@ versions in the lock (``removed_events``); adding it back is compared with them.
 
 A breaking change to an event is *versioned* when the new model bumped that event's
 ``schema_version`` past the locked one (old events are then upcast, not mis-read); an
-event removed or renamed is versioned when the model's own ``version`` was bumped. Only
+event removed, renamed or moved to other streams is versioned when the model's own
+``version`` was bumped (the histories were moved, or are given up, on purpose). Only
 unversioned breaking changes fail ``check``, ``validate`` and ``generate``.
 
 A breaking change to an event other contexts consume (see modeling/context_map.py) says
@@ -32,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from modeling.contract import Lock, Schema, latest
+from modeling.identity import ID_PREFIX
 from modeling.lock_checks import same_default
 from modeling.names import printable as _n
 from modeling.source import Location
@@ -42,11 +47,13 @@ Kind = Literal[
     "field-removed", "field-renamed", "type-changed", "required-field-added",
     "default-removed",
     "event-removed", "event-renamed", "enum-value-removed", "schema-version-lowered",
+    "streams-moved",
 ]
 BREAKING: frozenset[str] = frozenset({
     "field-removed", "field-renamed", "type-changed", "required-field-added",
     "default-removed",
     "event-removed", "event-renamed", "enum-value-removed", "schema-version-lowered",
+    "streams-moved",
 })
 
 Where = tuple[str, ...]
@@ -103,6 +110,8 @@ def compare(old: Lock, new: Lock, locate: Locator) -> list[Change]:
     model_bumped = int(new.get("model_version", 1)) > int(old.get("model_version", 1))
     for name in sorted(set(old_events) & set(new_events)):
         changes += _event_changes(name, old_events[name], new_events[name], locate)
+        changes += _streams_moved(name, old_events[name], new_events[name], locate,
+                                  model_bumped)
     removed = sorted(set(old_events) - set(new_events))
     added = [n for n in sorted(set(new_events) - set(old_events))]
     gone: dict[str, Any] = old.get("removed_events", {})
@@ -114,6 +123,7 @@ def compare(old: Lock, new: Lock, locate: Locator) -> list[Change]:
             f"event {name} added back: it was removed, and its stored events (up to "
             f"schema_version {version}) must decode as it is now"))
         changes += _event_changes(name, gone[name], new_events[name], locate)
+        changes += _streams_moved(name, gone[name], new_events[name], locate, model_bumped)
     for name in removed:
         _version, schema = latest(old_events[name])
         twin = next((a for a in added if _same_shape(schema, latest(new_events[a])[1])), None)
@@ -135,6 +145,27 @@ def compare(old: Lock, new: Lock, locate: Locator) -> list[Change]:
         changes.append(Change(locate(("event", name)), name, "event-added",
                               f"event {name} added"))
     return sorted(changes)
+
+
+def _streams_moved(name: str, old: dict[str, Any], new: dict[str, Any], locate: Locator,
+                   model_bumped: bool) -> list[Change]:
+    """The event now goes to streams of another actor-id prefix than the stored ones (known
+    only where both the lock and the model fix the prefix)."""
+    before, after = old.get("actor_prefix"), new.get("actor_prefix")
+    if before is None or after is None or before == after:
+        return []
+    owner = new.get("aggregate")
+    if owner is None:
+        keep = "keep the emitting system's old name"
+    elif ID_PREFIX.fullmatch(before):
+        keep = f"give {owner} `id_prefix: {before}`"
+    else:
+        keep = f"keep {owner}'s old name"
+    return [Change(
+        locate(("event", name)), name, "streams-moved",
+        f"{name} is now recorded in streams {after}-<id>, and the stored ones are in "
+        f"{_n(before)}-<id>, which nothing loads any more; {keep} to keep them, or bump the "
+        f"model's version once they are moved", model_bumped)]
 
 
 def _same_shape(a: Schema, b: Schema) -> bool:

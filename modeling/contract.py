@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
+from modeling.identity import event_emitters, id_prefix
 from modeling.index import index_model
 from modeling.lock_checks import field_groups, schema_problem, structure_problem, version_key
 from modeling.names import printable, shown
@@ -32,8 +33,9 @@ Schema = dict[str, Any]
 """One event version: {"description", "fields": {name: field}, "types": {name: type}}."""
 Lock = dict[str, Any]
 """{"aether_lock", "model", "model_version", "events": {name: {"context", "aggregate",
-"schema_version", "versions": {"1": Schema, ...}}}, "removed_events": {the same, for events
-the model had and no longer has}}"""
+"schema_version", "versions": {"1": Schema, ...}, and "actor_prefix" where the model fixes
+the streams the event is stored in}}, "removed_events": {the same, for events the model had
+and no longer has}}"""
 
 
 class LockError(ValueError):
@@ -101,17 +103,24 @@ def contract(model: Model) -> Lock:
     """The model's current contract: every event at its current ``schema_version`` only."""
     index = index_model(model)
     declared = _declared_types(model)
+    emitters = event_emitters(model)
     events: dict[str, Any] = {}
     for entry in index.entries:
         if entry.kind != "event" or entry.name in events:
             continue
-        event, _owner = index.events[entry.name]
+        event, owner = index.events[entry.name]
         events[entry.name] = {
             "context": entry.context,
             "aggregate": entry.aggregate,
             "schema_version": event.schema_version,
             "versions": {str(event.schema_version): event_schema(event, declared)},
         }
+        # Stored events stay in the streams they were written to: the lock remembers where
+        # the model puts them, so a rename that moves the streams is found (changes.py).
+        prefix = (id_prefix(owner) if owner is not None and owner.id is not None
+                  else emitters.get(entry.name) if owner is None else None)
+        if prefix is not None:
+            events[entry.name]["actor_prefix"] = prefix
     return {"aether_lock": LOCK_FORMAT, "model": model.name, "model_version": model.version,
             "events": events}
 

@@ -22,7 +22,8 @@ Problem = tuple[Path, str, str]
 
 ID_TYPES = ("str", "int", "uuid")
 """Field types an identity may have: they print as the same text for the same value."""
-_PREFIX = re.compile(r"[a-z][a-z0-9_]{0,62}")
+ID_PREFIX = re.compile(r"[a-z][a-z0-9_]{0,62}")
+"""What an ``id_prefix`` may be."""
 MAX_ACTOR_ID_BYTES = 512
 """The runtime's limit on an actor id (aether.limits.MAX_ACTOR_ID_BYTES; modeling does not
 import aether, tests/modeling keeps the two equal)."""
@@ -117,7 +118,7 @@ def _shared_prefix_problems(model: Model) -> Iterator[Problem]:
     taken = set(owners)
     for prefix, sharing in owners.items():
         for i, (path, aggregate) in enumerate(sharing):
-            if aggregate.id_prefix is None or not _PREFIX.fullmatch(prefix):
+            if aggregate.id_prefix is None or not ID_PREFIX.fullmatch(prefix):
                 continue
             # The first explicit prefix of a group keeps it when it stands beside defaults
             # only; a default prefix cannot be written differently, so it always keeps it.
@@ -143,7 +144,7 @@ def _free_prefix(aggregate: Aggregate, taken: set[str]) -> str:
 
 def _aggregate_problems(path: Path, aggregate: Aggregate) -> Iterator[Problem]:
     name = short(aggregate.name)
-    if aggregate.id_prefix is not None and not _PREFIX.fullmatch(aggregate.id_prefix):
+    if aggregate.id_prefix is not None and not ID_PREFIX.fullmatch(aggregate.id_prefix):
         yield ((*path, "id_prefix"),
                f"id_prefix {shown(aggregate.id_prefix)} of aggregate {name} must be 1 to 63 "
                f"lowercase letters, digits or underscores, starting with a letter: write e.g. "

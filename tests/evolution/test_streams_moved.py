@@ -1,0 +1,193 @@
+"""An event whose streams move (its aggregate or external system renamed, another
+``id_prefix``) is a breaking change: the stored histories stay under the old actor ids, and
+nothing loads them any more."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from codegen.cli import main
+from modeling import load_model
+from modeling.contract import contract, lock_path, render_lock
+from modeling.evolution import changes_against
+
+DESK = """\
+model: desk
+version: 1
+contexts:
+  - name: Front
+    actors: [Clerk]
+    external_systems:
+      - name: Clock
+        emits: [DayStarted]
+    events:
+      - name: DayStarted
+        fields: {day: date}
+    aggregates:
+      - name: Booking
+        id: booking_id
+        state: {guest: str}
+        commands:
+          - name: Book
+            actor: Clerk
+            fields: {booking_id: str, guest: str}
+            emits: [Booked]
+          - name: Cancel
+            actor: Clerk
+            fields: {booking_id: str}
+            emits: [Cancelled]
+        events:
+          - name: Booked
+            fields: {booking_id: str, guest: str}
+          - name: Cancelled
+            fields: {booking_id: str}
+      - name: Note
+        state: {text: str}
+        commands:
+          - name: Write
+            actor: Clerk
+            fields: {text: str}
+            emits: [Written]
+        events:
+          - name: Written
+            fields: {text: str}
+"""
+
+
+def _edited(*edits: tuple[str, str]) -> str:
+    text = DESK
+    for old, new in edits:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return text
+
+
+def _locked(folder: Path, text: str = DESK) -> Path:
+    model = folder / "desk.yaml"
+    model.write_text(text)
+    lock_path(model).write_text(render_lock(contract(load_model(model).model)))
+    return model
+
+
+def _changes(model: Path, text: str) -> list[tuple[str, str, int, bool]]:
+    model.write_text(text)
+    old = json.loads(lock_path(model).read_text())
+    return [(c.kind, c.event, c.location.line, c.failing)
+            for c in changes_against(load_model(model), old)]
+
+
+def test_the_lock_says_where_the_model_puts_each_event(tmp_path: Path) -> None:
+    lock = json.loads(lock_path(_locked(tmp_path)).read_text())
+    prefixes = {name: entry.get("actor_prefix") for name, entry in lock["events"].items()}
+    # Note has no id: its callers choose its actor ids, and a rename moves nothing.
+    assert prefixes == {"Booked": "booking", "Cancelled": "booking", "DayStarted": "clock",
+                        "Written": None}
+
+
+def test_renaming_an_aggregate_with_an_id_moves_its_streams(tmp_path: Path) -> None:
+    model = _locked(tmp_path)
+    found = _changes(model, _edited(("- name: Booking\n", "- name: Reservation\n")))
+    assert found == [("streams-moved", "Booked", 26, True),
+                     ("streams-moved", "Cancelled", 28, True)]
+    (change, _) = changes_against(load_model(model), json.loads(lock_path(model).read_text()))
+    assert change.message == (
+        "Booked is now recorded in streams reservation-<id>, and the stored ones are in "
+        "booking-<id>, which nothing loads any more; give Reservation `id_prefix: booking` "
+        "to keep them, or bump the model's version once they are moved")
+
+
+def test_the_old_id_prefix_keeps_the_streams(tmp_path: Path) -> None:
+    model = _locked(tmp_path)
+    assert _changes(model, _edited(("- name: Booking\n        id: booking_id\n",
+                                    "- name: Reservation\n        id: booking_id\n"
+                                    "        id_prefix: booking\n"))) == []
+
+
+def test_another_id_prefix_moves_the_streams(tmp_path: Path) -> None:
+    model = _locked(tmp_path)
+    found = _changes(model, _edited(("id: booking_id\n", "id: booking_id\n"
+                                     "        id_prefix: stay\n")))
+    assert [(kind, event, failing) for kind, event, _, failing in found] == [
+        ("streams-moved", "Booked", True), ("streams-moved", "Cancelled", True)]
+
+
+def test_a_model_version_bump_declares_the_move(tmp_path: Path) -> None:
+    model = _locked(tmp_path)
+    found = _changes(model, _edited(("version: 1", "version: 2"),
+                                    ("- name: Booking\n", "- name: Reservation\n")))
+    assert [(kind, failing) for kind, _, _, failing in found] == [
+        ("streams-moved", False), ("streams-moved", False)]
+
+
+def test_renaming_an_external_system_moves_its_events_streams(tmp_path: Path) -> None:
+    model = _locked(tmp_path)
+    found = _changes(model, _edited(("- name: Clock\n", "- name: Timer\n")))
+    assert [(kind, event, failing) for kind, event, _, failing in found] == [
+        ("streams-moved", "DayStarted", True)]
+    (change,) = changes_against(load_model(model), json.loads(lock_path(model).read_text()))
+    assert "streams timer-<id>" in change.message and "clock-<id>" in change.message
+    assert "keep the emitting system's old name" in change.message
+
+
+def test_an_aggregate_without_an_id_is_renamed_freely(tmp_path: Path) -> None:
+    model = _locked(tmp_path)
+    assert _changes(model, _edited(("- name: Note\n", "- name: Memo\n"))) == []
+
+
+def test_an_event_added_back_in_other_streams_is_found(tmp_path: Path) -> None:
+    model = _locked(tmp_path)
+    cancel = ("          - name: Cancel\n            actor: Clerk\n"
+              "            fields: {booking_id: str}\n            emits: [Cancelled]\n")
+    cancelled = "          - name: Cancelled\n            fields: {booking_id: str}\n"
+    model.write_text(_edited(("version: 1", "version: 2"), (cancel, ""), (cancelled, "")))
+    generated = CliRunner().invoke(main, ["generate", str(model), "-o", str(tmp_path / "out")])
+    assert generated.exit_code == 0, generated.output
+    desk = ("      - name: Desk\n        id: booking_id\n        state: {open: bool}\n"
+            f"        commands:\n{cancel}        events:\n{cancelled}")
+    back = _edited(("version: 1", "version: 2"), (cancel, ""), (cancelled, ""),
+                   ("    aggregates:\n", "    aggregates:\n" + desk))
+    assert ("streams-moved", "Cancelled", True) in [
+        (kind, event, failing) for kind, event, _, failing in _changes(model, back)]
+
+
+def test_validate_and_generate_refuse_the_move_at_the_event(tmp_path: Path) -> None:
+    model = _locked(tmp_path)
+    model.write_text(_edited(("- name: Booking\n", "- name: Reservation\n")))
+    for args in (["validate", str(model)], ["generate", str(model), "-o", str(tmp_path / "o")]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1
+        assert (f"{model}:26:13: error: breaking change since desk.lock.json: streams-moved: "
+                f"Booked is now recorded in streams reservation-<id>") in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_lock_written_before_it_kept_prefixes_reads_and_gains_them(tmp_path: Path) -> None:
+    """Locks of earlier versions have no actor_prefix: nothing to compare, no error, and the
+    next generate writes it."""
+    model = _locked(tmp_path)
+    lock = json.loads(lock_path(model).read_text())
+    for entry in lock["events"].values():
+        entry.pop("actor_prefix", None)
+    lock_path(model).write_text(json.dumps(lock))
+    assert _changes(model, DESK) == []
+    result = CliRunner().invoke(main, ["generate", str(model), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert '"actor_prefix": "booking"' in lock_path(model).read_text()
+
+
+@pytest.mark.parametrize("value", [5, None, ["booking"], {"a": 1}])
+def test_an_actor_prefix_that_is_not_text_is_a_damaged_lock(tmp_path: Path,
+                                                            value: object) -> None:
+    model = _locked(tmp_path)
+    lock = json.loads(lock_path(model).read_text())
+    lock["events"]["Booked"]["actor_prefix"] = value
+    lock_path(model).write_text(json.dumps(lock, indent=2))
+    result = CliRunner().invoke(main, ["check", str(model)])
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()
+    assert "not a valid lock (event Booked: `actor_prefix` is not text)" in line
+    assert line.startswith(f"aether-gen: error: {lock_path(model)}:")
