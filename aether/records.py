@@ -424,14 +424,26 @@ def _load_native() -> Any:
 NATIVE: Any = _load_native()
 """The aether._records module when it was built, else None."""
 
-new_event_id: Callable[[], str] = (
-    _python_event_id if NATIVE is None else NATIVE.new_event_id)
+def id_makers(native: Any) -> tuple[Callable[[], str], Callable[[], str]]:
+    """(new_event_id, new_command_id): the C ones when ``native`` has them and they work.
+    They read with getentropy, which kernels before 3.17 lack (ENOSYS); os.urandom falls
+    back to /dev/urandom there, so the Python ones are taken instead of failing every id."""
+    if native is None:
+        return _python_event_id, _python_command_id
+    try:
+        native.new_event_id()
+    except OSError:
+        return _python_event_id, _python_command_id
+    makers: tuple[Callable[[], str], Callable[[], str]] = (
+        native.new_event_id, native.new_command_id)
+    return makers
+
+
+new_event_id, new_command_id = id_makers(NATIVE)
 """A new random (version 4) UUID in canonical text, as ``str(uuid4())`` gives: an event's
-id. The C one reads the kernel's random bytes in blocks (two ids per command cost about
-as much as a system call each otherwise)."""
-new_command_id: Callable[[], str] = (
-    _python_command_id if NATIVE is None else NATIVE.new_command_id)
-"""128 new random bits as 32 hex digits (what ``uuid4().hex`` gave): a command's id."""
+id; and 128 new random bits as 32 hex digits (what ``uuid4().hex`` gave): a command's id.
+The C ones read the kernel's random bytes in blocks (two ids per command cost about as
+much as a system call each otherwise)."""
 
 
 def _native_fill_unavailable(*_args: Any) -> bool:

@@ -14,6 +14,7 @@ import gc
 import json
 import operator
 import os
+import subprocess
 import sys
 import tracemalloc
 import weakref
@@ -22,6 +23,7 @@ from collections.abc import Sequence as Sequence_
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from functools import reduce
+from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 from uuid import RFC_4122, UUID
@@ -765,3 +767,42 @@ def test_a_forked_child_makes_other_ids_than_its_parent() -> None:
     assert os.waitpid(pid, 0)[1] == 0
     assert len(child) == 40
     assert not parent & child
+
+
+SHIM = """\
+#include <errno.h>
+#include <stddef.h>
+int getentropy(void *buffer, size_t length) { (void)buffer; (void)length; errno = ENOSYS;
+                                               return -1; }
+"""
+
+
+def test_ids_are_made_where_the_kernel_lacks_getentropy(tmp_path: Path) -> None:
+    """Kernels before 3.17 have no getrandom, so glibc's getentropy fails with ENOSYS; a real
+    process whose getentropy does so (a library preloaded in front of glibc's) still makes
+    every id, through os.urandom (which reads /dev/urandom there)."""
+    (tmp_path / "shim.c").write_text(SHIM)
+    shim = tmp_path / "shim.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(shim), str(tmp_path / "shim.c")],
+                   check=True)
+    script = (
+        "import errno\n"
+        "from uuid import UUID\n"
+        "from aether import records\n"
+        "from aether.command import with_command_id\n"
+        "from aether.store import InMemoryEventStore\n"
+        "try:\n"
+        "    records.NATIVE.new_event_id()\n"
+        "except OSError as error:\n"
+        "    assert error.errno == errno.ENOSYS, error\n"
+        "else:\n"
+        "    raise SystemExit('getentropy did not fail: the shim was not used')\n"
+        "ids = {records.new_event_id() for _ in range(100)}\n"
+        "assert len(ids) == 100 and all(UUID(i).version == 4 for i in ids)\n"
+        "assert len(with_command_id(None)['command_id']) == 32\n"
+        "assert records.new_event_id is records._python_event_id\n"
+        "print('made')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env={**os.environ, "LD_PRELOAD": str(shim)}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "made\n"
