@@ -104,6 +104,9 @@ class ShardManager:
     def owns(self, shard: int, tenure: Tenure | None = None) -> bool:
         """True if this node owns ``shard`` right now and, when ``tenure`` is given, has
         owned it without a break since the ShardChange of that tenure gave it the shard."""
+        if tenure is not None and not isinstance(tenure, Tenure):
+            raise TypeError(f"owns() takes a ShardChange's tenure, not {tenure!r}: a table "
+                            f"version says nothing of breaks (see docs/cluster.md)")
         if shard not in self.my_shards():
             return False
         return tenure is None or self._since.get(shard) == tenure

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, NewType, TypeVar
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -109,9 +109,13 @@ class MembershipChange:
     left: tuple[Member, ...]
 
 
-Tenure = NewType("Tenure", int)
-"""One unbroken stretch of a node owning a shard: the number of the ShardChange that gave it
-the shard (a node numbers its shard changes from 1 and never reuses one)."""
+@dataclass(frozen=True, slots=True)
+class Tenure:
+    """One unbroken stretch of a node owning a shard: the number of the ShardChange that gave
+    it the shard (a node numbers its shard changes from 1 and never reuses one). A class of
+    its own, not an int, so that a table version passed for it is refused, never compared."""
+
+    number: int
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,11 @@ async def test_callbacks_report_members_leadership_and_shards(nats_server: NatsS
         shard = next(iter(regained.gained))
         assert first.owns(shard, regained.tenure)
         assert not first.owns(shard, changes[0].tenure)  # lost to b in between
+        # A table version in place of a tenure is refused, whatever the numbers: the table
+        # that gave the shard back may carry the very number of the tenure that gave it.
+        for wrong in (regained.version, regained.tenure.number):
+            with pytest.raises(TypeError, match="takes a ShardChange's tenure"):
+                first.owns(shard, wrong)  # type: ignore[arg-type]
     assert leadership[-1] == LeadershipChange("a", False, leadership[-1].epoch)
     assert changes[-1].owned == frozenset()  # stopping gives every shard up
 
