@@ -16,8 +16,9 @@ actor, through the routes of a CommandRouter (generated ``make_router``):
   listening; a host given a shard first asks the shard's current listener to release it,
   so the old owner has let go before the new one serves (handover.py).
 
-Every event a host writes carries ``SERVED_BY`` (node id) and ``SERVED_AT`` (shard table
-version) in its metadata, so anyone can check which node served which command in which table.
+Every event a host writes carries ``SERVED_BY`` (node id), ``SERVED_AT`` (shard table
+version) and ``SERVED_IN`` (the cluster's founding) in its metadata, so anyone can check which
+node served which command in which table.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ log = logging.getLogger("aether.cluster")
 
 SERVED_BY = "aether_served_by"
 SERVED_AT = "aether_served_at"
+SERVED_IN = "aether_served_in"
+"""The founding (ClusterSettings.founded) whose table ``SERVED_AT`` numbers: versions start
+again from 1 when a cluster's bucket is founded anew. Absent for clusters founded before
+foundings had ids."""
 
 
 class ActorHost:
@@ -91,6 +96,15 @@ class ActorHost:
     def serves(self, shard: int) -> bool:
         """True while this host takes commands for ``shard`` (it owns it and listens)."""
         return self._listeners.accepting(shard) and shard in self.manager.my_shards()
+
+    def _served_at(self) -> dict[str, str]:
+        """SERVED_AT and SERVED_IN of the table this node serves under, read together."""
+        table = self.manager.table
+        if table is None:
+            return {SERVED_AT: "0"}
+        if not table.founded:
+            return {SERVED_AT: str(table.version)}
+        return {SERVED_AT: str(table.version), SERVED_IN: table.founded}
 
     @property
     def drain_timeout(self) -> float:
@@ -256,8 +270,7 @@ class ActorHost:
                 self._cache.drop(actor_id)
                 self.counters.refused_moved += 1
                 raise ShardMovedError(actor_id, shard, self.node_id)
-            stamped = {**meta, SERVED_BY: self.node_id,
-                       SERVED_AT: str(self.manager.table_version)}
+            stamped = {**meta, SERVED_BY: self.node_id, **self._served_at()}
             try:
                 events = await route.repository.save(aggregate, stamped)
             except VersionConflictError:

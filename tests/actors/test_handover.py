@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import nats
 
 from aether.cluster import ClusterRouter
-from aether.cluster.host import SERVED_AT, SERVED_BY
+from aether.cluster.host import SERVED_AT, SERVED_BY, SERVED_IN
 from aether.cluster.types import ShardChange
 from aether.event import Event
 from aether.store import JetStreamEventStore
@@ -37,14 +37,18 @@ def overlaps(events: Sequence[Event]) -> list[str]:
     owner serves under a newer table than its predecessor), and one table version has one
     writer. Returns a description of each violation."""
     found: list[str] = []
-    writers: dict[str, str] = {}
+    writers: dict[tuple[str, int], str] = {}
     latest = 0
+    founding = ""
     for event in events:
         at, by = int(event.metadata[SERVED_AT]), event.metadata[SERVED_BY]
+        if event.metadata[SERVED_IN] != founding:  # a bucket founded anew: versions restart
+            founding, latest = event.metadata[SERVED_IN], 0
         if at < latest:
             found.append(f"v{event.version} by {by} at table {at} after table {latest}")
-        if writers.setdefault(str(at), by) != by:
-            found.append(f"v{event.version}: table {at} served by {writers[str(at)]} and {by}")
+        if writers.setdefault((founding, at), by) != by:
+            found.append(f"v{event.version}: table {at} served by {writers[founding, at]} "
+                         f"and {by}")
         latest = max(latest, at)
     return found
 

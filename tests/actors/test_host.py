@@ -16,7 +16,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from aether.cluster import ClusterRouter
-from aether.cluster.host import SERVED_AT, SERVED_BY
+from aether.cluster.host import SERVED_AT, SERVED_BY, SERVED_IN
+from aether.cluster.kv import bucket_name
 from aether.cluster.wire import shard_subject
 from aether.event import COMMAND_ID
 from aether.store import InMemoryEventStore, JetStreamEventStore
@@ -112,13 +113,13 @@ async def test_commands_keep_flowing_while_nodes_join_and_leave(
         finally:
             stop.set()
             await client.drain()
-        served: dict[tuple[str, str], set[str]] = {}
+        served: dict[tuple[str, str, str], set[str]] = {}
         for counter in counters:
             events = await jetstream_store.get_events(counter)
             assert len(events) == sent[counter] > 0
             assert [e.version for e in events] == list(range(1, len(events) + 1))
             for event in events:
-                key = (counter, event.metadata[SERVED_AT])
+                key = (counter, event.metadata[SERVED_IN], event.metadata[SERVED_AT])
                 served.setdefault(key, set()).add(event.metadata[SERVED_BY])
         assert all(len(by) == 1 for by in served.values()), served
         assert {"a", "b", "c"} <= set().union(*served.values())
@@ -197,3 +198,34 @@ async def test_a_claim_outlasts_a_brief_lapse_of_the_nodes_membership(
         node.manager.discovery._alive_until = 0.0  # lapsed until the next heartbeat
         node.host._listeners.gain(frozenset({shard}))
         await wait_for(lambda: node.host.serves(shard), timeout=10)
+
+
+async def test_events_name_the_founding_their_table_version_belongs_to(
+        nats_server: NatsServer) -> None:
+    """Table versions start again from 1 when the cluster's bucket is founded anew, so
+    SERVED_AT alone is ambiguous afterwards: SERVED_IN names the founding."""
+    store = InMemoryEventStore()
+    cluster = cluster_name()
+    async with nodes(nats_server.url, cluster, ["a", "b"], store) as started:
+        await wait_for(lambda: agreed(started))
+        first = started[0].manager.shards.founded
+        for index in range(8):
+            await started[0].router.send(f"f-{index}", Increment())
+        js = started[0].manager.nc.jetstream()
+        await js.delete_stream(f"KV_{bucket_name(cluster)}")
+        await wait_for(lambda: agreed(started) and all(
+            node.manager.shards.founded not in ("", first) for node in started))
+        second = started[0].manager.shards.founded
+        for index in range(8):
+            await started[1].router.send(f"f-{index}", Increment())
+    served: dict[tuple[str, str, str], set[str]] = {}
+    foundings: list[str] = []
+    for index in range(8):
+        events = await store.get_events(f"f-{index}")
+        assert [e.version for e in events] == [1, 2]
+        foundings += [e.metadata[SERVED_IN] for e in events]
+        for event in events:
+            key = (event.actor_id, event.metadata[SERVED_IN], event.metadata[SERVED_AT])
+            served.setdefault(key, set()).add(event.metadata[SERVED_BY])
+    assert foundings == [first, second] * 8
+    assert all(len(by) == 1 for by in served.values()), served

@@ -18,7 +18,7 @@ import nats
 
 from aether import AetherError, ClusterRouter
 from aether.cluster import read_status
-from aether.cluster.host import SERVED_AT, SERVED_BY
+from aether.cluster.host import SERVED_AT, SERVED_BY, SERVED_IN
 from aether.event import COMMAND_ID
 from aether.store import JetStreamEventStore
 from aether.testing import NatsServer
@@ -85,7 +85,7 @@ async def test_a_node_killed_mid_stream_loses_and_doubles_nothing(
         for counter, command_id, _ in failed:
             await router.send(counter, Increment(), {COMMAND_ID: command_id})
 
-        served: dict[tuple[str, str], set[str]] = {}
+        served: dict[tuple[str, str, str], set[str]] = {}
         for c in range(COUNTERS):
             counter = f"k-{c}"
             events = await store.get_events(counter)
@@ -93,7 +93,8 @@ async def test_a_node_killed_mid_stream_loses_and_doubles_nothing(
             assert ids == Tally({cid: 1 for name, cid in plan if name == counter})
             assert [e.version for e in events] == list(range(1, len(events) + 1))
             for event in events:
-                served.setdefault((counter, event.metadata[SERVED_AT]), set()).add(
+                served.setdefault((counter, event.metadata[SERVED_IN],
+                                   event.metadata[SERVED_AT]), set()).add(
                     event.metadata[SERVED_BY])
             # The owner's copy (cached or rebuilt) equals the replay: its next event follows.
             [last] = await router.send(counter, Increment())
