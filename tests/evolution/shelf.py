@@ -41,7 +41,11 @@ contexts:
 
 def changed(*edits: tuple[str, str]) -> str:
     """SHELF with each (old, new) replacement made exactly once."""
-    text = SHELF
+    return edited(SHELF, *edits)
+
+
+def edited(text: str, *edits: tuple[str, str]) -> str:
+    """``text`` with each (old, new) replacement made exactly once."""
     for old, new in edits:
         assert text.count(old) == 1, old
         text = text.replace(old, new)

@@ -14,6 +14,7 @@ from codegen.cli import main
 from modeling import load_model
 from modeling.contract import contract, lock_path, render_lock
 from modeling.evolution import changes_against
+from tests.evolution.shelf import edited
 
 DESK = """\
 model: desk
@@ -59,11 +60,7 @@ contexts:
 
 
 def _edited(*edits: tuple[str, str]) -> str:
-    text = DESK
-    for old, new in edits:
-        assert text.count(old) == 1, old
-        text = text.replace(old, new)
-    return text
+    return edited(DESK, *edits)
 
 
 def _locked(folder: Path, text: str = DESK) -> Path:
