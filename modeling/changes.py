@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 from modeling.contract import Lock, Schema, latest
 from modeling.identity import ID_PREFIX
-from modeling.lock_checks import same_default
+from modeling.lock_checks import paired_renames, same_default
 from modeling.names import printable as _n
 from modeling.source import Location
 
@@ -205,13 +205,13 @@ def _event_changes(name: str, old: dict[str, Any], new: dict[str, Any],
 def _field_changes(owner: str, at: Where, old: dict[str, Any],
                    new: dict[str, Any]) -> list[tuple[Where, Kind, str]]:
     found: list[tuple[Where, Kind, str]] = []
-    removed = [f for f in old if f not in new]
-    added = [f for f in new if f not in old]
-    for field in removed:
-        # A rename is a removal and an addition of the same type in one step.
-        twin = next((a for a in added if new[a]["type"] == old[field]["type"]), None)
+    # A rename is a removal and an addition of the same type in one step, where that type
+    # tells which field became which (else each is reported as removed or added).
+    renames = paired_renames(old, new)
+    added = [f for f in new if f not in old and f not in renames.values()]
+    for field in (f for f in old if f not in new):
+        twin = renames.get(field)
         if twin is not None:
-            added.remove(twin)
             found.append(((*at, "fields", twin), "field-renamed",
                           f"{owner}.{_n(field)} renamed to {twin}: stored events carry "
                           f"{_n(field)}{_fix(owner, at)}"))

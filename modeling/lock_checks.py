@@ -44,6 +44,38 @@ def same_default(old: dict[str, Any], new: dict[str, Any]) -> bool:
         new.get("default"), sort_keys=True)
 
 
+def went_and_came(old: dict[str, Any], new: dict[str, Any]
+                  ) -> dict[str, tuple[list[str], list[str]]]:
+    """Type -> (the fields of it that went, those of it that came), between two schemas'
+    fields, in their order."""
+    moved: dict[str, tuple[list[str], list[str]]] = {}
+    for name, spec in old.items():
+        if name not in new:
+            moved.setdefault(spec["type"], ([], []))[0].append(name)
+    for name, spec in new.items():
+        if name not in old:
+            moved.setdefault(spec["type"], ([], []))[1].append(name)
+    return moved
+
+
+def paired_renames(old: dict[str, Any], new: dict[str, Any]) -> dict[str, str]:
+    """Old field -> new field, for each field that went while one of its type came: a rename,
+    as far as two schemas tell. Only where the type is unambiguous (one field of it went, one
+    came): two of one type renamed at once could be paired either way, and pairing them wrong
+    would swap stored values without a word (see ambiguous_renames)."""
+    return {gone[0]: came[0] for gone, came in went_and_came(old, new).values()
+            if len(gone) == 1 and len(came) == 1}
+
+
+def ambiguous_renames(old: dict[str, Any], new: dict[str, Any]
+                      ) -> dict[str, tuple[list[str], list[str]]]:
+    """Type -> (fields that went, fields that came), where fields of one type both went and
+    came, more than one of them on a side: renames perhaps, but which is which is a
+    person's to say."""
+    return {kind: (gone, came) for kind, (gone, came) in went_and_came(old, new).items()
+            if gone and came and (len(gone) > 1 or len(came) > 1)}
+
+
 def _is_version(value: Any) -> bool:
     return type(value) is int and 1 <= value <= MAX_VERSION
 

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import JsonValue
 
 from modeling.contract import Schema
-from modeling.lock_checks import same_default
+from modeling.lock_checks import ambiguous_renames, paired_renames, same_default
 from modeling.typeexpr import (
     Optional,
     Primitive,
@@ -63,21 +63,24 @@ def _step(event: str, a: int, old_schema: Schema, b: int, new_schema: Schema) ->
     new: dict[str, Any] = new_schema["fields"]
     old_types: dict[str, Any] = old_schema.get("types", {})
     new_types: dict[str, Any] = new_schema.get("types", {})
-    renames: dict[str, str] = {}
     defaults: dict[str, JsonValue] = {}
     rename_defaults: dict[str, JsonValue] = {}
     dropped: list[str] = []
     manual: list[str] = []
-    added = [f for f in new if f not in old]
-    for name in (f for f in old if f not in new):
-        twin = next((f for f in added if new[f]["type"] == old[name]["type"]), None)
-        if twin is None:
+    renames = paired_renames(old, new)
+    unsure = ambiguous_renames(old, new)
+    for kind, (gone, came) in unsure.items():
+        # Left for a person: neither dropped nor set from a default (see paired_renames).
+        manual.append(f"map {', '.join(gone)} to {', '.join(came)} (all {kind}): fields of "
+                      f"one type went and came, and which became which only you know")
+    undecided = {name for gone, came in unsure.values() for name in (*gone, *came)}
+    for name in (f for f in old if f not in new and f not in undecided):
+        if name not in renames:
             dropped.append(name)
-            continue
-        added.remove(twin)
-        renames[name] = twin
-        if not old[name]["required"]:
+        elif not old[name]["required"]:
             rename_defaults[name] = stored_default(old[name]["type"], old[name].get("default"))
+    added = [f for f in new if f not in old and f not in undecided
+             and f not in renames.values()]
     for name in added:
         if new[name]["required"]:
             manual.append(f"set {name} ({new[name]['type']}): it has no default")

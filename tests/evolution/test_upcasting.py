@@ -57,3 +57,26 @@ def test_a_value_object_field_losing_its_default_needs_a_person() -> None:
     (step,) = upcast_steps("E", {"1": version({"type": "int", "required": False, "default": 0}),
                                  "2": version({"type": "int", "required": True})})
     assert step.manual == ["convert p (Period): Period changed since version 1"]
+
+
+def test_two_fields_of_one_type_renamed_at_once_are_never_paired_by_guess() -> None:
+    """Paired by order, sender/receiver -> from_party/to_party swapped the stored values."""
+    (step,) = upcast_steps("ParcelSent", {
+        "1": _fields(receiver="str", sender="str", weight="int"),
+        "2": _fields(from_party="str", to_party="str", grams="int"),
+    })
+    assert step.renames == {"weight": "grams"}  # one int went and one came: a rename
+    assert step.dropped == [] and step.defaults == {}
+    assert step.manual == ["map receiver, sender to from_party, to_party (all str): fields "
+                           "of one type went and came, and which became which only you know"]
+    # Nothing of the undecided fields is touched by the mechanical part.
+    assert step.apply({"receiver": "bob", "sender": "alice", "weight": 3}) == {
+        "receiver": "bob", "sender": "alice", "grams": 3}
+
+
+def test_one_field_gone_and_two_of_its_type_come_is_for_a_person_too() -> None:
+    (step,) = upcast_steps("E", {"1": _fields(name="str"),
+                                 "2": _fields(first="str", last="str")})
+    assert step.renames == {} and step.dropped == []
+    assert step.manual == ["map name to first, last (all str): fields of one type went and "
+                           "came, and which became which only you know"]
