@@ -24,12 +24,12 @@ from codegen.contract_cli import refuse_breaking, run_check, stale_lock, write_l
 from codegen.formatting import FormatError
 from codegen.generator import OutputFile
 from codegen.generator import generate as generate_files
-from codegen.orphans import OrphanedStub
+from codegen.orphans import OrphanedStub, UnhookedUpcaster, find_unhooked_upcasters
 from codegen.writer import UnsafeOutputError
 from codegen.writer import plan as plan_output
 from codegen.writer import write as write_output
 from modeling import LoadedModel, ModelError, load_model
-from modeling.contract import LockError
+from modeling.contract import LockError, lock_path
 from modeling.diagram import FORMATS, DiagramError, Format, render
 from modeling.evolution import new_lock
 from modeling.export import json_schema, to_yaml
@@ -227,8 +227,9 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
     if problem:
         fail(f"{problem}; pass another, e.g. --package "
              f"{_package_like(name, loaded.model.name)}")
+    lock = new_lock(loaded)
     try:
-        files = generate_files(loaded.model, name, templates, new_lock(loaded))
+        files = generate_files(loaded.model, name, templates, lock)
     except FormatError as error:
         if templates is None:
             raise  # the built-in templates made invalid Python: a bug, exit 2
@@ -240,6 +241,7 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
         if problem is None:
             raise
         fail(f"{problem}; check your templates in {templates}")
+    _refuse_unhooked(find_unhooked_upcasters(files, output, lock), output, loaded)
     if check:
         _check_package(files, output, loaded, _regenerate(model, output, package, templates))
         click.echo(f"{output / name}: up to date")
@@ -263,6 +265,18 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
         click.echo(orphan.advice(output), err=True)
     if result.orphaned:
         fail(_orphans_todo(result.orphaned))
+
+
+def _refuse_unhooked(unhooked: list[UnhookedUpcaster], output: Path,
+                     loaded: LoadedModel) -> None:
+    """Write nothing while upcaster stubs the lock no longer produces are there: writing
+    would unhook them (and a new lock would forget the versions they read)."""
+    lock = lock_path(loaded.path).name
+    for upcaster in unhooked:
+        click.echo(upcaster.advice(output, lock), err=True)
+    if unhooked:
+        fail(f"{len(unhooked)} upcaster stub(s) that {lock} no longer produces, as said "
+             f"above; nothing written")
 
 
 def _check_package(files: list[OutputFile], output: Path, loaded: LoadedModel,

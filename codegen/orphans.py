@@ -1,4 +1,4 @@
-"""Stubs the model no longer produces: found and described, never touched.
+"""Stubs the model (or its lock) no longer produces: found and described, never touched.
 
 A stub is the user's code, so generate never rewrites or deletes one. When its aggregate,
 policy or read model leaves the model (a rename, most often), the file stays behind:
@@ -11,6 +11,10 @@ and keeps while it works: a class ``Name(NameBase)``, with an import from ``..ba
 Not by its docstring, which users rewrite; and a helper module of the user's own has no
 such class, so it is never reported. The text is matched rather than parsed, so a stub
 left half-edited (not valid Python) is still recognised.
+
+Upcaster stubs come from the lock's versions instead (UnhookedUpcaster): one the lock no
+longer produces means a lock deleted or an older one restored, and generate refuses to
+write anything until the lock is back or the file is deleted.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from codegen.generator import ELEMENT_FOLDERS, GENERATED_MARK, OutputFile
+from modeling.names import module_name
 
 _STUB_CLASS = re.compile(r"^class\s+(?P<name>\w+)\(\s*(?P=name)Base\b", re.MULTILINE)
 _BASES_IMPORT = re.compile(r"^from\s+\.\.bases\s+import\b", re.MULTILINE)
@@ -101,3 +107,58 @@ def _untouched(stub: OutputFile, out: Path) -> bool:
     if not path.exists():
         return True
     return path.read_text(encoding="utf-8", errors="replace") == stub.content
+
+
+# ---- upcaster stubs the lock no longer produces -------------------------------------------
+
+_UPCASTER_FILE = re.compile(r"(?P<module>\w+?)_v(?P<a>[1-9][0-9]*)_to_v(?P<b>[1-9][0-9]*)\.py")
+_UPCAST_DEF = re.compile(r"^def\s+upcast\s*\(", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class UnhookedUpcaster:
+    """An upcaster stub of the user's that the lock no longer produces. Upcasters come from
+    the lock's versions, not the model: with the lock deleted, or an older one restored,
+    generate would drop the stub from upcasters/__init__.py, and stored events of that
+    version would stop loading while every generated test still passes."""
+
+    path: str  # relative to the output directory, "/"-separated
+    event: str | None  # the event whose module name the file has, when the lock knows it
+    removed: bool  # that event has left the model (the lock's removed_events)
+    step: str  # "v1 -> v2"
+
+    def advice(self, out: Path, lock: str) -> str:
+        where = f"{out / self.path}: upcaster {self.event or '?'} {self.step}"
+        if self.removed:
+            return (f"{where} is for an event no longer in the model, and nothing runs it: "
+                    f"delete this file")
+        return (f"{where} is yours, but {lock} does not hold that step (deleted, or an "
+                f"older lock restored), so generate would unhook it and stored events of "
+                f"that version would stop loading: restore {lock} from version control "
+                f"(delete this file only if no such events are stored)")
+
+
+def find_unhooked_upcasters(files: list[OutputFile], out: Path,
+                            lock: dict[str, Any]) -> list[UnhookedUpcaster]:
+    """The upcaster stubs in ``out`` that ``files`` (made from ``lock``) no longer include."""
+    wanted = {f.path for f in files}
+    current = {module_name(name): name for name in lock.get("events", {})}
+    removed = {module_name(name): name for name in lock.get("removed_events", {})}
+    found: list[UnhookedUpcaster] = []
+    for package in sorted({f.path.split("/", 1)[0] for f in files}):
+        folder = out / package / "upcasters"
+        if not folder.is_dir():
+            continue
+        for module in sorted(folder.glob("*.py")):
+            path = f"{package}/upcasters/{module.name}"
+            match = _UPCASTER_FILE.fullmatch(module.name)
+            if path in wanted or match is None or not module.is_file():
+                continue
+            text = module.read_text(encoding="utf-8", errors="replace")
+            if text.startswith(GENERATED_MARK) or _UPCAST_DEF.search(text) is None:
+                continue
+            name = match["module"]
+            gone = name in removed and name not in current
+            found.append(UnhookedUpcaster(path, current.get(name) or removed.get(name), gone,
+                                          f"v{match['a']} -> v{match['b']}"))
+    return found
