@@ -99,6 +99,12 @@ class StoreUnavailableError(TransientError, ConnectionError):
     """The backing infrastructure (NATS, JetStream) did not answer or refused the request."""
 
 
+class StoreClosedError(StoreUnavailableError):
+    """The NATS connection is closed for good: closed by its owner, or nats-py gave up
+    reconnecting (``max_reconnect_attempts``, 60 tries by default, about two minutes). No
+    retry on it can succeed; a reaction runner stops on it instead of pausing."""
+
+
 class StoreConfigError(AetherError, ValueError):
     """A store was configured in a way that cannot work, or clashes with what already exists."""
 

@@ -36,7 +36,7 @@ from aether.checkpoints import (
     check_name,
 )
 from aether.command import CommandSender
-from aether.errors import AetherError, TransientError
+from aether.errors import AetherError, StoreClosedError, TransientError
 from aether.event import Event
 from aether.feed import DEFAULT_BATCH, EventFeed, UndecodableEventError
 from aether.parking import Parking
@@ -161,8 +161,18 @@ class ReactionRunner:
         if self.running:
             raise AetherError(f"reaction runner {self.name!r} is already running")
         self.error = None
-        await self._load_positions()
-        self._task = asyncio.create_task(self._run(), name=f"reactions:{self.name}")
+        try:
+            await self._load_positions()
+            loaded = True
+        except StoreClosedError:
+            raise
+        except TransientError as exc:
+            # An outage as the service starts: wait it out in the background, as one met
+            # while running is (a CheckpointAheadError still stops the runner then).
+            logger.warning("reaction runner %r could not read its checkpoints yet (outage): "
+                           "%s; trying again in the background", self.name, exc)
+            loaded = False
+        self._task = asyncio.create_task(self._run(loaded), name=f"reactions:{self.name}")
 
     async def stop(self) -> None:
         """Stop following and save the checkpoints reached."""
@@ -175,7 +185,8 @@ class ReactionRunner:
                 await asyncio.wait({task}, timeout=1.0)
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self._flush()
+        if not isinstance(self.error, StoreClosedError):  # the error says what was not saved
+            await self._flush()
 
     async def wait_quiet(self) -> None:
         """Wait until the runner has handled every event in the store, the ones its own
@@ -242,14 +253,19 @@ class ReactionRunner:
                 raise CheckpointAheadError(self.name, handler.name, handler.position, last)
         self._head = max(self._head, last)
 
-    async def _run(self) -> None:
+    async def _run(self, loaded: bool = True) -> None:
         outages = 0
         try:
             while True:
                 reached = self.position
                 try:
+                    if not loaded:
+                        await self._load_positions()
+                        loaded = True
                     await self._follow()
                     break  # halted
+                except StoreClosedError:
+                    raise  # no retry can succeed on a closed connection: stop, saying so
                 except TransientError as exc:
                     # The infrastructure, not a handler or the event, failed: wait and try
                     # again from the positions reached; nothing is parked for an outage.
@@ -266,7 +282,8 @@ class ReactionRunner:
             logger.exception("reaction runner %r stopped", self.name)
         finally:
             self._progress.set()
-        await self._flush()
+        if not isinstance(self.error, StoreClosedError):  # nothing can be saved through it
+            await self._flush()
 
     async def _follow(self) -> None:
         """Follow the feed from the handlers' positions; returns when halted."""
@@ -296,6 +313,16 @@ class ReactionRunner:
         handler might have read it), count it, and pass it; or halt, if so configured.
         Parked before the checkpoint moves past it: a crash in between parks it again
         (same key, one record), never loses it."""
+        if self._passed_before(poison.position):
+            # Every checkpointed handler passed it in an earlier life, which parked it (and
+            # someone may have dismissed it since): only the in-memory handlers, reading
+            # from 0 again, meet it now. Parked again, it would come back on every start.
+            self.counters.undecodable += 1
+            self.counters.processed += 1
+            logger.info("reaction runner %r passed the record at position %d again (parked "
+                        "when first met): %s", self.name, poison.position, poison)
+            self._advance_to(poison.position)
+            return
         if self.retry.on_exhausted == "halt":
             raise RunnerHalted(self.name, UNDECODABLE, poison.position, poison) from poison
         await self._parking.park_undecodable(poison)
@@ -306,6 +333,14 @@ class ReactionRunner:
         self.counters.processed += 1
         self._advance_to(poison.position)
         await self._flush()
+
+    def _passed_before(self, position: int) -> bool:
+        """True when each checkpointed handler (there is one at least) has a saved
+        checkpoint at or past ``position``."""
+        if self._checkpoints is None:
+            return False
+        durable = [handler for handler in self._handlers if handler.checkpointed]
+        return bool(durable) and all(handler.saved >= position for handler in durable)
 
     def _advance_to(self, position: int) -> None:
         self._head = max(self._head, position)

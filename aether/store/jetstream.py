@@ -368,7 +368,8 @@ class JetStreamEventStore:
         hints: list[Subscription] = []
 
         async def start_hints() -> None:
-            hints.append(await self._feed.wake_on_append(signal))
+            async with jsapi.reaching(f"listening for appends to stream {self._stream!r}"):
+                hints.append(await self._feed.wake_on_append(signal))
 
         async def stop_hints() -> None:
             for subscription in hints:

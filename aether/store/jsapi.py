@@ -23,7 +23,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 
-from aether.errors import StoreUnavailableError
+from aether.errors import StoreClosedError, StoreUnavailableError
 from aether.limits import MAX_BATCH_EVENTS
 
 API = "$JS.API"
@@ -133,6 +133,11 @@ async def asked_again(timeout: float, ask: Callable[[float], Awaitable[T]]) -> T
 
 def unavailable(what: str, exc: BaseException) -> StoreUnavailableError:
     """The StoreUnavailableError for a transport failure, saying what to check."""
+    if isinstance(exc, nats.errors.ConnectionClosedError):
+        return StoreClosedError(
+            f"{what}: the NATS connection is closed (by its owner, or nats-py gave up "
+            f"reconnecting after max_reconnect_attempts); make a new one, and connect "
+            f"long-running services with max_reconnect_attempts=-1 to wait out any outage")
     if isinstance(exc, nats.errors.NoRespondersError | nats.js.errors.ServiceUnavailableError):
         advice = ("no JetStream responder; is JetStream enabled on the server "
                   "(nats-server -js) and does the stream still exist?")
