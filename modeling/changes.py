@@ -108,10 +108,12 @@ def compare(old: Lock, new: Lock, locate: Locator) -> list[Change]:
     old_events: dict[str, Any] = old["events"]
     new_events: dict[str, Any] = new["events"]
     model_bumped = int(new.get("model_version", 1)) > int(old.get("model_version", 1))
+    aggregates = {str(entry["aggregate"]) for entry in new_events.values()
+                  if entry.get("aggregate") is not None}
     for name in sorted(set(old_events) & set(new_events)):
         changes += _event_changes(name, old_events[name], new_events[name], locate)
         changes += _streams_moved(name, old_events[name], new_events[name], locate,
-                                  model_bumped)
+                                  model_bumped, aggregates)
     removed = sorted(set(old_events) - set(new_events))
     added = [n for n in sorted(set(new_events) - set(old_events))]
     gone: dict[str, Any] = old.get("removed_events", {})
@@ -123,7 +125,8 @@ def compare(old: Lock, new: Lock, locate: Locator) -> list[Change]:
             f"event {name} added back: it was removed, and its stored events (up to "
             f"schema_version {version}) must decode as it is now"))
         changes += _event_changes(name, gone[name], new_events[name], locate)
-        changes += _streams_moved(name, gone[name], new_events[name], locate, model_bumped)
+        changes += _streams_moved(name, gone[name], new_events[name], locate, model_bumped,
+                                  aggregates)
     for name in removed:
         _version, schema = latest(old_events[name])
         twin = next((a for a in added if _same_shape(schema, latest(new_events[a])[1])), None)
@@ -133,14 +136,16 @@ def compare(old: Lock, new: Lock, locate: Locator) -> list[Change]:
                 locate(("event", twin)), name, "event-renamed",
                 f"event {_n(name)} renamed to {twin}: stored {_n(name)} events no longer "
                 f"decode; keep {_n(name)} (and add {twin} beside it), or bump the model's "
-                f"version",
+                f"version once no {_n(name)} event is stored (a new store, or the histories "
+                f"migrated): nothing reads them afterwards",
                 model_bumped))
             continue
         context = str(old_events[name].get("context", ""))
         changes.append(Change(
             locate(("context", context)), name, "event-removed",
             f"event {_n(name)} removed: stored {_n(name)} events no longer decode; keep it, "
-            f"or bump the model's version", model_bumped))
+            f"or bump the model's version once no {_n(name)} event is stored (a new store, "
+            f"or the histories migrated): nothing reads them afterwards", model_bumped))
     for name in added:
         changes.append(Change(locate(("event", name)), name, "event-added",
                               f"event {name} added"))
@@ -148,24 +153,36 @@ def compare(old: Lock, new: Lock, locate: Locator) -> list[Change]:
 
 
 def _streams_moved(name: str, old: dict[str, Any], new: dict[str, Any], locate: Locator,
-                   model_bumped: bool) -> list[Change]:
-    """The event now goes to streams of another actor-id prefix than the stored ones (known
-    only where both the lock and the model fix the prefix)."""
+                   model_bumped: bool, aggregates: set[str]) -> list[Change]:
+    """The event's stored instances are where nothing loads them any more: recorded now in
+    streams of another actor-id prefix (known where both the lock and the model fix it), or
+    moved out of an aggregate whose stored histories hold it (``aggregates``: those the new
+    model has)."""
     before, after = old.get("actor_prefix"), new.get("actor_prefix")
-    if before is None or after is None or before == after:
-        return []
-    owner = new.get("aggregate")
-    if owner is None:
-        keep = "keep the emitting system's old name"
-    elif ID_PREFIX.fullmatch(before):
-        keep = f"give {owner} `id_prefix: {before}`"
-    else:
-        keep = f"keep {owner}'s old name"
+    was, owner = old.get("aggregate"), new.get("aggregate")
+    bump = "or bump the model's version once they are moved"
+    if before is not None and after is not None:
+        if before == after:
+            return []
+        if owner is None:
+            keep = "keep the emitting system's old name"
+        elif ID_PREFIX.fullmatch(before):
+            keep = f"give {owner} `id_prefix: {before}`"
+        else:
+            keep = f"keep {owner}'s old name"
+        return [Change(
+            locate(("event", name)), name, "streams-moved",
+            f"{name} is now recorded in streams {after}-<id>, and the stored ones are in "
+            f"{_n(before)}-<id>, which nothing loads any more; {keep} to keep them, {bump}",
+            model_bumped)]
+    if was is None or was == owner or (was not in aggregates and before is None):
+        return []  # not an aggregate's, the same one, or one without an id renamed
+    to = f" to {owner}" if owner is not None else ""
     return [Change(
         locate(("event", name)), name, "streams-moved",
-        f"{name} is now recorded in streams {after}-<id>, and the stored ones are in "
-        f"{_n(before)}-<id>, which nothing loads any more; {keep} to keep them, or bump the "
-        f"model's version once they are moved", model_bumped)]
+        f"{name} moved out of aggregate {_n(was)}{to}: stored {_n(was)} histories hold "
+        f"{name} events it no longer applies, so they no longer load; keep {name} in "
+        f"{_n(was)}, {bump}", model_bumped)]
 
 
 def _same_shape(a: Schema, b: Schema) -> bool:

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from codegen.cli import main
-from modeling import load_model
+from modeling import LoadedModel, load_model
 from modeling.contract import contract, lock_path, render_lock
 from modeling.evolution import changes_against
 from tests.evolution.shelf import edited
@@ -188,3 +188,48 @@ def test_an_actor_prefix_that_is_not_text_is_a_damaged_lock(tmp_path: Path,
     (line,) = result.stderr.splitlines()
     assert "not a valid lock (event Booked: `actor_prefix` is not text)" in line
     assert line.startswith(f"aether-gen: error: {lock_path(model)}:")
+
+
+def test_an_event_moved_out_of_its_aggregate_leaves_histories_that_do_not_load(
+        tmp_path: Path) -> None:
+    """Booking's stored histories hold Cancelled events; moved to the context, Booking no
+    longer applies them (check used to see no change)."""
+    model = _locked(tmp_path)
+    cancel = ("          - name: Cancel\n            actor: Clerk\n"
+              "            fields: {booking_id: str}\n            emits: [Cancelled]\n")
+    cancelled = "          - name: Cancelled\n            fields: {booking_id: str}\n"
+    moved = _edited((cancel, ""), (cancelled, ""),
+                    ("      - name: DayStarted\n        fields: {day: date}\n",
+                     "      - name: DayStarted\n        fields: {day: date}\n"
+                     "      - name: Cancelled\n        fields: {booking_id: str}\n"))
+    (change,) = changes_against(load_model_text(model, moved),
+                                json.loads(lock_path(model).read_text()))
+    assert (change.kind, change.event, change.failing) == ("streams-moved", "Cancelled", True)
+    assert change.message.startswith(
+        "Cancelled moved out of aggregate Booking: stored Booking histories hold Cancelled "
+        "events it no longer applies")
+
+
+def test_an_event_moved_between_aggregates_without_ids_is_found(tmp_path: Path) -> None:
+    erase = ("          - name: Erase\n            actor: Clerk\n"
+             "            fields: {text: str}\n            emits: [Erased]\n")
+    erased = "          - name: Erased\n            fields: {text: str}\n"
+    write = ("          - name: Write\n            actor: Clerk\n"
+             "            fields: {text: str}\n            emits: [Written]\n")
+    written = "          - name: Written\n            fields: {text: str}\n"
+    # Note (no id) has Write/Written and Erase/Erased; then Written moves to a new Pad.
+    before = _edited((write, write + erase), (written, written + erased))
+    model = _locked(tmp_path, before)
+    pad = (f"      - name: Pad\n        state: {{text: str}}\n        commands:\n{write}"
+           f"        events:\n{written}")
+    after = before.replace(write, "").replace(written, "").replace(
+        "    aggregates:\n", "    aggregates:\n" + pad, 1)
+    (change,) = changes_against(load_model_text(model, after),
+                                json.loads(lock_path(model).read_text()))
+    assert (change.kind, change.event, change.failing) == ("streams-moved", "Written", True)
+    assert change.message.startswith("Written moved out of aggregate Note to Pad:")
+
+
+def load_model_text(model: Path, text: str) -> LoadedModel:
+    model.write_text(text)
+    return load_model(model)
