@@ -16,11 +16,13 @@ from modeling.contract import (
     LockError,
     contract,
     lock_path,
+    merged_lock,
     parse_lock,
     read_lock,
     read_lock_text,
 )
 from modeling.evolution import breaking_diagnostics, changes_against, lock_update
+from modeling.names import shown
 
 
 def refuse_breaking(loaded: LoadedModel) -> None:
@@ -48,7 +50,7 @@ def write_lock(loaded: LoadedModel) -> str | None:
 
 def _against(loaded: LoadedModel, against: str | None) -> tuple[Lock, str]:
     """The old contract: the lock beside the model, a lock or model file, or the model at
-    a git revision."""
+    a git revision (with the lock beside it there: its older versions and removed events)."""
     if against is None:
         path = lock_path(loaded.path)
         old = read_lock(path)
@@ -56,28 +58,63 @@ def _against(loaded: LoadedModel, against: str | None) -> tuple[Lock, str]:
             raise LockError(f"{path}: no lock yet; run aether-gen generate {loaded.path} -o DIR "
                             f"to write one, or pass --against FILE|GIT-REV")
         return old, str(path)
+    if not against.strip():  # git would read "" as the index
+        raise LockError("--against is empty: pass a lock, a model file or a git revision "
+                        "such as HEAD~1")
     candidate = Path(against)
     if candidate.is_file():
         if candidate.name.endswith(".json"):
-            return parse_lock(read_lock_text(candidate, against), against), against
-        return contract(load_model(candidate).model), against
-    return contract(_model_at_revision(loaded.path, against).model), f"{against}:{loaded.path}"
+            lock = parse_lock(read_lock_text(candidate, against), against)
+            return _same_model(loaded, lock, against), against
+        return _same_model(loaded, contract(load_model(candidate).model), against), against
+    name = f"{against}:{loaded.path}"
+    then = contract(_model_at_revision(loaded.path, against).model)
+    lock_file = lock_path(loaded.path).name
+    lock_text = _file_at_revision(loaded.path.resolve().parent, against, lock_file)
+    if lock_text is not None:
+        then = merged_lock(parse_lock(lock_text.decode("utf-8", "replace"),
+                                      f"{against}:{lock_file}"), then)
+    return _same_model(loaded, then, name), name
+
+
+def _same_model(loaded: LoadedModel, old: Lock, name: str) -> Lock:
+    """``old``, unless it is plainly another model's contract: another name and not one
+    event in common (it would report each of this model's events as added, and pass). A
+    model renamed since keeps its events."""
+    was = old.get("model", "")
+    events = contract(loaded.model)["events"]
+    if was and was != loaded.model.name and old["events"] and not set(old["events"]) & set(
+            events):
+        raise LockError(f"{name} is the contract of model {shown(was, 80)}, which has none "
+                        f"of the events of {shown(loaded.model.name, 80)}; compare against "
+                        f"this model's own lock, file or revision")
+    return old
+
+
+def _git_show(folder: Path, revision: str, file: str) -> subprocess.CompletedProcess[bytes]:
+    """``git show`` of ``file`` (in ``folder``) at a git revision."""
+    return subprocess.run(["git", "-C", str(folder), "show", f"{revision}:./{file}"],
+                          capture_output=True, check=False)
+
+
+def _file_at_revision(folder: Path, revision: str, file: str) -> bytes | None:
+    """The bytes of ``file`` (beside the model) at a git revision, or None."""
+    result = _git_show(folder, revision, file)
+    return result.stdout if result.returncode == 0 else None
 
 
 def _model_at_revision(model: Path, revision: str) -> LoadedModel:
     if revision.startswith("-"):
         raise LockError(f"--against {revision[:80]!r} is neither a file nor a git revision")
-    folder = model.resolve().parent
-    shown = subprocess.run(["git", "-C", str(folder), "show", f"{revision}:./{model.name}"],
-                           capture_output=True, check=False)
-    if shown.returncode != 0:
-        detail = shown.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+    result = _git_show(model.resolve().parent, revision, model.name)
+    if result.returncode != 0:
+        detail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
         raise LockError(f"--against {revision[:80]!r} is neither a file nor a git revision "
                         f"holding {model.name} ({detail[0][:200]}); pass a lock, a model file "
                         f"or a revision such as HEAD~1")
     with tempfile.TemporaryDirectory(prefix="aether-against-") as tmp:
         old_file = Path(tmp) / model.name
-        old_file.write_bytes(shown.stdout)
+        old_file.write_bytes(result.stdout)
         try:
             return load_model(old_file)
         except ModelError as error:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import subprocess
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -18,6 +19,7 @@ from click.testing import CliRunner
 from aether import Event
 from codegen.cli import main
 from tests.cli import ROOT, tool
+from tests.evolution.shelf import SHELF, edited
 
 MODEL = """\
 model: req
@@ -40,13 +42,6 @@ HELD = "            fields: {patron: str}\n          - name: Returned"
 NOTE = 'note: {type: str, default: "it\'s \\"x\\"\\n"}'
 NOTE_VALUE = 'it\'s "x"\n'
 BUMP = ("          - name: Held\n", "          - name: Held\n            schema_version: 2\n")
-
-
-def edited(text: str, *edits: tuple[str, str]) -> str:
-    for old, new in edits:
-        assert text.count(old) == 1, old
-        text = text.replace(old, new)
-    return text
 
 
 def with_note(field: str) -> str:
@@ -191,3 +186,36 @@ def test_an_event_removed_and_added_back_is_checked_against_what_it_stored(
     lock = json.loads((tmp_path / "m.lock.json").read_text())
     assert "removed_events" not in lock
     assert sorted(lock["events"]["Returned"]["versions"]) == ["1", "2"]
+
+
+def test_check_against_a_git_revision_reads_the_lock_there_too(tmp_path: Path) -> None:
+    """A pull request's check (--against the base revision) compares with what the lock
+    there recorded as well: an event removed before, added back with another type, is
+    breaking against the revision as against the lock beside the model."""
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c",
+                        "user.email=t@example.com", *args], check=True, capture_output=True)
+
+    model, out = tmp_path / "m.yaml", tmp_path / "out"
+    generate(model, MODEL, out, "req")
+    generate(model, REMOVED, out, "req")
+    git("init", "-q")
+    git("add", "m.yaml", "m.lock.json")
+    git("commit", "-qm", "Returned removed")
+    model.write_text(BACK.replace("          - name: Returned\n            fields: {patron: str}",
+                                  "          - name: Returned\n            fields: {patron: int}"))
+    code, stdout, _ = cli("check", model, "--against", "HEAD")
+    assert code == 1
+    assert "breaking: type-changed: Returned.patron changed type from str to int" in stdout
+    code, _, stderr = cli("check", model, "--against", "")
+    assert code == 1 and "--against is empty" in stderr
+
+
+def test_check_against_another_models_contract_is_refused(tmp_path: Path) -> None:
+    model, other = tmp_path / "m.yaml", tmp_path / "other.yaml"
+    model.write_text(MODEL)
+    other.write_text(SHELF)
+    code, _, stderr = cli("check", model, "--against", str(other))
+    assert code == 1
+    assert f"{other} is the contract of model 'shelf', which has none of the events of 'req'" \
+        in stderr
