@@ -34,6 +34,7 @@ from modeling.diagram import FORMATS, DiagramError, Format, render
 from modeling.evolution import new_lock
 from modeling.export import json_schema, to_yaml
 from modeling.name_checks import package_name_problem, snake_identifier, unshadowed
+from modeling.source import one_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,7 +43,7 @@ EXIT_INTERNAL = 2
 
 
 def fail(message: str, code: int = EXIT_PROBLEMS) -> NoReturn:
-    click.echo(f"aether-gen: error: {message}", err=True)
+    click.echo(f"aether-gen: error: {one_line(message)}", err=True)
     sys.exit(code)
 
 

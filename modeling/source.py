@@ -52,7 +52,18 @@ class Diagnostic:
     code: str = ""
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.severity}: {self.message}"
+        return one_line(f"{self.location}: {self.severity}: {self.message}")
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that is not printable (a line break, a control or bidi
+    character) written as its escape: a name from the model quoted raw in a message can
+    then neither start a line that reads as another diagnostic nor reorder the terminal's
+    text, whichever message forgot to quote it."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 class ModelError(Exception):

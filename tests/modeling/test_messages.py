@@ -110,3 +110,18 @@ def test_help_lists_every_command_whole() -> None:
         "catalog", "check", "diagram", "export", "generate", "schema", "validate"]
     assert not any(line.endswith("...") for line in commands)
     assert "  schema    Print the JSON Schema of the YAML model format." in commands
+
+
+def test_a_name_with_a_line_break_never_starts_a_line_of_its_own() -> None:
+    """Names that are invalid are quoted in their own error, but many messages name an
+    element as the owner or subject of another problem: a line break in such a name made a
+    second line that read as another diagnostic (here `err.yaml:9:9: error: injected`)."""
+    model = BROKEN / "hostile_names.yaml"
+    result = CliRunner().invoke(main, ["validate", str(model)])
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) >= 25  # one per problem, each about an element with such a name
+    for line in lines:
+        assert line.isprintable(), line
+        assert line.startswith((f"{model}:", "aether-gen: ")), line
+    assert sum("\\nerr.yaml:9:9: error: injected" in line for line in lines) >= 25
