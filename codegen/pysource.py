@@ -22,6 +22,12 @@ from pydantic import JsonValue
 
 LINE = 100
 PIECE = 40  # longest piece of a long string literal (indentation can reach ~50 columns)
+# Longest piece of a string with whitespace in it. A line with no whitespace past its
+# indentation may run long (ruff's E501 lets it: a long word or URL has nowhere to
+# break), so `field="no_space_text"` is never a problem; a space in the string makes the
+# line count, and the key before it (`field=`, `"key": `, up to 50 columns with its
+# indentation) leaves it room for less. ruff format joins pieces again where they fit.
+SPACED_PIECE = 16
 TEST_NAME = 60  # longest scenario part of a generated test name
 MEMBER = 80  # longest `Enum.MEMBER`: ruff format puts it alone on a line at column 8
 
@@ -121,12 +127,24 @@ def comment(text: str) -> str:
 
 def string(text: str, piece: int = PIECE) -> str:
     """A string literal holding ``text`` exactly; long text becomes adjacent pieces of at
-    most ``piece`` characters (Python joins adjacent literals)."""
-    return _pieces([_escaped(char) for char in text], '"', "", piece)
+    most ``piece`` characters (Python joins adjacent literals).
+
+    Text with a space is cut shorter (SPACED_PIECE), and its first piece is what comes
+    before the first space: when ruff format has to break it, the line the piece shares
+    with a key (``field="first"``) then holds no whitespace, which E501 lets run long, and
+    every later piece stands on a line of its own."""
+    escaped = [_escaped(char) for char in text]
+    if " " not in escaped or len(escaped) <= SPACED_PIECE // 2:
+        return _pieces(escaped, '"', "", piece)
+    first = escaped.index(" ")
+    head = "".join(escaped[:first])
+    rest = _pieces(escaped[first:], '"', "", min(piece, SPACED_PIECE), whole=False)
+    return f'"{head}" {rest}'
 
 
-def _pieces(escaped: list[str], quote: str, prefix: str, piece: int = PIECE) -> str:
-    if sum(map(len, escaped)) <= piece:
+def _pieces(escaped: list[str], quote: str, prefix: str, piece: int = PIECE,
+            whole: bool = True) -> str:
+    if whole and sum(map(len, escaped)) <= piece:
         return f"{prefix}{quote}{''.join(escaped)}{quote}"
     parts: list[str] = []
     current = ""
@@ -158,9 +176,19 @@ def _literal(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_literal(item) for item in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{string(str(key))}: {_literal(item)}"
-                               for key, item in value.items()) + "}"
+        return "{" + ", ".join(entry(str(key), _literal(item)) for key, item in value.items()) \
+            + "}"
     return repr(value)  # None, bool, int, float
+
+
+def entry(key: str, value: str) -> str:
+    """One ``key: value`` entry of a dict literal, from the key's text and the value's code.
+    A string value starts with an empty piece: when the entry does not fit, ruff format can
+    then put all of the text below the key (the ``": "`` between them is whitespace E501
+    counts); where it fits, ruff format joins the pieces again."""
+    if value.startswith('"') and len(value) > SPACED_PIECE // 2:
+        value = f'"" {value}'
+    return f"{string(key, SPACED_PIECE)}: {value}"
 
 
 def _check_finite(value: Any) -> None:

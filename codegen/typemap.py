@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pydantic import JsonValue
 
 from codegen.imports import Code
-from codegen.pysource import bytes_literal, literal, member, string
+from codegen.pysource import bytes_literal, entry, literal, member, string
 from modeling.typeexpr import DictOf, ListOf, Named, Optional, Primitive, TypeExpr, parse_type
 from modeling.types import EnumType, FieldSpec, ValueObject
 
@@ -170,9 +170,8 @@ def value_expression(value: JsonValue, expr: TypeExpr, types: Types) -> Code:
         return _join("[" + ", ".join(item.text for item in items) + "]", *items)
     if isinstance(expr, DictOf) and isinstance(value, dict):
         entries = {key: value_expression(item, expr.value, types) for key, item in value.items()}
-        return _join("{" + ", ".join(f"{string(key)}: {code.text}"
-                                     for key, code in entries.items()) + "}",
-                     *entries.values())
+        return _join("{" + ", ".join(entry(key, code.text) for key, code in entries.items())
+                     + "}", *entries.values())
     assert isinstance(expr, Named)
     if expr.name in types.enums:
         return Code(member(expr.name, str(value)), types=frozenset({expr.name}))

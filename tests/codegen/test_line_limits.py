@@ -112,3 +112,69 @@ def test_the_longest_names_give_a_package_ruff_and_mypy_accept(tmp_path: Path) -
     assert tests.returncode == 0, tests.stdout
     commands = (out / name / "commands.py").read_text()
     assert f'{enum}[\n            "{value.upper()}"\n        ]' in commands
+
+
+WORDS = st.text(st.sampled_from("ab "), max_size=60)  # text with spaces: its lines count
+KEYS = st.text(st.sampled_from("kl "), min_size=1, max_size=48)
+
+
+def deep_model(field: str, tree: dict[str, Any]) -> dict[str, Any]:
+    """A value object that holds itself, its text, and a mapping of text, in an aggregate's
+    scenario, a policy's and a read model's (the deepest indentation generated tests
+    reach)."""
+    node = {"name": "Node", "fields": {field: "str", "tags": "dict[str, str]",
+                                       "kids": "list[Node]"}}
+    payload = {"order_id": "o1", "tree": tree}
+    return {"model": "shop", "contexts": [{
+        "name": "Sales", "actors": ["User"], "value_objects": [node],
+        "aggregates": [{
+            "name": "Order", "id": "order_id",
+            "commands": [{"name": "PlaceOrder", "actor": "User",
+                          "fields": {"order_id": "str", "tree": "Node"},
+                          "emits": ["OrderPlaced"]}],
+            "events": [{"name": "OrderPlaced", "fields": {"order_id": "str", "tree": "Node"}}],
+            "scenarios": [{"name": "deep", "when": {"PlaceOrder": payload},
+                           "then": [{"OrderPlaced": payload}]}]}],
+        "policies": [{"name": "Again", "on": ["OrderPlaced"], "issues": ["PlaceOrder"],
+                      "ignore": ["policy-cycle"],
+                      "scenarios": [{"name": "again", "when": {"OrderPlaced": payload},
+                                     "then": [{"PlaceOrder": payload}]}]}],
+        "read_models": [{"name": "Trees", "key": "order_id", "from": ["OrderPlaced"],
+                         "fields": {"tree": "Node"},
+                         "scenarios": [{"name": "kept", "given": [{"OrderPlaced": payload}],
+                                        "then": [payload]}]}],
+    }]}
+
+
+@settings(max_examples=25, deadline=None)
+@given(field=st.from_regex(r"[a-z][a-z_]{0,46}[a-z]", fullmatch=True).filter(
+           lambda n: "__" not in n and n not in {"tags", "kids"}),
+       texts=st.lists(WORDS, min_size=8, max_size=8),
+       keys=st.lists(KEYS, min_size=8, max_size=8),
+       levels=st.integers(0, 6))
+def test_text_with_spaces_and_long_keys_fit_at_any_depth_validate_allows(
+        tmp_path_factory: Any, field: str, texts: list[str], keys: list[str],
+        levels: int) -> None:
+    """A space in a string makes its line count for E501: a 48-character field name with
+    a 39-character text, or a 40-character key with a 40-character value, made lines of
+    102 columns; so did text nested 14 levels deep (validate now allows 15 levels of
+    lists and mappings, 6 of this value object holding itself)."""
+    tree: dict[str, Any] = {field: texts[0], "tags": {keys[0]: texts[1]}, "kids": []}
+    for level in range(levels):
+        tree = {field: texts[level % 8], "tags": {keys[level % 8]: texts[(level + 3) % 8]},
+                "kids": [tree]}
+    files = generated(tmp_path_factory.mktemp("m"), deep_model(field, tree))
+    assert too_long(files) == []
+
+
+def test_values_nested_deeper_than_fits_are_refused_where_they_are(tmp_path: Path) -> None:
+    tree: dict[str, Any] = {"name": "a b", "tags": {"k": "v w"}, "kids": []}
+    for _ in range(7):  # one level more than the test above reaches
+        tree = {"name": "a b", "tags": {}, "kids": [tree]}
+    path = tmp_path / "model.yaml"
+    path.write_text(yaml.safe_dump(deep_model("name", tree), sort_keys=False))
+    result = subprocess.run([sys.executable, "-m", "codegen", "validate", str(path)],
+                            capture_output=True, text=True, check=False, cwd=ROOT)
+    assert result.returncode == 1
+    assert f"{path}:" in result.stderr
+    assert "values nest deeper than 15 levels; flatten the value" in result.stderr
