@@ -14,7 +14,6 @@ so no error is invented about what was mended:
 
 from __future__ import annotations
 
-import copy
 import typing
 from typing import Any
 
@@ -31,7 +30,7 @@ PLACEHOLDER = "__invalid__"
 def repair(data: dict[str, Any]) -> tuple[Model | None, list[Path]]:
     """A Model from mended ``data`` (a copy), and the mended paths; (None, ...) if the
     data cannot be mended."""
-    mended = copy.deepcopy(data)
+    mended = _containers_copied(data)
     skipped: list[Path] = []
     for _ in range(MAX_ROUNDS):
         try:
@@ -51,6 +50,24 @@ def repair(data: dict[str, Any]) -> tuple[Model | None, list[Path]]:
             if not progress:
                 return None, skipped
     return None, skipped
+
+
+def _containers_copied(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with its dicts and lists copied (the repair changes only those) and every
+    other value shared: a Python model's value may be an object that cannot be copied
+    (``dict.values()``, a memoryview), which the structure check has already reported."""
+    top: dict[str, Any] = {}
+    stack: list[tuple[Any, Any]] = [(top, data)]
+    while stack:  # iterative: the loader bounded the depth, not the stack
+        into, source = stack.pop()
+        for key in source.keys() if isinstance(source, dict) else range(len(source)):
+            value = source[key]
+            if isinstance(value, dict | list):
+                copied: Any = {} if isinstance(value, dict) else [None] * len(value)
+                stack.append((copied, value))
+                value = copied
+            into[key] = value
+    return top
 
 
 def _error_path(error: Any) -> tuple[Path, str]:
