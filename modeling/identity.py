@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 
 from pydantic import JsonValue
 
+from modeling.name_checks import field_name_problem
 from modeling.names import short, shown, snake_case
 from modeling.source import Path
 from modeling.types import Aggregate, FieldSpec, Model
@@ -155,6 +156,10 @@ def _aggregate_problems(path: Path, aggregate: Aggregate) -> Iterator[Problem]:
                f"field every command of {name} carries", "bad-identity")
     field = aggregate.id
     if field is None:
+        return
+    unfit = field_name_problem(field, f"aggregate {name}'s id")
+    if unfit is not None:  # else each command would be told to add a field it may not have
+        yield (*path, "id"), unfit, "bad-identity"
         return
     if not aggregate.commands:
         yield ((*path, "id"),

@@ -198,5 +198,8 @@ def pascal_identifier(name: str) -> str:
 
 
 def snake_identifier(name: str) -> str:
+    """A snake_case identifier made from ``name`` ("" from nothing usable): never a
+    keyword, so what a message suggests is accepted (``class`` -> ``class_``)."""
     text = snake_case(name)
-    return text if text[:1].isalpha() else f"x_{text}" if text else ""
+    text = text if text[:1].isalpha() else f"x_{text}" if text else ""
+    return f"{text}_" if keyword.iskeyword(text) else text

@@ -125,3 +125,38 @@ def test_a_name_with_a_line_break_never_starts_a_line_of_its_own() -> None:
         assert line.isprintable(), line
         assert line.startswith((f"{model}:", "aether-gen: ")), line
     assert sum("\\nerr.yaml:9:9: error: injected" in line for line in lines) >= 25
+
+
+@pytest.mark.parametrize(("id_", "said"), [
+    ("class", "field name 'class' of aggregate Order's id is reserved (a Python keyword); "
+              "write 'class_'"),
+    ("model_config", "field name 'model_config' of aggregate Order's id is reserved "
+                     "(pydantic or aether defines it on generated classes); write 'config'"),
+    ("OrderId", "field name 'OrderId' of aggregate Order's id must be snake_case; write "
+                "'order_id'"),
+])
+def test_an_id_no_field_may_have_is_refused_at_the_id(tmp_path: Path, id_: str,
+                                                      said: str) -> None:
+    """Each command was told to add `class: str` to its fields, which is then refused."""
+    file = tmp_path / "m.yaml"
+    file.write_text(
+        "model: shop\ncontexts:\n  - name: Sales\n    actors: [User]\n    aggregates:\n"
+        f"      - name: Order\n        id: {id_}\n        commands:\n"
+        "          - {name: PlaceOrder, actor: User, fields: {total: int}, emits: [Placed]}\n"
+        "        events:\n          - {name: Placed, fields: {total: int}}\n")
+    assert problems(file) == [f"7:13: error: {said}"]
+
+
+def test_a_model_name_that_is_a_keyword_gets_a_suggestion_that_validates(
+        tmp_path: Path) -> None:
+    file = tmp_path / "m.yaml"
+    body = ("contexts:\n  - name: Sales\n    actors: [User]\n    aggregates:\n"
+            "      - name: Order\n        commands:\n"
+            "          - {name: PlaceOrder, actor: User, fields: {total: int}, emits: [Placed]}\n"
+            "        events:\n          - {name: Placed, fields: {total: int}}\n")
+    file.write_text("model: class\n" + body)
+    assert problems(file) == [
+        "1:8: error: model name 'class' must be a snake_case Python identifier (it names the "
+        "generated package); write 'class_'"]
+    file.write_text("model: class_\n" + body)
+    assert load_model(file).model.name == "class_"
