@@ -94,11 +94,14 @@ def _step(event: str, a: int, old_schema: Schema, b: int, new_schema: Schema) ->
                                            or not same_default(old[name], new[name])):
             # A payload without it meant the old default, not the new one (or none).
             defaults[name] = stored_default(old[name]["type"], old[name].get("default"))
-        now = _reached(new_types, new[name]["type"])
-        changed = [t for t, shape in _reached(old_types, old[name]["type"]).items()
-                   if _breaks(shape, now.get(t))]
-        if changed:  # same type name, another shape: stored values no longer fit it
-            manual.append(f"convert {name} ({old[name]['type']}): "
+    # Kept or renamed, a field whose type is written the same may reach a value object or
+    # enum whose shape changed: stored values no longer fit it.
+    for was, now in [*((f, f) for f in old if f in new), *renames.items()]:
+        reached = _reached(new_types, new[now]["type"])
+        changed = [t for t, shape in _reached(old_types, old[was]["type"]).items()
+                   if _breaks(shape, reached.get(t))]
+        if changed and old[was]["type"] == new[now]["type"]:
+            manual.append(f"convert {now} ({new[now]['type']}): "
                           f"{', '.join(changed)} changed since version {a}")
     return UpcastStep(event, a, b, renames, defaults, rename_defaults, dropped, manual)
 

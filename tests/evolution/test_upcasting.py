@@ -80,3 +80,18 @@ def test_one_field_gone_and_two_of_its_type_come_is_for_a_person_too() -> None:
     assert step.renames == {} and step.dropped == []
     assert step.manual == ["map name to first, last (all str): fields of one type went and "
                            "came, and which became which only you know"]
+
+
+def test_a_renamed_field_whose_value_object_changed_needs_a_person() -> None:
+    """Renamed, the field was taken as done although Money changed under it: the stub's
+    test then failed decoding, not with not_written."""
+    money = {"fields": {"amount": {"type": "int", "required": True},
+                        "cur": {"type": "str", "required": True}}}
+    moved = {"fields": {"amount": {"type": "int", "required": True},
+                        "rate": {"type": "int", "required": True}}}
+    (step,) = upcast_steps("Held", {
+        "1": {**_fields(old="list[Money]"), "types": {"Money": money}},
+        "2": {**_fields(renamed="list[Money]"), "types": {"Money": moved}},
+    })
+    assert step.renames == {"old": "renamed"}
+    assert step.manual == ["convert renamed (list[Money]): Money changed since version 1"]
