@@ -437,7 +437,9 @@ class Repository(Generic[AggregateT]):
         command_id = metadata.get(COMMAND_ID) if metadata else None
         attempt = 0
         while True:
-            aggregate = await self._load(aggregate_id, keep=False)
+            # A retry keeps what it reads in full: it lost a race on a busy aggregate, and
+            # the next one then catches up instead of reading the whole history again.
+            aggregate = await self._load(aggregate_id, keep=attempt > 0)
             # Most commands are new: ask the aggregate before awaiting the store.
             if command_id and aggregate.command_versions(command_id) is not None:
                 earlier = await self.recorded(aggregate, command_id)
@@ -470,9 +472,14 @@ class Repository(Generic[AggregateT]):
                                          metadata=metadata, timestamp=self._clock())
         try:
             await self.store.save_events(events)
+        except VersionConflictError:
+            # Another writer got there first. The cached entry (the state before this
+            # decision, which deciding never changes) is only behind: the retry's load
+            # catches it up with the events written since, instead of reading the whole
+            # history again for every lost race on a busy aggregate.
+            raise
         except BaseException:
-            # A conflict: the cached copy is behind, the retry reloads. Anything else (a
-            # lost ack) may have stored the events: the next load finds out either way.
+            # Anything else (a lost ack) may have stored the events, or not: start over.
             self.cache.forget(aggregate.id)
             raise
         previous = aggregate.version

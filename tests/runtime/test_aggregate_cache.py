@@ -21,7 +21,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nats.aio.client import Client
 
-from aether import COMMAND_ID, DomainError, Event, EventStore, VersionConflictError
+from aether import (
+    COMMAND_ID,
+    DomainError,
+    Event,
+    EventStore,
+    StoreUnavailableError,
+    VersionConflictError,
+)
 from aether.aggregate import InvalidRepositoryError
 from aether.store import InMemoryEventStore, JetStreamConfig, JetStreamEventStore
 from aether.testing import NatsServer
@@ -235,7 +242,7 @@ async def test_the_least_recently_used_aggregate_is_evicted_first() -> None:
     assert repository.cache.actor_ids() == ["a", "b"]
 
 
-async def test_a_conflict_forgets_the_entry_and_the_retry_succeeds() -> None:
+async def test_a_conflict_keeps_the_entry_and_the_retry_catches_up() -> None:
     store = CountingStore()
     router, repository = bank_router(store)
     other, _ = bank_router(store, cache_size=0)
@@ -249,13 +256,45 @@ async def test_a_conflict_forgets_the_entry_and_the_retry_succeeds() -> None:
     store.reads.clear()
     events = await router.send("acc-1", Withdraw(amount=D(10)))
     assert [(e.version, e.event_type) for e in events] == [(4, "MoneyWithdrawn")]
-    # The interloper's full read, then the retry's: it started over from the store, not
-    # from the forgotten entry.
-    assert store.reads == [("acc-1", 0), ("acc-1", 0)]
+    # The interloper's full read (it caches nothing), then the retry's: from the entry's
+    # own event on (version 2), not the whole history again. A hot aggregate's writers
+    # lose races all the time; starting over each time made them quadratic.
+    assert store.reads == [("acc-1", 0), ("acc-1", 2)]
     assert (await repository.load("acc-1")).state.balance == D(5)
 
 
-async def test_a_failed_save_forgets_the_entry() -> None:
+async def test_retries_of_a_busy_aggregate_read_its_history_once() -> None:
+    """A router that has not cached the actor and loses two races in a row: the first
+    retry keeps what it reads, and the second reads only what was written since. (Each
+    attempt read the whole history before: 600 contended deposits on a history of 3,000
+    read 948,451 events, now 6,601.)"""
+    store = CountingStore()
+    router, repository = bank_router(store)
+    other, _ = bank_router(store, cache_size=0)
+    await other.send("acc-1", Open(owner="ada"))
+    await other.send("acc-1", Deposit(amount=D(10)))
+    assert "acc-1" not in repository.cache
+    races = 2
+
+    async def interloper() -> None:
+        nonlocal races
+        races -= 1
+        await other.send("acc-1", Deposit(amount=D(5)))
+        if races:
+            store.before_save = interloper  # this writer loses the next race too
+
+    store.before_save = interloper
+    store.reads.clear()
+    events = await router.send("acc-1", Withdraw(amount=D(10)))
+    assert [e.version for e in events] == [5]
+    # router: full (not kept), full (kept, first retry), then from the kept version 3 on;
+    # the interloper (caching nothing) reads in full each time.
+    assert store.reads == [("acc-1", 0), ("acc-1", 0), ("acc-1", 0), ("acc-1", 0),
+                           ("acc-1", 3)]
+    assert (await repository.load("acc-1")).state.balance == D(10)
+
+
+async def test_a_save_that_lost_the_race_keeps_the_entry_to_catch_up() -> None:
     store = InMemoryEventStore()
     _, repository = bank_router(store)
     _, other = bank_router(store)
@@ -267,8 +306,28 @@ async def test_a_failed_save_forgets_the_entry() -> None:
     assert "acc-1" in repository.cache
     with pytest.raises(VersionConflictError):
         await repository.save(stale)
-    assert "acc-1" not in repository.cache
+    # Kept as it was before the decision: the next load catches it up with bob's event.
+    assert repository.cache.get("acc-1") is not None
+    assert repository.cache.get("acc-1").version == 0  # type: ignore[union-attr]
     assert (await repository.load("acc-1")).state.owner == "bob"
+
+
+async def test_a_save_that_failed_otherwise_forgets_the_entry() -> None:
+    """A lost answer may have stored the events or not: the next load starts over."""
+    store = CountingStore()
+    router, repository = bank_router(store)
+    await router.send("acc-1", Open(owner="ada"))
+
+    async def outage() -> None:
+        raise StoreUnavailableError("no answer")
+
+    store.before_save = outage
+    with pytest.raises(StoreUnavailableError):
+        await router.send("acc-1", Deposit(amount=D(1)))
+    assert "acc-1" not in repository.cache
+    store.reads.clear()
+    assert (await repository.load("acc-1")).state.balance == D(0)
+    assert store.reads == [("acc-1", 0)]
 
 
 async def test_a_decision_that_raises_leaves_no_trace() -> None:
