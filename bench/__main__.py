@@ -15,6 +15,7 @@ BENCHMARKS = {
     "app": "bench.app",
     "concurrency": "bench.concurrency",
     "actors": "bench.actors",
+    "contention": "bench.contention",
 }
 
 
