@@ -101,19 +101,24 @@ class Change:
         return f"{self.location}: {severity}: {self.kind}: {self.message}"
 
 
-def compare(old: Lock, new: Lock, locate: Locator) -> list[Change]:
+def compare(old: Lock, new: Lock, locate: Locator,
+            aggregates: set[str] | None = None) -> list[Change]:
     """Every change from ``old`` (a lock, or another model's contract) to ``new`` (the
-    current model's contract), located in the new model."""
+    current model's contract), located in the new model; ``aggregates``: the names of the
+    new model's aggregates (else those that own an event of ``new``)."""
     changes: list[Change] = []
     old_events: dict[str, Any] = old["events"]
     new_events: dict[str, Any] = new["events"]
     model_bumped = int(new.get("model_version", 1)) > int(old.get("model_version", 1))
-    aggregates = {str(entry["aggregate"]) for entry in new_events.values()
-                  if entry.get("aggregate") is not None}
+    if aggregates is None:
+        aggregates = {str(entry["aggregate"]) for entry in new_events.values()
+                      if entry.get("aggregate") is not None}
+    before = {str(entry["aggregate"]) for group in ("events", "removed_events")
+              for entry in old.get(group, {}).values() if entry.get("aggregate") is not None}
     for name in sorted(set(old_events) & set(new_events)):
         changes += _event_changes(name, old_events[name], new_events[name], locate)
         changes += _streams_moved(name, old_events[name], new_events[name], locate,
-                                  model_bumped, aggregates)
+                                  model_bumped, (before, aggregates))
     removed = sorted(set(old_events) - set(new_events))
     added = [n for n in sorted(set(new_events) - set(old_events))]
     gone: dict[str, Any] = old.get("removed_events", {})
@@ -126,7 +131,7 @@ def compare(old: Lock, new: Lock, locate: Locator) -> list[Change]:
             f"schema_version {version}) must decode as it is now"))
         changes += _event_changes(name, gone[name], new_events[name], locate)
         changes += _streams_moved(name, gone[name], new_events[name], locate, model_bumped,
-                                  aggregates)
+                                  (before, aggregates))
     for name in removed:
         _version, schema = latest(old_events[name])
         twin = next((a for a in added if _same_shape(schema, latest(new_events[a])[1])), None)
@@ -153,29 +158,28 @@ def compare(old: Lock, new: Lock, locate: Locator) -> list[Change]:
 
 
 def _streams_moved(name: str, old: dict[str, Any], new: dict[str, Any], locate: Locator,
-                   model_bumped: bool, aggregates: set[str]) -> list[Change]:
-    """The event's stored instances are where nothing loads them any more: recorded now in
-    streams of another actor-id prefix (known where both the lock and the model fix it), or
-    moved out of an aggregate whose stored histories hold it (``aggregates``: those the new
-    model has)."""
+                   model_bumped: bool, aggregates: tuple[set[str], set[str]]) -> list[Change]:
+    """The event's stored instances are where nothing loads them any more: its aggregate
+    renamed (the old name gone, the new one new) and recording it under another actor-id
+    prefix, or the event moved out of an aggregate whose stored histories hold it.
+    ``aggregates``: the old contract's aggregate names, and the new model's."""
     before, after = old.get("actor_prefix"), new.get("actor_prefix")
     was, owner = old.get("aggregate"), new.get("aggregate")
+    then, now = aggregates
     bump = "or bump the model's version once they are moved"
-    if before is not None and after is not None:
+    renamed = was is not None and owner is not None and was != owner and (
+        was not in now and owner not in then)
+    if before is not None and after is not None and (was == owner or renamed):
         if before == after:
             return []
-        if owner is None:
-            keep = "keep the emitting system's old name"
-        elif ID_PREFIX.fullmatch(before):
-            keep = f"give {owner} `id_prefix: {before}`"
-        else:
-            keep = f"keep {owner}'s old name"
+        keep = (f"give {owner} `id_prefix: {before}`" if ID_PREFIX.fullmatch(before)
+                else f"keep {owner}'s old name")
         return [Change(
             locate(("event", name)), name, "streams-moved",
             f"{name} is now recorded in streams {after}-<id>, and the stored ones are in "
             f"{_n(before)}-<id>, which nothing loads any more; {keep} to keep them, {bump}",
             model_bumped)]
-    if was is None or was == owner or (was not in aggregates and before is None):
+    if was is None or was == owner or (renamed and before is None):
         return []  # not an aggregate's, the same one, or one without an id renamed
     to = f" to {owner}" if owner is not None else ""
     return [Change(

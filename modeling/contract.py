@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
-from modeling.identity import event_emitters, id_prefix
+from modeling.identity import id_prefix
 from modeling.index import index_model
 from modeling.lock_checks import field_groups, schema_problem, structure_problem, version_key
 from modeling.names import printable, shown
@@ -103,7 +103,6 @@ def contract(model: Model) -> Lock:
     """The model's current contract: every event at its current ``schema_version`` only."""
     index = index_model(model)
     declared = _declared_types(model)
-    emitters = event_emitters(model)
     events: dict[str, Any] = {}
     for entry in index.entries:
         if entry.kind != "event" or entry.name in events:
@@ -115,12 +114,13 @@ def contract(model: Model) -> Lock:
             "schema_version": event.schema_version,
             "versions": {str(event.schema_version): event_schema(event, declared)},
         }
-        # Stored events stay in the streams they were written to: the lock remembers where
-        # the model puts them, so a rename that moves the streams is found (changes.py).
-        prefix = (id_prefix(owner) if owner is not None and owner.id is not None
-                  else emitters.get(entry.name) if owner is None else None)
-        if prefix is not None:
-            events[entry.name]["actor_prefix"] = prefix
+        # Stored events stay in the streams they were written to, and an aggregate loads
+        # its history from them: the lock remembers where the model puts an aggregate's
+        # events, so a rename that moves them is found (changes.py). (An external system's
+        # streams are never loaded as a history: a renamed one starts new streams, losing
+        # nothing.)
+        if owner is not None and owner.id is not None:
+            events[entry.name]["actor_prefix"] = id_prefix(owner)
     return {"aether_lock": LOCK_FORMAT, "model": model.name, "model_version": model.version,
             "events": events}
 

@@ -52,7 +52,8 @@ def changes_against(loaded: LoadedModel, old: Lock) -> list[Change]:
     return [replace(change, consumers=tuple(c for c, _ in used[change.event]),
                     published_to=tuple(c for c, published in used[change.event] if published))
             if change.breaking and change.event in used else change
-            for change in compare(old, contract(loaded.model), locator(loaded))]
+            for change in compare(old, contract(loaded.model), locator(loaded),
+                                  {a.name for c in loaded.model.contexts for a in c.aggregates})]
 
 
 def breaking_diagnostics(loaded: LoadedModel) -> list[Diagnostic]:

@@ -80,8 +80,9 @@ def _changes(model: Path, text: str) -> list[tuple[str, str, int, bool]]:
 def test_the_lock_says_where_the_model_puts_each_event(tmp_path: Path) -> None:
     lock = json.loads(lock_path(_locked(tmp_path)).read_text())
     prefixes = {name: entry.get("actor_prefix") for name, entry in lock["events"].items()}
-    # Note has no id: its callers choose its actor ids, and a rename moves nothing.
-    assert prefixes == {"Booked": "booking", "Cancelled": "booking", "DayStarted": "clock",
+    # Note has no id: its callers choose its actor ids, and a rename moves nothing. An
+    # external system's streams are never loaded as a history: none either.
+    assert prefixes == {"Booked": "booking", "Cancelled": "booking", "DayStarted": None,
                         "Written": None}
 
 
@@ -120,14 +121,45 @@ def test_a_model_version_bump_declares_the_move(tmp_path: Path) -> None:
         ("streams-moved", False), ("streams-moved", False)]
 
 
-def test_renaming_an_external_system_moves_its_events_streams(tmp_path: Path) -> None:
+def test_renaming_an_external_system_moves_nothing_that_is_loaded(tmp_path: Path) -> None:
+    """Its facts go to timer-<key> from then on, each stream from version 1; nothing reads
+    clock-<key> as a history (policies and read models read the feed)."""
     model = _locked(tmp_path)
-    found = _changes(model, _edited(("- name: Clock\n", "- name: Timer\n")))
-    assert [(kind, event, failing) for kind, event, _, failing in found] == [
-        ("streams-moved", "DayStarted", True)]
-    (change,) = changes_against(load_model(model), json.loads(lock_path(model).read_text()))
-    assert "streams timer-<id>" in change.message and "clock-<id>" in change.message
-    assert "keep the emitting system's old name" in change.message
+    assert _changes(model, _edited(("- name: Clock\n", "- name: Timer\n"))) == []
+
+
+def test_an_event_moved_to_another_aggregate_is_told_to_stay(tmp_path: Path) -> None:
+    """Booking keeps its name and Cancelled moves to a new Desk with its own prefix: not a
+    rename, so the advice is not Booking's id_prefix for Desk (validate would refuse it:
+    two aggregates cannot share one)."""
+    model = _locked(tmp_path)
+    cancel = ("          - name: Cancel\n            actor: Clerk\n"
+              "            fields: {booking_id: str}\n            emits: [Cancelled]\n")
+    cancelled = "          - name: Cancelled\n            fields: {booking_id: str}\n"
+    desk = ("      - name: Desk\n        id: booking_id\n        state: {open: bool}\n"
+            f"        commands:\n{cancel}        events:\n{cancelled}")
+    moved = _edited((cancel, ""), (cancelled, ""), ("    aggregates:\n",
+                                                    "    aggregates:\n" + desk))
+    (change,) = changes_against(load_model_text(model, moved),
+                                json.loads(lock_path(model).read_text()))
+    assert (change.kind, change.event, change.failing) == ("streams-moved", "Cancelled", True)
+    assert change.message.startswith("Cancelled moved out of aggregate Booking to Desk: ")
+    assert "id_prefix" not in change.message
+
+
+def test_an_aggregate_left_without_events_still_owns_its_histories(tmp_path: Path) -> None:
+    write = ("          - name: Write\n            actor: Clerk\n"
+             "            fields: {text: str}\n            emits: [Written]\n")
+    written = "          - name: Written\n            fields: {text: str}\n"
+    model = _locked(tmp_path)
+    # Written moves into Booking; Note stays, with a command that emits nothing.
+    moved = _edited((write, "          - name: Write\n            actor: Clerk\n"
+                            "            fields: {text: str}\n            emits: []\n"),
+                    ("        events:\n" + written, "        events: []\n"),
+                    ("          - name: Booked\n", written + "          - name: Booked\n"))
+    found = [(c.kind, c.event) for c in changes_against(
+        load_model_text(model, moved), json.loads(lock_path(model).read_text()))]
+    assert ("streams-moved", "Written") in found
 
 
 def test_an_aggregate_without_an_id_is_renamed_freely(tmp_path: Path) -> None:
