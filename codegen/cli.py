@@ -24,7 +24,12 @@ from codegen.contract_cli import refuse_breaking, run_check, stale_lock, write_l
 from codegen.formatting import FormatError
 from codegen.generator import OutputFile
 from codegen.generator import generate as generate_files
-from codegen.orphans import OrphanedStub, UnhookedUpcaster, find_unhooked_upcasters
+from codegen.orphans import (
+    OrphanedStub,
+    UnhookedUpcaster,
+    earlier_packages,
+    find_unhooked_upcasters,
+)
 from codegen.writer import UnsafeOutputError
 from codegen.writer import plan as plan_output
 from codegen.writer import write as write_output
@@ -242,11 +247,19 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
         if problem is None:
             raise
         fail(f"{problem}; check your templates in {templates}")
-    _refuse_unhooked(find_unhooked_upcasters(files, output, lock), output, loaded)
+    unhooked = find_unhooked_upcasters(files, output, lock)
+    _refuse_unhooked([u for u in unhooked if not u.removed], output, loaded, check)
+    # Those of an event the model dropped on purpose are harmless: reported as orphans are.
+    dropped = [u.advice(output, lock_path(loaded.path).name) for u in unhooked if u.removed]
     if check:
-        _check_package(files, output, loaded, _regenerate(model, output, package, templates))
+        _check_package(files, output, loaded, _regenerate(model, output, package, templates),
+                       dropped)
         click.echo(f"{output / name}: up to date")
         return
+    earlier = [f"{output / other}: a package of model {loaded.model.name} too, whose stubs "
+               f"hold your code; {output / name} is new, with fresh stubs (an upcaster's "
+               f"guess passes its test): move your code into them, then delete {output / other}"
+               for other in earlier_packages(files, output, loaded.model.name)]
     result = write_output(files, output)
     for path in result.created:
         click.echo(f"created {output / path}")
@@ -262,14 +275,18 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
                f"updated, {len(result.removed)} removed, {len(result.kept)} stub(s) kept"
                f"{orphaned}")
     # The rest is written and the orphans untouched; exit 1 says the package is not whole.
-    for orphan in result.orphaned:
-        click.echo(orphan.advice(output), err=True)
-    if result.orphaned:
-        fail(_orphans_todo(result.orphaned))
+    for line in [*(orphan.advice(output) for orphan in result.orphaned), *dropped, *earlier]:
+        click.echo(line, err=True)
+    todo = _leftovers_todo(result.orphaned, dropped)
+    if earlier:
+        todo.append(f"{len(earlier)} earlier package(s) of this model beside the new one, as "
+                    f"said above")
+    if todo:
+        fail("; ".join(todo))
 
 
 def _refuse_unhooked(unhooked: list[UnhookedUpcaster], output: Path,
-                     loaded: LoadedModel) -> None:
+                     loaded: LoadedModel, check: bool) -> None:
     """Write nothing while upcaster stubs the lock no longer produces are there: writing
     would unhook them (and a new lock would forget the versions they read)."""
     lock = lock_path(loaded.path).name
@@ -277,30 +294,35 @@ def _refuse_unhooked(unhooked: list[UnhookedUpcaster], output: Path,
         click.echo(upcaster.advice(output, lock), err=True)
     if unhooked:
         fail(f"{len(unhooked)} upcaster stub(s) that {lock} no longer produces, as said "
-             f"above; nothing written")
+             f"above{'' if check else '; nothing written'}")
 
 
 def _check_package(files: list[OutputFile], output: Path, loaded: LoadedModel,
-                   regenerate: str) -> None:
+                   regenerate: str, dropped: list[str]) -> None:
     """generate --check: one line per file out of date and per orphaned stub; exit 1 if any."""
     result = plan_output(files, output)
     problems = ([f"{output / p}: missing" for p in result.created] +
                 [f"{output / p}: stale" for p in result.updated] +
                 [f"{output / p}: orphaned" for p in result.removed] +
                 stale_lock(loaded))
-    for line in [*problems, *(orphan.advice(output) for orphan in result.orphaned)]:
+    for line in [*problems, *(orphan.advice(output) for orphan in result.orphaned),
+                 *dropped]:
         click.echo(line, err=True)
     # Regenerating fixes the files, not the orphans: suggest it only for what it fixes.
     todo = [f"{len(problems)} file(s) out of date; run {regenerate}"] if problems else []
-    if result.orphaned:
-        todo.append(_orphans_todo(result.orphaned))
+    todo += _leftovers_todo(result.orphaned, dropped)
     if todo:
         fail("; ".join(todo))
 
 
-def _orphans_todo(orphans: list[OrphanedStub]) -> str:
-    return (f"{len(orphans)} orphaned stub(s): the app no longer runs their code and the "
-            f"package does not type-check until you move it and delete them, as said above")
+def _leftovers_todo(orphans: list[OrphanedStub], dropped: list[str]) -> list[str]:
+    todo = [f"{len(orphans)} orphaned stub(s): the app no longer runs their code and the "
+            f"package does not type-check until you move it and delete them, as said "
+            f"above"] if orphans else []
+    if dropped:
+        todo.append(f"{len(dropped)} upcaster stub(s) of events no longer in the model: "
+                    f"delete them, as said above")
+    return todo
 
 
 @main.command(short_help="Compare MODEL's events with its lock; report breaking changes.")

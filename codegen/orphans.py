@@ -162,3 +162,24 @@ def find_unhooked_upcasters(files: list[OutputFile], out: Path,
             found.append(UnhookedUpcaster(path, current.get(name) or removed.get(name), gone,
                                           f"v{match['a']} -> v{match['b']}"))
     return found
+
+
+# ---- another package of the same model beside a new one -----------------------------------
+
+def earlier_packages(files: list[OutputFile], out: Path, model: str) -> list[str]:
+    """The other packages in ``out`` generated from ``model`` when this run creates its
+    package anew (a new ``--package`` name, most often a rename): their stubs hold the
+    user's code, which the new package's fresh stubs do not. A fresh upcaster stub's guess
+    passes its own test, so stored events would be read by the guess, not the fix."""
+    package = files[0].path.split("/", 1)[0]
+    if (out / package).exists():
+        return []
+    mark = f"{GENERATED_MARK} from model {model} ("
+    found = []
+    for events in sorted(out.glob("*/events.py")):
+        if events.parent.name == package or not events.is_file():
+            continue
+        with events.open(encoding="utf-8", errors="replace") as text:
+            if text.readline().startswith(mark):
+                found.append(events.parent.name)
+    return found
