@@ -30,6 +30,7 @@ PIECE = 40  # longest piece of a long string literal (indentation can reach ~50 
 SPACED_PIECE = 16
 TEST_NAME = 60  # longest scenario part of a generated test name
 MEMBER = 80  # longest `Enum.MEMBER`: ruff format puts it alone on a line at column 8
+ENTRY_MEMBER = 40  # longest `Enum.MEMBER` after a `"key": ` it shares its line with
 
 # Letters ruff does not flag as confusable (measured); others are escaped.
 _KEPT = frozenset(chr(code) for code in range(0xC0, 0x180)) - {"\u00d7", "\u0131", "\u017f"}
@@ -54,11 +55,11 @@ def constant(value: str) -> str:
     return value.upper()
 
 
-def member(enum: str, value: str) -> str:
+def member(enum: str, value: str, limit: int = MEMBER) -> str:
     """The enum member of ``value``: ``Status.PAID``; ``Status["PAID"]`` when that would be
-    too long for a line (ruff format can break a subscript, not an attribute)."""
+    longer than ``limit`` (ruff format can break a subscript, not an attribute)."""
     name = constant(value)
-    if len(enum) + 1 + len(name) <= MEMBER:
+    if len(enum) + 1 + len(name) <= limit:
         return f"{enum}.{name}"
     return f"{enum}[{string(name, 60)}]"  # names have at most 48 characters: one piece
 

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from pydantic import JsonValue
 
 from codegen.imports import Code
-from codegen.pysource import bytes_literal, entry, literal, member, string
+from codegen.pysource import (
+    ENTRY_MEMBER,
+    MEMBER,
+    bytes_literal,
+    entry,
+    literal,
+    member,
+    string,
+)
 from modeling.typeexpr import DictOf, ListOf, Named, Optional, Primitive, TypeExpr, parse_type
 from modeling.types import EnumType, FieldSpec, ValueObject
 
@@ -153,14 +161,15 @@ def sample(expr: TypeExpr, types: Types, depth: int = 0) -> JsonValue:
             for name, spec in fields.items() if not (deep and spec.has_default)}
 
 
-def value_expression(value: JsonValue, expr: TypeExpr, types: Types) -> Code:
+def value_expression(value: JsonValue, expr: TypeExpr, types: Types,
+                     member_limit: int = MEMBER) -> Code:
     """A typed Python expression for a JSON value that fits ``expr`` (validate checked it):
     value objects by their constructors, enums by member, decimals as ``Decimal("...")``,
     so generated tests read like code a person writes and mypy checks them."""
     if value is None:
         return Code("None")
     if isinstance(expr, Optional):
-        return value_expression(value, expr.inner, types)
+        return value_expression(value, expr.inner, types, member_limit)
     if isinstance(expr, Primitive):
         if expr.name == "bytes":  # the JSON form of bytes is base64 text (validate checks)
             return Code(bytes_literal(base64.b64decode(str(value).encode("ascii"))))
@@ -169,12 +178,15 @@ def value_expression(value: JsonValue, expr: TypeExpr, types: Types) -> Code:
         items = [value_expression(item, expr.item, types) for item in value]
         return _join("[" + ", ".join(item.text for item in items) + "]", *items)
     if isinstance(expr, DictOf) and isinstance(value, dict):
-        entries = {key: value_expression(item, expr.value, types) for key, item in value.items()}
+        # ruff format cannot break `"key": Enum.MEMBER`: a long member is Enum["MEMBER"].
+        entries = {key: value_expression(item, expr.value, types, ENTRY_MEMBER)
+                   for key, item in value.items()}
         return _join("{" + ", ".join(entry(key, code.text) for key, code in entries.items())
                      + "}", *entries.values())
     assert isinstance(expr, Named)
     if expr.name in types.enums:
-        return Code(member(expr.name, str(value)), types=frozenset({expr.name}))
+        return Code(member(expr.name, str(value), member_limit),
+                    types=frozenset({expr.name}))
     assert isinstance(value, dict)
     code = constructor(expr.name, value, types.value_objects[expr.name].fields, types)
     return Code(code.text, code.modules, code.kit, code.types | {expr.name})

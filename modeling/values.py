@@ -19,7 +19,7 @@ MAX_INT = 2**53 - 1
 MAX_DEPTH = 15
 """Deepest nesting of lists and mappings in a default or scenario value: each level
 indents the generated code by four columns, and at 15 the deepest entry of a generated
-test still fits ruff's 100 (tests/codegen/test_layout.py)."""
+test still fits ruff's 100 (tests/codegen/test_line_limits.py)."""
 MAX_DECIMAL_TEXT = 64
 
 
