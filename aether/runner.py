@@ -185,8 +185,7 @@ class ReactionRunner:
                 await asyncio.wait({task}, timeout=1.0)
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if not isinstance(self.error, StoreClosedError):  # the error says what was not saved
-            await self._flush()
+        await self._flush_unless_closed()
 
     async def wait_quiet(self) -> None:
         """Wait until the runner has handled every event in the store, the ones its own
@@ -282,8 +281,7 @@ class ReactionRunner:
             logger.exception("reaction runner %r stopped", self.name)
         finally:
             self._progress.set()
-        if not isinstance(self.error, StoreClosedError):  # nothing can be saved through it
-            await self._flush()
+        await self._flush_unless_closed()
 
     async def _follow(self) -> None:
         """Follow the feed from the handlers' positions; returns when halted."""
@@ -407,6 +405,16 @@ class ReactionRunner:
                 self.rejections.append(Rejection(position, target.name, outcome))
         if outcomes and reactions is not None:
             reactions.append((event, target))
+
+    async def _flush_unless_closed(self) -> None:
+        """``_flush``, but a checkpoint store whose connection is closed for good, when the
+        runner stopped on that already, is not an error again (the checkpoints are then
+        not saved, and the handlers resume from the last saved ones)."""
+        try:
+            await self._flush()
+        except StoreClosedError:
+            if not isinstance(self.error, StoreClosedError):
+                raise
 
     async def _flush(self) -> None:
         self._since_flush = 0

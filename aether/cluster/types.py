@@ -117,6 +117,9 @@ class Tenure:
 
     number: int
 
+    def __bool__(self) -> bool:
+        return self.number != 0  # Tenure(0): no tenure, as the int it replaced was falsy
+
 
 @dataclass(frozen=True)
 class ShardChange:

@@ -8,7 +8,14 @@ import contextlib
 import nats
 import pytest
 
-from aether import JetStreamCheckpointStore, ReactionRunner, RetryPolicy, StoreClosedError
+from aether import (
+    CheckpointStore,
+    InMemoryCheckpointStore,
+    JetStreamCheckpointStore,
+    ReactionRunner,
+    RetryPolicy,
+    StoreClosedError,
+)
 from aether.store import JetStreamConfig, JetStreamEventStore
 from aether.testing import NatsServer
 from aether.testing.counters import CountsView, IncrementOnTick, make_counter_router, registry
@@ -84,8 +91,9 @@ async def test_a_runner_started_during_an_outage_waits_it_out(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("kept_in", ["jetstream", "memory"])
 async def test_a_connection_closed_for_good_stops_the_runner_saying_so(
-    private_nats_server: NatsServer,
+    private_nats_server: NatsServer, kept_in: str,
 ) -> None:
     """nats-py gives up reconnecting after max_reconnect_attempts (60 by default, about two
     minutes), closes the connection, and nothing can go on through it: the runner stops with
@@ -94,7 +102,8 @@ async def test_a_connection_closed_for_good_stops_the_runner_saying_so(
     server = private_nats_server
     nc = await nats.connect(server.url, max_reconnect_attempts=2, reconnect_time_wait=0.1)
     store = await JetStreamEventStore.create(nc, "events", JetStreamConfig(request_timeout=0.5))
-    checkpoints = await JetStreamCheckpointStore.for_store(nc, store)
+    checkpoints: CheckpointStore = (await JetStreamCheckpointStore.for_store(nc, store)
+                                    if kept_in == "jetstream" else InMemoryCheckpointStore())
     await tick(store, ["a"])
     runner = ReactionRunner("closing", store, registry, make_counter_router(store),
                             policies=[IncrementOnTick()], checkpoints=checkpoints,
@@ -109,5 +118,7 @@ async def test_a_connection_closed_for_good_stops_the_runner_saying_so(
     assert isinstance(runner.error, StoreClosedError)
     assert "max_reconnect_attempts=-1" in str(runner.error)
     await runner.stop()  # nothing can be saved through it: the error already says so
+    if kept_in == "memory":  # a checkpoint store elsewhere still saves what was reached
+        assert await checkpoints.load("closing", "IncrementOnTick") == runner.position > 0
     with pytest.raises(StoreClosedError):
         await runner.start()
