@@ -71,8 +71,10 @@ def _step(event: str, a: int, old_schema: Schema, b: int, new_schema: Schema) ->
     unsure = ambiguous_renames(old, new)
     for kind, (gone, came) in unsure.items():
         # Left for a person: neither dropped nor set from a default (see paired_renames).
-        manual.append(f"map {', '.join(gone)} to {', '.join(came)} (all {kind}): fields of "
-                      f"one type went and came, and which became which only you know")
+        # "went ... came", not "map a, b to c, d": listed side by side, they read as pairs.
+        manual.append(f"set {', '.join(came)} from what {', '.join(gone)} held (all {kind}): "
+                      f"fields of one type went and came, and which became which only you "
+                      f"know")
     undecided = {name for gone, came in unsure.values() for name in (*gone, *came)}
     for name in (f for f in old if f not in new and f not in undecided):
         if name not in renames:

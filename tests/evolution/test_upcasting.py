@@ -67,8 +67,9 @@ def test_two_fields_of_one_type_renamed_at_once_are_never_paired_by_guess() -> N
     })
     assert step.renames == {"weight": "grams"}  # one int went and one came: a rename
     assert step.dropped == [] and step.defaults == {}
-    assert step.manual == ["map receiver, sender to from_party, to_party (all str): fields "
-                           "of one type went and came, and which became which only you know"]
+    assert step.manual == ["set from_party, to_party from what receiver, sender held (all "
+                           "str): fields of one type went and came, and which became which "
+                           "only you know"]
     # Nothing of the undecided fields is touched by the mechanical part.
     assert step.apply({"receiver": "bob", "sender": "alice", "weight": 3}) == {
         "receiver": "bob", "sender": "alice", "grams": 3}
@@ -78,8 +79,8 @@ def test_one_field_gone_and_two_of_its_type_come_is_for_a_person_too() -> None:
     (step,) = upcast_steps("E", {"1": _fields(name="str"),
                                  "2": _fields(first="str", last="str")})
     assert step.renames == {} and step.dropped == []
-    assert step.manual == ["map name to first, last (all str): fields of one type went and "
-                           "came, and which became which only you know"]
+    assert step.manual == ["set first, last from what name held (all str): fields of one "
+                           "type went and came, and which became which only you know"]
 
 
 def test_a_renamed_field_whose_value_object_changed_needs_a_person() -> None:
