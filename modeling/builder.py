@@ -153,16 +153,19 @@ class ContextBuilder:
         self._node.child(key, node)
         return node
 
-    def actor(self, name: str, *, description: str = "") -> ContextBuilder:
-        self._add("actors", _element(name, description))
+    def actor(self, name: str, *, description: str = "",
+              ignore: list[str] | None = None) -> ContextBuilder:
+        self._add("actors", _element(name, description, ignore=ignore))
         return self
 
-    def value_object(self, name: str, *, fields: Fields, description: str = "") -> ContextBuilder:
-        self._add("value_objects", _element(name, description, fields=fields))
+    def value_object(self, name: str, *, fields: Fields, description: str = "",
+                     ignore: list[str] | None = None) -> ContextBuilder:
+        self._add("value_objects", _element(name, description, fields=fields, ignore=ignore))
         return self
 
-    def enum(self, name: str, values: list[str], *, description: str = "") -> ContextBuilder:
-        self._add("enums", _element(name, description, values=values))
+    def enum(self, name: str, values: list[str], *, description: str = "",
+             ignore: list[str] | None = None) -> ContextBuilder:
+        self._add("enums", _element(name, description, values=values, ignore=ignore))
         return self
 
     def aggregate(self, name: str, *, state: Fields | None = None, id: str | None = None,
@@ -188,10 +191,10 @@ class ContextBuilder:
 
     def read_model(self, name: str, *, from_: list[str], key: str | None = None,
                    single: bool = False, fields: Fields | None = None,
-                   description: str = "") -> ReadModelBuilder:
+                   description: str = "", ignore: list[str] | None = None) -> ReadModelBuilder:
         """One row per ``key`` value, one row in all (``single=True``), or one row per
         actor id when neither is given; add scenarios on what it returns."""
-        data = _element(name, description)
+        data = _element(name, description, ignore=ignore)
         data["from"] = from_
         if key is not None:
             data["key"] = key
@@ -203,9 +206,10 @@ class ContextBuilder:
 
     def external_system(self, name: str, *, emits: list[str] | None = None,
                         receives: list[str] | None = None,
-                        description: str = "") -> ContextBuilder:
+                        description: str = "",
+                        ignore: list[str] | None = None) -> ContextBuilder:
         self._add("external_systems", _element(name, description, emits=emits,
-                                               receives=receives))
+                                               receives=receives, ignore=ignore))
         return self
 
     def hot_spot(self, text: str, *, about: str | None = None) -> ContextBuilder:
@@ -225,8 +229,9 @@ class ModelBuilder:
             data["description"] = description
         self._node = _Node(data, _caller())
 
-    def context(self, name: str, *, description: str = "") -> ContextBuilder:
-        node = _Node(_element(name, description), _caller())
+    def context(self, name: str, *, description: str = "",
+                ignore: list[str] | None = None) -> ContextBuilder:
+        node = _Node(_element(name, description, ignore=ignore), _caller())
         self._node.child("contexts", node)
         return ContextBuilder(node)
 

@@ -134,3 +134,26 @@ def test_a_model_built_right_here_is_bounded_too() -> None:
         load_builder(model, file="shop.py")
     (error,) = map(str, caught.value.diagnostics)
     assert "values nest deeper than 15 levels" in error and len(error) < 200, error
+
+
+def test_every_element_of_a_python_model_takes_ignore_as_in_yaml(tmp_path: Path) -> None:
+    """model-reference.md says every element takes `ignore`; the builder's actor,
+    value_object, enum, read_model, external_system and context did not."""
+    file = tmp_path / "m.py"
+    file.write_text(
+        "from modeling import ModelBuilder\n"
+        "model = ModelBuilder('shop')\n"
+        "sales = model.context('Sales', ignore=['event-not-emitted'])\n"
+        "sales.actor('User', ignore=['event-not-emitted'])\n"
+        "sales.value_object('Money', fields={'cents': 'int'}, ignore=['event-not-emitted'])\n"
+        "sales.enum('Kind', ['plain'], ignore=['event-not-emitted'])\n"
+        "sales.event('Ticked', ignore=['event-not-emitted'])\n"
+        "sales.external_system('Clock', emits=['Ticked'], ignore=['event-not-emitted'])\n"
+        "order = sales.aggregate('Order')\n"
+        "order.command('Place', actor='User', emits=['Placed'])\n"
+        "order.event('Placed')\n"
+        "sales.read_model('Orders', from_=['Placed'], ignore=['event-not-emitted'])\n")
+    context = load_model(file).model.contexts[0]
+    elements = [context, context.actors[0], context.value_objects[0], context.enums[0],
+                context.external_systems[0], context.read_models[0]]
+    assert [element.ignore for element in elements] == [["event-not-emitted"]] * 6
