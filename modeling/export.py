@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel
 
 from modeling.types import Actor, FieldSpec, Model, Scenario
-from modeling.yaml_source import YAML12_FLOAT
+from modeling.yaml_source import YAML12_BASED, YAML12_FLOAT
 
 SCHEMA_ID = "https://aether.dev/schemas/model.json"
 
@@ -20,14 +20,15 @@ _BREAKS = frozenset("\x85\u2028\u2029\ufeff")
 
 class _Dumper(yaml.SafeDumper):
     """PyYAML's safe dumper, quoting the text that aether-gen's reader takes as another
-    type than PyYAML's (YAML 1.1) does: ``1e300`` is a float to it, as in YAML 1.2."""
+    type than PyYAML's (YAML 1.1) does: ``1e300`` is a float to it and ``0o17`` an
+    integer, as in YAML 1.2."""
 
 
 def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     style = None
     if _BREAKS.intersection(value) or not value.replace("\n", "").isprintable():
         style = '"'  # escaped there: YAML reads NEL, LS, PS as line breaks, drops a BOM
-    elif YAML12_FLOAT.fullmatch(value):
+    elif YAML12_FLOAT.fullmatch(value) or YAML12_BASED.fullmatch(value):
         style = "'"
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 

@@ -36,6 +36,13 @@ _PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in (
 _NULL_TAG = "tag:yaml.org,2002:null"
 # YAML 1.2's core-schema float with an exponent (1e300, 2E-3, .5e1), which 1.1 reads as text.
 YAML12_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
+# The numbers of YAML 1.2's core schema. 1.1 also reads 1:20 (80, base 60), 0777 (octal),
+# 0b101 and 1_000 as numbers; 1.2 reads 0777 as 777 and the rest as text.
+_YAML12_NUMBER = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+                            r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
+YAML12_BASED = re.compile(r"0o[0-7]+|0x[0-9a-fA-F]+")
+"""YAML 1.2's octal and hexadecimal integers (1.1 reads 0o17 as text)."""
+_DECIMAL = re.compile(r"[-+]?[0-9]+")
 
 
 def _location(file: str, mark: Any) -> Location:
@@ -179,4 +186,12 @@ class _Converter:
             return node.value
         if isinstance(value, str) and node.style is None and YAML12_FLOAT.fullmatch(value):
             return float(value)  # YAML 1.1 wants a dot and a signed exponent: 1e300 is text
+        if isinstance(value, str) and node.style is None and YAML12_BASED.fullmatch(value):
+            return int(value, 0)  # 0o17: YAML 1.2's octal, which 1.1 reads as text
+        if isinstance(value, int | float) and not isinstance(value, bool) and not \
+                _YAML12_NUMBER.fullmatch(node.value) and not YAML12_BASED.fullmatch(node.value):
+            return node.value  # 1:20, 0b101, 1_000: text in YAML 1.2
+        if isinstance(value, int) and not isinstance(value, bool) and \
+                _DECIMAL.fullmatch(node.value):
+            return int(node.value, 10)  # 0777 is 777 in YAML 1.2, not 1.1's octal 511
         return value

@@ -67,3 +67,16 @@ def test_a_file_with_no_model_says_it_is_empty(tmp_path: Path, text: str) -> Non
         assert result.exit_code == 1
         assert result.output.strip() == (f"{file}:1:1: error: the model file is empty; start "
                                          f"with `model: <name>` and `contexts:`")
+
+
+@pytest.mark.parametrize(("written", "read"), [
+    ("1:20", "1:20"), ("190:20:30.15", "190:20:30.15"),  # 1.1's base 60: 80, 685230.15
+    ("0777", 777), ("-007", -7),  # 1.1's octal: 511
+    ("0b101", "0b101"), ("1_000", "1_000"), ("1_0.5", "1_0.5"),  # 1.1 only
+    ("0o17", 15), ("0x1F", 31), ("1e3", 1000.0), (".5", 0.5), ("12", 12),  # 1.2
+    ("false", False), ("on", "on"), ("'0o17'", "0o17"),
+])
+def test_numbers_are_read_the_yaml_1_2_way(written: str, read: JsonValue) -> None:
+    data, _, problems = load_yaml(f"v: {written}\n", "m.yaml")
+    assert problems == [] and data == {"v": read}
+    assert type(data["v"]) is type(read)
