@@ -3,7 +3,9 @@ breaking changes, and the guard validate and generate run (see docs/evolution.md
 
 from __future__ import annotations
 
+import io
 import subprocess
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -115,12 +117,25 @@ def _model_at_revision(model: Path, revision: str) -> LoadedModel:
     with tempfile.TemporaryDirectory(prefix="aether-against-") as tmp:
         old_file = Path(tmp) / model.name
         old_file.write_bytes(result.stdout)
+        if model.suffix == ".py":  # the modules it imports from beside it, as they were then
+            _folder_at_revision(model.resolve().parent, revision, Path(tmp))
         try:
             return load_model(old_file)
         except ModelError as error:
+            first = str(error.errors[0]) if error.errors else ""
             raise LockError(f"the model at {revision[:80]} does not load "
-                            f"({len(error.errors)} error(s)); compare against another "
-                            f"revision") from None
+                            f"({len(error.errors)} error(s), the first: {first[:300]}); "
+                            f"compare against another revision") from None
+
+
+def _folder_at_revision(folder: Path, revision: str, into: Path) -> None:
+    """The files of ``folder`` as they were at ``revision``, written into ``into``."""
+    archive = subprocess.run(["git", "-C", str(folder), "archive", "--format=tar",
+                              f"{revision}:./"], capture_output=True, check=False)
+    # Python before 3.11.4 lacks the "data" filter: the model alone is read then.
+    if archive.returncode == 0 and hasattr(tarfile, "data_filter"):
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(into, filter="data")  # "data": nothing outside ``into``
 
 
 def run_check(model: Path, against: str | None) -> int:

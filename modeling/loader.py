@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sys
 import traceback
@@ -148,6 +149,12 @@ def _python_model(file: FilePath) -> tuple[Any, SourceMap, list[Diagnostic]]:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    # The model may import modules beside it, as `python model.py` could. Last on the path,
+    # so an installed package is never shadowed; and forgotten afterwards, so the next load
+    # (another model, or this one at another git revision) reads its own.
+    folder = str(file.resolve().parent)
+    known = set(sys.modules)
+    sys.path.append(folder)
     try:
         spec.loader.exec_module(module)
         exposed = getattr(module, "model", None)
@@ -164,10 +171,22 @@ def _python_model(file: FilePath) -> tuple[Any, SourceMap, list[Diagnostic]]:
             _raise_site(exc, file), "error", _ended(exc), "python-error")]
     finally:
         sys.modules.pop(module_name, None)
+        _forget_beside(folder, known)
     return None, SourceMap(name), [Diagnostic(
         Location(name, 1, 1), "error",
         "the module defines no `model`; assign a modeling.builder.ModelBuilder (or a "
         "modeling.Model) to a top-level name `model`", "no-model")]
+
+
+def _forget_beside(folder: str, known: set[str]) -> None:
+    """Take ``folder`` off the path again, and forget the modules imported from it (or from
+    a package in it) since ``known`` was taken."""
+    with contextlib.suppress(ValueError):  # the model's code may have changed sys.path
+        sys.path.remove(folder)
+    for name in set(sys.modules) - known:
+        where = getattr(sys.modules.get(name), "__file__", None)
+        if isinstance(where, str) and FilePath(folder) in FilePath(where).resolve().parents:
+            del sys.modules[name]
 
 
 def _ended(exc: BaseException) -> str:

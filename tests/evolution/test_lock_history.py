@@ -219,3 +219,26 @@ def test_check_against_another_models_contract_is_refused(tmp_path: Path) -> Non
     assert code == 1
     assert f"{other} is the contract of model 'shelf', which has none of the events of 'req'" \
         in stderr
+
+
+def test_check_against_a_revision_reads_a_python_models_helpers_as_they_were(
+        tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c",
+                        "user.email=t@example.com", *args], check=True, capture_output=True)
+
+    (tmp_path / "fieldsets.py").write_text("PLACED = {'patron': 'str'}\n")
+    model = tmp_path / "m.py"
+    model.write_text(
+        "from modeling import ModelBuilder\nfrom fieldsets import PLACED\n"
+        "model = ModelBuilder('req')\nlending = model.context('Lending')\n"
+        "lending.actor('Patron')\nbook = lending.aggregate('Book')\n"
+        "book.command('Hold', actor='Patron', fields=PLACED, emits=['Held'])\n"
+        "book.event('Held', fields=PLACED)\n")
+    git("init", "-q")
+    git("add", "m.py", "fieldsets.py")
+    git("commit", "-qm", "v1")
+    (tmp_path / "fieldsets.py").write_text("PLACED = {'patron': 'str', 'till': 'date'}\n")
+    code, stdout, _ = cli("check", model, "--against", "HEAD")
+    assert code == 1, stdout
+    assert "breaking: required-field-added: Held.till added without a default" in stdout

@@ -157,3 +157,25 @@ def test_every_element_of_a_python_model_takes_ignore_as_in_yaml(tmp_path: Path)
     elements = [context, context.actors[0], context.value_objects[0], context.enums[0],
                 context.external_systems[0], context.read_models[0]]
     assert [element.ignore for element in elements] == [["event-not-emitted"]] * 6
+
+
+def test_a_python_model_imports_modules_beside_it_and_each_load_reads_its_own(
+        tmp_path: Path) -> None:
+    """As `python model.py` would; and not the copy a load before imported (the same model
+    at another git revision is loaded from another folder, with its own helpers)."""
+    for version, field_type in (("one", "int"), ("two", "str")):
+        folder = tmp_path / version
+        (folder / "parts").mkdir(parents=True)
+        (folder / "parts" / "__init__.py").write_text("")
+        (folder / "parts" / "money.py").write_text(f"TOTAL = {field_type!r}\n")
+        (folder / "m.py").write_text(
+            "from modeling import ModelBuilder\nfrom parts.money import TOTAL\n"
+            "model = ModelBuilder('shop')\nsales = model.context('Sales')\n"
+            "sales.actor('User')\norder = sales.aggregate('Order')\n"
+            "order.command('Place', actor='User', fields={'total': TOTAL}, emits=['Placed'])\n"
+            "order.event('Placed', fields={'total': TOTAL})\n")
+    for version, field_type in (("one", "int"), ("two", "str"), ("one", "int")):
+        loaded = load_model(tmp_path / version / "m.py")
+        assert loaded.model.contexts[0].aggregates[0].events[0].fields["total"].type == \
+            field_type
+    assert str(tmp_path / "one") not in sys.path and "parts" not in sys.modules
