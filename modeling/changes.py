@@ -171,7 +171,7 @@ def _streams_moved(name: str, old: dict[str, Any], new: dict[str, Any], locate: 
         was not in now and owner not in then)
     if before is not None and after is not None and (was == owner or renamed):
         if before == after:
-            return []
+            return _id_switched(name, old, new, locate, bump, model_bumped)
         keep = (f"give {owner} `id_prefix: {before}`" if ID_PREFIX.fullmatch(before)
                 else f"keep {owner}'s old name")
         return [Change(
@@ -187,6 +187,24 @@ def _streams_moved(name: str, old: dict[str, Any], new: dict[str, Any], locate: 
         f"{name} moved out of aggregate {_n(was)}{to}: stored {_n(was)} histories hold "
         f"{name} events it no longer applies, so they no longer load; keep {name} in "
         f"{_n(was)}, {bump}", model_bumped)]
+
+
+def _id_switched(name: str, old: dict[str, Any], new: dict[str, Any], locate: Locator,
+                 bump: str, model_bumped: bool) -> list[Change]:
+    """Same prefix, but the aggregate's id is another field that the event had before too:
+    its values, not its name, changed, and new events go to other actor ids. (An id field
+    renamed keeps its values: the old name is gone from the event then, and nothing moved.)"""
+    was, now = old.get("actor_id_field"), new.get("actor_id_field")
+    if was is None or now is None or was == now:
+        return []
+    if was not in latest(new)[1]["fields"]:
+        return []  # renamed (or dropped from the event): the same values, as far as told
+    prefix = new["actor_prefix"]
+    return [Change(
+        locate(("event", name)), name, "streams-moved",
+        f"{name} is now recorded in streams {prefix}-<{now}>, and the stored ones are in "
+        f"{prefix}-<{_n(was)}>, which nothing loads any more; keep `id: {_n(was)}` to keep "
+        f"them, {bump}", model_bumped)]
 
 
 def _same_shape(a: Schema, b: Schema) -> bool:

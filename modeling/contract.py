@@ -33,9 +33,9 @@ Schema = dict[str, Any]
 """One event version: {"description", "fields": {name: field}, "types": {name: type}}."""
 Lock = dict[str, Any]
 """{"aether_lock", "model", "model_version", "events": {name: {"context", "aggregate",
-"schema_version", "versions": {"1": Schema, ...}, and "actor_prefix" where the model fixes
-the streams the event is stored in}}, "removed_events": {the same, for events the model had
-and no longer has}}"""
+"schema_version", "versions": {"1": Schema, ...}, and "actor_prefix" and "actor_id_field"
+where the model fixes the streams the event is stored in}}, "removed_events": {the same,
+for events the model had and no longer has}}"""
 
 
 class LockError(ValueError):
@@ -121,6 +121,7 @@ def contract(model: Model) -> Lock:
         # nothing.)
         if owner is not None and owner.id is not None:
             events[entry.name]["actor_prefix"] = id_prefix(owner)
+            events[entry.name]["actor_id_field"] = owner.id
     return {"aether_lock": LOCK_FORMAT, "model": model.name, "model_version": model.version,
             "events": events}
 

@@ -121,8 +121,9 @@ def _entry_problem(entry: Any) -> Problem | None:
     for key, kinds in (("context", (str,)), ("aggregate", (str, type(None)))):
         if not isinstance(entry.get(key), kinds):
             return (key,), f"`{key}` is missing or not text"
-    if not isinstance(entry.get("actor_prefix", ""), str):
-        return ("actor_prefix",), "`actor_prefix` is not text"
+    for key in ("actor_prefix", "actor_id_field"):
+        if not isinstance(entry.get(key, ""), str):
+            return (key,), f"`{key}` is not text"
     newest = max(int(key) for key in versions)
     if not _is_version(entry.get("schema_version")) or entry["schema_version"] != newest:
         return ("schema_version",), f"`schema_version` is not its newest version ({newest})"

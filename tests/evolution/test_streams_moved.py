@@ -208,17 +208,18 @@ def test_a_lock_written_before_it_kept_prefixes_reads_and_gains_them(tmp_path: P
     assert '"actor_prefix": "booking"' in lock_path(model).read_text()
 
 
+@pytest.mark.parametrize("key", ["actor_prefix", "actor_id_field"])
 @pytest.mark.parametrize("value", [5, None, ["booking"], {"a": 1}])
-def test_an_actor_prefix_that_is_not_text_is_a_damaged_lock(tmp_path: Path,
+def test_an_actor_prefix_that_is_not_text_is_a_damaged_lock(tmp_path: Path, key: str,
                                                             value: object) -> None:
     model = _locked(tmp_path)
     lock = json.loads(lock_path(model).read_text())
-    lock["events"]["Booked"]["actor_prefix"] = value
+    lock["events"]["Booked"][key] = value
     lock_path(model).write_text(json.dumps(lock, indent=2))
     result = CliRunner().invoke(main, ["check", str(model)])
     assert result.exit_code == 1
     (line,) = result.stderr.splitlines()
-    assert "not a valid lock (event Booked: `actor_prefix` is not text)" in line
+    assert f"not a valid lock (event Booked: `{key}` is not text)" in line
     assert line.startswith(f"aether-gen: error: {lock_path(model)}:")
 
 
@@ -265,3 +266,31 @@ def test_an_event_moved_between_aggregates_without_ids_is_found(tmp_path: Path) 
 def load_model_text(model: Path, text: str) -> LoadedModel:
     model.write_text(text)
     return load_model(model)
+
+
+def test_another_field_as_the_id_moves_the_streams(tmp_path: Path) -> None:
+    """`id: guest` where it was `id: booking_id`: the prefix is the same, but the actor ids
+    are made of other values (booking-<guest>), and the stored histories stay under
+    booking-<booking_id> (re-trial helper: check saw no change)."""
+    model = _locked(tmp_path)
+    switched = _edited(("id: booking_id\n", "id: guest\n"),
+                       ("            fields: {booking_id: str}\n            emits: [Cancelled]",
+                        "            fields: {booking_id: str, guest: str}\n"
+                        "            emits: [Cancelled]"))
+    found = [(c.kind, c.event, c.failing) for c in changes_against(
+        load_model_text(model, switched), json.loads(lock_path(model).read_text()))]
+    assert found == [("streams-moved", "Booked", True), ("streams-moved", "Cancelled", True)]
+    (change, _) = changes_against(load_model_text(model, switched),
+                                  json.loads(lock_path(model).read_text()))
+    assert change.message == (
+        "Booked is now recorded in streams booking-<guest>, and the stored ones are in "
+        "booking-<booking_id>, which nothing loads any more; keep `id: booking_id` to keep "
+        "them, or bump the model's version once they are moved")
+
+
+def test_the_id_field_renamed_keeps_its_values_and_its_streams(tmp_path: Path) -> None:
+    model = _locked(tmp_path)
+    renamed = DESK.replace("booking_id", "number")
+    kinds = {c.kind for c in changes_against(load_model_text(model, renamed),
+                                             json.loads(lock_path(model).read_text()))}
+    assert "streams-moved" not in kinds and "field-renamed" in kinds
