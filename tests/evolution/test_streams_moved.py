@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from codegen.cli import main
-from modeling import LoadedModel, load_model
+from modeling import load_model
+from modeling.changes import Change
 from modeling.contract import contract, lock_path, render_lock
 from modeling.evolution import changes_against
 from tests.evolution.shelf import edited
@@ -91,7 +92,7 @@ def test_renaming_an_aggregate_with_an_id_moves_its_streams(tmp_path: Path) -> N
     found = _changes(model, _edited(("- name: Booking\n", "- name: Reservation\n")))
     assert found == [("streams-moved", "Booked", 26, True),
                      ("streams-moved", "Cancelled", 28, True)]
-    (change, _) = changes_against(load_model(model), json.loads(lock_path(model).read_text()))
+    (change, _) = _since_lock(model, model.read_text())
     assert change.message == (
         "Booked is now recorded in streams reservation-<id>, and the stored ones are in "
         "booking-<id>, which nothing loads any more; give Reservation `id_prefix: booking` "
@@ -140,8 +141,7 @@ def test_an_event_moved_to_another_aggregate_is_told_to_stay(tmp_path: Path) -> 
             f"        commands:\n{cancel}        events:\n{cancelled}")
     moved = _edited((cancel, ""), (cancelled, ""), ("    aggregates:\n",
                                                     "    aggregates:\n" + desk))
-    (change,) = changes_against(load_model_text(model, moved),
-                                json.loads(lock_path(model).read_text()))
+    (change,) = _since_lock(model, moved)
     assert (change.kind, change.event, change.failing) == ("streams-moved", "Cancelled", True)
     assert change.message.startswith("Cancelled moved out of aggregate Booking to Desk: ")
     assert "id_prefix" not in change.message
@@ -157,8 +157,7 @@ def test_an_aggregate_left_without_events_still_owns_its_histories(tmp_path: Pat
                             "            fields: {text: str}\n            emits: []\n"),
                     ("        events:\n" + written, "        events: []\n"),
                     ("          - name: Booked\n", written + "          - name: Booked\n"))
-    found = [(c.kind, c.event) for c in changes_against(
-        load_model_text(model, moved), json.loads(lock_path(model).read_text()))]
+    found = [(c.kind, c.event) for c in _since_lock(model, moved)]
     assert ("streams-moved", "Written") in found
 
 
@@ -235,8 +234,7 @@ def test_an_event_moved_out_of_its_aggregate_leaves_histories_that_do_not_load(
                     ("      - name: DayStarted\n        fields: {day: date}\n",
                      "      - name: DayStarted\n        fields: {day: date}\n"
                      "      - name: Cancelled\n        fields: {booking_id: str}\n"))
-    (change,) = changes_against(load_model_text(model, moved),
-                                json.loads(lock_path(model).read_text()))
+    (change,) = _since_lock(model, moved)
     assert (change.kind, change.event, change.failing) == ("streams-moved", "Cancelled", True)
     assert change.message.startswith(
         "Cancelled moved out of aggregate Booking: stored Booking histories hold Cancelled "
@@ -257,15 +255,15 @@ def test_an_event_moved_between_aggregates_without_ids_is_found(tmp_path: Path) 
            f"        events:\n{written}")
     after = before.replace(write, "").replace(written, "").replace(
         "    aggregates:\n", "    aggregates:\n" + pad, 1)
-    (change,) = changes_against(load_model_text(model, after),
-                                json.loads(lock_path(model).read_text()))
+    (change,) = _since_lock(model, after)
     assert (change.kind, change.event, change.failing) == ("streams-moved", "Written", True)
     assert change.message.startswith("Written moved out of aggregate Note to Pad:")
 
 
-def load_model_text(model: Path, text: str) -> LoadedModel:
+def _since_lock(model: Path, text: str) -> list[Change]:
+    """The changes of ``text``, written as the model, since the lock beside it."""
     model.write_text(text)
-    return load_model(model)
+    return changes_against(load_model(model), json.loads(lock_path(model).read_text()))
 
 
 def test_another_field_as_the_id_moves_the_streams(tmp_path: Path) -> None:
@@ -277,11 +275,9 @@ def test_another_field_as_the_id_moves_the_streams(tmp_path: Path) -> None:
                        ("            fields: {booking_id: str}\n            emits: [Cancelled]",
                         "            fields: {booking_id: str, guest: str}\n"
                         "            emits: [Cancelled]"))
-    found = [(c.kind, c.event, c.failing) for c in changes_against(
-        load_model_text(model, switched), json.loads(lock_path(model).read_text()))]
+    found = [(c.kind, c.event, c.failing) for c in _since_lock(model, switched)]
     assert found == [("streams-moved", "Booked", True), ("streams-moved", "Cancelled", True)]
-    (change, _) = changes_against(load_model_text(model, switched),
-                                  json.loads(lock_path(model).read_text()))
+    (change, _) = _since_lock(model, switched)
     assert change.message == (
         "Booked is now recorded in streams booking-<guest>, and the stored ones are in "
         "booking-<booking_id>, which nothing loads any more; keep `id: booking_id` to keep "
@@ -291,6 +287,5 @@ def test_another_field_as_the_id_moves_the_streams(tmp_path: Path) -> None:
 def test_the_id_field_renamed_keeps_its_values_and_its_streams(tmp_path: Path) -> None:
     model = _locked(tmp_path)
     renamed = DESK.replace("booking_id", "number")
-    kinds = {c.kind for c in changes_against(load_model_text(model, renamed),
-                                             json.loads(lock_path(model).read_text()))}
+    kinds = {c.kind for c in _since_lock(model, renamed)}
     assert "streams-moved" not in kinds and "field-renamed" in kinds
