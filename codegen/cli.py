@@ -248,9 +248,10 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
             raise
         fail(f"{problem}; check your templates in {templates}")
     unhooked = find_unhooked_upcasters(files, output, lock)
-    _refuse_unhooked([u for u in unhooked if not u.removed], output, loaded, check)
+    lock_name = lock_path(loaded.path).name
+    _refuse_unhooked([u for u in unhooked if not u.removed], output, lock_name, check)
     # Those of an event the model dropped on purpose are harmless: reported as orphans are.
-    dropped = [u.advice(output, lock_path(loaded.path).name) for u in unhooked if u.removed]
+    dropped = [u.advice(output, lock_name) for u in unhooked if u.removed]
     if check:
         _check_package(files, output, loaded, _regenerate(model, output, package, templates),
                        dropped)
@@ -285,11 +286,10 @@ def generate(model: Path, output: Path, package: str | None, templates: Path | N
         fail("; ".join(todo))
 
 
-def _refuse_unhooked(unhooked: list[UnhookedUpcaster], output: Path,
-                     loaded: LoadedModel, check: bool) -> None:
+def _refuse_unhooked(unhooked: list[UnhookedUpcaster], output: Path, lock: str,
+                     check: bool) -> None:
     """Write nothing while upcaster stubs the lock no longer produces are there: writing
     would unhook them (and a new lock would forget the versions they read)."""
-    lock = lock_path(loaded.path).name
     for upcaster in unhooked:
         click.echo(upcaster.advice(output, lock), err=True)
     if unhooked:

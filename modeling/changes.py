@@ -113,12 +113,13 @@ def compare(old: Lock, new: Lock, locate: Locator,
     if aggregates is None:
         aggregates = {str(entry["aggregate"]) for entry in new_events.values()
                       if entry.get("aggregate") is not None}
-    before = {str(entry["aggregate"]) for group in ("events", "removed_events")
-              for entry in old.get(group, {}).values() if entry.get("aggregate") is not None}
+    old_aggregates = {str(entry["aggregate"]) for group in ("events", "removed_events")
+                      for entry in old.get(group, {}).values()
+                      if entry.get("aggregate") is not None}
     for name in sorted(set(old_events) & set(new_events)):
         changes += _event_changes(name, old_events[name], new_events[name], locate)
         changes += _streams_moved(name, old_events[name], new_events[name], locate,
-                                  model_bumped, (before, aggregates))
+                                  model_bumped, (old_aggregates, aggregates))
     removed = sorted(set(old_events) - set(new_events))
     added = [n for n in sorted(set(new_events) - set(old_events))]
     gone: dict[str, Any] = old.get("removed_events", {})
@@ -131,7 +132,7 @@ def compare(old: Lock, new: Lock, locate: Locator,
             f"schema_version {version}) must decode as it is now"))
         changes += _event_changes(name, gone[name], new_events[name], locate)
         changes += _streams_moved(name, gone[name], new_events[name], locate, model_bumped,
-                                  (before, aggregates))
+                                  (old_aggregates, aggregates))
     for name in removed:
         _version, schema = latest(old_events[name])
         twin = next((a for a in added if _same_shape(schema, latest(new_events[a])[1])), None)
