@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from codegen.cli import main
 from modeling import ModelError, load_model
@@ -160,3 +164,25 @@ def test_a_model_name_that_is_a_keyword_gets_a_suggestion_that_validates(
         "generated package); write 'class_'"]
     file.write_text("model: class_\n" + body)
     assert load_model(file).model.name == "class_"
+
+
+@settings(max_examples=40, deadline=None)
+@given(names=st.lists(st.text(min_size=1, max_size=20), min_size=4, max_size=4))
+def test_whatever_the_names_each_problem_is_one_printable_line(names: list[str]) -> None:
+    """Names of any text (line breaks, controls, bidi marks) as an aggregate, a command, an
+    event and a field: every line validate prints is one of its own, about the model file."""
+    aggregate, command, event, field = names
+    model = {"model": "shop", "contexts": [{"name": "Sales", "actors": ["User"],
+             "aggregates": [{"name": aggregate, "state": {field: {"type": "int",
+                                                                  "default": "x"}},
+                             "commands": [{"name": command, "actor": "User",
+                                           "fields": {field: "int"}, "emits": [event]}],
+                             "events": [{"name": event, "fields": {field: "nope"}}]}]}]}
+    with tempfile.TemporaryDirectory() as folder:
+        file = Path(folder) / "m.yaml"
+        file.write_text(yaml.safe_dump(model, allow_unicode=False))
+        result = CliRunner().invoke(main, ["validate", str(file)])
+    assert result.exit_code == 1
+    for line in result.stderr.splitlines():
+        assert line.isprintable(), line
+        assert line.startswith((f"{file}:", "aether-gen: ")), line
