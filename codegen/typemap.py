@@ -6,14 +6,16 @@ Each function returns ``Code``: the text and the imports it needs, nothing else 
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 
 from pydantic import JsonValue
 
 from codegen.imports import Code
 from codegen.pysource import (
-    ENTRY_MEMBER,
-    MEMBER,
+    ENTRY_INDENT,
+    LINE,
+    SPACED_PIECE,
     bytes_literal,
     entry,
     literal,
@@ -161,42 +163,55 @@ def sample(expr: TypeExpr, types: Types, depth: int = 0) -> JsonValue:
             for name, spec in fields.items() if not (deep and spec.has_default)}
 
 
-def value_expression(value: JsonValue, expr: TypeExpr, types: Types,
-                     member_limit: int = MEMBER) -> Code:
+def value_expression(value: JsonValue, expr: TypeExpr, types: Types, depth: int = 0) -> Code:
     """A typed Python expression for a JSON value that fits ``expr`` (validate checked it):
     value objects by their constructors, enums by member, decimals as ``Decimal("...")``,
-    so generated tests read like code a person writes and mypy checks them."""
+    so generated tests read like code a person writes and mypy checks them. ``depth``: the
+    brackets around it within the value (each one indents what ruff format breaks out)."""
     if value is None:
         return Code("None")
     if isinstance(expr, Optional):
-        return value_expression(value, expr.inner, types, member_limit)
+        return value_expression(value, expr.inner, types, depth)
     if isinstance(expr, Primitive):
         if expr.name == "bytes":  # the JSON form of bytes is base64 text (validate checks)
             return Code(bytes_literal(base64.b64decode(str(value).encode("ascii"))))
         return _primitive_default(expr.name, value)
     if isinstance(expr, ListOf) and isinstance(value, list):
-        items = [value_expression(item, expr.item, types) for item in value]
+        items = [value_expression(item, expr.item, types, depth + 1) for item in value]
         return _join("[" + ", ".join(item.text for item in items) + "]", *items)
     if isinstance(expr, DictOf) and isinstance(value, dict):
-        # ruff format cannot break `"key": Enum.MEMBER`: a long member is Enum["MEMBER"].
-        entries = {key: value_expression(item, expr.value, types, ENTRY_MEMBER)
+        entries = {key: value_expression(item, expr.value, types, depth + 1)
                    for key, item in value.items()}
-        return _join("{" + ", ".join(entry(key, code.text) for key, code in entries.items())
-                     + "}", *entries.values())
+        return _join("{" + ", ".join(entry(key, _entry_value(key, code.text, depth + 1))
+                                     for key, code in entries.items()) + "}",
+                     *entries.values())
     assert isinstance(expr, Named)
     if expr.name in types.enums:
-        return Code(member(expr.name, str(value), member_limit),
-                    types=frozenset({expr.name}))
+        return Code(member(expr.name, str(value)), types=frozenset({expr.name}))
     assert isinstance(value, dict)
-    code = constructor(expr.name, value, types.value_objects[expr.name].fields, types)
+    code = constructor(expr.name, value, types.value_objects[expr.name].fields, types, depth)
     return Code(code.text, code.modules, code.kit, code.types | {expr.name})
 
 
+def _entry_value(key: str, text: str, depth: int) -> str:
+    """The value of a mapping entry at ``depth``, in parentheses when the line it starts
+    with its key could pass the column limit. ruff format never breaks between a key and
+    its value, and the ``": "`` there is whitespace E501 counts; in parentheses, the value
+    starts a line of its own (``Enum.MEMBER``, ``Name(``: no whitespace, which E501 lets
+    run long). A string needs none: ``entry`` starts it with an empty piece."""
+    if text.startswith('"'):
+        return text
+    head = re.match(r"[^([]*[([]?", text)
+    width = (ENTRY_INDENT + 4 * depth + min(len(string(key, SPACED_PIECE)), SPACED_PIECE + 2)
+             + len(": ") + len(head.group() if head else text))
+    return f"({text})" if width > LINE else text
+
+
 def constructor(name: str, payload: dict[str, JsonValue], fields: dict[str, FieldSpec],
-                types: Types) -> Code:
+                types: Types, depth: int = 0) -> Code:
     """``Name(field=value, ...)`` for a payload of a class with ``fields`` (the caller
     imports ``Name`` itself: an event or command is not in the types module)."""
-    args = {key: value_expression(item, parse_type(fields[key].type), types)
+    args = {key: value_expression(item, parse_type(fields[key].type), types, depth + 1)
             for key, item in payload.items()}
     # validate lets a scenario leave out an optional field without a default (it is null),
     # but the generated class requires every field without a default: say None.

@@ -168,8 +168,7 @@ def test_text_with_spaces_and_long_keys_fit_at_any_depth_validate_allows(
     for level in range(levels):
         tree = {field: texts[level % 8], "tags": {keys[level % 8]: texts[(level + 3) % 8]},
                 "kids": [tree]}
-    # A long member in a mapping near the top. (Deep down, a long enum name alone can pass
-    # the column limit after its key: not yet bounded by validate.)
+    # A long member in a mapping near the top (deep down: the test after the next).
     tree["marks"] = {keys[1]: LONG_VALUE}
     files = generated(tmp_path_factory.mktemp("m"), deep_model(field, tree))
     assert too_long(files) == []
@@ -186,3 +185,63 @@ def test_values_nested_deeper_than_fits_are_refused_where_they_are(tmp_path: Pat
     assert result.returncode == 1
     assert f"{path}:" in result.stderr
     assert "values nest deeper than 15 levels; flatten the value" in result.stderr
+
+
+LONG_VO = "Carrierstatusreportedbythedeliverycompanytodayxy"  # 48: the longest name
+
+
+def calls_model(tree: dict[str, Any]) -> dict[str, Any]:
+    """deep_model, whose Node also maps text to a value object of the longest name, to
+    timestamps and to decimals: values written as calls (``Name(``,
+    ``datetime.datetime.fromisoformat(``) and members, which ruff cannot break from their key."""
+    data = deep_model("name", tree)
+    context = data["contexts"][0]
+    context["value_objects"].append({"name": LONG_VO, "fields": {"x": "str"}})
+    context["value_objects"][0]["fields"] |= {
+        "vos": {"type": f"dict[str, {LONG_VO}]", "default": {}},
+        "stamps": {"type": "dict[str, datetime]", "default": {}},
+        "amounts": {"type": "dict[str, decimal]", "default": {}}}
+    return data
+
+
+def nested(levels: int, keys: list[str]) -> dict[str, Any]:
+    """A Node holding the mappings ``levels`` Nodes down, as deep as validate allows (the
+    value object, a level deeper than its mapping, in the Node above)."""
+    tree: dict[str, Any] = {
+        "name": "a", "tags": {}, "kids": [], "marks": {keys[0]: LONG_VALUE},
+        "stamps": {keys[2]: "2026-01-31T12:00:00.123456+05:30"},
+        "amounts": {keys[3]: "-12345678901234567890.123456789"}}
+    for level in range(levels):
+        tree = {"name": "a", "tags": {}, "kids": [tree]}
+        if level == 0:
+            tree["vos"] = {keys[1]: {"x": "y"}}
+    return tree
+
+
+@settings(max_examples=20, deadline=None)
+@given(keys=st.lists(KEYS, min_size=4, max_size=4), levels=st.integers(0, 6))
+def test_members_and_calls_in_a_mapping_fit_at_any_depth_validate_allows(
+        tmp_path_factory: Any, keys: list[str], levels: int) -> None:
+    """ruff format never breaks between a mapping's key and its value, and the space after
+    the colon makes the line count: deep down, ``"k": Enum[``, ``"k": LongName(`` and
+    ``"k": datetime.datetime.fromisoformat(`` ran to 127 columns. There the value now
+    starts a line of its own, in parentheses."""
+    files = generated(tmp_path_factory.mktemp("m"), calls_model(nested(levels, keys)))
+    assert too_long(files) == []
+
+
+def test_the_deepest_members_and_calls_give_a_package_ruff_mypy_and_pytest_accept(
+        tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    files = generated(tmp_path, calls_model(nested(6, ["k"] * 4)))
+    write(files, out)
+    policies = next(f.content for f in files if f.path == "shop/tests/test_policies.py")
+    assert f'"k": (\n{" " * 76}{LONG_ENUM}.{LONG_VALUE.upper()}\n' in policies
+    assert f'"k": {LONG_VO}(x="y")' not in policies
+    for command in (["ruff", "check", "--config", CONFIG, "shop"],
+                    ["mypy", "--strict", "--config-file", CONFIG, "--cache-dir",
+                     tmp_path / "cache", "shop"],
+                    ["pytest", "-q", "-p", "no:cacheprovider", "shop/tests"]):
+        result = subprocess.run([str(BIN / str(command[0])), *command[1:]], cwd=out,
+                                capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stdout
