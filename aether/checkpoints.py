@@ -4,12 +4,19 @@ A checkpoint is the feed position up to which one handler (a policy or a durable
 model) of one runner has done its work. A parked event is one a handler kept failing on:
 kept with its error so it can be read, fixed and replayed, while the runner goes on.
 
+Saves are monotonic: ``save`` never moves a checkpoint back, so two runners of one name
+running at once (a deploy overlap, a second copy started by mistake) repeat work but never
+make a restart repeat more than it must. ``reset`` is the one way to set a checkpoint lower
+(to handle events again, or a new history from the start).
+
 - ``InMemoryCheckpointStore``: for tests and single-process apps.
 - ``JetStreamCheckpointStore``: a KV bucket beside the event store, namespaced like it
   (``<store stream name>_checkpoints``), so tenants never share positions. Keys are the
   runner and handler names encoded with ``naming.encode_token`` (lossless, safe for any
   text); the bucket is read and written with direct gets and plain publishes, because
-  nats-py's KV helpers refuse the ``~`` that encoding uses.
+  nats-py's KV helpers refuse the ``~`` that encoding uses. A save is a compare-and-set on
+  the key's last sequence (``Nats-Expected-Last-Subject-Sequence``), so it stays monotonic
+  across processes.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from aether.store.jetstream import JetStreamEventStore
 from aether.store.naming import encode_token
 
 KV_OPERATION = "KV-Operation"
+EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
 MAX_NAME_BYTES = 512
 """Bytes (UTF-8) of a runner's or a handler's name: both go, encoded (up to 3 characters a
 byte), into the subjects checkpoints and parked events are kept under, which NATS's 4 KiB
@@ -114,7 +122,7 @@ class CheckpointAheadError(AetherError):
             f"store's feed ends at {last}, so its checkpoints belong to another history (the "
             f"stream was recreated or restored from an older backup, or this is another "
             f"store). Point the runner at the store its checkpoints came from, or reset them "
-            f"with checkpoints.save({runner!r}, {handler!r}, 0) to handle this store's events "
+            f"with checkpoints.reset({runner!r}, {handler!r}) to handle this store's events "
             f"from the start")
 
     def __reduce__(self) -> tuple[type[CheckpointAheadError], tuple[str, str, int, int]]:
@@ -127,7 +135,16 @@ class CheckpointStore(Protocol):
         """The saved position, 0 when none was saved."""
         ...
 
-    async def save(self, runner: str, handler: str, position: int) -> None: ...
+    async def save(self, runner: str, handler: str, position: int) -> None:
+        """Raise the checkpoint to ``position``; a position lower than or equal to the saved
+        one leaves it as it is (also against concurrent savers in other processes)."""
+        ...
+
+    async def reset(self, runner: str, handler: str, position: int = 0) -> None:
+        """Set the checkpoint to ``position``, lower included: the handler handles every
+        event after it again (stop the runners of that name first, or their next save
+        raises it again)."""
+        ...
 
     async def park(self, parked: ParkedEvent) -> None: ...
 
@@ -151,6 +168,11 @@ class InMemoryCheckpointStore:
 
     async def save(self, runner: str, handler: str, position: int) -> None:
         check_names(runner, handler)
+        if position > self._positions.get((runner, handler), 0):
+            self._positions[(runner, handler)] = position
+
+    async def reset(self, runner: str, handler: str, position: int = 0) -> None:
+        check_names(runner, handler)
         self._positions[(runner, handler)] = position
 
     async def park(self, parked: ParkedEvent) -> None:
@@ -163,6 +185,11 @@ class InMemoryCheckpointStore:
 
     async def unpark(self, parked: ParkedEvent) -> None:
         self._parked.pop((parked.runner, parked.handler, parked.position), None)
+
+
+def _position(data: bytes | None, headers: dict[str, str] | None) -> int:
+    """The position a record of the bucket holds: 0 for a KV delete or purge marker."""
+    return 0 if (headers or {}).get(KV_OPERATION) else int(data or b"0")
 
 
 class JetStreamCheckpointStore:
@@ -213,16 +240,41 @@ class JetStreamCheckpointStore:
                 f"{position}")
 
     async def load(self, runner: str, handler: str) -> int:
-        async with jsapi.reaching(f"reading a checkpoint from bucket {self.bucket!r}"):
-            message = await jsapi.direct_get_last(
-                self._nc, self._stream, self._position_subject(runner, handler), self._timeout
-            )
-        if message is None or (message.headers or {}).get(KV_OPERATION):
-            return 0
-        return int(message.data)
+        position, _ = await self._stored(self._position_subject(runner, handler))
+        return position
 
     async def save(self, runner: str, handler: str, position: int) -> None:
+        subject = self._position_subject(runner, handler)
+        leader = False
+        while True:
+            stored, sequence = await self._stored(subject, leader=leader)
+            if position <= stored:
+                return
+            if await self._put(subject, str(position).encode(),
+                               {EXPECTED_LAST_SUBJECT_SEQUENCE: str(sequence)}):
+                return
+            # Another saver wrote since: read again, from the stream's leader (a replica
+            # may lag behind it), and write only while our position is still higher.
+            leader = True
+
+    async def reset(self, runner: str, handler: str, position: int = 0) -> None:
         await self._put(self._position_subject(runner, handler), str(position).encode(), {})
+
+    async def _stored(self, subject: str, *, leader: bool = False) -> tuple[int, int]:
+        """The position saved under ``subject`` and its sequence in the stream ((0, 0) when
+        there is none): a direct get, or with ``leader`` the stream leader's answer."""
+        async with jsapi.reaching(f"reading a checkpoint from bucket {self.bucket!r}"):
+            if leader:
+                raw = await jsapi.get_message(self._nc, self._stream, last_of=subject,
+                                              timeout=self._timeout, direct=False)
+                return (0, 0) if raw is None else (_position(raw.data, raw.headers),
+                                                   raw.seq or 0)
+            message = await jsapi.direct_get_last(self._nc, self._stream, subject,
+                                                  self._timeout)
+        if message is None:
+            return 0, 0
+        return _position(message.data, message.headers), int(
+            (message.headers or {})["Nats-Sequence"])
 
     async def park(self, parked: ParkedEvent) -> None:
         subject = self._parked_subject(parked.runner, parked.handler, parked.position)
@@ -254,16 +306,21 @@ class JetStreamCheckpointStore:
         # A KV purge: the rollup replaces the record with one small marker.
         await self._put(subject, b"", {KV_OPERATION: "PURGE", "Nats-Rollup": "sub"})
 
-    async def _put(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
+    async def _put(self, subject: str, payload: bytes, headers: dict[str, str]) -> bool:
+        """Write one record; False when refused for its expected last subject sequence
+        (another writer came first), which only a compare-and-set asks for."""
         try:
             async with jsapi.reaching(f"writing to checkpoint bucket {self.bucket!r}"):
                 await jsapi.through_elections(self._nc, self._timeout, partial(
                     jsapi.publish, self._nc, jsapi.Outgoing(subject, payload, headers),
                     self._timeout))
         except jsapi.PublishRejected as rejected:
+            if rejected.err_code in jsapi.WRONG_LAST_SEQUENCE:
+                return False
             raise AetherError(f"checkpoint bucket {self.bucket!r} refused a write: {rejected}") \
                 from None
         except nats.errors.MaxPayloadError:
             raise AetherError(
                 f"checkpoint bucket {self.bucket!r} cannot take a record of {len(payload)} "
                 f"bytes: the NATS server's max_payload is {self._nc.max_payload}") from None
+        return True

@@ -258,7 +258,7 @@ async def test_runner_on_jetstream_checkpoints_and_parks_in_the_bucket(
     assert [p.position for p in await checkpoint_bucket.parked("shop")] == [2]
 
     # Rewound checkpoints: everything is handled again, nothing takes effect twice.
-    await checkpoint_bucket.save("shop", "Broken", 0)
+    await checkpoint_bucket.reset("shop", "Broken")
     again = ReactionRunner("shop", store, registry, router, policies=[Broken(fixed=True)],
                            checkpoints=checkpoint_bucket)
     await again.settle()
@@ -281,7 +281,7 @@ async def test_crashing_anywhere_before_a_checkpoint_never_doubles_an_effect(
                                 checkpoints=checkpoints)
         await runner.settle()
         reached = await checkpoints.load("r", "IncrementOnTick")
-        await checkpoints.save("r", "IncrementOnTick", reached * rewind // 100)
+        await checkpoints.reset("r", "IncrementOnTick", reached * rewind // 100)
     await ReactionRunner("r", store, registry, router, policies=[IncrementOnTick()],
                          checkpoints=checkpoints).settle()
     ticks = [counter for counter, _ in plan]

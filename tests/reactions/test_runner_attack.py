@@ -272,7 +272,7 @@ async def test_checkpoints_of_another_history_are_refused_not_followed(
     with pytest.raises(CheckpointAheadError, match="ends at 2"):
         await runner.start()
     assert not runner.running
-    await checkpoints.save("again", "IncrementOnTick", 0)  # what the error says to do
+    await checkpoints.reset("again", "IncrementOnTick")  # what the error says to do
     await runner.start()
     try:
         for _ in range(200):
