@@ -6,6 +6,7 @@ from aether.checkpoints import (
     CheckpointStore,
     InMemoryCheckpointStore,
     InvalidNameError,
+    InvalidPositionError,
     JetStreamCheckpointStore,
     ParkedEvent,
 )
@@ -97,6 +98,7 @@ __all__ = [
     "InvalidCommandError",
     "InvalidEventError",
     "InvalidNameError",
+    "InvalidPositionError",
     "InvalidRepositoryError",
     "JetStreamCheckpointStore",
     "JsonBytes",

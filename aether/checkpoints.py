@@ -111,6 +111,19 @@ def parked_record(**fields: object) -> ParkedEvent:
     return ParkedEvent.model_validate(fields, context=READ_BACK)
 
 
+class InvalidPositionError(AetherError, ValueError):
+    """A checkpoint position that is not a whole number of 0 or more."""
+
+
+def check_position(position: object) -> None:
+    """InvalidPositionError unless ``position`` is an int of 0 or more (a feed position:
+    0 is before the first event)."""
+    if type(position) is not int or position < 0:
+        raise InvalidPositionError(
+            f"a checkpoint position is a feed position, an int of 0 or more, got "
+            f"{position!r}")
+
+
 class CheckpointAheadError(AetherError):
     """A handler's position is beyond the end of the store's feed: the checkpoints describe
     another history, and following from them would skip events silently."""
@@ -168,11 +181,13 @@ class InMemoryCheckpointStore:
 
     async def save(self, runner: str, handler: str, position: int) -> None:
         check_names(runner, handler)
+        check_position(position)
         if position > self._positions.get((runner, handler), 0):
             self._positions[(runner, handler)] = position
 
     async def reset(self, runner: str, handler: str, position: int = 0) -> None:
         check_names(runner, handler)
+        check_position(position)
         self._positions[(runner, handler)] = position
 
     async def park(self, parked: ParkedEvent) -> None:
@@ -245,6 +260,7 @@ class JetStreamCheckpointStore:
 
     async def save(self, runner: str, handler: str, position: int) -> None:
         subject = self._position_subject(runner, handler)
+        check_position(position)
         leader = False
         while True:
             stored, sequence = await self._stored(subject, leader=leader)
@@ -258,6 +274,7 @@ class JetStreamCheckpointStore:
             leader = True
 
     async def reset(self, runner: str, handler: str, position: int = 0) -> None:
+        check_position(position)
         await self._put(self._position_subject(runner, handler), str(position).encode(), {})
 
     async def _stored(self, subject: str, *, leader: bool = False) -> tuple[int, int]:

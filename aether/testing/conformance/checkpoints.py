@@ -14,7 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aether.checkpoints import MAX_NAME_BYTES, CheckpointStore, InvalidNameError, ParkedEvent
+from aether.checkpoints import (
+    MAX_NAME_BYTES,
+    CheckpointStore,
+    InvalidNameError,
+    InvalidPositionError,
+    ParkedEvent,
+)
 from aether.testing.conformance.store import ODD_ACTOR_IDS
 from aether.testing.factories import make_event
 
@@ -52,7 +58,7 @@ class CheckpointConformance:
         # Two runners of one name (a deploy overlap) save their own positions: the slower
         # one's must not move the checkpoint back, or a restart repeats more work.
         await checkpoints.save("r", "h", 10)
-        for lower in (4, 10, 0, -1):
+        for lower in (4, 10, 0):
             await checkpoints.save("r", "h", lower)
             assert await checkpoints.load("r", "h") == 10
         await checkpoints.save("r", "h", 12)
@@ -111,6 +117,16 @@ class CheckpointConformance:
             with pytest.raises(InvalidNameError):
                 await checkpoints.parked(name)
         assert await checkpoints.load("r", "h") == 0
+
+    async def test_a_position_that_is_no_feed_position_is_refused(self, checkpoints: Any
+                                                                 ) -> None:
+        await checkpoints.save("r", "h", 4)
+        for position in (-1, 1.5, True, "7", None, 2**63 * -1):
+            with pytest.raises(InvalidPositionError):
+                await checkpoints.save("r", "h", position)
+            with pytest.raises(InvalidPositionError):
+                await checkpoints.reset("r", "h", position)
+        assert await checkpoints.load("r", "h") == 4
 
     async def test_parked_events_are_listed_and_unparked(self, checkpoints: Any) -> None:
         second, first, other = _parked("r", "p", 7), _parked("r", "p", 3), _parked("x", "p", 1)
