@@ -73,9 +73,10 @@ T = TypeVar("T")
 
 async def through_elections(nc: Client, budget: float, publish: Callable[[], Awaitable[T]]) -> T:
     """``publish()``, asked again while no server takes it, for up to ``budget`` seconds (a
-    store's ``request_timeout``): a replicated stream electing a new leader costs a write that
-    much latency, not an error. Nothing was stored when nobody took the message, so asking
-    again is safe. Past the budget, or once the connection is down, its error is raised."""
+    store's ``request_timeout``) from the first refusal, the last time at its end: a
+    replicated stream electing a new leader costs a write that much latency, not an error.
+    Nothing was stored when nobody took the message, so asking again is safe. Past the
+    budget, or once the connection is down, its error is raised."""
     deadline = None  # set on the first refusal: the common case reads no clock
     pause = 0.05
     while True:
@@ -84,9 +85,11 @@ async def through_elections(nc: Client, budget: float, publish: Callable[[], Awa
         except NOBODY_TOOK_IT:
             now = time.monotonic()
             deadline = now + budget if deadline is None else deadline
-            if not nc.is_connected or now + pause > deadline:
+            if not nc.is_connected or now >= deadline:
                 raise
-            await asyncio.sleep(pause)
+            # Never past the deadline, and never give up before it: a leader elected in
+            # the budget's last pause still takes the write.
+            await asyncio.sleep(min(pause, deadline - now))
             pause = min(2 * pause, 0.5)
 
 
