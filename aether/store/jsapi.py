@@ -142,8 +142,11 @@ def unavailable(what: str, exc: BaseException) -> StoreUnavailableError:
             f"reconnecting after max_reconnect_attempts); make a new one, and connect "
             f"long-running services with max_reconnect_attempts=-1 to wait out any outage")
     if isinstance(exc, nats.errors.NoRespondersError | nats.js.errors.ServiceUnavailableError):
-        advice = ("no JetStream responder; is JetStream enabled on the server "
-                  "(nats-server -js) and does the stream still exist?")
+        advice = ("no JetStream responder: a replicated stream without a leader (electing "
+                  "one after its leader's server stopped), a stream that no longer exists, "
+                  "or no JetStream on the server (nats-server -js); retry (retrying a save "
+                  "is safe: event ids deduplicate), and give request_timeout more than an "
+                  "election takes (see docs/jetstream.md)")
     elif isinstance(exc, TimeoutError):
         advice = ("JetStream did not answer in time; check the server and the network, "
                   "then retry (retrying a save is safe: event ids deduplicate)")

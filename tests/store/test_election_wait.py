@@ -13,8 +13,9 @@ import nats.errors
 import pytest
 from nats.js.api import PubAck
 
-from aether.store import jsapi
-from aether.testing import NatsServer
+from aether import StoreUnavailableError
+from aether.store import JetStreamConfig, JetStreamEventStore, jsapi
+from aether.testing import NatsServer, make_event
 
 
 async def test_a_refused_write_is_asked_again_until_its_wait_ends(
@@ -37,3 +38,17 @@ async def test_a_refused_write_is_asked_again_until_its_wait_ends(
     # The wait runs from the first refusal, which came after the first try.
     assert tries[-1] - tries[0] >= 1.0
 
+
+async def test_a_save_nobody_takes_says_what_to_do(nats_server: NatsServer) -> None:
+    nc = await nats.connect(nats_server.url)
+    try:
+        store = await JetStreamEventStore.create(
+            nc, f"gone{uuid4().hex[:8]}", JetStreamConfig(request_timeout=0.3))
+        await store.save_event(make_event("order-1", 1))
+        await nc.jetstream().delete_stream(store.stream_name)
+        with pytest.raises(StoreUnavailableError) as raised:
+            await store.save_event(make_event("order-1", 2))
+    finally:
+        await nc.close()
+    assert "without a leader" in str(raised.value)
+    assert "request_timeout" in str(raised.value)
