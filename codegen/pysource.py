@@ -136,13 +136,19 @@ def string(text: str, piece: int = PIECE) -> str:
     before the first space: when ruff format has to break it, the line the piece shares
     with a key (``field="first"``) then holds no whitespace, which E501 lets run long, and
     every later piece stands on a line of its own."""
-    escaped = [_escaped(char) for char in text]
-    if " " not in escaped or len(escaped) <= SPACED_PIECE // 2:
-        return _pieces(escaped, '"', "", piece)
+    return _spaced([_escaped(char) for char in text], "", piece)
+
+
+def _spaced(escaped: list[str], prefix: str, piece: int) -> str:
+    """``string``'s cut, for text (``prefix`` "") and bytes (``prefix`` "b"). Short text
+    with a space is cut too (ruff format joins it again where it fits): after a long key
+    or field name, even ``"Ada B"`` can pass the limit."""
+    if " " not in escaped:
+        return _pieces(escaped, '"', prefix, piece)
     first = escaped.index(" ")
     head = "".join(escaped[:first])
-    rest = _pieces(escaped[first:], '"', "", min(piece, SPACED_PIECE), whole=False)
-    return f'"{head}" {rest}'
+    rest = _pieces(escaped[first:], '"', prefix, min(piece, SPACED_PIECE), whole=False)
+    return f'{prefix}"{head}" {rest}'
 
 
 def _pieces(escaped: list[str], quote: str, prefix: str, piece: int = PIECE,
@@ -163,8 +169,8 @@ def _pieces(escaped: list[str], quote: str, prefix: str, piece: int = PIECE,
 
 
 def bytes_literal(data: bytes) -> str:
-    return _pieces([_escaped(chr(byte)) if byte < 0x80 else f"\\x{byte:02x}" for byte in data],
-                   '"', "b")
+    return _spaced([_escaped(chr(byte)) if byte < 0x80 else f"\\x{byte:02x}" for byte in data],
+                   "b", PIECE)
 
 
 def literal(value: JsonValue) -> str:
@@ -173,25 +179,49 @@ def literal(value: JsonValue) -> str:
     return _literal(value)
 
 
-def _literal(value: Any) -> str:
+def _literal(value: Any, depth: int = 0) -> str:
     if isinstance(value, str):
         return string(value)
     if isinstance(value, list):
-        return "[" + ", ".join(_literal(item) for item in value) + "]"
+        return "[" + ", ".join(_literal(item, depth + 1) for item in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(entry(str(key), _literal(item)) for key, item in value.items()) \
-            + "}"
+        return "{" + ", ".join(
+            entry(str(key), _literal(item, entry_depth(depth, wrappable(item))), depth + 1)
+            for key, item in value.items()) + "}"
     return repr(value)  # None, bool, int, float
 
 
-def entry(key: str, value: str) -> str:
-    """One ``key: value`` entry of a dict literal, from the key's text and the value's code.
-    A string value starts with an empty piece: when the entry does not fit, ruff format can
-    then put all of the text below the key (the ``": "`` between them is whitespace E501
-    counts); where it fits, ruff format joins the pieces again."""
-    if value.startswith('"') and len(value) > SPACED_PIECE // 2:
-        value = f'"" {value}'
-    return f"{string(key, SPACED_PIECE)}: {value}"
+def wrappable(value: object) -> bool:
+    """Whether the code of a mapping's value may go in parentheses of its own (``entry``):
+    all but text, bytes, true, false, null, lists and mappings, which need none."""
+    return not isinstance(value, str | bool | list | dict) and value is not None
+
+
+def entry_depth(depth: int, wrapped: bool) -> int:
+    """The depth of a mapping's value, for the mapping at ``depth``: one level in, and one
+    more when it may go in parentheses (what validate counts, modeling/values.py)."""
+    return depth + 1 + wrapped
+
+
+def entry(key: str, value: str, depth: int) -> str:
+    """One ``key: value`` entry of a dict literal at ``depth`` (the brackets around the
+    entry), from the key's text and the value's code. ruff format never breaks between a
+    key and its value, and the ``": "`` there is whitespace E501 counts:
+
+    - text (or bytes) starts with an empty piece, so ruff format can put all of it below the
+      key where the entry does not fit (where it fits, ruff format joins the pieces again);
+    - anything else goes in parentheses when the line it starts with the key could pass
+      the limit: it then starts a line of its own (``Enum.MEMBER``, ``Name(``, a number:
+      no whitespace, which E501 lets run long)."""
+    literal = string(key, SPACED_PIECE)
+    if value.startswith(('"', 'b"')):
+        if len(value) > SPACED_PIECE // 2:
+            value = f'{value[0]}"" {value}' if value[0] == "b" else f'"" {value}'
+        return f"{literal}: {value}"
+    head = re.match(r"[^([{]*[([{]?", value)
+    width = (ENTRY_INDENT + 4 * depth + min(len(literal), SPACED_PIECE + 2) + len(": ")
+             + len(head.group() if head else value))
+    return f"{literal}: ({value})" if width > LINE else f"{literal}: {value}"
 
 
 def _check_finite(value: Any) -> None:

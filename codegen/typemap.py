@@ -6,18 +6,15 @@ Each function returns ``Code``: the text and the imports it needs, nothing else 
 from __future__ import annotations
 
 import base64
-import re
 from dataclasses import dataclass
 
 from pydantic import JsonValue
 
 from codegen.imports import Code
 from codegen.pysource import (
-    ENTRY_INDENT,
-    LINE,
-    SPACED_PIECE,
     bytes_literal,
     entry,
+    entry_depth,
     literal,
     member,
     string,
@@ -180,9 +177,10 @@ def value_expression(value: JsonValue, expr: TypeExpr, types: Types, depth: int 
         items = [value_expression(item, expr.item, types, depth + 1) for item in value]
         return _join("[" + ", ".join(item.text for item in items) + "]", *items)
     if isinstance(expr, DictOf) and isinstance(value, dict):
-        entries = {key: value_expression(item, expr.value, types, depth + 1)
+        entries = {key: value_expression(item, expr.value, types,
+                                         entry_depth(depth, _wrappable(item, expr.value)))
                    for key, item in value.items()}
-        return _join("{" + ", ".join(entry(key, _entry_value(key, code.text, depth + 1))
+        return _join("{" + ", ".join(entry(key, code.text, depth + 1)
                                      for key, code in entries.items()) + "}",
                      *entries.values())
     assert isinstance(expr, Named)
@@ -193,18 +191,16 @@ def value_expression(value: JsonValue, expr: TypeExpr, types: Types, depth: int 
     return Code(code.text, code.modules, code.kit, code.types | {expr.name})
 
 
-def _entry_value(key: str, text: str, depth: int) -> str:
-    """The value of a mapping entry at ``depth``, in parentheses when the line it starts
-    with its key could pass the column limit. ruff format never breaks between a key and
-    its value, and the ``": "`` there is whitespace E501 counts; in parentheses, the value
-    starts a line of its own (``Enum.MEMBER``, ``Name(``: no whitespace, which E501 lets
-    run long). A string needs none: ``entry`` starts it with an empty piece."""
-    if text.startswith('"'):
-        return text
-    head = re.match(r"[^([]*[([]?", text)
-    width = (ENTRY_INDENT + 4 * depth + min(len(string(key, SPACED_PIECE)), SPACED_PIECE + 2)
-             + len(": ") + len(head.group() if head else text))
-    return f"({text})" if width > LINE else text
+def _wrappable(value: JsonValue, expr: TypeExpr) -> bool:
+    """Whether a mapping's value of type ``expr`` is code ``entry`` may put in parentheses:
+    a call or a member (value objects, enums, decimals, dates, uuids...) or a number; not
+    text, bytes (a literal), a list or a mapping."""
+    if value is None:
+        return False
+    inner = expr.inner if isinstance(expr, Optional) else expr
+    if isinstance(inner, Primitive):
+        return inner.name not in ("str", "bytes", "bool")
+    return isinstance(inner, Named)
 
 
 def constructor(name: str, payload: dict[str, JsonValue], fields: dict[str, FieldSpec],

@@ -19,7 +19,10 @@ MAX_INT = 2**53 - 1
 MAX_DEPTH = 15
 """Deepest nesting of lists and mappings in a default or scenario value: each level
 indents the generated code by four columns, and at 15 the deepest entry of a generated
-test still fits ruff's 100 (tests/codegen/test_line_limits.py)."""
+test still fits ruff's 100 (tests/codegen/test_line_limits.py). A value in a mapping that
+generated code may put in parentheses of its own counts one level more (WRAPPED)."""
+WRAPPED = ("in a mapping, a value object, an enum, a number, a decimal, a date, a datetime "
+           "or a uuid counts one level more")
 MAX_DECIMAL_TEXT = 64
 
 
@@ -82,10 +85,28 @@ def value_problem(value: JsonValue, expr: TypeExpr, types: DeclaredTypes) -> str
     return json_problem(value) or _value_problem(value, expr, types, as_written=True)
 
 
+def _wrapped(value: JsonValue, expr: TypeExpr, as_written: bool) -> bool:
+    """Whether generated code may put this value of a mapping in parentheses of its own
+    (codegen.pysource.entry): its code starts with a name or a number. Written as JSON
+    (``as_written``), only numbers do; as typed code (a scenario), every value but text,
+    bytes, true/false and null."""
+    if value is None or isinstance(value, bool):
+        return False
+    if as_written:
+        return isinstance(value, int | float)
+    inner = expr.inner if isinstance(expr, Optional) else expr
+    if isinstance(inner, Primitive):
+        return inner.name not in ("str", "bytes", "bool")
+    return isinstance(inner, Named)
+
+
 def _value_problem(value: JsonValue, expr: TypeExpr, types: DeclaredTypes,
-                   as_written: bool = False) -> str | None:
+                   as_written: bool = False, depth: int = 0) -> str | None:
+    if depth > MAX_DEPTH:
+        return f"values nest deeper than {MAX_DEPTH} levels ({WRAPPED}); flatten the value"
     if isinstance(expr, Optional):
-        return None if value is None else _value_problem(value, expr.inner, types, as_written)
+        return None if value is None else _value_problem(value, expr.inner, types, as_written,
+                                                         depth)
     if value is None:
         return f"null does not fit {expr}; make the type `{expr} | None` or give a value"
     if isinstance(expr, Primitive):
@@ -94,7 +115,7 @@ def _value_problem(value: JsonValue, expr: TypeExpr, types: DeclaredTypes,
         if not isinstance(value, list):
             return f"expected a list for {expr}"
         for index, item in enumerate(value):
-            problem = _value_problem(item, expr.item, types, as_written)
+            problem = _value_problem(item, expr.item, types, as_written, depth + 1)
             if problem:
                 return f"item {index + 1}: {problem}"
         return None
@@ -102,7 +123,8 @@ def _value_problem(value: JsonValue, expr: TypeExpr, types: DeclaredTypes,
         if not isinstance(value, dict):
             return f"expected a mapping for {expr}"
         for key, item in value.items():
-            problem = _value_problem(item, expr.value, types, as_written)
+            problem = _value_problem(item, expr.value, types, as_written,
+                                     depth + 1 + _wrapped(item, expr.value, as_written))
             if problem:
                 return f"key {key!r}: {problem}"
         return None
@@ -117,7 +139,7 @@ def _value_problem(value: JsonValue, expr: TypeExpr, types: DeclaredTypes,
         return None  # the unknown type itself is reported elsewhere
     if not isinstance(value, dict):
         return f"expected a mapping of {expr.name}'s fields"
-    return _payload_problem(value, value_object.fields, types, expr.name, as_written)
+    return _payload_problem(value, value_object.fields, types, expr.name, as_written, depth)
 
 
 def payload_problems(payload: Mapping[str, JsonValue], fields: Mapping[str, FieldSpec],
@@ -141,20 +163,22 @@ def payload_problems(payload: Mapping[str, JsonValue], fields: Mapping[str, Fiel
 
 
 def _payload_problem(payload: Mapping[str, JsonValue], fields: Mapping[str, FieldSpec],
-                     types: DeclaredTypes, owner: str, as_written: bool) -> str | None:
+                     types: DeclaredTypes, owner: str, as_written: bool,
+                     depth: int) -> str | None:
     unknown = [key for key in payload if key not in fields]
     if unknown:
         known = ", ".join(fields) or "none"
         return f"{owner} has no field {shown(unknown[0])} (fields: {known})"
     for name, spec in fields.items():
-        problem = _field_problem(payload, name, spec, types, owner, as_written)
+        problem = _field_problem(payload, name, spec, types, owner, as_written, depth + 1)
         if problem:
             return problem
     return None
 
 
 def _field_problem(payload: Mapping[str, JsonValue], name: str, spec: FieldSpec,
-                   types: DeclaredTypes, owner: str, as_written: bool = False) -> str | None:
+                   types: DeclaredTypes, owner: str, as_written: bool = False,
+                   depth: int = 1) -> str | None:
     try:
         expr = parse_type(spec.type)
     except ValueError:
@@ -168,7 +192,7 @@ def _field_problem(payload: Mapping[str, JsonValue], name: str, spec: FieldSpec,
             return (f"{owner} needs a value for field {name!r} ({spec.type}) in a default: "
                     f"a default is read as written, so write `{name}: null` for none")
         return None
-    problem = _value_problem(payload[name], expr, types, as_written)
+    problem = _value_problem(payload[name], expr, types, as_written, depth)
     return f"field {name!r} of {owner}: {problem}" if problem else None
 
 
