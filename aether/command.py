@@ -52,6 +52,24 @@ class InvalidCommandError(AetherError):
     """A command cannot be sent as given (e.g. a malformed command id)."""
 
 
+class MisaddressedCommandError(InvalidCommandError, ValueError):
+    """A command sent to another actor than the one it names as its target."""
+
+
+def check_addressed(actor_id: str, command: Command) -> None:
+    """MisaddressedCommandError when ``command`` names its target (``target_actor_id``, as
+    generated commands of an aggregate with an ``id`` do) and that is not ``actor_id``: its
+    events would go into another actor's history (another aggregate's, whose every later
+    command would then fail on an event it cannot apply)."""
+    if type(command).target_actor_id is Command.target_actor_id:
+        return  # it names no target: the sender's actor id is the only one there is
+    target = command.target_actor_id()
+    if target != actor_id:
+        raise MisaddressedCommandError(
+            f"{type(command).__name__} is for actor {target[:80]!r}, not {actor_id[:80]!r}: "
+            f"send it with send_command(command), or to {target[:80]!r}")
+
+
 class UnknownCommandTypeError(InvalidCommandError, LookupError):
     """A command type name has no command class registered to decode it."""
 
@@ -172,8 +190,13 @@ class SenderBase(ABC):
 
 def with_command_id(metadata: Mapping[str, str] | None) -> dict[str, str]:
     """A copy of ``metadata`` that carries a command id: the caller's (checked) or a new one."""
-    if not metadata:  # the usual case
+    if metadata is None:  # the usual case
         return {COMMAND_ID: new_command_id()}
+    if not isinstance(metadata, Mapping) or not all(
+            isinstance(key, str) and isinstance(value, str) for key, value in metadata.items()):
+        raise InvalidCommandError(
+            f"command metadata must be a mapping of text to text (it is stored on the "
+            f"events), got {_shown(metadata)}")
     meta = dict(metadata)
     command_id = meta.get(COMMAND_ID)
     if command_id is None:
@@ -185,3 +208,8 @@ def with_command_id(metadata: Mapping[str, str] | None) -> dict[str, str]:
             f"characters: use e.g. a uuid, or leave it out and one is generated"
         )
     return meta
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."

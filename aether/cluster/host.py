@@ -47,7 +47,13 @@ from aether.cluster.wire import (
     encode_events,
     error_reply,
 )
-from aether.command import Command, CommandRegistry, InvalidCommandError, with_command_id
+from aether.command import (
+    Command,
+    CommandRegistry,
+    InvalidCommandError,
+    check_addressed,
+    with_command_id,
+)
 from aether.errors import AetherError, InvalidEventError, VersionConflictError
 from aether.event import COMMAND_ID, Event
 from aether.limits import check_actor_id
@@ -188,6 +194,7 @@ class ActorHost:
         serve the actor's shard (a ClusterRouter retries it where the shard went)."""
         shard = self._served_shard(actor_id)
         route = self.router.route_for(type(command))
+        check_addressed(actor_id, command)
         meta = with_command_id(metadata)
         return await self._serving(actor_id, shard, lambda: self._run(
             actor_id, shard, route, command, meta))

@@ -60,6 +60,7 @@ from aether.command import (
     CommandRegistry,
     InvalidCommandError,
     SenderBase,
+    check_addressed,
     with_command_id,
 )
 from aether.errors import StoreUnavailableError
@@ -130,6 +131,7 @@ class ClusterRouter(SenderBase):
     async def send(self, actor_id: str, command: Command,
                    metadata: Mapping[str, str] | None = None) -> list[Event]:
         check_actor_id(actor_id)
+        check_addressed(actor_id, command)
         meta = with_command_id(metadata)
         encoded = self.commands.encode(command)
         began = time.monotonic()

@@ -17,9 +17,16 @@ from aether import (
     UnknownCommandTypeError,
 )
 from aether.cluster.wire import WireError, decode_request, encode_request
+from aether.command import MisaddressedCommandError
 from aether.event import COMMAND_ID
 from aether.store import InMemoryEventStore
-from aether.testing.counters import Increment, Refuse, commands, make_counter_router
+from aether.testing.counters import (
+    Increment,
+    IncrementCounter,
+    Refuse,
+    commands,
+    make_counter_router,
+)
 
 
 class Bump(Increment):
@@ -103,3 +110,51 @@ def test_registering_a_command_class_wrongly_is_an_aether_error() -> None:
     with pytest.raises(AetherError, match="command type 'Same' is already registered to"):
         registry.register(Second)
     assert registry.command_types == ["Same"]
+
+
+async def test_a_command_sent_to_another_actor_than_its_target_is_refused() -> None:
+    """A command that names its target (generated commands of an aggregate with an id) sent
+    to another actor id: its events went into that actor's history, another aggregate's
+    perhaps, whose every later command then failed on an event it cannot apply (a trial's
+    UnlockBike sent to a wallet). Nothing is stored; send_command and the right id work."""
+    store = InMemoryEventStore()
+    router = make_counter_router(store)
+    for wrong in ("counter-b", "wallet-a", "counter-a "):
+        with pytest.raises(MisaddressedCommandError,
+                           match=rf"IncrementCounter is for actor 'counter-a', not {wrong!r}"):
+            await router.send(wrong, IncrementCounter(counter="a"))
+        assert await store.get_events(wrong) == []
+    assert await store.get_events("counter-a") == []
+    assert [e.actor_id for e in await router.send("counter-a", IncrementCounter(counter="a"))
+            ] == ["counter-a"]
+    assert [e.actor_id for e in await router.send_command(IncrementCounter(counter="a"))
+            ] == ["counter-a"]
+    # A command that names no target goes wherever it is sent, as before.
+    assert [e.actor_id for e in await router.send("any-1", Increment())] == ["any-1"]
+
+
+_metadata = st.one_of(
+    st.dictionaries(st.one_of(st.just(COMMAND_ID), st.text(max_size=5), st.integers(),
+                              st.none()),
+                    st.one_of(st.text(max_size=5), st.integers(), st.none(), st.lists(
+                        st.text(max_size=2), max_size=2), st.sampled_from(["", "a\nb"])),
+                    min_size=1, max_size=3),
+    st.lists(st.text(max_size=3), max_size=3), st.text(max_size=5), st.integers())
+
+
+@given(metadata=_metadata)
+async def test_metadata_that_is_not_text_to_text_is_an_invalid_command(metadata: object
+                                                                       ) -> None:
+    """Metadata is stored on the events: a mapping of text to text. Anything else (an int
+    command id, a list) raised a raw TypeError or ValueError from inside the router."""
+    store = InMemoryEventStore()
+    router = make_counter_router(store)
+    fits = isinstance(metadata, dict) and all(
+        isinstance(key, str) and isinstance(value, str) for key, value in metadata.items())
+    try:
+        await router.send("counter-m", Increment(), metadata)  # type: ignore[arg-type]
+    except InvalidCommandError as error:
+        assert not fits or "command id" in str(error), error  # text, but no command id
+        assert await store.get_events("counter-m") == []
+    else:
+        assert fits

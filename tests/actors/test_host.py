@@ -18,11 +18,12 @@ from nats.aio.msg import Msg
 from aether.cluster import ClusterRouter
 from aether.cluster.host import SERVED_AT, SERVED_BY, SERVED_IN
 from aether.cluster.kv import bucket_name
-from aether.cluster.wire import shard_subject
+from aether.cluster.wire import encode_request, shard_subject
+from aether.command import MisaddressedCommandError
 from aether.event import COMMAND_ID
 from aether.store import InMemoryEventStore, JetStreamEventStore
 from aether.testing import NatsServer
-from aether.testing.counters import Increment, commands
+from aether.testing.counters import Increment, IncrementCounter, commands
 from tests.actors.cluster import SHARDS, LocalNode, agreed, cluster_name, nodes, wait_for
 
 _json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
@@ -229,3 +230,24 @@ async def test_events_name_the_founding_their_table_version_belongs_to(
             served.setdefault(key, set()).add(event.metadata[SERVED_BY])
     assert foundings == [first, second] * 8
     assert all(len(by) == 1 for by in served.values()), served
+
+
+async def test_a_misaddressed_command_is_refused_by_the_cluster_router_and_the_host(
+        node: tuple[LocalNode, Client]) -> None:
+    """The cluster router refuses before sending; a host refuses one that came over the wire
+    (another client), replying "invalid" and storing nothing."""
+    local, nc = node
+    with pytest.raises(MisaddressedCommandError, match="is for actor 'counter-a'"):
+        await local.router.send("counter-b", IncrementCounter(counter="a"))
+    shard = local.manager.shard_of("counter-b")
+    payload = encode_request("counter-b", shard, commands.encode(IncrementCounter(counter="a")),
+                             {COMMAND_ID: "c-1"})
+    reply = json.loads((await nc.request(shard_subject(local.manager.cluster, shard), payload,
+                                         timeout=5)).data)
+    assert reply["error"]["kind"] == "invalid"
+    assert "IncrementCounter is for actor 'counter-a', not 'counter-b'" in reply["error"][
+        "message"]
+    assert await local.host.router.route_for(IncrementCounter).repository.store.get_events(
+        "counter-b") == []
+    events = await local.router.send_command(IncrementCounter(counter="a"))
+    assert [e.actor_id for e in events] == ["counter-a"]
