@@ -267,11 +267,21 @@ async def test_racing_saves_on_a_replicated_stream_are_version_conflicts(
 
 async def test_saves_wait_out_the_election_that_follows_a_stream_leader_killed(
         tmp_path: Path) -> None:
-    """A replicated stream whose leader's server dies has no leader for a few seconds, and
-    JetStream answers a publish then with "no responders" (a publish caught in flight by
-    the kill times out first, and the store tries it again). On a connection to a server
-    that stays up, a save waits for the new leader (up to ``request_timeout``): none fails,
-    here with a timeout shorter than the election."""
+    """A replicated stream whose leader's server dies has no leader until the other two
+    elect one, and JetStream answers a publish meanwhile with "no responders" (a publish
+    caught in flight by the kill gets no answer: it times out, and the store tries it again,
+    ``publish_attempts``). On a connection to a server that stays up, a save asks again for
+    up to ``request_timeout`` from the first refusal (docs/jetstream.md): none fails, and
+    nothing is lost or doubled.
+
+    ``request_timeout`` is set from that promise to outlast an election: nats-server's
+    followers wait a random 4 to 9 s for a lost leader before one campaigns, and a second
+    round follows when the first candidate's log is behind. Of 96 elections timed on 2
+    cores (SIGKILL of the stream leader's server under three writers, 60 with one core kept
+    busy), 94 took 4.1 to 8.7 s, two 12.3 and 13.9 s; 20 s covers two full rounds. With 3 s
+    the test counted on a save's three tries waiting one after another (8.3 s in all) to
+    cover the election: more than the docs promise, less than an election can take, and
+    it failed once in CI."""
     servers = await asyncio.to_thread(start_cluster, tmp_path, 3)
     clients: list[Client] = []
     try:
@@ -285,7 +295,7 @@ async def test_saves_wait_out_the_election_that_follows_a_stream_leader_killed(
         nc = await nats.connect(survivor.url, max_reconnect_attempts=0)
         clients.append(nc)
         store = await JetStreamEventStore.create(
-            nc, "orders", JetStreamConfig(replica_count=3, request_timeout=3.0))
+            nc, "orders", JetStreamConfig(replica_count=3, request_timeout=20.0))
         acked: list[Event] = []
         running = asyncio.Event()
 
