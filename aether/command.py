@@ -56,12 +56,19 @@ class MisaddressedCommandError(InvalidCommandError, ValueError):
     """A command sent to another actor than the one it names as its target."""
 
 
+_names_target: dict[type[Command], bool] = {}  # per class: looked up once, not per command
+
+
 def check_addressed(actor_id: str, command: Command) -> None:
     """MisaddressedCommandError when ``command`` names its target (``target_actor_id``, as
     generated commands of an aggregate with an ``id`` do) and that is not ``actor_id``: its
     events would go into another actor's history (another aggregate's, whose every later
     command would then fail on an event it cannot apply)."""
-    if type(command).target_actor_id is Command.target_actor_id:
+    kind = type(command)
+    names = _names_target.get(kind)
+    if names is None:
+        names = _names_target[kind] = kind.target_actor_id is not Command.target_actor_id
+    if not names:
         return  # it names no target: the sender's actor id is the only one there is
     target = command.target_actor_id()
     if target != actor_id:
