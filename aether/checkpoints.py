@@ -17,21 +17,29 @@ make a restart repeat more than it must. ``reset`` is the one way to set a check
   nats-py's KV helpers refuse the ``~`` that encoding uses. A save is a compare-and-set on
   the key's last sequence (``Nats-Expected-Last-Subject-Sequence``), so it stays monotonic
   across processes.
+
+Both also keep the leases of exclusive runners (``aether.lease.LeaseStore``: one key per
+runner name, written by compare-and-set on its revision); the in-memory store's leases
+exclude runners within one process.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
 from typing import Protocol, runtime_checkable
 
 import nats.errors
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js.api import KeyValueConfig, StorageType
 from pydantic import BaseModel, ConfigDict
 
 from aether.errors import AetherError, StoreConfigError
 from aether.event import STORED, Event
+from aether.lease import LeaseRefused, StoredLease
 from aether.limits import utf8_size
 from aether.store import jsapi
 from aether.store.jetstream import JetStreamEventStore
@@ -174,6 +182,9 @@ class InMemoryCheckpointStore:
     def __init__(self) -> None:
         self._positions: dict[tuple[str, str], int] = {}
         self._parked: dict[tuple[str, str, int], ParkedEvent] = {}
+        self._leases: dict[str, tuple[bytes | None, int]] = {}
+        self._revision = 0
+        self._watchers: dict[str, list[Callable[[], None]]] = {}
 
     async def load(self, runner: str, handler: str) -> int:
         check_names(runner, handler)
@@ -200,6 +211,40 @@ class InMemoryCheckpointStore:
 
     async def unpark(self, parked: ParkedEvent) -> None:
         self._parked.pop((parked.runner, parked.handler, parked.position), None)
+
+    async def read_lease(self, key: str) -> tuple[StoredLease | None, int]:
+        check_name("runner name", key)
+        value, revision = self._leases.get(key, (None, 0))
+        return (None if value is None else StoredLease(value, revision)), revision
+
+    async def write_lease(self, key: str, value: bytes, expect: int) -> int:
+        self._expect(key, expect)
+        self._revision += 1
+        self._leases[key] = (value, self._revision)
+        return self._revision
+
+    async def delete_lease(self, key: str, expect: int) -> None:
+        self._expect(key, expect)
+        self._revision += 1
+        self._leases[key] = (None, self._revision)
+        for deleted in list(self._watchers.get(key, ())):
+            deleted()
+
+    async def watch_lease(self, key: str, deleted: Callable[[], None],
+                          ) -> Callable[[], Awaitable[None]]:
+        check_name("runner name", key)
+        self._watchers.setdefault(key, []).append(deleted)
+
+        async def unwatch() -> None:
+            with contextlib.suppress(ValueError):
+                self._watchers[key].remove(deleted)
+
+        return unwatch
+
+    def _expect(self, key: str, expect: int) -> None:
+        check_name("runner name", key)
+        if self._leases.get(key, (None, 0))[1] != expect:
+            raise LeaseRefused(key)
 
 
 def _position(data: bytes | None, headers: dict[str, str] | None) -> int:
@@ -250,6 +295,9 @@ class JetStreamCheckpointStore:
     def _position_subject(self, runner: str, handler: str) -> str:
         return f"{self._prefix}.position.{_token('runner', runner)}.{_token('handler', handler)}"
 
+    def _lease_subject(self, runner: str) -> str:
+        return f"{self._prefix}.lease.{_token('runner', runner)}"
+
     def _parked_subject(self, runner: str, handler: str, position: int) -> str:
         return (f"{self._prefix}.parked.{_token('runner', runner)}.{_token('handler', handler)}."
                 f"{position}")
@@ -267,7 +315,7 @@ class JetStreamCheckpointStore:
             if position <= stored:
                 return
             if await self._put(subject, str(position).encode(),
-                               {EXPECTED_LAST_SUBJECT_SEQUENCE: str(sequence)}):
+                               {EXPECTED_LAST_SUBJECT_SEQUENCE: str(sequence)}) is not None:
                 return
             # Another saver wrote since: read again, from the stream's leader (a replica
             # may lag behind it), and write only while our position is still higher.
@@ -292,6 +340,42 @@ class JetStreamCheckpointStore:
             return 0, 0
         return _position(message.data, message.headers), int(
             (message.headers or {})["Nats-Sequence"])
+
+    async def read_lease(self, key: str) -> tuple[StoredLease | None, int]:
+        async with jsapi.reaching(f"reading a runner's lease from bucket {self.bucket!r}"):
+            message = await jsapi.direct_get_last(self._nc, self._stream,
+                                                  self._lease_subject(key), self._timeout)
+        if message is None:
+            return None, 0
+        headers = message.headers or {}
+        revision = int(headers["Nats-Sequence"])
+        if headers.get(KV_OPERATION):
+            return None, revision
+        return StoredLease(message.data, revision), revision
+
+    async def write_lease(self, key: str, value: bytes, expect: int) -> int:
+        revision = await self._put(self._lease_subject(key), value,
+                                   {EXPECTED_LAST_SUBJECT_SEQUENCE: str(expect)})
+        if revision is None:
+            raise LeaseRefused(key)
+        return revision
+
+    async def delete_lease(self, key: str, expect: int) -> None:
+        if await self._put(self._lease_subject(key), b"", {
+                EXPECTED_LAST_SUBJECT_SEQUENCE: str(expect), KV_OPERATION: "DEL"}) is None:
+            raise LeaseRefused(key)
+
+    async def watch_lease(self, key: str, deleted: Callable[[], None],
+                          ) -> Callable[[], Awaitable[None]]:
+        # A plain subscription sees every write to the key as it is published (a refused
+        # one too, which only costs the standby a read): a delete marker wakes it.
+        async def seen(message: Msg) -> None:
+            if (message.headers or {}).get(KV_OPERATION):
+                deleted()
+
+        async with jsapi.reaching(f"watching a runner's lease in bucket {self.bucket!r}"):
+            subscription = await self._nc.subscribe(self._lease_subject(key), cb=seen)
+        return subscription.unsubscribe
 
     async def park(self, parked: ParkedEvent) -> None:
         subject = self._parked_subject(parked.runner, parked.handler, parked.position)
@@ -323,21 +407,22 @@ class JetStreamCheckpointStore:
         # A KV purge: the rollup replaces the record with one small marker.
         await self._put(subject, b"", {KV_OPERATION: "PURGE", "Nats-Rollup": "sub"})
 
-    async def _put(self, subject: str, payload: bytes, headers: dict[str, str]) -> bool:
-        """Write one record; False when refused for its expected last subject sequence
-        (another writer came first), which only a compare-and-set asks for."""
+    async def _put(self, subject: str, payload: bytes, headers: dict[str, str]) -> int | None:
+        """Write one record; its sequence, or None when refused for its expected last
+        subject sequence (another writer came first), which only a compare-and-set asks
+        for."""
         try:
             async with jsapi.reaching(f"writing to checkpoint bucket {self.bucket!r}"):
-                await jsapi.through_elections(self._nc, self._timeout, partial(
+                ack = await jsapi.through_elections(self._nc, self._timeout, partial(
                     jsapi.publish, self._nc, jsapi.Outgoing(subject, payload, headers),
                     self._timeout))
         except jsapi.PublishRejected as rejected:
             if rejected.err_code in jsapi.WRONG_LAST_SEQUENCE:
-                return False
+                return None
             raise AetherError(f"checkpoint bucket {self.bucket!r} refused a write: {rejected}") \
                 from None
         except nats.errors.MaxPayloadError:
             raise AetherError(
                 f"checkpoint bucket {self.bucket!r} cannot take a record of {len(payload)} "
                 f"bytes: the NATS server's max_payload is {self._nc.max_payload}") from None
-        return True
+        return ack.seq
