@@ -49,6 +49,7 @@ from aether.eventbus import EventBroadcaster, EventBus, OverflowPolicy, Subscrip
 from aether.external import ExternalSystem, UndeclaredExternalEventError
 from aether.feed import EventFeed, Follow, UndecodableEventError
 from aether.fieldtypes import JsonBytes
+from aether.lease import LeaseStore
 from aether.limits import DEFAULT_MAX_PAYLOAD
 from aether.nats_eventbus import NATSEventBus
 from aether.policy_reads import MissingReadModelError, read_model_of, run_policy_scenario
@@ -56,6 +57,7 @@ from aether.reactions import Outcome, Policy, ReadModel
 from aether.registry import EventPayload, EventRegistry
 from aether.router import CommandRouter
 from aether.runner import (
+    LeaseLostError,
     ReactionRunner,
     Rejection,
     RetryPolicy,
@@ -103,6 +105,8 @@ __all__ = [
     "JetStreamCheckpointStore",
     "JsonBytes",
     "Latest",
+    "LeaseLostError",
+    "LeaseStore",
     "MissingReadModelError",
     "NATSEventBus",
     "Outcome",

@@ -16,6 +16,12 @@ halts, as configured. A DomainError from a policy's command is an outcome
 with no owner, a command timed out) is neither: the runner waits with capped backoff and
 tries the same event again, as long as it takes. A record in the feed that is not an event
 is parked once for the runner and passed.
+
+Exclusive runners (aether/lease.py): runners of one name on a checkpoint store that keeps
+leases take turns. Only the one holding the lease (``active``) handles events and saves
+checkpoints, checking the lease before each event and each save; the others wait as
+standbys, and one takes over, from the checkpoints, when the active one stops, dies or
+cannot renew its lease.
 """
 
 from __future__ import annotations
@@ -43,10 +49,18 @@ from aether.parking import Parking
 from aether.reactions import Policy, ReadModel
 from aether.registry import EventRegistry
 from aether.retry import MAX_PARKED_ERROR, RetryPolicy, RunnerHalted, is_transient
-from aether.runner_state import Handler, Rejection, RunnerCounters, handler_types
+from aether.runner_state import (
+    LEASE_TTL,
+    Handler,
+    LeaseLostError,
+    Rejection,
+    RunnerCounters,
+    handler_types,
+    runner_lease,
+)
 
-__all__ = ["MAX_PARKED_ERROR", "ReactionRunner", "Rejection", "RetryPolicy", "RunnerCounters",
-           "RunnerHalted", "settle"]
+__all__ = ["MAX_PARKED_ERROR", "LeaseLostError", "ReactionRunner", "Rejection", "RetryPolicy",
+           "RunnerCounters", "RunnerHalted", "settle"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +79,13 @@ class ReactionRunner:
     policy fanning out many commands per event would otherwise resend, after a crash,
     more than the aggregate remembers: each one forgotten runs again, and (stored as the
     newest) pushes out the next one the runner resends.
+
+    ``exclusive``: runners of one name exclude each other through a lease in the
+    checkpoint store (``lease_ttl`` seconds, renewed every quarter of it): one is
+    ``active``, the others wait as standbys. The default (None) is exclusive whenever the
+    checkpoint store keeps leases (``JetStreamCheckpointStore`` across processes,
+    ``InMemoryCheckpointStore`` within one); ``exclusive=False`` lets copies run side by
+    side, each doing all the work.
     """
 
     def __init__(
@@ -79,6 +100,8 @@ class ReactionRunner:
         checkpoints: CheckpointStore | None = None,
         retry: RetryPolicy | None = None,
         checkpoint_every: int = 100,
+        exclusive: bool | None = None,
+        lease_ttl: float = LEASE_TTL,
     ) -> None:
         check_name("a ReactionRunner's name", name)
         if checkpoint_every < 1:
@@ -117,6 +140,9 @@ class ReactionRunner:
         self._head = 0
         self._since_flush = 0
         self._progress = asyncio.Event()
+        self._lease = runner_lease(name, checkpoints, exclusive, lease_ttl, alive=self._alive,
+                                   counters=self.counters, progress=self._progress,
+                                   grace=lease_ttl)
 
     # ---- observing ---------------------------------------------------------------------
 
@@ -134,6 +160,17 @@ class ReactionRunner:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    @property
+    def active(self) -> bool:
+        """Running and handling events: not a standby waiting for another runner of its
+        name to let go of the lease."""
+        return self.running and (self._lease is None or self._lease.held())
+
+    @property
+    def exclusive(self) -> bool:
+        """Whether the runner takes turns with the others of its name, by a lease."""
+        return self._lease is not None
+
     async def parked(self) -> list[ParkedEvent]:
         """Events handlers kept failing on, and records of the feed that were not events
         (``handler == UNDECODABLE``), ordered by handler, then position."""
@@ -141,18 +178,32 @@ class ReactionRunner:
 
     async def wait_caught_up(self) -> None:
         """Wait until the runner has handled every event in the store at the time of the
-        call; raises the runner's error if it stopped on one."""
+        call; raises the runner's error if it stopped on one. On a standby: until the
+        runner of its name that is active has checkpointed them, or this one took over
+        and handled them."""
         target = await self.store.last_position()
         self._head = max(self._head, target)
-        while self.position < target:
+        while not await self._reached(target):
             if self.error is not None:
                 raise self.error
             if not self.running:
                 raise AetherError(f"reaction runner {self.name!r} is not running: start it")
             self._progress.clear()
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(1.0):
+                async with asyncio.timeout(1.0 if self.active else 0.25):
                     await self._progress.wait()
+
+    async def _reached(self, target: int) -> bool:
+        if self.position >= target:
+            return True
+        if self.active or self._lease is None or self._checkpoints is None:
+            return False
+        # A standby: the active runner's progress shows in the checkpoints it saves.
+        durable = [handler for handler in self._handlers if handler.checkpointed]
+        for handler in durable:
+            if await self._checkpoints.load(self.name, handler.name) < target:
+                return False
+        return bool(durable)
 
     # ---- running -----------------------------------------------------------------------
 
@@ -173,9 +224,19 @@ class ReactionRunner:
                            "%s; trying again in the background", self.name, exc)
             loaded = False
         self._task = asyncio.create_task(self._run(loaded), name=f"reactions:{self.name}")
+        if self._lease is not None:
+            try:
+                await self._lease.begin(self._task)
+            except BaseException:
+                await self.stop()
+                raise
 
     async def stop(self) -> None:
-        """Stop following and save the checkpoints reached."""
+        """Stop following and save the checkpoints reached; an exclusive runner then lets
+        go of its lease, so a standby takes over at once."""
+        lease = self._lease if self._lease is not None and self._lease.term is not None else None
+        if lease is not None:
+            await lease.stop_renewing()  # its lease stays valid for the last save
         task, self._task = self._task, None
         if task is not None:
             # On 3.11, asyncio.wait_for (used inside nats-py too) can swallow a cancellation
@@ -185,7 +246,15 @@ class ReactionRunner:
                 await asyncio.wait({task}, timeout=1.0)
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self._flush_unless_closed()
+        try:
+            if lease is None or lease.term:  # a standby has nothing to save
+                await self._flush_unless_closed()
+        except LeaseLostError:
+            logger.warning("reaction runner %r lost its lease as it stopped: its last "
+                           "positions were not saved", self.name)
+        finally:
+            if lease is not None:
+                await lease.release()
 
     async def wait_quiet(self) -> None:
         """Wait until the runner has handled every event in the store, the ones its own
@@ -230,6 +299,7 @@ class ReactionRunner:
         """Try every parked event of this runner once more; returns how many succeeded
         (and were unparked). Events are replayed out of feed order; a parked record that
         was not an event is read again from the store (see aether/parking.py)."""
+        self._hold()  # a standby replays nothing: the active runner of its name may
         handlers = {handler.name: handler for handler in self._handlers}
 
         async def deliver(name: str, position: int, event: Event) -> None:
@@ -253,27 +323,15 @@ class ReactionRunner:
         self._head = max(self._head, last)
 
     async def _run(self, loaded: bool = True) -> None:
-        outages = 0
         try:
             while True:
-                reached = self.position
+                if self._lease is not None:
+                    loaded = await self._lease.turn()  # a standby until then
                 try:
-                    if not loaded:
-                        await self._load_positions()
-                        loaded = True
-                    await self._follow()
+                    await self._handle(loaded)
                     break  # halted
-                except StoreClosedError:
-                    raise  # no retry can succeed on a closed connection: stop, saying so
-                except TransientError as exc:
-                    # The infrastructure, not a handler or the event, failed: wait and try
-                    # again from the positions reached; nothing is parked for an outage.
-                    outages = 1 if self.position > reached else outages + 1
-                    self.counters.outages += 1
-                    logger.warning("reaction runner %r paused at position %d (outage, try "
-                                   "%d): %s", self.name, self.position, outages, exc)
-                    raise_if_cancelled()
-                    await asyncio.sleep(self.retry.delay(outages))
+                except LeaseLostError:
+                    continue  # a standby again (the lease said so, and logged it)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -281,7 +339,41 @@ class ReactionRunner:
             logger.exception("reaction runner %r stopped", self.name)
         finally:
             self._progress.set()
-        await self._flush_unless_closed()
+        with contextlib.suppress(LeaseLostError):
+            await self._flush_unless_closed()
+
+    def _alive(self) -> bool:
+        return self.running
+
+    def _hold(self) -> None:
+        """LeaseLostError when this runner is started exclusive and does not hold the lease
+        it began its term under: it may neither handle an event nor save a checkpoint."""
+        if self._lease is not None:
+            self._lease.check()
+
+    async def _handle(self, loaded: bool) -> None:
+        """Follow the feed (after loading the checkpoints, unless ``loaded``) until halted,
+        waiting out outages."""
+        outages = 0
+        while True:
+            reached = self.position
+            try:
+                if not loaded:
+                    await self._load_positions()
+                    loaded = True
+                await self._follow()
+                return  # halted
+            except StoreClosedError:
+                raise  # no retry can succeed on a closed connection: stop, saying so
+            except TransientError as exc:
+                # The infrastructure, not a handler or the event, failed: wait and try
+                # again from the positions reached; nothing is parked for an outage.
+                outages = 1 if self.position > reached else outages + 1
+                self.counters.outages += 1
+                logger.warning("reaction runner %r paused at position %d (outage, try "
+                               "%d): %s", self.name, self.position, outages, exc)
+                raise_if_cancelled()
+                await asyncio.sleep(self.retry.delay(outages))
 
     async def _follow(self) -> None:
         """Follow the feed from the handlers' positions; returns when halted."""
@@ -323,6 +415,7 @@ class ReactionRunner:
             return
         if self.retry.on_exhausted == "halt":
             raise RunnerHalted(self.name, UNDECODABLE, poison.position, poison) from poison
+        self._hold()
         await self._parking.park_undecodable(poison)
         self.counters.undecodable += 1
         self.counters.parked += 1
@@ -371,6 +464,7 @@ class ReactionRunner:
         attempt = 0
         while True:
             attempt += 1
+            self._hold()
             try:
                 await self._deliver(handler, position, event, reactions)
                 return
@@ -385,6 +479,7 @@ class ReactionRunner:
                     continue
                 if self.retry.on_exhausted == "halt":
                     raise RunnerHalted(self.name, handler.name, position, exc) from exc
+                self._hold()
                 await self._parking.park_failure(handler.name, position, event, exc, attempt)
                 self.counters.parked += 1
                 logger.error("%s parked the event at position %d after %d attempts: %r",
@@ -423,6 +518,7 @@ class ReactionRunner:
         for handler in self._handlers:
             if handler.checkpointed and handler.position > handler.saved:
                 position = handler.position
+                self._hold()
                 await self._checkpoints.save(self.name, handler.name, position)
                 handler.saved = position
 
