@@ -20,6 +20,7 @@ from aether.command import (
     CommandSender,
     Dispatch,
     InvalidCommandError,
+    MisaddressedCommandError,
     UnknownCommandTypeError,
 )
 from aether.errors import (
@@ -107,6 +108,7 @@ __all__ = [
     "Latest",
     "LeaseLostError",
     "LeaseStore",
+    "MisaddressedCommandError",
     "MissingReadModelError",
     "NATSEventBus",
     "Outcome",
