@@ -16,6 +16,7 @@ from aether.cluster.routing import ClusterRouter
 from aether.cluster.wire import CommandTimeoutError, RemoteCommandError, ShardMovedError
 from aether.command import (
     Command,
+    CommandIdReusedError,
     CommandRegistry,
     CommandSender,
     Dispatch,
@@ -39,6 +40,7 @@ from aether.errors import (
 )
 from aether.event import (
     COMMAND_ID,
+    COMMAND_TYPE,
     NO_EVENTS,
     ActorSnapshot,
     Event,
@@ -69,6 +71,7 @@ from aether.runner import (
 
 __all__ = [
     "COMMAND_ID",
+    "COMMAND_TYPE",
     "DEFAULT_MAX_PAYLOAD",
     "NO_EVENTS",
     "UNDECODABLE",
@@ -80,6 +83,7 @@ __all__ = [
     "ClusterRouter",
     "ClusterUnavailableError",
     "Command",
+    "CommandIdReusedError",
     "CommandRegistry",
     "CommandRouter",
     "CommandSender",

@@ -17,8 +17,16 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, JsonValue, ValidationError
 
 from aether.aggregate_cache import AggregateCache, CachedAggregate, may_share
+from aether.command import CommandIdReusedError
 from aether.errors import AetherError, VersionConflictError
-from aether.event import COMMAND_ID, ActorSnapshot, Event, EventStore, SnapshotStore
+from aether.event import (
+    COMMAND_ID,
+    COMMAND_TYPE,
+    ActorSnapshot,
+    Event,
+    EventStore,
+    SnapshotStore,
+)
 from aether.eventbus import EventBroadcaster, publish_stored
 from aether.quickstate import evolved
 from aether.registry import EventPayload, EventRegistry
@@ -429,7 +437,8 @@ class Repository(Generic[AggregateT]):
         """Load, decide, save; once per command id.
 
         When ``metadata`` carries ``COMMAND_ID`` and the aggregate already recorded it,
-        returns the events it produced then, without deciding again. A
+        returns the events it produced then, without deciding again (CommandIdReusedError
+        when they came of a command of another ``COMMAND_TYPE``). A
         VersionConflictError reruns the whole cycle up to ``retries`` times: a duplicate
         that won the race is then found recorded. When ``decide`` raises, the cached copy
         is forgotten (nothing of a half-made decision can leak into the next command).
@@ -445,6 +454,7 @@ class Repository(Generic[AggregateT]):
                 earlier = await self.recorded(aggregate, command_id)
                 if earlier is not None:
                     self.cache.put(aggregate_id, aggregate._cached())
+                    _check_same_command(aggregate_id, command_id, earlier, metadata)
                     return earlier
             try:
                 decide(aggregate)
@@ -551,3 +561,17 @@ class Repository(Generic[AggregateT]):
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _check_same_command(actor_id: str, command_id: str, earlier: list[Event],
+                        metadata: Mapping[str, str] | None) -> None:
+    """CommandIdReusedError when the events recorded for ``command_id`` came of a command of
+    another type than the one sent now (both known: events stored before the type was
+    recorded, or sent without it, are taken as the same command)."""
+    now = metadata.get(COMMAND_TYPE) if metadata else None
+    then = earlier[0].metadata.get(COMMAND_TYPE) if earlier else None
+    if now and then and now != then:
+        raise CommandIdReusedError(
+            f"command id {command_id[:80]!r} was used for a {then} on actor "
+            f"{actor_id[:80]!r}; this {now[:80]} needs a command id of its own (leave the id "
+            f"out and one is generated)")

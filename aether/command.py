@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from aether.errors import AetherError
-from aether.event import COMMAND_ID, Event
+from aether.event import COMMAND_ID, COMMAND_TYPE, Event
 from aether.records import new_command_id
 from aether.typenames import TypeNames
 
@@ -50,6 +50,11 @@ class Dispatch(Generic[CommandT]):
 
 class InvalidCommandError(AetherError):
     """A command cannot be sent as given (e.g. a malformed command id)."""
+
+
+class CommandIdReusedError(InvalidCommandError, ValueError):
+    """A command id the actor recorded for a command of another type: the id names one
+    command, so the earlier one's events are no answer to this one."""
 
 
 class MisaddressedCommandError(InvalidCommandError, ValueError):
@@ -195,16 +200,18 @@ class SenderBase(ABC):
         return await self.send(command.target_actor_id(), command, metadata)
 
 
-def with_command_id(metadata: Mapping[str, str] | None) -> dict[str, str]:
-    """A copy of ``metadata`` that carries a command id: the caller's (checked) or a new one."""
+def with_command_id(metadata: Mapping[str, str] | None, command: Command) -> dict[str, str]:
+    """A copy of ``metadata`` that carries a command id (the caller's, checked, or a new one)
+    and ``command``'s type (``COMMAND_TYPE``, stored on its events beside the id)."""
     if metadata is None:  # the usual case
-        return {COMMAND_ID: new_command_id()}
+        return {COMMAND_ID: new_command_id(), COMMAND_TYPE: command.command_type}
     if not isinstance(metadata, Mapping) or not all(
             isinstance(key, str) and isinstance(value, str) for key, value in metadata.items()):
         raise InvalidCommandError(
             f"command metadata must be a mapping of text to text (it is stored on the "
             f"events), got {_shown(metadata)}")
     meta = dict(metadata)
+    meta[COMMAND_TYPE] = command.command_type
     command_id = meta.get(COMMAND_ID)
     if command_id is None:
         meta[COMMAND_ID] = new_command_id()

@@ -45,6 +45,9 @@ CORRELATION_ID = "correlation_id"
 CAUSATION_ID = "causation_id"
 COMMAND_ID = "command_id"
 """Metadata key of the idempotency key of the command that produced an event."""
+COMMAND_TYPE = "command_type"
+"""Metadata key of the type of the command that produced an event: a command id sent again
+with a command of another type is refused (``CommandIdReusedError``), not answered."""
 
 STORED = "aether.stored"
 """Validation context key: the record is read back from storage, so limits introduced after

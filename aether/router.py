@@ -60,5 +60,5 @@ class CommandRouter(SenderBase):
         check_addressed(aggregate_id, command)
         return await route.repository.execute(
             aggregate_id, lambda aggregate: route.handle(aggregate, command),
-            with_command_id(metadata), retries=self.retries,
+            with_command_id(metadata, command), retries=self.retries,
         )

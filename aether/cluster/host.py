@@ -195,7 +195,7 @@ class ActorHost:
         shard = self._served_shard(actor_id)
         route = self.router.route_for(type(command))
         check_addressed(actor_id, command)
-        meta = with_command_id(metadata)
+        meta = with_command_id(metadata, command)
         return await self._serving(actor_id, shard, lambda: self._run(
             actor_id, shard, route, command, meta))
 

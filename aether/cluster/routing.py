@@ -132,7 +132,7 @@ class ClusterRouter(SenderBase):
                    metadata: Mapping[str, str] | None = None) -> list[Event]:
         check_actor_id(actor_id)
         check_addressed(actor_id, command)
-        meta = with_command_id(metadata)
+        meta = with_command_id(metadata, command)
         encoded = self.commands.encode(command)
         began = time.monotonic()
         if not self._checked:

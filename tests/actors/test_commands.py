@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import ClassVar
+from uuid import uuid4
 
 import pytest
 from hypothesis import given
@@ -17,8 +19,8 @@ from aether import (
     UnknownCommandTypeError,
 )
 from aether.cluster.wire import WireError, decode_request, encode_request
-from aether.command import MisaddressedCommandError
-from aether.event import COMMAND_ID
+from aether.command import CommandIdReusedError, MisaddressedCommandError
+from aether.event import COMMAND_ID, COMMAND_TYPE, Event
 from aether.store import InMemoryEventStore
 from aether.testing.counters import (
     Increment,
@@ -158,3 +160,27 @@ async def test_metadata_that_is_not_text_to_text_is_an_invalid_command(metadata:
         assert await store.get_events("counter-m") == []
     else:
         assert fits
+
+
+async def test_a_command_id_sent_again_with_a_command_of_another_type_is_refused() -> None:
+    """A command id names one command: sent again with a command of another type it was
+    answered with the first one's events, and the second never ran (a trial's ReturnBike
+    'succeeded' with BikeUnlocked). Its events record the command's type now."""
+    store = InMemoryEventStore()
+    router = make_counter_router(store)
+    first = await router.send("counter-q", Increment(by=2), {COMMAND_ID: "same"})
+    assert (first[0].metadata[COMMAND_ID], first[0].metadata[COMMAND_TYPE]) == ("same",
+                                                                    "Increment")
+    with pytest.raises(CommandIdReusedError,
+                       match="command id 'same' was used for a Increment on actor 'counter-q'; "
+                             "this IncrementCounter needs a command id of its own"):
+        await router.send("counter-q", IncrementCounter(counter="q"), {COMMAND_ID: "same"})
+    assert await router.send("counter-q", Increment(by=2), {COMMAND_ID: "same"}) == first
+    assert len(await store.get_events("counter-q")) == 1
+    # Events stored before the type was recorded are taken as the same command.
+    await store.save_event(Event(id=str(uuid4()), event_type="Incremented",
+                                 actor_id="counter-old", version=1, data={"by": 1},
+                                 timestamp=datetime.now(UTC), metadata={COMMAND_ID: "old"}))
+    answer = await router.send("counter-old", IncrementCounter(counter="old"),
+                               {COMMAND_ID: "old"})
+    assert [e.version for e in answer] == [1]
