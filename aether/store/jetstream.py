@@ -188,7 +188,12 @@ class JetStreamEventStore:
                 # the connection down, looking would only wait out a second timeout.
                 if attempts >= self._config.publish_attempts or not self._nc.is_connected:
                     raise
-                duplicate_in_batch = False
+                # On a stream between leaders the look can go unanswered too (replicas lag
+                # what they acked until a leader commits it): then try again where we were,
+                # which the event ids make safe, and let that try wait for the leader.
+                with contextlib.suppress(StoreUnavailableError):
+                    tip = await self._read_tip(actor_id, subject)
+                continue
             else:
                 if ack.duplicate:
                     await self._accept_duplicate(ack.seq, last)
