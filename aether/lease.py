@@ -35,6 +35,7 @@ from typing import Protocol, runtime_checkable
 
 from aether.cancelling import raise_if_cancelled
 from aether.errors import AetherError
+from aether.loops import nap
 
 SAFETY = 0.9
 """A holder trusts its lease for this share of ``lease_ttl`` after sending a renewal."""
@@ -195,7 +196,7 @@ class Lease:
 
     async def _run(self) -> None:
         while True:
-            await _nap(self._wake, self.renew_interval)
+            await nap(self._wake, self.renew_interval)
             if self._stopping:
                 return
             try:
@@ -258,14 +259,3 @@ class Lease:
         self._holding = False
         self._observed = (0, 0.0)
         await self._lost(why)
-
-
-async def _nap(wake: asyncio.Event, seconds: float) -> None:
-    """Return after ``seconds``, or as soon as ``wake`` is set (and clear it); the same as
-    aether/cluster/loops.py's, which the core may not import."""
-    timer = asyncio.get_running_loop().call_later(seconds, wake.set)
-    try:
-        await wake.wait()
-    finally:
-        timer.cancel()
-    wake.clear()

@@ -1,5 +1,5 @@
-"""The background loop shape the three components share: sleep until due or woken, and
-stop by asking the loop to end. Cancellation is only the fallback: on Python 3.11 both
+"""The background loop shape the cluster's components and leases share: sleep until due or
+woken, and stop by asking the loop to end. Cancellation is only the fallback: on Python 3.11 both
 ``asyncio.wait_for`` and ``asyncio.timeout`` can swallow a cancellation that arrives as
 their own timeout fires, which once left a stopping node's loop running forever."""
 

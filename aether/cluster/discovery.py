@@ -24,8 +24,8 @@ from pydantic import ValidationError
 from aether.cancelling import raise_if_cancelled
 from aether.cluster.errors import ClusterError, ClusterUnavailableError
 from aether.cluster.kv import CasFailed, ClusterBucket, Entry
-from aether.cluster.loops import finish, nap
 from aether.cluster.types import Listeners, Member, MembershipChange
+from aether.loops import finish, nap
 from aether.store.naming import encode_token
 
 log = logging.getLogger("aether.cluster")

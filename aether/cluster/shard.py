@@ -32,9 +32,9 @@ from aether.cluster.errors import (
 from aether.cluster.hashring import ConsistentHashRing, stable_hash
 from aether.cluster.kv import CasFailed, ClusterBucket
 from aether.cluster.leader import LeaderElection
-from aether.cluster.loops import finish, nap
 from aether.cluster.placement import place
 from aether.cluster.types import ClusterSettings, Listeners, ShardChange, ShardTable, Tenure
+from aether.loops import finish, nap
 
 log = logging.getLogger("aether.cluster")
 
