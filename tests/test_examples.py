@@ -6,8 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nats
 import pytest
 
+from aether.cluster import ClusterManager
+from aether.store import InMemoryEventStore
+from aether.testing import NatsServer
+from examples.orders.project.orders.app import make_host
 from examples.run import demo_env
 from modeling import load_model
 from modeling.diagram import to_mermaid
@@ -80,3 +85,17 @@ def test_the_demo_command_runs_the_whole_path() -> None:
     for stage in ("validate --strict", "diagram", "generate", "-m pytest", "demo.py --jetstream"):
         assert stage in result.stdout, stage
     assert "stream 'demo-shop_orders'" in result.stdout
+
+
+async def test_the_generated_make_host_takes_the_hosts_settings(nats_server: NatsServer
+                                                                ) -> None:
+    """A trial could not set a host's drain, retry or handover times through make_host."""
+    nc = await nats.connect(nats_server.url)
+    try:
+        manager = ClusterManager(nc, "n1", cluster="make-host", shard_count=8)
+        host = make_host(InMemoryEventStore(), manager, max_actors=5, passivate_after=7.0,
+                         drain_timeout=1.5, retries=9, handover_timeout=4.0)
+        assert (host.max_actors, host.drain_timeout, host.retries, host.handover_timeout) == (
+            5, 1.5, 9, 4.0)
+    finally:
+        await nc.close()

@@ -74,9 +74,13 @@ def make_host(
     snapshot_every: int = 0,
     max_actors: int = 10_000,
     passivate_after: float = 300.0,
+    drain_timeout: float = 10.0,
+    retries: int = 3,
+    handover_timeout: float | None = None,
 ) -> kit.ActorHost:
     """An ActorHost serving this node's shards of every aggregate of the model (start the
-    manager and ``await host.start()``); aggregates stay cached, bounded by ``max_actors``."""
+    manager and ``await host.start()``); aggregates stay cached, bounded by ``max_actors``.
+    ``drain_timeout``, ``retries`` and ``handover_timeout`` are ActorHost's (docs/cluster.md)."""
     return kit.ActorHost(
         manager,
         make_router(
@@ -89,6 +93,9 @@ def make_host(
         command_registry,
         max_actors=max_actors,
         passivate_after=passivate_after,
+        drain_timeout=drain_timeout,
+        retries=retries,
+        handover_timeout=handover_timeout,
     )
 
 
