@@ -29,6 +29,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections import deque
 from collections.abc import Sequence
 
@@ -45,12 +47,14 @@ from aether.command import CommandSender
 from aether.errors import AetherError, StoreClosedError, TransientError
 from aether.event import Event
 from aether.feed import DEFAULT_BATCH, EventFeed, UndecodableEventError
+from aether.lease import SAFETY
 from aether.parking import Parking
 from aether.reactions import Policy, ReadModel
 from aether.registry import EventRegistry
 from aether.retry import MAX_PARKED_ERROR, RetryPolicy, RunnerHalted, is_transient
 from aether.runner_state import (
     LEASE_TTL,
+    MIN_LEASE_TTL,
     Handler,
     LeaseLostError,
     Rejection,
@@ -140,9 +144,15 @@ class ReactionRunner:
         self._head = 0
         self._since_flush = 0
         self._progress = asyncio.Event()
-        self._lease = runner_lease(name, checkpoints, exclusive, lease_ttl, alive=self._alive,
-                                   counters=self.counters, progress=self._progress,
-                                   grace=lease_ttl)
+        if isinstance(lease_ttl, bool) or not isinstance(lease_ttl, int | float) \
+                or not MIN_LEASE_TTL <= lease_ttl < math.inf:
+            raise ValueError(f"lease_ttl is the seconds a runner's lease lasts without "
+                             f"renewal: a number of at least {MIN_LEASE_TTL}, got {lease_ttl!r}")
+        self.lease_ttl = float(lease_ttl)
+        self._lease = runner_lease(name, checkpoints, exclusive, lease_ttl,
+                                   any(handler.checkpointed for handler in self._handlers),
+                                   alive=self._alive, counters=self.counters,
+                                   progress=self._progress, grace=lease_ttl)
 
     # ---- observing ---------------------------------------------------------------------
 
@@ -212,6 +222,9 @@ class ReactionRunner:
         if self.running:
             raise AetherError(f"reaction runner {self.name!r} is already running")
         self.error = None
+        for handler in self._handlers:
+            if handler.checkpointed:  # a start reads them afresh: a reset since counts
+                handler.position = handler.saved = 0
         try:
             await self._load_positions()
             loaded = True
@@ -311,8 +324,11 @@ class ReactionRunner:
     async def _load_positions(self) -> None:
         for handler in self._handlers:
             if handler.checkpointed and self._checkpoints is not None:
-                handler.position = handler.saved = await self._checkpoints.load(self.name,
-                                                                                handler.name)
+                # The further of the saved checkpoint and what this runner handled itself
+                # (more, when it kept its lease through an outage it could not save in):
+                # every event up to either was handled.
+                handler.saved = await self._checkpoints.load(self.name, handler.name)
+                handler.position = max(handler.position, handler.saved)
         last = await self.store.last_position()
         for handler in self._handlers:
             # A feed's positions only grow: one behind a checkpoint is another history (the
@@ -326,11 +342,17 @@ class ReactionRunner:
         try:
             while True:
                 if self._lease is not None:
-                    loaded = await self._lease.turn()  # a standby until then
+                    await self._lease.turn()  # a standby until then
+                    # Whatever the lease record says, read the checkpoints: positions loaded
+                    # before this term may be long stale (a standby's, or a write of the
+                    # lease whose answer was lost); _load_positions keeps the further of the
+                    # two, so a runner that kept the lease through an outage goes on.
+                    loaded = False
                 try:
                     await self._handle(loaded)
                     break  # halted
                 except LeaseLostError:
+                    await self._save_done()
                     continue  # a standby again (the lease said so, and logged it)
         except asyncio.CancelledError:
             raise
@@ -433,6 +455,18 @@ class ReactionRunner:
         durable = [handler for handler in self._handlers if handler.checkpointed]
         return bool(durable) and all(handler.saved >= position for handler in durable)
 
+    def _check_pace(self, handler: Handler, position: int, took: float) -> None:
+        """Warn when a handler took longer than the lease can be trusted: a handler that
+        blocks the event loop keeps the lease from being renewed, and another runner of
+        the name takes over and handles the same events again."""
+        if self._lease is not None and took > SAFETY * self.lease_ttl:
+            logger.warning(
+                "reaction runner %r: %s took %.1f s on position %d, longer than its lease "
+                "lasts (lease_ttl %.1f s): another runner of the name may have taken over and "
+                "handle it again; give lease_ttl more than the slowest handler takes, or "
+                "make the handler await its I/O", self.name, handler.name, took, position,
+                self.lease_ttl)
+
     def _advance_to(self, position: int) -> None:
         self._head = max(self._head, position)
         for handler in self._handlers:
@@ -446,12 +480,14 @@ class ReactionRunner:
             if handler.position >= position:
                 continue
             if event.event_type in handler.types:
+                began = time.monotonic()
                 try:
                     await self._deliver_with_retries(handler, position, event, reactions)
                 except RunnerHalted as halted:
                     self.error = halted
                     logger.error("%s", halted)
                     return False
+                self._check_pace(handler, position, time.monotonic() - began)
             handler.position = position
         self.counters.processed += 1
         self._since_flush += 1
@@ -511,16 +547,29 @@ class ReactionRunner:
             if not isinstance(self.error, StoreClosedError):
                 raise
 
-    async def _flush(self) -> None:
+    async def _flush(self, hold: bool = True) -> None:
         self._since_flush = 0
         if self._checkpoints is None:
             return
         for handler in self._handlers:
             if handler.checkpointed and handler.position > handler.saved:
                 position = handler.position
-                self._hold()
+                if hold:
+                    self._hold()
                 await self._checkpoints.save(self.name, handler.name, position)
                 handler.saved = position
+
+    async def _save_done(self) -> None:
+        """Save how far the handlers got, the lease lost meanwhile: the events were handled
+        (a handler that outlasted the lease finished its event), and a save only moves a
+        checkpoint forward, so the runner that took over is never set back. Without it, a
+        handler slower than the lease made two runners take the same event from each
+        other for ever. An outage here only loses the save: the events are handled again."""
+        try:
+            await self._flush(hold=False)
+        except TransientError as exc:
+            logger.warning("reaction runner %r could not save its positions after losing its "
+                           "lease: %s", self.name, exc)
 
 
 async def settle(store: EventFeed, registry: EventRegistry, sender: CommandSender,

@@ -27,6 +27,8 @@ log = logging.getLogger("aether.runner")
 
 LEASE_TTL = 5.0
 """The default lease_ttl of an exclusive reaction runner (a cluster's default too)."""
+MIN_LEASE_TTL = 0.1
+"""The shortest lease_ttl: its holder renews every quarter of it, one round trip each."""
 
 
 @dataclass
@@ -197,7 +199,8 @@ class RunnerLease(Lease):
 
     async def turn(self) -> bool:
         """Wait, as a standby, until the lease is held, and begin a term under it; whether
-        the runner's own positions are still good (``continued``)."""
+        the lease record was this runner's own (``continued``; the runner reads its
+        checkpoints either way: a write whose answer was lost leaves its own record too)."""
         while not self.held():
             self.term = 0
             self._progress.set()  # waiters look at the checkpoints meanwhile
@@ -270,13 +273,21 @@ class RunnerLease(Lease):
 
 
 def runner_lease(runner: str, checkpoints: object, exclusive: bool | None, lease_ttl: float,
-                 **kwargs: Any) -> RunnerLease | None:
+                 checkpointed: bool, **kwargs: Any) -> RunnerLease | None:
     """The lease a ReactionRunner named ``runner`` takes turns by; None when it runs
-    without one: ``exclusive=False``, no checkpoint store, or (by default) a store that
-    keeps no leases."""
+    without one: ``exclusive=False``, no checkpoint store, (by default) a store that keeps
+    no leases, or nothing ``checkpointed`` (only in-memory read models: every process keeps
+    its own, and a standby's would stay empty)."""
     if exclusive is not None and not isinstance(exclusive, bool):
         raise ValueError(f"exclusive must be True, False or None, got {exclusive!r}")
     if exclusive is False:
+        return None
+    if not checkpointed and checkpoints is not None:
+        if exclusive:
+            raise ValueError(
+                f"exclusive=True: runner {runner!r} checkpoints nothing (no policy, no "
+                f"durable read model), so runners of its name have nothing to take turns "
+                f"on: each process keeps its own in-memory read models")
         return None
     if checkpoints is None or not isinstance(checkpoints, LeaseStore):
         if exclusive:

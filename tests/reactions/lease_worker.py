@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -56,14 +57,30 @@ def applied(path: Path) -> list[tuple[str, str]]:
     return [tuple(line.split(" ", 1)) for line in path.read_text().splitlines()]  # type: ignore[misc]
 
 
-async def main(url: str, name: str, log: str, tag: str, lease_ttl: str) -> None:
+class SlowLog(AppliedLog):
+    """AppliedLog that blocks the event loop for ``seconds`` on every event, as a handler
+    making a synchronous call does."""
+
+    def __init__(self, path: Path, tag: str, seconds: float) -> None:
+        super().__init__(path, tag)
+        self.seconds = seconds
+
+    def project(self, event: EventPayload, envelope: Event) -> None:
+        super().project(event, envelope)
+        time.sleep(self.seconds)
+
+
+async def main(url: str, name: str, log: str, tag: str, lease_ttl: str,
+               sleep: str = "0") -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format=f"{tag} %(asctime)s %(name)s %(message)s")
     nc = await nats.connect(url, max_reconnect_attempts=-1)
     store = await JetStreamEventStore.create(nc, name)
     checkpoints = await JetStreamCheckpointStore.for_store(nc, store)
     runner = ReactionRunner(RUNNER, store, registry, make_counter_router(store),
-                            policies=[IncrementOnTick()], read_models=[AppliedLog(Path(log), tag)],
+                            policies=[IncrementOnTick()],
+                            read_models=[SlowLog(Path(log), tag, float(sleep)) if float(sleep)
+                                         else AppliedLog(Path(log), tag)],
                             checkpoints=checkpoints, checkpoint_every=5,
                             lease_ttl=float(lease_ttl))
     stopping = asyncio.Event()
@@ -77,4 +94,4 @@ async def main(url: str, name: str, log: str, tag: str, lease_ttl: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:6]))
+    asyncio.run(main(*sys.argv[1:7]))

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import nats
@@ -27,12 +29,13 @@ from aether import (
     LeaseStore,
     ParkedEvent,
     ReactionRunner,
+    StoreUnavailableError,
 )
 from aether.lease import LeaseRefused
 from aether.registry import EventPayload
 from aether.store import InMemoryEventStore, JetStreamConfig, JetStreamEventStore
 from aether.testing import NatsServer
-from aether.testing.counters import IncrementOnTick, make_counter_router, registry
+from aether.testing.counters import CountsView, IncrementOnTick, make_counter_router, registry
 from tests.actors.cluster import wait_for
 from tests.reactions.lease_worker import AppliedLog, applied
 from tests.reactions.test_runner import counts, tick
@@ -280,6 +283,20 @@ def build(**options: object) -> ReactionRunner:
                           policies=[IncrementOnTick()], **options)  # type: ignore[arg-type]
 
 
+def test_a_runner_of_in_memory_read_models_alone_takes_no_lease() -> None:
+    """Each process keeps its own in-memory read models: a lease would leave a standby's
+    empty, and its wait_caught_up had nothing to wait on (it hung)."""
+    shared = InMemoryCheckpointStore()
+    views = ReactionRunner("views", InMemoryEventStore(), registry,
+                           make_counter_router(InMemoryEventStore()),
+                           read_models=[CountsView()], checkpoints=shared)
+    assert not views.exclusive
+    with pytest.raises(ValueError, match="checkpoints nothing"):
+        ReactionRunner("views", InMemoryEventStore(), registry,
+                       make_counter_router(InMemoryEventStore()), read_models=[CountsView()],
+                       checkpoints=shared, exclusive=True)
+
+
 def test_runners_are_exclusive_by_default_on_a_store_that_keeps_leases() -> None:
     assert build(checkpoints=InMemoryCheckpointStore()).exclusive
     assert not build(checkpoints=InMemoryCheckpointStore(), exclusive=False).exclusive
@@ -293,7 +310,11 @@ def test_runners_are_exclusive_by_default_on_a_store_that_keeps_leases() -> None
     ({"exclusive": True}, "NoneType keeps none"),
     ({"exclusive": True, "checkpoints": NoLeases()}, "NoLeases keeps none"),
     ({"exclusive": 1, "checkpoints": InMemoryCheckpointStore()}, "True, False or None"),
-    ({"lease_ttl": 0, "checkpoints": InMemoryCheckpointStore()}, "lease_ttl must be positive"),
+    *(({"lease_ttl": bad, "checkpoints": InMemoryCheckpointStore()},
+       rf"lease_ttl is the seconds a runner's lease lasts without renewal: a number of at "
+       rf"least 0\.1, got {re.escape(repr(bad))}")
+      for bad in (0, "5", None, True, 1e-9, float("inf"), float("nan"))),
+    ({"lease_ttl": -1, "exclusive": False}, "lease_ttl is the seconds"),  # even unused
 ])
 def test_an_exclusive_runner_that_cannot_be_is_refused(options: dict[str, object],
                                                         says: str) -> None:
@@ -352,3 +373,49 @@ async def test_a_watcher_hears_of_deletes_until_it_stops_watching(
     await asyncio.sleep(0.2)
     assert heard == ["w"]
 
+
+
+# ---- the attack helper's cases -----------------------------------------------------------
+
+
+class LostAnswer:
+    """A checkpoint store shared with other runners (``inner``) whose first lease write
+    lands but whose answer is lost, as a reply NATS dropped or a timeout is."""
+
+    def __init__(self, inner: InMemoryCheckpointStore) -> None:
+        self.inner = inner
+        self.lost = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def write_lease(self, key: str, value: bytes, expect: int) -> int:
+        revision = await self.inner.write_lease(key, value, expect)
+        if not self.lost:
+            self.lost += 1
+            raise StoreUnavailableError("the answer to a lease write was lost")
+        return revision
+
+
+async def test_a_standby_whose_lease_write_lost_its_answer_reads_the_checkpoints(
+        tmp_path: Path) -> None:
+    """The standby's write landed, its answer did not; the next round found its own record
+    and took the lease as if its positions, loaded when it started, were current: it
+    applied all 200 events again. It reads the checkpoints on every takeover now."""
+    store, shared, log = InMemoryEventStore(), InMemoryCheckpointStore(), tmp_path / "log"
+    first = memory_runner(store, shared, log, "first", lease_ttl=1.0)
+    second = ReactionRunner(RUNNER, store, registry, make_counter_router(store),
+                            policies=[IncrementOnTick()], read_models=[AppliedLog(log, "second")],
+                            checkpoints=LostAnswer(shared),
+                            lease_ttl=1.0)
+    await first.start()
+    await second.start()  # a standby: its positions are those of now, 0
+    await produce(store, 50, pause=0)
+    await asyncio.wait_for(first.wait_quiet(), 30)
+    await first.stop()  # the lease deleted: the standby writes its own, and hears nothing
+    await wait_for(lambda: second.active, timeout=30)
+    await produce(store, 10, pause=0)
+    await asyncio.wait_for(second.wait_quiet(), 30)
+    await second.stop()
+    assert Counter(tag for _, tag in applied(log)) == {"first": 50, "second": 10}
+    assert Counter(event_id for event_id, _ in applied(log)) == Counter(await tick_ids(store))

@@ -45,11 +45,13 @@ class Workers:
         self.url, self.store, self.checkpoints, self.log = url, store, checkpoints, log
         self.started: list[subprocess.Popen[str]] = []
 
-    def spawn(self, tag: str) -> subprocess.Popen[str]:
-        """A worker process, once it said "ready" (its runner started, active or not)."""
+    def spawn(self, tag: str, lease_ttl: float = LEASE_TTL,
+              sleep: float = 0.0) -> subprocess.Popen[str]:
+        """A worker process, once it said "ready" (its runner started, active or not);
+        ``sleep``: seconds its read model blocks the event loop on every event."""
         worker = subprocess.Popen(
             [sys.executable, "-m", "tests.reactions.lease_worker", self.url,
-             self.store.stream_name, str(self.log), tag, str(LEASE_TTL)],
+             self.store.stream_name, str(self.log), tag, str(lease_ttl), str(sleep)],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.started.append(worker)
         assert worker.stdout is not None
@@ -247,3 +249,33 @@ def test_a_process_counts_as_gone_only_once_its_pid_is_free_here() -> None:
     assert not gone(record.model_copy(update={"pid": os.getpid()}))
     assert not gone(RunnerLeaseRecord(holder="h", pid=os.getppid(), pids=pid_space(),
                                       lease_ttl=1.0))
+
+
+async def test_handlers_slower_than_the_lease_never_make_two_runners_trade_one_event(
+        workers: Workers) -> None:
+    """Two processes whose read model blocks the event loop longer than the lease on every
+    event: each lost the lease mid-event, neither could save the checkpoint once its lease
+    was gone, so both began again at 0 and traded event 1 for ever (an attack helper saw it
+    applied 11 times in 15 s, the rest never). A runner finding its lease lost saves how
+    far it got: every event is applied, at most twice, and each runner warns of the
+    handler that outlasted its lease."""
+    await tick(workers.store, ["a"] * 4)
+    runners = [workers.spawn(tag, lease_ttl=1.0, sleep=1.2) for tag in ("one", "two")]
+    ids = [event.id for event in await workers.store.get_events("clock")]
+
+    async def all_applied() -> bool:
+        return set(ids) <= {event_id for event_id, _ in applied(workers.log)}
+
+    await until(all_applied, "every event applied", timeout=90)
+    await until(lambda: _at(workers, 4), "the checkpoint at the last event", timeout=90)
+    warned = []
+    for worker in runners:
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=60)
+        warned.append("longer than its lease lasts" in err)
+    assert max(Counter(event_id for event_id, _ in applied(workers.log)).values()) <= 2
+    assert any(warned)
+
+
+async def _at(workers: Workers, position: int) -> bool:
+    return await workers.checkpoints.load(RUNNER, "SlowLog") >= position
