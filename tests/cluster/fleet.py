@@ -58,7 +58,15 @@ class Node:
         self.process.wait(timeout=30)
 
     def pause(self) -> None:
+        """SIGSTOP, returning once the kernel shows the process stopped: whatever it writes
+        later (its lines carry time.time()) it writes after it is resumed."""
         os.kill(self.process.pid, signal.SIGSTOP)
+        stat = Path(f"/proc/{self.process.pid}/stat")
+        deadline = time.monotonic() + 10
+        # The state follows the parenthesised command name: "T" once stopped.
+        while stat.read_text().rpartition(")")[2].split()[0] != "T":
+            assert time.monotonic() < deadline, "the paused process did not stop"
+            time.sleep(0.001)
 
     def resume(self) -> None:
         os.kill(self.process.pid, signal.SIGCONT)

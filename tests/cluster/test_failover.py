@@ -100,8 +100,8 @@ async def test_paused_leader_loses_the_lease_and_never_acts_on_its_old_epoch(
         paused = fleet.leader()
         assert paused is not None
         old_epoch = paused.last_state()["epoch"]  # type: ignore[index]
-        paused_at = time.time()
         paused.pause()
+        paused_at = time.time()  # stopped: a line written at its last moments is older
         others = Fleet(fleet.urls, fleet.cluster, tmp_path)
         others.nodes = {k: v for k, v in fleet.nodes.items() if v is not paused}
         successor = await eventually(others.leader, LIVENESS, "a new leader while paused")
