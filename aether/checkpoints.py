@@ -46,7 +46,6 @@ from aether.store.jetstream import JetStreamEventStore
 from aether.store.naming import encode_token
 
 KV_OPERATION = "KV-Operation"
-EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
 MAX_NAME_BYTES = 512
 """Bytes (UTF-8) of a runner's or a handler's name: both go, encoded (up to 3 characters a
 byte), into the subjects checkpoints and parked events are kept under, which NATS's 4 KiB
@@ -315,7 +314,7 @@ class JetStreamCheckpointStore:
             if position <= stored:
                 return
             if await self._put(subject, str(position).encode(),
-                               {EXPECTED_LAST_SUBJECT_SEQUENCE: str(sequence)}) is not None:
+                               {jsapi.EXPECTED_SEQUENCE: str(sequence)}) is not None:
                 return
             # Another saver wrote since: read again, from the stream's leader (a replica
             # may lag behind it), and write only while our position is still higher.
@@ -355,14 +354,14 @@ class JetStreamCheckpointStore:
 
     async def write_lease(self, key: str, value: bytes, expect: int) -> int:
         revision = await self._put(self._lease_subject(key), value,
-                                   {EXPECTED_LAST_SUBJECT_SEQUENCE: str(expect)})
+                                   {jsapi.EXPECTED_SEQUENCE: str(expect)})
         if revision is None:
             raise LeaseRefused(key)
         return revision
 
     async def delete_lease(self, key: str, expect: int) -> None:
         if await self._put(self._lease_subject(key), b"", {
-                EXPECTED_LAST_SUBJECT_SEQUENCE: str(expect), KV_OPERATION: "DEL"}) is None:
+                jsapi.EXPECTED_SEQUENCE: str(expect), KV_OPERATION: "DEL"}) is None:
             raise LeaseRefused(key)
 
     async def watch_lease(self, key: str, deleted: Callable[[], None],

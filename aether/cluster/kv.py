@@ -236,13 +236,13 @@ class ClusterBucket:
         """Write if the key's last revision is ``expect`` (0: never written or expired);
         returns the new revision. ``ttl`` makes the server drop the value after that many
         seconds (rounded up to whole seconds, at least 1) unless it is written again."""
-        headers = {"Nats-Expected-Last-Subject-Sequence": str(expect)}
+        headers = {jsapi.EXPECTED_SEQUENCE: str(expect)}
         if ttl is not None:
             headers["Nats-TTL"] = f"{max(1, math.ceil(ttl))}s"
         return await self._publish(key, value, headers)
 
     async def delete(self, key: str, expect: int) -> None:
-        headers = {"Nats-Expected-Last-Subject-Sequence": str(expect), KV_OPERATION: "DEL"}
+        headers = {jsapi.EXPECTED_SEQUENCE: str(expect), KV_OPERATION: "DEL"}
         await self._publish(key, b"", headers)
 
     async def _publish(self, key: str, value: bytes, headers: dict[str, str]) -> int:

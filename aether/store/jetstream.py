@@ -57,7 +57,6 @@ from aether.store.jetstream_reads import (
 )
 from aether.store.jetstream_snapshots import (
     EVENT_SEQUENCE_HEADER,
-    EXPECTED_SEQUENCE,
     MAX_PAYLOAD,
     SnapshotStream,
 )
@@ -175,7 +174,7 @@ class JetStreamEventStore:
                 self._tips.pop(actor_id, None)
                 raise VersionConflictError(actor_id, tip.version, first.version)
             attempts += 1
-            messages[0].headers[EXPECTED_SEQUENCE] = str(tip.sequence)
+            messages[0].headers[jsapi.EXPECTED_SEQUENCE] = str(tip.sequence)
             try:
                 ack = await self._publish(messages)
             except jsapi.PublishRejected as rejected:

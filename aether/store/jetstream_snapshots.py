@@ -28,7 +28,6 @@ from aether.store.stored import decode_message
 EVENT_SEQUENCE_HEADER = "Aether-Event-Sequence"
 """On a snapshot: the stream sequence of the actor's event at the snapshot's version, so a
 load from that snapshot reads only the later events."""
-EXPECTED_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
 MAX_PAYLOAD = "NATS server's max_payload"
 
 
@@ -60,7 +59,7 @@ class SnapshotStream:
                     return
                 expected = current.seq or 0
             message = jsapi.Outgoing(subject, payload, {**headers,
-                                                        EXPECTED_SEQUENCE: str(expected)})
+                                                        jsapi.EXPECTED_SEQUENCE: str(expected)})
             try:
                 async with jsapi.reaching(f"saving a snapshot on {self.stream!r}"):
                     ack = await jsapi.through_elections(self._nc, self._timeout, partial(

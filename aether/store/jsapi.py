@@ -27,6 +27,8 @@ from aether.errors import StoreClosedError, StoreUnavailableError
 from aether.limits import MAX_BATCH_EVENTS
 
 API = "$JS.API"
+EXPECTED_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
+"""The header that makes a publish a compare-and-set on its subject's last sequence."""
 ERR_WRONG_LAST_SEQUENCE = 10071
 ERR_WRONG_LAST_SEQUENCE_CONSTANT = 10164
 WRONG_LAST_SEQUENCE = (ERR_WRONG_LAST_SEQUENCE, ERR_WRONG_LAST_SEQUENCE_CONSTANT)
