@@ -64,7 +64,7 @@ class MisaddressedCommandError(InvalidCommandError, ValueError):
 _names_target: dict[type[Command], bool] = {}  # per class: looked up once, not per command
 
 
-def check_addressed(actor_id: str, command: Command) -> None:
+def _check_addressed(actor_id: str, command: Command) -> None:
     """MisaddressedCommandError when ``command`` names its target (``target_actor_id``, as
     generated commands of an aggregate with an ``id`` do) and that is not ``actor_id``: its
     events would go into another actor's history (another aggregate's, whose every later
@@ -200,9 +200,13 @@ class SenderBase(ABC):
         return await self.send(command.target_actor_id(), command, metadata)
 
 
-def with_command_id(metadata: Mapping[str, str] | None, command: Command) -> dict[str, str]:
-    """A copy of ``metadata`` that carries a command id (the caller's, checked, or a new one)
-    and ``command``'s type (``COMMAND_TYPE``, stored on its events beside the id)."""
+def command_metadata(actor_id: str, command: Command,
+                     metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """What every sender does first: check that ``command`` is for ``actor_id``
+    (MisaddressedCommandError), and return a copy of ``metadata`` that carries a command id
+    (the caller's, checked, or a new one) and the command's type (``COMMAND_TYPE``, stored on
+    its events beside the id)."""
+    _check_addressed(actor_id, command)
     if metadata is None:  # the usual case
         return {COMMAND_ID: new_command_id(), COMMAND_TYPE: command.command_type}
     if not isinstance(metadata, Mapping) or not all(

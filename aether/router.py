@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aether.aggregate import AggregateRoot, Repository
-from aether.command import Command, SenderBase, check_addressed, with_command_id
+from aether.command import Command, SenderBase, command_metadata
 from aether.errors import AetherError
 from aether.event import Event
 
@@ -57,8 +57,7 @@ class CommandRouter(SenderBase):
     async def send(self, aggregate_id: str, command: Command,
                    metadata: Mapping[str, str] | None = None) -> list[Event]:
         route = self._routes.get(type(command)) or self.route_for(type(command))
-        check_addressed(aggregate_id, command)
         return await route.repository.execute(
             aggregate_id, lambda aggregate: route.handle(aggregate, command),
-            with_command_id(metadata, command), retries=self.retries,
+            command_metadata(aggregate_id, command, metadata), retries=self.retries,
         )

@@ -51,8 +51,7 @@ from aether.command import (
     Command,
     CommandRegistry,
     InvalidCommandError,
-    check_addressed,
-    with_command_id,
+    command_metadata,
 )
 from aether.errors import AetherError, InvalidEventError, VersionConflictError
 from aether.event import COMMAND_ID, Event
@@ -194,8 +193,7 @@ class ActorHost:
         serve the actor's shard (a ClusterRouter retries it where the shard went)."""
         shard = self._served_shard(actor_id)
         route = self.router.route_for(type(command))
-        check_addressed(actor_id, command)
-        meta = with_command_id(metadata, command)
+        meta = command_metadata(actor_id, command, metadata)
         return await self._serving(actor_id, shard, lambda: self._run(
             actor_id, shard, route, command, meta))
 

@@ -60,8 +60,7 @@ from aether.command import (
     CommandRegistry,
     InvalidCommandError,
     SenderBase,
-    check_addressed,
-    with_command_id,
+    command_metadata,
 )
 from aether.errors import StoreUnavailableError
 from aether.event import COMMAND_ID, Event
@@ -131,8 +130,7 @@ class ClusterRouter(SenderBase):
     async def send(self, actor_id: str, command: Command,
                    metadata: Mapping[str, str] | None = None) -> list[Event]:
         check_actor_id(actor_id)
-        check_addressed(actor_id, command)
-        meta = with_command_id(metadata, command)
+        meta = command_metadata(actor_id, command, metadata)
         encoded = self.commands.encode(command)
         began = time.monotonic()
         if not self._checked:

@@ -30,7 +30,7 @@ from aether.command import (
     CommandRegistry,
     InvalidCommandError,
     UnknownCommandTypeError,
-    with_command_id,
+    command_metadata,
 )
 from aether.errors import DomainError
 from aether.event import COMMAND_ID, encode_record
@@ -164,7 +164,7 @@ def sized(target: int, actor_id: str, command_id: str, **fields: int) -> Fill:
     def size(pad: str) -> int:
         command = Fill(pad=pad, **fields)
         return len(encode_request(actor_id, shard_for(actor_id, 4), commands.encode(command),
-                                  with_command_id({COMMAND_ID: command_id}, command)))
+                                  command_metadata(actor_id, command, {COMMAND_ID: command_id})))
     pad = "x" * (target - size(""))
     assert size(pad) == target
     return Fill(pad=pad, **fields)

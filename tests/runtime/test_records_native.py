@@ -789,7 +789,7 @@ def test_ids_are_made_where_the_kernel_lacks_getentropy(tmp_path: Path) -> None:
         "import errno\n"
         "from uuid import UUID\n"
         "from aether import records\n"
-        "from aether.command import with_command_id\n"
+        "from aether.command import command_metadata\n"
         "from aether.testing.counters import Increment\n"
         "from aether.store import InMemoryEventStore\n"
         "try:\n"
@@ -800,7 +800,7 @@ def test_ids_are_made_where_the_kernel_lacks_getentropy(tmp_path: Path) -> None:
         "    raise SystemExit('getentropy did not fail: the shim was not used')\n"
         "ids = {records.new_event_id() for _ in range(100)}\n"
         "assert len(ids) == 100 and all(UUID(i).version == 4 for i in ids)\n"
-        "assert len(with_command_id(None, Increment())['command_id']) == 32\n"
+        "assert len(command_metadata('c-1', Increment(), None)['command_id']) == 32\n"
         "assert records.new_event_id is records._python_event_id\n"
         "print('made')\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
