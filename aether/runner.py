@@ -140,6 +140,7 @@ class ReactionRunner:
             raise ValueError(f"handler names must be unique within a runner (checkpoints are "
                              f"kept by name); repeated: {', '.join(duplicates)}")
         self._types = frozenset().union(*(handler.types for handler in self._handlers))
+        self._checkpointed = [handler for handler in self._handlers if handler.checkpointed]
         self._task: asyncio.Task[None] | None = None
         self._head = 0
         self._since_flush = 0
@@ -150,7 +151,7 @@ class ReactionRunner:
                              f"renewal: a number of at least {MIN_LEASE_TTL}, got {lease_ttl!r}")
         self.lease_ttl = float(lease_ttl)
         self._lease = runner_lease(name, checkpoints, exclusive, lease_ttl,
-                                   any(handler.checkpointed for handler in self._handlers),
+                                   bool(self._checkpointed),
                                    alive=self._alive, counters=self.counters,
                                    progress=self._progress, grace=lease_ttl)
 
@@ -209,11 +210,10 @@ class ReactionRunner:
         if self.active or self._lease is None or self._checkpoints is None:
             return False
         # A standby: the active runner's progress shows in the checkpoints it saves.
-        durable = [handler for handler in self._handlers if handler.checkpointed]
-        for handler in durable:
+        for handler in self._checkpointed:
             if await self._checkpoints.load(self.name, handler.name) < target:
                 return False
-        return bool(durable)
+        return bool(self._checkpointed)
 
     # ---- running -----------------------------------------------------------------------
 
@@ -222,9 +222,8 @@ class ReactionRunner:
         if self.running:
             raise AetherError(f"reaction runner {self.name!r} is already running")
         self.error = None
-        for handler in self._handlers:
-            if handler.checkpointed:  # a start reads them afresh: a reset since counts
-                handler.position = handler.saved = 0
+        for handler in self._checkpointed:  # a start reads them afresh: a reset since counts
+            handler.position = handler.saved = 0
         try:
             await self._load_positions()
             loaded = True
@@ -452,8 +451,8 @@ class ReactionRunner:
         checkpoint at or past ``position``."""
         if self._checkpoints is None:
             return False
-        durable = [handler for handler in self._handlers if handler.checkpointed]
-        return bool(durable) and all(handler.saved >= position for handler in durable)
+        return bool(self._checkpointed) and all(handler.saved >= position
+                                                for handler in self._checkpointed)
 
     def _check_pace(self, handler: Handler, position: int, took: float) -> None:
         """Warn when a handler took longer than the lease can be trusted: a handler that

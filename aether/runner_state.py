@@ -150,11 +150,11 @@ class RunnerLease(Lease):
 
     A started runner handles an event, parks or saves a checkpoint only while it holds the
     lease it took at the start of its term (``check``): a lease lost and taken again starts
-    a new term, from the checkpoints. A candidate takes the lease without waiting it out
-    when the record is its own (it let go, after an outage longer than its lease, and
-    nobody took the lease since: it goes on from its own positions, ``continued``, as
-    nobody else handled events meanwhile), or when its holder's process has ended on this
-    machine (``gone``: a crashed runner restarted in place takes over at once)."""
+    a new term, from the checkpoints (or from its own positions where they are further).
+    A candidate takes the lease without waiting it out when the record is its own (it let
+    go, after an outage longer than its lease, and nobody took the lease since), or when
+    its holder's process has ended on this machine (``gone``: a crashed runner restarted in
+    place takes over at once)."""
 
     def __init__(self, store: LeaseStore, runner: str, lease_ttl: float, *,
                  alive: Callable[[], bool], counters: RunnerCounters,
@@ -166,12 +166,10 @@ class RunnerLease(Lease):
         self.holder = uuid4().hex
         self.term: int | None = None
         """While the runner is started: the epoch it handles events under (0: a standby)."""
-        self.continued = False
         self.taken = asyncio.Event()
         self._alive = alive
         self._counters = counters
         self._progress = progress
-        self._last: StoredLease | None = None
         self._unwatch: Callable[[], Awaitable[None]] | None = None
 
     def check(self) -> None:
@@ -197,10 +195,8 @@ class RunnerLease(Lease):
             log.info("%s waits as a standby: another runner of that name holds the lease",
                      self.label)
 
-    async def turn(self) -> bool:
-        """Wait, as a standby, until the lease is held, and begin a term under it; whether
-        the lease record was this runner's own (``continued``; the runner reads its
-        checkpoints either way: a write whose answer was lost leaves its own record too)."""
+    async def turn(self) -> None:
+        """Wait, as a standby, until the lease is held, and begin a term under it."""
         while not self.held():
             self.term = 0
             self._progress.set()  # waiters look at the checkpoints meanwhile
@@ -208,7 +204,6 @@ class RunnerLease(Lease):
             if not self.held():
                 await asyncio.sleep(0.05)  # lapsed, and the loop has not noticed yet
         self.term = self.epoch
-        return self.continued
 
     async def stop_renewing(self) -> None:
         await super().stop_renewing()
@@ -233,9 +228,6 @@ class RunnerLease(Lease):
         except ValidationError:
             return None
 
-    def _seen(self, entry: StoredLease | None) -> None:
-        self._last = entry
-
     def _patience(self, entry: StoredLease) -> float:
         record = self._parse(entry)
         if record is None:
@@ -249,8 +241,6 @@ class RunnerLease(Lease):
         return "the runner stopped"
 
     async def _gained(self, revision: int) -> None:
-        record = None if self._last is None else self._parse(self._last)
-        self.continued = record is not None and record.holder == self.holder
         self.taken.set()
         self._counters.takeovers += 1
         self._progress.set()
