@@ -20,6 +20,8 @@ from typing import Any
 
 from pydantic import JsonValue
 
+from modeling.values import wrapped
+
 LINE = 100
 PIECE = 40  # longest piece of a long string literal (indentation can reach ~50 columns)
 # Longest piece of a string with whitespace in it. A line with no whitespace past its
@@ -57,11 +59,11 @@ def constant(value: str) -> str:
     return value.upper()
 
 
-def member(enum: str, value: str, limit: int = MEMBER) -> str:
+def member(enum: str, value: str) -> str:
     """The enum member of ``value``: ``Status.PAID``; ``Status["PAID"]`` when that would be
-    longer than ``limit`` (ruff format can break a subscript, not an attribute)."""
+    too long for a line (ruff format can break a subscript, not an attribute)."""
     name = constant(value)
-    if len(enum) + 1 + len(name) <= limit:
+    if len(enum) + 1 + len(name) <= MEMBER:
         return f"{enum}.{name}"
     return f"{enum}[{string(name, 60)}]"  # names have at most 48 characters: one piece
 
@@ -186,15 +188,9 @@ def _literal(value: Any, depth: int = 0) -> str:
         return "[" + ", ".join(_literal(item, depth + 1) for item in value) + "]"
     if isinstance(value, dict):
         return "{" + ", ".join(
-            entry(str(key), _literal(item, entry_depth(depth, wrappable(item))), depth + 1)
+            entry(str(key), _literal(item, entry_depth(depth, wrapped(item, None))), depth + 1)
             for key, item in value.items()) + "}"
     return repr(value)  # None, bool, int, float
-
-
-def wrappable(value: object) -> bool:
-    """Whether the code of a mapping's value may go in parentheses of its own (``entry``):
-    all but text, bytes, true, false, null, lists and mappings, which need none."""
-    return not isinstance(value, str | bool | list | dict) and value is not None
 
 
 def entry_depth(depth: int, wrapped: bool) -> int:

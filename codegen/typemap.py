@@ -21,6 +21,7 @@ from codegen.pysource import (
 )
 from modeling.typeexpr import DictOf, ListOf, Named, Optional, Primitive, TypeExpr, parse_type
 from modeling.types import EnumType, FieldSpec, ValueObject
+from modeling.values import wrapped
 
 # name -> (annotation, the standard-library module it needs or "kit", or None)
 _PRIMITIVES: dict[str, tuple[str, str | None]] = {
@@ -178,7 +179,7 @@ def value_expression(value: JsonValue, expr: TypeExpr, types: Types, depth: int 
         return _join("[" + ", ".join(item.text for item in items) + "]", *items)
     if isinstance(expr, DictOf) and isinstance(value, dict):
         entries = {key: value_expression(item, expr.value, types,
-                                         entry_depth(depth, _wrappable(item, expr.value)))
+                                         entry_depth(depth, wrapped(item, expr.value)))
                    for key, item in value.items()}
         return _join("{" + ", ".join(entry(key, code.text, depth + 1)
                                      for key, code in entries.items()) + "}",
@@ -189,18 +190,6 @@ def value_expression(value: JsonValue, expr: TypeExpr, types: Types, depth: int 
     assert isinstance(value, dict)
     code = constructor(expr.name, value, types.value_objects[expr.name].fields, types, depth)
     return Code(code.text, code.modules, code.kit, code.types | {expr.name})
-
-
-def _wrappable(value: JsonValue, expr: TypeExpr) -> bool:
-    """Whether a mapping's value of type ``expr`` is code ``entry`` may put in parentheses:
-    a call or a member (value objects, enums, decimals, dates, uuids...) or a number; not
-    text, bytes (a literal), a list or a mapping."""
-    if value is None:
-        return False
-    inner = expr.inner if isinstance(expr, Optional) else expr
-    if isinstance(inner, Primitive):
-        return inner.name not in ("str", "bytes", "bool")
-    return isinstance(inner, Named)
 
 
 def constructor(name: str, payload: dict[str, JsonValue], fields: dict[str, FieldSpec],

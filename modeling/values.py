@@ -85,14 +85,15 @@ def value_problem(value: JsonValue, expr: TypeExpr, types: DeclaredTypes) -> str
     return json_problem(value) or _value_problem(value, expr, types, as_written=True)
 
 
-def _wrapped(value: JsonValue, expr: TypeExpr, as_written: bool) -> bool:
+def wrapped(value: JsonValue, expr: TypeExpr | None) -> bool:
     """Whether generated code may put this value of a mapping in parentheses of its own
-    (codegen.pysource.entry): its code starts with a name or a number. Written as JSON
-    (``as_written``), only numbers do; as typed code (a scenario), every value but text,
-    bytes, true/false and null."""
+    (codegen.pysource.entry), so that it counts one level of nesting more (WRAPPED): its
+    code starts with a name or a number. Written as JSON (``expr`` None: a default), only
+    numbers do; as typed code (a scenario value of type ``expr``), every value but text,
+    bytes, true/false and null. Generated code and validate both ask this one rule."""
     if value is None or isinstance(value, bool):
         return False
-    if as_written:
+    if expr is None:
         return isinstance(value, int | float)
     inner = expr.inner if isinstance(expr, Optional) else expr
     if isinstance(inner, Primitive):
@@ -124,7 +125,8 @@ def _value_problem(value: JsonValue, expr: TypeExpr, types: DeclaredTypes,
             return f"expected a mapping for {expr}"
         for key, item in value.items():
             problem = _value_problem(item, expr.value, types, as_written,
-                                     depth + 1 + _wrapped(item, expr.value, as_written))
+                                     depth + 1 + wrapped(item, None if as_written
+                                                         else expr.value))
             if problem:
                 return f"key {key!r}: {problem}"
         return None
