@@ -90,17 +90,45 @@ quick_member(PyObject *child, Py_ssize_t depth, PyObject **inner)
     return *inner != NULL;
 }
 
-/* A FrozenDict of scalars alone cannot be part of a reference cycle, so the cyclic GC need
- * not walk it: CPython untracks a plain dict of scalars for the same reason, and dict's own
- * insert tracks it again should anyone add a container (FrozenDict has no slots of its
- * own). An application holding many events would otherwise pay for each in every full
- * collection. */
+/* Frozen data and the Events holding it are immutable, so one whose members are all
+ * scalars or untracked frozen containers can never become part of a reference cycle, and
+ * the cyclic GC need not walk it: CPython untracks a plain dict or tuple of scalars for the
+ * same reason. An application holding many events (the in-memory store, a read model's
+ * rows) would otherwise pay for each of them, and each of their containers, in every full
+ * collection: 100,000 orders' events took a full collection from 50 ms to 221 ms
+ * (docs/performance.md). Only the mutators that FrozenDict and FrozenList refuse could add
+ * a container later (dict's own insert would then track a dict again; a list's would not,
+ * so a cycle made that way is never collected, a leak and nothing worse). */
 static void
 untrack_atoms(PyObject *frozen, int atoms_only)
 {
     if (atoms_only && PyObject_GC_IsTracked(frozen)) {
         PyObject_GC_UnTrack(frozen);
     }
+}
+
+/* 1 when the cyclic GC does not walk ``value``: a scalar, or a container untracked. */
+static int
+untracked(PyObject *value)
+{
+    return !PyObject_GC_IsTracked(value);
+}
+
+/* Untrack a just-built Event and its field dict when every field is untracked (text,
+ * numbers, the timestamp, frozen data of scalars): see untrack_atoms. Its slots hold only
+ * None, a bool, the shared frozenset of the fields given and, later, its JSON bytes. */
+static void
+untrack_record(PyObject *event, PyObject *fields)
+{
+    Py_ssize_t position = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(fields, &position, &key, &value)) {
+        if (!untracked(value)) {
+            return;
+        }
+    }
+    untrack_atoms(fields, 1);
+    untrack_atoms(event, 1);
 }
 
 /* jsondata._quick_dict: NULL without an error set means not sure. */
@@ -126,7 +154,7 @@ quick_dict(PyObject *source, Py_ssize_t depth)
         if (!quick_member(child, depth, &inner)) {
             goto unsure;
         }
-        atoms_only = atoms_only && inner == NULL;
+        atoms_only = atoms_only && (inner == NULL || untracked(inner));
         if (inner == NULL) {
             continue;
         }
@@ -153,18 +181,21 @@ quick_list(PyObject *source, Py_ssize_t depth)
         return NULL;
     }
     Py_ssize_t size = PyList_GET_SIZE(frozen);
+    int atoms_only = 1;
     for (Py_ssize_t index = 0; index < size; index++) {
         PyObject *child = PyList_GET_ITEM(frozen, index);
         PyObject *inner;
         if (!quick_member(child, depth, &inner)) {
             goto unsure;
         }
+        atoms_only = atoms_only && (inner == NULL || untracked(inner));
         if (inner == NULL) {
             continue;
         }
         PyList_SET_ITEM(frozen, index, inner); /* list's own, as _set_list */
         Py_DECREF(child);
     }
+    untrack_atoms(frozen, atoms_only);
     return frozen;
 unsure:
     Py_DECREF(frozen);
@@ -272,6 +303,9 @@ put_event(PyObject *event, PyObject *const *values, PyObject *given, PyObject *c
     int failed = put(0, event, fields) || put(1, event, given) || put(2, event, Py_None)
                  || put(3, event, Py_None) || put(4, event, Py_None)
                  || put(5, event, checked);
+    if (!failed) {
+        untrack_record(event, fields);
+    }
     Py_DECREF(fields);
     return failed ? -1 : 0;
 }
@@ -398,17 +432,21 @@ freeze_parsed(PyObject *value)
 {
     Py_ssize_t position = 0;
     PyObject *key, *child;
+    int atoms_only = 1;
     if (PyDict_CheckExact(value)) {
         while (PyDict_Next(value, &position, &key, &child)) {
-            freeze_parsed(child);
+            atoms_only = untracked(freeze_parsed(child)) && atoms_only;
         }
         Py_SET_TYPE(value, (PyTypeObject *)Py_NewRef(FROZEN_DICT)); /* its instances own it */
+        untrack_atoms(value, atoms_only);
     }
     else if (PyList_CheckExact(value)) {
         for (position = 0; position < PyList_GET_SIZE(value); position++) {
-            freeze_parsed(PyList_GET_ITEM(value, position));
+            atoms_only = untracked(freeze_parsed(PyList_GET_ITEM(value, position)))
+                         && atoms_only;
         }
         Py_SET_TYPE(value, (PyTypeObject *)Py_NewRef(FROZEN_LIST));
+        untrack_atoms(value, atoms_only);
     }
     return value;
 }
@@ -526,8 +564,12 @@ reuse_fields(PyObject *event, PyObject *fields, PyObject *const *values,
             return -1;
         }
     }
-    return put(0, event, fields) || put(1, event, GIVEN[3]) || put(2, event, Py_None)
-           || put(3, event, Py_None) || put(4, event, Py_None) || put(5, event, checked);
+    if (put(0, event, fields) || put(1, event, GIVEN[3]) || put(2, event, Py_None)
+        || put(3, event, Py_None) || put(4, event, Py_None) || put(5, event, checked)) {
+        return -1;
+    }
+    untrack_record(event, fields);
+    return 0;
 }
 
 /* decode_event(fields, check) -> Event | None: records.decode_event for the Event class
@@ -693,6 +735,7 @@ configure(PyObject *module, PyObject *args)
     Py_XSETREF(EVENT, (PyTypeObject *)Py_NewRef(event));
     Py_XSETREF(ABSENT, Py_NewRef(absent));
     Py_XSETREF(NOTHING, Py_NewRef(nothing));
+    untrack_atoms(nothing, PyDict_Check(nothing) && PyDict_GET_SIZE(nothing) == 0);
     Py_XSETREF(UTC_ZONE, Py_NewRef(zone));
     Py_XSETREF(FIT_TYPES, Py_NewRef(types));
     Py_XSETREF(FIT_ACTORS, Py_NewRef(actors));

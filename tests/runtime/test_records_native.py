@@ -149,6 +149,23 @@ def _assert_frozen(event: Event) -> None:
             with pytest.raises(TypeError, match="immutable"):
                 value.append(1)
             stack.extend(value)
+    _assert_untracked(event)
+
+
+def _assert_untracked(event: Event) -> None:
+    """A C-built event is left out of the cyclic GC with all it holds (aether/_records.c,
+    untrack_atoms): no cycle can pass through frozen data, so a full collection need not
+    walk the events an application holds. Sound only because nothing untracked holds a
+    container the GC tracks: a cycle through one would never be collected."""
+    assert not gc.is_tracked(event) and not gc.is_tracked(vars(event))
+    stack: list[Any] = [event.data, event.metadata]
+    while stack:
+        value = stack.pop()
+        assert not gc.is_tracked(value), value
+        if isinstance(value, dict):
+            stack.extend(child for child in value.values() if isinstance(child, dict | list))
+        elif isinstance(value, list):
+            stack.extend(child for child in value if isinstance(child, dict | list))
 
 
 def _untouched(event: Event) -> None:
@@ -597,23 +614,30 @@ class _Probe:
     """Weakly referenced to tell whether a cycle holding it was collected."""
 
 
-def test_frozen_scalars_are_left_out_of_the_cyclic_gc_until_they_hold_a_container() -> None:
-    """As CPython does for a plain dict of scalars: nothing to walk in every collection, and
-    the dict's own insert tracks it again, so a cycle made through it is still collected."""
+def test_events_and_their_frozen_data_are_left_out_of_the_cyclic_gc() -> None:
+    """As CPython does for a plain dict or tuple of scalars: nothing to walk in every
+    collection, however many events an application holds (the store's, the decoded ones).
+    Data changed against FrozenDict's refusal is tracked again by dict's own insert, and a
+    cycle made that way is collected once its event is gone."""
     Event(**dict(zip(_FIELDS, _CALL, strict=True)))  # remembers the names
     flat = _fill(*_CALL[:4], {"n": 1, "s": "t", "f": 1.5, "b": True, "z": None}, _STAMP,
                  {"c": "d"})
     nested = _fill(*_CALL)
-    assert flat is not None and nested is not None
-    assert not gc.is_tracked(flat.data) and not gc.is_tracked(flat.metadata)
-    inner: Any = nested.data["l"]
-    assert gc.is_tracked(nested.data) and not gc.is_tracked(inner[1])
+    bare = _fill(*_CALL[:4], ABSENT, _STAMP, ABSENT)
+    decoded = NATIVE.decode_event(from_json(_RAW), True)
+    for event in (flat, nested, bare, decoded):
+        assert event is not None
+        _assert_untracked(event)
+    tracked = len(gc.get_objects())
+    held = [_fill(*_CALL) for _ in range(1000)]
+    assert len(gc.get_objects()) - tracked < 10  # the list holding them, not 1,000 events
+    assert flat is not None
     probe = _Probe()
     alive = weakref.ref(probe)
-    cycle: Any = [flat, probe]
+    cycle: Any = [flat.data, probe]
     dict.__setitem__(flat.data, "cycle", cycle)  # what FrozenDict refuses itself
     assert gc.is_tracked(flat.data)
-    del flat, probe, cycle
+    del flat, probe, cycle, held
     gc.collect()
     assert alive() is None
 
