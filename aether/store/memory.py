@@ -95,8 +95,7 @@ class InMemoryEventStore:
         if first > latest_version:
             return True
         if events and events[-1].id == batch[-1].id:
-            start = bisect_left(events, first, key=_version)
-            check_retry(batch, events[start:], latest_version)
+            check_retry(batch, events[_start(events, first):], latest_version)
             return False
         raise VersionConflictError(actor_id, latest_version, first)
 
@@ -116,8 +115,7 @@ class InMemoryEventStore:
         if not events:
             check_actor_id(actor_id)  # refused like every store refuses it
             return []
-        start = bisect_left(events, from_version, key=_version)
-        return events[start:]
+        return events[_start(events, from_version):]
 
     async def get_latest_version(self, actor_id: str) -> int:
         events = self._events.get(actor_id)
@@ -195,6 +193,18 @@ class InMemoryEventStore:
 
 _version = attrgetter("version")
 """An event's version: the key the actor's events are sorted by (bisect)."""
+
+
+def _start(events: list[Event], from_version: int) -> int:
+    """The index of the first of an actor's ``events`` at ``from_version`` or later."""
+    # Versions usually run on without a gap, so the index is the version's distance from
+    # the first one: two reads where a search makes six keyed probes (50 events).
+    index = from_version - events[0].version
+    if index <= 0:
+        return 0
+    if index < len(events) and events[index].version == from_version:
+        return index  # versions rise strictly, so no earlier event is at from_version
+    return bisect_left(events, from_version, key=_version)
 
 
 def _check_size(record: Event | ActorSnapshot, limit: int) -> None:

@@ -16,8 +16,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from uuid import uuid4
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aether.errors import DuplicateEventIdError, InvalidEventError, VersionConflictError
 from aether.event import NO_EVENTS, ActorSnapshot, Event, Latest
@@ -113,6 +116,23 @@ class StoreConformance(StoreRulesConformance):
         for version in (2, 4, 8):
             await store.save_event(make_event("a", version))
         assert [e.version for e in await store.get_events("a", 3)] == [4, 8]
+
+    # The store outlives hypothesis's examples: each example writes an actor of its own.
+    @settings(suppress_health_check=[HealthCheck.differing_executors, HealthCheck.too_slow,
+                                     HealthCheck.function_scoped_fixture])
+    @given(versions=st.lists(st.integers(1, 40), min_size=1, max_size=12, unique=True),
+           asked=st.lists(st.integers(-1, 42), min_size=1, max_size=6))
+    async def test_from_version_reads_exactly_the_events_at_or_after_it(
+        self, store: Any, versions: list[int], asked: list[int]
+    ) -> None:
+        actor_id = f"a-{uuid4().hex}"
+        versions.sort()
+        for version in versions:
+            await store.save_event(make_event(actor_id, version))
+        for from_version in asked:
+            read = await store.get_events(actor_id, max(from_version, 0))
+            assert [event.version for event in read] == [
+                version for version in versions if version >= from_version]
 
     async def test_actors_are_independent(self, store: Any) -> None:
         await store.save_event(make_event("a", 1))
