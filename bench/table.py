@@ -17,8 +17,9 @@ class Row:
 
     @property
     def ratio(self) -> float:
-        """How many times better ours is (rates: higher is better; durations: lower is better)."""
-        if self.unit in ("s", "ms", "us"):  # durations
+        """How many times better ours is (rates: higher is better; durations and object
+        counts: lower is better)."""
+        if self.unit in ("s", "ms", "us", "obj"):  # durations and counts of objects
             return self.baseline / self.ours if self.ours else float("inf")
         return self.ours / self.baseline if self.baseline else float("inf")
 
