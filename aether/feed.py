@@ -14,7 +14,7 @@ A record the store cannot decode into an event (a foreign client or corruption w
 into the events stream) is neither skipped silently nor a wall: a read stops just before
 it, and the next read starting there raises ``UndecodableEventError`` naming its position,
 so a reader can record it and go on with ``after=error.position``. A ``Follow`` hands it to
-``on_undecodable``; the reaction runner parks it (see aether/runner.py).
+``on_undecodable``; the reaction runner parks it (see aether/runner_delivery.py).
 """
 
 from __future__ import annotations

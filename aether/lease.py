@@ -1,7 +1,7 @@
 """Lease: one holder at a time for one key, taken and kept by compare-and-set.
 
 The algorithm of the cluster's leader election (aether/cluster/leader.py) and of exclusive
-reaction runners (``RunnerLease`` in aether/runner_state.py):
+reaction runners (``RunnerLease`` in aether/runner_lease.py):
 
 - A candidate takes a free lease (no key, or a deleted one) by writing it with the revision
   it read as the expected last revision: one writer wins. The revision of that write is the

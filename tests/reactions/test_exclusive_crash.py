@@ -25,7 +25,7 @@ import pytest
 import pytest_asyncio
 
 from aether import JetStreamCheckpointStore
-from aether.runner_state import RunnerLeaseRecord, gone, pid_space
+from aether.runner_lease import RunnerLeaseRecord, gone, pid_space
 from aether.store import JetStreamEventStore
 from aether.testing import NatsServer
 from tests.reactions.lease_worker import RUNNER, applied
