@@ -64,9 +64,10 @@ def _ours(router: CommandRouter, senders: int, orders: int, rounds: _Rounds
         async def sender(index: int) -> None:
             for order in range(orders):
                 order_id = f"{prefix}-s{index}-o{order}"
-                await router.send(order_id, PlaceOrder(order_id=order_id, customer_id="c-1",
+                actor_id = f"order-{order_id}"  # the order's own: see PlaceOrder.target_actor_id
+                await router.send(actor_id, PlaceOrder(order_id=order_id, customer_id="c-1",
                                                        lines=LINES))
-                await router.send(order_id, MarkOrderPaid(order_id=order_id,
+                await router.send(actor_id, MarkOrderPaid(order_id=order_id,
                                                           payment_id=f"p-{order}",
                                                           amount=Decimal("9.00")))
 
@@ -84,7 +85,7 @@ def _raw(nc: Client, store: JetStreamEventStore, payloads: list[bytes], senders:
 
         async def sender(index: int) -> None:
             for order in range(orders):
-                subject = store.event_subject(f"{prefix}-s{index}-o{order}")
+                subject = store.event_subject(f"order-{prefix}-s{index}-o{order}")
                 for version, payload in enumerate(payloads, start=1):
                     last = await nc.request(f"{API}.{stream}.{subject}", b"", timeout=5)
                     expected = (last.headers or {}).get("Nats-Sequence", "0")
@@ -101,9 +102,9 @@ async def _same_json(nc: Client) -> list[bytes]:
     """The JSON our router stores for one order and its payment, for the raw client."""
     store = await JetStreamEventStore.create(nc, "bench_json")
     router = make_router(store)
-    placed = await router.send("o", PlaceOrder(order_id="o", customer_id="c-1", lines=LINES))
-    paid = await router.send("o", MarkOrderPaid(order_id="o", payment_id="p-0",
-                                                amount=Decimal("9.00")))
+    placed = await router.send("order-o", PlaceOrder(order_id="o", customer_id="c-1", lines=LINES))
+    paid = await router.send("order-o", MarkOrderPaid(order_id="o", payment_id="p-0",
+                                                      amount=Decimal("9.00")))
     return [event.model_dump_json().encode() for event in placed + paid]
 
 
