@@ -223,7 +223,9 @@ async def direct_get_last(nc: Client, stream: str, subject: str, timeout: float)
     """The last message on ``subject`` (one request, asked again when slow: see
     ``asked_again``; no scan), or None, as the replica that answers holds it: on a
     replicated stream a follower may not have the newest yet."""
-    reply = await _single_asked_again(nc, f"{API}.DIRECT.GET.{stream}.{subject}", timeout)
+    inbox = await _Inbox.of(nc).ready(nc)
+    reply = await _asked_again_on(inbox, nc, f"{API}.DIRECT.GET.{stream}.{subject}", b"",
+                                  timeout, inbox.expect_one)
     headers = reply.headers or {}
     status = None if reply.data else status_of(headers)
     if status is not None:
@@ -238,17 +240,17 @@ async def direct_get_last(nc: Client, stream: str, subject: str, timeout: float)
     return reply
 
 
-async def _single_asked_again(nc: Client, request: str, timeout: float) -> Msg:
-    """The first reply to ``request``, asked again as ``asked_again`` asks (after 1/15, 3/15
-    and 7/15 of ``timeout``, every try listening until the end), over the connection's
-    inbox: each try is a publish whose reply resolves one future, so a read makes no task,
-    no waiter and one timer. Asking again through tasks around ``nc.request`` cost a
-    JetStream command at 100 concurrent senders 110k instructions (13%), and made the
-    direct get itself slower than nats-py's request. A status reply (404, 503) is the
-    answer too: the caller reads it."""
-    inbox = await _Inbox.of(nc).ready(nc)
+async def _asked_again_on(inbox: _Inbox, nc: Client, subject: str, payload: bytes,
+                          timeout: float, expect: Callable[[asyncio.Future[T]], str]) -> T:
+    """The first answer to a request on ``subject``, asked again as ``asked_again`` asks
+    (after 1/15, 3/15 and 7/15 of ``timeout``, every try listening until the end), over the
+    connection's ``inbox``: each try is a publish to a token of ``expect(answer)``, whose
+    reply resolves the one future ``answer``, so a read makes no task, no waiter and one
+    timer. Asking again through tasks around ``nc.request`` and ``asyncio.wait`` cost a
+    JetStream command at 100 concurrent senders 110k instructions (13%), and made a direct
+    get slower than nats-py's request. A failed publish is raised at once."""
     loop = asyncio.get_running_loop()
-    answer: asyncio.Future[Msg] = loop.create_future()
+    answer: asyncio.Future[T] = loop.create_future()
     start = loop.time()
     share = 2**READ_ATTEMPTS - 1
     tokens: list[str] = []
@@ -257,10 +259,10 @@ async def _single_asked_again(nc: Client, request: str, timeout: float) -> Msg:
 
     def try_once() -> str:
         nonlocal timer
-        token = inbox.expect_one(answer)
-        tokens.append(token)
+        tokens.append(expect(answer))
+        # The next try's time, or after the last the end of the timeout.
         timer = loop.call_at(start + timeout * (2 ** len(tokens) - 1) / share, again)
-        return f"{inbox.prefix}.{token}"
+        return f"{inbox.prefix}.{tokens[-1]}"
 
     def sent(publish: asyncio.Task[None]) -> None:
         error = None if publish.cancelled() else publish.exception()
@@ -273,11 +275,11 @@ async def _single_asked_again(nc: Client, request: str, timeout: float) -> Msg:
         if len(tokens) == READ_ATTEMPTS:
             answer.set_exception(nats.errors.TimeoutError())
             return
-        sends.append(loop.create_task(nc.publish(request, b"", reply=try_once())))
+        sends.append(loop.create_task(nc.publish(subject, payload, reply=try_once())))
         sends[-1].add_done_callback(sent)
 
     try:
-        await nc.publish(request, b"", reply=try_once())
+        await nc.publish(subject, payload, reply=try_once())
         return await answer
     finally:
         if timer is not None:
@@ -350,26 +352,22 @@ async def _direct_batch(
     inbox = await _Inbox.of(nc).ready(nc)
     request = json.dumps({"next_by_subj": subject, "seq": start_seq,
                           "batch": DIRECT_BATCH}).encode()
-
-    async def ask(left: float) -> tuple[dict[str, str] | None, list[Msg]]:
-        got: list[Msg] = []  # each try its own: the first to finish is the answer
-        token, finished = inbox.expect_batch(got)
-        try:
-            await nc.publish(f"{API}.DIRECT.GET.{stream}", request,
-                             reply=f"{inbox.prefix}.{token}")
-            async with asyncio.timeout(left):  # cheaper than wait_for: no task, no waiter
-                return await finished, got
-        finally:
-            inbox.forget(token)
-
-    end, got = await asked_again(timeout, ask)
+    end, got = await _asked_again_on(inbox, nc, f"{API}.DIRECT.GET.{stream}", request,
+                                     timeout, inbox.expect_batch)
     into.extend(got)
     return end
 
 
+BatchAnswer = tuple[dict[str, str] | None, list[Msg]]
+"""A batch's closing status headers (None: nothing matched) and its messages."""
+
+
 class _Batch(NamedTuple):
+    """One try of a batched direct get: its own messages (tries' replies must not mix),
+    and the answer the first try to finish resolves."""
+
     into: list[Msg]
-    finished: asyncio.Future[dict[str, str] | None]
+    answer: asyncio.Future[BatchAnswer]
 
 
 class _Inbox:
@@ -407,14 +405,11 @@ class _Inbox:
             await asyncio.shield(self._subscribed)
         return self
 
-    def expect_batch(
-        self, into: list[Msg]
-    ) -> tuple[str, asyncio.Future[dict[str, str] | None]]:
-        """A token to reply to and the future that the batch's closing status resolves."""
-        batch = _Batch(into, asyncio.get_running_loop().create_future())
+    def expect_batch(self, answer: asyncio.Future[BatchAnswer]) -> str:
+        """A token for one try of a batch, whose end resolves ``answer`` with its messages."""
         token = str(next(self._next))
-        self._waiting[token] = batch
-        return token, batch.finished
+        self._waiting[token] = _Batch([], answer)
+        return token
 
     def expect_one(self, answer: asyncio.Future[Msg]) -> str:
         """A token whose first reply resolves ``answer`` (several tries may share one)."""
@@ -433,14 +428,14 @@ class _Inbox:
             if not waiting.done():
                 waiting.set_result(message)
             return
-        if waiting.finished.done():
+        if waiting.answer.done():
             return
         headers = message.headers or {}
         status = status_of(headers)
         if status is None:
             waiting.into.append(message)
         else:
-            waiting.finished.set_result(None if status == "404" else headers)
+            waiting.answer.set_result((None if status == "404" else headers, waiting.into))
 
 
 # Weak keys: an inbox holds no reference to its connection, so both go when it does.

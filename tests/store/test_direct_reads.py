@@ -90,3 +90,27 @@ async def test_reads_get_past_a_frozen_replica(connections: list[Client]) -> Non
         except TimeoutError:
             failed += 1
     assert failed <= 8
+
+
+async def test_batches_get_past_a_frozen_replica(connections: list[Client]) -> None:
+    """As single reads do (above): a batched read asks again too, each try collecting its
+    own messages, and takes the first batch to end."""
+    reader, live, stuck = connections
+
+    async def answer(message: Msg) -> None:
+        for sequence in (3, 5):
+            await live.publish(message.reply, b"x", headers=stored(sequence))
+        await live.publish(message.reply, b"", headers={"Status": "204",
+                                                        "Nats-Num-Pending": "0"})
+
+    await replica(live, BATCH, answer)
+    await replica(stuck, BATCH, frozen)
+    failed = 0
+    for _ in range(30):
+        try:
+            messages = await jsapi.direct_get_subject(reader, STREAM, SUBJECT, timeout=0.3)
+        except TimeoutError:
+            failed += 1
+        else:
+            assert [(m.headers or {})["Nats-Sequence"] for m in messages] == ["3", "5"]
+    assert failed <= 8
