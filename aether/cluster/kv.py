@@ -11,7 +11,6 @@ through the JetStream API directly (compare-and-swap on the subject's last seque
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from collections.abc import AsyncIterator
@@ -203,34 +202,12 @@ class ClusterBucket:
         request = json.dumps({"multi_last": [f"{self.subject(prefix)}.>"],
                               "batch": 10_000}).encode()
 
-        async def ask(left: float) -> list[Entry]:
-            # Each try its own inbox and entries: the first to finish is the answer.
-            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            entries: list[Entry] = []
-
-            async def collect(message: Msg) -> None:
-                headers = message.headers or {}
-                if jsapi.status_of(headers) is not None:
-                    if not done.done():
-                        done.set_result(None)
-                    return
-                entry = _entry(headers["Nats-Subject"][start:], message)
-                if entry is not None:
-                    entries.append(entry)
-
-            inbox = self.nc.new_inbox()
-            subscription = await self.nc.subscribe(inbox, cb=collect)
-            try:
-                await self.nc.publish(f"{jsapi.API}.DIRECT.GET.{self.stream}", request,
-                                      reply=inbox)
-                async with asyncio.timeout(left):
-                    await done
-                return entries
-            finally:
-                await subscription.unsubscribe()
-
         async with reaching(f"listing {prefix!r} of cluster {self.cluster!r}"):
-            return await jsapi.asked_again(self.timeout, ask)  # a frozen replica: see there
+            # asked again when slow, for a frozen replica: see jsapi.asked_again
+            _, messages = await jsapi.direct_batch(self.nc, self.stream, request, self.timeout)
+        entries = (_entry((message.headers or {})["Nats-Subject"][start:], message)
+                   for message in messages)
+        return [entry for entry in entries if entry is not None]
 
     async def write(self, key: str, value: bytes, expect: int, ttl: float | None = None) -> int:
         """Write if the key's last revision is ``expect`` (0: never written or expired);

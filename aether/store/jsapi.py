@@ -100,42 +100,6 @@ READ_ATTEMPTS = 4
 it, each waiting for its answer until the end (see ``asked_again``)."""
 
 
-async def asked_again(timeout: float, ask: Callable[[float], Awaitable[T]]) -> T:
-    """The first answer of ``ask(time_left)``, which is asked again, in parallel, when no
-    answer came within a growing share of ``timeout``; TimeoutError when none came at all.
-
-    Direct gets go to any replica of a stream; a replica whose server is frozen (SIGSTOP, a
-    VM pause, a stalled disk) keeps taking its share of them for as long as the other
-    servers route to it, minutes: in trials with a stream's leader frozen, 48% of reads
-    with a 1.5 s timeout timed out when asked once, 2 to 3% when asked again (another try
-    most likely reaches another replica). Every try waits for its answer until the end, so
-    a slow but live server answers as in time as before. Only for reads: asking again
-    changes nothing. Another error of a try (no responders, a closed connection) is raised
-    at once.
-    """
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    share = 2**READ_ATTEMPTS - 1
-    pending: set[asyncio.Future[T]] = set()
-    try:
-        for attempt in range(READ_ATTEMPTS):
-            pending.add(asyncio.ensure_future(ask(max(start + timeout - loop.time(), 0.001))))
-            ends = start + timeout * (2 ** (attempt + 1) - 1) / share  # then ask again
-            while pending and (left := ends - loop.time()) > 0:
-                done, pending = await asyncio.wait(
-                    pending, timeout=left, return_when=asyncio.FIRST_COMPLETED)
-                for finished in done:
-                    error = finished.exception()
-                    if error is None:
-                        return finished.result()
-                    if not isinstance(error, TimeoutError):  # nats' TimeoutError is one
-                        raise error
-        raise nats.errors.TimeoutError
-    finally:
-        for waiting in pending:
-            waiting.cancel()
-
-
 def unavailable(what: str, exc: BaseException) -> StoreUnavailableError:
     """The StoreUnavailableError for a transport failure, saying what to check."""
     if isinstance(exc, nats.errors.ConnectionClosedError):
@@ -224,7 +188,7 @@ async def direct_get_last(nc: Client, stream: str, subject: str, timeout: float)
     ``asked_again``; no scan), or None, as the replica that answers holds it: on a
     replicated stream a follower may not have the newest yet."""
     inbox = await _Inbox.of(nc).ready(nc)
-    reply = await _asked_again_on(inbox, nc, f"{API}.DIRECT.GET.{stream}.{subject}", b"",
+    reply = await asked_again(inbox, nc, f"{API}.DIRECT.GET.{stream}.{subject}", b"",
                                   timeout, inbox.expect_one)
     headers = reply.headers or {}
     status = None if reply.data else status_of(headers)
@@ -240,15 +204,25 @@ async def direct_get_last(nc: Client, stream: str, subject: str, timeout: float)
     return reply
 
 
-async def _asked_again_on(inbox: _Inbox, nc: Client, subject: str, payload: bytes,
-                          timeout: float, expect: Callable[[asyncio.Future[T]], str]) -> T:
-    """The first answer to a request on ``subject``, asked again as ``asked_again`` asks
-    (after 1/15, 3/15 and 7/15 of ``timeout``, every try listening until the end), over the
-    connection's ``inbox``: each try is a publish to a token of ``expect(answer)``, whose
-    reply resolves the one future ``answer``, so a read makes no task, no waiter and one
-    timer. Asking again through tasks around ``nc.request`` and ``asyncio.wait`` cost a
-    JetStream command at 100 concurrent senders 110k instructions (13%), and made a direct
-    get slower than nats-py's request. A failed publish is raised at once."""
+async def asked_again(inbox: _Inbox, nc: Client, subject: str, payload: bytes,
+                      timeout: float, expect: Callable[[asyncio.Future[T]], str]) -> T:
+    """The first answer to a direct get on ``subject``, asked again, in parallel, when no
+    answer came within a growing share of ``timeout``; TimeoutError when none came at all.
+
+    Direct gets go to any replica of a stream; a replica whose server is frozen (SIGSTOP, a
+    VM pause, a stalled disk) keeps taking its share of them for as long as the other
+    servers route to it, minutes: in trials with a stream's leader frozen, 48% of reads
+    with a 1.5 s timeout timed out when asked once, 2 to 3% when asked again (another try
+    most likely reaches another replica). Every try waits for its answer until the end, so
+    a slow but live server answers as in time as before. Only for reads: asking again
+    changes nothing. A failed publish (a closed connection) is raised at once; a status
+    reply (no responders, not found) is an answer, for the caller to read.
+
+    Each try is a publish to a token of ``expect(answer)`` on the connection's ``inbox``,
+    whose reply resolves the one future ``answer``: a read makes no task, no waiter and one
+    timer. Tries as tasks around ``nc.request``, watched by ``asyncio.wait``, cost a
+    JetStream command at 100 concurrent senders 110k instructions (13%) and made a direct
+    get slower than nats-py's request (docs/performance.md)."""
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[T] = loop.create_future()
     start = loop.time()
@@ -349,13 +323,21 @@ async def _direct_batch(
 ) -> dict[str, str] | None:
     """One batch request; appends messages to ``into`` and returns the closing status
     headers, or None when nothing (more) matches."""
-    inbox = await _Inbox.of(nc).ready(nc)
     request = json.dumps({"next_by_subj": subject, "seq": start_seq,
                           "batch": DIRECT_BATCH}).encode()
-    end, got = await _asked_again_on(inbox, nc, f"{API}.DIRECT.GET.{stream}", request,
-                                     timeout, inbox.expect_batch)
+    end, got = await direct_batch(nc, stream, request, timeout)
     into.extend(got)
     return end
+
+
+async def direct_batch(nc: Client, stream: str, request: bytes, timeout: float
+                       ) -> BatchAnswer:
+    """One batched direct get (``request``: its JSON, e.g. ``next_by_subj`` or
+    ``multi_last``), asked again when slow: the closing status headers (None when nothing
+    matches) and the messages, as the answering replica holds them."""
+    inbox = await _Inbox.of(nc).ready(nc)
+    return await asked_again(inbox, nc, f"{API}.DIRECT.GET.{stream}", request, timeout,
+                             inbox.expect_batch)
 
 
 BatchAnswer = tuple[dict[str, str] | None, list[Msg]]

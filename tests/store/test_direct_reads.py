@@ -1,5 +1,5 @@
-"""Direct gets asked again (aether.store.jsapi: asked_again; _single_asked_again for one
-message), against responders on a real nats-server that stand in for a stream's replicas:
+"""Direct gets asked again (aether.store.jsapi.asked_again), single and batched, against
+responders on a real nats-server that stand in for a stream's replicas:
 one frozen (it takes requests and never answers, as a SIGSTOPped server does while the
 others still route to it), one slow but live. A read must get past the frozen one, and
 still take the slow one's answer."""
