@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Final, Union
@@ -82,8 +83,13 @@ _HINT = (
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_type(text: str) -> TypeExpr:
-    """Parse a type expression; raises TypeSyntaxError with the offset of the problem."""
+    """Parse a type expression; raises TypeSyntaxError with the offset of the problem.
+
+    Cached (the result is immutable): a model has few type texts, but the model's
+    validators, validate and the code writers each parse every field's (65,000 calls,
+    0.15 s, for a model of 500 events of 14 fields)."""
     tokens = [(m.group(1), m.start(1)) for m in _TOKEN.finditer(text)]
     parser = _Parser(text, tokens)
     expr = parser.optional()

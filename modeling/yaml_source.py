@@ -7,9 +7,10 @@ in YAML 1.2 (1.1 wants ``1.0e+300``), dates stay the text
 written, and duplicate keys are errors instead of silently overwriting.
 
 Hostile files are bounded: nesting deeper than MAX_DEPTH is refused before anything
-recursive runs (PyYAML's event parser is iterative, its composer is not), and aliases
-may not refer to themselves or expand to more than MAX_VALUES values (a 351-byte
-"billion laughs" file would otherwise take all memory).
+recursive runs (PyYAML's event parser is iterative, its composer is not; the composer then
+reads the events the depth check kept, not the text again), and aliases may not refer to
+themselves or expand to more than MAX_VALUES values (a 351-byte "billion laughs" file
+would otherwise take all memory).
 """
 
 from __future__ import annotations
@@ -19,9 +20,17 @@ import re
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
 from yaml.constructor import ConstructorError, SafeConstructor
-from yaml.events import MappingEndEvent, MappingStartEvent, SequenceEndEvent, SequenceStartEvent
+from yaml.events import (
+    Event,
+    MappingEndEvent,
+    MappingStartEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
 
 from modeling.source import Diagnostic, Location, Path, SourceMap
 from modeling.yaml_errors import plain_yaml_message
@@ -55,10 +64,10 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Diagnostic]]:
     """Parse YAML; returns (data, source map, diagnostics). Data is None on syntax errors."""
     source = SourceMap(file)
     try:
-        too_deep = _too_deep(text, file)
-        if too_deep is not None:
-            return None, source, [too_deep]
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        events = _events(text, file)
+        if isinstance(events, Diagnostic):
+            return None, source, [events]
+        root = _Replay(events).get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         return None, source, [Diagnostic(
@@ -82,9 +91,12 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Diagnostic]]:
     return data, source, converter.diagnostics
 
 
-def _too_deep(text: str, file: str) -> Diagnostic | None:
+def _events(text: str, file: str) -> list[Event] | Diagnostic:
+    """The text's parse events, or where it nests deeper than MAX_DEPTH."""
+    events: list[Event] = []
     depth = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        events.append(event)
         if isinstance(event, MappingStartEvent | SequenceStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
@@ -94,7 +106,32 @@ def _too_deep(text: str, file: str) -> Diagnostic | None:
                                   "yaml-too-deep")
         elif isinstance(event, MappingEndEvent | SequenceEndEvent):
             depth -= 1
-    return None
+    return events
+
+
+class _Replay(Composer, Resolver):
+    """``yaml.compose`` with SafeLoader, over events already parsed: the composer only asks
+    its parser for the next event (and tags plain scalars by Resolver, as SafeLoader does),
+    so it builds the same nodes and raises the same errors as on the text."""
+
+    def __init__(self, events: list[Event]) -> None:
+        Composer.__init__(self)
+        Resolver.__init__(self)
+        self.events = events
+        self.next = 0
+
+    def check_event(self, *choices: type[Event]) -> bool:
+        if self.next >= len(self.events):
+            return False
+        return not choices or isinstance(self.events[self.next], choices)
+
+    def peek_event(self) -> Event | None:
+        return self.events[self.next] if self.next < len(self.events) else None
+
+    def get_event(self) -> Event | None:
+        event = self.peek_event()
+        self.next += 1
+        return event
 
 
 class _Unbounded(Exception):
@@ -180,14 +217,16 @@ class _Converter:
                 f"number of {len(node.value)} characters is too large; integers stay within "
                 f"2**53 - 1: write a decimal as text instead", "yaml-number"))
             return None
+        if isinstance(value, str):  # most values (names, types): only two checks apply
+            if node.style is None and YAML12_FLOAT.fullmatch(value):
+                return float(value)  # YAML 1.1 wants a dot and a signed exponent: 1e300 is text
+            if node.style is None and YAML12_BASED.fullmatch(value):
+                return int(value, 0)  # 0o17: YAML 1.2's octal, which 1.1 reads as text
+            return value
         if isinstance(value, bool) and node.value.lower() not in ("true", "false"):
             return node.value  # YAML 1.1 reads on/off/yes/no as booleans; modelers mean words
         if isinstance(value, dt.date | dt.datetime):
             return node.value
-        if isinstance(value, str) and node.style is None and YAML12_FLOAT.fullmatch(value):
-            return float(value)  # YAML 1.1 wants a dot and a signed exponent: 1e300 is text
-        if isinstance(value, str) and node.style is None and YAML12_BASED.fullmatch(value):
-            return int(value, 0)  # 0o17: YAML 1.2's octal, which 1.1 reads as text
         if isinstance(value, int | float) and not isinstance(value, bool) and not \
                 _YAML12_NUMBER.fullmatch(node.value) and not YAML12_BASED.fullmatch(node.value):
             return node.value  # 1:20, 0b101, 1_000: text in YAML 1.2
