@@ -202,9 +202,18 @@ class ClusterBucket:
         request = json.dumps({"multi_last": [f"{self.subject(prefix)}.>"],
                               "batch": 10_000}).encode()
 
-        async with reaching(f"listing {prefix!r} of cluster {self.cluster!r}"):
+        what = f"listing {prefix!r} of cluster {self.cluster!r}"
+        async with reaching(what):
             # asked again when slow, for a frozen replica: see jsapi.asked_again
-            _, messages = await jsapi.direct_batch(self.nc, self.stream, request, self.timeout)
+            end, messages = await jsapi.direct_batch(self.nc, self.stream, request, self.timeout)
+            status = None if end is None else end.get("Status")
+            if status == "503":
+                raise nats.errors.NoRespondersError
+        if status not in (None, "204"):  # 204: the batch's end; None: nothing matched
+            # Not an empty listing: a node would take every member for gone.
+            raise ClusterUnavailableError(
+                f"{what}: the direct get ended with status {status} "
+                f"({(end or {}).get('Description', '')[:80]}); the node retries")
         entries = (_entry((message.headers or {})["Nats-Subject"][start:], message)
                    for message in messages)
         return [entry for entry in entries if entry is not None]

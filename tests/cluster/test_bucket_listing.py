@@ -1,0 +1,55 @@
+"""Listing the cluster's keys (ClusterBucket.scan, one batched direct get) against a
+stand-in for the bucket's replicas on a real nats-server: a batch that ends in an error
+status is an error, never an empty listing, since a node's discovery takes the members a
+listing lacks for gone (it keeps what it knew when a listing fails)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import nats
+import pytest
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from aether.cluster.errors import ClusterUnavailableError
+from aether.cluster.kv import ClusterBucket
+from aether.store import jsapi
+from aether.testing import NatsServer
+
+
+@pytest.fixture
+async def connections(nats_server: NatsServer) -> AsyncIterator[tuple[Client, Client]]:
+    reader, replica = await nats.connect(nats_server.url), await nats.connect(nats_server.url)
+    yield reader, replica
+    await reader.close()
+    await replica.close()
+
+
+async def _answering(replica: Client, bucket: ClusterBucket, headers: dict[str, str]) -> None:
+    async def answer(message: Msg) -> None:
+        await replica.publish(message.reply, b"", headers=headers)
+
+    await replica.subscribe(f"{jsapi.API}.DIRECT.GET.{bucket.stream}", cb=answer)
+    await replica.flush()
+
+
+@pytest.mark.parametrize("headers", [
+    {"Status": "503"},
+    {"Status": "408", "Description": "Request Timeout"},
+    {"Status": "413", "Description": "Too Many Subjects"},
+])
+async def test_a_batch_ending_in_an_error_is_an_error_not_an_empty_listing(
+        connections: tuple[Client, Client], headers: dict[str, str]) -> None:
+    reader, replica = connections
+    bucket = ClusterBucket(reader, "listed", timeout=1.0)
+    await _answering(replica, bucket, headers)
+    with pytest.raises(ClusterUnavailableError, match="the node retries"):
+        await bucket.scan("members")  # returned [] before
+
+
+async def test_nothing_found_is_an_empty_listing(connections: tuple[Client, Client]) -> None:
+    reader, replica = connections
+    bucket = ClusterBucket(reader, "listed", timeout=1.0)
+    await _answering(replica, bucket, {"Status": "404", "Description": "Message Not Found"})
+    assert await bucket.scan("members") == []
