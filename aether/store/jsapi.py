@@ -187,9 +187,8 @@ async def direct_get_last(nc: Client, stream: str, subject: str, timeout: float)
     """The last message on ``subject`` (one request, asked again when slow: see
     ``asked_again``; no scan), or None, as the replica that answers holds it: on a
     replicated stream a follower may not have the newest yet."""
-    inbox = await _Inbox.of(nc).ready(nc)
-    reply = await asked_again(inbox, nc, f"{API}.DIRECT.GET.{stream}.{subject}", b"",
-                                  timeout, inbox.expect_one)
+    reply = await asked_again(nc, f"{API}.DIRECT.GET.{stream}.{subject}", b"", timeout,
+                              _Inbox.expect_one)
     headers = reply.headers or {}
     status = None if reply.data else status_of(headers)
     if status is not None:
@@ -204,8 +203,8 @@ async def direct_get_last(nc: Client, stream: str, subject: str, timeout: float)
     return reply
 
 
-async def asked_again(inbox: _Inbox, nc: Client, subject: str, payload: bytes,
-                      timeout: float, expect: Callable[[asyncio.Future[T]], str]) -> T:
+async def asked_again(nc: Client, subject: str, payload: bytes, timeout: float,
+                      expect: Callable[[_Inbox, asyncio.Future[T]], str]) -> T:
     """The first answer to a direct get on ``subject``, asked again, in parallel, when no
     answer came within a growing share of ``timeout``; TimeoutError when none came at all.
 
@@ -218,11 +217,12 @@ async def asked_again(inbox: _Inbox, nc: Client, subject: str, payload: bytes,
     changes nothing. A failed publish (a closed connection) is raised at once; a status
     reply (no responders, not found) is an answer, for the caller to read.
 
-    Each try is a publish to a token of ``expect(answer)`` on the connection's ``inbox``,
-    whose reply resolves the one future ``answer``: a read makes no task, no waiter and one
-    timer. Tries as tasks around ``nc.request``, watched by ``asyncio.wait``, cost a
-    JetStream command at 100 concurrent senders 110k instructions (13%) and made a direct
-    get slower than nats-py's request (docs/performance.md)."""
+    Each try is a publish to a token of ``expect(inbox, answer)`` on the connection's
+    inbox (``_Inbox``), whose reply resolves the one future ``answer``: a read makes no
+    task, no waiter and one timer. Tries as tasks around ``nc.request``, watched by
+    ``asyncio.wait``, cost a JetStream command at 100 concurrent senders 110k instructions
+    (13%) and made a direct get slower than nats-py's request (docs/performance.md)."""
+    inbox = await _Inbox.of(nc).ready(nc)
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[T] = loop.create_future()
     start = loop.time()
@@ -233,7 +233,7 @@ async def asked_again(inbox: _Inbox, nc: Client, subject: str, payload: bytes,
 
     def try_once() -> str:
         nonlocal timer
-        tokens.append(expect(answer))
+        tokens.append(expect(inbox, answer))
         # The next try's time, or after the last the end of the timeout.
         timer = loop.call_at(start + timeout * (2 ** len(tokens) - 1) / share, again)
         return f"{inbox.prefix}.{tokens[-1]}"
@@ -335,9 +335,8 @@ async def direct_batch(nc: Client, stream: str, request: bytes, timeout: float
     """One batched direct get (``request``: its JSON, e.g. ``next_by_subj`` or
     ``multi_last``), asked again when slow: the closing status headers (None when nothing
     matches) and the messages, as the answering replica holds them."""
-    inbox = await _Inbox.of(nc).ready(nc)
-    return await asked_again(inbox, nc, f"{API}.DIRECT.GET.{stream}", request, timeout,
-                             inbox.expect_batch)
+    return await asked_again(nc, f"{API}.DIRECT.GET.{stream}", request, timeout,
+                             _Inbox.expect_batch)
 
 
 BatchAnswer = tuple[dict[str, str] | None, list[Msg]]
