@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from codegen.generator import GENERATED_MARK, OutputFile, generate
 from codegen.writer import write
 from modeling import load_model
+from modeling.names import is_reserved_field
 from modeling.source import ModelError
 from modeling.types import MAX_VERSION
 from modeling.values import WRAPPED
@@ -155,9 +156,15 @@ def deep_model(field: str, tree: dict[str, Any]) -> dict[str, Any]:
     }]}
 
 
+def field_names(*taken: str) -> st.SearchStrategy[str]:
+    """Snake-case field names up to 48 characters that validate accepts as names (no Python
+    keyword such as `as`, nothing pydantic or aether reserves), other than `taken`."""
+    return st.from_regex(r"[a-z][a-z_]{0,46}[a-z]", fullmatch=True).filter(
+        lambda n: "__" not in n and n not in taken and not is_reserved_field(n))
+
+
 @settings(max_examples=25, deadline=None)
-@given(field=st.from_regex(r"[a-z][a-z_]{0,46}[a-z]", fullmatch=True).filter(
-           lambda n: "__" not in n and n not in {"tags", "kids"}),
+@given(field=field_names("tags", "kids"),
        texts=st.lists(WORDS, min_size=8, max_size=8),
        keys=st.lists(KEYS, min_size=8, max_size=8),
        levels=st.integers(0, 6))
@@ -305,8 +312,7 @@ def mixed_trees(draw: st.DrawFn, field: str) -> dict[str, Any]:
 @settings(max_examples=30, deadline=None)
 @given(data=st.data(), field=st.one_of(
     st.just("name_of_the_person_who_signed_for_the_parcel_xx"),
-    st.from_regex(r"[a-z][a-z_]{0,46}[a-z]", fullmatch=True).filter(
-        lambda n: "__" not in n and n not in {"tags", "kids", "subs", LONG_BYTES, *LEAVES})))
+    field_names("tags", "kids", "subs", LONG_BYTES, *LEAVES)))
 def test_whatever_value_validate_accepts_fits_and_what_would_not_is_refused(
         tmp_path_factory: Any, data: st.DataObject, field: str) -> None:
     """Rule 1 for the width of generated lines: any mix of the value kinds, keys and depths
