@@ -91,6 +91,9 @@ async def reaching(what: str) -> AsyncIterator[None]:
                       "cluster's KV bucket finished starting (replicas electing a leader)?")
         elif isinstance(exc, TimeoutError):
             advice = "NATS did not answer in time: check the server and the network"
+        elif isinstance(exc, jsapi.DirectGetFailed):
+            # Not an empty answer: discovery would take every member a listing lacks for gone.
+            advice = str(exc)
         else:
             advice = f"the NATS connection is not usable ({type(exc).__name__})"
         raise ClusterUnavailableError(f"{what}: {advice}; the node retries") from exc
@@ -202,18 +205,9 @@ class ClusterBucket:
         request = json.dumps({"multi_last": [f"{self.subject(prefix)}.>"],
                               "batch": 10_000}).encode()
 
-        what = f"listing {prefix!r} of cluster {self.cluster!r}"
-        async with reaching(what):
+        async with reaching(f"listing {prefix!r} of cluster {self.cluster!r}"):
             # asked again when slow, for a frozen replica: see jsapi.asked_again
-            end, messages = await jsapi.direct_batch(self.nc, self.stream, request, self.timeout)
-            status = None if end is None else end.get("Status")
-            if status == "503":
-                raise nats.errors.NoRespondersError
-        if status not in (None, "204"):  # 204: the batch's end; None: nothing matched
-            # Not an empty listing: a node would take every member for gone.
-            raise ClusterUnavailableError(
-                f"{what}: the direct get ended with status {status} "
-                f"({(end or {}).get('Description', '')[:80]}); the node retries")
+            _, messages = await jsapi.direct_batch(self.nc, self.stream, request, self.timeout)
         entries = (_entry((message.headers or {})["Nats-Subject"][start:], message)
                    for message in messages)
         return [entry for entry in entries if entry is not None]

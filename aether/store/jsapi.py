@@ -56,7 +56,31 @@ class PublishRejected(Exception):
         self.description = description
 
 
+class DirectGetFailed(Exception):
+    """A direct get answered with an error status (408 timeout, 413 too many subjects, ...):
+    no answer to the read, never an empty one. Raised where the reply is judged
+    (``direct_get_last``, ``direct_batch``), turned into the caller's own transient error
+    as the other transport failures are (``unavailable``, the cluster bucket's
+    ``reaching``)."""
+
+    def __init__(self, stream: str, status: str | None, description: str) -> None:
+        super().__init__(f"direct get on stream {stream!r} failed with status {status}: "
+                         f"{description[:80]}")
+        self.status = status
+        self.description = description
+
+
+def direct_get_failure(stream: str, headers: dict[str, str]) -> Exception:
+    """What a direct get's error status raises: 503 is no responder (a stream between
+    leaders, JetStream off), anything else a DirectGetFailed naming the status."""
+    status = headers.get("Status")
+    if status == "503":
+        return nats.errors.NoRespondersError()
+    return DirectGetFailed(stream, status, headers.get("Description", ""))
+
+
 TRANSPORT_ERRORS = (
+    DirectGetFailed,
     nats.errors.NoRespondersError,
     nats.js.errors.ServiceUnavailableError,
     TimeoutError,  # nats.errors.TimeoutError is one too
@@ -116,6 +140,8 @@ def unavailable(what: str, exc: BaseException) -> StoreUnavailableError:
     elif isinstance(exc, TimeoutError):
         advice = ("JetStream did not answer in time; check the server and the network, "
                   "then retry (retrying a save is safe: event ids deduplicate)")
+    elif isinstance(exc, DirectGetFailed):
+        advice = f"{exc}; retry"
     else:
         advice = f"the NATS connection is not usable ({type(exc).__name__}); reconnect and retry"
     return StoreUnavailableError(f"{what}: {advice}")
@@ -191,16 +217,11 @@ async def direct_get_last(nc: Client, stream: str, subject: str, timeout: float)
                               _Inbox.expect_one)
     headers = reply.headers or {}
     status = None if reply.data else status_of(headers)
-    if status is not None:
-        if status == "404":
-            return None
-        if status == "503":
-            raise nats.errors.NoRespondersError
-        raise StoreUnavailableError(
-            f"direct get on stream {stream!r} failed with status {status}: "
-            f"{headers.get('Description', '')}"
-        )
-    return reply
+    if status is None:
+        return reply
+    if status == "404":
+        return None
+    raise direct_get_failure(stream, headers)
 
 
 async def asked_again(nc: Client, subject: str, payload: bytes, timeout: float,
@@ -305,15 +326,7 @@ async def direct_get_subject(
     messages: list[Msg] = []
     while True:
         end = await _direct_batch(nc, stream, subject, start_seq, timeout, messages)
-        if end is None:
-            return messages
-        status = end.get("Status")
-        if status != "204":  # 204 = end of batch
-            raise StoreUnavailableError(
-                f"batch direct get on stream {stream!r} failed with status {status}: "
-                f"{end.get('Description', '')}"
-            )
-        if int(end.get("Nats-Num-Pending", "0")) <= 0 or not messages:
+        if end is None or int(end.get("Nats-Num-Pending", "0")) <= 0 or not messages:
             return messages
         start_seq = int((messages[-1].headers or {})["Nats-Sequence"]) + 1
 
@@ -333,14 +346,19 @@ async def _direct_batch(
 async def direct_batch(nc: Client, stream: str, request: bytes, timeout: float
                        ) -> BatchAnswer:
     """One batched direct get (``request``: its JSON, e.g. ``next_by_subj`` or
-    ``multi_last``), asked again when slow: the closing status headers (None when nothing
-    matches) and the messages, as the answering replica holds them."""
-    return await asked_again(nc, f"{API}.DIRECT.GET.{stream}", request, timeout,
-                             _Inbox.expect_batch)
+    ``multi_last``), asked again when slow: the batch's closing headers (status 204, with
+    ``Nats-Num-Pending``; None when nothing matches) and the messages, as the answering
+    replica holds them. A batch that ends in an error status raises (``direct_get_failure``):
+    what it held is not all there is."""
+    end, messages = await asked_again(nc, f"{API}.DIRECT.GET.{stream}", request, timeout,
+                                      _Inbox.expect_batch)
+    if end is not None and end.get("Status") != "204":
+        raise direct_get_failure(stream, end)
+    return end, messages
 
 
 BatchAnswer = tuple[dict[str, str] | None, list[Msg]]
-"""A batch's closing status headers (None: nothing matched) and its messages."""
+"""A batch's closing headers (None: nothing matched) and its messages."""
 
 
 class _Batch(NamedTuple):

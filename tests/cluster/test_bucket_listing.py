@@ -1,7 +1,8 @@
-"""Listing the cluster's keys (ClusterBucket.scan, one batched direct get) against a
-stand-in for the bucket's replicas on a real nats-server: a batch that ends in an error
-status is an error, never an empty listing, since a node's discovery takes the members a
-listing lacks for gone (it keeps what it knew when a listing fails)."""
+"""Reading and listing the cluster's keys (ClusterBucket.read, a direct get; .scan, one
+batched direct get) against a stand-in for the bucket's replicas on a real nats-server: an
+error status is the cluster's transient error, never an empty answer, since a node's
+discovery takes the members a listing lacks for gone (it keeps what it knew when a listing
+fails)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ async def _answering(replica: Client, bucket: ClusterBucket, headers: dict[str, 
         await replica.publish(message.reply, b"", headers=headers)
 
     await replica.subscribe(f"{jsapi.API}.DIRECT.GET.{bucket.stream}", cb=answer)
+    await replica.subscribe(f"{jsapi.API}.DIRECT.GET.{bucket.stream}.>", cb=answer)
     await replica.flush()
 
 
@@ -39,13 +41,15 @@ async def _answering(replica: Client, bucket: ClusterBucket, headers: dict[str, 
     {"Status": "408", "Description": "Request Timeout"},
     {"Status": "413", "Description": "Too Many Subjects"},
 ])
-async def test_a_batch_ending_in_an_error_is_an_error_not_an_empty_listing(
+async def test_an_error_status_is_an_error_not_an_empty_answer(
         connections: tuple[Client, Client], headers: dict[str, str]) -> None:
     reader, replica = connections
     bucket = ClusterBucket(reader, "listed", timeout=1.0)
     await _answering(replica, bucket, headers)
     with pytest.raises(ClusterUnavailableError, match="the node retries"):
         await bucket.scan("members")  # returned [] before
+    with pytest.raises(ClusterUnavailableError, match="the node retries"):
+        await bucket.read("leader")  # a StoreUnavailableError before, for a 408 or a 413
 
 
 async def test_nothing_found_is_an_empty_listing(connections: tuple[Client, Client]) -> None:
@@ -53,3 +57,4 @@ async def test_nothing_found_is_an_empty_listing(connections: tuple[Client, Clie
     bucket = ClusterBucket(reader, "listed", timeout=1.0)
     await _answering(replica, bucket, {"Status": "404", "Description": "Message Not Found"})
     assert await bucket.scan("members") == []
+    assert await bucket.read("leader") == (None, 0)

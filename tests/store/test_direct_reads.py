@@ -1,8 +1,9 @@
 """Direct gets asked again (aether.store.jsapi.asked_again), single and batched, against
 responders on a real nats-server that stand in for a stream's replicas:
 one frozen (it takes requests and never answers, as a SIGSTOPped server does while the
-others still route to it), one slow but live. A read must get past the frozen one, and
-still take the slow one's answer."""
+others still route to it), one slow but live, ones answering with a status. A read must
+get past the frozen one, still take the slow one's answer, and take an error status for no
+answer, never for an empty one."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from aether.errors import StoreUnavailableError
 from aether.store import jsapi
 from aether.testing import NatsServer
 
@@ -114,3 +116,50 @@ async def test_batches_get_past_a_frozen_replica(connections: list[Client]) -> N
         else:
             assert [(m.headers or {})["Nats-Sequence"] for m in messages] == ["3", "5"]
     assert failed <= 8
+
+
+def answering(nc: Client, headers: dict[str, str]) -> Callable[[Msg], Awaitable[None]]:
+    async def answer(message: Msg) -> None:
+        await nc.publish(message.reply, b"", headers=headers)
+    return answer
+
+
+ERRORS = [{"Status": "408", "Description": "Request Timeout"},
+          {"Status": "413", "Description": "Too Many Subjects"},
+          {"Status": "400", "Description": "Bad Request"}]
+
+
+@pytest.mark.parametrize("headers", ERRORS)
+@pytest.mark.parametrize("batched", [False, True])
+async def test_an_error_status_is_no_answer_and_names_itself(
+        connections: list[Client], headers: dict[str, str], batched: bool) -> None:
+    """Single and batched reads judge their reply alike: an error status raises, and a
+    store's read says which (a batch took it for the end before, an empty history)."""
+    reader, server, _ = connections
+    await replica(server, BATCH if batched else SINGLE, answering(server, headers))
+    read = (jsapi.direct_get_subject(reader, STREAM, SUBJECT, timeout=1.0) if batched
+            else jsapi.direct_get_last(reader, STREAM, SUBJECT, timeout=1.0))
+    with pytest.raises(StoreUnavailableError,
+                       match=f"reading: direct get on stream 'FAKE' failed with status "
+                             f"{headers['Status']}: {headers['Description']}; retry"):
+        async with jsapi.reaching("reading"):
+            await read
+
+
+@pytest.mark.parametrize("batched", [False, True])
+async def test_503_is_no_responder_and_404_nothing(connections: list[Client],
+                                                   batched: bool) -> None:
+    reader, server, stand_in = connections
+    await replica(server, BATCH if batched else SINGLE, answering(server, {"Status": "503"}))
+    read = (jsapi.direct_get_subject(reader, STREAM, SUBJECT, timeout=1.0) if batched
+            else jsapi.direct_get_last(reader, STREAM, SUBJECT, timeout=1.0))
+    with pytest.raises(StoreUnavailableError, match="no JetStream responder"):
+        async with jsapi.reaching("reading"):
+            await read
+    await server.close()  # the 404 responder alone now
+    await replica(stand_in, BATCH if batched else SINGLE,
+                  answering(stand_in, {"Status": "404", "Description": "Message Not Found"}))
+    if batched:
+        assert await jsapi.direct_get_subject(reader, STREAM, SUBJECT, timeout=1.0) == []
+    else:
+        assert await jsapi.direct_get_last(reader, STREAM, SUBJECT, timeout=1.0) is None
