@@ -85,6 +85,7 @@ TRANSPORT_ERRORS = (
     nats.js.errors.ServiceUnavailableError,
     TimeoutError,  # nats.errors.TimeoutError is one too
     nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionDrainingError,  # closing for good, once drained
     nats.errors.ConnectionReconnectingError,
     nats.errors.StaleConnectionError,
     nats.errors.OutboundBufferLimitError,
@@ -126,6 +127,10 @@ it, each waiting for its answer until the end (see ``asked_again``)."""
 
 def unavailable(what: str, exc: BaseException) -> StoreUnavailableError:
     """The StoreUnavailableError for a transport failure, saying what to check."""
+    if isinstance(exc, nats.errors.ConnectionDrainingError):
+        return StoreClosedError(
+            f"{what}: the NATS connection is draining (its owner called drain) and closes "
+            f"once drained; make a new one")
     if isinstance(exc, nats.errors.ConnectionClosedError):
         return StoreClosedError(
             f"{what}: the NATS connection is closed (by its owner, or nats-py gave up "

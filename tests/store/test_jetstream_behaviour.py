@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -10,8 +11,15 @@ from uuid import uuid4
 import nats
 import pytest
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 
-from aether import AetherError, InvalidEventError, StoreConfigError, StoreUnavailableError
+from aether import (
+    AetherError,
+    InvalidEventError,
+    StoreClosedError,
+    StoreConfigError,
+    StoreUnavailableError,
+)
 from aether.store import ForeignStreamError, JetStreamConfig, JetStreamEventStore
 from aether.testing import NatsServer, make_event
 from aether.testing.factories import unchecked
@@ -170,6 +178,28 @@ async def test_closed_connection_is_a_clear_error(nats_server: NatsServer) -> No
         await store.save_event(make_event("a", 1))
     with pytest.raises(StoreUnavailableError):
         await store.get_events("a")
+
+
+async def test_a_draining_connection_is_closed_for_good(nats_server: NatsServer) -> None:
+    """A read on a connection its owner is draining: StoreClosedError (a runner stops on it
+    rather than pausing to retry), not nats-py's ConnectionDrainingError unwrapped."""
+    client = await nats.connect(nats_server.url)
+    store = await JetStreamEventStore.create(client, f"ev{uuid4().hex[:8]}")
+    busy = asyncio.Event()
+
+    async def slow(_: Msg) -> None:  # keeps the drain in its first phase meanwhile
+        busy.set()
+        await asyncio.sleep(1.0)
+
+    await client.subscribe("busy", cb=slow)
+    await client.publish("busy", b"")
+    await busy.wait()
+    draining = asyncio.create_task(client.drain())
+    await asyncio.sleep(0.05)
+    assert client.is_draining
+    with pytest.raises(StoreClosedError, match="draining"):
+        await store.get_events("a")
+    await draining
 
 
 async def test_server_without_jetstream_is_a_clear_error(plain_nats_server: NatsServer) -> None:
