@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -140,6 +141,19 @@ class NatsServer:
         raise RuntimeError(
             f"nats-server not ready after {timeout}s ({last}); log:\n{self.log_text()}"
         )
+
+    def serves_direct_gets(self, stream: str) -> bool:
+        """Whether this server's replica of ``stream`` answers direct gets (a local member
+        of the stream's direct-get queue group, as /subsz lists it).
+
+        A follower joins that group only once it is caught up, checked every second: for
+        about 2 s after a stream is created only its leader answers, and a test that
+        freezes the leader then times out every read, as any client would."""
+        url = (f"http://127.0.0.1:{self.monitor_port}/subsz?subs=1&test="
+               f"$JS.API.DIRECT.GET.{stream}.any.subject")
+        with urllib.request.urlopen(url, timeout=2) as response:
+            listed = json.load(response).get("subscriptions_list") or []
+        return any(sub.get("qgroup") == "_sys_" for sub in listed)
 
     def log_text(self) -> str:
         try:
