@@ -72,8 +72,15 @@ fi
 specs=.cache/asyncapi-specs
 if [ ! -f "$specs/package/schemas/3.0.0.json" ]; then
   if ! command -v npm >/dev/null 2>&1; then
-    echo "setup: npm is missing; install Node.js (it fetches @asyncapi/specs for the tests)" >&2
-    exit 1
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "setup: installing Debian's npm to fetch @asyncapi/specs for the tests"
+      apt-get update -qq >/dev/null
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+    else
+      echo "setup: npm is missing; install Node.js and npm (e.g. sudo apt-get install npm):" \
+        "it fetches @asyncapi/specs for the tests" >&2
+      exit 1
+    fi
   fi
   rm -rf "$specs" && mkdir -p "$specs"
   (cd "$specs" && npm pack --silent @asyncapi/specs@6 >/dev/null && tar -xzf asyncapi-specs-*.tgz \
