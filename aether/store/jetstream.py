@@ -156,6 +156,9 @@ class JetStreamEventStore:
         if tip is None:
             tip = await self._read_tip(actor_id, subject)
         attempts = 0
+        # An attempt of this save whose ack was lost may have stored the events; another
+        # writer may then have written after them, before this save looked.
+        unsure = False
         while True:
             if first.version <= tip.version:
                 if known:
@@ -169,6 +172,10 @@ class JetStreamEventStore:
                     # events (else check_retry raises).
                     check_retry(events, await self.get_events(actor_id, first.version),
                                 tip.version)
+                    self._remember(actor_id, tip)
+                    return
+                if unsure and await self._landed(actor_id, events):
+                    # Stored by a lost attempt, then followed by another writer's.
                     self._remember(actor_id, tip)
                     return
                 self._tips.pop(actor_id, None)
@@ -190,6 +197,7 @@ class JetStreamEventStore:
                 # On a stream between leaders the look can go unanswered too (replicas lag
                 # what they acked until a leader commits it): then try again where we were,
                 # which the event ids make safe, and let that try wait for the leader.
+                unsure = True
                 with contextlib.suppress(StoreUnavailableError):
                     tip = await self._read_tip(actor_id, subject)
                 continue
@@ -202,11 +210,14 @@ class JetStreamEventStore:
                     # latest: a conflict then, as a single server and every store say.
                     self._floors.observe(actor_id, ack.seq)
                     tip = await self._read_tip(actor_id, subject)
-                    if tip.event_id != last.id:
-                        self._tips.pop(actor_id, None)
-                        raise VersionConflictError(actor_id, tip.version, first.version)
-                    self._remember(actor_id, tip)
-                    return
+                    if tip.event_id == last.id:
+                        self._remember(actor_id, tip)
+                        return
+                    if unsure and await self._landed(actor_id, events):
+                        self._remember(actor_id, tip)  # this save's lost attempt stored them
+                        return
+                    self._tips.pop(actor_id, None)
+                    raise VersionConflictError(actor_id, tip.version, first.version)
                 self._floors.observe(actor_id, ack.seq)
                 self._remember(actor_id, Tip(ack.seq, last.version, last.id))
                 return
@@ -224,6 +235,17 @@ class JetStreamEventStore:
                     f" (or another id of this batch of {len(events)}: JetStream does not say "
                     f"which)",
                 )
+
+    async def _landed(self, actor_id: str, events: list[Event]) -> bool:
+        """Whether the stored history holds these very events at their versions (compared
+        as stored). Asked only after an attempt whose ack was lost: then another writer's
+        later events do not make this save a lost race, since its own events are there,
+        and a retry by the caller would store them a second time (ExternalSystem.record,
+        whose next version gets a new event)."""
+        stored = await self.get_events(actor_id, events[0].version)
+        return len(stored) >= len(events) and all(
+            encode_record(event) == encode_record(kept)
+            for event, kept in zip(events, stored, strict=False))
 
     async def _publish(self, messages: list[jsapi.Outgoing]) -> PubAck:
         def publish() -> Awaitable[PubAck]:
