@@ -39,6 +39,7 @@ from modeling.contract import Lock, Schema, latest
 from modeling.identity import ID_PREFIX
 from modeling.lock_checks import paired_renames, same_default
 from modeling.names import printable as _n
+from modeling.names import shown
 from modeling.source import Location
 
 Kind = Literal[
@@ -317,12 +318,13 @@ def _type_changes(event: str, old: dict[str, Any],
             for value in before["enum"]:
                 if value not in after["enum"]:
                     found.append(((*at, "values", str(value)), "enum-value-removed",
-                                  f"{_n(name)} lost the value {value!r} that stored {event} events "
-                                  f"may hold; bump {event}'s schema_version and upcast them"))
+                                  f"{_n(name)} lost the value {shown(str(value))} that stored "
+                                  f"{event} events may hold; bump {event}'s schema_version "
+                                  f"and upcast them"))
             for value in after["enum"]:
                 if value not in before["enum"]:
                     found.append(((*at, "values", str(value)), "enum-value-added",
-                                  f"{_n(name)} gained the value {value!r}"))
+                                  f"{_n(name)} gained the value {shown(str(value))}"))
         else:
             found += [(where, kind, f"{message} (in {event})") for where, kind, message in
                       _field_changes(_n(name), at, before["fields"], after["fields"])]

@@ -163,7 +163,7 @@ def enum_value_problems(model: Model) -> Iterator[Problem]:
                            f"like a digit; write a longer value", "bad-name")
                 elif value.upper() in members:
                     other = members[value.upper()]
-                    same = "repeats" if other == value else f"and {other!r} both become member"
+                    same = "repeats" if other == value else f"and {shown(other)} both become member"
                     yield (path, f"{what} {same} {value.upper()}; keep one", "duplicate-name")
                 else:
                     members[value.upper()] = value

@@ -147,6 +147,9 @@ RESERVED_FIELDS = frozenset(
     | {"command_type", "event_type", "schema_version", "self", "cls"}
     # Methods generated classes define: a command's target, a state's typed copy.
     | {"target_actor_id", "evolve"}
+    # pydantic's mypy plugin gives a state's and a row's __init__ a **kwargs (they allow
+    # extra fields): a field of that name fails mypy --strict ("already defined").
+    | {"kwargs"}
     # Module bindings generated code uses inside class bodies (annotations, defaults).
     | {"str", "int", "float", "bool", "bytes", "list", "dict", "date", "datetime", "uuid",
        "decimal", "kit", "typing", "abc", "enum", "collections", "asyncio", "pydantic"}

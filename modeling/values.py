@@ -128,7 +128,7 @@ def _value_problem(value: JsonValue, expr: TypeExpr, types: DeclaredTypes,
                                      depth + 1 + wrapped(item, None if as_written
                                                          else expr.value))
             if problem:
-                return f"key {key!r}: {problem}"
+                return f"key {shown(key)}: {problem}"
         return None
     assert isinstance(expr, Named)
     if expr.name in types.enums:
@@ -189,13 +189,14 @@ def _field_problem(payload: Mapping[str, JsonValue], name: str, spec: FieldSpec,
         if spec.has_default:
             return None
         if not isinstance(expr, Optional):
-            return f"{owner} needs a value for field {name!r} ({spec.type})"
+            return f"{owner} needs a value for field {shown(name)} ({spec.type})"
         if as_written:
-            return (f"{owner} needs a value for field {name!r} ({spec.type}) in a default: "
-                    f"a default is read as written, so write `{name}: null` for none")
+            written = f"`{name}: null`" if len(name) <= 60 else "null"
+            return (f"{owner} needs a value for field {shown(name)} ({spec.type}) in a "
+                    f"default: a default is read as written, so write {written} for none")
         return None
     problem = _value_problem(payload[name], expr, types, as_written, depth)
-    return f"field {name!r} of {owner}: {problem}" if problem else None
+    return f"field {shown(name)} of {owner}: {problem}" if problem else None
 
 
 def _primitive_problem(value: JsonValue, name: str) -> str | None:

@@ -32,6 +32,7 @@ from yaml.events import (
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
+from modeling.names import shown
 from modeling.source import Diagnostic, Location, Path, SourceMap
 from modeling.yaml_errors import plain_yaml_message
 
@@ -195,7 +196,7 @@ class _Converter:
             if key in result:
                 self.diagnostics.append(Diagnostic(
                     where, "error",
-                    f"duplicate key {key!r}: the first one would be silently lost; "
+                    f"duplicate key {shown(key)}: the first one would be silently lost; "
                     f"merge the two entries", "yaml-duplicate-key"))
                 continue
             self.source.keys[(*path, key)] = where

@@ -97,6 +97,10 @@ REFUSED: dict[str, tuple[dict[str, Any] | str, str]] = {
     "field construct": (with_field("construct"), "is reserved"),
     "field model_fields": (with_field("model_fields"), "is reserved"),
     "field kit": (with_field("kit"), "is reserved"),
+    # pydantic's mypy plugin gives a state's __init__ **kwargs (found by a rule-1 fuzzer)
+    "field kwargs": (with_field("kwargs"), "is reserved"),
+    "a 3,000-character mapping key": (with_default("dict[str, int]", {"k" * 3000: "x"}),
+                                      "... (3000 characters): "),
     "command field command_type": (base_model(commands=[
         {"name": "PlaceOrder", "actor": "Customer", "fields": {"command_type": "str"},
          "emits": ["OrderPlaced"]}]), "is reserved"),
@@ -141,6 +145,9 @@ REFUSED["scenario value nan"] = (base_model(scenarios=[
 REFUSED["5,000-digit int in YAML"] = ("model: m\nversion: " + "1" * 5000 + "\n", "too large")
 REFUSED["3,000-deep flow nesting"] = ("model: m\nx: " + "[" * 3000 + "]" * 3000 + "\n",
                                       "nest deeper than 64 levels")
+REFUSED["a duplicate 3,000-character key"] = (
+    "model: m\ncontexts: []\n? " + "k" * 3000 + "\n: 1\n? " + "k" * 3000 + "\n: 2\n",
+    "duplicate key 'kkk")
 REFUSED["recursive alias"] = ("model: m\ncontexts: &a\n  - *a\n", "never end")
 REFUSED["alias bomb"] = ("model: m\nx0: &x0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" +
                          "".join(f"x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * 9)}]\n"
