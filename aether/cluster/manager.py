@@ -175,8 +175,9 @@ class ClusterManager:
                 break
             except ClusterUnavailableError:
                 # A bucket just created at R3 answers once its replicas have elected a
-                # leader; a new server cluster once it has a meta leader.
-                if time.monotonic() > deadline:
+                # leader; a new server cluster once it has a meta leader. A connection
+                # closed or being drained never will.
+                if time.monotonic() > deadline or self.nc.is_closed or self.nc.is_draining:
                     raise
                 raise_if_cancelled()
                 await asyncio.sleep(self.timing.heartbeat_interval)

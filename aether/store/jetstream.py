@@ -29,6 +29,7 @@ from aether.errors import (
     AetherError,
     DuplicateEventIdError,
     EventDecodeError,
+    StoreClosedError,
     StoreUnavailableError,
     VersionConflictError,
 )
@@ -189,6 +190,8 @@ class JetStreamEventStore:
                     raise AetherError(f"saving events of actor {actor_id!r}: {rejected}") from None
                 self._floors.observe(actor_id, _wrong_last_sequence(rejected.description))
                 duplicate_in_batch = rejected.err_code == jsapi.ERR_BATCH_DUPLICATE_MSG_ID
+            except StoreClosedError:
+                raise  # closed or draining: no attempt can succeed, nor a look
             except StoreUnavailableError:
                 # The ack may be lost while the write landed: look before trying again. With
                 # the connection down, looking would only wait out a second timeout.
@@ -242,7 +245,10 @@ class JetStreamEventStore:
         later events do not make this save a lost race, since its own events are there,
         and a retry by the caller would store them a second time (ExternalSystem.record,
         whose next version gets a new event)."""
-        stored = await self.get_events(actor_id, events[0].version)
+        try:
+            stored = await self.get_events(actor_id, events[0].version)
+        except EventDecodeError:
+            return False  # a foreign record in the history: no landing of ours to claim
         return len(stored) >= len(events) and all(
             encode_record(event) == encode_record(kept)
             for event, kept in zip(events, stored, strict=False))

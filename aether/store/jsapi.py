@@ -172,8 +172,17 @@ def check_ack(reply: Msg) -> api.PubAck:
     return api.PubAck.from_response(ack)
 
 
+def check_not_draining(nc: Client) -> None:
+    """ConnectionDrainingError before a request on a connection its owner is draining: its
+    reply subscriptions go first, so a request sent then would be carried out (a write
+    stored) but its answer never come back. nats-py refuses only once the publishes drain."""
+    if nc.is_draining:
+        raise nats.errors.ConnectionDrainingError
+
+
 async def publish(nc: Client, message: Outgoing, timeout: float) -> api.PubAck:
     """Publish and wait for the stream's ack; raises PublishRejected on a refusal."""
+    check_not_draining(nc)
     try:
         return await _jetstream(nc).publish(
             message.subject, message.payload, timeout=timeout, headers=message.headers)
@@ -197,6 +206,7 @@ async def publish_atomic(
 ) -> api.PubAck:
     """All-or-nothing publish of up to MAX_ATOMIC_BATCH messages (server 2.12+,
     stream with allow_atomic). Only the commit message is acknowledged."""
+    check_not_draining(nc)
     last = len(messages)
     for sequence, message in enumerate(messages, start=1):
         headers = {
@@ -248,6 +258,7 @@ async def asked_again(nc: Client, subject: str, payload: bytes, timeout: float,
     task, no waiter and one timer. Tries as tasks around ``nc.request``, watched by
     ``asyncio.wait``, cost a JetStream command at 100 concurrent senders 110k instructions
     (13%) and made a direct get slower than nats-py's request (docs/performance.md)."""
+    check_not_draining(nc)
     inbox = await _Inbox.of(nc).ready(nc)
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[T] = loop.create_future()

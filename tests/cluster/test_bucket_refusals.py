@@ -10,7 +10,7 @@ import nats
 import pytest
 
 from aether.cluster import ClusterManager
-from aether.cluster.errors import ClusterConfigError
+from aether.cluster.errors import ClusterConfigError, ClusterUnavailableError
 from aether.testing import NatsServer, start_cluster
 
 
@@ -50,3 +50,32 @@ async def test_a_bucket_the_server_will_not_create_is_a_config_error(
             await manager.start()
     finally:
         await nc.drain()
+
+
+@pytest.mark.parametrize("how", ["drained", "closed"])
+async def test_a_node_on_a_connection_that_is_going_away_fails_to_start_at_once(
+        nats_server: NatsServer, how: str) -> None:
+    """A closed or draining connection will never answer: start raises instead of retrying
+    it for start_timeout (30 s by default), as it does while a bucket elects its leader."""
+    nc = await nats.connect(nats_server.url)
+    manager = ClusterManager(nc, "n1", cluster=f"going {how}", shard_count=8, lease_ttl=1.0,
+                             start_timeout=3600)
+    busy = asyncio.Event()
+
+    async def slow(_: object) -> None:  # keeps a drain in its first phase meanwhile
+        busy.set()
+        await asyncio.sleep(1.0)
+
+    if how == "closed":
+        await nc.close()
+    else:
+        await nc.subscribe("busy", cb=slow)
+        await nc.publish("busy", b"")
+        await busy.wait()
+        draining = asyncio.create_task(nc.drain())
+        await asyncio.sleep(0.05)
+        assert nc.is_draining
+    with pytest.raises(ClusterUnavailableError):
+        await asyncio.wait_for(manager.start(), 60)  # retried until start_timeout before
+    if how == "drained":
+        await draining

@@ -181,10 +181,16 @@ async def test_closed_connection_is_a_clear_error(nats_server: NatsServer) -> No
 
 
 async def test_a_draining_connection_is_closed_for_good(nats_server: NatsServer) -> None:
-    """A read on a connection its owner is draining: StoreClosedError (a runner stops on it
-    rather than pausing to retry), not nats-py's ConnectionDrainingError unwrapped."""
+    """Reads and saves on a connection its owner is draining: StoreClosedError at once (a
+    runner stops on it rather than pausing to retry), and a save stores nothing. The
+    store's reply subscriptions drain first, so before, a read waited out its timeout and a
+    save was stored, then raised StoreUnavailableError advising a retry."""
     client = await nats.connect(nats_server.url)
-    store = await JetStreamEventStore.create(client, f"ev{uuid4().hex[:8]}")
+    watcher = await nats.connect(nats_server.url)
+    name = f"ev{uuid4().hex[:8]}"
+    store = await JetStreamEventStore.create(client, name, JetStreamConfig(request_timeout=5))
+    await store.save_event(make_event("a", 1))  # its reply subscriptions exist now
+    assert len(await store.get_events("a")) == 1
     busy = asyncio.Event()
 
     async def slow(_: Msg) -> None:  # keeps the drain in its first phase meanwhile
@@ -199,7 +205,12 @@ async def test_a_draining_connection_is_closed_for_good(nats_server: NatsServer)
     assert client.is_draining
     with pytest.raises(StoreClosedError, match="draining"):
         await store.get_events("a")
+    with pytest.raises(StoreClosedError, match="draining"):
+        await store.save_event(make_event("a", 2))
     await draining
+    other = await JetStreamEventStore.create(watcher, name)
+    assert [e.version for e in await other.get_events("a")] == [1]
+    await watcher.close()
 
 
 async def test_server_without_jetstream_is_a_clear_error(plain_nats_server: NatsServer) -> None:
