@@ -99,15 +99,23 @@ async def reaching(what: str) -> AsyncIterator[None]:
         raise ClusterUnavailableError(f"{what}: {advice}; the node retries") from exc
 
 
+DELETED_TTL = 60.0
+"""Seconds a deletion marker stays in the bucket. A listing is one batched direct get, which
+the server refuses above 1,024 keys (413): markers that stayed for good made the member
+listing fail for ever once 1,024 node ids had left (nodes named per process or pod do)."""
+
+
 class ClusterBucket:
     """Reads and compare-and-swap writes of one cluster's keys."""
 
-    def __init__(self, nc: Client, cluster: str, timeout: float) -> None:
+    def __init__(self, nc: Client, cluster: str, timeout: float,
+                 deleted_ttl: float = DELETED_TTL) -> None:
         self.nc = nc
         self.cluster = cluster
         self.bucket = bucket_name(cluster)
         self.stream = f"KV_{self.bucket}"
         self.timeout = timeout
+        self.deleted_ttl = deleted_ttl
 
     def subject(self, key: str) -> str:
         return f"$KV.{self.bucket}.{key}"
@@ -222,7 +230,10 @@ class ClusterBucket:
         return await self._publish(key, value, headers)
 
     async def delete(self, key: str, expect: int) -> None:
-        headers = {jsapi.EXPECTED_SEQUENCE: str(expect), KV_OPERATION: "DEL"}
+        """Delete if the key's last revision is ``expect``; the marker goes after
+        ``deleted_ttl`` (a write expecting its revision then fails and reads again)."""
+        headers = {jsapi.EXPECTED_SEQUENCE: str(expect), KV_OPERATION: "DEL",
+                   "Nats-TTL": f"{max(1, math.ceil(self.deleted_ttl))}s"}
         await self._publish(key, b"", headers)
 
     async def _publish(self, key: str, value: bytes, headers: dict[str, str]) -> int:

@@ -6,6 +6,7 @@ fails)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import nats
@@ -58,3 +59,28 @@ async def test_nothing_found_is_an_empty_listing(connections: tuple[Client, Clie
     await _answering(replica, bucket, {"Status": "404", "Description": "Message Not Found"})
     assert await bucket.scan("members") == []
     assert await bucket.read("leader") == (None, 0)
+
+
+async def test_a_listing_outlives_more_than_1024_departed_members(
+        nats_server: NatsServer) -> None:
+    """Every node that leaves deletes its key. The markers stayed for good, and past 1,024
+    keys the server refuses a listing (413), so discovery failed for ever once 1,024 node
+    ids had come and gone (a helper's trial: 1,030). Markers now expire."""
+    nc = await nats.connect(nats_server.url)
+    try:
+        bucket = ClusterBucket(nc, "many left", timeout=5.0, deleted_ttl=1.0)
+        await bucket.ensure(1)
+        for index in range(1_030):
+            revision = await bucket.write(f"members.n{index}", b"{}", expect=0)
+            await bucket.delete(f"members.n{index}", expect=revision)
+        for _ in range(100):  # the markers expire about a second after they were written
+            try:
+                assert await bucket.scan("members") == []
+                break
+            except ClusterUnavailableError:  # too many markers left yet
+                await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the listing still fails")
+        assert await bucket.read("members.n0") == (None, 0)  # a new member writes expect=0
+    finally:
+        await nc.close()
