@@ -6,6 +6,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# debian_package PACKAGE WHY MISSING: install Debian's PACKAGE (needed for WHY) as root,
+# else say MISSING (what to install or set) and stop.
+debian_package() {
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's $1 $2"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+  else
+    echo "setup: $3" >&2
+    exit 1
+  fi
+}
+
 PYTHON=${PYTHON:-python3}
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
   echo "setup: Aether needs Python >= 3.11; set PYTHON=/path/to/python3.11" >&2
@@ -15,15 +28,8 @@ fi
 # Installing Aether compiles aether/_records.c (hatch_build.py): a C compiler is needed,
 # unless AETHER_PURE_PYTHON=1 (then the Python builders do all the work, slower).
 if [ -z "${AETHER_PURE_PYTHON:-}" ] && ! command -v cc >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Debian's gcc to build aether/_records.c"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc >/dev/null
-  else
-    echo "setup: no C compiler (cc) for aether/_records.c; install one (e.g. sudo apt-get" \
-      "install gcc) or set AETHER_PURE_PYTHON=1" >&2
-    exit 1
-  fi
+  debian_package gcc "to build aether/_records.c" "no C compiler (cc) for \
+aether/_records.c; install one (e.g. sudo apt-get install gcc) or set AETHER_PURE_PYTHON=1"
 fi
 
 if [ ! -x .venv/bin/python ]; then
@@ -43,27 +49,15 @@ if [ -z "${AETHER_PURE_PYTHON:-}" ] && { [ -z "$built" ] || [ aether/_records.c 
 fi
 
 if ! command -v dot >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Debian's graphviz for the 'dot' renderer"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null
-  else
-    echo "setup: Graphviz 'dot' is missing; install it (e.g. sudo apt-get install graphviz)" >&2
-    exit 1
-  fi
+  debian_package graphviz "for the 'dot' renderer" \
+    "Graphviz 'dot' is missing; install it (e.g. sudo apt-get install graphviz)"
 fi
 
 # The catalog's browser tests drive the system chromium through Playwright: Playwright's own
 # browser downloads are not used, so they work without internet beyond package registries.
 if [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Debian's chromium for the catalog's browser tests"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    echo "setup: /usr/bin/chromium is missing; install it (e.g. sudo apt-get install chromium)" >&2
-    exit 1
-  fi
+  debian_package chromium "for the catalog's browser tests" \
+    "/usr/bin/chromium is missing; install it (e.g. sudo apt-get install chromium)"
 fi
 
 # The official AsyncAPI 3 JSON Schema (npm's @asyncapi/specs) that tests/evolution validates
@@ -72,15 +66,8 @@ fi
 specs=.cache/asyncapi-specs
 if [ ! -f "$specs/package/schemas/3.0.0.json" ]; then
   if ! command -v npm >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      echo "setup: installing Debian's npm to fetch @asyncapi/specs for the tests"
-      apt-get update -qq >/dev/null
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
-    else
-      echo "setup: npm is missing; install Node.js and npm (e.g. sudo apt-get install npm):" \
-        "it fetches @asyncapi/specs for the tests" >&2
-      exit 1
-    fi
+    debian_package npm "to fetch @asyncapi/specs for the tests" "npm is missing; install \
+Node.js and npm (e.g. sudo apt-get install npm): it fetches @asyncapi/specs for the tests"
   fi
   rm -rf "$specs" && mkdir -p "$specs"
   (cd "$specs" && npm pack --silent @asyncapi/specs@6 >/dev/null && tar -xzf asyncapi-specs-*.tgz \
