@@ -12,6 +12,7 @@ import pytest
 from aether.cluster import ClusterManager
 from aether.cluster.errors import ClusterConfigError, ClusterUnavailableError
 from aether.testing import NatsServer, start_cluster
+from tests.draining import start_draining
 
 
 @pytest.mark.slow
@@ -60,21 +61,10 @@ async def test_a_node_on_a_connection_that_is_going_away_fails_to_start_at_once(
     nc = await nats.connect(nats_server.url)
     manager = ClusterManager(nc, "n1", cluster=f"going {how}", shard_count=8, lease_ttl=1.0,
                              start_timeout=3600)
-    busy = asyncio.Event()
-
-    async def slow(_: object) -> None:  # keeps a drain in its first phase meanwhile
-        busy.set()
-        await asyncio.sleep(1.0)
-
     if how == "closed":
         await nc.close()
     else:
-        await nc.subscribe("busy", cb=slow)
-        await nc.publish("busy", b"")
-        await busy.wait()
-        draining = asyncio.create_task(nc.drain())
-        await asyncio.sleep(0.05)
-        assert nc.is_draining
+        draining = await start_draining(nc)
     with pytest.raises(ClusterUnavailableError):
         await asyncio.wait_for(manager.start(), 60)  # retried until start_timeout before
     if how == "drained":

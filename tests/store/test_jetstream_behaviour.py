@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -11,7 +10,6 @@ from uuid import uuid4
 import nats
 import pytest
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 
 from aether import (
     AetherError,
@@ -23,6 +21,7 @@ from aether import (
 from aether.store import ForeignStreamError, JetStreamConfig, JetStreamEventStore
 from aether.testing import NatsServer, make_event
 from aether.testing.factories import unchecked
+from tests.draining import start_draining
 
 
 @pytest.fixture
@@ -191,18 +190,7 @@ async def test_a_draining_connection_is_closed_for_good(nats_server: NatsServer)
     store = await JetStreamEventStore.create(client, name, JetStreamConfig(request_timeout=5))
     await store.save_event(make_event("a", 1))  # its reply subscriptions exist now
     assert len(await store.get_events("a")) == 1
-    busy = asyncio.Event()
-
-    async def slow(_: Msg) -> None:  # keeps the drain in its first phase meanwhile
-        busy.set()
-        await asyncio.sleep(1.0)
-
-    await client.subscribe("busy", cb=slow)
-    await client.publish("busy", b"")
-    await busy.wait()
-    draining = asyncio.create_task(client.drain())
-    await asyncio.sleep(0.05)
-    assert client.is_draining
+    draining = await start_draining(client)
     with pytest.raises(StoreClosedError, match="draining"):
         await store.get_events("a")
     with pytest.raises(StoreClosedError, match="draining"):
