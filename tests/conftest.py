@@ -1,5 +1,5 @@
-"""Fixtures come from the ``aether`` pytest plugin (aether/testing/plugin.py); this file only
-chooses the hypothesis profile.
+"""Fixtures come from the ``aether`` pytest plugin (aether/testing/plugin.py); this file
+chooses the hypothesis profile and adds the suite's own ``two_connections``.
 
 HYPOTHESIS_PROFILE=deep runs the property tests with many more examples (see docs/testing.md).
 """
@@ -7,9 +7,15 @@ HYPOTHESIS_PROFILE=deep runs the property tests with many more examples (see doc
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import nats
+import pytest
 from hypothesis import HealthCheck, settings
+from nats.aio.client import Client
+
+from aether.testing import NatsServer
 
 # A shared 2-core machine: no per-example deadline, bounded examples in the test command.
 settings.register_profile(
@@ -28,3 +34,12 @@ def pytest_sessionstart(session: object) -> None:
     that changes such a model would otherwise meet a breaking change against a stale lock."""
     for lock in Path(__file__).parent.rglob("*.lock.json"):
         lock.unlink()
+
+
+@pytest.fixture
+async def two_connections(nats_server: NatsServer) -> AsyncIterator[tuple[Client, Client]]:
+    """Two connections to the session's server, as two processes have (closed after)."""
+    a, b = await nats.connect(nats_server.url), await nats.connect(nats_server.url)
+    yield a, b
+    await a.close()
+    await b.close()

@@ -7,7 +7,6 @@ fails)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import nats
 import pytest
@@ -18,14 +17,6 @@ from aether.cluster.errors import ClusterUnavailableError
 from aether.cluster.kv import ClusterBucket
 from aether.store import jsapi
 from aether.testing import NatsServer
-
-
-@pytest.fixture
-async def connections(nats_server: NatsServer) -> AsyncIterator[tuple[Client, Client]]:
-    reader, replica = await nats.connect(nats_server.url), await nats.connect(nats_server.url)
-    yield reader, replica
-    await reader.close()
-    await replica.close()
 
 
 async def _answering(replica: Client, bucket: ClusterBucket, headers: dict[str, str]) -> None:
@@ -43,8 +34,8 @@ async def _answering(replica: Client, bucket: ClusterBucket, headers: dict[str, 
     {"Status": "413", "Description": "Too Many Subjects"},
 ])
 async def test_an_error_status_is_an_error_not_an_empty_answer(
-        connections: tuple[Client, Client], headers: dict[str, str]) -> None:
-    reader, replica = connections
+        two_connections: tuple[Client, Client], headers: dict[str, str]) -> None:
+    reader, replica = two_connections
     bucket = ClusterBucket(reader, "listed", timeout=1.0)
     await _answering(replica, bucket, headers)
     with pytest.raises(ClusterUnavailableError, match="the node retries"):
@@ -53,8 +44,8 @@ async def test_an_error_status_is_an_error_not_an_empty_answer(
         await bucket.read("leader")  # a StoreUnavailableError before, for a 408 or a 413
 
 
-async def test_nothing_found_is_an_empty_listing(connections: tuple[Client, Client]) -> None:
-    reader, replica = connections
+async def test_nothing_found_is_an_empty_listing(two_connections: tuple[Client, Client]) -> None:
+    reader, replica = two_connections
     bucket = ClusterBucket(reader, "listed", timeout=1.0)
     await _answering(replica, bucket, {"Status": "404", "Description": "Message Not Found"})
     assert await bucket.scan("members") == []

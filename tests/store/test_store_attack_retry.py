@@ -13,27 +13,25 @@ import contextlib
 from collections.abc import AsyncIterator
 from uuid import uuid4
 
-import nats
 import pytest
 from nats.aio.client import Client
 
 from aether import VersionConflictError
 from aether.store import JetStreamConfig, JetStreamEventStore
-from aether.testing import NatsServer, make_event
+from aether.testing import make_event
 
 
 @pytest.fixture
-async def processes(nats_server: NatsServer) -> AsyncIterator[tuple[Client, Client, str]]:
+async def processes(two_connections: tuple[Client, Client]
+                    ) -> AsyncIterator[tuple[Client, Client, str]]:
     """Two connections, as two processes have, and a store name of their own (its streams
     are deleted afterwards)."""
-    ours, theirs = await nats.connect(nats_server.url), await nats.connect(nats_server.url)
+    ours, theirs = two_connections
     name = f"retry_{uuid4().hex[:8]}"
     yield ours, theirs, name
     for stream in (name, f"{name}_snapshots"):
         with contextlib.suppress(Exception):
             await ours.jetstream().delete_stream(stream)
-    await ours.close()
-    await theirs.close()
 
 
 @pytest.mark.parametrize("batch", [1, 3])

@@ -8,24 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from collections.abc import AsyncIterator
 from uuid import uuid4
 
 import nats
-import pytest
 from nats.aio.client import Client
 
 from aether import StoreConfigError
 from aether.store import JetStreamEventStore
 from aether.testing import NatsServer
-
-
-@pytest.fixture
-async def two(nats_server: NatsServer) -> AsyncIterator[tuple[Client, Client]]:
-    a, b = await nats.connect(nats_server.url), await nats.connect(nats_server.url)
-    yield a, b
-    await a.close()
-    await b.close()
 
 
 async def _streams(nc: Client, prefix: str) -> set[str]:
@@ -44,8 +34,8 @@ def _winner_streams(outcomes: list[object], names: list[str]) -> set[str]:
 
 
 async def test_racing_creators_on_two_connections_leave_only_the_winners_streams(
-        two: tuple[Client, Client]) -> None:
-    a, b = two
+        two_connections: tuple[Client, Client]) -> None:
+    a, b = two_connections
     for _ in range(12):
         base = f"race{uuid4().hex[:8]}"
         names = [base, f"{base}_snapshots"]
@@ -72,7 +62,7 @@ def _open(url: str, name: str, start: multiprocessing.synchronize.Event,
 
 
 async def test_racing_creators_in_two_processes_leave_only_the_winners_streams(
-        nats_server: NatsServer, two: tuple[Client, Client]) -> None:
+        nats_server: NatsServer, two_connections: tuple[Client, Client]) -> None:
     context = multiprocessing.get_context("spawn")
     for _ in range(3):
         base = f"race{uuid4().hex[:8]}"
@@ -90,4 +80,4 @@ async def test_racing_creators_in_two_processes_leave_only_the_winners_streams(
             await asyncio.to_thread(worker.join, 30)
         assert sorted(said.values()) == ["refused", "won"], said
         winner = next(name for name, outcome in said.items() if outcome == "won")
-        assert await _streams(two[0], base) == {winner, f"{winner}_snapshots"}
+        assert await _streams(two_connections[0], base) == {winner, f"{winner}_snapshots"}
