@@ -495,15 +495,21 @@ def check_batch(events: Sequence[Event]) -> list[Event]:
     return events
 
 
+def stored_first(events: Sequence[Event], stored: Sequence[Event]) -> bool:
+    """Whether ``stored`` (an actor's events from ``events[0].version`` on) starts with these
+    very events, compared as stored, so ``1`` is not ``True``."""
+    return len(stored) >= len(events) and all(
+        encode_record(event) == encode_record(kept)
+        for event, kept in zip(events, stored, strict=False))
+
+
 def check_retry(events: Sequence[Event], stored: Sequence[Event], latest_version: int) -> None:
     """For a save whose last event id is already the actor's latest: return when it is a
     retry of a save that landed (``stored``, the actor's events from ``events[0].version``
     on, are these very events, compared as stored, so ``1`` is not ``True``); else raise
     what every store raises, having written nothing: DuplicateEventIdError when an event
     reuses the id of a different stored event, VersionConflictError otherwise."""
-    if len(stored) == len(events) and all(
-            encode_record(event) == encode_record(kept)
-            for event, kept in zip(events, stored, strict=True)):
+    if len(stored) == len(events) and stored_first(events, stored):
         return
     kept_by_id = {kept.id: kept for kept in stored}
     for event in events:

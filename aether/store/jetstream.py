@@ -42,6 +42,7 @@ from aether.event import (
     check_retry,
     encode_record,
     storable,
+    stored_first,
 )
 from aether.feed import DEFAULT_BATCH, FeedItem, Follow, Signal, normal_types
 from aether.limits import HEADER_RESERVE, check_actor_id, check_stored_size, from_version_error
@@ -249,9 +250,7 @@ class JetStreamEventStore:
             stored = await self.get_events(actor_id, events[0].version)
         except EventDecodeError:
             return False  # a foreign record in the history: no landing of ours to claim
-        return len(stored) >= len(events) and all(
-            encode_record(event) == encode_record(kept)
-            for event, kept in zip(events, stored, strict=False))
+        return stored_first(events, stored)
 
     async def _publish(self, messages: list[jsapi.Outgoing]) -> PubAck:
         def publish() -> Awaitable[PubAck]:
