@@ -105,6 +105,11 @@ the server refuses above 1,024 keys (413): markers that stayed for good made the
 listing fail for ever once 1,024 node ids had left (nodes named per process or pod do)."""
 
 
+def _ttl(seconds: float) -> str:
+    """A Nats-TTL header value: whole seconds, rounded up, at least 1."""
+    return f"{max(1, math.ceil(seconds))}s"
+
+
 class ClusterBucket:
     """Reads and compare-and-swap writes of one cluster's keys."""
 
@@ -226,14 +231,14 @@ class ClusterBucket:
         seconds (rounded up to whole seconds, at least 1) unless it is written again."""
         headers = {jsapi.EXPECTED_SEQUENCE: str(expect)}
         if ttl is not None:
-            headers["Nats-TTL"] = f"{max(1, math.ceil(ttl))}s"
+            headers["Nats-TTL"] = _ttl(ttl)
         return await self._publish(key, value, headers)
 
     async def delete(self, key: str, expect: int) -> None:
         """Delete if the key's last revision is ``expect``; the marker goes after
         ``deleted_ttl`` (a write expecting its revision then fails and reads again)."""
         headers = {jsapi.EXPECTED_SEQUENCE: str(expect), KV_OPERATION: "DEL",
-                   "Nats-TTL": f"{max(1, math.ceil(self.deleted_ttl))}s"}
+                   "Nats-TTL": _ttl(self.deleted_ttl)}
         await self._publish(key, b"", headers)
 
     async def _publish(self, key: str, value: bytes, headers: dict[str, str]) -> int:
