@@ -65,7 +65,7 @@ FIELDS_OK = ["id", "state", "version", "name", "type", "match", "case", "x", "a"
 FIELDS_BAD = ["l", "model_config", "model_dump", "json", "copy", "schema", "validate",
               "construct", "model_fields", "command_type", "event_type", "schema_version",
               "self", "cls", "kit", "typing", "decimal", "date", "class", "async", "b" * 49,
-              "camelCase", "with space", "\u00fcn\u00efcode", "_x"]
+              "kwargs", "camelCase", "with space", "\u00fcn\u00efcode", "_x"]
 MODEL_NAMES_BAD = ["typing", "enum", "decimal", "abc", "asyncio", "json", "aether",
                    "pydantic", "os", "tests", "class", "x" * 49, "My Shop", "kit"]
 ENUM_OK = ["a", "b", "none", "true", "match", "mro", "name", "value", "Upper", "b_", "x" * 48]
