@@ -6,6 +6,7 @@ HYPOTHESIS_PROFILE=deep runs the property tests with many more examples (see doc
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -38,8 +39,10 @@ def pytest_sessionstart(session: object) -> None:
 
 @pytest.fixture
 async def two_connections(nats_server: NatsServer) -> AsyncIterator[tuple[Client, Client]]:
-    """Two connections to the session's server, as two processes have (closed after)."""
+    """Two connections to the session's server, as two processes have; drained after, so
+    their subscriptions (a test's stand-in replicas) are gone before the next test."""
     a, b = await nats.connect(nats_server.url), await nats.connect(nats_server.url)
     yield a, b
-    await a.close()
-    await b.close()
+    for nc in (a, b):
+        with contextlib.suppress(nats.errors.ConnectionClosedError):
+            await nc.drain()
